@@ -1,0 +1,64 @@
+# make dev  - run the whole system locally (REST :3000, WebSocket :3001, queue, worker, bot)
+# make test - lint + every test
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: help venv dev chat test lint unit integration e2e openapi bench build lock clean
+
+help:
+	@echo "make dev | chat | test | lint | unit | integration | e2e | openapi | bench | build | clean"
+
+$(STAMP): layers/deps/requirements.txt requirements/dev.txt requirements/constraints.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/dev.txt -c requirements/constraints.txt
+	touch $@
+
+venv: $(STAMP)
+
+dev: $(STAMP)
+	$(BIN)/python -m local $(ARGS)
+
+chat: $(STAMP)
+	$(BIN)/python -m local.chat $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
+	$(BIN)/cfn-lint template.yaml
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+integration: $(STAMP)
+	$(BIN)/pytest tests/integration
+
+e2e: $(STAMP)
+	$(BIN)/pytest tests/e2e
+
+test: lint
+	$(BIN)/pytest
+
+openapi: $(STAMP)
+	$(BIN)/python -m chat.openapi > docs/openapi.json
+
+bench: $(STAMP)
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# Docker-free: every function and layer uses BuildMethod: makefile (see layers/deps/Makefile).
+build: $(STAMP)
+	$(BIN)/sam build --template template.yaml
+
+lock: $(STAMP)
+	{ echo '# Exact versions of every package in the dev environment (pip install -c); regenerate with `make lock`.'; \
+	  $(BIN)/python -m pip freeze --exclude-editable; } > requirements/constraints.txt
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache

@@ -1,0 +1,9 @@
+from chat import ws
+from chat.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(correlation_id_path=ws.CORRELATION_ID_PATH)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event, context):
+    return ws.handle_connection_event(event)

@@ -1,0 +1,1 @@
+"""Shared code of the collaborative chat backend: models, data access, auth, broadcast, bot."""

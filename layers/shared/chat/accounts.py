@@ -1,0 +1,50 @@
+"""Registering, logging in, and who-am-I."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from chat import auth
+from chat.dal import users
+from chat.errors import NotFound, Unauthorized
+from chat.ids import new_id, now_iso
+from chat.models import RESERVED_USERNAMES, AuthResponse, LoginRequest, RegisterRequest, User
+from chat.observability import logger, metrics
+
+
+def _authenticated(user: dict) -> AuthResponse:
+    token, lifetime = auth.issue_token(user["user_id"], user["username"])
+    return AuthResponse(user=User(**user), access_token=token, expires_in=lifetime)
+
+
+def register(request: RegisterRequest) -> AuthResponse:
+    user = {
+        "user_id": new_id(),
+        "username": request.username,
+        "email": str(request.email) if request.email else None,
+        "created_at": now_iso(),
+    }
+    users.create_user(user, auth.hash_password(request.password))
+    metrics.add_metric(name="UsersRegistered", unit=MetricUnit.Count, value=1)
+    logger.info("user registered", extra={"user_id": user["user_id"]})
+    return _authenticated(user)
+
+
+def login(request: LoginRequest) -> AuthResponse:
+    reserved = request.username.lower() in RESERVED_USERNAMES
+    record = None if reserved else users.get_credentials(request.username)
+    # Always run bcrypt, so an unknown user costs what a wrong password costs.
+    if (
+        not auth.verify_password(request.password, record and record.get("password_hash"))
+        or record is None
+    ):
+        metrics.add_metric(name="LoginsFailed", unit=MetricUnit.Count, value=1)
+        raise Unauthorized("Invalid username or password")
+    return _authenticated({key: record.get(key) for key in User.model_fields})
+
+
+def me(principal: auth.Principal) -> User:
+    user = users.get_user(principal.user_id)
+    if user is None:
+        raise NotFound("User not found")
+    return User(**user)

@@ -1,0 +1,1 @@
+"""Adapters to AWS services other than DynamoDB: secrets, KMS, SQS, the WebSocket management API."""

@@ -1,0 +1,1 @@
+"""The REST routes, one Router per function: each route is one call into the logic."""

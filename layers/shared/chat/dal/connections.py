@@ -1,0 +1,153 @@
+"""connections table (pk, sk), every item with an `expires_at` TTL:
+
+- `CONN#<id>` / `META`: the connection's user;
+- `CONN#<id>` / `ROOM#<room>`: a room this connection follows (to clean up on disconnect);
+- `ROOM#<room>` / `CONN#<id>`: the same subscription seen from the room, so a room's
+  subscribers are one Query.
+
+API Gateway closes a connection after 2 hours and $disconnect is best-effort, so records
+expire; DynamoDB's TTL deletes lazily, so every read here also drops expired items.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+
+from chat.dal import table, table_name, transact
+
+# API Gateway's maximum connection duration, plus a margin.
+CONNECTION_LIFETIME_SECONDS = 2 * 3600 + 300
+_META = "META"
+
+
+def _conn(connection_id: str) -> str:
+    return f"CONN#{connection_id}"
+
+
+def _room(room_id: str) -> str:
+    return f"ROOM#{room_id}"
+
+
+def _live() -> Any:
+    return Attr("expires_at").gt(int(time.time()))
+
+
+def put_connection(connection_id: str, user_id: str, username: str, connected_at: str) -> None:
+    table("connections").put_item(
+        Item={
+            "pk": _conn(connection_id),
+            "sk": _META,
+            "connection_id": connection_id,
+            "user_id": user_id,
+            "username": username,
+            "connected_at": connected_at,
+            "expires_at": int(time.time()) + CONNECTION_LIFETIME_SECONDS,
+        }
+    )
+
+
+def get_connection(connection_id: str) -> dict[str, Any] | None:
+    item = table("connections").get_item(Key={"pk": _conn(connection_id), "sk": _META}).get("Item")
+    if item is None or int(item["expires_at"]) <= time.time():
+        return None
+    return item
+
+
+def subscribe(connection: dict[str, Any], room_id: str) -> bool:
+    """Subscribe a live connection to a room; False if the connection is gone."""
+    name = table_name("connections")
+    connection_id = connection["connection_id"]
+    base = {
+        "user_id": connection["user_id"],
+        "username": connection["username"],
+        "expires_at": connection["expires_at"],
+    }
+    codes = transact(
+        [
+            {
+                "ConditionCheck": {
+                    "TableName": name,
+                    "Key": {"pk": _conn(connection_id), "sk": _META},
+                    "ConditionExpression": "attribute_exists(pk)",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": name,
+                    "Item": {
+                        "pk": _conn(connection_id),
+                        "sk": _room(room_id),
+                        "room_id": room_id,
+                        **base,
+                    },
+                }
+            },
+            {
+                "Put": {
+                    "TableName": name,
+                    "Item": {
+                        "pk": _room(room_id),
+                        "sk": _conn(connection_id),
+                        "connection_id": connection_id,
+                        **base,
+                    },
+                }
+            },
+        ]
+    )
+    return codes is None
+
+
+def unsubscribe(connection_id: str, room_id: str) -> None:
+    name = table_name("connections")
+    transact(
+        [
+            {
+                "Delete": {
+                    "TableName": name,
+                    "Key": {"pk": _conn(connection_id), "sk": _room(room_id)},
+                }
+            },
+            {
+                "Delete": {
+                    "TableName": name,
+                    "Key": {"pk": _room(room_id), "sk": _conn(connection_id)},
+                }
+            },
+        ]
+    )
+
+
+def room_subscribers(room_id: str) -> list[dict[str, Any]]:
+    """Live subscriptions of a room (connection_id, user_id, username): one Query."""
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": Key("pk").eq(_room(room_id)),
+        "FilterExpression": _live(),
+    }
+    while True:
+        response = table("connections").query(**kwargs)
+        items += response["Items"]
+        if "LastEvaluatedKey" not in response:
+            return items
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def remove_connection(connection_id: str) -> tuple[dict[str, Any] | None, list[str]]:
+    """Delete a connection and all its subscriptions.
+
+    Returns the connection's META item (None if it was unknown) and the rooms it followed.
+    """
+    response = table("connections").query(KeyConditionExpression=Key("pk").eq(_conn(connection_id)))
+    items = response["Items"]
+    meta = next((item for item in items if item["sk"] == _META), None)
+    rooms = [item["room_id"] for item in items if item["sk"] != _META]
+    with table("connections").batch_writer() as batch:
+        for item in items:
+            batch.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
+        for room_id in rooms:
+            batch.delete_item(Key={"pk": _room(room_id), "sk": _conn(connection_id)})
+    return meta, rooms

@@ -1,0 +1,48 @@
+"""messages table: (room_id, message_id); message ids sort in storage order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+
+from chat.dal import table
+
+
+def put_message(message: dict[str, Any]) -> None:
+    table("messages").put_item(Item=message, ConditionExpression="attribute_not_exists(message_id)")
+
+
+def get_message(room_id: str, message_id: str) -> dict[str, Any] | None:
+    return (
+        table("messages")
+        .get_item(Key={"room_id": room_id, "message_id": message_id}, ConsistentRead=True)
+        .get("Item")
+    )
+
+
+def page(room_id: str, limit: int, before: str | None) -> tuple[list[dict[str, Any]], bool]:
+    """Up to `limit` messages older than `before` (newest first), and whether older ones exist.
+
+    One Query: it asks for one more item than the page to learn whether there are more.
+    """
+    condition = Key("room_id").eq(room_id)
+    if before:
+        condition = condition & Key("message_id").lt(before)
+    response = table("messages").query(
+        KeyConditionExpression=condition, ScanIndexForward=False, Limit=limit + 1
+    )
+    items = response["Items"]
+    return items[:limit], len(items) > limit
+
+
+def update_message(room_id: str, message_id: str, fields: dict[str, Any]) -> None:
+    names = {f"#f{i}": name for i, name in enumerate(fields)}
+    values = {f":f{i}": value for i, value in enumerate(fields.values())}
+    table("messages").update_item(
+        Key={"room_id": room_id, "message_id": message_id},
+        UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields))),
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+        ConditionExpression="attribute_exists(message_id)",
+    )

@@ -1,0 +1,84 @@
+"""users table: `USER#<id>` holds the user; `USERNAME#<lower>` and `EMAIL#<lower>` are
+uniqueness claims written in the same transaction (the username item also carries the
+user and the password hash, so a login is one read)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chat.dal import strip_none, table, table_name, transact
+from chat.errors import Conflict
+
+_PUBLIC = ("user_id", "username", "email", "created_at")
+
+
+def _user_key(user_id: str) -> dict[str, str]:
+    return {"pk": f"USER#{user_id}"}
+
+
+def _username_key(username: str) -> dict[str, str]:
+    return {"pk": f"USERNAME#{username.lower()}"}
+
+
+def _email_key(email: str) -> dict[str, str]:
+    return {"pk": f"EMAIL#{email.lower()}"}
+
+
+def _public(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    if item is None:
+        return None
+    return {key: item.get(key) for key in _PUBLIC}
+
+
+def create_user(user: dict[str, Any], password_hash: str) -> None:
+    """Store a new user; Conflict when the username or email is taken (case-insensitively)."""
+    users = table_name("users")
+    record = strip_none({**user, "password_hash": password_hash})
+    condition = "attribute_not_exists(pk)"
+    items = [
+        {
+            "Put": {
+                "TableName": users,
+                "Item": {**_user_key(user["user_id"]), **record},
+                "ConditionExpression": condition,
+            }
+        },
+        {
+            "Put": {
+                "TableName": users,
+                "Item": {**_username_key(user["username"]), **record},
+                "ConditionExpression": condition,
+            }
+        },
+    ]
+    if user.get("email"):
+        items.append(
+            {
+                "Put": {
+                    "TableName": users,
+                    "Item": {**_email_key(user["email"]), "user_id": user["user_id"]},
+                    "ConditionExpression": condition,
+                }
+            }
+        )
+    codes = transact(items)
+    if codes is None:
+        return
+    if codes[1] == "ConditionalCheckFailed":
+        raise Conflict("Username already taken")
+    if len(codes) > 2 and codes[2] == "ConditionalCheckFailed":
+        raise Conflict("Email already registered")
+    raise Conflict("Could not register this user now, try again")
+
+
+def get_user(user_id: str) -> dict[str, Any] | None:
+    return _public(table("users").get_item(Key=_user_key(user_id)).get("Item"))
+
+
+def get_by_username(username: str) -> dict[str, Any] | None:
+    return _public(get_credentials(username))
+
+
+def get_credentials(username: str) -> dict[str, Any] | None:
+    """The user with its password hash, by username (any case)."""
+    return table("users").get_item(Key=_username_key(username), ConsistentRead=True).get("Item")

@@ -1,0 +1,190 @@
+"""The contract's shapes (shared/API.md): request bodies validated at the boundary, and the
+resources every transport returns. Field rules live here once."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+
+RESERVED_USERNAMES = frozenset({"bot", "system"})
+BOT_USER_ID = "bot"
+BOT_USERNAME = "bot"
+
+RoomId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+MessageId = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+]
+Username = Annotated[
+    str, StringConstraints(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
+]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
+RoomName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Content = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+ClientId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+GeminiApiKey = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512)
+]
+# Model names end up in the Gemini URL path: keep them to a safe alphabet.
+ModelName = Annotated[
+    str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
+]
+SystemPrompt = Annotated[str, StringConstraints(max_length=4000)]
+JoinCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+
+Role = Literal["owner", "member", "bot"]
+MessageType = Literal["text", "command", "bot"]
+MessageStatus = Literal["complete", "streaming", "error"]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+# ------------------------------------------------------------------------------ requests
+class RegisterRequest(Body):
+    username: Username
+    password: Password
+    email: EmailStr | None = None
+
+    @field_validator("username")
+    @classmethod
+    def not_reserved(cls, value: str) -> str:
+        if value.lower() in RESERVED_USERNAMES:
+            raise ValueError("this username is reserved")
+        return value
+
+
+class LoginRequest(Body):
+    # Login does not re-apply the registration rules: any wrong pair is just a 401.
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class CreateRoomRequest(Body):
+    name: RoomName
+    is_group: bool = True
+    gemini_api_key: GeminiApiKey | None = None
+
+
+class JoinRoomRequest(Body):
+    code: JoinCode
+
+
+class InviteRequest(Body):
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class BotSettingsUpdate(Body):
+    """Absent fields stay as they are; `gemini_api_key: null` removes the room's key."""
+
+    gemini_api_key: GeminiApiKey | None = None
+    model: ModelName | None = None
+    system_prompt: SystemPrompt | None = None
+
+
+class PostMessageRequest(Body):
+    content: Content
+    client_id: ClientId | None = None
+
+
+# ------------------------------------------------------------------------------ resources
+class User(BaseModel):
+    user_id: str
+    username: str
+    email: str | None
+    created_at: str
+
+
+class AuthResponse(BaseModel):
+    user: User
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth token type, not a secret
+    expires_in: int
+
+
+class Member(BaseModel):
+    username: str
+    role: Role
+    joined_at: str
+    online: bool
+
+
+class RoomSummary(BaseModel):
+    room_id: str
+    code: str
+    name: str
+    owner: str
+    is_group: bool
+    created_at: str
+    has_api_key: bool
+    last_message_at: str | None
+
+
+class Room(BaseModel):
+    room_id: str
+    code: str
+    name: str
+    owner: str
+    is_group: bool
+    created_at: str
+    has_api_key: bool
+    members: list[Member]
+
+
+class RoomList(BaseModel):
+    rooms: list[RoomSummary]
+
+
+class MemberList(BaseModel):
+    members: list[Member]
+
+
+class BotSettings(BaseModel):
+    model: str
+    system_prompt: str | None
+    has_api_key: bool
+
+
+class Message(BaseModel):
+    message_id: str
+    room_id: str
+    username: str
+    content: str
+    message_type: MessageType
+    is_bot: bool
+    created_at: str
+    client_id: str | None = None
+    reply_to: str | None = None
+    status: MessageStatus = "complete"
+
+
+class MessagePage(BaseModel):
+    messages: list[Message]
+    next_before: str | None
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: list[dict] | None = Field(default=None)
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+_BOT_TRIGGER = re.compile(r"^[@/]bot(?:\s|$)", re.IGNORECASE)
+
+
+def is_bot_command(content: str) -> bool:
+    """The contract's trigger: trimmed content starts with @bot or /bot, then whitespace or end."""
+    return _BOT_TRIGGER.match(content.strip()) is not None

@@ -1,0 +1,1 @@
+"""Shared test helpers: event builders, the REST client, the recorded WebSocket pushes."""
