@@ -1,0 +1,434 @@
+"""A local stand-in for the Gemini API that speaks its HTTP protocol.
+
+The bot talks to it through the real google-genai SDK (``GEMINI_BASE_URL`` points the SDK
+here), so the SDK's URL building, headers, SSE parsing and error mapping are all exercised
+without the internet.
+
+Served routes (any API version, any model):
+
+- ``POST /{version}/models/{model}:streamGenerateContent?alt=sse`` - the answer as
+  server-sent events, a few words per event; the last event has ``finishReason`` and
+  ``usageMetadata``.
+- ``POST /{version}/models/{model}:generateContent`` - the same answer in one response.
+
+Requests without an API key (``x-goog-api-key`` header or ``?key=``) get Gemini's 403;
+with ``valid_keys`` set, unknown keys get Gemini's 400 ``API_KEY_INVALID``. Every request
+is recorded in ``FakeGemini.requests``.
+
+What the fake answers is chosen per request, first match wins:
+
+1. the next scripted ``Reply`` queued with ``FakeGemini.script(...)``;
+2. the last directive in the last user turn, e.g. ``[fake:429]``, ``[fake:delay=5]``,
+   ``[fake:tokens=200,seconds=2]``, ``[fake:cut=3]`` (see ``Reply.from_directive``);
+3. the default: a short answer saying it is a local stand-in, echoing the last line of
+   the last user turn (the command, when several messages were merged into that turn).
+
+In-process: ``fake = start(); ...; fake.stop()`` (or ``with start() as fake:``).
+Standalone: ``python -m local.fake_gemini --port 8089``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import itertools
+import json
+import re
+import socket
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+# HTTP status -> google.rpc status name, as Gemini reports them.
+_STATUS_NAMES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    408: "DEADLINE_EXCEEDED",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    502: "UNAVAILABLE",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+_ERROR_MESSAGES = {
+    400: "Request contains an invalid argument.",
+    403: "Method doesn't allow unregistered callers (callers without established identity). "
+    "Please use API Key or other form of API consumer identity to call this API.",
+    404: "models/unknown is not found for API version v1beta.",
+    429: "You exceeded your current quota, please check your plan and billing details.",
+    500: "An internal error has occurred. Please retry or report in "
+    "https://developers.generativeai.google/guide/troubleshooting",
+    503: "The model is overloaded. Please try again later.",
+    504: "Deadline expired before operation could complete.",
+}
+_KEY_INVALID = {
+    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+    "reason": "API_KEY_INVALID",
+    "domain": "googleapis.com",
+}
+_DIRECTIVE = re.compile(r"\[fake:([^\]]*)\]")
+_ECHO_LIMIT = 300
+_FILLER = "lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor"
+
+
+@dataclass
+class Reply:
+    """How the fake answers one request.
+
+    ``status`` other than 200 answers with a Gemini-shaped error of that status (and
+    ``message``, if given, instead of Gemini's usual text for it). Otherwise
+    the answer is ``text`` (default: the stand-in answer echoing the prompt), or ``tokens``
+    synthetic words, sent ``words_per_event`` words per SSE event, ``event_delay`` seconds
+    apart (``seconds`` instead spreads the whole answer over that duration).
+    ``first_byte_delay`` waits before the response headers. ``cut_after`` aborts the
+    connection after that many events (the HTTP body is left incomplete); ``end_after``
+    ends the body cleanly after that many events but without the final ``finishReason``
+    event. ``malformed`` sends an event whose data is not JSON.
+    """
+
+    status: int = 200
+    message: str | None = None
+    text: str | None = None
+    tokens: int | None = None
+    words_per_event: int = 3
+    event_delay: float = 0.02
+    seconds: float | None = None
+    first_byte_delay: float = 0.0
+    cut_after: int | None = None
+    end_after: int | None = None
+    malformed: bool = False
+    finish_reason: str = "STOP"
+    retry_after_s: int = 7
+
+    @classmethod
+    def from_directive(cls, directive: str) -> Reply:
+        """Parse the inside of ``[fake:...]``: comma-separated ``key=value`` pairs and flags.
+
+        A bare number is an HTTP status (``429``, ``500``, ``503`` ...). Keys: ``tokens``,
+        ``seconds``, ``words`` (per event), ``delay`` (before the first byte), ``event_delay``,
+        ``cut`` (abort after N events), ``end`` (end without finishReason after N events),
+        ``finish`` (finishReason), ``text`` (without commas). Flag: ``malformed``.
+        """
+        reply = cls()
+        for item in filter(None, (part.strip() for part in directive.split(","))):
+            key, _, value = item.partition("=")
+            key = key.strip().lower()
+            value = value.strip()
+            if key.isdigit():
+                reply.status = int(key)
+            elif key == "malformed":
+                reply.malformed = True
+            elif key in _DIRECTIVE_KEYS:
+                name, convert = _DIRECTIVE_KEYS[key]
+                setattr(reply, name, convert(value))
+            else:
+                raise ValueError(f"unknown fake directive {item!r}")
+        return reply
+
+
+_DIRECTIVE_KEYS: dict[str, tuple[str, Any]] = {
+    "tokens": ("tokens", int),
+    "seconds": ("seconds", float),
+    "words": ("words_per_event", int),
+    "delay": ("first_byte_delay", float),
+    "event_delay": ("event_delay", float),
+    "cut": ("cut_after", int),
+    "end": ("end_after", int),
+    "finish": ("finish_reason", str),
+    "text": ("text", str),
+}
+
+
+@dataclass
+class RecordedRequest:
+    """One request the fake received."""
+
+    api_version: str
+    model: str
+    method: str  # "streamGenerateContent" | "generateContent"
+    api_key: str | None
+    headers: dict[str, str]
+    body: Any  # the parsed JSON body (None if it was not JSON)
+
+    @property
+    def system_instruction(self) -> str:
+        parts = ((self.body or {}).get("systemInstruction") or {}).get("parts") or []
+        return "".join(part.get("text", "") for part in parts)
+
+    @property
+    def turns(self) -> list[tuple[str, str]]:
+        """The request's contents as (role, text) pairs."""
+        return [
+            (content.get("role", "user"), "".join(p.get("text", "") for p in content["parts"]))
+            for content in (self.body or {}).get("contents") or []
+        ]
+
+
+@dataclass
+class FakeGemini:
+    """A running fake; create it with ``start()``."""
+
+    base_url: str
+    valid_keys: frozenset[str] | None = None
+    requests: list[RecordedRequest] = field(default_factory=list)
+    _queue: collections.deque[Reply] = field(default_factory=collections.deque)
+    _loop: asyncio.AbstractEventLoop | None = None
+    _runner: web.AppRunner | None = None
+    _thread: threading.Thread | None = None
+    _ids: itertools.count = field(default_factory=itertools.count)
+
+    def script(self, *replies: Reply) -> None:
+        """Queue replies: each request takes the next one before directives are looked at."""
+        self._queue.extend(replies)
+
+    def reset(self) -> None:
+        """Forget recorded requests and scripted replies not used yet."""
+        self.requests.clear()
+        self._queue.clear()
+
+    def stop(self) -> None:
+        if self._loop is None or self._runner is None or self._thread is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop = self._runner = self._thread = None
+
+    def __enter__(self) -> FakeGemini:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- request handling (runs on the fake's event loop) ------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        model, _, method = request.match_info["target"].rpartition(":")
+        if method not in ("streamGenerateContent", "generateContent") or not model:
+            return _error(404, f"Method not found: {request.match_info['target']}")
+        api_key = request.headers.get("x-goog-api-key") or request.query.get("key")
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        self.requests.append(
+            RecordedRequest(
+                api_version=request.match_info["api_version"],
+                model=model,
+                method=method,
+                api_key=api_key,
+                headers=dict(request.headers),
+                body=body,
+            )
+        )
+        if not api_key:
+            return _error(403)
+        if self.valid_keys is not None and api_key not in self.valid_keys:
+            return _error(
+                400, "API key not valid. Please pass a valid API key.", details=[_KEY_INVALID]
+            )
+        if not isinstance(body, dict) or not body.get("contents"):
+            return _error(400, "* GenerateContentRequest.contents: contents is not specified")
+
+        prompt = _texts(body)
+        try:
+            reply = self._queue.popleft() if self._queue else _reply_for(prompt[-1])
+        except ValueError as exc:
+            return _error(400, str(exc))
+        if reply.first_byte_delay:
+            await asyncio.sleep(reply.first_byte_delay)
+        if reply.status == 429:
+            return _error(429, reply.message, details=[_retry_info(reply.retry_after_s)])
+        if reply.status != 200:
+            return _error(reply.status, reply.message)
+
+        words = _answer_words(reply, prompt[-1])
+        usage = _usage(prompt, words)
+        response_id = f"fake-{next(self._ids)}"
+        if method == "generateContent":
+            await asyncio.sleep(reply.event_delay)
+            return web.json_response(
+                _event(model, response_id, "".join(words), reply.finish_reason, usage)
+            )
+        return await self._stream(request, reply, model, response_id, words, usage)
+
+    async def _stream(
+        self,
+        request: web.Request,
+        reply: Reply,
+        model: str,
+        response_id: str,
+        words: list[str],
+        usage: dict[str, int],
+    ) -> web.StreamResponse:
+        pieces = [
+            "".join(words[i : i + reply.words_per_event])
+            for i in range(0, len(words), max(1, reply.words_per_event))
+        ] or [""]
+        delay = reply.seconds / len(pieces) if reply.seconds is not None else reply.event_delay
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for index, piece in enumerate(pieces):
+            if index == reply.cut_after:
+                # Leave the chunked body incomplete: the client sees the peer vanish.
+                assert request.transport is not None
+                request.transport.close()
+                return response
+            if index == reply.end_after:
+                break
+            if reply.malformed and index == len(pieces) // 2:
+                await response.write(b'data: {"candidates": [{"content": \r\n\r\n')
+            last = index == len(pieces) - 1
+            event = _event(
+                model,
+                response_id,
+                piece,
+                reply.finish_reason if last else None,
+                usage if last else None,
+            )
+            await response.write(f"data: {json.dumps(event)}\r\n\r\n".encode())
+            if not last:
+                await asyncio.sleep(delay)
+        await response.write_eof()
+        return response
+
+
+def start(
+    host: str = "127.0.0.1", port: int = 0, *, valid_keys: set[str] | None = None
+) -> FakeGemini:
+    """Start a fake Gemini server on a background thread; port 0 picks a free port."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    bound_host, bound_port = sock.getsockname()[:2]
+    fake = FakeGemini(
+        base_url=f"http://{bound_host}:{bound_port}",
+        valid_keys=frozenset(valid_keys) if valid_keys is not None else None,
+    )
+    app = web.Application()
+    app.router.add_post("/{api_version}/models/{target}", fake._handle)
+    # Cancel a handler whose client went away (e.g. a client timing out on a delay).
+    runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=0.5)
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(runner.setup())
+        loop.run_until_complete(web.SockSite(runner, sock).start())
+        ready.set()
+        loop.run_forever()
+        loop.close()
+
+    thread = threading.Thread(target=serve, name="fake-gemini", daemon=True)
+    thread.start()
+    if not ready.wait(timeout=10):
+        raise RuntimeError("fake Gemini did not start")
+    fake._loop, fake._runner, fake._thread = loop, runner, thread
+    return fake
+
+
+def _reply_for(last_user_text: str) -> Reply:
+    # The last directive: a merged user turn may hold earlier messages' directives too.
+    directives = _DIRECTIVE.findall(last_user_text)
+    return Reply.from_directive(directives[-1]) if directives else Reply()
+
+
+def _retry_info(seconds: int) -> dict[str, str]:
+    return {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{seconds}s"}
+
+
+def _texts(body: dict[str, Any]) -> list[str]:
+    """The text of each content of a request, in order."""
+    return [
+        "".join(part.get("text", "") for part in content.get("parts") or [])
+        for content in body["contents"]
+    ]
+
+
+def _answer_words(reply: Reply, last_user_text: str) -> list[str]:
+    """The answer as words that each carry their trailing space (so they concatenate)."""
+    if reply.tokens is not None:
+        filler = _FILLER.split()
+        text = " ".join(filler[i % len(filler)] for i in range(reply.tokens)) + "."
+    elif reply.text is not None:
+        text = reply.text
+    else:
+        # The last line: the command, when the bot's context merged several messages.
+        lines = last_user_text.strip().splitlines() or [""]
+        asked = " ".join(lines[-1].split())
+        if len(asked) > _ECHO_LIMIT:
+            asked = asked[: _ECHO_LIMIT - 1] + "…"
+        text = (
+            "I am a local stand-in for Gemini, not the real model, so I cannot really "
+            f'answer. You asked: "{asked}"'
+        )
+    return re.findall(r"\S+\s*|\s+", text)
+
+
+def _usage(prompt: list[str], words: list[str]) -> dict[str, int]:
+    # One token per whitespace-separated word: crude, deterministic.
+    prompt_tokens = sum(len(text.split()) for text in prompt)
+    answer_tokens = sum(len(word.split()) for word in words)
+    return {
+        "promptTokenCount": prompt_tokens,
+        "candidatesTokenCount": answer_tokens,
+        "totalTokenCount": prompt_tokens + answer_tokens,
+    }
+
+
+def _event(
+    model: str,
+    response_id: str,
+    text: str,
+    finish_reason: str | None,
+    usage: dict[str, int] | None,
+) -> dict[str, Any]:
+    candidate: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"}}
+    if finish_reason:
+        candidate["finishReason"] = finish_reason
+    candidate["index"] = 0
+    event: dict[str, Any] = {"candidates": [candidate]}
+    if usage:
+        event["usageMetadata"] = usage
+    event["modelVersion"] = model
+    event["responseId"] = response_id
+    return event
+
+
+def _error(
+    status: int, message: str | None = None, *, details: list[dict[str, Any]] | None = None
+) -> web.Response:
+    error: dict[str, Any] = {
+        "code": status,
+        "message": message or _ERROR_MESSAGES.get(status, "Error."),
+        "status": _STATUS_NAMES.get(status, "UNKNOWN"),
+    }
+    if details:
+        error["details"] = details
+    return web.json_response({"error": error}, status=status)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Run the fake Gemini server.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8089)
+    args = parser.parse_args()
+    fake = start(args.host, args.port)
+    print(f"fake Gemini listening on {fake.base_url} (GEMINI_BASE_URL={fake.base_url})", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()
