@@ -157,14 +157,13 @@ class RecordedRequest:
 
     @property
     def system_instruction(self) -> str:
-        parts = ((self.body or {}).get("systemInstruction") or {}).get("parts") or []
-        return "".join(part.get("text", "") for part in parts)
+        return _text_of((self.body or {}).get("systemInstruction") or {})
 
     @property
     def turns(self) -> list[tuple[str, str]]:
         """The request's contents as (role, text) pairs."""
         return [
-            (content.get("role", "user"), "".join(p.get("text", "") for p in content["parts"]))
+            (content.get("role", "user"), _text_of(content))
             for content in (self.body or {}).get("contents") or []
         ]
 
@@ -235,7 +234,7 @@ class FakeGemini:
         if not isinstance(body, dict) or not body.get("contents"):
             return _error(400, "* GenerateContentRequest.contents: contents is not specified")
 
-        prompt = _texts(body)
+        prompt = [_text_of(content) for content in body["contents"]]
         try:
             reply = self._queue.popleft() if self._queue else _reply_for(prompt[-1])
         except ValueError as exc:
@@ -344,12 +343,9 @@ def _retry_info(seconds: int) -> dict[str, str]:
     return {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{seconds}s"}
 
 
-def _texts(body: dict[str, Any]) -> list[str]:
-    """The text of each content of a request, in order."""
-    return [
-        "".join(part.get("text", "") for part in content.get("parts") or [])
-        for content in body["contents"]
-    ]
+def _text_of(content: dict[str, Any]) -> str:
+    """The text of a Content: its text parts joined."""
+    return "".join(part.get("text", "") for part in content.get("parts") or [])
 
 
 def _answer_words(reply: Reply, last_user_text: str) -> list[str]:

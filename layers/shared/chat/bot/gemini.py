@@ -297,10 +297,11 @@ def _domain_error(exc: Exception, partial_text: str, api_key: str) -> GeminiErro
 
 def _from_status(exc: genai_errors.APIError, detail: str, partial_text: str) -> GeminiError:
     status = exc.code
+    details = _error_details(exc.details)
     if status == 429:
         return GeminiRateLimited(
             detail,
-            retry_after=_retry_delay(exc.details),
+            retry_after=_retry_delay(details),
             transient=True,
             partial_text=partial_text,
             status=status,
@@ -308,7 +309,7 @@ def _from_status(exc: genai_errors.APIError, detail: str, partial_text: str) -> 
     if status in (408, 504):
         return GeminiTimeout(detail, transient=True, partial_text=partial_text, status=status)
     message = None
-    if status in (401, 403) or "API_KEY_INVALID" in detail:
+    if status in (401, 403) or any(d.get("reason") == "API_KEY_INVALID" for d in details):
         message = "The room's Gemini API key was rejected."
     elif status == 404:
         message = "The room's AI model is not available."
@@ -321,11 +322,17 @@ def _from_status(exc: genai_errors.APIError, detail: str, partial_text: str) -> 
     )
 
 
-def _retry_delay(details: Any) -> float | None:
+def _error_details(body: Any) -> list[dict[str, Any]]:
+    """The ``details`` of a Gemini error body (google.rpc.Status): ErrorInfo, RetryInfo..."""
+    error = body.get("error", body) if isinstance(body, dict) else None
+    details = error.get("details") if isinstance(error, dict) else None
+    return [d for d in details if isinstance(d, dict)] if isinstance(details, list) else []
+
+
+def _retry_delay(details: list[dict[str, Any]]) -> float | None:
     """Seconds from a google.rpc.RetryInfo detail (``"retryDelay": "7s"``), if any."""
-    error = details.get("error", details) if isinstance(details, dict) else {}
-    for item in error.get("details") or ():
-        if isinstance(item, dict) and str(item.get("@type", "")).endswith("RetryInfo"):
+    for item in details:
+        if str(item.get("@type", "")).endswith("RetryInfo"):
             match = re.fullmatch(r"(\d+(?:\.\d+)?)s", str(item.get("retryDelay", "")))
             if match:
                 return float(match.group(1))
