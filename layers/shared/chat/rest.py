@@ -3,6 +3,7 @@ place where domain errors become HTTP responses in the contract's error shape.""
 
 from __future__ import annotations
 
+import json
 from http import HTTPStatus
 from typing import Any
 
@@ -70,17 +71,34 @@ def _field(loc: tuple | list) -> str:
     return ".".join(parts) or "body"
 
 
-def _limit_body(app: APIGatewayRestResolver, next_middleware):
-    body = app.current_event.body or ""
-    if len(body.encode("utf-8")) > MAX_BODY_BYTES:
-        return error_response(
-            "too_large", f"Request bodies are limited to {MAX_BODY_BYTES // 1024} KiB"
-        )
-    return next_middleware(app)
+def _body_bytes(event: dict[str, Any]) -> int:
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        return len(body) * 3 // 4
+    return len(body.encode("utf-8"))
+
+
+class ChatResolver(APIGatewayRestResolver):
+    """The REST resolver, refusing oversized bodies before anything parses them
+    (Powertools validates a body before any middleware runs)."""
+
+    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if _body_bytes(event) > MAX_BODY_BYTES:
+            message = f"Request bodies are limited to {MAX_BODY_BYTES // 1024} KiB"
+            return {
+                "statusCode": HTTPStatus.REQUEST_ENTITY_TOO_LARGE.value,
+                "headers": {
+                    "Content-Type": "application/json",
+                    "Access-Control-Allow-Origin": settings().cors_allow_origin,
+                },
+                "body": json.dumps({"error": {"code": "too_large", "message": message}}),
+                "isBase64Encoded": False,
+            }
+        return super().resolve(event, context)
 
 
 def build_app(*routers: Router) -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver(
+    app = ChatResolver(
         enable_validation=True,
         cors=CORSConfig(
             allow_origin=settings().cors_allow_origin,
@@ -90,7 +108,6 @@ def build_app(*routers: Router) -> APIGatewayRestResolver:
     )
     for router in routers:
         app.include_router(router)
-    app.use(middlewares=[_limit_body])
 
     @app.exception_handler(ChatError)
     def _domain_error(exc: ChatError) -> Response:

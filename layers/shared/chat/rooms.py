@@ -65,7 +65,7 @@ def _members(room_id: str) -> list[Member]:
             username=item["username"],
             role=item["role"],
             joined_at=item["joined_at"],
-            online=item["role"] == "bot" or item["username"] in online,
+            online=item["username"] in online,
         )
         for item in sorted(store.list_members(room_id), key=lambda item: item["joined_at"])
     ]

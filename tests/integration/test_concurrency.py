@@ -1,0 +1,64 @@
+"""Data integrity under concurrency: conditional writes, never read-then-write."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from threading import Barrier
+
+from chat.dal.rooms import list_members
+
+N = 20
+
+
+def _all_at_once(action, n: int = N) -> list:
+    barrier = Barrier(n)
+
+    def run(index: int):
+        barrier.wait()
+        return action(index)
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(run, range(n)))
+
+
+def test_twenty_simultaneous_registrations_of_one_username_give_one_account(rest):
+    # Given 20 clients registering "Alice" in every case at the same moment
+    results = _all_at_once(
+        lambda i: rest.post(
+            "/auth/register",
+            {"username": "Alice" if i % 2 else "alice", "password": f"password-{i}"},
+        )
+    )
+    # Then exactly one succeeds and the rest conflict
+    statuses = sorted(result.status for result in results)
+    assert statuses.count(201) == 1
+    assert statuses.count(409) == N - 1
+    assert {r.error_code for r in results if r.status == 409} == {"conflict"}
+
+
+def test_twenty_simultaneous_registrations_of_one_email_give_one_account(rest):
+    results = _all_at_once(
+        lambda i: rest.post(
+            "/auth/register",
+            {
+                "username": f"user{i}",
+                "password": "password-123",
+                "email": "Same@Example.com" if i % 2 else "same@example.COM",
+            },
+        )
+    )
+    statuses = [result.status for result in results]
+    assert statuses.count(201) == 1
+    assert statuses.count(409) == N - 1
+
+
+def test_joining_concurrently_never_duplicates_a_membership(rest, register):
+    owner = register("owner")
+    joiner = register("joiner")
+    room = rest.post("/rooms", {"name": "busy"}, token=owner).body
+    # When one user joins the same room 20 times at once
+    results = _all_at_once(lambda i: rest.post("/rooms/join", {"code": room["code"]}, token=joiner))
+    # Then every call succeeds and there is one membership for them
+    assert {result.status for result in results} == {200}
+    usernames = [member["username"] for member in list_members(room["room_id"])]
+    assert sorted(usernames) == ["bot", "joiner", "owner"]
