@@ -47,7 +47,7 @@ test: lint
 	$(BIN)/pytest
 
 openapi: $(STAMP)
-	$(BIN)/python -m chat.openapi > docs/openapi.json
+	PYTHONPATH=layers/shared $(BIN)/python -m chat.openapi > docs/openapi.json
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

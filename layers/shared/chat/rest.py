@@ -39,7 +39,8 @@ _STATUS = {
     "internal": HTTPStatus.INTERNAL_SERVER_ERROR,
 }
 
-OPENAPI_SECURITY = {"security_schemes": {"bearer": HTTPBearer()}, "security": [{"bearer": []}]}
+OPENAPI_SECURITY = {"security_schemes": {"bearer": HTTPBearer()}}
+BEARER = [{"bearer": []}]
 
 
 def error_response(

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from chat import accounts
 from chat.auth import Principal
 from chat.models import AuthResponse, LoginRequest, RegisterRequest, User
-from chat.rest import authenticate
+from chat.rest import BEARER, authenticate
 
 router = Router()
 
@@ -27,11 +27,11 @@ def register(body: RegisterRequest) -> Response[AuthResponse]:
     return Response(status_code=201, content_type="application/json", body=accounts.register(body))
 
 
-@router.post("/auth/login", security=[])
+@router.post("/auth/login")
 def login(body: LoginRequest) -> AuthResponse:
     return accounts.login(body)
 
 
-@router.get("/auth/me")
+@router.get("/auth/me", security=BEARER)
 def me(principal: Annotated[Principal, Depends(authenticate)]) -> User:
     return accounts.me(principal)

@@ -1,0 +1,25 @@
+"""docs/openapi.json is generated from the routes; it must not go stale."""
+
+from __future__ import annotations
+
+import json
+
+from chat.openapi import document
+from local.template import ROOT
+
+
+def test_openapi_document_is_up_to_date():
+    committed = json.loads((ROOT / "docs" / "openapi.json").read_text())
+    assert committed == json.loads(document()), "docs/openapi.json is stale: run `make openapi`"
+
+
+def test_openapi_document_describes_every_route_and_the_bearer_scheme():
+    spec = json.loads(document())
+    assert "bearer" in spec["components"]["securitySchemes"]
+    assert set(spec["paths"]) == {
+        "/auth/register", "/auth/login", "/auth/me", "/rooms", "/rooms/join", "/rooms/{room_id}",
+        "/rooms/{room_id}/invite", "/rooms/{room_id}/members", "/rooms/{room_id}/members/me",
+        "/rooms/{room_id}/bot", "/rooms/{room_id}/messages",
+    }  # fmt: skip
+    assert "security" not in spec["paths"]["/auth/login"]["post"]
+    assert spec["paths"]["/rooms/{room_id}/messages"]["get"]["security"] == [{"bearer": []}]
