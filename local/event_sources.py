@@ -1,0 +1,219 @@
+"""SQS event source mappings: Lambda's poller, locally.
+
+Like Lambda's: long-polls the queue, invokes the function with batches of up to BatchSize
+records in the SQS event shape, deletes the records of a successful batch, and with
+`ReportBatchItemFailures` deletes all but the reported ones. Failed records are left alone:
+they come back after the queue's VisibilityTimeout, and SQS moves them to the redrive
+policy's dead-letter queue after maxReceiveCount receives (moto does this on receive).
+
+FIFO queues: a batch holds one message group only, in order; SQS itself does not hand
+out a group's next messages while earlier ones are in flight, so each group has at most
+one batch in flight while different groups run in parallel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from local.lambda_runtime import InvokeResult
+from local.model import SqsSourceSpec
+
+log = logging.getLogger("local")
+
+Invoke = Callable[..., Awaitable[InvokeResult]]
+POLL_WAIT_SECONDS = 1  # long-poll in short slices so that stopping is quick
+
+
+class SqsPoller:
+    def __init__(
+        self,
+        spec: SqsSourceSpec,
+        sqs: Any,
+        invoke: Invoke,
+        *,
+        region: str,
+        max_concurrency: int,
+    ):
+        self.spec = spec
+        self.sqs = sqs  # a boto3 SQS client on moto (used from worker threads)
+        self.invoke = invoke
+        self.region = region
+        self.slots = asyncio.Semaphore(
+            min(max_concurrency, spec.maximum_concurrency or max_concurrency)
+        )
+        self._task: asyncio.Task[None] | None = None
+        self._batches: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"sqs-{self.spec.queue_logical_id}")
+
+    async def stop(self) -> None:
+        tasks = [task for task in (self._task, *self._batches) if task is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _run(self) -> None:
+        while True:
+            await self.slots.acquire()  # a free worker before taking messages off the queue
+            try:
+                messages = await self._receive()
+            except asyncio.CancelledError:
+                self.slots.release()
+                raise
+            except Exception as exc:
+                self.slots.release()
+                log.warning("SQS %s: receive failed: %s", self.spec.queue_logical_id, exc)
+                await asyncio.sleep(1)
+                continue
+            if not messages:
+                self.slots.release()
+                continue
+            batches = _batches(messages, self.spec.fifo, self.spec.batch_size)
+            for index, batch in enumerate(batches):
+                if index > 0:
+                    await self.slots.acquire()
+                task = asyncio.create_task(self._process(batch))
+                self._batches.add(task)
+                task.add_done_callback(self._batches.discard)
+
+    async def _receive(self) -> list[dict[str, Any]]:
+        """Up to BatchSize messages, waiting at most the batching window for more than one."""
+        deadline = time.monotonic() + self.spec.batching_window
+        messages: list[dict[str, Any]] = []
+        while True:
+            wanted = min(10, self.spec.batch_size - len(messages))
+            response = await asyncio.to_thread(
+                self.sqs.receive_message,
+                QueueUrl=self.spec.queue_url,
+                MaxNumberOfMessages=wanted,
+                WaitTimeSeconds=0 if messages else POLL_WAIT_SECONDS,
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+            received = response.get("Messages") or []
+            messages += received
+            if (
+                not received
+                or len(messages) >= self.spec.batch_size
+                or time.monotonic() >= deadline
+            ):
+                return messages
+
+    async def _process(self, messages: list[dict[str, Any]]) -> None:
+        try:
+            started = time.monotonic()
+            records = [self.record(message) for message in messages]
+            result = await self.invoke(self.spec.function, {"Records": records})
+            failed = self._failed_ids(result, records)
+            done = [m for m in messages if m["MessageId"] not in failed]
+            await self._delete(done)
+            group = records[0]["attributes"].get("MessageGroupId")
+            log.info(
+                "SQS %s%s -> %s: %d record(s), %d failed (%.0f ms%s)",
+                self.spec.queue_logical_id,
+                f" [group {group}]" if group else "",
+                self.spec.function,
+                len(records),
+                len(failed),
+                (time.monotonic() - started) * 1000,
+                ", cold start" if result.cold_start else "",
+            )
+        except Exception:
+            log.exception("SQS %s: processing a batch failed", self.spec.queue_logical_id)
+        finally:
+            self.slots.release()
+
+    def _failed_ids(self, result: InvokeResult, records: list[dict[str, Any]]) -> set[str]:
+        """The records to leave on the queue, by Lambda's rules for batch responses."""
+        everything = {record["messageId"] for record in records}
+        if not result.ok:
+            return everything
+        if not self.spec.report_batch_item_failures:
+            return set()
+        payload = result.payload
+        if payload is None or payload == {}:
+            return set()
+        if not isinstance(payload, dict):
+            return everything
+        failures = payload.get("batchItemFailures")
+        if not failures:
+            return set()
+        failed: set[str] = set()
+        for failure in failures:
+            identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+            if not identifier or identifier not in everything:
+                log.warning(
+                    "SQS %s: invalid batchItemFailures entry %r: the whole batch failed",
+                    self.spec.function,
+                    failure,
+                )
+                return everything
+            failed.add(identifier)
+        return failed
+
+    async def _delete(self, messages: list[dict[str, Any]]) -> None:
+        for start in range(0, len(messages), 10):
+            chunk = messages[start : start + 10]
+            await asyncio.to_thread(
+                self.sqs.delete_message_batch,
+                QueueUrl=self.spec.queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)
+                ],
+            )
+
+    def record(self, message: dict[str, Any]) -> dict[str, Any]:
+        """A received message as Lambda hands it to the function."""
+        record: dict[str, Any] = {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message.get("Body", ""),
+            "attributes": dict(message.get("Attributes") or {}),
+            "messageAttributes": {
+                name: _message_attribute(value)
+                for name, value in (message.get("MessageAttributes") or {}).items()
+            },
+            "md5OfBody": message.get("MD5OfBody"),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.spec.queue_arn,
+            "awsRegion": self.region,
+        }
+        if message.get("MD5OfMessageAttributes"):
+            record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+        return record
+
+
+def _message_attribute(value: dict[str, Any]) -> dict[str, Any]:
+    attribute: dict[str, Any] = {
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": value["DataType"],
+    }
+    if "StringValue" in value:
+        attribute["stringValue"] = value["StringValue"]
+    if "BinaryValue" in value:
+        attribute["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode()
+    return attribute
+
+
+def _batches(
+    messages: list[dict[str, Any]], fifo: bool, batch_size: int
+) -> list[list[dict[str, Any]]]:
+    """FIFO: one batch per message group, in the order received; standard: one batch."""
+    if not fifo:
+        return [messages[i : i + batch_size] for i in range(0, len(messages), batch_size)]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for message in messages:
+        groups.setdefault((message.get("Attributes") or {}).get("MessageGroupId", ""), []).append(
+            message
+        )
+    return list(groups.values())

@@ -1,0 +1,305 @@
+"""Create the template's AWS resources in moto and record each one's physical identity.
+
+Tables, queues, secrets and KMS keys/aliases are created from their own definitions in
+the template (a table or queue added there needs no change here). Resources moto does
+not host for us (functions, APIs, layers, routes …) get a local identity only, so that
+`Ref`/`Fn::GetAtt` on them resolve; anything else (alarms, permissions …) gets a
+placeholder and is listed as not emulated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from local.intrinsics import (
+    ACCOUNT_ID,
+    PARTITION,
+    Physical,
+    Resolver,
+    TemplateError,
+    references,
+    scalar_string,
+)
+from local.template import _CREATE_TABLE_KEYS as _TABLE_KEYS
+from local.template import create_tables
+
+TABLE_TYPE = "AWS::DynamoDB::Table"
+
+# CloudFormation properties of AWS::SQS::Queue that are SQS queue attributes of the same name.
+_QUEUE_ATTRIBUTES = (
+    "ContentBasedDeduplication",
+    "DeduplicationScope",
+    "DelaySeconds",
+    "FifoQueue",
+    "FifoThroughputLimit",
+    "KmsDataKeyReusePeriodSeconds",
+    "KmsMasterKeyId",
+    "MaximumMessageSize",
+    "MessageRetentionPeriod",
+    "ReceiveMessageWaitTimeSeconds",
+    "RedriveAllowPolicy",
+    "RedrivePolicy",
+    "SqsManagedSseEnabled",
+    "VisibilityTimeout",
+)
+# GenerateSecretString options that GetRandomPassword takes as they are.
+_PASSWORD_OPTIONS = (
+    "ExcludeCharacters",
+    "ExcludeLowercase",
+    "ExcludeNumbers",
+    "ExcludePunctuation",
+    "ExcludeUppercase",
+    "IncludeSpace",
+    "PasswordLength",
+    "RequireEachIncludedType",
+)
+
+
+@dataclass
+class Provisioned:
+    """What was created, by kind, for the banner and the model: logical id -> name/URL/id."""
+
+    tables: dict[str, str] = field(default_factory=dict)
+    queues: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
+    not_emulated: dict[str, str] = field(default_factory=dict)  # logical id -> type
+
+
+def local_id(stack_name: str, logical_id: str, length: int = 10) -> str:
+    """A stable, AWS-looking lowercase id (API ids, integration ids …)."""
+    digest = hashlib.sha256(f"{stack_name}/{logical_id}".encode()).digest()
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    return "".join(alphabet[byte % len(alphabet)] for byte in digest[:length])
+
+
+class Provisioner:
+    def __init__(self, template: dict[str, Any], resolver: Resolver, client: Callable[[str], Any]):
+        self.template = template
+        self.resolver = resolver
+        self.client = client  # service name -> boto3 client on moto
+        self.region = resolver.region
+        self.stack = resolver.stack_name
+        self.created = Provisioned()
+
+    def run(self) -> Provisioned:
+        resources = self.template["Resources"]
+        wanted = [logical_id for logical_id in resources if self.resolver.is_created(logical_id)]
+        # First what only needs an identity (functions, APIs, placeholders …), so that the
+        # resources created in moto can refer to any of them.
+        for logical_id in wanted:
+            resource_type = resources[logical_id]["Type"]
+            if resource_type != TABLE_TYPE and resource_type not in _IN_MOTO:
+                create = _IDENTITIES.get(resource_type, Provisioner._placeholder)
+                self.resolver.physical[logical_id] = create(self, logical_id, resources[logical_id])
+        self._tables(
+            [logical_id for logical_id in wanted if resources[logical_id]["Type"] == TABLE_TYPE]
+        )
+        in_moto = [logical_id for logical_id in wanted if resources[logical_id]["Type"] in _IN_MOTO]
+        for logical_id in _creation_order(resources, in_moto):
+            resource = resources[logical_id]
+            self.resolver.physical[logical_id] = _IN_MOTO[resource["Type"]](
+                self, logical_id, resource
+            )
+        return self.created
+
+    def _properties(self, resource: dict[str, Any]) -> dict[str, Any]:
+        return self.resolver.resolve(resource.get("Properties") or {})
+
+    def _arn(self, service: str, resource: str) -> str:
+        return f"arn:{PARTITION}:{service}:{self.region}:{ACCOUNT_ID}:{resource}"
+
+    # ------------------------------------------------------------------ DynamoDB
+    def _tables(self, logical_ids: list[str]) -> None:
+        """All tables at once through `create_tables`, from their resolved definitions."""
+        resolved = {}
+        for logical_id in logical_ids:
+            properties = self.template["Resources"][logical_id].get("Properties") or {}
+            used = {
+                key: properties[key]
+                for key in (*_TABLE_KEYS, "ProvisionedThroughput", "TimeToLiveSpecification")
+                if key in properties
+            }
+            resolved[logical_id] = {"Type": TABLE_TYPE, "Properties": self.resolver.resolve(used)}
+        dynamodb = self.client("dynamodb")
+        names = create_tables(dynamodb, {"Resources": resolved}, prefix=f"{self.stack}-")
+        for logical_id, table_name in names.items():
+            table = dynamodb.describe_table(TableName=table_name)["Table"]
+            attributes = {"Arn": table["TableArn"]}
+            if table.get("LatestStreamArn"):
+                attributes["StreamArn"] = table["LatestStreamArn"]
+            self.resolver.physical[logical_id] = Physical(table_name, attributes)
+            self.created.tables[logical_id] = table_name
+
+    # ------------------------------------------------------------------ SQS
+    def _queue(self, logical_id: str, resource: dict[str, Any]) -> Physical:
+        properties = self._properties(resource)
+        fifo = bool(properties.get("FifoQueue"))
+        name = properties.get("QueueName") or f"{self.stack}-{logical_id}" + (
+            ".fifo" if fifo else ""
+        )
+        attributes = {}
+        for key in _QUEUE_ATTRIBUTES:
+            if key in properties:
+                value = properties[key]
+                attributes[key] = (
+                    json.dumps(value) if isinstance(value, dict) else scalar_string(value)
+                )
+        if "RedrivePolicy" in properties:
+            policy = dict(properties["RedrivePolicy"])
+            policy["maxReceiveCount"] = int(policy["maxReceiveCount"])
+            attributes["RedrivePolicy"] = json.dumps(policy)
+        kwargs: dict[str, Any] = {"QueueName": name, "Attributes": attributes}
+        tags = {tag["Key"]: tag["Value"] for tag in properties.get("Tags") or []}
+        if tags:
+            kwargs["tags"] = tags
+        sqs = self.client("sqs")
+        url = sqs.create_queue(**kwargs)["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        self.created.queues[logical_id] = url
+        return Physical(url, {"Arn": arn, "QueueName": name, "QueueUrl": url})
+
+    # ------------------------------------------------------------------ Secrets Manager
+    def _secret(self, logical_id: str, resource: dict[str, Any]) -> Physical:
+        properties = self._properties(resource)
+        name = properties.get("Name") or f"{self.stack}-{logical_id}"
+        kwargs: dict[str, Any] = {"Name": name, "SecretString": self._secret_value(properties)}
+        for key in ("Description", "KmsKeyId"):
+            if key in properties:
+                kwargs[key] = properties[key]
+        arn = self.client("secretsmanager").create_secret(**kwargs)["ARN"]
+        self.created.secrets[logical_id] = arn
+        return Physical(arn, {"Id": arn})
+
+    def _secret_value(self, properties: dict[str, Any]) -> str:
+        if "SecretString" in properties:
+            return scalar_string(properties["SecretString"])
+        generate = properties.get("GenerateSecretString")
+        if generate is None:
+            return ""
+        options = {key: generate[key] for key in _PASSWORD_OPTIONS if key in generate}
+        if "PasswordLength" in options:
+            options["PasswordLength"] = int(options["PasswordLength"])
+        password = self.client("secretsmanager").get_random_password(**options)["RandomPassword"]
+        if "SecretStringTemplate" in generate:
+            document = json.loads(generate["SecretStringTemplate"])
+            document[generate["GenerateStringKey"]] = password
+            return json.dumps(document)
+        return password
+
+    # ------------------------------------------------------------------ KMS
+    def _key(self, logical_id: str, resource: dict[str, Any]) -> Physical:
+        properties = self._properties(resource)
+        kwargs: dict[str, Any] = {}
+        for key in ("Description", "KeyUsage", "KeySpec", "MultiRegion"):
+            if key in properties:
+                kwargs[key] = properties[key]
+        if "KeyPolicy" in properties:
+            policy = properties["KeyPolicy"]
+            kwargs["Policy"] = policy if isinstance(policy, str) else json.dumps(policy)
+        if properties.get("Tags"):
+            kwargs["Tags"] = [
+                {"TagKey": t["Key"], "TagValue": t["Value"]} for t in properties["Tags"]
+            ]
+        kms = self.client("kms")
+        metadata = kms.create_key(**kwargs)["KeyMetadata"]
+        key_id = metadata["KeyId"]
+        if properties.get("EnableKeyRotation"):
+            kms.enable_key_rotation(KeyId=key_id)
+        if properties.get("Enabled") is False:
+            kms.disable_key(KeyId=key_id)
+        self.created.keys[logical_id] = key_id
+        return Physical(key_id, {"Arn": metadata["Arn"], "KeyId": key_id})
+
+    def _alias(self, logical_id: str, resource: dict[str, Any]) -> Physical:
+        properties = self._properties(resource)
+        self.client("kms").create_alias(
+            AliasName=properties["AliasName"], TargetKeyId=properties["TargetKeyId"]
+        )
+        return Physical(properties["AliasName"])
+
+    # ------------------------------------------------------------------ hosted by the local stack
+    def _function(self, logical_id: str, resource: dict[str, Any]) -> Physical:
+        name = (resource.get("Properties") or {}).get("FunctionName")
+        name = self.resolver.resolve(name) if name else f"{self.stack}-{logical_id}"
+        return Physical(name, {"Arn": self._arn("lambda", f"function:{name}")})
+
+    def _layer(self, logical_id: str, resource: dict[str, Any]) -> Physical:
+        return Physical(self._arn("lambda", f"layer:{self.stack}-{logical_id}:1"))
+
+    def _rest_api(self, logical_id: str, resource: dict[str, Any]) -> Physical:
+        return Physical(
+            local_id(self.stack, logical_id),
+            {"RootResourceId": local_id(self.stack, logical_id + "/")},
+        )
+
+    def _api_v2(self, logical_id: str, resource: dict[str, Any]) -> Physical:
+        api_id = local_id(self.stack, logical_id)
+        protocol = (resource.get("Properties") or {}).get("ProtocolType", "HTTP")
+        scheme = "wss" if protocol == "WEBSOCKET" else "https"
+        endpoint = f"{scheme}://{api_id}.execute-api.{self.region}.amazonaws.com"
+        return Physical(api_id, {"ApiId": api_id, "ApiEndpoint": endpoint})
+
+    def _api_v2_part(self, logical_id: str, resource: dict[str, Any]) -> Physical:
+        """Integrations, routes, deployments, stages: an id for `Ref`."""
+        return Physical(local_id(self.stack, logical_id, 7))
+
+    def _placeholder(self, logical_id: str, resource: dict[str, Any]) -> Physical:
+        self.created.not_emulated[logical_id] = resource["Type"]
+        return Physical(f"{self.stack}-{logical_id}-local")
+
+
+_IN_MOTO: dict[str, Callable[[Provisioner, str, dict[str, Any]], Physical]] = {
+    "AWS::SQS::Queue": Provisioner._queue,
+    "AWS::SecretsManager::Secret": Provisioner._secret,
+    "AWS::KMS::Key": Provisioner._key,
+    "AWS::KMS::Alias": Provisioner._alias,
+}
+_IDENTITIES: dict[str, Callable[[Provisioner, str, dict[str, Any]], Physical]] = {
+    "AWS::Serverless::Function": Provisioner._function,
+    "AWS::Lambda::Function": Provisioner._function,
+    "AWS::Serverless::LayerVersion": Provisioner._layer,
+    "AWS::Lambda::LayerVersion": Provisioner._layer,
+    "AWS::Serverless::Api": Provisioner._rest_api,
+    "AWS::ApiGateway::RestApi": Provisioner._rest_api,
+    "AWS::ApiGatewayV2::Api": Provisioner._api_v2,
+    "AWS::ApiGatewayV2::Integration": Provisioner._api_v2_part,
+    "AWS::ApiGatewayV2::Route": Provisioner._api_v2_part,
+    "AWS::ApiGatewayV2::Deployment": Provisioner._api_v2_part,
+    "AWS::ApiGatewayV2::Stage": Provisioner._api_v2_part,
+}
+
+
+def _creation_order(resources: dict[str, Any], wanted: list[str]) -> list[str]:
+    """Resources after the ones they refer to (Ref, GetAtt, Sub, DependsOn)."""
+    wanted_set = set(wanted)
+    depends: dict[str, set[str]] = {}
+    for logical_id in wanted:
+        resource = resources[logical_id]
+        found = references(resource.get("Properties") or {})
+        depends_on = resource.get("DependsOn") or []
+        found |= {depends_on} if isinstance(depends_on, str) else set(depends_on)
+        depends[logical_id] = (found & wanted_set) - {logical_id}
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(logical_id: str, path: tuple[str, ...]) -> None:
+        if state.get(logical_id) == 2:
+            return
+        if state.get(logical_id) == 1:
+            raise TemplateError(f"circular reference: {' -> '.join((*path, logical_id))}")
+        state[logical_id] = 1
+        for dependency in sorted(depends[logical_id]):
+            visit(dependency, (*path, logical_id))
+        state[logical_id] = 2
+        order.append(logical_id)
+
+    for logical_id in wanted:
+        visit(logical_id, ())
+    return order

@@ -1,0 +1,300 @@
+"""The REST API (API Gateway REST, Lambda proxy integration) served by aiohttp.
+
+Routes are the functions' `Api` events; requests become proxy events as API Gateway builds
+them, and the functions' proxy responses become HTTP responses. What API Gateway itself
+answers is mimicked too: 403 `Missing Authentication Token` for unknown routes, 502 for a
+failed or malformed integration, the CORS preflight SAM's `Cors` adds, and the headers
+`GatewayResponses` add to those answers.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote
+
+from aiohttp import web
+
+from local.intrinsics import ACCOUNT_ID
+from local.lambda_runtime import InvokeResult
+from local.model import RestApiSpec, RestRoute
+
+log = logging.getLogger("local")
+
+Invoke = Callable[[str, dict[str, Any]], Awaitable[InvokeResult]]
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+
+
+@dataclass
+class _Resource:
+    path: str
+    segments: list[str]
+    methods: dict[str, RestRoute]
+
+    def match(self, segments: list[str]) -> dict[str, str] | None:
+        params: dict[str, str] = {}
+        for index, part in enumerate(self.segments):
+            if part.startswith("{") and part.endswith("+}"):
+                if index >= len(segments):
+                    return None
+                params[part[1:-2]] = "/".join(segments[index:])
+                return params
+            if index >= len(segments):
+                return None
+            if part.startswith("{") and part.endswith("}"):
+                params[part[1:-1]] = segments[index]
+            elif part != segments[index]:
+                return None
+        return params if len(segments) == len(self.segments) else None
+
+    @property
+    def specificity(self) -> tuple[int, ...]:
+        """Literal segments win over {params}, which win over {greedy+}: API Gateway's order."""
+        return tuple(
+            2 if part.endswith("+}") else 1 if part.startswith("{") else 0 for part in self.segments
+        )
+
+
+def _segments(path: str) -> list[str]:
+    return [part for part in path.strip("/").split("/") if part] if path.strip("/") else []
+
+
+class RestApi:
+    def __init__(self, spec: RestApiSpec, invoke: Invoke):
+        self.spec = spec
+        self.invoke = invoke
+        resources: dict[str, _Resource] = {}
+        for route in spec.routes:
+            resource = resources.setdefault(
+                route.path, _Resource(route.path, _segments(route.path), {})
+            )
+            resource.methods[route.method] = route
+        self.resources = sorted(resources.values(), key=lambda r: (r.specificity, r.path))
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_BODY_BYTES)
+        app.router.add_route("*", "/{tail:.*}", self.handle)
+        return app
+
+    def find(self, path: str) -> tuple[_Resource, dict[str, str]] | None:
+        segments = [unquote(part) for part in _segments(path)]
+        for resource in self.resources:
+            params = resource.match(segments)
+            if params is not None:
+                return resource, params
+        return None
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        started = time.monotonic()
+        request_id = str(uuid.uuid4())
+        found = self.find(request.raw_path.split("?", 1)[0])
+        route = None
+        if found is not None:
+            resource, params = found
+            route = resource.methods.get(request.method) or resource.methods.get("ANY")
+        if route is None:
+            if found is not None and request.method == "OPTIONS" and self.spec.cors is not None:
+                return web.Response(
+                    status=200, headers={**self.spec.cors, "Content-Type": "application/json"}
+                )
+            response = self.gateway_error(
+                403, "Missing Authentication Token", "MISSING_AUTHENTICATION_TOKEN", request_id
+            )
+            self._access_log(request, None, response.status, started, False)
+            return response
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return self.gateway_error(413, "Request Too Long", "REQUEST_TOO_LARGE", request_id)
+        event = self.event(request, route, params, body, request_id)
+        result = await self.invoke(route.function, event, request_id=request_id)
+        response = self.response(result, route, request_id)
+        self._access_log(request, route, response.status, started, result.cold_start)
+        return response
+
+    def event(
+        self,
+        request: web.Request,
+        route: RestRoute,
+        params: dict[str, str],
+        body: bytes,
+        request_id: str,
+    ) -> dict[str, Any]:
+        headers: dict[str, str] = {}
+        multi_headers: dict[str, list[str]] = {}
+        for name, value in request.headers.items():
+            headers[name] = value
+            multi_headers.setdefault(name, []).append(value)
+        source_ip = request.remote or "127.0.0.1"
+        for name, value in (
+            ("X-Forwarded-For", source_ip),
+            ("X-Forwarded-Port", str(request.url.port or "")),
+            ("X-Forwarded-Proto", request.scheme),
+        ):
+            headers.setdefault(name, value)
+            multi_headers.setdefault(name, [value])
+        query = {name: value for name, value in request.query.items()}
+        multi_query: dict[str, list[str]] = {}
+        for name, value in request.query.items():
+            multi_query.setdefault(name, []).append(value)
+        text, is_base64 = _body(body)
+        now = datetime.now(UTC)
+        stage = self.spec.stage
+        return {
+            "resource": route.path,
+            "path": request.path,
+            "httpMethod": request.method,
+            "headers": headers,
+            "multiValueHeaders": multi_headers,
+            "queryStringParameters": query or None,
+            "multiValueQueryStringParameters": multi_query or None,
+            "pathParameters": params or None,
+            "stageVariables": None,
+            "requestContext": {
+                "resourceId": route.path.strip("/").replace("/", "-")[:10] or "root",
+                "resourcePath": route.path,
+                "httpMethod": request.method,
+                "extendedRequestId": base64.b64encode(uuid.uuid4().bytes[:12]).decode(),
+                "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+                "path": f"/{stage}{request.path}",
+                "accountId": ACCOUNT_ID,
+                "protocol": f"HTTP/{request.version.major}.{request.version.minor}",
+                "stage": stage,
+                "domainPrefix": self.spec.api_id,
+                "requestTimeEpoch": int(now.timestamp() * 1000),
+                "requestId": request_id,
+                "identity": {
+                    "cognitoIdentityPoolId": None,
+                    "accountId": None,
+                    "cognitoIdentityId": None,
+                    "caller": None,
+                    "sourceIp": source_ip,
+                    "principalOrgId": None,
+                    "accessKey": None,
+                    "cognitoAuthenticationType": None,
+                    "cognitoAuthenticationProvider": None,
+                    "userArn": None,
+                    "userAgent": request.headers.get("User-Agent"),
+                    "user": None,
+                },
+                "domainName": request.host,
+                "apiId": self.spec.api_id,
+            },
+            "body": text,
+            "isBase64Encoded": is_base64,
+        }
+
+    def response(self, result: InvokeResult, route: RestRoute, request_id: str) -> web.Response:
+        if not result.ok:
+            if result.timed_out:
+                return self.gateway_error(
+                    502, "Endpoint request timed out", "INTEGRATION_TIMEOUT", request_id
+                )
+            return self.gateway_error(
+                502, "Internal server error", "INTEGRATION_FAILURE", request_id
+            )
+        payload = result.payload
+        try:
+            status, headers, body = _proxy_response(payload)
+        except (TypeError, ValueError, KeyError, binascii.Error) as exc:
+            log.error("%s returned a malformed Lambda proxy response: %s", route.function, exc)
+            return self.gateway_error(
+                502, "Internal server error", "INTEGRATION_FAILURE", request_id
+            )
+        response = web.Response(status=status, body=body)
+        for name, values in headers.items():
+            for value in values:
+                response.headers.add(name, value)
+        if "Content-Type" not in response.headers:
+            response.headers["Content-Type"] = "application/json"
+        response.headers["x-amzn-RequestId"] = request_id
+        return response
+
+    def gateway_error(
+        self, status: int, message: str, response_type: str, request_id: str
+    ) -> web.Response:
+        """An answer of API Gateway itself, with the headers GatewayResponses configure."""
+        family = "DEFAULT_4XX" if status < 500 else "DEFAULT_5XX"
+        headers = {
+            **self.spec.gateway_headers.get(family, {}),
+            **self.spec.gateway_headers.get(response_type, {}),
+            "x-amzn-RequestId": request_id,
+            "x-amzn-ErrorType": _ERROR_TYPES.get(response_type, "InternalServerErrorException"),
+        }
+        return web.json_response({"message": message}, status=status, headers=headers)
+
+    def _access_log(
+        self,
+        request: web.Request,
+        route: RestRoute | None,
+        status: int,
+        started: float,
+        cold_start: bool,
+    ) -> None:
+        target = route.function if route else "-"
+        note = ", cold start" if cold_start else ""
+        elapsed = (time.monotonic() - started) * 1000
+        log.info(
+            "REST %s %s -> %s %d (%.0f ms%s)",
+            request.method,
+            request.path_qs,
+            target,
+            status,
+            elapsed,
+            note,
+        )
+
+
+_ERROR_TYPES = {
+    "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",
+    "REQUEST_TOO_LARGE": "RequestTooLargeException",
+    "INTEGRATION_FAILURE": "InternalServerErrorException",
+    "INTEGRATION_TIMEOUT": "InternalServerErrorException",
+}
+
+
+def _body(body: bytes) -> tuple[str | None, bool]:
+    if not body:
+        return None, False
+    try:
+        return body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return base64.b64encode(body).decode(), True
+
+
+def _proxy_response(payload: Any) -> tuple[int, dict[str, list[str]], bytes]:
+    """statusCode, headers and body of a Lambda proxy response, validated as API Gateway does."""
+    if not isinstance(payload, dict):
+        raise TypeError(f"expected a JSON object, got {type(payload).__name__}")
+    status = int(payload.get("statusCode", 200))
+    headers: dict[str, list[str]] = {}
+    for name, value in (payload.get("headers") or {}).items():
+        headers[name] = [_header_value(value)]
+    for name, values in (payload.get("multiValueHeaders") or {}).items():
+        headers[name] = [_header_value(value) for value in values]
+    body = payload.get("body")
+    if body is None:
+        data = b""
+    elif not isinstance(body, str):
+        raise TypeError("body must be a string")
+    elif payload.get("isBase64Encoded"):
+        data = base64.b64decode(body, validate=True)
+    else:
+        data = body.encode("utf-8")
+    return status, headers, data
+
+
+def _header_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)

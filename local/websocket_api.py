@@ -1,0 +1,402 @@
+"""The WebSocket API (API Gateway v2, WEBSOCKET) and its management API, on one aiohttp port.
+
+- `GET /` (or `/{stage}`) upgrades to a WebSocket after the `$connect` route's function
+  answered 200; any other status refuses the handshake with that status.
+- Each frame is routed by the API's RouteSelectionExpression (e.g. `$request.body.type`)
+  to a route of the template, else to `$default`; the function runs with the WebSocket
+  proxy event. `$disconnect` runs once the socket is closed, whoever closed it.
+- `POST|GET|DELETE /@connections/{id}` (also under `/{stage}`) is the management API
+  (`apigatewaymanagementapi`): send a frame, describe, close; 410 GoneException for a
+  connection that is not open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from local.lambda_runtime import InvokeResult
+from local.model import WebSocketApiSpec
+
+log = logging.getLogger("local")
+
+Invoke = Callable[..., Awaitable[InvokeResult]]
+MAX_FRAME_BYTES = 128 * 1024  # API Gateway's WebSocket message limit
+IDLE_TIMEOUT_SECONDS = 600.0  # API Gateway closes connections idle for 10 minutes
+
+
+@dataclass
+class Connection:
+    connection_id: str
+    ws: web.WebSocketResponse
+    connected_at: int  # epoch ms
+    source_ip: str
+    user_agent: str | None
+    headers: dict[str, str]
+    multi_value_headers: dict[str, list[str]]
+    domain_name: str
+    last_active_at: int = 0
+    send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    closed_by_server: bool = False
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _request_id() -> str:
+    return base64.b64encode(os.urandom(11)).decode()
+
+
+def new_connection_id() -> str:
+    """16 characters like API Gateway's (e.g. `BFHPhfCWIAMCKlQ=`), safe in a URL path."""
+    return base64.urlsafe_b64encode(os.urandom(11)).decode()
+
+
+def _request_time(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
+
+
+def _iso(epoch_ms: int) -> str:
+    moment = datetime.fromtimestamp(epoch_ms / 1000, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class WebSocketApi:
+    def __init__(
+        self, spec: WebSocketApiSpec, invoke: Invoke, *, idle_timeout: float = IDLE_TIMEOUT_SECONDS
+    ):
+        self.spec = spec
+        self.invoke = invoke
+        self.idle_timeout = idle_timeout
+        self.connections: dict[str, Connection] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._stopping = False
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_FRAME_BYTES + 1)
+        for prefix in ("", f"/{self.spec.stage}"):
+            app.router.add_get(prefix or "/", self.handshake)
+            management = f"{prefix}/@connections/{{connection_id}}"
+            app.router.add_post(management, self.post_to_connection)
+            app.router.add_get(management, self.get_connection)
+            app.router.add_delete(management, self.delete_connection)
+        return app
+
+    # ------------------------------------------------------------------ events
+    def _context(self, connection: Connection, route_key: str, event_type: str) -> dict[str, Any]:
+        now = _now_ms()
+        request_id = _request_id()
+        return {
+            "routeKey": route_key,
+            "eventType": event_type,
+            "extendedRequestId": request_id,
+            "requestTime": _request_time(now),
+            "messageDirection": "IN",
+            "stage": self.spec.stage,
+            "connectedAt": connection.connected_at,
+            "requestTimeEpoch": now,
+            "identity": {"sourceIp": connection.source_ip, "userAgent": connection.user_agent},
+            "requestId": request_id,
+            "domainName": connection.domain_name,
+            "connectionId": connection.connection_id,
+            "apiId": self.spec.api_id,
+        }
+
+    def connect_event(self, connection: Connection, request: web.Request) -> dict[str, Any]:
+        event: dict[str, Any] = {
+            "headers": connection.headers,
+            "multiValueHeaders": connection.multi_value_headers,
+        }
+        if request.query:
+            multi: dict[str, list[str]] = {}
+            for name, value in request.query.items():
+                multi.setdefault(name, []).append(value)
+            event["queryStringParameters"] = {name: values[-1] for name, values in multi.items()}
+            event["multiValueQueryStringParameters"] = multi
+        event["requestContext"] = self._context(connection, "$connect", "CONNECT")
+        event["isBase64Encoded"] = False
+        return event
+
+    def message_event(
+        self, connection: Connection, route_key: str, body: str, is_base64: bool
+    ) -> dict[str, Any]:
+        context = self._context(connection, route_key, "MESSAGE")
+        context = {"routeKey": route_key, "messageId": _request_id(), **context}
+        return {"requestContext": context, "body": body, "isBase64Encoded": is_base64}
+
+    def disconnect_event(self, connection: Connection, code: int, reason: str) -> dict[str, Any]:
+        context = self._context(connection, "$disconnect", "DISCONNECT")
+        context["disconnectStatusCode"] = code
+        context["disconnectReason"] = reason
+        return {
+            "headers": connection.headers,
+            "multiValueHeaders": connection.multi_value_headers,
+            "requestContext": context,
+            "isBase64Encoded": False,
+        }
+
+    # ------------------------------------------------------------------ routing
+    def select_route(self, body: str | None) -> str:
+        """The route key the RouteSelectionExpression picks for a frame ($default if none)."""
+        expression = self.spec.route_selection_expression.strip()
+        if expression.startswith("${") and expression.endswith("}"):
+            expression = "$" + expression[2:-1]
+        if not expression.startswith("$request.body") or body is None:
+            return expression if expression in self.spec.routes else "$default"
+        try:
+            value: Any = json.loads(body)
+        except ValueError:
+            return "$default"
+        for key in filter(None, expression.removeprefix("$request.body").split(".")):
+            if not isinstance(value, dict) or key not in value:
+                return "$default"
+            value = value[key]
+        if isinstance(value, dict | list) or value is None:
+            return "$default"
+        key = json.dumps(value) if isinstance(value, bool) else str(value)
+        return key if key in self.spec.routes else "$default"
+
+    # ------------------------------------------------------------------ connections
+    async def handshake(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, autoping=True)
+        if not ws.can_prepare(request).ok:
+            return web.json_response({"message": "Upgrade Required"}, status=426)
+        headers: dict[str, str] = {}
+        multi_headers: dict[str, list[str]] = {}
+        for name, value in request.headers.items():
+            headers[name] = value
+            multi_headers.setdefault(name, []).append(value)
+        source_ip = request.remote or "127.0.0.1"
+        headers.setdefault("X-Forwarded-For", source_ip)
+        multi_headers.setdefault("X-Forwarded-For", [source_ip])
+        connection = Connection(
+            connection_id=new_connection_id(),
+            ws=ws,
+            connected_at=_now_ms(),
+            source_ip=source_ip,
+            user_agent=request.headers.get("User-Agent"),
+            headers=headers,
+            multi_value_headers=multi_headers,
+            domain_name=request.host,
+        )
+        connection.last_active_at = connection.connected_at
+        route = self.spec.routes.get("$connect")
+        if route is not None:
+            started = time.monotonic()
+            result = await self.invoke(route.function, self.connect_event(connection, request))
+            status = _connect_status(result)
+            log.info(
+                "WS  $connect %s -> %s %d (%.0f ms%s)",
+                connection.connection_id,
+                route.function,
+                status,
+                (time.monotonic() - started) * 1000,
+                ", cold start" if result.cold_start else "",
+            )
+            if status != 200:
+                return _refusal(status, result)
+            protocol = _header(result.payload, "Sec-WebSocket-Protocol")
+            if protocol:
+                ws = web.WebSocketResponse(
+                    max_msg_size=MAX_FRAME_BYTES, autoping=True, protocols=(protocol,)
+                )
+                connection.ws = ws
+        await ws.prepare(request)
+        self.connections[connection.connection_id] = connection
+        try:
+            await self._receive_frames(connection)
+        finally:
+            self.connections.pop(connection.connection_id, None)
+            if not ws.closed:
+                await ws.close()
+            await self._disconnected(connection)
+        return ws
+
+    async def _receive_frames(self, connection: Connection) -> None:
+        ws = connection.ws
+        while True:
+            try:
+                message = await ws.receive(timeout=self.idle_timeout)
+            except TimeoutError:
+                connection.closed_by_server = True
+                await ws.close(code=1001, message=b"Going away")
+                return
+            if message.type == WSMsgType.TEXT:
+                self._spawn(self._frame(connection, message.data, False))
+            elif message.type == WSMsgType.BINARY:
+                self._spawn(self._frame(connection, base64.b64encode(message.data).decode(), True))
+            elif message.type in (
+                WSMsgType.CLOSE,
+                WSMsgType.CLOSING,
+                WSMsgType.CLOSED,
+                WSMsgType.ERROR,
+            ):
+                return
+
+    async def _disconnected(self, connection: Connection) -> None:
+        route = self.spec.routes.get("$disconnect")
+        if route is None or self._stopping:
+            return
+        code = connection.ws.close_code or 1006
+        if connection.closed_by_server:
+            reason = "Connection closed by the server"
+        elif code == 1005:
+            reason = "Client-side close frame status not set"
+        else:
+            reason = f"Client-side close frame status set to {code}"
+        started = time.monotonic()
+        result = await self.invoke(route.function, self.disconnect_event(connection, code, reason))
+        log.info(
+            "WS  $disconnect %s -> %s %s (%.0f ms)",
+            connection.connection_id,
+            route.function,
+            "ok" if result.ok else (result.error or {}).get("errorType"),
+            (time.monotonic() - started) * 1000,
+        )
+
+    def _spawn(self, coroutine: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _frame(self, connection: Connection, body: str, is_base64: bool) -> None:
+        connection.last_active_at = _now_ms()
+        route_key = self.select_route(None if is_base64 else body)
+        route = self.spec.routes.get(route_key)
+        event = self.message_event(connection, route_key, body, is_base64)
+        request_id = event["requestContext"]["requestId"]
+        if route is None:  # no matching route and no $default
+            await self._send_error(connection, "Forbidden", request_id)
+            return
+        started = time.monotonic()
+        result = await self.invoke(route.function, event)
+        log.info(
+            "WS  %s %s -> %s %s (%.0f ms%s)",
+            route_key,
+            connection.connection_id,
+            route.function,
+            "ok" if result.ok else (result.error or {}).get("errorType"),
+            (time.monotonic() - started) * 1000,
+            ", cold start" if result.cold_start else "",
+        )
+        if not result.ok:
+            message = "Endpoint request timed out" if result.timed_out else "Internal server error"
+            await self._send_error(connection, message, request_id)
+        elif (
+            route.two_way
+            and isinstance(result.payload, dict)
+            and result.payload.get("body") is not None
+        ):
+            await self.send(connection.connection_id, str(result.payload["body"]).encode())
+
+    async def _send_error(self, connection: Connection, message: str, request_id: str) -> None:
+        frame = {
+            "message": message,
+            "connectionId": connection.connection_id,
+            "requestId": request_id,
+        }
+        await self.send(connection.connection_id, json.dumps(frame).encode())
+
+    async def send(self, connection_id: str, data: bytes) -> bool:
+        connection = self.connections.get(connection_id)
+        if connection is None or connection.ws.closed:
+            return False
+        try:
+            async with connection.send_lock:
+                try:
+                    await connection.ws.send_str(data.decode("utf-8"))
+                except UnicodeDecodeError:
+                    await connection.ws.send_bytes(data)
+        except (ConnectionError, RuntimeError):
+            return False
+        return True
+
+    # ------------------------------------------------------------------ management API
+    async def post_to_connection(self, request: web.Request) -> web.Response:
+        try:
+            data = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _management_error(413, "PayloadTooLargeException", "Message too long")
+        if len(data) > MAX_FRAME_BYTES:
+            return _management_error(413, "PayloadTooLargeException", "Message too long")
+        if not await self.send(request.match_info["connection_id"], data):
+            return _management_error(410, "GoneException", None)
+        return web.Response(status=200)
+
+    async def get_connection(self, request: web.Request) -> web.Response:
+        connection = self.connections.get(request.match_info["connection_id"])
+        if connection is None:
+            return _management_error(410, "GoneException", None)
+        return web.json_response(
+            {
+                "ConnectedAt": _iso(connection.connected_at),
+                "Identity": {"SourceIp": connection.source_ip, "UserAgent": connection.user_agent},
+                "LastActiveAt": _iso(connection.last_active_at),
+            }
+        )
+
+    async def delete_connection(self, request: web.Request) -> web.Response:
+        connection = self.connections.get(request.match_info["connection_id"])
+        if connection is None or connection.ws.closed:
+            return _management_error(410, "GoneException", None)
+        connection.closed_by_server = True
+        await connection.ws.close(code=1000, message=b"")
+        return web.Response(status=204)
+
+    async def close_all(self) -> None:
+        """Stopping: close every socket (going away) without running $disconnect."""
+        self._stopping = True
+        for connection in list(self.connections.values()):
+            connection.closed_by_server = True
+            with contextlib.suppress(Exception):
+                await connection.ws.close(code=1001, message=b"Server shutting down")
+        for task in list(self._tasks):
+            task.cancel()
+
+
+def _connect_status(result: InvokeResult) -> int:
+    if not result.ok:
+        return 504 if result.timed_out else 500
+    payload = result.payload
+    if isinstance(payload, dict) and "statusCode" in payload:
+        with contextlib.suppress(TypeError, ValueError):
+            return int(payload["statusCode"])
+        return 500
+    return 200 if payload is None or isinstance(payload, dict) else 500
+
+
+def _refusal(status: int, result: InvokeResult) -> web.Response:
+    body = result.payload.get("body") if result.ok and isinstance(result.payload, dict) else None
+    if body is None:
+        body = json.dumps({"message": "Internal server error" if status >= 500 else "Forbidden"})
+    return web.Response(status=status, text=str(body))
+
+
+def _header(payload: Any, name: str) -> str | None:
+    if not isinstance(payload, dict):
+        return None
+    for key, value in (payload.get("headers") or {}).items():
+        if key.lower() == name.lower():
+            return str(value)
+    return None
+
+
+def _management_error(status: int, error_type: str, message: str | None) -> web.Response:
+    return web.json_response(
+        {"message": message},
+        status=status,
+        headers={"x-amzn-ErrorType": error_type, "x-amzn-RequestId": str(uuid.uuid4())},
+    )
