@@ -2,8 +2,9 @@
 
 The subscribers come from one Query; the frame is serialised once; pushes run in parallel
 on a bounded thread pool (the management client's connection pool is as large). A gone
-connection (410/403) loses its records and nothing else is disturbed; any other failure
-of one push is logged and counted, never raised.
+connection (410/403) is handled as a disconnect (its records go, its user may go offline)
+and nothing else is disturbed; any other failure of one push is logged and counted,
+never raised.
 """
 
 from __future__ import annotations
@@ -55,6 +56,15 @@ def _push(connection_id: str, data: bytes) -> str:
         return "failed"
 
 
+def _forget(connection_id: str) -> None:
+    """Treat a gone connection as disconnected: its records go and, where it was its
+    user's last socket in a room, the others hear `presence` offline. Its `$disconnect`
+    may still come, but will find nothing left to announce, so this is the only chance."""
+    from chat import realtime  # realtime pushes through this module: import at use
+
+    realtime.disconnect(connection_id)
+
+
 def to_connections(connection_ids: Iterable[str], frame: dict[str, Any]) -> FanOut:
     """Push a frame to the given connections in parallel; clean up the gone ones."""
     data = encode(frame)
@@ -75,7 +85,7 @@ def to_connections(connection_ids: Iterable[str], frame: dict[str, Any]) -> FanO
         else:
             result.failed += 1
     for connection_id in result.gone:
-        connections.remove_connection(connection_id)
+        _forget(connection_id)
     metrics.add_metric(name="FramesPushed", unit=MetricUnit.Count, value=result.delivered)
     if result.gone:
         metrics.add_metric(name="GoneConnections", unit=MetricUnit.Count, value=len(result.gone))

@@ -10,16 +10,24 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from chat import auth, broadcast
 from chat.access import require_member
 from chat.dal import connections
-from chat.errors import BadRequest, ChatError, TooLarge, Unauthorized, ValidationFailed
+from chat.errors import (
+    BadRequest,
+    ChatError,
+    TooLarge,
+    Unauthorized,
+    Unavailable,
+    ValidationFailed,
+)
 from chat.ids import now_iso
 from chat.messages import post_message
 from chat.models import ClientId, Content, RoomId
-from chat.observability import logger
+from chat.observability import logger, metrics
 
 MAX_CLIENT_FRAME_BYTES = 32 * 1024
 
@@ -144,15 +152,25 @@ def handle_frame(connection_id: str, body: str | None) -> None:
         principal = auth.Principal(user_id=connection["user_id"], username=connection["username"])
         _dispatch(connection, principal, frame)
     except ChatError as exc:
-        broadcast.to_connection(
-            connection_id,
-            {
-                "type": "error",
-                "code": exc.code,
-                "message": exc.message,
-                "request_type": _request_type(body),
-            },
-        )
+        _reject(connection_id, body, exc)
+    except Exception:
+        # A failing dependency must not surface as API Gateway's bare "Internal server
+        # error" message: the client gets the contract's error frame, without internals.
+        logger.exception("frame failed", extra={"connection_id": connection_id})
+        metrics.add_metric(name="FrameFailures", unit=MetricUnit.Count, value=1)
+        _reject(connection_id, body, Unavailable())
+
+
+def _reject(connection_id: str, body: str | None, exc: ChatError) -> None:
+    broadcast.to_connection(
+        connection_id,
+        {
+            "type": "error",
+            "code": exc.code,
+            "message": exc.message,
+            "request_type": _request_type(body),
+        },
+    )
 
 
 def _dispatch(connection: dict[str, Any], principal: auth.Principal, frame: Any) -> None:
@@ -164,9 +182,7 @@ def _dispatch(connection: dict[str, Any], principal: auth.Principal, frame: Any)
         _join(connection, principal, frame.room_id)
     elif isinstance(frame, LeaveFrame):
         require_member(frame.room_id, principal.user_id)
-        connections.unsubscribe(connection_id, frame.room_id)
-        broadcast.to_connection(connection_id, {"type": "left", "room_id": frame.room_id})
-        _announce_offline_if_last(frame.room_id, principal.user_id, principal.username)
+        _leave(connection_id, principal, frame.room_id)
     elif isinstance(frame, MessageFrame):
         post_message(
             principal, frame.room_id, frame.content, frame.client_id, connection_id=connection_id
@@ -197,3 +213,18 @@ def _join(connection: dict[str, Any], principal: auth.Principal, room_id: str) -
         others = (s["connection_id"] for s in before if s["connection_id"] != connection_id)
         broadcast.to_connections(others, _presence(room_id, principal.username, "online"))
     logger.debug("joined", extra={"room_id": room_id, "connection_id": connection_id})
+
+
+def _leave(connection_id: str, principal: auth.Principal, room_id: str) -> None:
+    # Only a socket that was subscribed can take its user offline: leaving a room this
+    # socket never joined must not announce someone who was never online.
+    before = connections.room_subscribers(room_id)
+    connections.unsubscribe(connection_id, room_id)
+    broadcast.to_connection(connection_id, {"type": "left", "room_id": room_id})
+    was_subscribed = any(s["connection_id"] == connection_id for s in before)
+    still_online = any(
+        s["user_id"] == principal.user_id and s["connection_id"] != connection_id for s in before
+    )
+    if was_subscribed and not still_online:
+        others = (s["connection_id"] for s in before if s["user_id"] != principal.user_id)
+        broadcast.to_connections(others, _presence(room_id, principal.username, "offline"))
