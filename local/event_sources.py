@@ -19,6 +19,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from local.lambda_runtime import InvokeResult
@@ -49,6 +50,11 @@ class SqsPoller:
         )
         self._task: asyncio.Task[None] | None = None
         self._batches: set[asyncio.Task[None]] = set()
+        # Its own threads for the blocking SQS calls: stopping waits for them (a long poll
+        # lasts POLL_WAIT_SECONDS at most) before moto goes away under them.
+        self._executor = ThreadPoolExecutor(
+            max_workers=4, thread_name_prefix=f"sqs-{spec.queue_logical_id}"
+        )
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"sqs-{self.spec.queue_logical_id}")
@@ -60,6 +66,12 @@ class SqsPoller:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
+
+    async def _call(self, method: Callable[..., Any], **kwargs: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, lambda: method(**kwargs)
+        )
 
     async def _run(self) -> None:
         while True:
@@ -91,7 +103,7 @@ class SqsPoller:
         messages: list[dict[str, Any]] = []
         while True:
             wanted = min(10, self.spec.batch_size - len(messages))
-            response = await asyncio.to_thread(
+            response = await self._call(
                 self.sqs.receive_message,
                 QueueUrl=self.spec.queue_url,
                 MaxNumberOfMessages=wanted,
@@ -163,7 +175,7 @@ class SqsPoller:
     async def _delete(self, messages: list[dict[str, Any]]) -> None:
         for start in range(0, len(messages), 10):
             chunk = messages[start : start + 10]
-            await asyncio.to_thread(
+            await self._call(
                 self.sqs.delete_message_batch,
                 QueueUrl=self.spec.queue_url,
                 Entries=[

@@ -341,10 +341,13 @@ class WebSocketApi:
         if connection is None:
             return _management_error(410, "GoneException", None)
         return web.json_response(
-            {
-                "ConnectedAt": _iso(connection.connected_at),
-                "Identity": {"SourceIp": connection.source_ip, "UserAgent": connection.user_agent},
-                "LastActiveAt": _iso(connection.last_active_at),
+            {  # the wire names of GetConnection's output (botocore maps them to ConnectedAt …)
+                "connectedAt": _iso(connection.connected_at),
+                "identity": {
+                    "sourceIp": connection.source_ip,
+                    "userAgent": connection.user_agent or "",
+                },
+                "lastActiveAt": _iso(connection.last_active_at),
             }
         )
 
