@@ -6,7 +6,7 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
-from chat.dal import table
+from chat.dal import table, table_name, transact
 
 
 def put_message(message: dict[str, Any]) -> None:
@@ -46,3 +46,37 @@ def update_message(room_id: str, message_id: str, fields: dict[str, Any]) -> Non
         ExpressionAttributeValues=values,
         ConditionExpression="attribute_exists(message_id)",
     )
+
+
+def put_reply(command_id: str, reply: dict[str, Any]) -> bool:
+    """Store a bot reply and mark its command as answered by it (``reply_id``), at once.
+
+    False, and nothing written, when the command already has a reply or no longer exists:
+    a redelivered command must never get a second answer.
+    """
+    name = table_name("messages")
+    codes = transact(
+        [
+            {
+                "Update": {
+                    "TableName": name,
+                    "Key": {"room_id": reply["room_id"], "message_id": command_id},
+                    "UpdateExpression": "SET reply_id = :reply",
+                    "ConditionExpression": "attribute_exists(message_id) AND attribute_not_exists(reply_id)",
+                    "ExpressionAttributeValues": {":reply": reply["message_id"]},
+                }
+            },
+            {
+                "Put": {
+                    "TableName": name,
+                    "Item": reply,
+                    "ConditionExpression": "attribute_not_exists(message_id)",
+                }
+            },
+        ]
+    )
+    if codes is None:
+        return True
+    if "ConditionalCheckFailed" in codes:
+        return False
+    raise RuntimeError(f"could not store the bot reply ({', '.join(codes)})")

@@ -1,0 +1,18 @@
+from aws_lambda_powertools.utilities.batch import (
+    SqsFifoPartialProcessor,
+    process_partial_response,
+)
+
+from chat.bot.worker import handle_record
+from chat.observability import logger, metrics, tracer
+
+processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event, context):
+    return process_partial_response(
+        event=event, record_handler=handle_record, processor=processor, context=context
+    )
