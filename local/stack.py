@@ -68,6 +68,10 @@ def _public_host(host: str) -> str:
     return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
 
 
+class StartupError(Exception):
+    """The stack cannot start (busy port, moto not starting): reported without a traceback."""
+
+
 def _listen(host: str, port: int) -> socket.socket:
     """Bind now (fail fast on a busy port); serve later, once everything is ready."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -77,8 +81,8 @@ def _listen(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise SystemExit(
-            f"error: cannot listen on {host}:{port}: {exc.strerror} (choose another port)"
+        raise StartupError(
+            f"cannot listen on {host}:{port}: {exc.strerror} (choose another port)"
         ) from None
     sock.listen(256)
     sock.setblocking(False)
@@ -102,12 +106,14 @@ class LocalStack:
         self.outputs: dict[str, str] = {}
         self._watcher: asyncio.Task[None] | None = None
         self._sockets: dict[str, socket.socket] = {}
+        self.timings: dict[str, float] = {}
 
     # ------------------------------------------------------------------ start
     async def start(self) -> None:
         options = self.options
         started = time.monotonic()
         self.template = load_template(options.template)
+        parameter_values(self.template, options.parameter_overrides)  # fail early on a bad override
         self._sockets = {
             "rest": _listen(options.host, options.rest_port),
             "ws": _listen(options.host, options.ws_port),
@@ -119,6 +125,7 @@ class LocalStack:
             "management": f"http://{public}:{self._sockets['ws'].getsockname()[1]}",
         }
         self.aws_endpoint = await self._start_moto()
+        self.timings["moto"] = time.monotonic() - started
         self.urls["aws"] = self.aws_endpoint
 
         overrides = dict(options.parameter_overrides)
@@ -141,6 +148,7 @@ class LocalStack:
             region=options.region,
             stack_name=options.stack_name,
         )
+        phase = time.monotonic()
         self.provisioned = await asyncio.to_thread(
             Provisioner(self.template, resolver, self.client).run
         )
@@ -162,8 +170,11 @@ class LocalStack:
             self.pools[logical_id] = FunctionPool(
                 spec, environment, max_workers=options.concurrency, log_line=_function_log_line
             )
+        self.timings["resources"] = time.monotonic() - phase
         if options.prewarm:
+            phase = time.monotonic()
             await self._prewarm()
+            self.timings["warm-up"] = time.monotonic() - phase
 
         await self._serve(model)
         for source in model.sqs_sources:
@@ -205,8 +216,8 @@ class LocalStack:
         except TimeoutError:
             line = b""
         if not line.startswith(b"listening "):
-            raise SystemExit(
-                f"error: moto's server did not start on {host}:{self.options.aws_port} (port in use?)"
+            raise StartupError(
+                f"moto's server did not start on {host}:{self.options.aws_port} (port in use?)"
             )
         return f"http://{_public_host(host)}:{int(line.split()[1])}"
 
@@ -366,7 +377,8 @@ class LocalStack:
         created = self.provisioned
         lines = [
             "",
-            f"Local stack {self.options.stack_name!r} from {self.options.template.name} is up ({seconds:.1f} s)",
+            f"Local stack {self.options.stack_name!r} from {self.options.template.name} is up in {seconds:.1f} s "
+            f"({', '.join(f'{name} {value:.1f} s' for name, value in self.timings.items())})",
             "",
         ]
         if model.rest_api is not None:
@@ -596,5 +608,5 @@ def main(argv: list[str] | None = None) -> None:
     options = parse_args(argv)
     try:
         asyncio.run(serve(options))
-    except TemplateError as exc:
+    except (TemplateError, StartupError) as exc:
         raise SystemExit(f"error: {exc}") from None
