@@ -12,15 +12,28 @@ a synchronous worker would drive them (``feed`` per piece, ``flush`` at the end)
 "first flush overhead" is the time from the first piece arriving to the first chunk being
 ready; "added latency" is how long pieces wait in the buffer before their chunk is ready.
 
+The worker end to end ("worker" figures): the real BotWorkerFunction handler on moto (tables
+from template.yaml, the FIFO queue, KMS), a room with SUBSCRIBERS joined sockets, the same
+fake answer, with the worker's coalescing on (its defaults) and off (a zero window: one
+frame per piece). "frames/subscriber" counts the bot_stream frames each socket got;
+"first chunk overhead" is the worker's own latency from the SDK handing over the first
+piece to the first bot_stream frame being pushed (it includes the subscribers Query, on
+moto here); "added latency" is, per piece, the time from the SDK handing it over to the
+push of the frame carrying it.
+
 Run: .venv/bin/python bench/bot_stream.py
 """
 
 from __future__ import annotations
 
+import io
+import os
 import statistics
 import sys
 import time
-from dataclasses import dataclass, field
+import warnings
+from contextlib import contextmanager, redirect_stdout
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 # Run as a script: the import paths pytest gets from pyproject.toml's `pythonpath`.
@@ -130,6 +143,211 @@ def main() -> None:
     coalescer.flush()
     per_feed = (time.perf_counter() - started) / 100_000
     print(f"coalescer CPU cost: {per_feed * 1e6:.2f} µs per piece fed")
+    print()
+    worker_bench()
+
+
+# ------------------------------------------------------------------------------ the worker
+SUBSCRIBERS = 3
+
+
+def worker_bench() -> None:
+    import tests.conftest  # noqa: F401  - the functions' environment, as in the tests
+
+    warnings.filterwarnings("ignore", "No application metrics to publish")
+    results: dict[str, list[WorkerRun]] = {}
+    # The handlers print their metrics (EMF) to stdout: keep them out of the figures.
+    with start() as fake, _moto_stack(fake), redirect_stdout(io.StringIO()):
+        from chat.bot import worker
+
+        world = _World()
+        one_worker_answer(world, fake, worker.LIMITS)  # warm-up: imports, connections
+        for name, limits in (
+            ("worker, coalesced", worker.LIMITS),
+            ("worker, per SDK chunk", replace(worker.LIMITS, coalesce_window=0.0)),
+        ):
+            results[name] = [one_worker_answer(world, fake, limits) for _ in range(RUNS)]
+
+    print(
+        f"worker end to end: {TOKENS} tokens over {SECONDS:g} s, {SUBSCRIBERS} subscribers; "
+        f"{RUNS} runs"
+    )
+    print(
+        f"{'':26}{'frames/subscriber':>18}{'first chunk overhead':>22}"
+        f"{'added latency mean':>20}{'max':>9}{'answer':>9}"
+    )
+    for name, runs in results.items():
+        waits = [w for r in runs for w in r.waits]
+        print(
+            f"{name:26}{statistics.median(r.frames for r in runs):>18.0f}"
+            f"{statistics.median(r.overhead for r in runs) * 1000:>19.2f} ms"
+            f"{statistics.mean(waits) * 1000:>17.1f} ms{max(waits) * 1000:>6.0f} ms"
+            f"{statistics.median(r.wall for r in runs):>7.2f} s"
+        )
+
+
+@dataclass
+class WorkerRun:
+    frames: float
+    overhead: float
+    waits: list[float]
+    wall: float
+
+
+class _World:
+    """A room with a key and SUBSCRIBERS joined sockets whose pushes are timed."""
+
+    def __init__(self) -> None:
+        from tests.support.clients import RestClient, WebSocketClient
+
+        self.rest = RestClient()
+        self.sockets = _timed_sockets()
+        tokens = [self._register(f"user{index}") for index in range(SUBSCRIBERS)]
+        self.room = self.rest.post(
+            "/rooms", {"name": "bench", "gemini_api_key": "bench-key"}, token=tokens[0]
+        ).body
+        for token in tokens[1:]:
+            self.rest.post("/rooms/join", {"code": self.room["code"]}, token=token)
+        self.token = tokens[0]
+        self.clients = []
+        for token in tokens:
+            client = WebSocketClient(self.sockets, token)
+            client.connect()
+            client.send({"type": "join", "room_id": self.room["room_id"]})
+            self.clients.append(client)
+
+    def _register(self, username: str) -> str:
+        body = {"username": username, "password": "correct horse battery"}
+        return self.rest.post("/auth/register", body).body["access_token"]
+
+
+def _timed_sockets_class():
+    from urllib.parse import unquote
+
+    from chat import aws
+    from tests.support.clients import Sockets
+
+    class TimedSockets(Sockets):
+        """Sockets recording (time, connection, frame) for every push."""
+
+        def __init__(self) -> None:
+            super().__init__(aws.client("apigatewaymanagementapi"))
+            self.timed: list[tuple[float, str, dict]] = []
+
+        def _intercept(self, params, model, **kwargs):
+            path = unquote(params["url_path"])
+            result = super()._intercept({**params, "url_path": path}, model, **kwargs)
+            frame = self.sent[path.rsplit("/", 1)[-1]][-1]
+            self.timed.append((time.perf_counter(), path.rsplit("/", 1)[-1], frame))
+            return result
+
+    return TimedSockets
+
+
+def _timed_sockets():
+    return _timed_sockets_class()()
+
+
+def one_worker_answer(world: _World, fake: FakeGemini, limits) -> WorkerRun:
+    import boto3
+
+    from chat.bot import gemini, worker
+    from tests.support.clients import handler_of
+    from tests.support.events import LambdaContext, sqs_event
+
+    worker.LIMITS = limits
+    handed: list[tuple[float, str]] = []  # (when the SDK handed a piece over, the piece)
+    original_next = gemini.AnswerStream.__next__
+
+    def timed_next(stream):
+        piece = original_next(stream)
+        handed.append((time.perf_counter(), piece))
+        return piece
+
+    gemini.AnswerStream.__next__ = timed_next
+    try:
+        fake.script(Reply(tokens=TOKENS, seconds=SECONDS, words_per_event=1))
+        world.sockets.timed.clear()
+        world.rest.post(
+            f"/rooms/{world.room['room_id']}/messages",
+            {"content": "@bot write a long answer"},
+            token=world.token,
+        )
+        sqs = boto3.client("sqs")
+        queue_url = os.environ["BOT_QUEUE_URL"]
+        records = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]
+        )["Messages"]
+        arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        started = time.perf_counter()
+        handler_of("BotWorkerFunction")(
+            sqs_event(records, arn), LambdaContext("BotWorkerFunction", 120_000)
+        )
+        wall = time.perf_counter() - started
+        for record in records:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=record["ReceiptHandle"])
+    finally:
+        gemini.AnswerStream.__next__ = original_next
+
+    # Per piece: when the first frame whose text reaches past it was pushed.
+    first_client = world.clients[0].connection_id
+    pushes = [
+        (at, frame["chunk"])
+        for at, connection, frame in world.sockets.timed
+        if connection == first_client and frame["type"] == "bot_stream" and frame["chunk"]
+    ]
+    frames = statistics.mean(
+        sum(
+            1
+            for _, c, f in world.sockets.timed
+            if c == client.connection_id and f["type"] == "bot_stream" and not f["is_complete"]
+        )
+        for client in world.clients
+    )
+    waits, pushed_chars, index, handed_chars = [], 0, 0, 0
+    for at, chunk in pushes:
+        pushed_chars += len(chunk)
+        while index < len(handed) and handed_chars + len(handed[index][1]) <= pushed_chars:
+            handed_chars += len(handed[index][1])
+            waits.append(at - handed[index][0])
+            index += 1
+    return WorkerRun(frames, pushes[0][0] - handed[0][0], waits, wall)
+
+
+@contextmanager
+def _moto_stack(fake: FakeGemini):
+    """The template's tables, queue, key and secret on moto, as the tests' `stack` fixture."""
+    import boto3
+    from moto import mock_aws
+
+    from chat import aws
+    from chat.config import settings
+    from local.template import create_tables, load_template
+
+    with mock_aws():
+        aws.reset()
+        create_tables(boto3.client("dynamodb"), load_template())
+        boto3.client("secretsmanager").create_secret(
+            Name=os.environ["JWT_SECRET_ARN"], SecretString="bench-signing-key-" + "x" * 40
+        )
+        key_id = boto3.client("kms").create_key()["KeyMetadata"]["KeyId"]
+        queue_url = boto3.client("sqs").create_queue(
+            QueueName="BotCommandsQueue.fifo",
+            Attributes={"FifoQueue": "true", "VisibilityTimeout": "720"},
+        )["QueueUrl"]
+        os.environ.update(
+            {
+                "GEMINI_KEYS_KMS_KEY_ID": key_id,
+                "BOT_QUEUE_URL": queue_url,
+                "GEMINI_BASE_URL": fake.base_url,
+                "POWERTOOLS_LOG_LEVEL": "ERROR",
+            }
+        )
+        settings.cache_clear()
+        yield
+        aws.reset()
 
 
 if __name__ == "__main__":

@@ -169,7 +169,9 @@ def answer_frames(client: WebSocketClient) -> list[dict[str, Any]]:
     ]
 
 
-def check_one_answer(frames: list[dict[str, Any]], command: dict[str, Any]) -> dict[str, Any]:
+def check_one_answer(
+    frames: list[dict[str, Any]], command: dict[str, Any], *, typing: bool = True
+) -> dict[str, Any]:
     """The contract's invariants for the frames of one answer; returns their summary."""
     row, *rest = frames
     assert row["type"] == "message"
@@ -185,9 +187,11 @@ def check_one_answer(frames: list[dict[str, Any]], command: dict[str, Any]) -> d
     chunks = [f["chunk"] for f in stream if f["type"] == "bot_stream" and not f["is_complete"]]
     ends = [f for f in stream if f["type"] == "bot_error" or f["is_complete"]]
     assert len(ends) == 1 and ends[0] is stream[-1], frames
-    typing = [f["is_typing"] for f in rest if f["type"] == "typing"]
-    assert typing in ([], [True, False])
+    assert [f["is_typing"] for f in rest if f["type"] == "typing"] == (
+        [True, False] if typing else []
+    )
     if typing:
+        assert rest[0]["type"] == "typing"  # before any text
         assert rest[-1] == {
             "type": "typing",
             "room_id": command["room_id"],
@@ -394,6 +398,20 @@ def test_a_failed_answer_ends_in_bot_error_and_keeps_what_was_streamed(
     assert receive_all(stack) == []
 
 
+def test_buffered_text_goes_out_while_the_model_pauses(rest, keyed_room, joined, gemini, stack):
+    # Given a model that pauses far longer than the coalescing window between words
+    room, tokens = keyed_room("alice")
+    alice = joined(tokens["alice"], room["room_id"])
+    gemini.script(Reply(text="one two three four", words_per_event=1, event_delay=0.4))
+    command = post(rest, room, tokens["alice"], "@bot slowly")
+
+    assert deliver(stack) == []
+
+    # Then each word went out during the pause after it, not with the next word
+    answer = check_one_answer(answer_frames(alice), command)
+    assert answer["chunks"] == ["one ", "two ", "three ", "four"]
+
+
 def test_a_room_without_any_key_is_answered_no_api_key(rest, keyed_room, joined, gemini, stack):
     room, tokens = keyed_room("alice", key=None)
     alice = joined(tokens["alice"], room["room_id"])
@@ -401,7 +419,7 @@ def test_a_room_without_any_key_is_answered_no_api_key(rest, keyed_room, joined,
 
     assert deliver(stack) == []
 
-    answer = check_one_answer(answer_frames(alice), command)
+    answer = check_one_answer(answer_frames(alice), command, typing=False)
     assert answer["row"]["status"] == "error"
     assert answer["end"]["type"] == "bot_error" and answer["end"]["code"] == "no_api_key"
     item = stored(room["room_id"], answer["reply_id"])
