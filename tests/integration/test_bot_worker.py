@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.parameters.base import clear_caches
 
 from chat import aws
 from chat.adapters import secrets as secrets_adapter
+from chat.bot import gemini as gemini_module
 from chat.bot import worker
 from chat.bot.coalesce import json_size
 from chat.config import settings
@@ -410,6 +411,28 @@ def test_buffered_text_goes_out_while_the_model_pauses(rest, keyed_room, joined,
     # Then each word went out during the pause after it, not with the next word
     answer = check_one_answer(answer_frames(alice), command)
     assert answer["chunks"] == ["one ", "two ", "three ", "four"]
+
+
+def test_an_unexpected_failure_is_answered_model_error_and_logged_by_type_only(
+    rest, keyed_room, joined, gemini, stack, monkeypatch, caplog
+):
+    class Broken:
+        def stream_answer(self, **_: Any):
+            raise RuntimeError(f"boom, and here is the key: {API_KEY}")
+
+    monkeypatch.setattr(gemini_module, "client_for", lambda *_: Broken())
+    room, tokens = keyed_room("alice")
+    alice = joined(tokens["alice"], room["room_id"])
+    command = post(rest, room, tokens["alice"], "@bot hello")
+
+    assert deliver(stack) == []
+
+    answer = check_one_answer(answer_frames(alice), command)
+    assert answer["end"]["type"] == "bot_error" and answer["end"]["code"] == "model_error"
+    assert stored(room["room_id"], answer["reply_id"])["status"] == "error"
+    (logged,) = [r for r in caplog.records if r.getMessage() == "bot answer failed unexpectedly"]
+    assert logged.error_type == "RuntimeError"
+    assert API_KEY not in repr(vars(logged)) and "boom" not in repr(vars(logged))
 
 
 def test_a_room_without_any_key_is_answered_no_api_key(rest, keyed_room, joined, gemini, stack):

@@ -169,6 +169,14 @@ def answer_command(command: dict[str, str], deadline: float) -> dict[str, Any]:
         return {"outcome": "skipped"}
     api_key = _api_key(room_id, room)
     model = room.get("model") or settings().default_bot_model
+    # Every read before the first write: a failure up to here leaves nothing to clean up.
+    model_input = build_model_input(
+        room_name=room.get("name", ""),
+        members=[member["username"] for member in rooms.list_members(room_id)],
+        system_prompt=room.get("system_prompt"),
+        history=[*store.page(room_id, LIMITS.history_messages, command_id)[0], item],
+        command=item,
+    )
     reply = Message(
         message_id=new_id(),
         room_id=room_id,
@@ -189,14 +197,6 @@ def answer_command(command: dict[str, str], deadline: float) -> dict[str, Any]:
     if not api_key:
         answer.fail("no_api_key", NO_KEY_MESSAGE, stored=True)
         return {"outcome": "error", "code": "no_api_key", "reply_id": reply.message_id}
-
-    model_input = build_model_input(
-        room_name=room.get("name", ""),
-        members=[member["username"] for member in rooms.list_members(room_id)],
-        system_prompt=room.get("system_prompt"),
-        history=[*store.page(room_id, LIMITS.history_messages, command_id)[0], item],
-        command=item,
-    )
     return answer.stream(api_key, model, model_input, deadline)
 
 
