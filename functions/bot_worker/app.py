@@ -9,7 +9,7 @@ from chat.observability import logger, metrics, tracer
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event, context):

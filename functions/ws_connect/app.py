@@ -2,7 +2,7 @@ from chat import ws
 from chat.observability import logger, metrics, tracer
 
 
-@logger.inject_lambda_context(correlation_id_path=ws.CORRELATION_ID_PATH)
+@logger.inject_lambda_context(correlation_id_path=ws.CORRELATION_ID_PATH, clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event, context):

@@ -8,6 +8,7 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from botocore.awsrequest import AWSResponse
 
@@ -102,7 +103,7 @@ class Sockets:
         management_client.meta.events.register("before-call.apigatewaymanagementapi.PostToConnection", self._intercept)
 
     def _intercept(self, params: dict[str, Any], model: Any, **_: Any):
-        connection_id = params["url_path"].rsplit("/", 1)[-1]
+        connection_id = unquote(params["url_path"].rsplit("/", 1)[-1])  # sent URL-quoted
         if connection_id in self.gone or connection_id in self.failing:
             status, code = (410, "GoneException") if connection_id in self.gone else (500, "InternalServerErrorException")
             response = AWSResponse(params["url"], status, {}, None)

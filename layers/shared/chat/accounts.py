@@ -24,7 +24,7 @@ def register(request: RegisterRequest) -> AuthResponse:
         "email": str(request.email) if request.email else None,
         "created_at": now_iso(),
     }
-    users.create_user(user, auth.hash_password(request.password))
+    users.create_user(user, auth.hash_password(request.password.get_secret_value()))
     metrics.add_metric(name="UsersRegistered", unit=MetricUnit.Count, value=1)
     logger.info("user registered", extra={"user_id": user["user_id"]})
     return _authenticated(user)
@@ -35,7 +35,9 @@ def login(request: LoginRequest) -> AuthResponse:
     record = None if reserved else users.get_credentials(request.username)
     # Always run bcrypt, so an unknown user costs what a wrong password costs.
     if (
-        not auth.verify_password(request.password, record and record.get("password_hash"))
+        not auth.verify_password(
+            request.password.get_secret_value(), record and record.get("password_hash")
+        )
         or record is None
     ):
         metrics.add_metric(name="LoginsFailed", unit=MetricUnit.Count, value=1)

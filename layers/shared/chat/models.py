@@ -11,6 +11,7 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    SecretStr,
     StringConstraints,
     field_validator,
 )
@@ -26,13 +27,13 @@ MessageId = Annotated[
 Username = Annotated[
     str, StringConstraints(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
 ]
-Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
+# Secrets are SecretStr: masked wherever a model is printed or logged (Powertools logs
+# route arguments at DEBUG). Read them with .get_secret_value() where they are used.
+Password = Annotated[SecretStr, Field(min_length=8, max_length=128)]
 RoomName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Content = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 ClientId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-GeminiApiKey = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512)
-]
+GeminiApiKey = Annotated[SecretStr, Field(min_length=1, max_length=512)]
 # Model names end up in the Gemini URL path: keep them to a safe alphabet.
 ModelName = Annotated[
     str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
@@ -66,7 +67,7 @@ class RegisterRequest(Body):
 class LoginRequest(Body):
     # Login does not re-apply the registration rules: any wrong pair is just a 401.
     username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    password: Annotated[SecretStr, Field(min_length=1, max_length=128)]
 
 
 class CreateRoomRequest(Body):

@@ -108,7 +108,9 @@ def create_room(principal: Principal, request: CreateRoomRequest) -> Room:
         "created_at": created_at,
     }
     if request.gemini_api_key:
-        room["api_key_ciphertext"] = keys.encrypt_api_key(room_id, request.gemini_api_key)
+        room["api_key_ciphertext"] = keys.encrypt_api_key(
+            room_id, request.gemini_api_key.get_secret_value()
+        )
     members = [
         _membership(room_id, principal.user_id, principal.username, "owner", created_at),
         _membership(room_id, BOT_USER_ID, BOT_USERNAME, "bot", created_at),
@@ -196,7 +198,9 @@ def update_bot_settings(
     given = update.model_fields_set
     if "gemini_api_key" in given:
         if update.gemini_api_key:
-            set_fields["api_key_ciphertext"] = keys.encrypt_api_key(room_id, update.gemini_api_key)
+            set_fields["api_key_ciphertext"] = keys.encrypt_api_key(
+                room_id, update.gemini_api_key.get_secret_value()
+            )
         else:
             remove_fields.append("api_key_ciphertext")
     if "model" in given and update.model:

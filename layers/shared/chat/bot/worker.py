@@ -192,6 +192,7 @@ def answer_command(command: dict[str, str], deadline: float) -> dict[str, Any]:
         # Another run got there first (or the command vanished): read what it left.
         item = store.get_message(room_id, command_id) or {}
         return _already_answered(room_id, command_id, item.get("reply_id"))
+    rooms.touch_last_message(room_id, reply.created_at)
     answer = _Answer(room_id, reply.message_id, command_id, started)
     answer.push(message_frame(reply))
     if not api_key:
