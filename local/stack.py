@@ -331,10 +331,13 @@ class LocalStack:
         while True:
             await asyncio.sleep(1.0)
             current, mtime = await asyncio.to_thread(fingerprints)
-            for name, fingerprint in current.items():
-                if fingerprint != known.get(name):
-                    log.info("code of %s changed: new invocations get fresh environments", name)
-                    self.pools[name].code_changed()
+            changed = [
+                name for name, fingerprint in current.items() if fingerprint != known.get(name)
+            ]
+            for name in changed:
+                self.pools[name].code_changed()
+            if changed:
+                log.info("code changed: %s get fresh environments from now on", ", ".join(changed))
             known = current
             if mtime != template_mtime and not warned:
                 log.warning("%s changed: restart the local stack to apply it", template_path.name)
