@@ -386,7 +386,7 @@ class LocalStack:
         ]
         if model.rest_api is not None:
             lines.append(
-                f"  REST API        {self.urls['rest']}   ({len(model.rest_api.routes)} routes)"
+                f"  REST API        {self.urls['rest']}   ({len(model.rest_api.routes)} route{'s' if len(model.rest_api.routes) != 1 else ''})"
             )
             for route in model.rest_api.routes:
                 lines.append(f"      {route.method:<7} {route.path:<34} -> {route.function}")
@@ -428,18 +428,28 @@ class LocalStack:
             for name, value in self.outputs.items():
                 lines.append(f"      {name:<30} {value}")
         rest, ws = self.urls["rest"], self.urls["ws"]
+        routes = {
+            (route.method, route.path)
+            for route in (model.rest_api.routes if model.rest_api else [])
+        }
+        lines += ["", "Connect:"]
+        if ("POST", "/auth/register") in routes:  # this project's chat: its client and first call
+            chat_args = (
+                ""
+                if (rest, ws) == (_DEFAULT_REST, _DEFAULT_WS)
+                else f" ARGS='--rest-url {rest} --ws-url {ws}'"
+            )
+            lines += [
+                f"  make chat{chat_args}",
+                f"  curl -s {rest}/auth/register -H 'Content-Type: application/json' \\",
+                '       -d \'{"username": "alice", "password": "correct horse"}\'',
+            ]
+        elif model.rest_api is not None:
+            lines.append(f"  curl -s {rest}{model.rest_api.routes[0].path}")
+        if model.websocket_api is not None:
+            lines.append(f"  .venv/bin/python -m websockets '{ws}?token=<access_token>'")
         lines += [
-            "",
-            "Connect:",
-            f"  make chat ARGS='--rest-url {rest} --ws-url {ws}'"
-            if (rest, ws) != (_DEFAULT_REST, _DEFAULT_WS)
-            else "  make chat",
-            f"  curl -s {rest}/auth/register -H 'Content-Type: application/json' \\",
-            '       -d \'{"username": "alice", "password": "correct horse"}\'',
-            f"  python -m websockets '{ws}?token=<access_token>'",
-            "  (inspect the data: aws --endpoint-url "
-            + self.aws_endpoint
-            + " dynamodb scan --table-name <name>)",
+            f"  aws --endpoint-url {self.aws_endpoint} dynamodb scan --table-name <name>   (the data)",
             "",
             "Press Ctrl-C to stop.",
             "",
