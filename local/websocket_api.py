@@ -214,7 +214,13 @@ class WebSocketApi:
                     max_msg_size=MAX_FRAME_BYTES, autoping=True, protocols=(protocol,)
                 )
                 connection.ws = ws
-        await ws.prepare(request)
+        try:
+            await ws.prepare(request)
+        except (ConnectionError, RuntimeError):
+            # The client left while $connect ran: the connection existed for the function,
+            # so it hears about its end like any other.
+            await self._disconnected(connection)
+            raise
         self.connections[connection.connection_id] = connection
         try:
             await self._receive_frames(connection)
@@ -255,6 +261,8 @@ class WebSocketApi:
             reason = "Connection closed by the server"
         elif code == 1005:
             reason = "Client-side close frame status not set"
+        elif code == 1006:
+            reason = "Going away"
         else:
             reason = f"Client-side close frame status set to {code}"
         started = time.monotonic()
