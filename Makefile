@@ -50,7 +50,7 @@ openapi: $(STAMP)
 	PYTHONPATH=layers/shared $(BIN)/python -m chat.openapi > docs/openapi.json
 
 bench: $(STAMP)
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@for b in bench/*.py; do echo "== $$b"; PYTHONPATH=.:layers/shared $(BIN)/python $$b || exit 1; done
 
 # Docker-free: every function and layer uses BuildMethod: makefile (see layers/deps/Makefile).
 build: $(STAMP)
