@@ -43,8 +43,9 @@ integration: $(STAMP)
 e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e
 
+# Two workers, one file per worker at a time (the e2e files share one local stack each).
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 openapi: $(STAMP)
 	PYTHONPATH=layers/shared $(BIN)/python -m chat.openapi > docs/openapi.json
