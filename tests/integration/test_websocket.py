@@ -20,7 +20,7 @@ from botocore.awsrequest import AWSResponse
 
 from chat import aws, broadcast
 from chat.dal import connections
-from tests.support.clients import RestClient, Sockets, WebSocketClient
+from tests.support.clients import RestClient, WebSocketClient
 
 MESSAGE_FIELDS = {
     "type",
@@ -38,24 +38,6 @@ MESSAGE_FIELDS = {
 
 
 # ------------------------------------------------------------------------------ helpers
-class _Sockets(Sockets):
-    """tests.support's Sockets, keyed by the connection id rather than its URL-quoted form.
-
-    Connection ids end in `=` (as API Gateway's do) and botocore quotes them in the URL
-    path (`conn1%3D`), so the shared recorder filed every push under the wrong key and
-    never matched `gone` / `failing`. Remove once tests/support/clients.py unquotes.
-    """
-
-    def _intercept(self, params: dict[str, Any], model: Any, **kwargs: Any):
-        path = unquote(params["url_path"])
-        return super()._intercept({**params, "url_path": path}, model, **kwargs)
-
-
-@pytest.fixture
-def sockets(stack: dict[str, Any]) -> Sockets:
-    return _Sockets(aws.client("apigatewaymanagementapi"))
-
-
 @pytest.fixture
 def joined(connect) -> Callable[[str, str], WebSocketClient]:
     """joined(token, room_id) -> a new connection that has joined the room."""
