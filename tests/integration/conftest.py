@@ -27,16 +27,22 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         clear_caches()
         template = load_template()
         create_tables(boto3.client("dynamodb"), template)
-        boto3.client("secretsmanager").create_secret(Name="chat-jwt-signing-key", SecretString=JWT_KEY)
+        boto3.client("secretsmanager").create_secret(
+            Name="chat-jwt-signing-key", SecretString=JWT_KEY
+        )
         key_id = boto3.client("kms").create_key(Description="gemini keys")["KeyMetadata"]["KeyId"]
         queue_properties = template["Resources"]["BotCommandsQueue"]["Properties"]
         sqs = boto3.client("sqs")
-        dlq_url = sqs.create_queue(QueueName="BotCommandsDeadLetterQueue.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        dlq_url = sqs.create_queue(
+            QueueName="BotCommandsDeadLetterQueue.fifo", Attributes={"FifoQueue": "true"}
+        )["QueueUrl"]
         queue_url = sqs.create_queue(
             QueueName="BotCommandsQueue.fifo",
             Attributes={
                 "FifoQueue": "true",
-                "ContentBasedDeduplication": str(queue_properties["ContentBasedDeduplication"]).lower(),
+                "ContentBasedDeduplication": str(
+                    queue_properties["ContentBasedDeduplication"]
+                ).lower(),
                 "VisibilityTimeout": str(queue_properties["VisibilityTimeout"]),
             },
         )["QueueUrl"]
@@ -63,7 +69,9 @@ def sockets(stack: dict[str, Any]) -> Sockets:
 def register(rest: RestClient):
     """register("alice") -> the new user's access token."""
 
-    def _register(username: str, password: str = "correct horse battery", email: str | None = None) -> str:
+    def _register(
+        username: str, password: str = "correct horse battery", email: str | None = None
+    ) -> str:
         body: dict[str, Any] = {"username": username, "password": password}
         if email:
             body["email"] = email
@@ -82,7 +90,10 @@ def room_with(rest: RestClient, register):
         tokens = {username: register(username) for username in usernames}
         room = rest.post("/rooms", {"name": name}, token=tokens[usernames[0]]).body
         for username in usernames[1:]:
-            assert rest.post("/rooms/join", {"code": room["code"]}, token=tokens[username]).status == 200
+            assert (
+                rest.post("/rooms/join", {"code": room["code"]}, token=tokens[username]).status
+                == 200
+            )
         return room, tokens
 
     return _room_with

@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from threading import Barrier
+
+import pytest
+from moto.core.botocore_stubber import BotocoreStubber
 
 from chat.dal.rooms import list_members
 
 N = 20
+
+
+@pytest.fixture(autouse=True)
+def atomic_moto_requests(monkeypatch):
+    """Make each moto request atomic, as each DynamoDB request is. moto's backend is not
+    thread-safe (its TransactWriteItems copies a table while other threads write it); our
+    handlers still run concurrently and race each other between requests."""
+    lock = threading.Lock()
+    original = BotocoreStubber.__call__
+
+    def atomic(self, *args, **kwargs):
+        with lock:
+            return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(BotocoreStubber, "__call__", atomic)
 
 
 def _all_at_once(action, n: int = N) -> list:

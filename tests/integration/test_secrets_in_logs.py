@@ -12,7 +12,9 @@ def test_debug_logging_never_shows_passwords_or_api_keys(rest, register, caplog,
     for name in ("aws_lambda_powertools", "chat", ""):
         logging.getLogger(name).setLevel(logging.DEBUG)
     rest.post("/auth/register", {"username": "alice", "password": password})
-    token = rest.post("/auth/login", {"username": "alice", "password": password}).body["access_token"]
+    token = rest.post("/auth/login", {"username": "alice", "password": password}).body[
+        "access_token"
+    ]
     room = rest.post("/rooms", {"name": "keyed", "gemini_api_key": api_key}, token=token).body
     rest.put(f"/rooms/{room['room_id']}/bot", {"gemini_api_key": api_key}, token=token)
     rest.post("/auth/login", {"username": "alice", "password": password + "-wrong"})

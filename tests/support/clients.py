@@ -32,10 +32,14 @@ def handler_of(logical_id: str):
 
 def _rest_routes() -> list[tuple[str, str, str]]:
     routes = []
-    for logical_id, resource in resources_of_type(load_template(), "AWS::Serverless::Function").items():
+    for logical_id, resource in resources_of_type(
+        load_template(), "AWS::Serverless::Function"
+    ).items():
         for event in resource["Properties"].get("Events", {}).values():
             if event["Type"] == "Api":
-                routes.append((event["Properties"]["Method"].upper(), event["Properties"]["Path"], logical_id))
+                routes.append(
+                    (event["Properties"]["Method"].upper(), event["Properties"]["Path"], logical_id)
+                )
     return routes
 
 
@@ -68,7 +72,9 @@ class RestClient:
         _, template_path, logical_id = min(candidates)
         return template_path, logical_id
 
-    def call(self, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> HttpResult:
+    def call(
+        self, method: str, path: str, *, token: str | None = None, **kwargs: Any
+    ) -> HttpResult:
         resource, logical_id = self._resolve(method, path)
         event = rest_event(method, resource, path, token=token, **kwargs)
         response = handler_of(logical_id)(event, LambdaContext(logical_id))
@@ -100,16 +106,27 @@ class Sockets:
         self.sent: dict[str, list[dict[str, Any]]] = {}
         self.gone: set[str] = set()
         self.failing: set[str] = set()
-        management_client.meta.events.register("before-call.apigatewaymanagementapi.PostToConnection", self._intercept)
+        management_client.meta.events.register(
+            "before-call.apigatewaymanagementapi.PostToConnection", self._intercept
+        )
 
     def _intercept(self, params: dict[str, Any], model: Any, **_: Any):
         connection_id = unquote(params["url_path"].rsplit("/", 1)[-1])  # sent URL-quoted
         if connection_id in self.gone or connection_id in self.failing:
-            status, code = (410, "GoneException") if connection_id in self.gone else (500, "InternalServerErrorException")
+            status, code = (
+                (410, "GoneException")
+                if connection_id in self.gone
+                else (500, "InternalServerErrorException")
+            )
             response = AWSResponse(params["url"], status, {}, None)
-            return response, {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}}
+            return response, {
+                "Error": {"Code": code, "Message": code},
+                "ResponseMetadata": {"HTTPStatusCode": status},
+            }
         self.sent.setdefault(connection_id, []).append(json.loads(params["body"]))
-        return AWSResponse(params["url"], 200, {}, None), {"ResponseMetadata": {"HTTPStatusCode": 200}}
+        return AWSResponse(params["url"], 200, {}, None), {
+            "ResponseMetadata": {"HTTPStatusCode": 200}
+        }
 
     def frames(self, connection_id: str, frame_type: str | None = None) -> list[dict[str, Any]]:
         frames = self.sent.get(connection_id, [])
@@ -131,18 +148,26 @@ class WebSocketClient:
         self.token = token
 
     def connect(self) -> int:
-        response = handler_of("WsConnectFunction")(ws_connect_event(self.connection_id, self.token), LambdaContext())
+        response = handler_of("WsConnectFunction")(
+            ws_connect_event(self.connection_id, self.token), LambdaContext()
+        )
         return response["statusCode"]
 
     def disconnect(self) -> None:
         handler_of("WsConnectFunction")(ws_disconnect_event(self.connection_id), LambdaContext())
 
     def send_raw(self, body: str, route_key: str = "$default") -> int:
-        response = handler_of("WsMessageFunction")(ws_message_event(self.connection_id, body, route_key), LambdaContext())
+        response = handler_of("WsMessageFunction")(
+            ws_message_event(self.connection_id, body, route_key), LambdaContext()
+        )
         return response["statusCode"]
 
     def send(self, frame: dict[str, Any]) -> int:
-        route = frame.get("type") if frame.get("type") in ("join", "leave", "message", "typing", "ping") else "$default"
+        route = (
+            frame.get("type")
+            if frame.get("type") in ("join", "leave", "message", "typing", "ping")
+            else "$default"
+        )
         return self.send_raw(json.dumps(frame), route)
 
     def frames(self, frame_type: str | None = None) -> list[dict[str, Any]]:

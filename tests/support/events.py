@@ -15,7 +15,9 @@ class LambdaContext:
     def __init__(self, function_name: str = "test-function", timeout_ms: int = 15_000):
         self.function_name = function_name
         self.function_version = "$LATEST"
-        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
+        self.invoked_function_arn = (
+            f"arn:aws:lambda:us-east-1:123456789012:function:{function_name}"
+        )
         self.memory_limit_in_mb = 512
         self.aws_request_id = str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{function_name}"
@@ -53,7 +55,9 @@ def rest_event(
         "headers": all_headers,
         "multiValueHeaders": {key: [value] for key, value in all_headers.items()},
         "queryStringParameters": query or None,
-        "multiValueQueryStringParameters": {key: [value] for key, value in query.items()} if query else None,
+        "multiValueQueryStringParameters": {key: [value] for key, value in query.items()}
+        if query
+        else None,
         "pathParameters": dict(zip(names, match.groups(), strict=True)) or None,
         "stageVariables": None,
         "requestContext": {
@@ -97,11 +101,18 @@ def ws_connect_event(connection_id: str, token: str | None) -> dict[str, Any]:
 
 
 def ws_disconnect_event(connection_id: str) -> dict[str, Any]:
-    return {"requestContext": _ws_context(connection_id, "$disconnect", "DISCONNECT"), "isBase64Encoded": False}
+    return {
+        "requestContext": _ws_context(connection_id, "$disconnect", "DISCONNECT"),
+        "isBase64Encoded": False,
+    }
 
 
 def ws_message_event(connection_id: str, body: str, route_key: str = "$default") -> dict[str, Any]:
-    return {"requestContext": _ws_context(connection_id, route_key, "MESSAGE"), "body": body, "isBase64Encoded": False}
+    return {
+        "requestContext": _ws_context(connection_id, route_key, "MESSAGE"),
+        "body": body,
+        "isBase64Encoded": False,
+    }
 
 
 def sqs_event(records: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
