@@ -8,21 +8,19 @@ import logging
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
-from urllib.parse import unquote
 
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from aws_lambda_powertools.utilities.parameters.base import clear_caches
 
-from chat import aws
 from chat.adapters import secrets as secrets_adapter
 from chat.bot import gemini as gemini_module
 from chat.bot import worker
 from chat.bot.coalesce import json_size
 from chat.config import settings
 from local.fake_gemini import FakeGemini, Reply, start
-from tests.support.clients import RestClient, Sockets, WebSocketClient, handler_of
+from tests.support.clients import RestClient, WebSocketClient, handler_of
 from tests.support.events import LambdaContext, sqs_event
 
 API_KEY = "AIzaROOM-key-for-the-worker-tests-0001"
@@ -31,18 +29,6 @@ SHARED_KEY = "AIzaSHARED-stack-wide-key-0002"
 
 
 # ------------------------------------------------------------------------------ fixtures
-class _Sockets(Sockets):
-    """tests.support's Sockets keyed by the connection id, not its URL-quoted form
-    (`conn1=` is sent as `conn1%3D`). Remove once tests/support/clients.py unquotes."""
-
-    def _intercept(self, params: dict[str, Any], model: Any, **kwargs: Any):
-        path = unquote(params["url_path"])
-        return super()._intercept({**params, "url_path": path}, model, **kwargs)
-
-
-@pytest.fixture
-def sockets(stack: dict[str, Any]) -> Sockets:
-    return _Sockets(aws.client("apigatewaymanagementapi"))
 
 
 @pytest.fixture(scope="module")
