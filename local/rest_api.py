@@ -23,6 +23,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from local.gateway import forwarded_headers
 from local.intrinsics import ACCOUNT_ID
 from local.lambda_runtime import InvokeResult
 from local.model import RestApiSpec, RestRoute
@@ -128,19 +129,14 @@ class RestApi:
         body: bytes,
         request_id: str,
     ) -> dict[str, Any]:
-        headers: dict[str, str] = {}
-        multi_headers: dict[str, list[str]] = {}
-        for name, value in request.headers.items():
-            headers[name] = value
-            multi_headers.setdefault(name, []).append(value)
         source_ip = request.remote or "127.0.0.1"
-        for name, value in (
-            ("X-Forwarded-For", source_ip),
-            ("X-Forwarded-Port", str(request.url.port or "")),
-            ("X-Forwarded-Proto", request.scheme),
-        ):
-            headers.setdefault(name, value)
-            multi_headers.setdefault(name, [value])
+        headers, multi_headers = forwarded_headers(
+            request,
+            [
+                ("X-Forwarded-Port", str(request.url.port or "")),
+                ("X-Forwarded-Proto", request.scheme),
+            ],
+        )
         query = {name: value for name, value in request.query.items()}
         multi_query: dict[str, list[str]] = {}
         for name, value in request.query.items():

@@ -27,6 +27,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from local.gateway import forwarded_headers
 from local.lambda_runtime import InvokeResult
 from local.model import WebSocketApiSpec
 
@@ -174,14 +175,8 @@ class WebSocketApi:
         ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, autoping=True)
         if not ws.can_prepare(request).ok:
             return web.json_response({"message": "Upgrade Required"}, status=426)
-        headers: dict[str, str] = {}
-        multi_headers: dict[str, list[str]] = {}
-        for name, value in request.headers.items():
-            headers[name] = value
-            multi_headers.setdefault(name, []).append(value)
         source_ip = request.remote or "127.0.0.1"
-        headers.setdefault("X-Forwarded-For", source_ip)
-        multi_headers.setdefault("X-Forwarded-For", [source_ip])
+        headers, multi_headers = forwarded_headers(request)
         connection = Connection(
             connection_id=new_connection_id(),
             ws=ws,

@@ -13,6 +13,7 @@ from moto import mock_aws
 
 from chat import aws
 from chat.config import settings
+from local.fake_gemini import FakeGemini, start
 from local.template import create_tables, load_template
 from tests.support.clients import RestClient, Sockets, WebSocketClient
 
@@ -53,6 +54,13 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         settings.cache_clear()
         aws.reset()
         clear_caches()
+
+
+@pytest.fixture(scope="session")
+def fake() -> Iterator[FakeGemini]:
+    """The fake Gemini HTTP server (the real streaming protocol); tests reset it."""
+    with start() as server:
+        yield server
 
 
 @pytest.fixture

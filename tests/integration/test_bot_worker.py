@@ -5,7 +5,6 @@ fake Gemini's answer (through the real google-genai SDK) to the room's WebSocket
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -19,7 +18,7 @@ from chat.bot import gemini as gemini_module
 from chat.bot import worker
 from chat.bot.coalesce import json_size
 from chat.config import settings
-from local.fake_gemini import FakeGemini, Reply, start
+from local.fake_gemini import FakeGemini, Reply
 from tests.support.clients import RestClient, WebSocketClient, handler_of
 from tests.support.events import LambdaContext, sqs_event
 
@@ -29,12 +28,6 @@ SHARED_KEY = "AIzaSHARED-stack-wide-key-0002"
 
 
 # ------------------------------------------------------------------------------ fixtures
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeGemini]:
-    with start() as server:
-        yield server
 
 
 @pytest.fixture

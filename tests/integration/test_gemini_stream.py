@@ -23,12 +23,6 @@ MODEL = "gemini-2.5-flash"
 SYSTEM = 'You are "bot", an AI assistant taking part in a group chat.'
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeGemini]:
-    with start() as server:
-        yield server
-
-
 @pytest.fixture
 def client(fake: FakeGemini) -> Iterator[GeminiClient]:
     fake.reset()

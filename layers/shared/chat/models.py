@@ -119,7 +119,7 @@ class Member(BaseModel):
     online: bool
 
 
-class RoomSummary(BaseModel):
+class _RoomFields(BaseModel):
     room_id: str
     code: str
     name: str
@@ -127,17 +127,13 @@ class RoomSummary(BaseModel):
     is_group: bool
     created_at: str
     has_api_key: bool
+
+
+class RoomSummary(_RoomFields):
     last_message_at: str | None
 
 
-class Room(BaseModel):
-    room_id: str
-    code: str
-    name: str
-    owner: str
-    is_group: bool
-    created_at: str
-    has_api_key: bool
+class Room(_RoomFields):
     members: list[Member]
 
 

@@ -44,6 +44,17 @@ def transact(items: list[dict[str, Any]], attempts: int = 3) -> list[str] | None
     return None  # pragma: no cover - the loop always returns
 
 
+def query_all(table_name_: str, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every item of one Query, following its pages (a page is at most 1 MB)."""
+    items: list[dict[str, Any]] = []
+    while True:
+        response = table(table_name_).query(**kwargs)
+        items += response["Items"]
+        if "LastEvaluatedKey" not in response:
+            return items
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
 def is_condition_failure(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 
-from chat.dal import table, table_name, transact
+from chat.dal import query_all, table, table_name, transact
 
 # API Gateway's maximum connection duration, plus a margin.
 CONNECTION_LIFETIME_SECONDS = 2 * 3600 + 300
@@ -123,17 +123,9 @@ def unsubscribe(connection_id: str, room_id: str) -> None:
 
 def room_subscribers(room_id: str) -> list[dict[str, Any]]:
     """Live subscriptions of a room (connection_id, user_id, username): one Query."""
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {
-        "KeyConditionExpression": Key("pk").eq(_room(room_id)),
-        "FilterExpression": _live(),
-    }
-    while True:
-        response = table("connections").query(**kwargs)
-        items += response["Items"]
-        if "LastEvaluatedKey" not in response:
-            return items
-        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return query_all(
+        "connections", KeyConditionExpression=Key("pk").eq(_room(room_id)), FilterExpression=_live()
+    )
 
 
 def remove_connection(connection_id: str) -> tuple[dict[str, Any] | None, list[str]]:

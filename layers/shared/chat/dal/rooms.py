@@ -9,7 +9,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from chat import aws
-from chat.dal import is_condition_failure, strip_none, table, table_name, transact
+from chat.dal import is_condition_failure, query_all, strip_none, table, table_name, transact
 from chat.errors import Conflict
 
 _BATCH_GET_MAX = 100
@@ -142,28 +142,14 @@ def get_membership(room_id: str, user_id: str) -> dict[str, Any] | None:
 
 
 def list_members(room_id: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"KeyConditionExpression": Key("room_id").eq(room_id)}
-    while True:
-        response = table("memberships").query(**kwargs)
-        items += response["Items"]
-        if "LastEvaluatedKey" not in response:
-            return items
-        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return query_all("memberships", KeyConditionExpression=Key("room_id").eq(room_id))
 
 
 def room_ids_of_user(user_id: str) -> list[str]:
-    ids: list[str] = []
-    kwargs: dict[str, Any] = {
-        "IndexName": "by_user",
-        "KeyConditionExpression": Key("user_id").eq(user_id),
-    }
-    while True:
-        response = table("memberships").query(**kwargs)
-        ids += [item["room_id"] for item in response["Items"]]
-        if "LastEvaluatedKey" not in response:
-            return ids
-        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    items = query_all(
+        "memberships", IndexName="by_user", KeyConditionExpression=Key("user_id").eq(user_id)
+    )
+    return [item["room_id"] for item in items]
 
 
 def remove_member(room_id: str, user_id: str) -> None:
