@@ -32,17 +32,13 @@ def register(request: RegisterRequest) -> AuthResponse:
 
 def login(request: LoginRequest) -> AuthResponse:
     reserved = request.username.lower() in RESERVED_USERNAMES
-    record = None if reserved else users.get_credentials(request.username)
+    found = None if reserved else users.get_credentials(request.username)
+    user, password_hash = found or (None, None)
     # Always run bcrypt, so an unknown user costs what a wrong password costs.
-    if (
-        not auth.verify_password(
-            request.password.get_secret_value(), record and record.get("password_hash")
-        )
-        or record is None
-    ):
+    if not auth.verify_password(request.password.get_secret_value(), password_hash) or user is None:
         metrics.add_metric(name="LoginsFailed", unit=MetricUnit.Count, value=1)
         raise Unauthorized("Invalid username or password")
-    return _authenticated({key: record.get(key) for key in User.model_fields})
+    return _authenticated(user)
 
 
 def me(principal: auth.Principal) -> User:

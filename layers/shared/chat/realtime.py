@@ -91,12 +91,18 @@ def _presence(room_id: str, username: str, status: str) -> dict[str, Any]:
     return {"type": "presence", "room_id": room_id, "username": username, "status": status}
 
 
+def _announce(
+    subscribers: list[dict[str, Any]], room_id: str, user_id: str, username: str, status: str
+) -> None:
+    """Tell the room's other users (every socket of theirs) that a user came or went."""
+    others = (s["connection_id"] for s in subscribers if s["user_id"] != user_id)
+    broadcast.to_connections(others, _presence(room_id, username, status))
+
+
 def _announce_offline_if_last(room_id: str, user_id: str, username: str) -> None:
     subscribers = connections.room_subscribers(room_id)
     if not any(s["user_id"] == user_id for s in subscribers):
-        broadcast.to_connections(
-            (s["connection_id"] for s in subscribers), _presence(room_id, username, "offline")
-        )
+        _announce(subscribers, room_id, user_id, username, "offline")
 
 
 def drop_user_from_room(room_id: str, user_id: str, username: str) -> None:
@@ -106,8 +112,7 @@ def drop_user_from_room(room_id: str, user_id: str, username: str) -> None:
     for connection_id in own:
         connections.unsubscribe(connection_id, room_id)
     if own:
-        others = (s["connection_id"] for s in subscribers if s["user_id"] != user_id)
-        broadcast.to_connections(others, _presence(room_id, username, "offline"))
+        _announce(subscribers, room_id, user_id, username, "offline")
 
 
 # ------------------------------------------------------------------------------ frames
@@ -209,9 +214,8 @@ def _join(connection: dict[str, Any], principal: auth.Principal, room_id: str) -
     was_online = any(s["user_id"] == principal.user_id for s in before)
     online = sorted({s["username"] for s in before} | {principal.username})
     broadcast.to_connection(connection_id, {"type": "joined", "room_id": room_id, "online": online})
-    if not was_online:
-        others = (s["connection_id"] for s in before if s["connection_id"] != connection_id)
-        broadcast.to_connections(others, _presence(room_id, principal.username, "online"))
+    if not was_online:  # so `before` holds none of this user's sockets
+        _announce(before, room_id, principal.user_id, principal.username, "online")
     logger.debug("joined", extra={"room_id": room_id, "connection_id": connection_id})
 
 
@@ -226,5 +230,4 @@ def _leave(connection_id: str, principal: auth.Principal, room_id: str) -> None:
         s["user_id"] == principal.user_id and s["connection_id"] != connection_id for s in before
     )
     if was_subscribed and not still_online:
-        others = (s["connection_id"] for s in before if s["user_id"] != principal.user_id)
-        broadcast.to_connections(others, _presence(room_id, principal.username, "offline"))
+        _announce(before, room_id, principal.user_id, principal.username, "offline")

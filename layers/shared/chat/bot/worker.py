@@ -126,11 +126,7 @@ def handle_record(record: SQSRecord, lambda_context: Any) -> dict[str, Any]:
     try:
         deadline = _deadline(lambda_context)
         _IDEMPOTENCY.register_lambda_context(lambda_context)
-        answer = idempotent_function(
-            data_keyword_argument="command",
-            persistence_store=_persistence(settings().require("idempotency_table")),
-            config=_IDEMPOTENCY,
-        )(answer_command)
+        answer = _answer_once(settings().require("idempotency_table"))
         return answer(command=command, deadline=deadline)
     finally:
         logger.remove_keys(["room_id", "message_id"])
@@ -146,10 +142,14 @@ def _deadline(lambda_context: Any) -> float:
 
 
 @lru_cache(maxsize=1)
-def _persistence(table_name: str) -> DynamoDBPersistenceLayer:
-    # Built on first use, once per container: it makes its own DynamoDB client (it speaks
-    # the low-level attribute-value format, not the resource's).
-    return DynamoDBPersistenceLayer(table_name=table_name)
+def _answer_once(table_name: str) -> Callable[..., dict[str, Any]]:
+    """answer_command made idempotent on the command's message_id; built on first use, once
+    per container (its persistence layer makes its own low-level DynamoDB client)."""
+    return idempotent_function(
+        data_keyword_argument="command",
+        persistence_store=DynamoDBPersistenceLayer(table_name=table_name),
+        config=_IDEMPOTENCY,
+    )(answer_command)
 
 
 # ------------------------------------------------------------------------------ one command

@@ -6,6 +6,7 @@ Every function here makes a small, fixed number of DynamoDB calls (no Scan anywh
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -53,6 +54,28 @@ def query_all(table_name_: str, **kwargs: Any) -> list[dict[str, Any]]:
         if "LastEvaluatedKey" not in response:
             return items
         kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def update_expression(
+    set_fields: dict[str, Any], remove_fields: Sequence[str] = ()
+) -> dict[str, Any]:
+    """UpdateItem arguments that set and remove attributes, every name aliased."""
+    names = {f"#s{i}": name for i, name in enumerate(set_fields)}
+    names.update({f"#r{i}": name for i, name in enumerate(remove_fields)})
+    clauses = []
+    if set_fields:
+        clauses.append("SET " + ", ".join(f"#s{i} = :s{i}" for i in range(len(set_fields))))
+    if remove_fields:
+        clauses.append("REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove_fields))))
+    kwargs: dict[str, Any] = {
+        "UpdateExpression": " ".join(clauses),
+        "ExpressionAttributeNames": names,
+    }
+    if set_fields:
+        kwargs["ExpressionAttributeValues"] = {
+            f":s{i}": value for i, value in enumerate(set_fields.values())
+        }
+    return kwargs
 
 
 def is_condition_failure(exc: ClientError) -> bool:

@@ -6,7 +6,7 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
-from chat.dal import table, table_name, transact
+from chat.dal import table, table_name, transact, update_expression
 
 
 def put_message(message: dict[str, Any]) -> None:
@@ -37,14 +37,10 @@ def page(room_id: str, limit: int, before: str | None) -> tuple[list[dict[str, A
 
 
 def update_message(room_id: str, message_id: str, fields: dict[str, Any]) -> None:
-    names = {f"#f{i}": name for i, name in enumerate(fields)}
-    values = {f":f{i}": value for i, value in enumerate(fields.values())}
     table("messages").update_item(
         Key={"room_id": room_id, "message_id": message_id},
-        UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields))),
-        ExpressionAttributeNames=names,
-        ExpressionAttributeValues=values,
         ConditionExpression="attribute_exists(message_id)",
+        **update_expression(fields),
     )
 
 

@@ -9,7 +9,15 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from chat import aws
-from chat.dal import is_condition_failure, query_all, strip_none, table, table_name, transact
+from chat.dal import (
+    is_condition_failure,
+    query_all,
+    strip_none,
+    table,
+    table_name,
+    transact,
+    update_expression,
+)
 from chat.errors import Conflict
 
 _BATCH_GET_MAX = 100
@@ -86,27 +94,12 @@ def update_room(
     room_id: str, set_fields: dict[str, Any], remove_fields: list[str]
 ) -> dict[str, Any]:
     """Set and remove attributes of an existing room; return the new item."""
-    parts, names, values = [], {}, {}
-    for index, (field, value) in enumerate(set_fields.items()):
-        names[f"#s{index}"] = field
-        values[f":s{index}"] = value
-        parts.append(f"#s{index} = :s{index}")
-    expression = ("SET " + ", ".join(parts)) if parts else ""
-    if remove_fields:
-        for index, field in enumerate(remove_fields):
-            names[f"#r{index}"] = field
-        expression += " REMOVE " + ", ".join(f"#r{index}" for index in range(len(remove_fields)))
-    names["#pk"] = "pk"
-    kwargs: dict[str, Any] = {
-        "Key": _room_key(room_id),
-        "UpdateExpression": expression.strip(),
-        "ExpressionAttributeNames": names,
-        "ConditionExpression": "attribute_exists(#pk)",
-        "ReturnValues": "ALL_NEW",
-    }
-    if values:
-        kwargs["ExpressionAttributeValues"] = values
-    return table("rooms").update_item(**kwargs)["Attributes"]
+    return table("rooms").update_item(
+        Key=_room_key(room_id),
+        ConditionExpression="attribute_exists(pk)",
+        ReturnValues="ALL_NEW",
+        **update_expression(set_fields, remove_fields),
+    )["Attributes"]
 
 
 def touch_last_message(room_id: str, at: str) -> None:

@@ -76,9 +76,11 @@ def get_user(user_id: str) -> dict[str, Any] | None:
 
 
 def get_by_username(username: str) -> dict[str, Any] | None:
-    return _public(get_credentials(username))
+    found = get_credentials(username)
+    return found[0] if found else None
 
 
-def get_credentials(username: str) -> dict[str, Any] | None:
-    """The user with its password hash, by username (any case)."""
-    return table("users").get_item(Key=_username_key(username), ConsistentRead=True).get("Item")
+def get_credentials(username: str) -> tuple[dict[str, Any], str] | None:
+    """The user (public fields) and its password hash, by username (any case)."""
+    item = table("users").get_item(Key=_username_key(username), ConsistentRead=True).get("Item")
+    return (_public(item), item["password_hash"]) if item else None
