@@ -48,7 +48,7 @@ test: lint
 	$(BIN)/pytest -n 2 --dist loadfile
 
 openapi: $(STAMP)
-	PYTHONPATH=layers/shared $(BIN)/python -m chat.openapi > docs/openapi.json
+	PYTHONPATH=.:layers/shared $(BIN)/python -m tools.openapi > docs/openapi.json
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; PYTHONPATH=.:layers/shared $(BIN)/python $$b || exit 1; done

@@ -40,9 +40,9 @@ from pathlib import Path
 _ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(_ROOT), str(_ROOT / "layers" / "shared")]
 
-from chat.bot.coalesce import ChunkCoalescer  # noqa: E402
-from chat.bot.context import Turn  # noqa: E402
-from chat.bot.gemini import GeminiClient  # noqa: E402
+from chat.logic.bot.coalesce import ChunkCoalescer  # noqa: E402
+from chat.logic.bot.context import Turn  # noqa: E402
+from chat.logic.bot.gemini import GeminiClient  # noqa: E402
 from local.fake_gemini import FakeGemini, Reply, start  # noqa: E402
 
 TOKENS, SECONDS, RUNS = 200, 2.0, 3
@@ -158,7 +158,7 @@ def worker_bench() -> None:
     results: dict[str, list[WorkerRun]] = {}
     # The handlers print their metrics (EMF) to stdout: keep them out of the figures.
     with start() as fake, _moto_stack(fake), redirect_stdout(io.StringIO()):
-        from chat.bot import worker
+        from chat.logic.bot import worker
 
         world = _World()
         one_worker_answer(world, fake, worker.LIMITS)  # warm-up: imports, connections
@@ -224,7 +224,7 @@ class _World:
 def _timed_sockets_class():
     from urllib.parse import unquote
 
-    from chat import aws
+    from chat import clients as aws
     from tests.support.clients import Sockets
 
     class TimedSockets(Sockets):
@@ -251,7 +251,7 @@ def _timed_sockets():
 def one_worker_answer(world: _World, fake: FakeGemini, limits) -> WorkerRun:
     import boto3
 
-    from chat.bot import gemini, worker
+    from chat.logic.bot import gemini, worker
     from tests.support.clients import handler_of
     from tests.support.events import LambdaContext, sqs_event
 
@@ -322,7 +322,7 @@ def _moto_stack(fake: FakeGemini):
     import boto3
     from moto import mock_aws
 
-    from chat import aws
+    from chat import clients as aws
     from chat.config import settings
     from local.template import create_tables, load_template
 

@@ -77,10 +77,12 @@ from botocore.awsrequest import AWSResponse  # noqa: E402
 from moto import mock_aws  # noqa: E402
 from moto.core.models import botocore_stubber  # noqa: E402
 
-from chat import aws, broadcast, rooms  # noqa: E402
-from chat.auth import Principal  # noqa: E402
+from chat import clients as aws  # noqa: E402
 from chat.dal import connections, table  # noqa: E402
-from chat.messages import post_message  # noqa: E402
+from chat.logic import fanout as broadcast  # noqa: E402
+from chat.logic import rooms  # noqa: E402
+from chat.logic.messages import post_message  # noqa: E402
+from chat.logic.tokens import Principal  # noqa: E402
 from chat.models import CreateRoomRequest  # noqa: E402
 from chat.observability import metrics  # noqa: E402
 

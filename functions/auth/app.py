@@ -1,8 +1,8 @@
 from aws_lambda_powertools.logging import correlation_paths
 
-from chat.api.auth import router
 from chat.observability import logger, metrics, tracer
-from chat.rest import build_app
+from chat.transport.rest import build_app
+from chat.transport.routes.auth import router
 
 app = build_app(router)
 

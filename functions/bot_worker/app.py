@@ -3,7 +3,7 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 
-from chat.bot.worker import handle_record
+from chat.logic.bot.worker import handle_record
 from chat.observability import logger, metrics, tracer
 
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)

@@ -1,8 +1,8 @@
 from aws_lambda_powertools.logging import correlation_paths
 
-from chat.api.rooms import router
 from chat.observability import logger, metrics, tracer
-from chat.rest import build_app
+from chat.transport.rest import build_app
+from chat.transport.routes.rooms import router
 
 app = build_app(router)
 

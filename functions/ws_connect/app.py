@@ -1,5 +1,5 @@
-from chat import ws
 from chat.observability import logger, metrics, tracer
+from chat.transport import websocket as ws
 
 
 @logger.inject_lambda_context(correlation_id_path=ws.CORRELATION_ID_PATH, clear_state=True)

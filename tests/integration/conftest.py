@@ -11,7 +11,7 @@ import pytest
 from aws_lambda_powertools.utilities.parameters.base import clear_caches
 from moto import mock_aws
 
-from chat import aws
+from chat import clients as aws
 from chat.config import settings
 from local.fake_gemini import FakeGemini, start
 from local.template import create_tables, load_template

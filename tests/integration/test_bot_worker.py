@@ -13,11 +13,11 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from aws_lambda_powertools.utilities.parameters.base import clear_caches
 
-from chat.adapters import secrets as secrets_adapter
-from chat.bot import gemini as gemini_module
-from chat.bot import worker
-from chat.bot.coalesce import json_size
+from chat.adapters import gemini_keys as secrets_adapter
 from chat.config import settings
+from chat.logic.bot import gemini as gemini_module
+from chat.logic.bot import worker
+from chat.logic.bot.coalesce import json_size
 from local.fake_gemini import FakeGemini, Reply
 from tests.support.clients import RestClient, WebSocketClient, handler_of
 from tests.support.events import LambdaContext, sqs_event

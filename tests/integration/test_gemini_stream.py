@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import httpx2
 import pytest
 
-from chat.bot.context import Turn
-from chat.bot.gemini import (
+from chat.logic.bot.context import Turn
+from chat.logic.bot.gemini import (
     GeminiClient,
     GeminiError,
     GeminiModelError,

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from chat import aws
+from chat import clients as aws
 from tests.support.dynamo import count_dynamodb_calls
 
 

@@ -18,8 +18,9 @@ import jwt
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from chat import aws, broadcast
+from chat import clients as aws
 from chat.dal import connections
+from chat.logic import fanout as broadcast
 from tests.support.clients import RestClient, WebSocketClient
 
 MESSAGE_FIELDS = {

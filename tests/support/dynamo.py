@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from contextlib import contextmanager
 
-from chat import aws
+from chat import clients as aws
 
 
 @contextmanager

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from chat.api import auth, rooms
-from chat.realtime import FRAME_TYPES
+from chat.logic.presence import FRAME_TYPES
+from chat.transport.routes import auth, rooms
 from local.template import ROOT, load_template, resources_of_type
 
 TEMPLATE = load_template()

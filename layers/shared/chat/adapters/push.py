@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from chat import aws
+from chat import clients as aws
 
 
 class ConnectionGone(Exception):

@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chat import aws
+from chat import clients as aws
 from chat.config import settings
 
 

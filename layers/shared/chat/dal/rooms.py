@@ -8,7 +8,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from chat import aws
+from chat import clients as aws
 from chat.dal import (
     is_condition_failure,
     query_all,

@@ -13,8 +13,6 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from chat import auth, broadcast
-from chat.access import require_member
 from chat.dal import connections
 from chat.errors import (
     BadRequest,
@@ -25,7 +23,10 @@ from chat.errors import (
     ValidationFailed,
 )
 from chat.ids import now_iso
-from chat.messages import post_message
+from chat.logic import fanout as broadcast
+from chat.logic import tokens as auth
+from chat.logic.access import require_member
+from chat.logic.messages import post_message
 from chat.models import ClientId, Content, RoomId
 from chat.observability import logger, metrics
 

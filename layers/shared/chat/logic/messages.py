@@ -7,16 +7,16 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chat import broadcast
-from chat.access import require_member
-from chat.adapters import queue
-from chat.auth import Principal
+from chat.adapters import bot_queue as queue
 from chat.config import settings
-from chat.dal import limits
 from chat.dal import messages as store
+from chat.dal import rate_limits as limits
 from chat.dal.rooms import touch_last_message
 from chat.errors import RateLimited, Unavailable
 from chat.ids import new_id, now_iso
+from chat.logic import fanout as broadcast
+from chat.logic.access import require_member
+from chat.logic.tokens import Principal
 from chat.models import Message, MessagePage, is_bot_command
 from chat.observability import logger, metrics
 

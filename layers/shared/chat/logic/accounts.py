@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chat import auth
 from chat.dal import users
 from chat.errors import NotFound, Unauthorized
 from chat.ids import new_id, now_iso
+from chat.logic import tokens as auth
 from chat.models import RESERVED_USERNAMES, AuthResponse, LoginRequest, RegisterRequest, User
 from chat.observability import logger, metrics
 

@@ -18,7 +18,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chat.adapters.push import ConnectionGone, post_to_connection
-from chat.aws import PUSH_POOL_SIZE
+from chat.clients import PUSH_POOL_SIZE
 from chat.dal import connections
 from chat.observability import logger, metrics
 
@@ -60,7 +60,9 @@ def _forget(connection_id: str) -> None:
     """Treat a gone connection as disconnected: its records go and, where it was its
     user's last socket in a room, the others hear `presence` offline. Its `$disconnect`
     may still come, but will find nothing left to announce, so this is the only chance."""
-    from chat import realtime  # realtime pushes through this module: import at use
+    from chat.logic import (
+        presence as realtime,  # realtime pushes through this module: import at use
+    )
 
     realtime.disconnect(connection_id)
 

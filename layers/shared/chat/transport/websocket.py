@@ -10,8 +10,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
 
-from chat import realtime
 from chat.errors import ChatError
+from chat.logic import presence as realtime
 from chat.observability import logger
 
 CORRELATION_ID_PATH = "requestContext.requestId"

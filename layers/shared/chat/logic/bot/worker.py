@@ -65,16 +65,16 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
-from chat import broadcast
-from chat.adapters import secrets
-from chat.bot import gemini
-from chat.bot.coalesce import ChunkCoalescer, json_size, split_for_frames
-from chat.bot.context import MAX_MESSAGES, ModelInput, build_model_input
+from chat.adapters import gemini_keys as secrets
 from chat.config import settings
 from chat.dal import messages as store
 from chat.dal import rooms
 from chat.ids import new_id, now_iso
-from chat.messages import message_frame
+from chat.logic import fanout as broadcast
+from chat.logic.bot import gemini
+from chat.logic.bot.coalesce import ChunkCoalescer, json_size, split_for_frames
+from chat.logic.bot.context import MAX_MESSAGES, ModelInput, build_model_input
+from chat.logic.messages import message_frame
 from chat.models import BOT_USERNAME, Message
 from chat.observability import logger, metrics
 

@@ -9,8 +9,8 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from chat import messages, rooms
-from chat.auth import Principal
+from chat.logic import messages, rooms
+from chat.logic.tokens import Principal
 from chat.models import (
     BotSettings,
     BotSettingsUpdate,
@@ -25,7 +25,7 @@ from chat.models import (
     Room,
     RoomList,
 )
-from chat.rest import BEARER, authenticate
+from chat.transport.rest import BEARER, authenticate
 
 router = Router()
 Caller = Annotated[Principal, Depends(authenticate)]

@@ -20,9 +20,9 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-from chat import auth
 from chat.config import settings
 from chat.errors import ChatError, RateLimited
+from chat.logic import tokens as auth
 from chat.observability import logger
 
 MAX_BODY_BYTES = 64 * 1024

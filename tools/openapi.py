@@ -15,8 +15,8 @@ for _name, _value in (
 ):
     os.environ.setdefault(_name, _value)
 
-from chat.api import auth, rooms  # noqa: E402
-from chat.rest import OPENAPI_SECURITY, build_app  # noqa: E402
+from chat.transport.rest import OPENAPI_SECURITY, build_app  # noqa: E402
+from chat.transport.routes import auth, rooms  # noqa: E402
 
 
 def document() -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from chat import aws
+from chat import clients as aws
 from chat.config import settings
 
 

@@ -37,7 +37,7 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from chat.bot.context import Turn
+from chat.logic.bot.context import Turn
 
 _REDACTED = "[redacted]"
 _DETAIL_LIMIT = 500

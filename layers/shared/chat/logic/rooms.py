@@ -7,16 +7,16 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chat import realtime
-from chat.access import require_member
-from chat.adapters import secrets as keys
-from chat.auth import Principal
+from chat.adapters import gemini_keys as keys
 from chat.config import settings
 from chat.dal import rooms as store
 from chat.dal import users
 from chat.dal.connections import room_subscribers
 from chat.errors import Conflict, Forbidden, NotFound
 from chat.ids import new_id, now_iso
+from chat.logic import presence as realtime
+from chat.logic.access import require_member
+from chat.logic.tokens import Principal
 from chat.models import (
     BOT_USER_ID,
     BOT_USERNAME,

@@ -8,10 +8,10 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 
-from chat import accounts
-from chat.auth import Principal
+from chat.logic import accounts
+from chat.logic.tokens import Principal
 from chat.models import AuthResponse, LoginRequest, RegisterRequest, User
-from chat.rest import BEARER, authenticate
+from chat.transport.rest import BEARER, authenticate
 
 router = Router()
 

@@ -11,7 +11,7 @@ from functools import cache
 import bcrypt
 import jwt
 
-from chat.adapters import secrets
+from chat.adapters import gemini_keys as secrets
 from chat.config import settings
 from chat.errors import Unauthorized
 from chat.models import BOT_USER_ID

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities import parameters
 
-from chat import aws
+from chat import clients as aws
 from chat.config import settings
 
 # The signing key is read once per container and then kept for this long.
