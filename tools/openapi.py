@@ -1,22 +1,27 @@
-"""Print the OpenAPI document of the REST API, generated from the routes (`make openapi`)."""
+"""Print the OpenAPI document of the REST API, generated from the routes (`make openapi`).
+
+A developer tool: it lives outside the deployed layer.
+"""
 
 from __future__ import annotations
 
 import os
 
-# The document depends on the code only, never on a deployment's settings.
-for _name in ("USERS", "ROOMS", "MEMBERSHIPS", "MESSAGES", "CONNECTIONS", "RATE_LIMITS"):
-    os.environ.setdefault(f"{_name}_TABLE", "unused")
-for _name, _value in (
-    ("JWT_SECRET_ARN", "unused"),
-    ("TOKEN_TTL_SECONDS", "3600"),
-    ("DEFAULT_BOT_MODEL", "unused"),
-    ("WEBSOCKET_MANAGEMENT_URL", "https://unused"),
-):
-    os.environ.setdefault(_name, _value)
+from chat.transport.rest import OPENAPI_SECURITY, build_app
+from chat.transport.routes import auth, rooms
 
-from chat.transport.rest import OPENAPI_SECURITY, build_app  # noqa: E402
-from chat.transport.routes import auth, rooms  # noqa: E402
+# The document depends on the code only, never on a deployment's settings; building the
+# resolver reads them, so a bare shell gets placeholders (see main()).
+_PLACEHOLDERS = {
+    **{
+        f"{name}_TABLE": "unused"
+        for name in ("USERS", "ROOMS", "MEMBERSHIPS", "MESSAGES", "CONNECTIONS", "RATE_LIMITS")
+    },
+    "JWT_SECRET_ARN": "unused",
+    "TOKEN_TTL_SECONDS": "3600",
+    "DEFAULT_BOT_MODEL": "unused",
+    "WEBSOCKET_MANAGEMENT_URL": "https://unused",
+}
 
 
 def document() -> str:
@@ -29,5 +34,11 @@ def document() -> str:
     )
 
 
-if __name__ == "__main__":
+def main() -> None:
+    for name, value in _PLACEHOLDERS.items():
+        os.environ.setdefault(name, value)
     print(document())
+
+
+if __name__ == "__main__":
+    main()

@@ -3,9 +3,11 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 
-from chat.logic.bot.worker import handle_record
+from chat.config import require_settings
 from chat.observability import logger, metrics, tracer
+from chat.transport.bot_commands import handle_record
 
+require_settings("idempotency_table")
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chat.logic.presence import FRAME_TYPES
+from chat.transport.client_frames import FRAME_TYPES
 from chat.transport.routes import auth, rooms
 from local.template import ROOT, load_template, resources_of_type
 

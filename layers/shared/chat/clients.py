@@ -1,7 +1,5 @@
-"""boto3 clients, created once per container on first use; tests may inject their own.
-
-Only the data-access (chat.dal) and adapter modules use these.
-"""
+"""boto3 clients and resources, created once per container on first use; tests may inject
+their own. Only the data-access (chat.dal) and adapter (chat.adapters) modules use these."""
 
 from __future__ import annotations
 
@@ -18,44 +16,69 @@ from chat.config import settings
 PUSH_POOL_SIZE = 32
 
 _lock = threading.Lock()
-_clients: dict[str, Any] = {}
+_made: dict[str, Any] = {}
 
 
-def _factories() -> dict[str, Callable[[], Any]]:
-    retrying = Config(retries={"mode": "standard", "max_attempts": 3})
-    return {
-        "dynamodb": lambda: boto3.resource("dynamodb", config=retrying),
-        "sqs": lambda: boto3.client("sqs", config=retrying),
-        "kms": lambda: boto3.client("kms", config=retrying),
-        "apigatewaymanagementapi": lambda: boto3.client(
-            "apigatewaymanagementapi",
-            endpoint_url=settings().websocket_management_url,
-            config=Config(
-                max_pool_connections=PUSH_POOL_SIZE,
-                retries={"mode": "standard", "max_attempts": 2},
-                connect_timeout=2,
-                read_timeout=5,
-            ),
+def _retrying() -> Config:
+    return Config(retries={"mode": "standard", "max_attempts": 3})
+
+
+def _management_api() -> Any:
+    return boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=settings().websocket_management_url,
+        config=Config(
+            max_pool_connections=PUSH_POOL_SIZE,
+            retries={"mode": "standard", "max_attempts": 2},
+            connect_timeout=2,
+            read_timeout=5,
         ),
-    }
+    )
 
 
-def client(name: str) -> Any:
-    """The container's client (or resource, for dynamodb) for a service."""
-    found = _clients.get(name)
+_FACTORIES: dict[str, Callable[[], Any]] = {
+    "dynamodb": lambda: boto3.resource("dynamodb", config=_retrying()),
+    "sqs": lambda: boto3.client("sqs", config=_retrying()),
+    "kms": lambda: boto3.client("kms", config=_retrying()),
+    "apigatewaymanagementapi": _management_api,
+}
+
+
+def _once(name: str) -> Any:
+    found = _made.get(name)
     if found is None:
         with _lock:
-            found = _clients.get(name)
+            found = _made.get(name)
             if found is None:
-                found = _clients[name] = _factories()[name]()
+                found = _made[name] = _FACTORIES[name]()
     return found
 
 
+def dynamodb_resource() -> Any:
+    """The DynamoDB *resource* (tables); its low-level client is `.meta.client`."""
+    return _once("dynamodb")
+
+
+def sqs() -> Any:
+    return _once("sqs")
+
+
+def kms() -> Any:
+    return _once("kms")
+
+
+def management_api() -> Any:
+    """The WebSocket API's management client (post_to_connection)."""
+    return _once("apigatewaymanagementapi")
+
+
 def inject(name: str, value: Any) -> None:
-    """Use `value` as the client for `name` (tests)."""
-    _clients[name] = value
+    """Use `value` for `name` ("dynamodb", "sqs", "kms", "apigatewaymanagementapi"): tests."""
+    if name not in _FACTORIES:
+        raise KeyError(name)
+    _made[name] = value
 
 
 def reset() -> None:
     """Forget every client (tests, after changing the environment)."""
-    _clients.clear()
+    _made.clear()

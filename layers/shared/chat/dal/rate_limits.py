@@ -6,7 +6,7 @@ import time
 
 from botocore.exceptions import ClientError
 
-from chat.dal import is_condition_failure, table
+from chat.dal.tables import is_condition_failure, table
 
 
 def hit(key: str, limit: int, window_seconds: int) -> int | None:

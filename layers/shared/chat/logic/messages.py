@@ -3,18 +3,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chat.adapters import bot_queue as queue
+from chat.adapters.bot_queue import enqueue_command
 from chat.config import settings
-from chat.dal import messages as store
-from chat.dal import rate_limits as limits
+from chat.dal import messages as message_table
+from chat.dal import rate_limits
 from chat.dal.rooms import touch_last_message
 from chat.errors import RateLimited, Unavailable
+from chat.frames import MessageFrame
 from chat.ids import new_id, now_iso
-from chat.logic import fanout as broadcast
+from chat.logic import presence
 from chat.logic.access import require_member
 from chat.logic.tokens import Principal
 from chat.models import Message, MessagePage, is_bot_command
@@ -23,17 +22,13 @@ from chat.observability import logger, metrics
 _RATE_WINDOW_SECONDS = 60
 
 
-def message_frame(message: Message) -> dict[str, Any]:
-    return {"type": "message", **message.model_dump()}
-
-
 def _check_bot_limits(principal: Principal, room_id: str) -> None:
     config = settings()
     for key, limit, scope in (
         (f"bot#{room_id}#{principal.user_id}", config.bot_user_commands_per_minute, "you"),
         (f"bot#{room_id}", config.bot_room_commands_per_minute, "this room"),
     ):
-        retry_after = limits.hit(key, limit, _RATE_WINDOW_SECONDS)
+        retry_after = rate_limits.hit(key, limit, _RATE_WINDOW_SECONDS)
         if retry_after is not None:
             metrics.add_metric(name="BotCommandsRateLimited", unit=MetricUnit.Count, value=1)
             raise RateLimited(
@@ -66,12 +61,12 @@ def post_message(
         created_at=now_iso(),
         client_id=client_id,
     )
-    store.put_message(message.model_dump(exclude_none=True))
+    message_table.put_message(message.model_dump(exclude_none=True))
     touch_last_message(room_id, message.created_at)
     metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
     if command:
         message = _submit_command(message)
-    broadcast.to_room(room_id, message_frame(message), also_connection_id=connection_id)
+    presence.send_to_room(room_id, MessageFrame.of(message), also_connection_id=connection_id)
     if message.status == "error":
         raise Unavailable(
             "The bot is unavailable right now; your command was stored but will not be answered"
@@ -82,7 +77,7 @@ def post_message(
 def _submit_command(message: Message) -> Message:
     """Queue a stored command; if that fails, mark it failed so it is never silently lost."""
     try:
-        queue.enqueue_command(message.room_id, message.message_id)
+        enqueue_command(message.room_id, message.message_id)
         metrics.add_metric(name="BotCommandsQueued", unit=MetricUnit.Count, value=1)
         return message
     except Exception:
@@ -91,13 +86,13 @@ def _submit_command(message: Message) -> Message:
             extra={"room_id": message.room_id, "message_id": message.message_id},
         )
         metrics.add_metric(name="BotCommandsNotQueued", unit=MetricUnit.Count, value=1)
-        store.update_message(message.room_id, message.message_id, {"status": "error"})
+        message_table.update_message(message.room_id, message.message_id, {"status": "error"})
         return message.model_copy(update={"status": "error"})
 
 
 def history(principal: Principal, room_id: str, limit: int, before: str | None) -> MessagePage:
     require_member(room_id, principal.user_id)
-    items, more = store.page(room_id, limit, before)
+    items, more = message_table.page(room_id, limit, before)
     items.reverse()  # oldest -> newest within the page
     return MessagePage(
         messages=[Message(**item) for item in items],

@@ -1,234 +1,133 @@
-"""The WebSocket protocol (shared/API.md, WebSocket): connecting, the client frames, presence.
+"""Who is online where: connections, room subscriptions and `presence` announcements.
 
-Replies go back through the management API like every other frame. A bad frame gets an
-`error` frame and the connection stays open; domain errors are mapped to frames in
-`handle_frame` only.
+The presence rule: a member is online in a room while at least one of their sockets is
+subscribed to it; the others hear `presence` when the first socket joins and the last one
+goes (leave, disconnect, leaving the room). A connection the management API reports gone
+is a disconnect, so every push that must honour that goes through `send_to_*` here.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Annotated, Any, Literal
+from collections.abc import Iterable
+from typing import Any, Literal
 
-from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
-
-from chat.dal import connections
-from chat.errors import (
-    BadRequest,
-    ChatError,
-    TooLarge,
-    Unauthorized,
-    Unavailable,
-    ValidationFailed,
-)
+from chat.dal import connections as connection_table
+from chat.errors import Unauthorized
+from chat.frames import JoinedFrame, LeftFrame, PresenceFrame, ServerFrame, TypingFrame
 from chat.ids import now_iso
-from chat.logic import fanout as broadcast
-from chat.logic import tokens as auth
+from chat.logic import fanout
 from chat.logic.access import require_member
-from chat.logic.messages import post_message
-from chat.models import ClientId, Content, RoomId
-from chat.observability import logger, metrics
-
-MAX_CLIENT_FRAME_BYTES = 32 * 1024
+from chat.logic.tokens import Principal, verify_token
+from chat.observability import logger
 
 
-class _Frame(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+# ------------------------------------------------------------------------------ pushing
+def _forget_gone(result: fanout.FanOut) -> fanout.FanOut:
+    """Treat each gone connection as disconnected: its records go and, where it was its
+    user's last socket in a room, the others hear `presence` offline. Its `$disconnect`
+    may still come, but will find nothing left to announce, so this is the only chance."""
+    for connection_id in result.gone:
+        disconnect(connection_id)
+    return result
 
 
-class JoinFrame(_Frame):
-    type: Literal["join"]
-    room_id: RoomId
+def send_to_connections(connection_ids: Iterable[str], frame: ServerFrame) -> fanout.FanOut:
+    return _forget_gone(fanout.to_connections(connection_ids, frame))
 
 
-class LeaveFrame(_Frame):
-    type: Literal["leave"]
-    room_id: RoomId
+def send_to_connection(connection_id: str, frame: ServerFrame) -> bool:
+    return send_to_connections([connection_id], frame).delivered == 1
 
 
-class MessageFrame(_Frame):
-    type: Literal["message"]
-    room_id: RoomId
-    content: Content
-    client_id: ClientId | None = None
+def send_to_room(room_id: str, frame: ServerFrame, **options: Any) -> fanout.FanOut:
+    """`fanout.to_room` (same options), then the gone connections are disconnected."""
+    return _forget_gone(fanout.to_room(room_id, frame, **options))
 
 
-class TypingFrame(_Frame):
-    type: Literal["typing"]
-    room_id: RoomId
-    is_typing: bool
-
-
-class PingFrame(_Frame):
-    type: Literal["ping"]
-
-
-ClientFrame = Annotated[
-    JoinFrame | LeaveFrame | MessageFrame | TypingFrame | PingFrame, Field(discriminator="type")
-]
-_frames: TypeAdapter[Any] = TypeAdapter(ClientFrame)
-FRAME_TYPES = ("join", "leave", "message", "typing", "ping")
-
-
-# ------------------------------------------------------------------------------ connect
-def connect(connection_id: str, token: str | None) -> auth.Principal:
+# ------------------------------------------------------------------------------ connections
+def connect(connection_id: str, token: str | None) -> Principal:
     """Authenticate a handshake and record the connection; Unauthorized refuses it."""
-    principal = auth.verify_token(token)
-    connections.put_connection(connection_id, principal.user_id, principal.username, now_iso())
+    principal = verify_token(token)
+    connection_table.put_connection(connection_id, principal.user_id, principal.username, now_iso())
     return principal
+
+
+def connection_of(connection_id: str) -> tuple[dict[str, Any], Principal]:
+    """A live connection's record and user; Unauthorized if it is unknown or expired."""
+    connection = connection_table.get_connection(connection_id)
+    if connection is None:
+        raise Unauthorized("Connection is not authenticated; reconnect with a token")
+    return connection, Principal(user_id=connection["user_id"], username=connection["username"])
 
 
 def disconnect(connection_id: str) -> None:
     """Forget a connection; members who had no other socket in a room go offline there."""
-    meta, room_ids = connections.remove_connection(connection_id)
+    meta, room_ids = connection_table.remove_connection(connection_id)
     if meta is None:
         return
     for room_id in room_ids:
-        _announce_offline_if_last(room_id, meta["user_id"], meta["username"])
-
-
-def _presence(room_id: str, username: str, status: str) -> dict[str, Any]:
-    return {"type": "presence", "room_id": room_id, "username": username, "status": status}
+        subscribers = connection_table.room_subscribers(room_id)
+        if not any(s["user_id"] == meta["user_id"] for s in subscribers):
+            _announce(subscribers, room_id, meta["user_id"], meta["username"], "offline")
 
 
 def _announce(
-    subscribers: list[dict[str, Any]], room_id: str, user_id: str, username: str, status: str
+    subscribers: list[dict[str, Any]],
+    room_id: str,
+    user_id: str,
+    username: str,
+    status: Literal["online", "offline"],
 ) -> None:
     """Tell the room's other users (every socket of theirs) that a user came or went."""
     others = (s["connection_id"] for s in subscribers if s["user_id"] != user_id)
-    broadcast.to_connections(others, _presence(room_id, username, status))
+    frame = PresenceFrame(room_id=room_id, username=username, status=status)
+    send_to_connections(others, frame)
 
 
-def _announce_offline_if_last(room_id: str, user_id: str, username: str) -> None:
-    subscribers = connections.room_subscribers(room_id)
-    if not any(s["user_id"] == user_id for s in subscribers):
-        _announce(subscribers, room_id, user_id, username, "offline")
-
-
-def drop_user_from_room(room_id: str, user_id: str, username: str) -> None:
-    """Unsubscribe every socket of a user who left the room, and tell the others."""
-    subscribers = connections.room_subscribers(room_id)
-    own = [s["connection_id"] for s in subscribers if s["user_id"] == user_id]
-    for connection_id in own:
-        connections.unsubscribe(connection_id, room_id)
-    if own:
-        _announce(subscribers, room_id, user_id, username, "offline")
-
-
-# ------------------------------------------------------------------------------ frames
-def parse_frame(body: str | None) -> Any:
-    """A validated client frame, or the ChatError that describes what is wrong with it."""
-    raw = body or ""
-    if len(raw.encode("utf-8")) > MAX_CLIENT_FRAME_BYTES:
-        raise TooLarge(f"Frames are limited to {MAX_CLIENT_FRAME_BYTES} bytes")
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise BadRequest("Frame is not valid JSON") from exc
-    if not isinstance(data, dict):
-        raise BadRequest("Frame must be a JSON object")
-    if data.get("type") not in FRAME_TYPES:
-        raise BadRequest(f"Unknown frame type; expected one of: {', '.join(FRAME_TYPES)}")
-    try:
-        return _frames.validate_python(data)
-    except ValidationError as exc:
-        fields = sorted(
-            {".".join(str(part) for part in error["loc"][1:]) or "frame" for error in exc.errors()}
-        )
-        raise ValidationFailed(f"Invalid field(s): {', '.join(fields)}") from exc
-
-
-def _request_type(body: str | None) -> str | None:
-    try:
-        data = json.loads(body or "")
-    except ValueError:
-        return None
-    value = data.get("type") if isinstance(data, dict) else None
-    return value if isinstance(value, str) else None
-
-
-def handle_frame(connection_id: str, body: str | None) -> None:
-    """Handle one client frame; every failure becomes an `error` frame to the sender."""
-    try:
-        frame = parse_frame(body)
-        connection = connections.get_connection(connection_id)
-        if connection is None:
-            raise Unauthorized("Connection is not authenticated; reconnect with a token")
-        principal = auth.Principal(user_id=connection["user_id"], username=connection["username"])
-        _dispatch(connection, principal, frame)
-    except ChatError as exc:
-        _reject(connection_id, body, exc)
-    except Exception:
-        # A failing dependency must not surface as API Gateway's bare "Internal server
-        # error" message: the client gets the contract's error frame, without internals.
-        logger.exception("frame failed", extra={"connection_id": connection_id})
-        metrics.add_metric(name="FrameFailures", unit=MetricUnit.Count, value=1)
-        _reject(connection_id, body, Unavailable())
-
-
-def _reject(connection_id: str, body: str | None, exc: ChatError) -> None:
-    broadcast.to_connection(
-        connection_id,
-        {
-            "type": "error",
-            "code": exc.code,
-            "message": exc.message,
-            "request_type": _request_type(body),
-        },
-    )
-
-
-def _dispatch(connection: dict[str, Any], principal: auth.Principal, frame: Any) -> None:
+# ------------------------------------------------------------------------------ rooms
+def join(connection: dict[str, Any], principal: Principal, room_id: str) -> None:
+    """Subscribe a member's socket to a room: it gets `joined`, the others `presence`."""
+    require_member(room_id, principal.user_id)
     connection_id = connection["connection_id"]
-    if isinstance(frame, PingFrame):
-        broadcast.to_connection(connection_id, {"type": "pong"})
-    elif isinstance(frame, JoinFrame):
-        require_member(frame.room_id, principal.user_id)
-        _join(connection, principal, frame.room_id)
-    elif isinstance(frame, LeaveFrame):
-        require_member(frame.room_id, principal.user_id)
-        _leave(connection_id, principal, frame.room_id)
-    elif isinstance(frame, MessageFrame):
-        post_message(
-            principal, frame.room_id, frame.content, frame.client_id, connection_id=connection_id
-        )
-    elif isinstance(frame, TypingFrame):
-        require_member(frame.room_id, principal.user_id)
-        broadcast.to_room(
-            frame.room_id,
-            {
-                "type": "typing",
-                "room_id": frame.room_id,
-                "username": principal.username,
-                "is_typing": frame.is_typing,
-            },
-            exclude_user_id=principal.user_id,
-        )
-
-
-def _join(connection: dict[str, Any], principal: auth.Principal, room_id: str) -> None:
-    connection_id = connection["connection_id"]
-    before = connections.room_subscribers(room_id)
-    if not connections.subscribe(connection, room_id):
+    before = connection_table.room_subscribers(room_id)
+    if not connection_table.subscribe(connection, room_id):
         raise Unauthorized("Connection is no longer open")
     was_online = any(s["user_id"] == principal.user_id for s in before)
     online = sorted({s["username"] for s in before} | {principal.username})
-    broadcast.to_connection(connection_id, {"type": "joined", "room_id": room_id, "online": online})
+    send_to_connection(connection_id, JoinedFrame(room_id=room_id, online=online))
     if not was_online:  # so `before` holds none of this user's sockets
         _announce(before, room_id, principal.user_id, principal.username, "online")
     logger.debug("joined", extra={"room_id": room_id, "connection_id": connection_id})
 
 
-def _leave(connection_id: str, principal: auth.Principal, room_id: str) -> None:
+def leave(connection_id: str, principal: Principal, room_id: str) -> None:
+    """Unsubscribe a socket; its user goes offline there if it was their last socket."""
+    require_member(room_id, principal.user_id)
     # Only a socket that was subscribed can take its user offline: leaving a room this
     # socket never joined must not announce someone who was never online.
-    before = connections.room_subscribers(room_id)
-    connections.unsubscribe(connection_id, room_id)
-    broadcast.to_connection(connection_id, {"type": "left", "room_id": room_id})
+    before = connection_table.room_subscribers(room_id)
+    connection_table.unsubscribe(connection_id, room_id)
+    send_to_connection(connection_id, LeftFrame(room_id=room_id))
     was_subscribed = any(s["connection_id"] == connection_id for s in before)
     still_online = any(
         s["user_id"] == principal.user_id and s["connection_id"] != connection_id for s in before
     )
     if was_subscribed and not still_online:
         _announce(before, room_id, principal.user_id, principal.username, "offline")
+
+
+def typing(principal: Principal, room_id: str, is_typing: bool) -> None:
+    """Tell a room's other users that a member started or stopped typing."""
+    require_member(room_id, principal.user_id)
+    frame = TypingFrame(room_id=room_id, username=principal.username, is_typing=is_typing)
+    send_to_room(room_id, frame, exclude_user_id=principal.user_id)
+
+
+def drop_user_from_room(room_id: str, user_id: str, username: str) -> None:
+    """Unsubscribe every socket of a user who left the room, and tell the others."""
+    subscribers = connection_table.room_subscribers(room_id)
+    own = [s["connection_id"] for s in subscribers if s["user_id"] == user_id]
+    for connection_id in own:
+        connection_table.unsubscribe(connection_id, room_id)
+    if own:
+        _announce(subscribers, room_id, user_id, username, "offline")

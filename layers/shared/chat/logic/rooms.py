@@ -1,27 +1,24 @@
-"""Rooms, members and bot settings. Every room operation starts with the membership check."""
+"""Rooms and their members. Every room operation starts with the membership check."""
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chat.adapters import gemini_keys as keys
-from chat.config import settings
-from chat.dal import rooms as store
-from chat.dal import users
+from chat.adapters.gemini_keys import encrypt_api_key
+from chat.dal import rooms as room_table
+from chat.dal import users as user_table
 from chat.dal.connections import room_subscribers
-from chat.errors import Conflict, Forbidden, NotFound
+from chat.errors import Conflict, NotFound
 from chat.ids import new_id, now_iso
-from chat.logic import presence as realtime
+from chat.logic import presence
 from chat.logic.access import require_member
+from chat.logic.join_codes import new_join_code, normalise_code
 from chat.logic.tokens import Principal
 from chat.models import (
     BOT_USER_ID,
     BOT_USERNAME,
-    BotSettings,
-    BotSettingsUpdate,
     CreateRoomRequest,
     Member,
     MemberList,
@@ -31,28 +28,9 @@ from chat.models import (
 )
 from chat.observability import metrics
 
-# No 0/O, 1/I/L or U: codes are read aloud and typed by people. 30^12 ≈ 2^59 codes.
-_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
-_CODE_GROUPS, _CODE_GROUP_LENGTH = 3, 4
-
-
-def new_join_code() -> str:
-    groups = (
-        "".join(secrets.choice(_CODE_ALPHABET) for _ in range(_CODE_GROUP_LENGTH))
-        for _ in range(_CODE_GROUPS)
-    )
-    return "-".join(groups)
-
-
-def normalise_code(code: str) -> str:
-    """What people type (any case, with or without dashes/spaces) as the stored code."""
-    raw = "".join(ch for ch in code.upper() if ch.isalnum())
-    size = _CODE_GROUP_LENGTH
-    return "-".join(raw[i : i + size] for i in range(0, len(raw), size))
-
 
 def _room_or_404(room_id: str) -> dict[str, Any]:
-    room = store.get_room(room_id)
+    room = room_table.get_room(room_id)
     if room is None:
         raise NotFound("Room not found")
     return room
@@ -67,7 +45,7 @@ def _members(room_id: str) -> list[Member]:
             joined_at=item["joined_at"],
             online=item["username"] in online,
         )
-        for item in sorted(store.list_members(room_id), key=lambda item: item["joined_at"])
+        for item in sorted(room_table.list_members(room_id), key=lambda item: item["joined_at"])
     ]
 
 
@@ -108,7 +86,7 @@ def create_room(principal: Principal, request: CreateRoomRequest) -> Room:
         "created_at": created_at,
     }
     if request.gemini_api_key:
-        room["api_key_ciphertext"] = keys.encrypt_api_key(
+        room["api_key_ciphertext"] = encrypt_api_key(
             room_id, request.gemini_api_key.get_secret_value()
         )
     members = [
@@ -117,14 +95,14 @@ def create_room(principal: Principal, request: CreateRoomRequest) -> Room:
     ]
     for _ in range(5):
         room["code"] = new_join_code()
-        if store.create_room(room, members):
+        if room_table.create_room(room, members):
             metrics.add_metric(name="RoomsCreated", unit=MetricUnit.Count, value=1)
             return _room_view(room)
     raise Conflict("Could not allocate a join code, try again")
 
 
 def list_rooms(principal: Principal) -> RoomList:
-    rooms = store.get_rooms(store.room_ids_of_user(principal.user_id))
+    rooms = room_table.get_rooms(room_table.room_ids_of_user(principal.user_id))
     summaries = [
         RoomSummary(**_summary_fields(room), last_message_at=room.get("last_message_at"))
         for room in rooms
@@ -141,11 +119,11 @@ def get_room(principal: Principal, room_id: str) -> Room:
 
 
 def join_room(principal: Principal, code: str) -> Room:
-    room_id = store.room_id_for_code(normalise_code(code))
-    room = store.get_room(room_id) if room_id else None
+    room_id = room_table.room_id_for_code(normalise_code(code))
+    room = room_table.get_room(room_id) if room_id else None
     if room is None:
         raise NotFound("No room has this code")
-    store.add_member(
+    room_table.add_member(
         _membership(room_id, principal.user_id, principal.username, "member", now_iso())
     )
     return _room_view(room)
@@ -154,10 +132,12 @@ def join_room(principal: Principal, code: str) -> Room:
 def invite(principal: Principal, room_id: str, username: str) -> Room:
     require_member(room_id, principal.user_id)
     room = _room_or_404(room_id)
-    user = users.get_by_username(username)
+    user = user_table.get_by_username(username)
     if user is None:
         raise NotFound("User not found")
-    store.add_member(_membership(room_id, user["user_id"], user["username"], "member", now_iso()))
+    room_table.add_member(
+        _membership(room_id, user["user_id"], user["username"], "member", now_iso())
+    )
     return _room_view(room)
 
 
@@ -168,48 +148,6 @@ def list_members(principal: Principal, room_id: str) -> MemberList:
 
 def leave_room(principal: Principal, room_id: str) -> None:
     require_member(room_id, principal.user_id)
-    store.remove_member(room_id, principal.user_id)
+    room_table.remove_member(room_id, principal.user_id)
     # A former member's sockets must stop receiving the room's frames at once.
-    realtime.drop_user_from_room(room_id, principal.user_id, principal.username)
-
-
-def _bot_settings(room: dict[str, Any]) -> BotSettings:
-    return BotSettings(
-        model=room.get("model") or settings().default_bot_model,
-        system_prompt=room.get("system_prompt"),
-        has_api_key=room.get("api_key_ciphertext") is not None,
-    )
-
-
-def get_bot_settings(principal: Principal, room_id: str) -> BotSettings:
-    require_member(room_id, principal.user_id)
-    return _bot_settings(_room_or_404(room_id))
-
-
-def update_bot_settings(
-    principal: Principal, room_id: str, update: BotSettingsUpdate
-) -> BotSettings:
-    require_member(room_id, principal.user_id)
-    room = _room_or_404(room_id)
-    if room["owner_id"] != principal.user_id:
-        raise Forbidden("Only the room's owner can change the bot's settings")
-    set_fields: dict[str, Any] = {}
-    remove_fields: list[str] = []
-    given = update.model_fields_set
-    if "gemini_api_key" in given:
-        if update.gemini_api_key:
-            set_fields["api_key_ciphertext"] = keys.encrypt_api_key(
-                room_id, update.gemini_api_key.get_secret_value()
-            )
-        else:
-            remove_fields.append("api_key_ciphertext")
-    if "model" in given and update.model:
-        set_fields["model"] = update.model
-    if "system_prompt" in given:
-        if update.system_prompt and update.system_prompt.strip():
-            set_fields["system_prompt"] = update.system_prompt
-        else:
-            remove_fields.append("system_prompt")
-    if set_fields or remove_fields:
-        room = store.update_room(room_id, set_fields, remove_fields)
-    return _bot_settings(room)
+    presence.drop_user_from_room(room_id, principal.user_id, principal.username)

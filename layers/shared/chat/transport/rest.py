@@ -22,7 +22,8 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from chat.config import settings
 from chat.errors import ChatError, RateLimited
-from chat.logic import tokens as auth
+from chat.logic.tokens import Principal, verify_token
+from chat.models import ErrorBody, ErrorResponse
 from chat.observability import logger
 
 MAX_BODY_BYTES = 64 * 1024
@@ -43,27 +44,42 @@ OPENAPI_SECURITY = {"security_schemes": {"bearer": HTTPBearer()}}
 BEARER = [{"bearer": []}]
 
 
+def error_body(
+    code: str, message: str, details: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The contract's error body: `{"error": {"code", "message", "details"?}}`."""
+    error = ErrorBody(code=code, message=message, details=details or None)
+    return ErrorResponse(error=error).model_dump(exclude_none=True)
+
+
 def error_response(
     code: str,
     message: str,
     details: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    error: dict[str, Any] = {"code": code, "message": message}
-    if details:
-        error["details"] = details
     return Response(
         status_code=_STATUS.get(code, HTTPStatus.INTERNAL_SERVER_ERROR),
         content_type="application/json",
-        body={"error": error},
+        body=error_body(code, message, details),
         headers=headers,
     )
 
 
-def authenticate(request: Request) -> auth.Principal:
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header value."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def authenticate(request: Request) -> Principal:
     """Dependency of every authenticated route: the caller, from the bearer token."""
     header = request.resolved_event.headers.get("authorization")
-    return auth.verify_token(auth.bearer_token(header))
+    return verify_token(bearer_token(header))
 
 
 def _field(loc: tuple | list) -> str:
@@ -92,7 +108,7 @@ class ChatResolver(APIGatewayRestResolver):
                     "Content-Type": "application/json",
                     "Access-Control-Allow-Origin": settings().cors_allow_origin,
                 },
-                "body": json.dumps({"error": {"code": "too_large", "message": message}}),
+                "body": json.dumps(error_body("too_large", message)),
                 "isBase64Encoded": False,
             }
         return super().resolve(event, context)

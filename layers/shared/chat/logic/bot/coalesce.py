@@ -26,9 +26,10 @@ import json
 import time
 from collections.abc import Callable
 
-FRAME_LIMIT_BYTES = 32 * 1024
+from chat.frames import MAX_FRAME_BYTES
+
 # Room for the frame around the chunk: type, ids, flags (well under 1 KiB).
-MAX_CHUNK_BYTES = FRAME_LIMIT_BYTES - 1024
+MAX_CHUNK_BYTES = MAX_FRAME_BYTES - 1024
 
 
 class ChunkCoalescer:

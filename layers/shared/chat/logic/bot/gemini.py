@@ -55,6 +55,7 @@ class GeminiError(Exception):
 
     code: ClassVar[str] = "model_error"
     default_message: ClassVar[str] = "The AI model could not answer."
+    retry_after: float | None = None  # seconds the model asked us to wait (rate limits)
 
     def __init__(
         self,

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from chat.logic import messages, rooms
+from chat.logic import bot_settings, messages, rooms
 from chat.logic.tokens import Principal
 from chat.models import (
     BotSettings,
@@ -81,12 +81,12 @@ def leave_room(principal: Caller, room_id: str):  # 204: no body, so no return m
 
 @router.get("/rooms/<room_id>/bot", security=BEARER)
 def get_bot(principal: Caller, room_id: str) -> BotSettings:
-    return rooms.get_bot_settings(principal, room_id)
+    return bot_settings.get_bot_settings(principal, room_id)
 
 
 @router.put("/rooms/<room_id>/bot", security=BEARER)
 def put_bot(principal: Caller, room_id: str, body: BotSettingsUpdate) -> BotSettings:
-    return rooms.update_bot_settings(principal, room_id, body)
+    return bot_settings.update_bot_settings(principal, room_id, body)
 
 
 @router.post(
