@@ -31,6 +31,7 @@ chat: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	PYTHONPATH=layers/shared $(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
 	$(BIN)/cfn-lint template.yaml
 
