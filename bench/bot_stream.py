@@ -2,7 +2,7 @@
 latency coalescing adds.
 
 The fake Gemini streams 200 one-word tokens over 2 s (an SSE event every 10 ms) through the
-real SDK and chat.bot.gemini. Each piece is fed, as it arrives, to coalescers driven the way
+real SDK and chat.logic.bot.gemini. Each piece is fed, as it arrives, to coalescers driven the way
 a synchronous worker would drive them (``feed`` per piece, ``flush`` at the end):
 
 - "per SDK chunk": no coalescing, one frame per piece;

@@ -1,4 +1,4 @@
-"""chat.bot.gemini through the real google-genai SDK against the local fake Gemini server."""
+"""chat.logic.bot.gemini through the real google-genai SDK against the local fake Gemini server."""
 
 from __future__ import annotations
 
