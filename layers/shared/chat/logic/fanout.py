@@ -79,19 +79,18 @@ def to_room(
     room_id: str,
     frame: ServerFrame,
     *,
-    exclude_connection_id: str | None = None,
     exclude_user_id: str | None = None,
     also_connection_id: str | None = None,
 ) -> FanOut:
     """Push a frame to every live subscriber of a room (one Query for the subscribers).
 
-    `exclude_*` leave out one connection or all of one user's; `also_connection_id` adds
+    `exclude_user_id` leaves out all of one user's sockets; `also_connection_id` adds
     a connection that may not be subscribed (a sender's own socket, for its ack).
     """
     ids = [
         s["connection_id"]
         for s in connection_table.room_subscribers(room_id)
-        if s["connection_id"] != exclude_connection_id and s["user_id"] != exclude_user_id
+        if s["user_id"] != exclude_user_id
     ]
     if also_connection_id:
         ids.append(also_connection_id)

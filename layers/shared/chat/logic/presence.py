@@ -39,9 +39,18 @@ def send_to_connection(connection_id: str, frame: ServerFrame) -> bool:
     return send_to_connections([connection_id], frame).delivered == 1
 
 
-def send_to_room(room_id: str, frame: ServerFrame, **options: Any) -> fanout.FanOut:
-    """`fanout.to_room` (same options), then the gone connections are disconnected."""
-    return _forget_gone(fanout.to_room(room_id, frame, **options))
+def send_to_room(
+    room_id: str,
+    frame: ServerFrame,
+    *,
+    exclude_user_id: str | None = None,
+    also_connection_id: str | None = None,
+) -> fanout.FanOut:
+    """`fanout.to_room`, then the gone connections are disconnected."""
+    result = fanout.to_room(
+        room_id, frame, exclude_user_id=exclude_user_id, also_connection_id=also_connection_id
+    )
+    return _forget_gone(result)
 
 
 # ------------------------------------------------------------------------------ connections
