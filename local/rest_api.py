@@ -24,9 +24,9 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from local.gateway import forwarded_headers
-from local.intrinsics import ACCOUNT_ID
 from local.lambda_runtime import InvokeResult
 from local.model import RestApiSpec, RestRoute
+from local.symbols import ACCOUNT_ID
 
 log = logging.getLogger("local")
 

@@ -28,11 +28,11 @@ from aiohttp import web
 from botocore.config import Config
 
 from local.event_sources import SqsPoller
-from local.intrinsics import Resolver, TemplateError, parameter_values, scalar_string
 from local.lambda_runtime import FunctionPool, InvokeResult, code_fingerprint, lambda_environment
 from local.model import StackModel, build_model
 from local.provision import Provisioned, Provisioner
 from local.rest_api import RestApi
+from local.symbols import LocalSymbols, Resolver, TemplateError, parameter_values
 from local.template import TEMPLATE_PATH, load_template
 from local.websocket_api import WebSocketApi
 
@@ -142,23 +142,21 @@ class LocalStack:
         ):
             overrides[GEMINI_KEY_PARAMETER] = await asyncio.to_thread(self._gemini_key_secret)
 
-        resolver = Resolver(
+        symbols = LocalSymbols(
             self.template,
-            parameters=parameter_values(self.template, overrides),
+            parameter_values(self.template, overrides),
             region=options.region,
-            stack_name=options.stack_name,
+            stack=options.stack_name,
         )
+        resolver = Resolver(self.template, symbols)
         phase = time.monotonic()
         self.provisioned = await asyncio.to_thread(
             Provisioner(self.template, resolver, self.client).run
         )
-        base_dir = options.template.resolve().parent
-        self.model = model = build_model(self.template, resolver, base_dir)
+        self.model = model = await asyncio.to_thread(build_model, options.template, resolver)
         for warning in model.warnings:
             log.warning("template: %s", warning)
-        self.outputs = {
-            name: self.localize(value) for name, value in self._outputs(resolver).items()
-        }
+        self.outputs = {name: self.localize(value) for name, value in model.outputs.items()}
 
         for logical_id, spec in model.functions.items():
             spec.environment = {
@@ -262,17 +260,6 @@ class LocalStack:
             return base + path.rstrip("/")
 
         return _EXECUTE_API_URL.sub(replace, value)
-
-    def _outputs(self, resolver: Resolver) -> dict[str, str]:
-        outputs = {}
-        for name, output in (self.template.get("Outputs") or {}).items():
-            try:
-                if output.get("Condition") and not resolver.condition(output["Condition"]):
-                    continue
-                outputs[name] = scalar_string(resolver.resolve(output["Value"]))
-            except TemplateError:
-                continue
-        return outputs
 
     async def _prewarm(self) -> None:
         """One warm environment per function, started together: the first requests are fast."""
