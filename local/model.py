@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from samcli.lib.providers.api_provider import ApiProvider
-from samcli.lib.providers.provider import Cors, Function, Stack
+from samcli.lib.providers.provider import Api, Cors, Function, Stack
 from samcli.lib.providers.sam_function_provider import SamFunctionProvider
 from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
 from samcli.lib.samlib.resource_metadata_normalizer import ResourceMetadataNormalizer
@@ -27,6 +27,7 @@ from samcli.lib.samlib.wrapper import SamTranslatorWrapper
 from samcli.local.apigw.route import Route
 
 from local.symbols import Resolver, TemplateError, scalar_string
+from local.template import TEMPLATE_PATH
 
 log = logging.getLogger("local")
 
@@ -230,23 +231,33 @@ def layer_import_paths(content_dir: Path) -> list[Path]:
 
 
 # ---------------------------------------------------------------------- REST
-def _rest_api(
-    stack: Stack, resolver: Resolver, functions: dict[str, FunctionSpec], warnings: list[str]
-) -> RestApiSpec | None:
+def rest_routes(stack: Stack, warnings: list[str]) -> tuple[Api, list[RestRoute]]:
+    """The REST routes SAM CLI's ApiProvider reads (implicit and explicit APIs, Swagger …)."""
     api = ApiProvider([stack]).api
     routes = []
     for route in api.routes:
         if route.event_type != Route.API:
             warnings.append(f"{route.function_name} {route.path}: HttpApi events are not served")
             continue
-        if route.function_name not in functions:
-            continue
         for method in route.methods:
             if method != "OPTIONS" or api.cors is None:  # SAM CLI adds OPTIONS for CORS
                 routes.append(RestRoute(route.path, method, route.function_name))
+    return api, sorted(routes, key=lambda route: (route.path, route.method))
+
+
+def template_rest_routes(template_path: Path = TEMPLATE_PATH) -> list[RestRoute]:
+    """The REST routes of a template as `sam local start-api` reads them (for the tests)."""
+    stacks, _ = SamLocalStackProvider.get_stacks(str(template_path))
+    return rest_routes(SamLocalStackProvider.find_root_stack(stacks), [])[1]
+
+
+def _rest_api(
+    stack: Stack, resolver: Resolver, functions: dict[str, FunctionSpec], warnings: list[str]
+) -> RestApiSpec | None:
+    api, routes = rest_routes(stack, warnings)
+    routes = [route for route in routes if route.function in functions]
     if not routes:
         return None
-    routes.sort(key=lambda route: (route.path, route.method))
     apis = _of_type(stack, *_REST_API_TYPES)
     if len(apis) > 1:
         warnings.append("several REST APIs: all their routes are served on the one local REST port")
