@@ -128,46 +128,8 @@ class LocalStack:
         self.timings["moto"] = time.monotonic() - started
         self.urls["aws"] = self.aws_endpoint
 
-        overrides = dict(options.parameter_overrides)
-        extra_environment: dict[str, str] = {}
-        if not os.environ.get("GEMINI_API_KEY"):
-            from local import fake_gemini
-
-            self.fake_gemini = fake_gemini.start(host="127.0.0.1", port=0)
-            extra_environment["GEMINI_BASE_URL"] = self.fake_gemini.base_url
-            self.urls["gemini"] = self.fake_gemini.base_url
-        if (
-            GEMINI_KEY_PARAMETER in (self.template.get("Parameters") or {})
-            and GEMINI_KEY_PARAMETER not in overrides
-        ):
-            overrides[GEMINI_KEY_PARAMETER] = await asyncio.to_thread(self._gemini_key_secret)
-
-        symbols = LocalSymbols(
-            self.template,
-            parameter_values(self.template, overrides),
-            region=options.region,
-            stack=options.stack_name,
-        )
-        resolver = Resolver(self.template, symbols)
         phase = time.monotonic()
-        self.provisioned = await asyncio.to_thread(
-            Provisioner(self.template, resolver, self.client).run
-        )
-        self.model = model = await asyncio.to_thread(build_model, options.template, resolver)
-        for warning in model.warnings:
-            log.warning("template: %s", warning)
-        self.outputs = {name: self.localize(value) for name, value in model.outputs.items()}
-
-        for logical_id, spec in model.functions.items():
-            spec.environment = {
-                name: self.localize(value) for name, value in spec.environment.items()
-            }
-            environment = lambda_environment(
-                spec, region=options.region, aws_endpoint=self.aws_endpoint, extra=extra_environment
-            )
-            self.pools[logical_id] = FunctionPool(
-                spec, environment, max_workers=options.concurrency, log_line=_function_log_line
-            )
+        model = await self._resources()
         self.timings["resources"] = time.monotonic() - phase
         if options.prewarm:
             phase = time.monotonic()
@@ -193,6 +155,46 @@ class LocalStack:
             temporary = options.ready_file.with_suffix(".tmp")
             temporary.write_text(json.dumps(ready, indent=2))
             temporary.replace(options.ready_file)
+
+    async def _resources(self) -> StackModel:
+        """The template's resources in moto, then what SAM CLI reads of it, then the functions."""
+        options = self.options
+        overrides = dict(options.parameter_overrides)
+        extra_environment: dict[str, str] = {}
+        if not os.environ.get("GEMINI_API_KEY"):
+            from local import fake_gemini
+
+            self.fake_gemini = fake_gemini.start(host="127.0.0.1", port=0)
+            extra_environment["GEMINI_BASE_URL"] = self.fake_gemini.base_url
+            self.urls["gemini"] = self.fake_gemini.base_url
+        if (
+            GEMINI_KEY_PARAMETER in (self.template.get("Parameters") or {})
+            and GEMINI_KEY_PARAMETER not in overrides
+        ):
+            overrides[GEMINI_KEY_PARAMETER] = await asyncio.to_thread(self._gemini_key_secret)
+        parameters = parameter_values(self.template, overrides)
+        symbols = LocalSymbols(
+            self.template, parameters, region=options.region, stack=options.stack_name
+        )
+        resolver = Resolver(self.template, symbols)
+        self.provisioned = await asyncio.to_thread(
+            Provisioner(self.template, resolver, self.client).run
+        )
+        self.model = model = await asyncio.to_thread(build_model, options.template, resolver)
+        for warning in model.warnings:
+            log.warning("template: %s", warning)
+        self.outputs = {name: self.localize(value) for name, value in model.outputs.items()}
+        for logical_id, spec in model.functions.items():
+            spec.environment = {
+                name: self.localize(value) for name, value in spec.environment.items()
+            }
+            environment = lambda_environment(
+                spec, region=options.region, aws_endpoint=self.aws_endpoint, extra=extra_environment
+            )
+            self.pools[logical_id] = FunctionPool(
+                spec, environment, max_workers=options.concurrency, log_line=_function_log_line
+            )
+        return model
 
     async def _start_moto(self) -> str:
         host = self.options.host

@@ -20,7 +20,8 @@ from samcli.lib.intrinsic_resolver.invalid_intrinsic_exception import (
     InvalidSymbolException,
 )
 
-ACCOUNT_ID = "123456789012"  # moto's default account
+from local.events import ACCOUNT_ID
+
 PARTITION = "aws"
 URL_SUFFIX = "amazonaws.com"
 # Refs SAM CLI itself gives to layers ({"Ref": id}): SamFunctionProvider finds them so.
