@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local.intrinsics import Resolver, scalar_string
+from local.intrinsics import NO_VALUE, Resolver, scalar_string
 from local.template import FUNCTION_TYPE, function_events, resources_of_type, serverless_functions
 
 log = logging.getLogger("local")
@@ -144,7 +144,8 @@ def _functions(
         environment = {
             name: scalar_string(value) for name, value in resolver.resolve(variables).items()
         }
-        reserved = properties.get("ReservedConcurrentExecutions")
+        reserved = resolver.resolve(properties.get("ReservedConcurrentExecutions"))
+        reserved = None if reserved is NO_VALUE else reserved  # !If [..., !Ref AWS::NoValue]
         physical = resolver.physical[logical_id]
         specs[logical_id] = FunctionSpec(
             logical_id=logical_id,
@@ -157,7 +158,7 @@ def _functions(
             environment=environment,
             timeout=int(resolver.resolve(properties.get("Timeout", 3))),
             memory=int(resolver.resolve(properties.get("MemorySize", 128))),
-            reserved_concurrency=int(resolver.resolve(reserved)) if reserved is not None else None,
+            reserved_concurrency=int(reserved) if reserved is not None else None,
         )
     return specs
 
@@ -394,7 +395,14 @@ def _sqs_sources(
                 batching_window=float(event.get("MaximumBatchingWindowInSeconds", 0)),
                 report_batch_item_failures="ReportBatchItemFailures"
                 in (event.get("FunctionResponseTypes") or []),
-                maximum_concurrency=(event.get("ScalingConfig") or {}).get("MaximumConcurrency"),
+                maximum_concurrency=_int_or_none(
+                    (event.get("ScalingConfig") or {}).get("MaximumConcurrency")
+                ),
             )
         )
     return specs
+
+
+def _int_or_none(value: Any) -> int | None:
+    """A number property that may be a parameter's value (a string), or None."""
+    return None if value is None else int(value)
