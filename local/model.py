@@ -400,8 +400,15 @@ def _sqs_source(
         batching_window=float(event.get("MaximumBatchingWindowInSeconds", 0)),
         report_batch_item_failures="ReportBatchItemFailures"
         in (event.get("FunctionResponseTypes") or []),
-        maximum_concurrency=(event.get("ScalingConfig") or {}).get("MaximumConcurrency"),
+        maximum_concurrency=_int_or_none(
+            (event.get("ScalingConfig") or {}).get("MaximumConcurrency")
+        ),
     )
+
+
+def _int_or_none(value: Any) -> int | None:
+    """A number property that may be a parameter's value (a string), or None."""
+    return None if value is None else int(value)
 
 
 # ---------------------------------------------------------------------- outputs

@@ -128,17 +128,22 @@ def test_a_resource_not_created_yet_is_reported_so_provisioning_creates_it_first
         resolver.resolve(redrive)
     assert missing.value.logical_id == "BotCommandsDeadLetterQueue"
     resolver.symbols.physical["BotCommandsDeadLetterQueue"] = Physical("url", {"Arn": "dlq-arn"})
-    assert resolver.resolve(redrive) == {"deadLetterTargetArn": "dlq-arn", "maxReceiveCount": 3}
+    max_receives = TEMPLATE["Parameters"]["BotCommandMaxReceiveCount"]["Default"]
+    assert resolver.resolve(redrive) == {
+        "deadLetterTargetArn": "dlq-arn",
+        "maxReceiveCount": str(max_receives),
+    }
 
 
 def test_conditions_and_no_value():
     template = copy.deepcopy(TEMPLATE)
     template["Conditions"]["Both"] = {
-        "Fn::And": [{"Condition": "HasAlarmTopic"}, {"Condition": "HasSharedGeminiKey"}]
+        "Fn::And": [{"Condition": "HasAlarmEmail"}, {"Condition": "HasSharedGeminiKey"}]
     }
-    resolver = _resolver(template, {"AlarmTopicArn": "arn:topic"})
-    actions = template["Resources"]["BotCommandsDeadLetterAlarm"]["Properties"]["AlarmActions"]
-    assert resolver.resolve({"AlarmActions": actions}) == {"AlarmActions": ["arn:topic"]}
+    resolver = _resolver(template, {"AlarmEmail": "ops@example.com"})
+    endpoint = {"Fn::If": ["HasAlarmEmail", {"Ref": "AlarmEmail"}, {"Ref": "AWS::NoValue"}]}
+    assert resolver.resolve({"Endpoint": endpoint}) == {"Endpoint": "ops@example.com"}
+    assert resolver.condition("HasAlarmEmail") is True
     assert resolver.condition("Both") is False
     assert (
         resolver.resolve({"A": {"Fn::If": ["HasSharedGeminiKey", "x", {"Ref": "AWS::NoValue"}]}})
