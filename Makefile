@@ -70,9 +70,11 @@ bench: $(STAMP)
 build: $(STAMP)
 	$(BIN)/sam build --template template.yaml
 
+# The dev pins, then the dependencies layer's hashed lock at the same versions.
 lock: $(STAMP)
 	{ echo '# Exact versions of every package in the dev environment (pip install -c); regenerate with `make lock`.'; \
 	  $(BIN)/python -m pip freeze --exclude-editable; } > requirements/constraints.txt
+	$(BIN)/python tools/lock_layer.py
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .ruff_cache
