@@ -94,6 +94,9 @@ def test_handlers_and_libraries_work_without_the_packages_the_layer_leaves_out()
         # As on Lambda: Powertools' Tracer loads the X-Ray SDK.
         "LAMBDA_TASK_ROOT": str(ROOT),
         "POWERTOOLS_TRACE_DISABLED": "false",
+        # Settings only some functions get; each handler checks its own at import.
+        "BOT_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/q.fifo",
+        "GEMINI_KEYS_KMS_KEY_ID": "key-id",
     }
     result = subprocess.run(  # noqa: S603 - our own script
         [sys.executable, "-c", SCRIPT, ",".join(blocked)],
