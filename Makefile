@@ -9,7 +9,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: help venv dev chat test lint unit integration e2e openapi bench build lock clean web chromium browser publish-web
+.PHONY: help venv dev chat test lint unit integration e2e openapi bench build lock clean web chromium browser screenshots publish-web
 
 help:
 	@echo "make dev | chat | test | lint | unit | integration | e2e | browser | web | publish-web | openapi | bench | build | clean"
@@ -94,6 +94,10 @@ chromium:
 
 browser: $(STAMP) web chromium
 	$(BIN)/pytest tests/browser
+
+# Refresh the README's screenshots (docs/screenshots) from the browser tests.
+screenshots: $(STAMP) web chromium
+	SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/browser -k "two_people or bot_settings"
 
 # Upload web/dist to the deployed stack's web bucket with a config.json made from its outputs
 # (AWS credentials and a stack deployed with WebClient=true; STACK=name, default samconfig's).

@@ -278,7 +278,7 @@ function showMain(): void {
   const header = h(
     "header",
     { class: "topbar" },
-    h("span", { class: "brand" }, "💬 Chat"),
+    h("span", { class: "brand" }, "Chat"),
     ui.status,
     h("span", { class: "me", id: "me" }, user.username),
     h("button", { type: "button", id: "sign-out", onclick: () => signOut() }, "Sign out"),
@@ -483,7 +483,7 @@ function upsert(state: RoomState, incoming: Message, { fromServer = true } = {})
   if (!existing) {
     insertSorted(state.order, message.message_id);
     // A server message replaces the optimistic copy that carried its client_id.
-    if (message.client_id) {
+    if (message.client_id && !message.message_id.startsWith("pending:")) {
       const pendingId = `pending:${message.client_id}`;
       if (state.messages.delete(pendingId)) {
         state.order.splice(state.order.indexOf(pendingId), 1);
@@ -877,7 +877,8 @@ function renderRoomView(state: RoomState): void {
     id: "composer-input",
     rows: 1,
     maxlength: 4000,
-    placeholder: "Message — @bot to ask the bot, Shift+Enter for a new line",
+    placeholder: "Message (@bot asks the bot)",
+    title: "Enter sends, Shift+Enter starts a new line, @bot or /bot asks the bot",
     "aria-label": "Message",
   });
   const sendButton = h("button", { type: "submit", class: "primary", id: "send" }, "Send");
@@ -1019,12 +1020,12 @@ function renderComposerTools(state: RoomState): void {
     );
   }
   for (const attachment of pendingAttachments) {
-    parts.push(h("span", { class: "chip" }, `📎 ${attachment.filename}`));
+    parts.push(h("span", { class: "chip" }, `Attached: ${attachment.filename}`));
   }
   if (features.attachments) {
     const file = h("input", { type: "file", id: "attach-input", class: "visually-hidden", multiple: true });
     file.addEventListener("change", () => void uploadFiles(state, [...(file.files ?? [])]));
-    parts.push(h("label", { class: "button attach", for: "attach-input" }, "📎 Attach"), file);
+    parts.push(h("label", { class: "button attach", for: "attach-input" }, "Attach files"), file);
   }
   tools.replaceChildren(...parts.filter((p): p is Node => p !== null));
 }
@@ -1105,7 +1106,8 @@ function renderMessage(state: RoomState, messageId: string): HTMLElement {
     h(
       "header",
       {},
-      h("span", { class: "author" }, message.is_bot ? "🤖 bot" : message.username),
+      h("span", { class: "author" }, message.is_bot ? "bot" : message.username),
+      message.is_bot ? h("span", { class: "tag" }, "AI") : null,
       h("time", { datetime: message.created_at, title: new Date(message.created_at).toLocaleString() }, time(message.created_at)),
       message.edited_at && !message.deleted ? h("span", { class: "edited" }, "(edited)") : null,
       status === "stopped" ? h("span", { class: "edited" }, "(stopped)") : null,
@@ -1114,7 +1116,7 @@ function renderMessage(state: RoomState, messageId: string): HTMLElement {
   if (message.reply_to && !message.is_bot) {
     const target = state.messages.get(message.reply_to);
     article.append(
-      h("div", { class: "quote" }, "↪ ", target ? `${target.username}: ${snippet(target.deleted ? "(deleted)" : target.content)}` : "a earlier message"),
+      h("div", { class: "quote" }, "↪ ", target ? `${target.username}: ${snippet(target.deleted ? "(deleted)" : target.content)}` : "an earlier message"),
     );
   }
   article.append(body);
@@ -1137,7 +1139,7 @@ function renderAttachments(message: Message): HTMLElement {
       if (safe && file.content_type.startsWith("image/")) {
         return h("a", { href: safe, target: "_blank", rel: "noopener noreferrer", class: "image" }, h("img", { src: safe, alt: file.filename, loading: "lazy" }));
       }
-      return safe ? h("a", { href: safe, target: "_blank", rel: "noopener noreferrer", class: "file" }, `📄 ${label}`) : h("span", { class: "file" }, label);
+      return safe ? h("a", { href: safe, target: "_blank", rel: "noopener noreferrer", class: "file" }, label) : h("span", { class: "file" }, label);
     }),
   );
 }
@@ -1172,10 +1174,10 @@ function renderActions(state: RoomState, message: Message, mine: boolean): HTMLE
   const add = (label: string, handler: () => void, extra: Record<string, string> = {}) =>
     actions.append(h("button", { type: "button", class: "link", onclick: handler, ...extra }, label));
   if (features.botControl && message.is_bot && status === "streaming") {
-    add("■ Stop", () => void botAction(state, message, "stop"), { "data-action": "stop" });
+    add("Stop", () => void botAction(state, message, "stop"), { "data-action": "stop" });
   }
   if (features.botControl && message.is_bot && status !== "streaming") {
-    add("↻ Regenerate", () => void botAction(state, message, "regenerate"), { "data-action": "regenerate" });
+    add("Regenerate", () => void botAction(state, message, "regenerate"), { "data-action": "regenerate" });
   }
   if (features.replies && !message.is_bot) {
     add("Reply", () => {
@@ -1191,7 +1193,7 @@ function renderActions(state: RoomState, message: Message, mine: boolean): HTMLE
     for (const emoji of QUICK_REACTIONS) {
       picker.append(h("button", { type: "button", class: "link", "aria-label": `React ${emoji}`, onclick: () => void react(state, message, emoji, true) }, emoji));
     }
-    add("☺ React", () => {
+    add("React", () => {
       picker.hidden = !picker.hidden;
       (picker.firstElementChild as HTMLElement | null)?.focus();
     });
@@ -1279,7 +1281,7 @@ async function uploadFiles(state: RoomState, files: File[]): Promise<void> {
   const tools = document.getElementById("composer-tools");
   for (const file of files.slice(0, 4 - pendingAttachments.length)) {
     const progress = h("progress", { max: 100, value: 0, "aria-label": `Uploading ${file.name}` });
-    const row = h("span", { class: "chip" }, `📎 ${file.name} `, progress);
+    const row = h("span", { class: "chip" }, `${file.name} `, progress);
     tools?.append(row);
     try {
       const ticket = await api.post<UploadTicket>(`/rooms/${enc(state.summary.room_id)}/attachments`, {
@@ -1497,6 +1499,7 @@ async function leaveRoom(state: RoomState): Promise<void> {
 
 // ---------------------------------------------------------------------------- page events
 window.addEventListener("online", () => socket?.reconnectNow());
+window.addEventListener("resize", () => scrollToBottom(false));
 document.addEventListener("visibilitychange", () => {
   const state = currentRoomId ? rooms.get(currentRoomId) : undefined;
   if (state) markRead(state);

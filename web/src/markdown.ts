@@ -51,7 +51,7 @@ const marked = new Marked({
     // No remote images pulled in by a message (tracking pixels, layout); a link instead.
     image({ href, text }: Tokens.Image): string {
       const label = escapeHtml(text || href);
-      return SAFE_URL.test(href) ? `<a href="${escapeHtml(href)}">🖼 ${label}</a>` : label;
+      return SAFE_URL.test(href) ? `<a href="${escapeHtml(href)}">[image: ${label}]</a>` : label;
     },
     link({ href, text, tokens }: Tokens.Link): string | false {
       const inner = tokens ? this.parser.parseInline(tokens) : escapeHtml(text);
