@@ -26,9 +26,10 @@ _MISSING = b"""<!doctype html><meta charset="utf-8"><title>Chat</title>
 
 def content_security_policy(connect: list[str]) -> str:
     sources = " ".join(dict.fromkeys(connect))
+    images = " ".join(source for source in dict.fromkeys(connect) if source.startswith("http"))
     return (
         "default-src 'self'; script-src 'self'; style-src 'self'; "
-        f"img-src 'self' data: blob: {sources}; connect-src 'self' {sources}; "
+        f"img-src 'self' data: blob: {images}; connect-src 'self' {sources}; "
         "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
         "frame-ancestors 'none'"
     )
