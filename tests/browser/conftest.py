@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from tests.e2e.conftest import ROOT, LocalStackProcess, Rest, unique
+from tests.e2e.conftest import ROOT, LocalStackProcess, Rest, Socket, unique
 
 PASSWORD = "correct horse battery"
 DESKTOP = {"width": 1100, "height": 700}
@@ -48,8 +48,36 @@ def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStackPr
     running = LocalStackProcess(
         tmp_path_factory.mktemp("web-stack"), extra_args=["--web-port", "0"]
     ).wait_ready()
+    try:
+        warm_up_the_bot(running)
+    except BaseException:
+        running.kill()
+        raise
     yield running
     running.stop()
+
+
+def warm_up_the_bot(stack: LocalStackProcess, timeout: float = 120) -> None:
+    """One bot answer before the tests: the worker's cold start (seconds on a busy machine)
+    is paid here, with a generous budget, not inside a test's wait."""
+    rest = Rest(stack.urls["rest"])
+    username = unique("warmup")
+    token = rest.post("/auth/register", {"username": username, "password": PASSWORD}).json()[
+        "access_token"
+    ]
+    room = rest.post("/rooms", {"name": "warm-up"}, token=token).json()
+    socket = Socket(f"{stack.urls['ws']}?token={token}")
+    try:
+        socket.send(type="join", room_id=room["room_id"])
+        socket.wait_for_type("joined", room_id=room["room_id"])
+        sent = rest.post(f"/rooms/{room['room_id']}/messages", {"content": "@bot hi"}, token=token)
+        assert sent.status_code == 201, sent.text
+        try:
+            socket.wait_for_type("bot_stream", timeout=timeout, is_complete=True)
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n--- stack log ---\n{stack.log_tail(80)}") from None
+    finally:
+        socket.close()
 
 
 @pytest.fixture(scope="session")
@@ -129,3 +157,13 @@ def people(browser: Browser, web_stack: LocalStackProcess) -> Iterator[Any]:
         person.close()
     for person in made:
         assert not person.errors, f"uncaught errors in {person.username}'s page: {person.errors}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed browser test reports the end of the local stack's log with it."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    stack = getattr(item, "funcargs", {}).get("web_stack")
+    if report.when == "call" and report.failed and isinstance(stack, LocalStackProcess):
+        report.sections.append(("local stack log (last 60 lines)", stack.log_tail(60)))
