@@ -51,6 +51,7 @@ const SESSION_KEY = "chat.session";
 const FEATURES_KEY = "chat.features";
 const QUICK_REACTIONS = ["👍", "❤️", "😂", "🎉", "😮", "🙏"];
 const PAGE = 50;
+const ROOMS_REFRESH_MS = 30_000; // no frame announces an invitation: look for new rooms now and then
 const TYPING_IDLE_MS = 4000;
 const TYPING_EXPIRE_MS = 8000;
 
@@ -71,6 +72,7 @@ let api: Api;
 let session: Session | null = null;
 let socket: ChatSocket | null = null;
 let expiryTimer: number | undefined;
+let roomsTimer: number | undefined;
 const rooms = new Map<string, RoomState>();
 let currentRoomId: string | null = null;
 let replyTo: Message | null = null;
@@ -199,6 +201,12 @@ async function startSession(next: Session): Promise<void> {
     if (!session) return;
   }
   socket.start();
+  window.clearInterval(roomsTimer);
+  roomsTimer = window.setInterval(() => {
+    if (session && document.visibilityState === "visible" && socket?.state === "online") {
+      refreshRooms().catch(() => undefined);
+    }
+  }, ROOMS_REFRESH_MS);
   const wanted = location.hash.startsWith("#room=") ? decodeURIComponent(location.hash.slice(6)) : null;
   if (wanted && rooms.has(wanted)) void openRoom(wanted);
 }
@@ -208,6 +216,7 @@ function signOut(notice = ""): void {
   session = null;
   api.token = null;
   window.clearTimeout(expiryTimer);
+  window.clearInterval(roomsTimer);
   sessionStorage.removeItem(SESSION_KEY);
   socket?.stop();
   socket = null;
@@ -339,8 +348,12 @@ async function refreshRooms(): Promise<void> {
     seen.add(summary.room_id);
     if ("unread_count" in summary) features.readState = true;
     const state = rooms.get(summary.room_id);
-    if (state) state.summary = { ...state.summary, ...summary };
-    else rooms.set(summary.room_id, roomState(summary));
+    if (state) {
+      state.summary = { ...state.summary, ...summary };
+    } else {
+      rooms.set(summary.room_id, roomState(summary));
+      socket?.send({ type: "join", room_id: summary.room_id }); // invited meanwhile: follow it live
+    }
   }
   for (const id of [...rooms.keys()]) if (!seen.has(id)) dropRoom(id);
   renderRooms();
