@@ -351,3 +351,24 @@ def test_stop_and_regenerate_light_up_when_the_server_streams_with_seq(people) -
     answer.get_by_role("button", name="Regenerate").click()
     page.wait_for_timeout(200)
     assert calls == ["stop", "regenerate"]
+
+
+def test_history_scrolls_back_page_by_page(people, web_stack) -> None:
+    judy = people("judy")
+    token = judy.register_by_api()
+    rest = Rest(web_stack.urls["rest"])
+    room = rest.post("/rooms", {"name": "Archive"}, token=token).json()
+    for number in range(1, 61):  # more than the client's page of 50
+        sent = rest.post(
+            f"/rooms/{room['room_id']}/messages", {"content": f"note {number}"}, token=token
+        )
+        assert sent.status_code == 201
+    page = judy.sign_in()
+    page.locator("#room-list button.room", has_text="Archive").click()
+    expect(messages(page)).to_have_count(50)
+    expect(messages(page).first.locator(".body")).to_have_text("note 11")
+    expect(messages(page).last.locator(".body")).to_have_text("note 60")
+    page.locator("#messages").evaluate("log => { log.scrollTop = 0; }")  # scrolling up loads more
+    expect(messages(page)).to_have_count(60)
+    expect(messages(page).first.locator(".body")).to_have_text("note 1")
+    expect(page.locator("#messages")).to_contain_text("This is the start of the room.")
