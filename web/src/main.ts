@@ -45,6 +45,7 @@ interface RoomState {
   online: Set<string>;
   errors: Map<string, string>; // bot message id -> bot_error text
   newSinceSeen: number; // messages from others while not looking (when the server counts none)
+  addedAt: number; // when this client created/joined it (a list fetched before may lack it)
 }
 
 const SESSION_KEY = "chat.session";
@@ -338,10 +339,12 @@ function roomState(summary: RoomSummary): RoomState {
     online: new Set(),
     errors: new Map(),
     newSinceSeen: 0,
+    addedAt: 0,
   };
 }
 
 async function refreshRooms(): Promise<void> {
+  const asked = Date.now();
   const { rooms: summaries } = await api.get<{ rooms: RoomSummary[] }>("/rooms");
   const seen = new Set<string>();
   for (const summary of summaries) {
@@ -355,7 +358,7 @@ async function refreshRooms(): Promise<void> {
       socket?.send({ type: "join", room_id: summary.room_id }); // invited meanwhile: follow it live
     }
   }
-  for (const id of [...rooms.keys()]) if (!seen.has(id)) dropRoom(id);
+  for (const [id, state] of [...rooms]) if (!seen.has(id) && state.addedAt < asked) dropRoom(id);
   renderRooms();
 }
 
@@ -364,6 +367,7 @@ function addRoom(room: Room): void {
   const state = rooms.get(room.room_id) ?? roomState({ ...summary, last_message_at: null });
   state.summary = { ...state.summary, ...summary };
   state.members = members;
+  state.addedAt = Date.now();
   rooms.set(room.room_id, state);
   socket?.send({ type: "join", room_id: room.room_id });
   renderRooms();
