@@ -27,6 +27,8 @@ def _factories() -> dict[str, Callable[[], Any]]:
         "dynamodb": lambda: boto3.resource("dynamodb", config=retrying),
         "sqs": lambda: boto3.client("sqs", config=retrying),
         "kms": lambda: boto3.client("kms", config=retrying),
+        # SigV4 for presigned URLs (the default for presigned POST is still SigV2).
+        "s3": lambda: boto3.client("s3", config=retrying.merge(Config(signature_version="s3v4"))),
         "apigatewaymanagementapi": lambda: boto3.client(
             "apigatewaymanagementapi",
             endpoint_url=settings().websocket_management_url,

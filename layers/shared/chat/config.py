@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     idempotency_table: str | None = None
     shared_gemini_key_secret_arn: str | None = None
     gemini_base_url: str | None = None
+    attachments_table: str | None = None
+    attachments_bucket: str | None = None
 
     def require(self, name: str) -> str:
         value = getattr(self, name)

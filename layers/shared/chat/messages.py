@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chat import broadcast
+from chat import attachments, broadcast
 from chat.access import require_member
 from chat.adapters import queue
 from chat.auth import Principal
@@ -15,7 +16,7 @@ from chat.config import settings
 from chat.dal import limits
 from chat.dal import messages as store
 from chat.dal.rooms import touch_last_message
-from chat.errors import RateLimited, Unavailable
+from chat.errors import RateLimited, Unavailable, ValidationFailed
 from chat.ids import new_id, now_iso
 from chat.models import Message, MessagePage, is_bot_command
 from chat.observability import logger, metrics
@@ -48,14 +49,22 @@ def post_message(
     content: str,
     client_id: str | None = None,
     *,
+    attachment_ids: Sequence[str] = (),
     connection_id: str | None = None,
 ) -> Message:
     """Store a member's message, push it to the room, and queue it for the bot if it is a
-    command. `connection_id` is the sending socket, which gets its ack even if not joined."""
+    command. `connection_id` is the sending socket, which gets its ack even if not joined.
+    `content` may be empty only when the message carries attachments."""
     require_member(room_id, principal.user_id)
+    if not content and not attachment_ids:
+        raise ValidationFailed(
+            "content is required unless the message has attachments",
+            details=[{"field": "content", "message": "must not be empty without attachments"}],
+        )
     command = is_bot_command(content)
     if command:
         _check_bot_limits(principal, room_id)
+    refs = attachments.prepare(principal, room_id, attachment_ids) if attachment_ids else []
     message = Message(
         message_id=new_id(),
         room_id=room_id,
@@ -66,7 +75,12 @@ def post_message(
         created_at=now_iso(),
         client_id=client_id,
     )
-    store.put_message(message.model_dump(exclude_none=True))
+    item = message.model_dump(exclude_none=True, exclude={"attachments"})
+    if refs:
+        attachments.store_message(item, refs, principal)
+        message = message.model_copy(update={"attachments": attachments.signed(refs, room_id)})
+    else:
+        store.put_message(item)
     touch_last_message(room_id, message.created_at)
     metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
     if command:
@@ -100,6 +114,6 @@ def history(principal: Principal, room_id: str, limit: int, before: str | None) 
     items, more = store.page(room_id, limit, before)
     items.reverse()  # oldest -> newest within the page
     return MessagePage(
-        messages=[Message(**item) for item in items],
+        messages=[Message(**attachments.with_urls(item)) for item in items],
         next_before=items[0]["message_id"] if more and items else None,
     )
