@@ -21,9 +21,7 @@ def _function_environment() -> dict[str, str]:
     template = load_template()
     variables = dict(template["Globals"]["Function"]["Environment"]["Variables"])
     for function in resources_of_type(template, "AWS::Serverless::Function").values():
-        variables.update(
-            function["Properties"].get("Environment", {}).get("Variables", {}) or {}
-        )
+        variables.update(function["Properties"].get("Environment", {}).get("Variables", {}) or {})
     env: dict[str, str] = {}
     for name, value in variables.items():
         ref = value.get("Ref") if isinstance(value, dict) else None
