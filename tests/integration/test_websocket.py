@@ -34,6 +34,7 @@ MESSAGE_FIELDS = {
     "client_id",
     "reply_to",
     "status",
+    "attachments",
 }
 
 

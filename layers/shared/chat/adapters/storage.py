@@ -74,8 +74,14 @@ def first_bytes(key: str, count: int) -> bytes:
     return response["Body"].read()
 
 
-def read(key: str) -> bytes:
-    return aws.client("s3").get_object(Bucket=_bucket(), Key=key)["Body"].read()
+def read(key: str) -> bytes | None:
+    """An object's bytes, or None when it is gone."""
+    try:
+        return aws.client("s3").get_object(Bucket=_bucket(), Key=key)["Body"].read()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+            return None
+        raise
 
 
 def mark_attached(key: str) -> None:

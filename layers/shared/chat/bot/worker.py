@@ -66,8 +66,8 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from chat import broadcast
-from chat.adapters import secrets
-from chat.bot import gemini
+from chat.adapters import secrets, storage
+from chat.bot import files, gemini
 from chat.bot.coalesce import ChunkCoalescer, json_size, split_for_frames
 from chat.bot.context import MAX_MESSAGES, ModelInput, build_model_input
 from chat.config import settings
@@ -170,13 +170,15 @@ def answer_command(command: dict[str, str], deadline: float) -> dict[str, Any]:
     api_key = _api_key(room_id, room)
     model = room.get("model") or settings().default_bot_model
     # Every read before the first write: a failure up to here leaves nothing to clean up.
+    history = [*store.page(room_id, LIMITS.history_messages, command_id)[0], item]
     model_input = build_model_input(
         room_name=room.get("name", ""),
         members=[member["username"] for member in rooms.list_members(room_id)],
         system_prompt=room.get("system_prompt"),
-        history=[*store.page(room_id, LIMITS.history_messages, command_id)[0], item],
+        history=history,
         command=item,
     )
+    model_input = files.attach(model_input, history, storage.read)
     reply = Message(
         message_id=new_id(),
         room_id=room_id,
@@ -325,6 +327,7 @@ class _Answer:
                 timeout=max(0.1, min(LIMITS.stall_timeout, left)),
                 total_timeout=max(0.1, left),
                 max_output_tokens=LIMITS.max_output_tokens,
+                file_parts=model_input.file_parts,
             )
             try:
                 _drive(stream, deadline, self._take(coalescer), coalescer, self.push_chunks)
