@@ -15,6 +15,10 @@ Choices, so the worker and the tests agree on them:
 - Command texts keep their trigger, written ``@bot`` whatever was typed (``/bot``,
   ``@BOT``): it tells the model which earlier messages were addressed to it, and the system
   instruction explains it.
+- A message's attachments are named after its text (``alice: look [attached: a.png]``), so
+  a message with only files still makes a turn; deleted messages make none. The files
+  themselves are added by chat.bot.files for the messages the window kept
+  (``ModelInput.message_ids``).
 - Consecutive turns of the same role are merged (one per line): the Gemini API has
   rejected non-alternating contents, and merging loses nothing. The contents start with a
   user turn (leading model turns are dropped) and end with the command's turn.
