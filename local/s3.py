@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any
 from xml.sax.saxutils import escape
 
-from local.intrinsics import Physical
+from local.symbols import Physical
 
 BUCKET_TYPE = "AWS::S3::Bucket"
 # The credentials every local function gets (local.lambda_runtime.lambda_environment).

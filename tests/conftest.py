@@ -29,6 +29,9 @@ def _function_environment() -> dict[str, str]:
             env[name] = ref
         elif ref in _BUCKETS:
             env[name] = bucket_name(ref)
+    for name, value in template["Globals"]["Function"]["Environment"]["Variables"].items():
+        if name.startswith("POWERTOOLS_TRACER_"):  # what traces may record, as deployed
+            env[name] = str(value)
     return env
 
 

@@ -1,10 +1,10 @@
-"""Which attachments the bot gets (chat.bot.files) and how messages name them (context)."""
+"""Which attachments the bot gets (chat.logic.bot.files) and how messages name them (context)."""
 
 from __future__ import annotations
 
-from chat.attachments import looks_like, object_key
-from chat.bot.context import Blob, build_model_input
-from chat.bot.files import MAX_FILE_BYTES, FilePlan, attach, parts, plan
+from chat.logic.attachments import looks_like, object_key
+from chat.logic.bot.context import Blob, build_model_input
+from chat.logic.bot.files import MAX_FILE_BYTES, FilePlan, attach, parts, plan
 
 MiB = 1024 * 1024
 

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
-from chat import aws
+from chat import clients
 from chat.config import settings
 
 STATE_TAG = "state"
@@ -38,13 +38,16 @@ class StoredObject:
 
 
 def _bucket() -> str:
-    return settings().require("attachments_bucket")
+    name = settings().attachments_bucket
+    if not name:  # the functions that use storage check it at cold start (require_settings)
+        raise RuntimeError("ATTACHMENTS_BUCKET is not set for this function")
+    return name
 
 
 def presigned_upload(key: str, content_type: str, size: int, expires_in: int) -> dict:
     """A presigned POST (``{"url", "fields"}``) whose policy pins the key, the exact
     Content-Type, the exact size and the pending tag."""
-    return aws.client("s3").generate_presigned_post(
+    return clients.s3().generate_presigned_post(
         Bucket=_bucket(),
         Key=key,
         Fields={"Content-Type": content_type, "tagging": PENDING_TAGGING},
@@ -60,7 +63,7 @@ def presigned_upload(key: str, content_type: str, size: int, expires_in: int) ->
 def head(key: str) -> StoredObject | None:
     """The object's size and type, or None when nothing was uploaded under ``key``."""
     try:
-        response = aws.client("s3").head_object(Bucket=_bucket(), Key=key)
+        response = clients.s3().head_object(Bucket=_bucket(), Key=key)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
             return None
@@ -70,14 +73,14 @@ def head(key: str) -> StoredObject | None:
 
 def first_bytes(key: str, count: int) -> bytes:
     """The first ``count`` bytes of an object (one ranged GET)."""
-    response = aws.client("s3").get_object(Bucket=_bucket(), Key=key, Range=f"bytes=0-{count - 1}")
+    response = clients.s3().get_object(Bucket=_bucket(), Key=key, Range=f"bytes=0-{count - 1}")
     return response["Body"].read()
 
 
 def read(key: str) -> bytes | None:
     """An object's bytes, or None when it is gone."""
     try:
-        return aws.client("s3").get_object(Bucket=_bucket(), Key=key)["Body"].read()
+        return clients.s3().get_object(Bucket=_bucket(), Key=key)["Body"].read()
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
             return None
@@ -86,7 +89,7 @@ def read(key: str) -> bytes | None:
 
 def mark_attached(key: str) -> None:
     """Retag an object so the lifecycle rule for never-attached uploads skips it."""
-    aws.client("s3").put_object_tagging(
+    clients.s3().put_object_tagging(
         Bucket=_bucket(),
         Key=key,
         Tagging={"TagSet": [{"Key": STATE_TAG, "Value": ATTACHED}]},
@@ -95,7 +98,7 @@ def mark_attached(key: str) -> None:
 
 def delete(keys: list[str]) -> None:
     """Delete objects (missing ones are not an error)."""
-    s3 = aws.client("s3")
+    s3 = clients.s3()
     for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
         batch = keys[start : start + 1000]
         response = s3.delete_objects(
@@ -110,7 +113,7 @@ def presigned_download(key: str, filename: str, content_type: str, expires_in: i
     """A presigned GET that serves the object under its filename and declared type."""
     ascii_name = filename.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
     disposition = f"inline; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
-    return aws.client("s3").generate_presigned_url(
+    return clients.s3().generate_presigned_url(
         "get_object",
         Params={
             "Bucket": _bucket(),

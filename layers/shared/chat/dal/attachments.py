@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from chat import aws
-from chat.dal import table, table_name, transact
+from chat import clients
+from chat.dal.tables import table, table_name, transact
 
 
 def put_attachment(item: dict[str, Any]) -> None:
@@ -34,7 +34,7 @@ def get_attachments(attachment_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         }
     }
     found: dict[str, dict[str, Any]] = {}
-    resource = aws.client("dynamodb")
+    resource = clients.dynamodb_resource()
     while request:
         response = resource.batch_get_item(RequestItems=request)
         for item in response["Responses"].get(name, []):
