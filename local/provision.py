@@ -1,7 +1,7 @@
 """Create the template's AWS resources in moto and record each one's physical identity.
 
-Tables, queues, secrets and KMS keys/aliases are created from their own definitions in
-the template (a table or queue added there needs no change here). Resources moto does
+Tables, queues, secrets, KMS keys/aliases and S3 buckets are created from their own
+definitions in the template (a table or queue added there needs no change here). Resources moto does
 not host for us (functions, APIs, layers, routes …) get a local identity only, so that
 `Ref`/`Fn::GetAtt` on them resolve; anything else (alarms, permissions …) gets a
 placeholder and is listed as not emulated.
@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from local import s3
 from local.symbols import (
     ACCOUNT_ID,
     PARTITION,
@@ -66,6 +67,7 @@ class Provisioned:
     queues: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
+    buckets: dict[str, str] = field(default_factory=dict)
     not_emulated: dict[str, str] = field(default_factory=dict)  # logical id -> type
 
 
@@ -226,6 +228,14 @@ class Provisioner:
         )
         return Physical(properties["AliasName"])
 
+    # ------------------------------------------------------------------ S3 (local.s3)
+    def _bucket(self, logical_id: str, properties: dict[str, Any]) -> Physical:
+        physical = s3.create_bucket(
+            self.client("s3"), s3.bucket_name(self.stack, logical_id), properties
+        )
+        self.created.buckets[logical_id] = physical.ref
+        return physical
+
     # ------------------------------------------------------------------ hosted by the local stack
     def _function(self, logical_id: str, resource: dict[str, Any]) -> Physical:
         name = (resource.get("Properties") or {}).get("FunctionName")
@@ -260,6 +270,7 @@ _IN_MOTO: dict[str, Callable[[Provisioner, str, dict[str, Any]], Physical]] = {
     "AWS::SecretsManager::Secret": Provisioner._secret,
     "AWS::KMS::Key": Provisioner._key,
     "AWS::KMS::Alias": Provisioner._alias,
+    s3.BUCKET_TYPE: Provisioner._bucket,
 }
 # Layers: SAM CLI's function provider finds their code from SAM's own Ref of them.
 _LAYERS = ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion")

@@ -1,7 +1,7 @@
 """`make dev`: the whole stack of template.yaml on this machine.
 
-moto's server (DynamoDB, SQS, KMS, Secrets Manager) in a child process, the template's
-tables, queues, secrets and keys created in it, every function in its own worker
+moto's server (DynamoDB, SQS, KMS, Secrets Manager, S3) in a child process, the template's
+tables, queues, secrets, keys and buckets created in it, every function in its own worker
 processes (local.lambda_runtime), the REST API, the WebSocket API with its management
 API, the SQS event sources, and a fake Gemini unless GEMINI_API_KEY is set.
 """
@@ -409,6 +409,7 @@ class LocalStack:
             ("SQS", created.queues),
             ("Secrets", created.secrets),
             ("KMS keys", created.keys),
+            ("S3", created.buckets),
         ):
             if names:
                 lines.append(f"      {kind:<10} {', '.join(names)}")

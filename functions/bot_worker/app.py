@@ -8,7 +8,7 @@ from chat.config import require_settings
 from chat.observability import logger, metrics, tracer
 from chat.transport.bot_commands import handle_record
 
-require_settings("idempotency_table")
+require_settings("idempotency_table", "attachments_bucket")
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 
 

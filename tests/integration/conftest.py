@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator
 from typing import Any
@@ -28,6 +29,8 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         clear_caches()
         template = load_template()
         create_tables(boto3.client("dynamodb"), template)
+        for variable in ("ATTACHMENTS_BUCKET",):
+            boto3.client("s3").create_bucket(Bucket=os.environ[variable])
         boto3.client("secretsmanager").create_secret(
             Name="chat-jwt-signing-key", SecretString=JWT_KEY
         )

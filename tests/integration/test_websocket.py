@@ -36,6 +36,7 @@ MESSAGE_FIELDS = {
     "client_id",
     "reply_to",
     "status",
+    "attachments",
 }
 
 

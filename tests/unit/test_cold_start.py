@@ -36,8 +36,13 @@ def _fresh_settings(monkeypatch: pytest.MonkeyPatch):
     [
         ("rooms", "BOT_QUEUE_URL"),
         ("rooms", "GEMINI_KEYS_KMS_KEY_ID"),
+        ("rooms", "ATTACHMENTS_TABLE"),
+        ("rooms", "ATTACHMENTS_BUCKET"),
         ("ws_message", "BOT_QUEUE_URL"),
+        ("ws_message", "ATTACHMENTS_TABLE"),
+        ("ws_message", "ATTACHMENTS_BUCKET"),
         ("bot_worker", "IDEMPOTENCY_TABLE"),
+        ("bot_worker", "ATTACHMENTS_BUCKET"),
         ("auth", "USERS_TABLE"),
         ("ws_connect", "CONNECTIONS_TABLE"),
     ],

@@ -40,6 +40,8 @@ _FACTORIES: dict[str, Callable[[], Any]] = {
     "dynamodb": lambda: boto3.resource("dynamodb", config=_retrying()),
     "sqs": lambda: boto3.client("sqs", config=_retrying()),
     "kms": lambda: boto3.client("kms", config=_retrying()),
+    # SigV4 for presigned URLs (the default for presigned POST is still SigV2).
+    "s3": lambda: boto3.client("s3", config=_retrying().merge(Config(signature_version="s3v4"))),
     "apigatewaymanagementapi": _management_api,
 }
 
@@ -67,13 +69,18 @@ def kms() -> Any:
     return _once("kms")
 
 
+def s3() -> Any:
+    """The attachments bucket's client (chat.adapters.storage)."""
+    return _once("s3")
+
+
 def management_api() -> Any:
     """The WebSocket API's management client (post_to_connection)."""
     return _once("apigatewaymanagementapi")
 
 
 def inject(name: str, value: Any) -> None:
-    """Use `value` for `name` ("dynamodb", "sqs", "kms", "apigatewaymanagementapi"): tests."""
+    """Use `value` for `name` ("dynamodb", "sqs", "kms", "s3", "apigatewaymanagementapi"): tests."""
     if name not in _FACTORIES:
         raise KeyError(name)
     _made[name] = value

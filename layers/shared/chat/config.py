@@ -13,8 +13,16 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-Table = Literal["users", "rooms", "memberships", "messages", "connections", "rate_limits"]
-FunctionSetting = Literal["gemini_keys_kms_key_id", "bot_queue_url", "idempotency_table"]
+Table = Literal[
+    "users", "rooms", "memberships", "messages", "connections", "rate_limits", "attachments"
+]
+FunctionSetting = Literal[
+    "gemini_keys_kms_key_id",
+    "bot_queue_url",
+    "idempotency_table",
+    "attachments_table",
+    "attachments_bucket",
+]
 
 
 class Settings(BaseSettings):
@@ -41,18 +49,25 @@ class Settings(BaseSettings):
     idempotency_table: str | None = None
     shared_gemini_key_secret_arn: str | None = None
     gemini_base_url: str | None = None
+    attachments_table: str | None = None
+    attachments_bucket: str | None = None
 
     def table_name(self, table: Table) -> str:
         """The DynamoDB table name of a logical table."""
-        names: dict[Table, str] = {
+        names: dict[Table, str | None] = {
             "users": self.users_table,
             "rooms": self.rooms_table,
             "memberships": self.memberships_table,
             "messages": self.messages_table,
             "connections": self.connections_table,
             "rate_limits": self.rate_limits_table,
+            # Only the functions that attach files get this one (require_settings).
+            "attachments": self.attachments_table,
         }
-        return names[table]
+        name = names[table]
+        if not name:
+            raise RuntimeError(f"{table.upper()}_TABLE is not set for this function")
+        return name
 
 
 @cache

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chat.adapters.bot_queue import enqueue_command
@@ -10,10 +12,10 @@ from chat.config import settings
 from chat.dal import messages as message_table
 from chat.dal import rate_limits
 from chat.dal.rooms import touch_last_message
-from chat.errors import RateLimited, Unavailable
+from chat.errors import RateLimited, Unavailable, ValidationFailed
 from chat.frames import MessageFrame
 from chat.ids import new_id, now_iso
-from chat.logic import presence
+from chat.logic import attachments, presence
 from chat.logic.access import require_member
 from chat.logic.tokens import Principal
 from chat.models import Message, MessagePage, is_bot_command
@@ -43,14 +45,22 @@ def post_message(
     content: str,
     client_id: str | None = None,
     *,
+    attachment_ids: Sequence[str] = (),
     connection_id: str | None = None,
 ) -> Message:
     """Store a member's message, push it to the room, and queue it for the bot if it is a
-    command. `connection_id` is the sending socket, which gets its ack even if not joined."""
+    command. `connection_id` is the sending socket, which gets its ack even if not joined.
+    `content` may be empty only when the message carries attachments."""
     require_member(room_id, principal.user_id)
+    if not content and not attachment_ids:
+        raise ValidationFailed(
+            "content is required unless the message has attachments",
+            details=[{"field": "content", "message": "must not be empty without attachments"}],
+        )
     command = is_bot_command(content)
     if command:
         _check_bot_limits(principal, room_id)
+    refs = attachments.prepare(principal, room_id, attachment_ids) if attachment_ids else []
     message = Message(
         message_id=new_id(),
         room_id=room_id,
@@ -61,7 +71,12 @@ def post_message(
         created_at=now_iso(),
         client_id=client_id,
     )
-    message_table.put_message(message.model_dump(exclude_none=True))
+    item = message.model_dump(exclude_none=True, exclude={"attachments"})
+    if refs:
+        attachments.store_message(item, refs, principal)
+        message = message.model_copy(update={"attachments": attachments.signed(refs, room_id)})
+    else:
+        message_table.put_message(item)
     touch_last_message(room_id, message.created_at)
     metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
     if command:
@@ -95,6 +110,6 @@ def history(principal: Principal, room_id: str, limit: int, before: str | None) 
     items, more = message_table.page(room_id, limit, before)
     items.reverse()  # oldest -> newest within the page
     return MessagePage(
-        messages=[Message(**item) for item in items],
+        messages=[Message(**attachments.with_urls(item)) for item in items],
         next_before=items[0]["message_id"] if more and items else None,
     )

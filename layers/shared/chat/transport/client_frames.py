@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from chat.errors import BadRequest, TooLarge, ValidationFailed
 from chat.frames import MAX_FRAME_BYTES
-from chat.models import ClientId, Content, RoomId
+from chat.models import AttachmentIds, ClientId, MessageText, RoomId
 
 
 class _Frame(BaseModel):
@@ -30,8 +30,9 @@ class ClientLeave(_Frame):
 class ClientMessage(_Frame):
     type: Literal["message"]
     room_id: RoomId
-    content: Content
+    content: MessageText = ""  # may be empty when the message carries attachments
     client_id: ClientId | None = None
+    attachments: AttachmentIds = []
 
 
 class ClientTyping(_Frame):

@@ -89,7 +89,12 @@ def _dispatch(connection: dict[str, Any], principal: Principal, frame: Any) -> N
         presence.leave(connection_id, principal, frame.room_id)
     elif isinstance(frame, ClientMessage):
         post_message(
-            principal, frame.room_id, frame.content, frame.client_id, connection_id=connection_id
+            principal,
+            frame.room_id,
+            frame.content,
+            frame.client_id,
+            attachment_ids=frame.attachments,
+            connection_id=connection_id,
         )
     elif isinstance(frame, ClientTyping):
         presence.typing(principal, frame.room_id, frame.is_typing)

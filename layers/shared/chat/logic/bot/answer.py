@@ -136,6 +136,7 @@ class Answer:
                 timeout=max(0.1, min(budget.stall_timeout, left)),
                 total_timeout=max(0.1, left),
                 max_output_tokens=budget.max_output_tokens,
+                file_parts=model_input.file_parts,
             )
             try:
                 drive(stream, deadline, self._take(coalescer), coalescer, self.push_chunks)

@@ -1,10 +1,10 @@
 """Answering one queued bot command, at most once.
 
 For a command (``{"room_id", "message_id"}``) this loads the command, the room, its
-members and the recent history, builds what the model sees, and creates the bot's reply
-(``status: "streaming"``) in one transaction with the command's ``reply_id``; then the
-answer is streamed (chat.logic.bot.answer). A room without a key (its own, else the
-stack's shared one) is answered ``no_api_key``.
+members, the recent history and its attachments (chat.logic.bot.files), builds what the
+model sees, and creates the bot's reply (``status: "streaming"``) in one transaction with
+the command's ``reply_id``; then the answer is streamed (chat.logic.bot.answer). A room
+without a key (its own, else the stack's shared one) is answered ``no_api_key``.
 
 Failures of our own infrastructure before the reply exists (DynamoDB, KMS, Secrets
 Manager) raise, and the queue retries the command; every read happens before the first
@@ -23,13 +23,13 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chat.adapters import gemini_keys
+from chat.adapters import gemini_keys, storage
 from chat.config import settings
 from chat.dal import messages as message_table
 from chat.dal import rooms as room_table
 from chat.frames import MessageFrame
 from chat.ids import new_id, now_iso
-from chat.logic.bot import limits
+from chat.logic.bot import files, limits
 from chat.logic.bot.answer import Answer
 from chat.logic.bot.context import ModelInput, build_model_input
 from chat.models import BOT_USERNAME, Message
@@ -76,14 +76,17 @@ def answer_command(command: dict[str, str], deadline: float) -> dict[str, Any]:
 
 def _model_input(room: dict[str, Any], command: dict[str, Any]) -> ModelInput:
     room_id = room["room_id"]
-    history = message_table.page(room_id, limits.LIMITS.history_messages, command["message_id"])
-    return build_model_input(
+    earlier = message_table.page(room_id, limits.LIMITS.history_messages, command["message_id"])
+    history = [*earlier[0], command]
+    model_input = build_model_input(
         room_name=room.get("name", ""),
         members=[member["username"] for member in room_table.list_members(room_id)],
         system_prompt=room.get("system_prompt"),
-        history=[*history[0], command],
+        history=history,
         command=command,
     )
+    # The files of the window's messages, read before the first write like the rest.
+    return files.attach(model_input, history, storage.read)
 
 
 def _reply(room_id: str, command_id: str, *, streaming: bool) -> Message:

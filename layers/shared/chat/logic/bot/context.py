@@ -15,6 +15,10 @@ Choices, so the worker and the tests agree on them:
 - Command texts keep their trigger, written ``@bot`` whatever was typed (``/bot``,
   ``@BOT``): it tells the model which earlier messages were addressed to it, and the system
   instruction explains it.
+- A message's attachments are named after its text (``alice: look [attached: a.png]``), so
+  a message with only files still makes a turn; deleted messages make none. The files
+  themselves are added by chat.logic.bot.files for the messages the window kept
+  (``ModelInput.message_ids``).
 - Consecutive turns of the same role are merged (one per line): the Gemini API has
   rejected non-alternating contents, and merging loses nothing. The contents start with a
   user turn (leading model turns are dropped) and end with the command's turn.
@@ -41,9 +45,22 @@ class Turn:
 
 
 @dataclass(frozen=True)
+class Blob:
+    """A file given to the model as inline bytes (an image or a PDF)."""
+
+    mime_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class ModelInput:
     system_instruction: str
     contents: tuple[Turn, ...]
+    # The messages the window kept (the command's included), oldest first.
+    message_ids: tuple[str, ...] = ()
+    # Attachments of those messages, put before the text of the last user turn: texts and
+    # inline files, in order (chat.logic.bot.files fills them in).
+    file_parts: tuple[str | Blob, ...] = ()
 
 
 def build_model_input(
@@ -66,6 +83,7 @@ def build_model_input(
         key=lambda m: m["message_id"],
     )
     kept: list[Turn] = []
+    kept_ids: list[str] = []
     chars = len(command_turn.text)
     for message in reversed(earlier):
         turn = _turn(message)
@@ -74,13 +92,17 @@ def build_model_input(
         if len(kept) + 1 >= max_messages or chars + len(turn.text) > max_chars:
             break
         kept.append(turn)
+        kept_ids.append(message["message_id"])
         chars += len(turn.text)
     kept.reverse()
+    kept_ids.reverse()
     while kept and kept[0].role == "model":
         kept.pop(0)
+        kept_ids.pop(0)
     return ModelInput(
         system_instruction=system_instruction(room_name, members, system_prompt),
         contents=tuple(_merge_same_role([*kept, command_turn])),
+        message_ids=(*kept_ids, command["message_id"]),
     )
 
 
@@ -104,8 +126,10 @@ def system_instruction(room_name: str, members: Iterable[str], system_prompt: st
 
 
 def _turn(message: Mapping[str, Any]) -> Turn | None:
+    if message.get("deleted"):
+        return None
     content = message.get("content") or ""
-    if not content.strip():
+    if not content.strip() and not message.get("attachments"):
         return None
     if message.get("message_type") == "bot" or message.get("is_bot"):
         if message.get("status", "complete") != "complete":
@@ -118,6 +142,9 @@ def _user_text(message: Mapping[str, Any]) -> str:
     content = message["content"].strip()
     if is_bot_command(content):
         content = _TRIGGER + content[len(_TRIGGER) :]
+    names = [attachment["filename"] for attachment in message.get("attachments") or ()]
+    if names:
+        content = f"{content} [attached: {', '.join(names)}]".strip()
     return f"{message['username']}: {content}"
 
 

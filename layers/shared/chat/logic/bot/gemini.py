@@ -37,7 +37,7 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from chat.logic.bot.context import Turn
+from chat.logic.bot.context import Blob, Turn
 
 _REDACTED = "[redacted]"
 _DETAIL_LIMIT = 500
@@ -242,9 +242,10 @@ class GeminiClient:
         timeout: float = 20.0,
         total_timeout: float = 120.0,
         max_output_tokens: int | None = None,
+        file_parts: Sequence[str | Blob] = (),
     ) -> AnswerStream:
         """Stream the model's answer to ``contents`` (oldest turn first, ending with a user
-        turn).
+        turn). ``file_parts`` (texts and inline files) go before the last turn's text.
 
         ``timeout`` bounds connecting, the wait for the first byte and any stall between
         bytes; ``total_timeout`` bounds the whole answer (checked as pieces arrive, and
@@ -263,10 +264,7 @@ class GeminiClient:
         return AnswerStream(
             self._client,
             model=model,
-            contents=[
-                types.Content(role=turn.role, parts=[types.Part(text=turn.text)])
-                for turn in contents
-            ],
+            contents=_contents(contents, file_parts),
             config=config,
             total_timeout=total_timeout,
             api_key=self._api_key,
@@ -275,6 +273,20 @@ class GeminiClient:
     def close(self) -> None:
         self._client.close()
         self._http.close()
+
+
+def _part(part: str | Blob) -> types.Part:
+    if isinstance(part, Blob):
+        return types.Part.from_bytes(data=part.data, mime_type=part.mime_type)
+    return types.Part(text=part)
+
+
+def _contents(turns: Sequence[Turn], file_parts: Sequence[str | Blob]) -> list[types.Content]:
+    contents = [types.Content(role=turn.role, parts=[types.Part(text=turn.text)]) for turn in turns]
+    if file_parts and contents:
+        last = contents[-1]
+        last.parts = [*(_part(part) for part in file_parts), *(last.parts or [])]
+    return contents
 
 
 @functools.lru_cache(maxsize=8)

@@ -95,7 +95,11 @@ def put_bot(principal: Caller, room_id: str, body: BotSettingsUpdate) -> BotSett
     responses={201: {"description": "Stored", "content": {"application/json": {"model": Message}}}},
 )
 def post_message(principal: Caller, room_id: str, body: PostMessageRequest) -> Response[Message]:
-    return _created(messages.post_message(principal, room_id, body.content, body.client_id))
+    return _created(
+        messages.post_message(
+            principal, room_id, body.content, body.client_id, attachment_ids=body.attachments
+        )
+    )
 
 
 @router.get("/rooms/<room_id>/messages", security=BEARER)
