@@ -57,7 +57,13 @@ def test_the_bucket_is_private_and_read_only_through_the_distribution():
     assert "OriginAccessControlId" in origin
 
 
-def test_https_only_with_security_headers_and_a_csp_naming_only_the_stack_apis():
+BUCKET_ORIGINS = [
+    "https://${AttachmentsBucket}.s3.amazonaws.com",
+    "https://${AttachmentsBucket.RegionalDomainName}",
+]
+
+
+def test_https_only_with_security_headers_and_a_csp_naming_only_the_stack_origins():
     config = RESOURCES["WebClientDistribution"]["Properties"]["DistributionConfig"]
     assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "https-only"
     headers = RESOURCES["WebClientHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"][
@@ -75,7 +81,9 @@ def test_https_only_with_security_headers_and_a_csp_naming_only_the_stack_apis()
         "'self'",
         "https://${RestApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}",
         "wss://${WebSocketApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}",
+        *BUCKET_ORIGINS,  # uploads go straight to the attachments bucket (presigned POST)
     ]
+    assert directives["img-src"] == ["'self'", "data:", "blob:", *BUCKET_ORIGINS]
     assert headers["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
     assert headers["FrameOptions"]["FrameOption"] == "DENY"
 
