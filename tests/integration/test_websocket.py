@@ -34,6 +34,10 @@ MESSAGE_FIELDS = {
     "client_id",
     "reply_to",
     "status",
+    "edited_at",
+    "deleted",
+    "reactions",
+    "attachments",
 }
 
 

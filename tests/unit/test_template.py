@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chat.api import auth, rooms
+from chat.api import auth, conversation, rooms
 from chat.realtime import FRAME_TYPES
 from local.template import ROOT, load_template, resources_of_type
 
@@ -26,7 +26,7 @@ def _rest_routes_in_template() -> set[tuple[str, str]]:
 
 def _rest_routes_in_code() -> set[tuple[str, str]]:
     routes = set()
-    for router in (auth.router, rooms.router):
+    for router in (auth.router, rooms.router, conversation.router):
         for rule, methods, *_ in router._routes:
             path = re.sub(r"<(\w+)>", r"{\1}", rule)
             routes.update((method.upper(), path) for method in methods)

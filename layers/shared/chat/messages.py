@@ -12,6 +12,7 @@ from chat.access import require_member
 from chat.adapters import queue
 from chat.auth import Principal
 from chat.config import settings
+from chat.conversation.replies import check_reply_to
 from chat.dal import limits
 from chat.dal import messages as store
 from chat.dal.rooms import touch_last_message
@@ -49,10 +50,12 @@ def post_message(
     client_id: str | None = None,
     *,
     connection_id: str | None = None,
+    reply_to: str | None = None,
 ) -> Message:
     """Store a member's message, push it to the room, and queue it for the bot if it is a
     command. `connection_id` is the sending socket, which gets its ack even if not joined."""
     require_member(room_id, principal.user_id)
+    check_reply_to(room_id, reply_to)
     command = is_bot_command(content)
     if command:
         _check_bot_limits(principal, room_id)
@@ -65,6 +68,7 @@ def post_message(
         is_bot=False,
         created_at=now_iso(),
         client_id=client_id,
+        reply_to=reply_to,
     )
     store.put_message(message.model_dump(exclude_none=True))
     touch_last_message(room_id, message.created_at)

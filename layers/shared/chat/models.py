@@ -95,6 +95,19 @@ class BotSettingsUpdate(Body):
 class PostMessageRequest(Body):
     content: Content
     client_id: ClientId | None = None
+    reply_to: MessageId | None = None
+
+
+class EditMessageRequest(Body):
+    content: Content
+
+
+class RenameRoomRequest(Body):
+    name: RoomName
+
+
+class MarkReadRequest(Body):
+    message_id: MessageId
 
 
 # ------------------------------------------------------------------------------ resources
@@ -117,6 +130,7 @@ class Member(BaseModel):
     role: Role
     joined_at: str
     online: bool
+    last_read_message_id: str | None = None
 
 
 class _RoomFields(BaseModel):
@@ -131,6 +145,8 @@ class _RoomFields(BaseModel):
 
 class RoomSummary(_RoomFields):
     last_message_at: str | None
+    last_read_message_id: str | None = None
+    unread_count: int = 0
 
 
 class Room(_RoomFields):
@@ -151,6 +167,20 @@ class BotSettings(BaseModel):
     has_api_key: bool
 
 
+class Reaction(BaseModel):
+    emoji: str
+    count: int
+    usernames: list[str]
+
+
+class Attachment(BaseModel):
+    attachment_id: str
+    filename: str
+    content_type: str
+    size: int
+    url: str
+
+
 class Message(BaseModel):
     message_id: str
     room_id: str
@@ -162,11 +192,31 @@ class Message(BaseModel):
     client_id: str | None = None
     reply_to: str | None = None
     status: MessageStatus = "complete"
+    edited_at: str | None = None
+    deleted: bool = False
+    reactions: list[Reaction] = Field(default_factory=list)
+    attachments: list[Attachment] = Field(default_factory=list)
 
 
 class MessagePage(BaseModel):
     messages: list[Message]
     next_before: str | None
+
+
+class MessagesAfterPage(BaseModel):
+    """A catch-up page (`?after=`): oldest -> newest; `next_after` null when nothing newer."""
+
+    messages: list[Message]
+    next_after: str | None
+
+
+class ReactionList(BaseModel):
+    reactions: list[Reaction]
+
+
+class ReadState(BaseModel):
+    last_read_message_id: str | None
+    unread_count: int
 
 
 class ErrorBody(BaseModel):

@@ -15,12 +15,12 @@ for _name, _value in (
 ):
     os.environ.setdefault(_name, _value)
 
-from chat.api import auth, rooms  # noqa: E402
+from chat.api import auth, conversation, rooms  # noqa: E402
 from chat.rest import OPENAPI_SECURITY, build_app  # noqa: E402
 
 
 def document() -> str:
-    app = build_app(auth.router, rooms.router)
+    app = build_app(auth.router, rooms.router, conversation.router)
     return app.get_openapi_json_schema(
         title="Collaborative AI chat API",
         version="1.0.0",

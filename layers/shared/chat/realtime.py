@@ -26,7 +26,7 @@ from chat.errors import (
 )
 from chat.ids import now_iso
 from chat.messages import post_message
-from chat.models import ClientId, Content, RoomId
+from chat.models import ClientId, Content, MessageId, RoomId
 from chat.observability import logger, metrics
 
 MAX_CLIENT_FRAME_BYTES = 32 * 1024
@@ -51,6 +51,7 @@ class MessageFrame(_Frame):
     room_id: RoomId
     content: Content
     client_id: ClientId | None = None
+    reply_to: MessageId | None = None
 
 
 class TypingFrame(_Frame):
@@ -190,7 +191,12 @@ def _dispatch(connection: dict[str, Any], principal: auth.Principal, frame: Any)
         _leave(connection_id, principal, frame.room_id)
     elif isinstance(frame, MessageFrame):
         post_message(
-            principal, frame.room_id, frame.content, frame.client_id, connection_id=connection_id
+            principal,
+            frame.room_id,
+            frame.content,
+            frame.client_id,
+            connection_id=connection_id,
+            reply_to=frame.reply_to,
         )
     elif isinstance(frame, TypingFrame):
         require_member(frame.room_id, principal.user_id)

@@ -12,6 +12,7 @@ from chat.access import require_member
 from chat.adapters import secrets as keys
 from chat.auth import Principal
 from chat.config import settings
+from chat.conversation import read_state
 from chat.dal import rooms as store
 from chat.dal import users
 from chat.dal.connections import room_subscribers
@@ -66,6 +67,7 @@ def _members(room_id: str) -> list[Member]:
             role=item["role"],
             joined_at=item["joined_at"],
             online=item["username"] in online,
+            last_read_message_id=item.get("last_read_message_id"),
         )
         for item in sorted(store.list_members(room_id), key=lambda item: item["joined_at"])
     ]
@@ -125,8 +127,13 @@ def create_room(principal: Principal, request: CreateRoomRequest) -> Room:
 
 def list_rooms(principal: Principal) -> RoomList:
     rooms = store.get_rooms(store.room_ids_of_user(principal.user_id))
+    reads = read_state.read_states(principal, rooms)
     summaries = [
-        RoomSummary(**_summary_fields(room), last_message_at=room.get("last_message_at"))
+        RoomSummary(
+            **_summary_fields(room),
+            last_message_at=room.get("last_message_at"),
+            **reads[room["room_id"]].model_dump(),
+        )
         for room in rooms
     ]
     summaries.sort(

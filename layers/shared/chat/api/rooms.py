@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from chat import messages, rooms
 from chat.auth import Principal
+from chat.conversation import catch_up
 from chat.models import (
     BotSettings,
     BotSettingsUpdate,
@@ -21,6 +22,7 @@ from chat.models import (
     Message,
     MessageId,
     MessagePage,
+    MessagesAfterPage,
     PostMessageRequest,
     Room,
     RoomList,
@@ -95,7 +97,11 @@ def put_bot(principal: Caller, room_id: str, body: BotSettingsUpdate) -> BotSett
     responses={201: {"description": "Stored", "content": {"application/json": {"model": Message}}}},
 )
 def post_message(principal: Caller, room_id: str, body: PostMessageRequest) -> Response[Message]:
-    return _created(messages.post_message(principal, room_id, body.content, body.client_id))
+    return _created(
+        messages.post_message(
+            principal, room_id, body.content, body.client_id, reply_to=body.reply_to
+        )
+    )
 
 
 @router.get("/rooms/<room_id>/messages", security=BEARER)
@@ -104,5 +110,8 @@ def list_messages(
     room_id: str,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     before: Annotated[MessageId | None, Query()] = None,
-) -> MessagePage:
+    after: Annotated[MessageId | None, Query()] = None,
+) -> MessagePage | MessagesAfterPage:
+    if after is not None:
+        return catch_up.history_after(principal, room_id, limit, after, before=before)
     return messages.history(principal, room_id, limit, before)

@@ -1,0 +1,82 @@
+"""Read state: each member's read pointer (`last_read_message_id`, only moving forwards)
+and unread counts: the messages after it that others wrote (the bot's included), counted
+up to 100.
+
+`GET /rooms` costs, for a user in N rooms: one Query for their memberships' keys, one
+BatchGetItem for the rooms and one for the memberships (100 keys each), and one COUNT
+Query for each room with a message newer than the user's pointer (rooms with nothing
+newer are known from the room's `last_message_at` and cost nothing). The COUNT Queries run
+in parallel.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chat import broadcast
+from chat.access import require_member
+from chat.auth import Principal
+from chat.conversation.frames import ReadMoved
+from chat.dal import messages as store
+from chat.dal import read_state as pointers
+from chat.dal.rooms import get_membership
+from chat.errors import NotFound, ValidationFailed
+from chat.ids import decode_time_ms
+from chat.models import ReadState
+
+UNREAD_CAP = 100
+# Message ids and `last_message_at` come from the same clock read in the same order
+# (id first); the margin covers a clock stepping back between the two.
+_CLOCK_MARGIN_MS = 2000
+
+
+def mark_read(principal: Principal, room_id: str, message_id: str) -> ReadState:
+    """Move the caller's read pointer to `message_id` (a message of this room); marking an
+    older one than the current pointer changes nothing. Others subscribed get `read`."""
+    require_member(room_id, principal.user_id)
+    if store.get_message(room_id, message_id) is None:
+        message = "message_id is not a message of this room"
+        raise ValidationFailed(message, details=[{"field": "message_id", "message": message}])
+    if pointers.advance_read_pointer(room_id, principal.user_id, message_id):
+        last_read = message_id
+        frame = ReadMoved(room_id=room_id, username=principal.username, message_id=message_id)
+        broadcast.to_room(room_id, frame.wire(), exclude_user_id=principal.user_id)
+    else:
+        membership = get_membership(room_id, principal.user_id)
+        if membership is None:
+            raise NotFound("Room not found")
+        last_read = membership.get("last_read_message_id")
+    unread = pointers.count_unread(room_id, last_read, principal.username, UNREAD_CAP)
+    return ReadState(last_read_message_id=last_read, unread_count=unread)
+
+
+def _nothing_newer(room: dict[str, Any], last_read: str | None) -> bool:
+    last_message_at = room.get("last_message_at")
+    if last_message_at is None:
+        return True  # no message was ever stored
+    if last_read is None:
+        return False
+    try:
+        read_ms = decode_time_ms(last_read)
+    except ValueError:
+        return False  # not one of our ids: count
+    stored_ms = datetime.fromisoformat(last_message_at).timestamp() * 1000
+    return stored_ms < read_ms - _CLOCK_MARGIN_MS
+
+
+def read_states(principal: Principal, rooms: list[dict[str, Any]]) -> dict[str, ReadState]:
+    """The caller's read state in each of these rooms (room items), by room id."""
+    memberships = pointers.memberships_of(principal.user_id, [room["room_id"] for room in rooms])
+    states: dict[str, ReadState] = {}
+    pending: list[tuple[str, str | None]] = []
+    for room in rooms:
+        last_read = memberships.get(room["room_id"], {}).get("last_read_message_id")
+        if _nothing_newer(room, last_read):
+            states[room["room_id"]] = ReadState(last_read_message_id=last_read, unread_count=0)
+        else:
+            pending.append((room["room_id"], last_read))
+    counts = pointers.count_unread_many(pending, principal.username, UNREAD_CAP)
+    for (room_id, last_read), count in zip(pending, counts, strict=True):
+        states[room_id] = ReadState(last_read_message_id=last_read, unread_count=count)
+    return states
