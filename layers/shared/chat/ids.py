@@ -48,14 +48,3 @@ def iso(moment: datetime) -> str:
     return (
         moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     )
-
-
-def decode_time_ms(identifier: str) -> int:
-    """The millisecond time of a ULID made by `new_id` (its first 10 characters);
-    ValueError for anything else."""
-    if len(identifier) != 26:
-        raise ValueError("not a ULID")
-    value = 0
-    for char in identifier[:10].upper():
-        value = value * 32 + _CROCKFORD.index(char)
-    return value

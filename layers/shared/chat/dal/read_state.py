@@ -71,12 +71,13 @@ def memberships_of(user_id: str, room_ids: list[str]) -> dict[str, dict[str, Any
 def count_unread(room_id: str, after: str | None, reader: str, cap: int) -> int:
     """Messages of the room stored after `after` (all, if None) that `reader` did not
     write, counted up to `cap`."""
-    client = aws.client("dynamodb").meta.client  # the low-level client is thread-safe
+    # The resource's own client: thread-safe, and it still takes Python values.
+    client = aws.client("dynamodb").meta.client
     condition = "room_id = :room"
-    values: dict[str, Any] = {":room": {"S": room_id}, ":reader": {"S": reader}}
+    values: dict[str, Any] = {":room": room_id, ":reader": reader}
     if after:
         condition += " AND message_id > :after"
-        values[":after"] = {"S": after}
+        values[":after"] = after
     kwargs: dict[str, Any] = {
         "TableName": table_name("messages"),
         "KeyConditionExpression": condition,
