@@ -28,11 +28,11 @@ from aiohttp import web
 from botocore.config import Config
 
 from local.event_sources import SqsPoller
-from local.intrinsics import Resolver, TemplateError, parameter_values, scalar_string
 from local.lambda_runtime import FunctionPool, InvokeResult, code_fingerprint, lambda_environment
 from local.model import StackModel, build_model
 from local.provision import Provisioned, Provisioner
 from local.rest_api import RestApi
+from local.symbols import LocalSymbols, Resolver, TemplateError, parameter_values
 from local.template import TEMPLATE_PATH, load_template
 from local.websocket_api import WebSocketApi
 
@@ -128,48 +128,8 @@ class LocalStack:
         self.timings["moto"] = time.monotonic() - started
         self.urls["aws"] = self.aws_endpoint
 
-        overrides = dict(options.parameter_overrides)
-        extra_environment: dict[str, str] = {}
-        if not os.environ.get("GEMINI_API_KEY"):
-            from local import fake_gemini
-
-            self.fake_gemini = fake_gemini.start(host="127.0.0.1", port=0)
-            extra_environment["GEMINI_BASE_URL"] = self.fake_gemini.base_url
-            self.urls["gemini"] = self.fake_gemini.base_url
-        if (
-            GEMINI_KEY_PARAMETER in (self.template.get("Parameters") or {})
-            and GEMINI_KEY_PARAMETER not in overrides
-        ):
-            overrides[GEMINI_KEY_PARAMETER] = await asyncio.to_thread(self._gemini_key_secret)
-
-        resolver = Resolver(
-            self.template,
-            parameters=parameter_values(self.template, overrides),
-            region=options.region,
-            stack_name=options.stack_name,
-        )
         phase = time.monotonic()
-        self.provisioned = await asyncio.to_thread(
-            Provisioner(self.template, resolver, self.client).run
-        )
-        base_dir = options.template.resolve().parent
-        self.model = model = build_model(self.template, resolver, base_dir)
-        for warning in model.warnings:
-            log.warning("template: %s", warning)
-        self.outputs = {
-            name: self.localize(value) for name, value in self._outputs(resolver).items()
-        }
-
-        for logical_id, spec in model.functions.items():
-            spec.environment = {
-                name: self.localize(value) for name, value in spec.environment.items()
-            }
-            environment = lambda_environment(
-                spec, region=options.region, aws_endpoint=self.aws_endpoint, extra=extra_environment
-            )
-            self.pools[logical_id] = FunctionPool(
-                spec, environment, max_workers=options.concurrency, log_line=_function_log_line
-            )
+        model = await self._resources()
         self.timings["resources"] = time.monotonic() - phase
         if options.prewarm:
             phase = time.monotonic()
@@ -195,6 +155,46 @@ class LocalStack:
             temporary = options.ready_file.with_suffix(".tmp")
             temporary.write_text(json.dumps(ready, indent=2))
             temporary.replace(options.ready_file)
+
+    async def _resources(self) -> StackModel:
+        """The template's resources in moto, then what SAM CLI reads of it, then the functions."""
+        options = self.options
+        overrides = dict(options.parameter_overrides)
+        extra_environment: dict[str, str] = {}
+        if not os.environ.get("GEMINI_API_KEY"):
+            from local import fake_gemini
+
+            self.fake_gemini = fake_gemini.start(host="127.0.0.1", port=0)
+            extra_environment["GEMINI_BASE_URL"] = self.fake_gemini.base_url
+            self.urls["gemini"] = self.fake_gemini.base_url
+        if (
+            GEMINI_KEY_PARAMETER in (self.template.get("Parameters") or {})
+            and GEMINI_KEY_PARAMETER not in overrides
+        ):
+            overrides[GEMINI_KEY_PARAMETER] = await asyncio.to_thread(self._gemini_key_secret)
+        parameters = parameter_values(self.template, overrides)
+        symbols = LocalSymbols(
+            self.template, parameters, region=options.region, stack=options.stack_name
+        )
+        resolver = Resolver(self.template, symbols)
+        self.provisioned = await asyncio.to_thread(
+            Provisioner(self.template, resolver, self.client).run
+        )
+        self.model = model = await asyncio.to_thread(build_model, options.template, resolver)
+        for warning in model.warnings:
+            log.warning("template: %s", warning)
+        self.outputs = {name: self.localize(value) for name, value in model.outputs.items()}
+        for logical_id, spec in model.functions.items():
+            spec.environment = {
+                name: self.localize(value) for name, value in spec.environment.items()
+            }
+            environment = lambda_environment(
+                spec, region=options.region, aws_endpoint=self.aws_endpoint, extra=extra_environment
+            )
+            self.pools[logical_id] = FunctionPool(
+                spec, environment, max_workers=options.concurrency, log_line=_function_log_line
+            )
+        return model
 
     async def _start_moto(self) -> str:
         host = self.options.host
@@ -262,17 +262,6 @@ class LocalStack:
             return base + path.rstrip("/")
 
         return _EXECUTE_API_URL.sub(replace, value)
-
-    def _outputs(self, resolver: Resolver) -> dict[str, str]:
-        outputs = {}
-        for name, output in (self.template.get("Outputs") or {}).items():
-            try:
-                if output.get("Condition") and not resolver.condition(output["Condition"]):
-                    continue
-                outputs[name] = scalar_string(resolver.resolve(output["Value"]))
-            except TemplateError:
-                continue
-        return outputs
 
     async def _prewarm(self) -> None:
         """One warm environment per function, started together: the first requests are fast."""

@@ -15,6 +15,8 @@ def _function_environment() -> dict[str, str]:
     for name, value in load_template()["Globals"]["Function"]["Environment"]["Variables"].items():
         if isinstance(value, dict) and value.get("Ref") in _TABLES:
             env[name] = value["Ref"]
+        elif name.startswith("POWERTOOLS_TRACER_"):  # what traces may record, as deployed
+            env[name] = str(value)
     return env
 
 

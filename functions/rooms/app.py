@@ -1,10 +1,12 @@
 from aws_lambda_powertools.logging import correlation_paths
 
-from chat.api.conversation import router as conversation_router
-from chat.api.rooms import router
+from chat.config import require_settings
 from chat.observability import logger, metrics, tracer
-from chat.rest import build_app
+from chat.transport.rest import build_app
+from chat.transport.routes.conversation import router as conversation_router
+from chat.transport.routes.rooms import router
 
+require_settings("gemini_keys_kms_key_id", "bot_queue_url")
 app = build_app(router, conversation_router)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from chat.bot.context import ModelInput, Turn, build_model_input, system_instruction
+from chat.logic.bot.context import ModelInput, Turn, build_model_input, system_instruction
 
 _ids = itertools.count(1)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from chat.openapi import document
 from local.template import ROOT
+from tools.openapi import document
 
 
 def test_openapi_document_is_up_to_date():

@@ -1,0 +1,85 @@
+"""The frames a WebSocket client sends (shared/API.md, client → server), validated at the
+boundary: a frame is parsed into one of these models or rejected with a ChatError."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from chat.errors import BadRequest, TooLarge, ValidationFailed
+from chat.frames import MAX_FRAME_BYTES
+from chat.models import ClientId, Content, MessageId, RoomId
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class ClientJoin(_Frame):
+    type: Literal["join"]
+    room_id: RoomId
+
+
+class ClientLeave(_Frame):
+    type: Literal["leave"]
+    room_id: RoomId
+
+
+class ClientMessage(_Frame):
+    type: Literal["message"]
+    room_id: RoomId
+    content: Content
+    client_id: ClientId | None = None
+    reply_to: MessageId | None = None
+
+
+class ClientTyping(_Frame):
+    type: Literal["typing"]
+    room_id: RoomId
+    is_typing: bool
+
+
+class ClientPing(_Frame):
+    type: Literal["ping"]
+
+
+ClientFrame = Annotated[
+    ClientJoin | ClientLeave | ClientMessage | ClientTyping | ClientPing,
+    Field(discriminator="type"),
+]
+_frames: TypeAdapter[Any] = TypeAdapter(ClientFrame)
+FRAME_TYPES = ("join", "leave", "message", "typing", "ping")
+
+
+def parse_frame(body: str | None) -> Any:
+    """A validated client frame, or the ChatError that describes what is wrong with it."""
+    raw = body or ""
+    if len(raw.encode("utf-8")) > MAX_FRAME_BYTES:
+        raise TooLarge(f"Frames are limited to {MAX_FRAME_BYTES} bytes")
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise BadRequest("Frame is not valid JSON") from exc
+    if not isinstance(data, dict):
+        raise BadRequest("Frame must be a JSON object")
+    if data.get("type") not in FRAME_TYPES:
+        raise BadRequest(f"Unknown frame type; expected one of: {', '.join(FRAME_TYPES)}")
+    try:
+        return _frames.validate_python(data)
+    except ValidationError as exc:
+        fields = sorted(
+            {".".join(str(part) for part in error["loc"][1:]) or "frame" for error in exc.errors()}
+        )
+        raise ValidationFailed(f"Invalid field(s): {', '.join(fields)}") from exc
+
+
+def request_type(body: str | None) -> str | None:
+    """The `type` of a frame, when it has a string one (echoed in `error` frames)."""
+    try:
+        data = json.loads(body or "")
+    except ValueError:
+        return None
+    value = data.get("type") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None
