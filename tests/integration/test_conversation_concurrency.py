@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from chat.auth import Principal
-from chat.conversation import edits, reactions, read_state
 from chat.errors import Conflict
+from chat.logic import edits, reactions, read_state
+from chat.logic.tokens import Principal
 from tests.integration.test_concurrency import (  # noqa: F401 - the fixture is autouse
     _all_at_once,
     atomic_moto_requests,

@@ -7,9 +7,9 @@ from typing import Any
 import boto3
 import pytest
 
-from chat.bot.context import build_model_input
 from chat.dal import messages as store
 from chat.ids import new_id, now_iso
+from chat.logic.bot.context import build_model_input
 from chat.models import BOT_USERNAME
 
 

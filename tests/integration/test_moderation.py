@@ -163,12 +163,12 @@ def test_rotating_the_code_retires_the_old_one(rest, room_with, register):
 def test_a_code_collision_draws_another_code_and_keeps_the_old_claim_until_then(
     rest, room_with, monkeypatch
 ):
-    from chat import rooms as room_logic
+    from chat.logic import join_codes
 
     room, tokens = room_with("alice")
     other = rest.post("/rooms", {"name": "other"}, token=tokens["alice"]).body
     draws = iter([other["code"], "ZZZZ-ZZZZ-ZZZZ"])
-    monkeypatch.setattr(room_logic, "new_join_code", lambda: next(draws))
+    monkeypatch.setattr(join_codes, "new_join_code", lambda: next(draws))
     result = rest.post(f"/rooms/{room['room_id']}/code", token=tokens["alice"])
     assert result.status == 200
     assert result.body["code"] == "ZZZZ-ZZZZ-ZZZZ"

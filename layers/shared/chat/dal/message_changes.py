@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chat.dal import is_condition_failure, table
+from chat.dal.tables import is_condition_failure, table
 
 _NAMES = {
     "#content": "content",

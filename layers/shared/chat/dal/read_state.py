@@ -16,8 +16,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chat import aws
-from chat.dal import is_condition_failure, table, table_name
+from chat import clients
+from chat.dal.tables import is_condition_failure, table, table_name
 
 _BATCH_GET_MAX = 100
 _COUNT_WORKERS = 8  # below the client's 10 pooled connections
@@ -52,7 +52,7 @@ def advance_read_pointer(room_id: str, user_id: str, message_id: str) -> bool:
 
 def memberships_of(user_id: str, room_ids: list[str]) -> dict[str, dict[str, Any]]:
     """The user's membership items in these rooms, by room id (BatchGetItem, 100 a call)."""
-    client = aws.client("dynamodb")
+    client = clients.dynamodb_resource()
     name = table_name("memberships")
     found: dict[str, dict[str, Any]] = {}
     for start in range(0, len(room_ids), _BATCH_GET_MAX):
@@ -72,7 +72,7 @@ def count_unread(room_id: str, after: str | None, reader: str, cap: int) -> int:
     """Messages of the room stored after `after` (all, if None) that `reader` did not
     write, counted up to `cap`."""
     # The resource's own client: thread-safe, and it still takes Python values.
-    client = aws.client("dynamodb").meta.client
+    client = clients.dynamodb_resource().meta.client
     condition = "room_id = :room"
     values: dict[str, Any] = {":room": room_id, ":reader": reader}
     if after:

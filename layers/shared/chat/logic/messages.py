@@ -7,7 +7,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from chat.adapters.bot_queue import enqueue_command
 from chat.config import settings
-from chat.conversation.replies import check_reply_to
 from chat.dal import messages as message_table
 from chat.dal import rate_limits
 from chat.dal.rooms import touch_last_message
@@ -16,6 +15,7 @@ from chat.frames import MessageFrame
 from chat.ids import new_id, now_iso
 from chat.logic import presence
 from chat.logic.access import require_member
+from chat.logic.replies import check_reply_to
 from chat.logic.tokens import Principal
 from chat.models import Message, MessagePage, is_bot_command
 from chat.observability import logger, metrics

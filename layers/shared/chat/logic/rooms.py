@@ -7,13 +7,12 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chat.adapters.gemini_keys import encrypt_api_key
-from chat.conversation import read_state
 from chat.dal import rooms as room_table
 from chat.dal import users as user_table
 from chat.dal.connections import room_subscribers
 from chat.errors import Conflict, NotFound
 from chat.ids import new_id, now_iso
-from chat.logic import presence
+from chat.logic import presence, read_state
 from chat.logic.access import require_member
 from chat.logic.join_codes import new_join_code, normalise_code
 from chat.logic.tokens import Principal

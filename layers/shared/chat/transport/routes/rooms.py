@@ -9,8 +9,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from chat.conversation import catch_up
-from chat.logic import bot_settings, messages, rooms
+from chat.logic import bot_settings, catch_up, messages, rooms
 from chat.logic.tokens import Principal
 from chat.models import (
     BotSettings,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from chat.access import require_member
-from chat.auth import Principal
-from chat.dal import messages as store
+from chat.dal import messages as message_table
 from chat.errors import ValidationFailed
+from chat.logic.access import require_member
+from chat.logic.tokens import Principal
 from chat.models import Message, MessagesAfterPage
 
 
@@ -24,7 +24,7 @@ def history_after(
             ],
         )
     require_member(room_id, principal.user_id)
-    items, more = store.page_after(room_id, limit, after)
+    items, more = message_table.page_after(room_id, limit, after)
     return MessagesAfterPage(
         messages=[Message(**item) for item in items],
         next_after=items[-1]["message_id"] if more and items else None,

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-from chat import broadcast
-from chat.access import require_member
-from chat.auth import Principal
-from chat.conversation.frames import MessageDeleted, MessageUpdated
 from chat.dal import message_changes as changes
-from chat.dal import messages as store
+from chat.dal import messages as message_table
 from chat.dal.rooms import get_room
 from chat.errors import Conflict, Forbidden, NotFound
+from chat.frames import MessageDeletedFrame, MessageUpdatedFrame
 from chat.ids import now_iso
+from chat.logic import presence
+from chat.logic.access import require_member
+from chat.logic.tokens import Principal
 from chat.models import Message
 
 
@@ -24,9 +24,9 @@ def edit_message(principal: Principal, room_id: str, message_id: str, content: s
     require_member(room_id, principal.user_id)
     item = changes.edit_text(room_id, message_id, principal.username, content, now_iso())
     if item is None:
-        _explain_refused_edit(store.get_message(room_id, message_id))
+        _explain_refused_edit(message_table.get_message(room_id, message_id))
     message = Message(**item)
-    broadcast.to_room(room_id, MessageUpdated.of(message).wire())
+    presence.send_to_room(room_id, MessageUpdatedFrame.of(message))
     return message
 
 
@@ -44,7 +44,7 @@ def delete_message(principal: Principal, room_id: str, message_id: str) -> None:
     """Tombstone a message. The author or the room's owner may (the owner also the bot's);
     deleting a deleted message changes nothing and pushes nothing."""
     require_member(room_id, principal.user_id)
-    item = store.get_message(room_id, message_id)
+    item = message_table.get_message(room_id, message_id)
     if item is None:
         raise NotFound("Message not found")
     if item.get("deleted"):
@@ -56,4 +56,4 @@ def delete_message(principal: Principal, room_id: str, message_id: str) -> None:
             raise Forbidden("Only the author or the room's owner can delete a message")
     if changes.tombstone(room_id, message_id) is None:
         return  # deleted meanwhile by someone else: that deletion was announced
-    broadcast.to_room(room_id, MessageDeleted(room_id=room_id, message_id=message_id).wire())
+    presence.send_to_room(room_id, MessageDeletedFrame(room_id=room_id, message_id=message_id))

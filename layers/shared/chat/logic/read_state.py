@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from chat import broadcast
-from chat.access import require_member
-from chat.auth import Principal
-from chat.conversation.frames import ReadMoved
-from chat.dal import messages as store
+from chat.dal import messages as message_table
 from chat.dal import read_state as pointers
 from chat.dal.rooms import get_membership
 from chat.errors import NotFound, ValidationFailed
+from chat.frames import ReadFrame
+from chat.logic import presence
+from chat.logic.access import require_member
+from chat.logic.tokens import Principal
 from chat.models import ReadState
 
 UNREAD_CAP = 100
@@ -29,13 +29,13 @@ def mark_read(principal: Principal, room_id: str, message_id: str) -> ReadState:
     """Move the caller's read pointer to `message_id` (a message of this room); marking an
     older one than the current pointer changes nothing. Others subscribed get `read`."""
     require_member(room_id, principal.user_id)
-    if store.get_message(room_id, message_id) is None:
+    if message_table.get_message(room_id, message_id) is None:
         message = "message_id is not a message of this room"
         raise ValidationFailed(message, details=[{"field": "message_id", "message": message}])
     if pointers.advance_read_pointer(room_id, principal.user_id, message_id):
         last_read = message_id
-        frame = ReadMoved(room_id=room_id, username=principal.username, message_id=message_id)
-        broadcast.to_room(room_id, frame.wire(), exclude_user_id=principal.user_id)
+        frame = ReadFrame(room_id=room_id, username=principal.username, message_id=message_id)
+        presence.send_to_room(room_id, frame, exclude_user_id=principal.user_id)
     else:
         membership = get_membership(room_id, principal.user_id)
         if membership is None:

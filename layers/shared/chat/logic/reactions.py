@@ -11,13 +11,13 @@ import random
 import time
 import unicodedata
 
-from chat import broadcast
-from chat.access import require_member
-from chat.auth import Principal
-from chat.conversation.frames import ReactionChanged
 from chat.dal import message_changes as changes
-from chat.dal import messages as store
+from chat.dal import messages as message_table
 from chat.errors import Conflict, NotFound, Unavailable, ValidationFailed
+from chat.frames import ReactionFrame
+from chat.logic import presence
+from chat.logic.access import require_member
+from chat.logic.tokens import Principal
 from chat.models import Reaction, ReactionList
 
 MAX_DISTINCT_EMOJI = 20
@@ -88,7 +88,7 @@ def react(
     validate_emoji(emoji)
     require_member(room_id, principal.user_id)
     for attempt in range(_ATTEMPTS):
-        item = store.get_message(room_id, message_id)
+        item = message_table.get_message(room_id, message_id)
         if item is None:
             raise NotFound("Message not found")
         if item.get("deleted"):
@@ -103,7 +103,7 @@ def react(
         stored = [reaction.model_dump() for reaction in updated]
         if changes.replace_reactions(room_id, message_id, stored, item.get("reactions_rev")):
             count = next((r.count for r in updated if r.emoji == emoji), 0)
-            frame = ReactionChanged(
+            frame = ReactionFrame(
                 room_id=room_id,
                 message_id=message_id,
                 emoji=emoji,
@@ -111,7 +111,7 @@ def react(
                 added=add,
                 count=count,
             )
-            broadcast.to_room(room_id, frame.wire())
+            presence.send_to_room(room_id, frame)
             return ReactionList(reactions=updated)
         time.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # noqa: S311 - jitter, not crypto
     raise Unavailable("The message is changing too fast, try again")
