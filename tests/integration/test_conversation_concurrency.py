@@ -1,8 +1,9 @@
 """Simultaneous reactions, edits, deletions and read marks never lose one another.
 
-The threads call the shared logic the handlers call (chat.conversation), each as its own
-caller: a Powertools resolver keeps the current event on the app object, so one app must
-not resolve two requests at once in one process (Lambda never does).
+The threads call the shared logic the handlers call (chat.logic.edits, reactions and
+read_state), each as its own caller: a Powertools resolver keeps the current event on the
+app object, so one app must not resolve two requests at once in one process (Lambda never
+does).
 """
 
 from __future__ import annotations
