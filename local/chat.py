@@ -28,6 +28,9 @@ import httpx
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
+from local.chat_conversation import HELP as CONVERSATION_HELP
+from local.chat_conversation import Conversation
+
 try:  # line editing and history for input(); absent on some platforms
     import readline
 except ImportError:  # pragma: no cover
@@ -36,7 +39,7 @@ except ImportError:  # pragma: no cover
 DEFAULT_REST_URL = "http://127.0.0.1:3000"
 DEFAULT_WS_URL = "ws://127.0.0.1:3001"
 KEEPALIVE_SECONDS = 240  # API Gateway closes WebSockets idle for 10 minutes
-HELP = """\
+HELP = f"""\
 commands:
   /rooms                 your rooms            /open N|name|id    switch to a room
   /create NAME           new room (you own it) /join CODE         join a room by its code
@@ -45,6 +48,7 @@ commands:
   /bot                   bot settings          /bot key|model|prompt VALUE   (owner)
   /attach PATH [text]    send a file (PNG, JPEG, WEBP, GIF, PDF, .txt, .md; up to 10 MiB)
   /help                  this list             /quit              (or Ctrl-D)
+{CONVERSATION_HELP}
 anything else is a message to the current room; start it with @bot to ask the bot."""
 
 
@@ -182,7 +186,7 @@ def _clock(iso: str | None) -> str:
     return iso[11:16]
 
 
-class ChatClient:
+class ChatClient(Conversation):
     def __init__(self, api: Api, ws_url: str, screen: Screen):
         self.api = api
         self.ws_url = ws_url
@@ -195,6 +199,7 @@ class ChatClient:
         self.closing = False
         self.streamed: dict[str, str] = {}  # bot message id -> text so far
         self.typing: dict[tuple[str, str], float] = {}
+        self.init_conversation()
 
     # ------------------------------------------------------------------ output
     def who(self, username: str, is_bot: bool = False) -> str:
@@ -220,9 +225,11 @@ class ChatClient:
         status = (
             "" if message.get("status", "complete") == "complete" else f" ({message['status']})"
         )
+        number, reply = self.remember(message), self.reply_marker(message)
         self.screen.line(
-            f"{self.room_tag(message['room_id'])}{self.screen.paint(_clock(message.get('created_at')), '2')} "
-            f"{self.who(message['username'], message.get('is_bot', False))}: {message['content']}{status}"
+            f"{self.room_tag(message['room_id'])}{number}{self.screen.paint(_clock(message.get('created_at')), '2')} "
+            f"{reply}{self.who(message['username'], message.get('is_bot', False))}: "
+            f"{self.shown_text(message)}{status}{self.decorations(message)}"
         )
         for attachment in message.get("attachments") or []:
             self.note(
@@ -276,6 +283,8 @@ class ChatClient:
     def on_frame(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
         room_id = frame.get("room_id", "")
+        if self.on_conversation_frame(frame):
+            return
         if kind == "message":
             self.show_message(frame, live=True)
         elif kind == "bot_stream":
@@ -336,7 +345,12 @@ class ChatClient:
                 if room.get("last_message_at")
                 else "no messages"
             )
-            self.note(f"{marker}{index:>2}. {room['name']:<24} code {room['code']:<12} {last}")
+            unread = room.get("unread_count") or 0
+            news = self.screen.paint(f" {unread}{'+' if unread >= 100 else ''} unread", "33;1")
+            self.note(
+                f"{marker}{index:>2}. {room['name']:<24} code {room['code']:<12} {last}"
+                + (news if unread else "")
+            )
 
     def open(self, room: dict[str, Any], history: int = 20) -> None:
         if self.current and self.current["room_id"] != room["room_id"]:
@@ -346,6 +360,7 @@ class ChatClient:
         self.names[room["room_id"]] = room["name"]
         self.screen.prompt = self.screen.paint(f"[{room['name']}]", "1") + " > "
         self.note(f"— {room['name']} (code {room['code']}) —")
+        self.forget_numbers()
         self.history(history)
         self.send(type="join", room_id=room["room_id"])
 
@@ -366,6 +381,8 @@ class ChatClient:
         for message in page["messages"]:
             self.streamed.pop(message["message_id"], None)
             self.show_message(message)
+        if page["messages"]:
+            self.mark_read_soon(page["messages"][-1]["message_id"])
 
     # ------------------------------------------------------------------ commands
     def command(self, line: str) -> bool:
@@ -416,6 +433,10 @@ class ChatClient:
             self.bot_settings(argument)
         elif name == "attach" and argument:
             self.attach(argument)
+        elif name == "unread":
+            self.list_rooms()
+        elif self.conversation_command(name, argument):
+            pass
         else:
             self.note(f"unknown or incomplete command /{name}: /help")
         return True
@@ -442,7 +463,7 @@ class ChatClient:
             f"system prompt: {settings.get('system_prompt') or '(default)'}"
         )
 
-    def say(self, text: str) -> None:
+    def say(self, text: str, reply_to: str | None = None) -> None:
         if self.current is None:
             self.note("open a room first: /rooms, /open N, /create NAME or /join CODE")
             return
@@ -452,10 +473,13 @@ class ChatClient:
             "content": text,
             "client_id": uuid.uuid4().hex,
         }
+        if reply_to:
+            frame["reply_to"] = reply_to
         try:
             self.send(**frame)
         except (ConnectionError, ConnectionClosed):  # the WebSocket is down: REST still works
-            self.api.call("POST", f"/rooms/{self.current['room_id']}/messages", {"content": text})
+            body = {key: frame[key] for key in ("content", "client_id", "reply_to") if key in frame}
+            self.api.call("POST", f"/rooms/{self.current['room_id']}/messages", body)
 
     def attach(self, argument: str) -> None:
         """/attach PATH [text]: declare the file, upload it with the presigned POST, send it."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 
 from chat.transport.rest import OPENAPI_SECURITY, build_app
-from chat.transport.routes import attachments, auth, rooms
+from chat.transport.routes import attachments, auth, conversation, rooms
 
 # The document depends on the code only, never on a deployment's settings; building the
 # resolver reads them, so a bare shell gets placeholders (see main()).
@@ -25,7 +25,7 @@ _PLACEHOLDERS = {
 
 
 def document() -> str:
-    app = build_app(auth.router, rooms.router, attachments.router)
+    app = build_app(auth.router, rooms.router, conversation.router, attachments.router)
     return app.get_openapi_json_schema(
         title="Collaborative AI chat API",
         version="1.0.0",

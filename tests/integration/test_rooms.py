@@ -34,7 +34,7 @@ def test_create_room_makes_the_caller_owner_and_the_bot_a_member(rest, register)
     roles = {member["username"]: member["role"] for member in room["members"]}
     assert roles == {"alice": "owner", "bot": "bot"}
     for member in room["members"]:
-        assert set(member) == {"username", "role", "joined_at", "online"}
+        assert set(member) == {"username", "role", "joined_at", "online", "last_read_message_id"}
 
 
 def test_join_codes_are_short_unambiguous_and_distinct(rest, register):

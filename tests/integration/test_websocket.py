@@ -36,6 +36,9 @@ MESSAGE_FIELDS = {
     "client_id",
     "reply_to",
     "status",
+    "edited_at",
+    "deleted",
+    "reactions",
     "attachments",
 }
 

@@ -99,3 +99,53 @@ class BotErrorFrame(ServerFrame):
     reply_to: str
     code: str
     message: str
+
+
+# ------------------------------------------------------------------------------ conversation
+# Edits, deletions, reactions, read state and moderation (shared/API.md, Conversation features).
+class MessageUpdatedFrame(ServerFrame, Message):
+    """A message after an edit, whole."""
+
+    type: Literal["message_updated"] = "message_updated"
+
+    @classmethod
+    def of(cls, message: Message) -> MessageUpdatedFrame:
+        return cls(**message.model_dump())
+
+
+class MessageDeletedFrame(ServerFrame):
+    type: Literal["message_deleted"] = "message_deleted"
+    room_id: str
+    message_id: str
+
+
+class ReactionFrame(ServerFrame):
+    type: Literal["reaction"] = "reaction"
+    room_id: str
+    message_id: str
+    emoji: str
+    username: str
+    added: bool
+    count: int
+
+
+class ReadFrame(ServerFrame):
+    """A member's read pointer moved (to the room's other users)."""
+
+    type: Literal["read"] = "read"
+    room_id: str
+    username: str
+    message_id: str
+
+
+class RoomUpdatedFrame(ServerFrame):
+    type: Literal["room_updated"] = "room_updated"
+    room_id: str
+    name: str
+
+
+class RemovedFrame(ServerFrame):
+    """To the sockets of a member the owner removed from the room."""
+
+    type: Literal["removed"] = "removed"
+    room_id: str

@@ -135,12 +135,25 @@ class PostMessageRequest(Body):
     content: MessageText = ""
     client_id: ClientId | None = None
     attachments: AttachmentIds = []
+    reply_to: MessageId | None = None
 
 
 class CreateAttachmentRequest(Body):
     filename: Filename
     content_type: AttachmentType
     size: Annotated[StrictInt, Field(ge=1, le=MAX_ATTACHMENT_BYTES)]
+
+
+class EditMessageRequest(Body):
+    content: Content
+
+
+class RenameRoomRequest(Body):
+    name: RoomName
+
+
+class MarkReadRequest(Body):
+    message_id: MessageId
 
 
 # ------------------------------------------------------------------------------ resources
@@ -182,6 +195,7 @@ class Member(BaseModel):
     role: Role
     joined_at: str
     online: bool
+    last_read_message_id: str | None = None
 
 
 class _RoomFields(BaseModel):
@@ -196,6 +210,8 @@ class _RoomFields(BaseModel):
 
 class RoomSummary(_RoomFields):
     last_message_at: str | None
+    last_read_message_id: str | None = None
+    unread_count: int = 0
 
 
 class Room(_RoomFields):
@@ -216,6 +232,12 @@ class BotSettings(BaseModel):
     has_api_key: bool
 
 
+class Reaction(BaseModel):
+    emoji: str
+    count: int
+    usernames: list[str]
+
+
 class Message(BaseModel):
     message_id: str
     room_id: str
@@ -227,12 +249,31 @@ class Message(BaseModel):
     client_id: str | None = None
     reply_to: str | None = None
     status: MessageStatus = "complete"
-    attachments: list[Attachment] = []
+    edited_at: str | None = None
+    deleted: bool = False
+    reactions: list[Reaction] = Field(default_factory=list)
+    attachments: list[Attachment] = Field(default_factory=list)
 
 
 class MessagePage(BaseModel):
     messages: list[Message]
     next_before: str | None
+
+
+class MessagesAfterPage(BaseModel):
+    """A catch-up page (`?after=`): oldest -> newest; `next_after` null when nothing newer."""
+
+    messages: list[Message]
+    next_after: str | None
+
+
+class ReactionList(BaseModel):
+    reactions: list[Reaction]
+
+
+class ReadState(BaseModel):
+    last_read_message_id: str | None
+    unread_count: int
 
 
 class ErrorBody(BaseModel):

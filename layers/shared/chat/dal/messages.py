@@ -76,3 +76,15 @@ def put_reply(command_id: str, reply: dict[str, Any]) -> bool:
     if "ConditionalCheckFailed" in codes:
         return False
     raise RuntimeError(f"could not store the bot reply ({', '.join(codes)})")
+
+
+def page_after(room_id: str, limit: int, after: str) -> tuple[list[dict[str, Any]], bool]:
+    """Up to `limit` messages stored after `after` (oldest first), and whether newer ones
+    exist. One Query, asking for one more item than the page."""
+    response = table("messages").query(
+        KeyConditionExpression=Key("room_id").eq(room_id) & Key("message_id").gt(after),
+        ScanIndexForward=True,
+        Limit=limit + 1,
+    )
+    items = response["Items"]
+    return items[:limit], len(items) > limit

@@ -147,3 +147,46 @@ def room_ids_of_user(user_id: str) -> list[str]:
 
 def remove_member(room_id: str, user_id: str) -> None:
     table("memberships").delete_item(Key={"room_id": room_id, "user_id": user_id})
+
+
+def replace_code(room_id: str, old_code: str, new_code: str) -> bool:
+    """Move a room to a new join code in one transaction: the old claim goes, the new one
+    is claimed and the room records it. False when the new code is taken (draw another);
+    Conflict when the room's code changed meanwhile."""
+    rooms = table_name("rooms")
+    codes = transact(
+        [
+            {
+                "Delete": {
+                    "TableName": rooms,
+                    "Key": _code_key(old_code),
+                    "ConditionExpression": "room_id = :room",
+                    "ExpressionAttributeValues": {":room": room_id},
+                }
+            },
+            {
+                "Put": {
+                    "TableName": rooms,
+                    "Item": {**_code_key(new_code), "room_id": room_id},
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": rooms,
+                    "Key": _room_key(room_id),
+                    "UpdateExpression": "SET code = :new",
+                    "ConditionExpression": "code = :old",
+                    "ExpressionAttributeValues": {":new": new_code, ":old": old_code},
+                }
+            },
+        ]
+    )
+    if codes is None:
+        return True
+    if codes[1] == "ConditionalCheckFailed" and "ConditionalCheckFailed" not in (
+        codes[0],
+        codes[2],
+    ):
+        return False
+    raise Conflict("The room's code changed meanwhile, try again")

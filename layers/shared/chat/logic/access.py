@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chat.dal.rooms import get_membership
-from chat.errors import NotFound
+from chat.dal.rooms import get_membership, get_room
+from chat.errors import Forbidden, NotFound
 
 
 def require_member(room_id: str, user_id: str) -> dict[str, Any]:
@@ -14,3 +14,14 @@ def require_member(room_id: str, user_id: str) -> dict[str, Any]:
     if membership is None:
         raise NotFound("Room not found")
     return membership
+
+
+def require_owner(room_id: str, user_id: str, action: str) -> dict[str, Any]:
+    """The room, if the caller is a member (else 404) and its owner (else 403)."""
+    require_member(room_id, user_id)
+    room = get_room(room_id)
+    if room is None:
+        raise NotFound("Room not found")
+    if room.get("owner_id") != user_id:
+        raise Forbidden(f"Only the room's owner can {action}")
+    return room

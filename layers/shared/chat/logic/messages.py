@@ -17,6 +17,7 @@ from chat.frames import MessageFrame
 from chat.ids import new_id, now_iso
 from chat.logic import attachments, presence
 from chat.logic.access import require_member
+from chat.logic.replies import check_reply_to
 from chat.logic.tokens import Principal
 from chat.models import Message, MessagePage, is_bot_command
 from chat.observability import logger, metrics
@@ -47,6 +48,7 @@ def post_message(
     *,
     attachment_ids: Sequence[str] = (),
     connection_id: str | None = None,
+    reply_to: str | None = None,
 ) -> Message:
     """Store a member's message, push it to the room, and queue it for the bot if it is a
     command. `connection_id` is the sending socket, which gets its ack even if not joined.
@@ -57,6 +59,7 @@ def post_message(
             "content is required unless the message has attachments",
             details=[{"field": "content", "message": "must not be empty without attachments"}],
         )
+    check_reply_to(room_id, reply_to)
     command = is_bot_command(content)
     if command:
         _check_bot_limits(principal, room_id)
@@ -70,6 +73,7 @@ def post_message(
         is_bot=False,
         created_at=now_iso(),
         client_id=client_id,
+        reply_to=reply_to,
     )
     item = message.model_dump(exclude_none=True, exclude={"attachments"})
     if refs:

@@ -12,7 +12,7 @@ from chat.dal import users as user_table
 from chat.dal.connections import room_subscribers
 from chat.errors import Conflict, NotFound
 from chat.ids import new_id, now_iso
-from chat.logic import presence
+from chat.logic import presence, read_state
 from chat.logic.access import require_member
 from chat.logic.join_codes import new_join_code, normalise_code
 from chat.logic.tokens import Principal
@@ -44,6 +44,7 @@ def _members(room_id: str) -> list[Member]:
             role=item["role"],
             joined_at=item["joined_at"],
             online=item["username"] in online,
+            last_read_message_id=item.get("last_read_message_id"),
         )
         for item in sorted(room_table.list_members(room_id), key=lambda item: item["joined_at"])
     ]
@@ -103,8 +104,13 @@ def create_room(principal: Principal, request: CreateRoomRequest) -> Room:
 
 def list_rooms(principal: Principal) -> RoomList:
     rooms = room_table.get_rooms(room_table.room_ids_of_user(principal.user_id))
+    reads = read_state.read_states(principal, rooms)
     summaries = [
-        RoomSummary(**_summary_fields(room), last_message_at=room.get("last_message_at"))
+        RoomSummary(
+            **_summary_fields(room),
+            last_message_at=room.get("last_message_at"),
+            **reads[room["room_id"]].model_dump(),
+        )
         for room in rooms
     ]
     summaries.sort(

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from chat.errors import BadRequest, TooLarge, ValidationFailed
 from chat.frames import MAX_FRAME_BYTES
-from chat.models import AttachmentIds, ClientId, MessageText, RoomId
+from chat.models import AttachmentIds, ClientId, MessageId, MessageText, RoomId
 
 
 class _Frame(BaseModel):
@@ -33,6 +33,7 @@ class ClientMessage(_Frame):
     content: MessageText = ""  # may be empty when the message carries attachments
     client_id: ClientId | None = None
     attachments: AttachmentIds = []
+    reply_to: MessageId | None = None
 
 
 class ClientTyping(_Frame):

@@ -4,6 +4,7 @@ place where domain errors become HTTP responses in the contract's error shape.""
 from __future__ import annotations
 
 import json
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -112,6 +113,12 @@ class ChatResolver(APIGatewayRestResolver):
                 "isBase64Encoded": False,
             }
         return super().resolve(event, context)
+
+    @staticmethod
+    def _compile_regex(rule: str, base_regex: str = "^{}/*$") -> re.Pattern[str]:
+        # A path parameter is any non-empty segment. API Gateway hands over the decoded
+        # path, and a reaction's emoji (👍) is no word character Powertools would accept.
+        return re.compile(base_regex.format(re.sub(r"<(\w+)>", r"(?P<\1>[^/]+)", rule)))
 
 
 def build_app(*routers: Router) -> APIGatewayRestResolver:

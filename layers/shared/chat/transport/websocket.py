@@ -95,6 +95,7 @@ def _dispatch(connection: dict[str, Any], principal: Principal, frame: Any) -> N
             frame.client_id,
             attachment_ids=frame.attachments,
             connection_id=connection_id,
+            reply_to=frame.reply_to,
         )
     elif isinstance(frame, ClientTyping):
         presence.typing(principal, frame.room_id, frame.is_typing)

@@ -12,6 +12,8 @@ Choices, so the worker and the tests agree on them:
 - People's messages (text and commands) are user turns written ``username: content``;
   the bot's earlier answers are model turns, as they were written. Bot answers that failed
   (``status`` "error") or are still streaming are left out, as are empty messages.
+- Messages are seen as they are now: edited ones with their new text, deleted ones
+  (tombstones) not at all.
 - Command texts keep their trigger, written ``@bot`` whatever was typed (``/bot``,
   ``@BOT``): it tells the model which earlier messages were addressed to it, and the system
   instruction explains it.
@@ -129,7 +131,7 @@ def _turn(message: Mapping[str, Any]) -> Turn | None:
     if message.get("deleted"):
         return None
     content = message.get("content") or ""
-    if not content.strip() and not message.get("attachments"):
+    if message.get("deleted") or (not content.strip() and not message.get("attachments")):
         return None
     if message.get("message_type") == "bot" or message.get("is_bot"):
         if message.get("status", "complete") != "complete":

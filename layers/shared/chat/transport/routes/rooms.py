@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from chat.logic import bot_settings, messages, rooms
+from chat.logic import bot_settings, catch_up, messages, rooms
 from chat.logic.tokens import Principal
 from chat.models import (
     BotSettings,
@@ -21,6 +21,7 @@ from chat.models import (
     Message,
     MessageId,
     MessagePage,
+    MessagesAfterPage,
     PostMessageRequest,
     Room,
     RoomList,
@@ -97,7 +98,12 @@ def put_bot(principal: Caller, room_id: str, body: BotSettingsUpdate) -> BotSett
 def post_message(principal: Caller, room_id: str, body: PostMessageRequest) -> Response[Message]:
     return _created(
         messages.post_message(
-            principal, room_id, body.content, body.client_id, attachment_ids=body.attachments
+            principal,
+            room_id,
+            body.content,
+            body.client_id,
+            attachment_ids=body.attachments,
+            reply_to=body.reply_to,
         )
     )
 
@@ -108,5 +114,8 @@ def list_messages(
     room_id: str,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     before: Annotated[MessageId | None, Query()] = None,
-) -> MessagePage:
+    after: Annotated[MessageId | None, Query()] = None,
+) -> MessagePage | MessagesAfterPage:
+    if after is not None:
+        return catch_up.history_after(principal, room_id, limit, after, before=before)
     return messages.history(principal, room_id, limit, before)
