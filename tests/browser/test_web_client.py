@@ -175,6 +175,9 @@ def test_reload_keeps_the_session_and_a_dropped_socket_catches_up(people, web_st
     rest = Rest(web_stack.urls["rest"])
     assert rest.post("/rooms/join", {"code": code}, token=dave_token).status_code == 200
     say(page, "before the reload")
+    # Stored before the reload: the server's ack replaces the pending copy.
+    expect(messages(page).last).to_contain_text("before the reload")
+    expect(messages(page).last).not_to_have_class(re.compile(r"\bpending\b"))
 
     # Reload: still signed in, the same room open, its history loaded.
     page.reload()
