@@ -43,7 +43,7 @@ JoinCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 
 Role = Literal["owner", "member", "bot"]
 MessageType = Literal["text", "command", "bot"]
-MessageStatus = Literal["complete", "streaming", "error"]
+MessageStatus = Literal["complete", "streaming", "error", "stopped"]
 
 
 class Body(BaseModel):
@@ -162,6 +162,10 @@ class Message(BaseModel):
     client_id: str | None = None
     reply_to: str | None = None
     status: MessageStatus = "complete"
+
+
+class RegenerateResponse(BaseModel):
+    command_id: str
 
 
 class MessagePage(BaseModel):

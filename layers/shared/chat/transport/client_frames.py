@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from chat.errors import BadRequest, TooLarge, ValidationFailed
 from chat.frames import MAX_FRAME_BYTES
-from chat.models import ClientId, Content, RoomId
+from chat.models import ClientId, Content, MessageId, RoomId
 
 
 class _Frame(BaseModel):
@@ -44,12 +44,18 @@ class ClientPing(_Frame):
     type: Literal["ping"]
 
 
+class ClientBotStop(_Frame):
+    type: Literal["bot_stop"]
+    room_id: RoomId
+    message_id: MessageId
+
+
 ClientFrame = Annotated[
-    ClientJoin | ClientLeave | ClientMessage | ClientTyping | ClientPing,
+    ClientJoin | ClientLeave | ClientMessage | ClientTyping | ClientPing | ClientBotStop,
     Field(discriminator="type"),
 ]
 _frames: TypeAdapter[Any] = TypeAdapter(ClientFrame)
-FRAME_TYPES = ("join", "leave", "message", "typing", "ping")
+FRAME_TYPES = ("join", "leave", "message", "typing", "ping", "bot_stop")
 
 
 def parse_frame(body: str | None) -> Any:
