@@ -154,6 +154,8 @@ class RecordedRequest:
     api_key: str | None
     headers: dict[str, str]
     body: Any  # the parsed JSON body (None if it was not JSON)
+    events_sent: int = 0  # SSE events of the answer written so far
+    disconnected: bool = False  # the client went away before the answer ended
 
     @property
     def system_instruction(self) -> str:
@@ -215,16 +217,15 @@ class FakeGemini:
             body = await request.json()
         except ValueError:
             body = None
-        self.requests.append(
-            RecordedRequest(
-                api_version=request.match_info["api_version"],
-                model=model,
-                method=method,
-                api_key=api_key,
-                headers=dict(request.headers),
-                body=body,
-            )
+        recorded = RecordedRequest(
+            api_version=request.match_info["api_version"],
+            model=model,
+            method=method,
+            api_key=api_key,
+            headers=dict(request.headers),
+            body=body,
         )
+        self.requests.append(recorded)
         if not api_key:
             return _error(403)
         if self.valid_keys is not None and api_key not in self.valid_keys:
@@ -254,11 +255,16 @@ class FakeGemini:
             return web.json_response(
                 _event(model, response_id, "".join(words), reply.finish_reason, usage)
             )
-        return await self._stream(request, reply, model, response_id, words, usage)
+        try:
+            return await self._stream(request, recorded, reply, model, response_id, words, usage)
+        except (asyncio.CancelledError, ConnectionResetError):
+            recorded.disconnected = True  # the client closed the stream mid-answer
+            raise
 
     async def _stream(
         self,
         request: web.Request,
+        recorded: RecordedRequest,
         reply: Reply,
         model: str,
         response_id: str,
@@ -292,6 +298,7 @@ class FakeGemini:
                 usage if last else None,
             )
             await response.write(f"data: {json.dumps(event)}\r\n\r\n".encode())
+            recorded.events_sent += 1
             if not last:
                 await asyncio.sleep(delay)
         await response.write_eof()
