@@ -13,7 +13,8 @@ Served routes (any API version, any model):
 
 Requests without an API key (``x-goog-api-key`` header or ``?key=``) get Gemini's 403;
 with ``valid_keys`` set, unknown keys get Gemini's 400 ``API_KEY_INVALID``. Every request
-is recorded in ``FakeGemini.requests``.
+is recorded in ``FakeGemini.requests``, with how many events of its answer were sent and
+whether the client went away before the end (``events_sent``, ``disconnected``).
 
 What the fake answers is chosen per request, first match wins:
 
