@@ -6,7 +6,9 @@
 
 Log in or register, then type to talk in the current room; commands start with `/`
 (`/help`). Messages, presence, typing and the bot's answer (streamed as it is written)
-arrive live over the WebSocket while you type.
+arrive live over the WebSocket while you type. `/stop` stops the bot's answer, `/regenerate`
+asks for another one. After a reconnect, an answer still being written is picked up where
+the stored copy ends (API.md, "Resuming a stream after a reconnect": `apply_frame`).
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ except ImportError:  # pragma: no cover
 DEFAULT_REST_URL = "http://127.0.0.1:3000"
 DEFAULT_WS_URL = "ws://127.0.0.1:3001"
 KEEPALIVE_SECONDS = 240  # API Gateway closes WebSockets idle for 10 minutes
+# A streaming answer's stored copy is at most this old (API.md): read after this long, it
+# holds everything sent before the client (re)joined.
+STORED_PREFIX_MAX_AGE = 2.0
 HELP = f"""\
 commands:
   /rooms                 your rooms            /open N|name|id    switch to a room
@@ -47,6 +52,7 @@ commands:
   /invite USERNAME       add someone           /leave             leave the room for good
   /bot                   bot settings          /bot key|model|prompt VALUE   (owner)
   /attach PATH [text]    send a file (PNG, JPEG, WEBP, GIF, PDF, .txt, .md; up to 10 MiB)
+  /stop                  stop the bot's answer /regenerate        another answer to the last one
   /help                  this list             /quit              (or Ctrl-D)
 {CONVERSATION_HELP}
 anything else is a message to the current room; start it with @bot to ask the bot."""
@@ -178,6 +184,20 @@ class Screen:
                 sys.stdout.flush()
 
 
+def apply_frame(text: str, frame: dict[str, Any]) -> str | None:
+    """The answer after one ``bot_stream`` frame, given the text known so far (a stored
+    prefix, or what earlier frames built): the part of ``chunk`` past the text is appended
+    (API.md: ``chunk[len(content) - offset:]`` when ``offset + len(chunk) > len(content)``).
+    None when the chunk starts past the text: frames were missed, so the stored copy must be
+    read again (after ``STORED_PREFIX_MAX_AGE`` it covers them)."""
+    offset, chunk = frame["offset"], frame["chunk"]
+    if offset > len(text):
+        return None
+    if offset + len(chunk) > len(text):
+        return text + chunk[len(text) - offset :]
+    return text
+
+
 def _clock(iso: str | None) -> str:
     if not iso:
         return "--:--"
@@ -198,6 +218,9 @@ class ChatClient(Conversation):
         self.socket: ClientConnection | None = None
         self.closing = False
         self.streamed: dict[str, str] = {}  # bot message id -> text so far
+        self.missed: dict[str, list[dict[str, Any]]] = {}  # frames past a gap, per answer
+        self.answering: dict[str, str] = {}  # room id -> the bot answer being streamed
+        self.last_answer: dict[str, str] = {}  # room id -> the bot's last answer
         self.typing: dict[tuple[str, str], float] = {}
         self.init_conversation()
 
@@ -217,6 +240,8 @@ class ChatClient(Conversation):
         return self.screen.paint(f"[{self.names.get(room_id, room_id[:8])}] ", "2")
 
     def show_message(self, message: dict[str, Any], *, live: bool = False) -> None:
+        if message.get("is_bot"):
+            self.last_answer[message["room_id"]] = message["message_id"]
         if message.get("is_bot") and (
             message["message_id"] in self.streamed
             or (live and message.get("status") == "streaming")
@@ -271,6 +296,7 @@ class ChatClient(Conversation):
                 continue
             if self.current:
                 self.send(type="join", room_id=self.current["room_id"])
+                self.resume(self.current["room_id"])
             return
         self.note("could not reconnect: restart the client")
 
@@ -288,17 +314,7 @@ class ChatClient(Conversation):
         if kind == "message":
             self.show_message(frame, live=True)
         elif kind == "bot_stream":
-            message_id = frame["message_id"]
-            if frame.get("is_complete"):
-                if message_id not in self.streamed and frame.get("full_response"):
-                    self.screen.stream(
-                        message_id, self._bot_header(room_id), frame["full_response"]
-                    )
-                self.streamed.setdefault(message_id, frame.get("full_response", ""))
-                self.screen.end_stream(message_id)
-            else:
-                self.streamed[message_id] = self.streamed.get(message_id, "") + frame["chunk"]
-                self.screen.stream(message_id, self._bot_header(room_id), frame["chunk"])
+            self.on_stream(frame)
         elif kind == "bot_error":
             self.screen.line(
                 f"{self.room_tag(room_id)}{self.who('bot', True)}: "
@@ -324,6 +340,103 @@ class ChatClient(Conversation):
         elif kind is None and "message" in frame and "connectionId" in frame:
             # API Gateway's own error frame (the function failed or timed out)
             self.screen.line(self.screen.paint(f"  ! gateway: {frame['message']}", "31"))
+
+    def on_stream(self, frame: dict[str, Any]) -> None:
+        """A ``bot_stream`` frame: print what it adds to the answer (by its offset)."""
+        room_id, message_id = frame["room_id"], frame["message_id"]
+        with self.screen.lock:
+            known = self.streamed.get(message_id, "")
+            if frame.get("is_complete"):
+                self.missed.pop(message_id, None)
+                self.answering.pop(room_id, None)
+                self.last_answer[room_id] = message_id
+                full = frame.get("full_response") or ""
+                if full.startswith(known) and len(full) > len(known):
+                    self.screen.stream(message_id, self._bot_header(room_id), full[len(known) :])
+                self.streamed[message_id] = full
+                if frame.get("stopped"):
+                    self.screen.stream(
+                        message_id, self._bot_header(room_id), self.screen.paint(" [stopped]", "2")
+                    )
+                self.screen.end_stream(message_id)
+                return
+            self.answering[room_id] = message_id
+            if message_id in self.missed:  # waiting for the stored copy
+                self.missed[message_id].append(frame)
+                return
+            text = apply_frame(known, frame)
+            if text is None:  # frames were missed (a reconnect): read the stored copy later
+                self.missed[message_id] = [frame]
+                threading.Thread(
+                    target=self._catch_up, args=(room_id, message_id), daemon=True
+                ).start()
+                return
+            self._show_more(room_id, message_id, known, text)
+
+    def _show_more(self, room_id: str, message_id: str, known: str, text: str) -> None:
+        if len(text) > len(known):
+            self.screen.stream(message_id, self._bot_header(room_id), text[len(known) :])
+        self.streamed[message_id] = text
+
+    def _catch_up(self, room_id: str, message_id: str) -> None:
+        """After a gap: wait until the stored copy covers the missed frames, read it, and
+        replay the frames that came since."""
+        time.sleep(STORED_PREFIX_MAX_AGE)
+        stored = self._stored(room_id, message_id)
+        with self.screen.lock:
+            frames = self.missed.pop(message_id, None)
+            if frames is None:
+                return  # the final frame came meanwhile
+            known = self.streamed.get(message_id, "")
+            text: str | None = stored if stored is not None and stored.startswith(known) else known
+            for frame in frames:
+                text = apply_frame(text, frame) if text is not None else None
+            if text is None:
+                self.note("part of the bot's answer was missed; /history shows it when done")
+                text = known
+            self._show_more(room_id, message_id, known, text)
+
+    def _stored(self, room_id: str, message_id: str) -> str | None:
+        with contextlib.suppress(ApiError):
+            page = self.api.call("GET", f"/rooms/{room_id}/messages", limit=50)
+            for message in page["messages"]:
+                if message["message_id"] == message_id:
+                    return str(message["content"])
+        return None
+
+    def resume(self, room_id: str) -> None:
+        """After a reconnect: pick up the answers still being written from their stored copy."""
+        with contextlib.suppress(ApiError):
+            page = self.api.call("GET", f"/rooms/{room_id}/messages", limit=20)
+            for message in page["messages"]:
+                if message.get("is_bot") and message.get("status") == "streaming":
+                    with self.screen.lock:
+                        known = self.streamed.get(message["message_id"], "")
+                        stored = message["content"]
+                        if stored.startswith(known):
+                            self._show_more(room_id, message["message_id"], known, stored)
+
+    def stop_answer(self, argument: str) -> None:
+        assert self.current is not None
+        room_id = self.current["room_id"]
+        message_id = argument or self.answering.get(room_id)
+        if not message_id:
+            self.note("the bot is not answering right now")
+            return
+        try:
+            self.send(type="bot_stop", room_id=room_id, message_id=message_id)
+        except (ConnectionError, ConnectionClosed):
+            self.api.call("POST", f"/rooms/{room_id}/messages/{message_id}/stop")
+
+    def regenerate(self, argument: str) -> None:
+        assert self.current is not None
+        room_id = self.current["room_id"]
+        message_id = argument or self.last_answer.get(room_id)
+        if not message_id:
+            self.note("no answer of the bot to regenerate yet")
+            return
+        self.api.call("POST", f"/rooms/{room_id}/messages/{message_id}/regenerate")
+        self.note("asked the bot for another answer")
 
     def _bot_header(self, room_id: str) -> str:
         return f"{self.room_tag(room_id)}{self.screen.paint(time.strftime('%H:%M'), '2')} {self.who('bot', True)}: "
@@ -389,7 +502,16 @@ class ChatClient(Conversation):
         """Run a /command; False to quit."""
         name, _, argument = line[1:].partition(" ")
         argument = argument.strip()
-        needs_room = {"history", "members", "invite", "leave", "bot", "attach"}
+        needs_room = {
+            "history",
+            "members",
+            "invite",
+            "leave",
+            "bot",
+            "attach",
+            "stop",
+            "regenerate",
+        }
         if name in needs_room and self.current is None:
             self.note("open a room first: /rooms, /open N")
             return True
@@ -437,6 +559,10 @@ class ChatClient(Conversation):
             self.list_rooms()
         elif self.conversation_command(name, argument):
             pass
+        elif name == "stop":
+            self.stop_answer(argument)
+        elif name == "regenerate":
+            self.regenerate(argument)
         else:
             self.note(f"unknown or incomplete command /{name}: /help")
         return True

@@ -18,7 +18,8 @@ prove what the model was given.
 
 Requests without an API key (``x-goog-api-key`` header or ``?key=``) get Gemini's 403;
 with ``valid_keys`` set, unknown keys get Gemini's 400 ``API_KEY_INVALID``. Every request
-is recorded in ``FakeGemini.requests``.
+is recorded in ``FakeGemini.requests``, with how many events of its answer were sent and
+whether the client went away before the end (``events_sent``, ``disconnected``).
 
 What the fake answers is chosen per request, first match wins:
 
@@ -160,6 +161,8 @@ class RecordedRequest:
     api_key: str | None
     headers: dict[str, str]
     body: Any  # the parsed JSON body (None if it was not JSON)
+    events_sent: int = 0  # SSE events of the answer written so far
+    disconnected: bool = False  # the client went away before the answer ended
 
     @property
     def system_instruction(self) -> str:
@@ -229,16 +232,15 @@ class FakeGemini:
             body = await request.json()
         except ValueError:
             body = None
-        self.requests.append(
-            RecordedRequest(
-                api_version=request.match_info["api_version"],
-                model=model,
-                method=method,
-                api_key=api_key,
-                headers=dict(request.headers),
-                body=body,
-            )
+        recorded = RecordedRequest(
+            api_version=request.match_info["api_version"],
+            model=model,
+            method=method,
+            api_key=api_key,
+            headers=dict(request.headers),
+            body=body,
         )
+        self.requests.append(recorded)
         if not api_key:
             return _error(403)
         if self.valid_keys is not None and api_key not in self.valid_keys:
@@ -275,11 +277,16 @@ class FakeGemini:
             return web.json_response(
                 _event(model, response_id, "".join(words), reply.finish_reason, usage)
             )
-        return await self._stream(request, reply, model, response_id, words, usage)
+        try:
+            return await self._stream(request, recorded, reply, model, response_id, words, usage)
+        except (asyncio.CancelledError, ConnectionResetError):
+            recorded.disconnected = True  # the client closed the stream mid-answer
+            raise
 
     async def _stream(
         self,
         request: web.Request,
+        recorded: RecordedRequest,
         reply: Reply,
         model: str,
         response_id: str,
@@ -313,6 +320,7 @@ class FakeGemini:
                 usage if last else None,
             )
             await response.write(f"data: {json.dumps(event)}\r\n\r\n".encode())
+            recorded.events_sent += 1
             if not last:
                 await asyncio.sleep(delay)
         await response.write_eof()

@@ -101,7 +101,7 @@ def test_websocket_routes_and_sqs_sources_read_beside_sam_cli(model):
         "$disconnect": "WsConnectFunction",
         **{
             key: "WsMessageFunction"
-            for key in ("$default", "join", "leave", "message", "typing", "ping")
+            for key in ("$default", "join", "leave", "message", "typing", "ping", "bot_stop")
         },
     }
     (source,) = model.sqs_sources

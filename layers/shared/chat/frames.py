@@ -80,16 +80,21 @@ class ErrorFrame(ServerFrame):
 
 
 class BotStreamFrame(ServerFrame):
-    """A part of the bot's answer; the last one has `is_complete` and `full_response`."""
+    """A part of the bot's answer; the last one has `is_complete`, `full_response` and
+    `stopped`. `seq` numbers the frames of one answer (0, 1, 2 …); `offset` is the number of
+    characters (code points) of the answer before `chunk`."""
 
-    omit_if_none = frozenset({"full_response"})
+    omit_if_none = frozenset({"full_response", "stopped"})
     type: Literal["bot_stream"] = "bot_stream"
     room_id: str
     message_id: str
     reply_to: str
     chunk: str
     is_complete: bool
+    seq: int
+    offset: int
     full_response: str | None = None
+    stopped: bool | None = None
 
 
 class BotErrorFrame(ServerFrame):

@@ -47,7 +47,7 @@ JoinCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 
 Role = Literal["owner", "member", "bot"]
 MessageType = Literal["text", "command", "bot"]
-MessageStatus = Literal["complete", "streaming", "error"]
+MessageStatus = Literal["complete", "streaming", "error", "stopped"]
 
 
 # ------------------------------------------------------------------------------ attachments
@@ -253,6 +253,10 @@ class Message(BaseModel):
     deleted: bool = False
     reactions: list[Reaction] = Field(default_factory=list)
     attachments: list[Attachment] = Field(default_factory=list)
+
+
+class RegenerateResponse(BaseModel):
+    command_id: str
 
 
 class MessagePage(BaseModel):

@@ -5,8 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
 
-from chat.dal.tables import table, table_name, transact, update_expression
+from chat.dal.tables import (
+    is_condition_failure,
+    table,
+    table_name,
+    transact,
+    update_expression,
+)
 
 
 def put_message(message: dict[str, Any]) -> None:
@@ -44,11 +51,18 @@ def update_message(room_id: str, message_id: str, fields: dict[str, Any]) -> Non
     )
 
 
-def put_reply(command_id: str, reply: dict[str, Any]) -> bool:
-    """Store a bot reply and mark its command as answered by it (``reply_id``), at once.
+def reply_attribute(generation: int) -> str:
+    """The command's attribute naming its reply of one generation: ``reply_id`` for the
+    first answer, ``reply_id_<n>`` for the n-th regeneration."""
+    return "reply_id" if generation == 0 else f"reply_id_{generation}"
 
-    False, and nothing written, when the command already has a reply or no longer exists:
-    a redelivered command must never get a second answer.
+
+def put_reply(command_id: str, reply: dict[str, Any], generation: int = 0) -> bool:
+    """Store a bot reply and mark its command as answered by it for this generation, at once.
+
+    False, and nothing written, when the command already has a reply of that generation or
+    no longer exists: a redelivered command must never get a second answer (and a stopped
+    queued command, whose reply the stop request wrote, none at all).
     """
     name = table_name("messages")
     codes = transact(
@@ -57,8 +71,9 @@ def put_reply(command_id: str, reply: dict[str, Any]) -> bool:
                 "Update": {
                     "TableName": name,
                     "Key": {"room_id": reply["room_id"], "message_id": command_id},
-                    "UpdateExpression": "SET reply_id = :reply",
-                    "ConditionExpression": "attribute_exists(message_id) AND attribute_not_exists(reply_id)",
+                    "UpdateExpression": "SET #reply = :reply",
+                    "ConditionExpression": "attribute_exists(message_id) AND attribute_not_exists(#reply)",
+                    "ExpressionAttributeNames": {"#reply": reply_attribute(generation)},
                     "ExpressionAttributeValues": {":reply": reply["message_id"]},
                 }
             },
@@ -88,3 +103,92 @@ def page_after(room_id: str, limit: int, after: str) -> tuple[list[dict[str, Any
     )
     items = response["Items"]
     return items[:limit], len(items) > limit
+
+
+def next_generation(room_id: str, command_id: str) -> int:
+    """Count one more answer of a command (a regeneration); returns its generation (1, 2 …)."""
+    response = table("messages").update_item(
+        Key={"room_id": room_id, "message_id": command_id},
+        UpdateExpression="ADD generations :one",
+        ConditionExpression="attribute_exists(message_id)",
+        ExpressionAttributeValues={":one": 1},
+        ReturnValues="UPDATED_NEW",
+    )
+    return int(response["Attributes"]["generations"])
+
+
+# -- a streaming reply: checkpoints and stop requests ------------------------------------
+# While a reply streams, its worker writes what it has sent so far (a checkpoint) on the
+# condition that nobody asked it to stop; a stop request sets ``stop_requested`` on the
+# condition that it still streams. So the two never both succeed silently: the worker's
+# next checkpoint fails and it ends the answer as stopped.
+_STREAMING = "#status = :streaming AND attribute_not_exists(stop_requested)"
+
+
+def request_stop(room_id: str, message_id: str, requested_at: str) -> bool:
+    """Ask the worker streaming this reply to stop; False when it no longer streams."""
+    return _conditional_update(
+        room_id,
+        message_id,
+        "SET stop_requested = :at",
+        "#status = :streaming",
+        {":at": requested_at, ":streaming": "streaming"},
+    )
+
+
+def checkpoint(room_id: str, message_id: str, content: str, seq: int) -> bool:
+    """Store the streamed prefix (and the next frame's ``seq``); False when the reply was
+    asked to stop (or no longer streams)."""
+    return _conditional_update(
+        room_id,
+        message_id,
+        "SET content = :content, stream_seq = :seq",
+        _STREAMING,
+        {":content": content, ":seq": seq, ":streaming": "streaming"},
+    )
+
+
+def stop_requested(room_id: str, message_id: str) -> bool:
+    """Whether the reply was asked to stop, or no longer streams (one consistent read)."""
+    item = (
+        table("messages")
+        .get_item(
+            Key={"room_id": room_id, "message_id": message_id},
+            ConsistentRead=True,
+            ProjectionExpression="#status, stop_requested",
+            ExpressionAttributeNames={"#status": "status"},
+        )
+        .get("Item")
+    )
+    return item is None or item.get("status") != "streaming" or "stop_requested" in item
+
+
+def end_reply(room_id: str, message_id: str, status: str, content: str) -> bool:
+    """Store a streaming reply's terminal state. ``complete`` and ``error`` only if nobody
+    asked it to stop; ``stopped`` whenever it still streams. False when the condition fails."""
+    condition = "#status = :streaming" if status == "stopped" else _STREAMING
+    return _conditional_update(
+        room_id,
+        message_id,
+        "SET #status = :end, content = :content",
+        condition,
+        {":end": status, ":content": content, ":streaming": "streaming"},
+    )
+
+
+def _conditional_update(
+    room_id: str, message_id: str, update: str, condition: str, values: dict[str, Any]
+) -> bool:
+    try:
+        table("messages").update_item(
+            Key={"room_id": room_id, "message_id": message_id},
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=values,
+        )
+    except ClientError as exc:
+        if is_condition_failure(exc):
+            return False
+        raise
+    return True

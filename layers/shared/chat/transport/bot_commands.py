@@ -1,6 +1,7 @@
 """The bot worker's transport: SQS FIFO records of the bot queue in, one answer each.
 
-One record is one command (``{"room_id", "message_id"}``, grouped by room); the queue
+One record is one command (``{"room_id", "message_id", "generation"?}``, grouped by room;
+a regeneration names its generation, 1, 2 …); the queue
 blocks a room until its oldest command is done, and a retry waits out the visibility
 timeout. A record that raises fails and SQS retries it (3 receives, then the DLQ);
 ``skip_group_on_error`` (functions/bot_worker) fails the room's later records of the batch
@@ -10,8 +11,10 @@ too, so its order holds while other rooms go on.
   deadline (minus ``Limits.margin`` for the final store and frames): the record fails and
   comes back later, rather than the whole batch timing out.
 - A redelivered command never gets a second answer: Powertools idempotency keyed on the
-  command's message_id returns the first run's result; beyond its records (expired, or a
-  run that died mid-way) the command itself names its reply (chat.logic.bot.command).
+  command's message_id and generation returns the first run's result; beyond its records
+  (expired, or a run that died mid-way) the command itself names its reply of that
+  generation (chat.logic.bot.command). A regeneration is another generation, so neither
+  guard swallows it.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from chat.logic.bot.command import answer_command
 from chat.observability import logger, metrics
 
 _IDEMPOTENCY = IdempotencyConfig(
-    event_key_jmespath="message_id",
+    event_key_jmespath="[message_id, generation]",
     raise_on_no_idempotency_key=True,
     expires_after_seconds=limits.LIMITS.idempotency_seconds,
 )
@@ -49,7 +52,11 @@ class OutOfTime(Exception):
 def handle_record(record: SQSRecord, lambda_context: Any) -> dict[str, Any]:
     """The record handler of the SQS batch: one queued command."""
     body = json.loads(record.body)
-    command = {"room_id": str(body["room_id"]), "message_id": str(body["message_id"])}
+    command = {
+        "room_id": str(body["room_id"]),
+        "message_id": str(body["message_id"]),
+        "generation": int(body.get("generation") or 0),
+    }
     logger.append_keys(**command)
     try:
         deadline = _deadline(lambda_context)
@@ -57,7 +64,7 @@ def handle_record(record: SQSRecord, lambda_context: Any) -> dict[str, Any]:
         answer = _answer_once(str(settings().idempotency_table))
         return answer(command=command, deadline=deadline)
     finally:
-        logger.remove_keys(["room_id", "message_id"])
+        logger.remove_keys(["room_id", "message_id", "generation"])
 
 
 def _deadline(lambda_context: Any) -> float:

@@ -46,12 +46,18 @@ class ClientPing(_Frame):
     type: Literal["ping"]
 
 
+class ClientBotStop(_Frame):
+    type: Literal["bot_stop"]
+    room_id: RoomId
+    message_id: MessageId
+
+
 ClientFrame = Annotated[
-    ClientJoin | ClientLeave | ClientMessage | ClientTyping | ClientPing,
+    ClientJoin | ClientLeave | ClientMessage | ClientTyping | ClientPing | ClientBotStop,
     Field(discriminator="type"),
 ]
 _frames: TypeAdapter[Any] = TypeAdapter(ClientFrame)
-FRAME_TYPES = ("join", "leave", "message", "typing", "ping")
+FRAME_TYPES = ("join", "leave", "message", "typing", "ping", "bot_stop")
 
 
 def parse_frame(body: str | None) -> Any:

@@ -14,11 +14,12 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEven
 
 from chat.errors import ChatError, Unavailable
 from chat.frames import ErrorFrame, PongFrame
-from chat.logic import presence
+from chat.logic import bot_control, presence
 from chat.logic.messages import post_message
 from chat.logic.tokens import Principal
 from chat.observability import logger, metrics
 from chat.transport.client_frames import (
+    ClientBotStop,
     ClientJoin,
     ClientLeave,
     ClientMessage,
@@ -99,3 +100,5 @@ def _dispatch(connection: dict[str, Any], principal: Principal, frame: Any) -> N
         )
     elif isinstance(frame, ClientTyping):
         presence.typing(principal, frame.room_id, frame.is_typing)
+    elif isinstance(frame, ClientBotStop):
+        bot_control.stop_answer(principal, frame.room_id, frame.message_id)

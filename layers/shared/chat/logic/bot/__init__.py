@@ -3,6 +3,7 @@
 - `command`: load one command and its room, create the bot's reply (at most once);
 - `answer`: stream one answer: frames, retries, the size cap, the terminal state, metrics;
 - `reader`: read the model's stream on a thread, so buffered text goes out during stalls;
+- `reply`: a new bot reply (also built by a stop request, without the model's SDK);
 - `limits`: the time and size limits of one answer;
 - `context`: what the model sees; `files`: the room's attachments the model gets as file
   parts; `coalesce`: pieces into chunks; `gemini`: the model (the only module that

@@ -4,6 +4,19 @@ The model's answer is streamed to the room's subscribers as ``bot_stream`` chunk
 coalescer batches the model's small pieces) and stored at the end: ``complete``, or
 ``error`` with what was streamed so far and a ``bot_error`` frame.
 
+Every ``bot_stream`` frame carries ``seq`` (0, 1, 2 …) and ``offset`` (code points of the
+answer before its chunk). While the answer streams, a ``Ticker`` checkpoints it every
+``Limits.checkpoint_interval`` (1 s): when text was sent since the last checkpoint, the
+stored message's ``content`` becomes the text sent so far, in a write conditional on
+nobody having asked to stop; otherwise (the model pauses, or a retry's backoff) one read
+asks the same. A failed condition is a stop request: the stream is aborted (no more tokens
+read), what was buffered is sent, and the answer ends ``stopped`` with one final frame
+(``stopped: true``). Every terminal write is conditional too, so a stop racing the
+natural end, an error or a dead run's clean-up ends the answer exactly once: an answer
+asked to stop ends ``stopped`` whatever else happened. Writes per answer: at most one
+checkpoint per second while text arrives (≤ 60 per minute of streaming, ≤ 90 per answer
+at the 90 s cap), plus the reply's creation and its end.
+
 Model failures are *answered* (``bot_error``: ``rate_limited``, ``model_error``,
 ``timeout``). Transient ones are retried first, with a short backoff, under one rule:
 the error is ``retryable`` (transient, and no text of it was handed out: a retry after
@@ -39,9 +52,13 @@ from chat.logic import presence
 from chat.logic.bot import gemini, limits
 from chat.logic.bot.coalesce import ChunkCoalescer, json_size, split_for_frames
 from chat.logic.bot.context import ModelInput
-from chat.logic.bot.reader import drive
+from chat.logic.bot.reader import Ticker, drive
 from chat.models import BOT_USERNAME
 from chat.observability import logger, metrics
+
+
+class StopRequested(Exception):
+    """Someone asked to stop the answer (its checkpoint's condition failed)."""
 
 
 @dataclass
@@ -52,6 +69,12 @@ class Answer:
     started: float
     received: list[str] = field(default_factory=list)  # text fed to the coalescer
     received_bytes: int = 0
+    sent: list[str] = field(default_factory=list)  # the chunks pushed: the answer so far
+    seq: int = 0  # the next bot_stream frame's seq
+    offset: int = 0  # code points sent so far (the next chunk's offset)
+    saved: int = 0  # code points stored by the last checkpoint
+    checkpoint_writes: int = 0
+    checkpoint_reads: int = 0
     chunks: int = 0
     frames: int = 0
     truncated: bool = False
@@ -71,7 +94,15 @@ class Answer:
             if self.chunks == 0:
                 _ms_metric("BotTimeToFirstChunk", self.started)
             self.chunks += 1
-            self.push(self._stream_frame(chunk=chunk, is_complete=False))
+            frame = self._stream_frame(chunk=chunk, is_complete=False)
+            self.sent.append(chunk)
+            self.seq += 1
+            self.offset += len(chunk)
+            self.push(frame)
+
+    def _final_frame(self, *, stopped: bool) -> BotStreamFrame:
+        full = self.text
+        return self._stream_frame(chunk="", is_complete=True, full_response=full, stopped=stopped)
 
     def set_typing(self, is_typing: bool) -> None:
         self.typing = is_typing
@@ -79,11 +110,28 @@ class Answer:
 
     def _stream_frame(self, **fields: Any) -> BotStreamFrame:
         ids = {"room_id": self.room_id, "message_id": self.message_id, "reply_to": self.reply_to}
-        return BotStreamFrame(**ids, **fields)
+        return BotStreamFrame(**ids, seq=self.seq, offset=self.offset, **fields)
 
     @property
     def text(self) -> str:
-        return "".join(self.received)
+        """The answer as sent to the room so far."""
+        return "".join(self.sent)
+
+    # -- checkpoints --------------------------------------------------------------------
+    def checkpoint(self) -> None:
+        """Store what was sent since the last checkpoint (a write), or, with nothing new,
+        read whether a stop was asked; raise ``StopRequested`` if it was."""
+        text = self.text
+        if len(text) > self.saved:
+            self.checkpoint_writes += 1
+            if message_table.checkpoint(self.room_id, self.message_id, text, self.seq):
+                self.saved = len(text)
+                return
+        else:
+            self.checkpoint_reads += 1
+            if not message_table.stop_requested(self.room_id, self.message_id):
+                return
+        raise StopRequested
 
     # -- the answer ---------------------------------------------------------------------
     def stream(
@@ -96,26 +144,33 @@ class Answer:
             flush_chars=budget.coalesce_chars,
             max_chunk_bytes=budget.max_answer_bytes,
         )
+        ticker = Ticker(budget.checkpoint_interval, self.checkpoint)
         self.set_typing(True)
         try:
-            usage = self._call_model(api_key, model, model_input, deadline, coalescer)
+            usage = self._call_model(api_key, model, model_input, deadline, coalescer, ticker)
+        except StopRequested:
+            self.push_chunks(coalescer.flush())
+            return self._outcome(self.end_stopped())
         except gemini.GeminiError as exc:
             self.push_chunks(coalescer.flush())
             logger.warning(
                 "bot answer failed",
                 extra={"code": exc.code, "detail": exc.detail, "status": exc.status},
             )
-            self.fail(exc.code, exc.message)
-            return {"outcome": "error", "code": exc.code, "reply_id": self.message_id}
+            return self._outcome(self.fail(exc.code, exc.message), exc.code)
         except Exception as exc:
             self.push_chunks(coalescer.flush())
             log_unexpected("bot answer failed unexpectedly", exc)
             error = gemini.GeminiModelError(type(exc).__name__, transient=False)
-            self.fail(error.code, error.message)
-            return {"outcome": "error", "code": error.code, "reply_id": self.message_id}
+            return self._outcome(self.fail(error.code, error.message), error.code)
         self.push_chunks(coalescer.flush())
-        self.finish(usage)
-        return {"outcome": "complete", "reply_id": self.message_id}
+        return self._outcome(self.finish(usage))
+
+    def _outcome(self, outcome: str, code: str | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = {"outcome": outcome, "reply_id": self.message_id}
+        if outcome == "error" and code:
+            result["code"] = code
+        return result
 
     def _call_model(
         self,
@@ -124,6 +179,7 @@ class Answer:
         model_input: ModelInput,
         deadline: float,
         coalescer: ChunkCoalescer,
+        ticker: Ticker,
     ) -> gemini.Usage | None:
         client = gemini.client_for(api_key, settings().gemini_base_url)
         budget = limits.LIMITS
@@ -139,7 +195,7 @@ class Answer:
                 file_parts=model_input.file_parts,
             )
             try:
-                drive(stream, deadline, self._take(coalescer), coalescer, self.push_chunks)
+                drive(stream, deadline, self._take(coalescer), coalescer, self.push_chunks, ticker)
                 return stream.usage
             except gemini.GeminiError as exc:
                 wait = retry_wait(exc, attempt, deadline)
@@ -147,7 +203,7 @@ class Answer:
                     raise
                 metrics.add_metric(name="BotModelRetries", unit=MetricUnit.Count, value=1)
                 logger.info("retrying the model", extra={"code": exc.code, "attempt": attempt})
-                time.sleep(wait)
+                ticker.sleep(wait)  # a stop during the backoff still ends the answer on time
         raise AssertionError("unreachable")  # pragma: no cover - the last attempt raises
 
     def _take(self, coalescer: ChunkCoalescer) -> Callable[[str], bool]:
@@ -169,12 +225,14 @@ class Answer:
         return take
 
     # -- the end ------------------------------------------------------------------------
-    def finish(self, usage: gemini.Usage | None) -> None:
+    # Each end is a conditional write: the one that succeeds sends the one final frame.
+    def finish(self, usage: gemini.Usage | None) -> str:
+        """End the answer as complete (or stopped, if a stop was asked meanwhile)."""
         full = self.text
-        message_table.update_message(
-            self.room_id, self.message_id, {"status": "complete", "content": full}
-        )
-        self.push(self._stream_frame(chunk="", is_complete=True, full_response=full))
+        if not message_table.end_reply(self.room_id, self.message_id, "complete", full):
+            # refused: a stop was asked (it ends stopped) or it ended elsewhere
+            return self.end_stopped()
+        self.push(self._final_frame(stopped=False))
         self.set_typing(False)
         if self.truncated:
             logger.warning("bot answer cut at the size cap", extra={"bytes": self.received_bytes})
@@ -182,13 +240,16 @@ class Answer:
         metrics.add_metric(name="BotAnswers", unit=MetricUnit.Count, value=1)
         self._answer_metrics()
         _usage_metrics(usage)
+        return "complete"
 
-    def fail(self, code: str, message: str, *, stored: bool = False) -> None:
-        """End the answer as an error: store what was streamed, then tell the room."""
-        if not stored:
-            message_table.update_message(
-                self.room_id, self.message_id, {"status": "error", "content": self.text}
-            )
+    def fail(self, code: str, message: str, *, stored: bool = False) -> str:
+        """End the answer as an error: store what was streamed, then tell the room (or end
+        it as stopped, if a stop was asked meanwhile)."""
+        if not stored and not message_table.end_reply(
+            self.room_id, self.message_id, "error", self.text
+        ):
+            # refused: a stop was asked (it ends stopped) or it ended elsewhere
+            return self.end_stopped()
         ids = {"room_id": self.room_id, "message_id": self.message_id, "reply_to": self.reply_to}
         self.push(BotErrorFrame(**ids, code=code, message=message))
         if self.typing:
@@ -202,9 +263,30 @@ class Answer:
         ) as metric:
             metric.add_dimension(name="code", value=code)
         self._answer_metrics()
+        return "error"
+
+    def end_stopped(self) -> str:
+        """End the answer as stopped: store what was sent, send the final frame."""
+        if not message_table.end_reply(self.room_id, self.message_id, "stopped", self.text):
+            return self._ended_elsewhere()
+        self.push(self._final_frame(stopped=True))
+        if self.typing:
+            self.set_typing(False)
+        metrics.add_metric(name="BotAnswersStopped", unit=MetricUnit.Count, value=1)
+        self._answer_metrics()
+        return "stopped"
+
+    def _ended_elsewhere(self) -> str:
+        logger.warning("bot reply already ended elsewhere", extra={"reply_id": self.message_id})
+        if self.typing:
+            self.set_typing(False)
+        return "duplicate"
 
     def _answer_metrics(self) -> None:
         _ms_metric("BotAnswerDuration", self.started)
+        metrics.add_metric(
+            name="BotCheckpointWrites", unit=MetricUnit.Count, value=self.checkpoint_writes
+        )
         metrics.add_metric(name="BotChunksPushed", unit=MetricUnit.Count, value=self.chunks)
         metrics.add_metric(name="BotFramesPushed", unit=MetricUnit.Count, value=self.frames)
 

@@ -1,19 +1,23 @@
 """Answering one queued bot command, at most once.
 
-For a command (``{"room_id", "message_id"}``) this loads the command, the room, its
-members, the recent history and its attachments (chat.logic.bot.files), builds what the
-model sees, and creates the bot's reply (``status: "streaming"``) in one transaction with
-the command's ``reply_id``; then the answer is streamed (chat.logic.bot.answer). A room
-without a key (its own, else the stack's shared one) is answered ``no_api_key``.
+For a command (``{"room_id", "message_id", "generation"}``; generation 0 is the first
+answer, 1, 2 … its regenerations) this loads the command, the room, its members, the recent
+history and its attachments (chat.logic.bot.files), builds what the model sees, and creates
+the bot's reply (``status: "streaming"``) in one transaction with the command's reply
+attribute of that generation (``reply_id``, ``reply_id_1`` …); then the answer is streamed
+(chat.logic.bot.answer). A room without a key (its own, else the stack's shared one) is
+answered ``no_api_key``.
 
 Failures of our own infrastructure before the reply exists (DynamoDB, KMS, Secrets
 Manager) raise, and the queue retries the command; every read happens before the first
 write, so such a failure leaves nothing to clean up. Once the reply exists every failure
 ends it in a terminal state; only a failure to store that state raises.
 
-A command that already names its reply (``reply_id``) is not answered again. A reply
+A command that already names its reply of that generation is not answered again: a
+redelivery, or a command stopped while it waited in the queue (the stop request wrote its
+reply, ``stopped``, so it is skipped at once and the room's next command starts). A reply
 still ``streaming`` then belongs to a run that died (Lambda timeout or crash): it is ended
-as ``timeout``.
+as ``timeout``, or as ``stopped`` if someone asked to stop it (never answered again).
 """
 
 from __future__ import annotations
@@ -28,31 +32,33 @@ from chat.config import settings
 from chat.dal import messages as message_table
 from chat.dal import rooms as room_table
 from chat.frames import MessageFrame
-from chat.ids import new_id, now_iso
 from chat.logic.bot import files, limits
 from chat.logic.bot.answer import Answer
 from chat.logic.bot.context import ModelInput, build_model_input
-from chat.models import BOT_USERNAME, Message
+from chat.logic.bot.reply import new_reply
+from chat.models import Message
 from chat.observability import logger, metrics
 
-TERMINAL = ("complete", "error")
+TERMINAL = ("complete", "error", "stopped")
 NO_KEY_MESSAGE = (
     "This room has no Gemini API key. The room's owner can add one in the bot settings."
 )
 INTERRUPTED_MESSAGE = "The answer was interrupted."
 
 
-def answer_command(command: dict[str, str], deadline: float) -> dict[str, Any]:
+def answer_command(command: dict[str, Any], deadline: float) -> dict[str, Any]:
     """Answer one command (at most once) by ``deadline`` (monotonic clock); returns what
     became of it."""
     room_id, command_id = command["room_id"], command["message_id"]
+    generation = int(command.get("generation") or 0)
+    reply_attribute = message_table.reply_attribute(generation)
     started = time.monotonic()
     item = message_table.get_message(room_id, command_id)
     if item is None or item.get("message_type") != "command":
         logger.warning("bot command not found, skipped")
         return {"outcome": "skipped"}
-    if item.get("reply_id"):
-        return _already_answered(room_id, command_id, item["reply_id"])
+    if item.get(reply_attribute):
+        return _already_answered(room_id, command_id, item[reply_attribute])
     room = room_table.get_room(room_id)
     if room is None:
         logger.warning("room of the bot command not found, skipped")
@@ -61,10 +67,10 @@ def answer_command(command: dict[str, str], deadline: float) -> dict[str, Any]:
     model = room.get("model") or settings().default_bot_model
     model_input = _model_input(room, item)
     reply = _reply(room_id, command_id, streaming=bool(api_key))
-    if not message_table.put_reply(command_id, reply.model_dump(exclude_none=True)):
-        # Another run got there first (or the command vanished): read what it left.
+    if not message_table.put_reply(command_id, reply.model_dump(exclude_none=True), generation):
+        # Another run, or a stop request, got there first (or the command vanished).
         item = message_table.get_message(room_id, command_id) or {}
-        return _already_answered(room_id, command_id, item.get("reply_id"))
+        return _already_answered(room_id, command_id, item.get(reply_attribute))
     room_table.touch_last_message(room_id, reply.created_at)
     answer = Answer(room_id, reply.message_id, command_id, started)
     answer.push(MessageFrame.of(reply))
@@ -90,17 +96,7 @@ def _model_input(room: dict[str, Any], command: dict[str, Any]) -> ModelInput:
 
 
 def _reply(room_id: str, command_id: str, *, streaming: bool) -> Message:
-    return Message(
-        message_id=new_id(),
-        room_id=room_id,
-        username=BOT_USERNAME,
-        content="",
-        message_type="bot",
-        is_bot=True,
-        created_at=now_iso(),
-        reply_to=command_id,
-        status="streaming" if streaming else "error",
-    )
+    return new_reply(room_id, command_id, status="streaming" if streaming else "error")
 
 
 def _api_key(room_id: str, room: dict[str, Any]) -> str | None:
@@ -117,9 +113,15 @@ def _already_answered(room_id: str, command_id: str, reply_id: str | None) -> di
     if reply is None or reply.get("status") in TERMINAL:
         logger.info("bot command already answered", extra={"reply_id": reply_id})
         return {"outcome": "duplicate", "reply_id": reply_id}
-    # A run died while streaming this reply (Lambda timeout or crash): end it.
+    # A run died while streaming this reply (Lambda timeout or crash): end it with what its
+    # last checkpoint stored; as stopped if someone asked to stop it, else as a timeout.
     logger.warning("ending a bot reply left streaming", extra={"reply_id": reply_id})
     answer = Answer(room_id, reply["message_id"], command_id, time.monotonic())
-    answer.received = [reply.get("content") or ""]
-    answer.fail("timeout", INTERRUPTED_MESSAGE)
-    return {"outcome": "error", "code": "timeout", "reply_id": reply_id}
+    content = reply.get("content") or ""
+    answer.sent, answer.offset = [content], len(content)
+    answer.seq = int(reply.get("stream_seq") or 0)
+    if "stop_requested" in reply:
+        return {"outcome": answer.end_stopped(), "reply_id": reply_id}
+    outcome = answer.fail("timeout", INTERRUPTED_MESSAGE)
+    result = {"outcome": outcome, "reply_id": reply_id}
+    return {**result, "code": "timeout"} if outcome == "error" else result

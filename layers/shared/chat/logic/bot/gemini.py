@@ -17,6 +17,12 @@ Each error carries ``partial_text`` (the pieces yielded before it) and ``retryab
 Error texts never contain the API key: SDK messages are scrubbed and the SDK exception is
 not chained (``__cause__`` is None).
 
+``AnswerStream.abort()`` (from any thread) ends an answer early: it shuts the connection's
+socket down, so the thread reading the stream wakes at once and the model stops streaming
+to us (a stopped answer reads no more tokens). The socket is known from the moment the
+response headers arrive (an httpx2 response hook); an abort before that shuts the
+connection as soon as they do.
+
 Retries are the caller's: the SDK is built with ``HttpRetryOptions(attempts=1)``, so it
 never retries by itself. ``base_url`` is None in production; locally and in tests it points
 at the fake Gemini (local/fake_gemini.py).
@@ -24,9 +30,12 @@ at the fake Gemini (local/fake_gemini.py).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import re
+import socket
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -40,6 +49,8 @@ from google.genai import types
 from chat.logic.bot.context import Blob, Turn
 
 _REDACTED = "[redacted]"
+# The answer stream being read on the current thread (its response hook records the socket).
+_reading = threading.local()
 _DETAIL_LIMIT = 500
 
 
@@ -126,6 +137,8 @@ class AnswerStream:
         self._block_reason: str | None = None
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
+        self._response: httpx2.Response | None = None
+        self._aborted = False
         self._iterator = self._run()
 
     @property
@@ -139,11 +152,23 @@ class AnswerStream:
         return next(self._iterator)
 
     def close(self) -> None:
-        """Stop reading (e.g. the caller gave up); safe to call more than once."""
+        """Stop reading (e.g. the caller gave up); safe to call more than once. Only from
+        the thread that iterates; ``abort`` is for any other thread."""
         self._iterator.close()
 
+    def abort(self) -> None:
+        """End the answer from any thread: the connection is shut down, so the iteration
+        stops at once (raising) and no more of the answer is read."""
+        self._aborted = True
+        response = self._response
+        if response is not None:
+            _shut_down(response)
+
     def _run(self) -> Iterator[str]:
+        if self._aborted:
+            return
         deadline = time.monotonic() + self._total_timeout
+        _reading.stream = self
         responses = self._client.models.generate_content_stream(
             model=self._model, contents=self._contents, config=self._config
         )
@@ -163,6 +188,9 @@ class AnswerStream:
             # Not chained: the SDK's exception text is scrubbed into ours instead.
             raise _domain_error(exc, self.text, self._api_key) from None
         finally:
+            # A finished response's connection goes back to the pool: never shut it down.
+            self._response = None
+            _reading.stream = None
             responses.close()
         self._check_complete()
 
@@ -219,7 +247,7 @@ class GeminiClient:
         self.base_url = base_url
         # Our own httpx2 client pins the SDK's transport, so the transport errors to map
         # are httpx2's whatever GOOGLE_GENAI_HTTP_CLIENT says.
-        self._http = httpx2.Client()
+        self._http = httpx2.Client(event_hooks={"response": [_track_response]})
         self._client = genai.Client(
             api_key=api_key,
             vertexai=False,
@@ -293,6 +321,27 @@ def _contents(turns: Sequence[Turn], file_parts: Sequence[str | Blob]) -> list[t
 def client_for(api_key: str, base_url: str | None = None) -> GeminiClient:
     """A client per (key, base URL), kept across warm invocations."""
     return GeminiClient(api_key, base_url=base_url)
+
+
+def _track_response(response: httpx2.Response) -> None:
+    """httpx2 response hook (on the reading thread): remember the response of the stream
+    being read, so ``abort`` can reach its socket."""
+    stream = getattr(_reading, "stream", None)
+    if stream is not None:
+        stream._response = response
+        if stream._aborted:
+            _shut_down(response)
+
+
+def _shut_down(response: httpx2.Response) -> None:
+    """Shut the response's connection down (both ways): a read blocked on it returns."""
+    network_stream = response.extensions.get("network_stream")
+    sock = network_stream.get_extra_info("socket") if network_stream is not None else None
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            # The plain socket's shutdown, also under TLS: the reading thread's TLS read
+            # fails at once instead of its state being torn down under it.
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 def _domain_error(exc: Exception, partial_text: str, api_key: str) -> GeminiError:

@@ -23,6 +23,10 @@ class Limits:
     # full_response as JSON, so the final frame (with its envelope) stays under the limit
     max_answer_bytes: int = MAX_FRAME_BYTES - 2 * 1024
     history_messages: int = MAX_MESSAGES  # messages read before the command (one Query)
+    # While text arrives, the stored answer is brought up to date this often (a conditional
+    # write that also learns of a stop); while the model pauses, a read learns of a stop.
+    # Bounds both the stored prefix's age and a stop's latency (the contract: 2 s).
+    checkpoint_interval: float = 1.0
     coalesce_window: float = 0.1
     coalesce_chars: int = 1024
     idempotency_seconds: int = 24 * 3600  # the queue's retention: any redelivery is covered

@@ -1,4 +1,5 @@
-"""Rooms, members, bot settings and messages: every route is for members only."""
+"""Rooms, members, bot settings, messages and bot control: every route is for members
+only."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from chat.logic import bot_settings, catch_up, messages, rooms
+from chat.logic import bot_control, bot_settings, catch_up, messages, rooms
 from chat.logic.tokens import Principal
 from chat.models import (
     BotSettings,
@@ -23,6 +24,7 @@ from chat.models import (
     MessagePage,
     MessagesAfterPage,
     PostMessageRequest,
+    RegenerateResponse,
     Room,
     RoomList,
 )
@@ -119,3 +121,32 @@ def list_messages(
     if after is not None:
         return catch_up.history_after(principal, room_id, limit, after, before=before)
     return messages.history(principal, room_id, limit, before)
+
+
+@router.post(
+    "/rooms/<room_id>/messages/<message_id>/stop",
+    security=BEARER,
+    responses={202: {"description": "The answer is being stopped (a final frame follows)"}},
+)
+def stop_answer(principal: Caller, room_id: str, message_id: str):  # 202: no body
+    bot_control.stop_answer(principal, room_id, message_id)
+    return Response(status_code=202)
+
+
+@router.post(
+    "/rooms/<room_id>/messages/<message_id>/regenerate",
+    security=BEARER,
+    responses={
+        202: {
+            "description": "Queued: the command is answered again",
+            "content": {"application/json": {"model": RegenerateResponse}},
+        }
+    },
+)
+def regenerate(principal: Caller, room_id: str, message_id: str) -> Response[RegenerateResponse]:
+    command_id = bot_control.regenerate(principal, room_id, message_id)
+    return Response(
+        status_code=202,
+        content_type="application/json",
+        body=RegenerateResponse(command_id=command_id),
+    )
