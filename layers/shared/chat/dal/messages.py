@@ -122,7 +122,9 @@ def next_generation(room_id: str, command_id: str) -> int:
 # condition that nobody asked it to stop; a stop request sets ``stop_requested`` on the
 # condition that it still streams. So the two never both succeed silently: the worker's
 # next checkpoint fails and it ends the answer as stopped.
-_STREAMING = "#status = :streaming AND attribute_not_exists(stop_requested)"
+# A reply deleted while it streams (a tombstone) is never written again: it ends as stopped.
+_LIVE_REPLY = "#status = :streaming AND (attribute_not_exists(#deleted) OR #deleted = :false)"
+_STREAMING = f"{_LIVE_REPLY} AND attribute_not_exists(stop_requested)"
 
 
 def request_stop(room_id: str, message_id: str, requested_at: str) -> bool:
@@ -155,18 +157,23 @@ def stop_requested(room_id: str, message_id: str) -> bool:
         .get_item(
             Key={"room_id": room_id, "message_id": message_id},
             ConsistentRead=True,
-            ProjectionExpression="#status, stop_requested",
-            ExpressionAttributeNames={"#status": "status"},
+            ProjectionExpression="#status, stop_requested, #deleted",
+            ExpressionAttributeNames={"#status": "status", "#deleted": "deleted"},
         )
         .get("Item")
     )
-    return item is None or item.get("status") != "streaming" or "stop_requested" in item
+    return (
+        item is None
+        or item.get("status") != "streaming"
+        or "stop_requested" in item
+        or bool(item.get("deleted"))
+    )
 
 
 def end_reply(room_id: str, message_id: str, status: str, content: str) -> bool:
     """Store a streaming reply's terminal state. ``complete`` and ``error`` only if nobody
     asked it to stop; ``stopped`` whenever it still streams. False when the condition fails."""
-    condition = "#status = :streaming" if status == "stopped" else _STREAMING
+    condition = _LIVE_REPLY if status == "stopped" else _STREAMING
     return _conditional_update(
         room_id,
         message_id,
@@ -184,11 +191,19 @@ def _conditional_update(
             Key={"room_id": room_id, "message_id": message_id},
             UpdateExpression=update,
             ConditionExpression=condition,
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=values,
+            **_aliases(condition, values),
         )
     except ClientError as exc:
         if is_condition_failure(exc):
             return False
         raise
     return True
+
+
+def _aliases(condition: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Expression names and values for a reply's condition (only those it uses)."""
+    names = {"#status": "status"}
+    if "#deleted" in condition:
+        names["#deleted"] = "deleted"
+        values = {**values, ":false": False}
+    return {"ExpressionAttributeNames": names, "ExpressionAttributeValues": values}

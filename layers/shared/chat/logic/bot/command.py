@@ -54,8 +54,8 @@ def answer_command(command: dict[str, Any], deadline: float) -> dict[str, Any]:
     reply_attribute = message_table.reply_attribute(generation)
     started = time.monotonic()
     item = message_table.get_message(room_id, command_id)
-    if item is None or item.get("message_type") != "command":
-        logger.warning("bot command not found, skipped")
+    if item is None or item.get("message_type") != "command" or item.get("deleted"):
+        logger.warning("bot command not found or deleted, skipped")
         return {"outcome": "skipped"}
     if item.get(reply_attribute):
         return _already_answered(room_id, command_id, item[reply_attribute])
