@@ -1,7 +1,16 @@
 """Storing and reading messages. REST `POST /rooms/{id}/messages` and the WebSocket
-`message` frame share `post_message`: store, then announce (push + bot queue)."""
+`message` frame share `post_message`: store, then announce (push + bot queue).
+
+The hot path of every chat message is one DynamoDB round trip before the first push: the
+membership check and the store are one transaction, the room's subscribers are queried at
+the same time, the pushes start once the transaction succeeded (nothing is pushed that was
+not stored; a non-member's message is neither stored nor pushed), and the room's last
+activity is written after the pushes. Three DynamoDB calls, whatever the room's size.
+"""
 
 from __future__ import annotations
+
+from concurrent.futures import wait
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -10,10 +19,10 @@ from chat.config import settings
 from chat.dal import messages as message_table
 from chat.dal import rate_limits
 from chat.dal.rooms import touch_last_message
-from chat.errors import RateLimited, Unavailable
+from chat.errors import NotFound, RateLimited, Unavailable
 from chat.frames import MessageFrame
 from chat.ids import new_id, now_iso
-from chat.logic import presence
+from chat.logic import fanout, presence
 from chat.logic.access import require_member
 from chat.logic.tokens import Principal
 from chat.models import Message, MessagePage, is_bot_command
@@ -47,10 +56,11 @@ def post_message(
 ) -> Message:
     """Store a member's message, push it to the room, and queue it for the bot if it is a
     command. `connection_id` is the sending socket, which gets its ack even if not joined."""
-    require_member(room_id, principal.user_id)
     command = is_bot_command(content)
     if command:
+        require_member(room_id, principal.user_id)  # before a command counts against limits
         _check_bot_limits(principal, room_id)
+    subscribers = fanout.subscribers_of(room_id)  # meanwhile
     message = Message(
         message_id=new_id(),
         room_id=room_id,
@@ -61,17 +71,35 @@ def post_message(
         created_at=now_iso(),
         client_id=client_id,
     )
-    message_table.put_message(message.model_dump(exclude_none=True))
-    touch_last_message(room_id, message.created_at)
+    if not message_table.put_member_message(
+        message.model_dump(exclude_none=True), principal.user_id
+    ):
+        wait([subscribers])  # nothing left running when the invocation ends
+        raise NotFound("Room not found")
     metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
     if command:
         message = _submit_command(message)
-    presence.send_to_room(room_id, MessageFrame.of(message), also_connection_id=connection_id)
+    presence.send_to_room(
+        room_id,
+        MessageFrame.of(message),
+        also_connection_id=connection_id,
+        subscribers=subscribers.result(),
+    )
+    _touch_room(room_id, message.created_at)  # after the pushes: off the path to them
     if message.status == "error":
         raise Unavailable(
             "The bot is unavailable right now; your command was stored but will not be answered"
         )
     return message
+
+
+def _touch_room(room_id: str, at: str) -> None:
+    """The room's last activity (room lists sort by it). The message is stored and pushed
+    by now: a failure here is logged, never reported to the sender as a failed send."""
+    try:
+        touch_last_message(room_id, at)
+    except Exception:
+        logger.exception("could not record the room's last activity", extra={"room_id": room_id})
 
 
 def _submit_command(message: Message) -> Message:
