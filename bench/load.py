@@ -77,6 +77,34 @@ class Stack:
             await asyncio.sleep(0.1)
         raise RuntimeError("the local stack did not start")
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time (user + system) used so far by each kind of process of the stack: the
+        gateway (REST, WebSocket, management API, event sources), moto, each function."""
+        used: dict[str, float] = defaultdict(float)
+        ticks = os.sysconf("SC_CLK_TCK")
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                command = (entry / "cmdline").read_bytes().split(b"\0")
+                environ = (entry / "environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if int(fields[2]) != self.process.pid:  # process group: the stack's own
+                continue
+            if b"local.aws_server" in command:
+                kind = "moto server"
+            elif any(b"lambda_bootstrap" in part for part in command):
+                names = [e for e in environ if e.startswith(b"AWS_LAMBDA_FUNCTION_NAME=")]
+                kind = names[0].split(b"=", 1)[1].decode() if names else "function"
+                kind = kind.removeprefix("bench-")
+            else:
+                kind = "gateway (python -m local)"
+            used[kind] += (int(fields[11]) + int(fields[12])) / ticks
+        return used
+
     def stop(self) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGINT)
@@ -221,7 +249,9 @@ async def latency_phase(run: Run, count: int) -> list[float]:
     return samples
 
 
-async def load_phase(run: Run, users: int, rooms: int, rate: float, seconds: float) -> bool:
+async def load_phase(
+    run: Run, stack: Stack, users: int, rooms: int, rate: float, seconds: float
+) -> bool:
     people = await asyncio.gather(*(run.register(_name("u")) for _ in range(users)))
     by_room: dict[str, list[User]] = defaultdict(list)
     for start in range(rooms):
@@ -248,6 +278,7 @@ async def load_phase(run: Run, users: int, rooms: int, rate: float, seconds: flo
             next_at += 1 / rate
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
+    cpu_before = stack.cpu_seconds()
     started = time.monotonic()
     await asyncio.gather(*(talk(user) for user in people))
     sending = time.monotonic() - started
@@ -261,6 +292,7 @@ async def load_phase(run: Run, users: int, rooms: int, rate: float, seconds: flo
 
     drained = await wait_until(delivered_all, DRAIN_TIMEOUT, run.arrived)
     total = time.monotonic() - started
+    cpu = stack.cpu_seconds()
     await asyncio.sleep(1.0)  # late duplicates would show up now
 
     expected = sum(len(by_room[run.room_of[c]]) for c in sent)
@@ -288,6 +320,16 @@ async def load_phase(run: Run, users: int, rooms: int, rate: float, seconds: flo
         f"  exactly once: {missing} missing, {duplicated} duplicated; history: "
         f"{history_bad} messages not stored exactly once; error frames: {len(errors)}"
     )
+    spent = {kind: cpu[kind] - cpu_before.get(kind, 0.0) for kind in cpu}
+    print(
+        f"  CPU of the stack per message: {sum(spent.values()) / len(sent) * 1000:.1f} ms ("
+        + ", ".join(
+            f"{kind} {value / len(sent) * 1000:.1f}"
+            for kind, value in sorted(spent.items(), key=lambda item: -item[1])
+            if value > 0.005
+        )
+        + ")"
+    )
     for user in people:
         await user.ws.close()
     return drained and not missing and not duplicated and not history_bad and not errors
@@ -313,7 +355,7 @@ async def main(args: argparse.Namespace) -> int:
                     f" {args.seconds:.0f} s:"
                 )
                 ok = await load_phase(
-                    Run(session, stack.urls), args.users, args.rooms, args.rate, args.seconds
+                    Run(session, stack.urls), stack, args.users, args.rooms, args.rate, args.seconds
                 )
         finally:
             stack.stop()

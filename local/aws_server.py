@@ -23,6 +23,9 @@ def main() -> None:
 
     from moto.server import ThreadedMotoServer
 
+    from local import moto_dynamodb
+
+    moto_dynamodb.install()  # transactions at the cost of their items, not of their tables
     server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
     server.start()
     print(f"listening {server.get_host_and_port()[1]}", flush=True)
