@@ -222,7 +222,7 @@ class _World:
 
 
 def _timed_sockets_class():
-    from urllib.parse import unquote
+    from urllib.parse import unquote, urlsplit
 
     from chat import clients
     from tests.support.clients import Sockets
@@ -234,11 +234,12 @@ def _timed_sockets_class():
             super().__init__(clients.management_api())
             self.timed: list[tuple[float, str, dict]] = []
 
-        def _intercept(self, params, model, **kwargs):
-            path = unquote(params["url_path"])
-            result = super()._intercept({**params, "url_path": path}, model, **kwargs)
-            frame = self.sent[path.rsplit("/", 1)[-1]][-1]
-            self.timed.append((time.perf_counter(), path.rsplit("/", 1)[-1], frame))
+        def send(self, request):
+            result = super().send(request)
+            connection_id = unquote(urlsplit(request.url).path.rsplit("/", 1)[-1])
+            if request.method == "POST" and self.sent.get(connection_id):
+                frame = self.sent[connection_id][-1]
+                self.timed.append((time.perf_counter(), connection_id, frame))
             return result
 
     return TimedSockets

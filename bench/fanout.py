@@ -14,8 +14,9 @@ the path REST and the `message` frame share, and the script prints:
   processing (over 90 % of it at 1000 items), not what DynamoDB would take.
 
 Two management clients are measured: a fake whose post_to_connection only sleeps 20 ms,
-and the real botocore client whose HTTP send sleeps 20 ms (so serialising, signing and
-parsing each request, which hold the GIL, are paid as in Lambda).
+and the real one (chat.clients.ManagementApi: SigV4-signed requests) whose HTTP session's
+send sleeps 20 ms (so building and signing each request, which hold the GIL, are paid as
+in Lambda).
 
 Run: .venv/bin/python bench/fanout.py
 """
@@ -75,7 +76,6 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 import boto3  # noqa: E402
 from botocore.awsrequest import AWSResponse  # noqa: E402
 from moto import mock_aws  # noqa: E402
-from moto.core.models import botocore_stubber  # noqa: E402
 
 from chat import clients  # noqa: E402
 from chat.dal import connections  # noqa: E402
@@ -102,19 +102,19 @@ class _EmptyBody:
         return []
 
 
-def botocore_management_api() -> Any:
-    """The real client (as chat.clients builds it) whose HTTP send sleeps 20 ms."""
-    clients.reset()  # forget the injected fake; the DynamoDB resource is rebuilt on next use
-    client = clients.management_api()
+class _SleepingHttp:
+    """An HTTP session whose every request is a 20 ms round trip answered 200."""
 
-    def send(request: Any, **_: Any) -> AWSResponse:
+    def send(self, request: Any) -> AWSResponse:
         time.sleep(PUSH_SECONDS)
         return AWSResponse(request.url, 200, {}, _EmptyBody())
 
-    client.meta.events.register_first("before-send.apigatewaymanagementapi", send)
-    # botocore runs every before-send handler, and moto's (on every client while a mock
-    # is active) would also process each push in its own backend: CPU Lambda never spends.
-    client.meta.events.unregister("before-send", botocore_stubber)
+
+def real_management_api() -> Any:
+    """The real client (as chat.clients builds it) whose HTTP send sleeps 20 ms."""
+    clients.reset()  # forget the injected fake; the DynamoDB resource is rebuilt on next use
+    client = clients.management_api()
+    client.http = _SleepingHttp()
     return client
 
 
@@ -227,9 +227,9 @@ def main() -> None:
         results: dict[str, list[Figures]] = {}
         for label, client in (
             ("fake management client (post_to_connection sleeps 20 ms)", SleepingManagementApi()),
-            ("botocore management client (HTTP send sleeps 20 ms)", None),
+            ("signed-request management client (HTTP send sleeps 20 ms)", None),
         ):
-            clients.inject("apigatewaymanagementapi", client or botocore_management_api())
+            clients.inject("apigatewaymanagementapi", client or real_management_api())
             results[label] = [measure(owner, room_ids[size], size) for size in SIZES]
 
     print(

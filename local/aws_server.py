@@ -24,6 +24,10 @@ def main() -> None:
 
     from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
+    from local import moto_dynamodb
+
+    moto_dynamodb.install()  # transactions at the cost of their items, not of their tables
+
     class Server(ThreadedMotoServer):
         """moto's server with S3's presigned POST policy checks in front (local.s3)."""
 

@@ -4,7 +4,8 @@
 - REST (API Gateway REST, Lambda proxy): `RestRoutes` picks the resource of a path as API
   Gateway does, `rest_event` builds the proxy event.
 - WebSocket (API Gateway v2): `select_route` applies the RouteSelectionExpression,
-  `ws_connect_event` / `ws_message_event` / `ws_disconnect_event` build the events.
+  `ws_authorizer_event` / `ws_connect_event` / `ws_message_event` / `ws_disconnect_event`
+  build the events; `authorizer_context` and `policy_allows` read an authorizer's answer.
 - SQS: `sqs_record` / `sqs_event` from messages as ReceiveMessage returns them.
 
 Standard library only: the local Lambda runtime (`lambda_bootstrap.py`) loads this file by
@@ -22,6 +23,7 @@ import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from fnmatch import fnmatchcase
 from typing import Any, Generic, Protocol, TypeVar
 from urllib.parse import unquote
 
@@ -243,12 +245,19 @@ class WebSocketConnection:
     headers: dict[str, str] = field(default_factory=dict)
     multi_value_headers: dict[str, list[str]] = field(default_factory=dict)
     connected_at: int = field(default_factory=now_ms)  # epoch ms
+    # What the $connect authorizer answered: principalId and its context, handed to every
+    # route of the connection as requestContext.authorizer (None: no authorizer).
+    authorizer: dict[str, Any] | None = None
 
 
 def _ws_context(connection: WebSocketConnection, route_key: str, event_type: str) -> dict:
     now = now_ms()
     request_id = _short_id()
+    context: dict[str, Any] = {}
+    if connection.authorizer is not None:
+        context["authorizer"] = dict(connection.authorizer)
     return {
+        **context,
         "routeKey": route_key,
         "eventType": event_type,
         "extendedRequestId": request_id,
@@ -273,19 +282,84 @@ def _headers(connection: WebSocketConnection) -> dict[str, Any]:
     }
 
 
-def ws_connect_event(
-    connection: WebSocketConnection, query: Sequence[tuple[str, str]] = ()
-) -> dict[str, Any]:
-    event: dict[str, Any] = _headers(connection)
+def _query(event: dict[str, Any], query: Sequence[tuple[str, str]]) -> None:
     if query:
         multi: dict[str, list[str]] = {}
         for name, value in query:
             multi.setdefault(name, []).append(value)
         event["queryStringParameters"] = {name: values[-1] for name, values in multi.items()}
         event["multiValueQueryStringParameters"] = multi
+
+
+def ws_connect_event(
+    connection: WebSocketConnection, query: Sequence[tuple[str, str]] = ()
+) -> dict[str, Any]:
+    event: dict[str, Any] = _headers(connection)
+    _query(event, query)
     event["requestContext"] = _ws_context(connection, "$connect", "CONNECT")
     event["isBase64Encoded"] = False
     return event
+
+
+def method_arn(connection: WebSocketConnection, route_key: str = "$connect") -> str:
+    return f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{connection.api_id}/{connection.stage}/{route_key}"
+
+
+def ws_authorizer_event(
+    connection: WebSocketConnection, query: Sequence[tuple[str, str]] = ()
+) -> dict[str, Any]:
+    """What a Lambda REQUEST authorizer of `$connect` gets (type, methodArn, the handshake)."""
+    event: dict[str, Any] = {"type": "REQUEST", "methodArn": method_arn(connection)}
+    event.update(_headers(connection))
+    _query(event, query)
+    event["stageVariables"] = {}
+    event["requestContext"] = _ws_context(connection, "$connect", "CONNECT")
+    return event
+
+
+def identity_present(
+    sources: Iterable[str], query: Sequence[tuple[str, str]], headers: Mapping[str, str]
+) -> bool:
+    """Whether every identity source (route.request.querystring.X / header.X) is in the
+    request and not empty: API Gateway answers 401 without calling the authorizer otherwise."""
+    values = dict(query)
+    lowered = {name.lower(): value for name, value in headers.items()}
+    for source in sources:
+        if source.startswith("route.request.querystring."):
+            found = values.get(source.removeprefix("route.request.querystring."))
+        elif source.startswith("route.request.header."):
+            found = lowered.get(source.removeprefix("route.request.header.").lower())
+        else:
+            continue  # stage variables, context: not checked locally
+        if not found:
+            return False
+    return True
+
+
+def policy_allows(answer: Any, resource: str) -> bool:
+    """Whether an authorizer's IAM policy allows execute-api:Invoke on `resource` (an
+    explicit Deny wins; `*` and `?` match as in IAM)."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("policyDocument"), dict):
+        return False
+    statements = answer["policyDocument"].get("Statement") or []
+    allowed = False
+    for statement in statements if isinstance(statements, list) else [statements]:
+        actions, resources = statement.get("Action"), statement.get("Resource")
+        actions = actions if isinstance(actions, list) else [actions]
+        resources = resources if isinstance(resources, list) else [resources]
+        if not any(fnmatchcase("execute-api:Invoke", str(a)) for a in actions):
+            continue
+        if not any(fnmatchcase(resource, str(r)) for r in resources):
+            continue
+        if statement.get("Effect") == "Deny":
+            return False
+        allowed = allowed or statement.get("Effect") == "Allow"
+    return allowed
+
+
+def authorizer_context(answer: dict[str, Any]) -> dict[str, Any]:
+    """requestContext.authorizer of the routes after an allowed handshake."""
+    return {**(answer.get("context") or {}), "principalId": answer.get("principalId")}
 
 
 def ws_message_event(

@@ -67,10 +67,20 @@ class RestApiSpec:
 
 
 @dataclass
+class WebSocketAuthorizer:
+    """A Lambda REQUEST authorizer of the WebSocket API (it guards `$connect` only)."""
+
+    authorizer_id: str
+    function: str  # logical id
+    identity_sources: list[str]  # e.g. route.request.querystring.token
+
+
+@dataclass
 class WebSocketRoute:
     route_key: str
     function: str  # logical id
     two_way: bool  # RouteResponseSelectionExpression set: the function's body goes back
+    authorizer: WebSocketAuthorizer | None = None  # AuthorizationType CUSTOM
 
 
 @dataclass
@@ -322,6 +332,18 @@ def _websocket_api(
         }
 
     function_by_arn = {spec.arn: logical_id for logical_id, spec in functions.items()}
+    authorizers: dict[str, WebSocketAuthorizer] = {}  # authorizer id -> authorizer
+    for logical_id, properties in parts("AWS::ApiGatewayV2::Authorizer").items():
+        match = _FUNCTION_ARN.search(str(properties.get("AuthorizerUri", "")))
+        function = function_by_arn.get(match.group(1)) if match else None
+        if properties.get("AuthorizerType") != "REQUEST" or function is None:
+            warnings.append(f"{logical_id}: only a local Lambda REQUEST authorizer is served")
+            continue
+        authorizer_id = resolver.symbols.physical[logical_id].ref
+        sources = properties.get("IdentitySource") or []
+        authorizers[authorizer_id] = WebSocketAuthorizer(
+            authorizer_id, function, [sources] if isinstance(sources, str) else list(sources)
+        )
     integrations: dict[str, str] = {}  # integration id -> function logical id
     for logical_id, properties in parts("AWS::ApiGatewayV2::Integration").items():
         match = _FUNCTION_ARN.search(str(properties.get("IntegrationUri", "")))
@@ -340,7 +362,15 @@ def _websocket_api(
             warnings.append(f"{logical_id}: route {key} has no local integration")
             continue
         two_way = bool(properties.get("RouteResponseSelectionExpression"))
-        routes[key] = WebSocketRoute(route_key=key, function=function, two_way=two_way)
+        authorizer = None
+        if properties.get("AuthorizationType") == "CUSTOM":
+            authorizer = authorizers.get(str(properties.get("AuthorizerId")))
+            if authorizer is None:
+                warnings.append(f"{logical_id}: route {key} has no local authorizer; refused")
+                continue
+        routes[key] = WebSocketRoute(
+            route_key=key, function=function, two_way=two_way, authorizer=authorizer
+        )
     stages = [properties["StageName"] for properties in parts("AWS::ApiGatewayV2::Stage").values()]
     return WebSocketApiSpec(
         api_id=api_id,

@@ -256,7 +256,7 @@ class Provisioner:
         return Physical(api_id, {"ApiId": api_id, "ApiEndpoint": endpoint})
 
     def _api_v2_part(self, logical_id: str, resource: dict[str, Any]) -> Physical:
-        """Integrations, routes, deployments, stages: an id for `Ref`."""
+        """Integrations, routes, deployments, stages, authorizers: an id for `Ref`."""
         return Physical(local_id(self.stack, logical_id, 7))
 
     def _placeholder(self, logical_id: str, resource: dict[str, Any]) -> Physical:
@@ -284,4 +284,5 @@ _IDENTITIES: dict[str, Callable[[Provisioner, str, dict[str, Any]], Physical]] =
     "AWS::ApiGatewayV2::Route": Provisioner._api_v2_part,
     "AWS::ApiGatewayV2::Deployment": Provisioner._api_v2_part,
     "AWS::ApiGatewayV2::Stage": Provisioner._api_v2_part,
+    "AWS::ApiGatewayV2::Authorizer": Provisioner._api_v2_part,
 }

@@ -59,7 +59,7 @@ class Options:
     region: str = "us-east-1"
     stack_name: str = "chat-local"
     parameter_overrides: dict[str, str] = field(default_factory=dict)
-    concurrency: int = 4
+    concurrency: int = 8
     prewarm: bool = True
     reload: bool = True
     ready_file: Path | None = None
@@ -546,8 +546,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument(
         "--concurrency",
         type=int,
-        default=int(env.get("LOCAL_CONCURRENCY", 4)),
-        help="worker processes per function at most (default 4)",
+        default=int(env.get("LOCAL_CONCURRENCY", 8)),
+        help="worker processes per function at most (default 8)",
     )
     parser.add_argument(
         "--no-prewarm", action="store_true", help="start no environment before its first invocation"

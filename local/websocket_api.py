@@ -1,7 +1,10 @@
 """The WebSocket API (API Gateway v2, WEBSOCKET) and its management API, on one aiohttp port.
 
-- `GET /` (or `/{stage}`) upgrades to a WebSocket after the `$connect` route's function
-  answered 200; any other status refuses the handshake with that status.
+- `GET /` (or `/{stage}`) upgrades to a WebSocket after the `$connect` route's authorizer
+  (a Lambda REQUEST authorizer: its identity sources must be present, else 401; it fails
+  with "Unauthorized": 401; its policy does not allow the route: 403) and its function
+  (200) let it; any other status refuses the handshake with that status. The authorizer's
+  context reaches every route of the connection as `requestContext.authorizer`.
 - Each frame is routed by the API's RouteSelectionExpression (e.g. `$request.body.type`)
   to a route of the template, else to `$default`; the function runs with the WebSocket
   proxy event. `$disconnect` runs once the socket is closed, whoever closed it.
@@ -29,15 +32,20 @@ from aiohttp import WSMsgType, web
 
 from local.events import (
     WebSocketConnection,
+    authorizer_context,
+    identity_present,
+    method_arn,
     now_ms,
+    policy_allows,
     select_route,
+    ws_authorizer_event,
     ws_connect_event,
     ws_disconnect_event,
     ws_message_event,
 )
 from local.gateway import forwarded_headers
 from local.lambda_runtime import InvokeResult
-from local.model import WebSocketApiSpec
+from local.model import WebSocketApiSpec, WebSocketAuthorizer
 
 log = logging.getLogger("local")
 
@@ -107,6 +115,10 @@ class WebSocketApi:
         )
         connection.last_active_at = connection.connected_at
         route = self.spec.routes.get("$connect")
+        if route is not None and route.authorizer is not None:
+            refusal = await self._authorize(route.authorizer, connection, request)
+            if refusal is not None:
+                return refusal
         if route is not None:
             started = time.monotonic()
             event = ws_connect_event(connection, list(request.query.items()))
@@ -144,6 +156,38 @@ class WebSocketApi:
                 await ws.close()
             await self._disconnected(connection)
         return ws
+
+    async def _authorize(
+        self, authorizer: WebSocketAuthorizer, connection: Connection, request: web.Request
+    ) -> web.Response | None:
+        """Run the route's Lambda REQUEST authorizer as API Gateway does; the refusal, if any."""
+        query = list(request.query.items())
+        if not identity_present(authorizer.identity_sources, query, request.headers):
+            log.info("WS  $connect %s -> 401 (no identity source)", connection.connection_id)
+            return web.json_response({"message": "Unauthorized"}, status=401)
+        started = time.monotonic()
+        result = await self.invoke(authorizer.function, ws_authorizer_event(connection, query))
+        if result.ok and policy_allows(result.payload, method_arn(connection)):
+            connection.authorizer = authorizer_context(result.payload)
+            status = 200
+        elif result.ok:
+            status = 403
+        elif (result.error or {}).get("errorMessage") == "Unauthorized":
+            status = 401
+        else:
+            status = 500
+        log.info(
+            "WS  $connect %s -> %s %d (%.0f ms%s)",
+            connection.connection_id,
+            authorizer.function,
+            status,
+            (time.monotonic() - started) * 1000,
+            ", cold start" if result.cold_start else "",
+        )
+        if status == 200:
+            return None
+        message = {401: "Unauthorized", 403: "Forbidden"}.get(status, "Internal server error")
+        return web.json_response({"message": message}, status=status)
 
     async def _receive_frames(self, connection: Connection) -> None:
         ws = connection.ws

@@ -34,6 +34,15 @@ ECHO_HANDLER = textwrap.dedent(
     def lambda_handler(event, context):
         if "Records" in event:
             return jobs(event)
+        if event.get("type") == "REQUEST":  # the $connect route's authorizer
+            if (event.get("queryStringParameters") or {}).get("token") != "let-me-in":
+                raise Exception("Unauthorized")
+            statement = {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}
+            return {
+                "principalId": "guest",
+                "policyDocument": {"Version": "2012-10-17", "Statement": [statement]},
+                "context": {"who": "guest", "level": 3},
+            }
         request = event["requestContext"]
         kind = request.get("eventType")
         if kind == "CONNECT":
@@ -65,6 +74,7 @@ ECHO_HANDLER = textwrap.dedent(
             "source_ip": info["Identity"]["SourceIp"],
             "gone": gone,
             "stage": request["stage"],
+            "authorizer": request.get("authorizer"),
         }
         api.post_to_connection(ConnectionId=me, Data=json.dumps(reply).encode())
         return {"statusCode": 200}
@@ -241,6 +251,7 @@ def template_copy(directory: Path) -> Path:
         }
     # $connect / $disconnect go to the echo function too: its own token rule, no users needed.
     resources["ConnectIntegration"]["Properties"]["IntegrationUri"] = echo_uri
+    resources["WebSocketAuthorizer"]["Properties"]["AuthorizerUri"] = echo_uri
     path = directory / "template.yaml"
     path.write_text(json.dumps(template, indent=1))  # JSON is YAML: a valid template file
     return path
@@ -334,6 +345,8 @@ def test_websocket_routes_added_to_the_copy_and_the_management_api(
         assert reply["gone"] == "GoneException"
         assert reply["source_ip"] == "127.0.0.1"
         assert reply["stage"] == "v1"
+        # the copy's $connect authorizer let it in; its context reaches every route
+        assert reply["authorizer"] == {"who": "guest", "level": 3, "principalId": "guest"}
 
         socket.send(type="kick")
         assert socket.closed.wait(10), "DELETE @connections did not close the socket"

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 from chat.dal import message_changes
 from chat.dal import messages as message_table
-from tests.integration.test_bot_worker import (  # noqa: F401 - fixtures
-    bot_replies,
-    deliver,
-    gemini,
-    joined,
-    keyed_room,
-    post,
-    stored,
-)
+from tests.integration import test_bot_worker as worker_tests
+from tests.integration.test_bot_worker import bot_replies, deliver, post, stored
+
+# The worker tests' fixtures: a room with a key, and the fake Gemini behind the SDK.
+gemini = worker_tests.gemini
+keyed_room = worker_tests.keyed_room
 
 
 def test_a_command_deleted_before_its_turn_is_not_answered(rest, keyed_room, gemini, stack):

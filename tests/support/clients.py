@@ -8,16 +8,26 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from botocore.awsrequest import AWSResponse
 
-from local.events import RestRoutes, select_route
+from local.events import (
+    RestRoutes,
+    WebSocketConnection,
+    authorizer_context,
+    identity_present,
+    method_arn,
+    now_ms,
+    policy_allows,
+    select_route,
+)
 from local.model import RestRoute, template_rest_routes
 from local.template import load_template, resources_of_type
 from tests.support.events import (
     LambdaContext,
     rest_event,
+    ws_authorizer_event,
     ws_connect_event,
     ws_disconnect_event,
     ws_message_event,
@@ -46,6 +56,14 @@ def _websocket_routes() -> tuple[str, frozenset[str]]:
     routes = resources_of_type(template, "AWS::ApiGatewayV2::Route").values()
     keys = {route["Properties"]["RouteKey"] for route in routes}
     return api["Properties"]["RouteSelectionExpression"], frozenset(keys)
+
+
+@cache
+def _connect_identity_sources() -> tuple[str, ...]:
+    """The identity sources of the WebSocket API's authorizer (what API Gateway checks)."""
+    template = load_template()
+    (authorizer,) = resources_of_type(template, "AWS::ApiGatewayV2::Authorizer").values()
+    return tuple(authorizer["Properties"]["IdentitySource"])
 
 
 @dataclass
@@ -93,35 +111,50 @@ class RestClient:
         return self.call("DELETE", path, **kwargs)
 
 
+class _Body:
+    """An HTTP response body as botocore's AWSResponse reads it."""
+
+    def __init__(self, data: bytes = b"") -> None:
+        self.data = data
+
+    def stream(self, **_: Any) -> list[bytes]:
+        return [self.data]
+
+
 class Sockets:
-    """Records every PostToConnection of the real management client (a botocore hook),
-    and answers 410 Gone for connections marked gone: moto never does."""
+    """The management API's HTTP endpoint, played in-process: the real management client
+    (chat.clients.ManagementApi) signs and sends each request to it. It records every
+    PostToConnection and DeleteConnection, checks each is SigV4-signed for execute-api,
+    and answers 410 Gone, 403 Forbidden or 500 for connections marked so (moto never does)."""
 
     def __init__(self, management_client: Any) -> None:
         self.sent: dict[str, list[dict[str, Any]]] = {}
+        self.closed: list[str] = []
         self.gone: set[str] = set()
+        self.forbidden: set[str] = set()
         self.failing: set[str] = set()
-        management_client.meta.events.register(
-            "before-call.apigatewaymanagementapi.PostToConnection", self._intercept
-        )
+        management_client.http = self
 
-    def _intercept(self, params: dict[str, Any], model: Any, **_: Any):
-        connection_id = unquote(params["url_path"].rsplit("/", 1)[-1])  # sent URL-quoted
-        if connection_id in self.gone or connection_id in self.failing:
-            status, code = (
-                (410, "GoneException")
-                if connection_id in self.gone
-                else (500, "InternalServerErrorException")
-            )
-            response = AWSResponse(params["url"], status, {}, None)
-            return response, {
-                "Error": {"Code": code, "Message": code},
-                "ResponseMetadata": {"HTTPStatusCode": status},
-            }
-        self.sent.setdefault(connection_id, []).append(json.loads(params["body"]))
-        return AWSResponse(params["url"], 200, {}, None), {
-            "ResponseMetadata": {"HTTPStatusCode": 200}
-        }
+    def send(self, request: Any) -> AWSResponse:
+        """The HTTP session's `send`: one signed request to the management API."""
+        authorization = request.headers.get("Authorization", "")
+        assert authorization.startswith("AWS4-HMAC-SHA256 Credential="), authorization
+        assert "/execute-api/aws4_request" in authorization, authorization
+        connection_id = unquote(urlsplit(request.url).path.rsplit("/", 1)[-1])  # sent quoted
+        for marked, status, code in (
+            (self.gone, 410, "GoneException"),
+            (self.forbidden, 403, "ForbiddenException"),
+            (self.failing, 500, "InternalServerErrorException"),
+        ):
+            if connection_id in marked:
+                body = json.dumps({"message": code}).encode()
+                return AWSResponse(request.url, status, {"x-amzn-ErrorType": code}, _Body(body))
+        if request.method == "DELETE":
+            self.closed.append(connection_id)
+            return AWSResponse(request.url, 204, {}, _Body())
+        assert request.method == "POST", request.method
+        self.sent.setdefault(connection_id, []).append(json.loads(request.body))
+        return AWSResponse(request.url, 200, {}, _Body())
 
     def frames(self, connection_id: str, frame_type: str | None = None) -> list[dict[str, Any]]:
         frames = self.sent.get(connection_id, [])
@@ -141,19 +174,44 @@ class WebSocketClient:
         self.connection_id = f"conn{WebSocketClient._count}="
         self.sockets = sockets
         self.token = token
+        self.authorizer: dict[str, Any] | None = None  # requestContext.authorizer, once let in
+        self.connected_at = now_ms()  # API Gateway's connectedAt, the same in every event
 
     def connect(self) -> int:
+        """The handshake as API Gateway runs it: identity sources, the authorizer, then
+        $connect with the authorizer's context; the HTTP status of the handshake."""
+        query = [("token", self.token)] if self.token is not None else []
+        if not identity_present(_connect_identity_sources(), query, {}):
+            return 401
+        try:
+            answer = handler_of("WsAuthorizerFunction")(
+                ws_authorizer_event(self.connection_id, self.token), LambdaContext()
+            )
+        except Exception as exc:
+            if str(exc) == "Unauthorized":
+                return 401
+            raise
+        if not policy_allows(answer, method_arn(WebSocketConnection(self.connection_id))):
+            return 403
+        self.authorizer = authorizer_context(answer)
         response = handler_of("WsConnectFunction")(
-            ws_connect_event(self.connection_id, self.token), LambdaContext()
+            ws_connect_event(self.connection_id, self.token, self.authorizer, self.connected_at),
+            LambdaContext(),
         )
         return response["statusCode"]
 
     def disconnect(self) -> None:
-        handler_of("WsConnectFunction")(ws_disconnect_event(self.connection_id), LambdaContext())
+        handler_of("WsConnectFunction")(
+            ws_disconnect_event(self.connection_id, self.authorizer, self.connected_at),
+            LambdaContext(),
+        )
 
     def send_raw(self, body: str, route_key: str = "$default") -> int:
         response = handler_of("WsMessageFunction")(
-            ws_message_event(self.connection_id, body, route_key), LambdaContext()
+            ws_message_event(
+                self.connection_id, body, route_key, self.authorizer, self.connected_at
+            ),
+            LambdaContext(),
         )
         return response["statusCode"]
 

@@ -13,6 +13,7 @@ __all__ = [
     "LambdaContext",
     "rest_event",
     "sqs_event",
+    "ws_authorizer_event",
     "ws_connect_event",
     "ws_disconnect_event",
     "ws_message_event",
@@ -46,20 +47,52 @@ def rest_event(
     )
 
 
-def _connection(connection_id: str) -> WebSocketConnection:
-    return WebSocketConnection(
-        connection_id, headers={"Host": "testws.execute-api.us-east-1.amazonaws.com"}
+def _connection(
+    connection_id: str, authorizer: dict[str, Any] | None = None, connected_at: int = 0
+) -> WebSocketConnection:
+    connection = WebSocketConnection(
+        connection_id,
+        headers={"Host": "testws.execute-api.us-east-1.amazonaws.com"},
+        authorizer=authorizer,
     )
+    if connected_at:
+        connection.connected_at = connected_at
+    return connection
 
 
-def ws_connect_event(connection_id: str, token: str | None) -> dict[str, Any]:
-    query = [("token", token)] if token is not None else []
-    return events.ws_connect_event(_connection(connection_id), query)
+def _token_query(token: str | None) -> list[tuple[str, str]]:
+    return [("token", token)] if token is not None else []
 
 
-def ws_disconnect_event(connection_id: str) -> dict[str, Any]:
-    return events.ws_disconnect_event(_connection(connection_id))
+def ws_authorizer_event(connection_id: str, token: str | None) -> dict[str, Any]:
+    """What the $connect authorizer gets for a handshake with ?token=."""
+    return events.ws_authorizer_event(_connection(connection_id), _token_query(token))
 
 
-def ws_message_event(connection_id: str, body: str, route_key: str = "$default") -> dict[str, Any]:
-    return events.ws_message_event(_connection(connection_id), route_key, body)
+def ws_connect_event(
+    connection_id: str,
+    token: str | None,
+    authorizer: dict[str, Any] | None = None,
+    connected_at: int = 0,
+) -> dict[str, Any]:
+    """$connect; `authorizer` is what the authorizer let in (requestContext.authorizer),
+    `connected_at` the connection's `connectedAt` (epoch ms; 0: now)."""
+    connection = _connection(connection_id, authorizer, connected_at)
+    return events.ws_connect_event(connection, _token_query(token))
+
+
+def ws_disconnect_event(
+    connection_id: str, authorizer: dict[str, Any] | None = None, connected_at: int = 0
+) -> dict[str, Any]:
+    return events.ws_disconnect_event(_connection(connection_id, authorizer, connected_at))
+
+
+def ws_message_event(
+    connection_id: str,
+    body: str,
+    route_key: str = "$default",
+    authorizer: dict[str, Any] | None = None,
+    connected_at: int = 0,
+) -> dict[str, Any]:
+    connection = _connection(connection_id, authorizer, connected_at)
+    return events.ws_message_event(connection, route_key, body)

@@ -51,6 +51,7 @@ def test_functions_get_globals_layers_and_resolved_environment(model):
     assert set(model.functions) == {
         "AuthFunction",
         "RoomsFunction",
+        "WsAuthorizerFunction",
         "WsConnectFunction",
         "WsMessageFunction",
         "BotWorkerFunction",
@@ -104,6 +105,13 @@ def test_websocket_routes_and_sqs_sources_read_beside_sam_cli(model):
             for key in ("$default", "join", "leave", "message", "typing", "ping", "bot_stop")
         },
     }
+    # $connect is guarded by the template's Lambda REQUEST authorizer, the others are not
+    authorizer = ws.routes["$connect"].authorizer
+    assert authorizer is not None
+    assert authorizer.function == "WsAuthorizerFunction"
+    assert authorizer.identity_sources == ["route.request.querystring.token"]
+    assert authorizer.authorizer_id == "ref-WebSocketAuthorizer"
+    assert [key for key, route in ws.routes.items() if route.authorizer] == ["$connect"]
     (source,) = model.sqs_sources
     assert (source.function, source.queue_logical_id, source.queue_url) == (
         "BotWorkerFunction",

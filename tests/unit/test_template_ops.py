@@ -153,7 +153,7 @@ def _log_group(value: Any) -> dict[str, Any]:
 
 def test_every_function_logs_to_its_own_group_with_the_retention_parameter():
     functions = of_type("AWS::Lambda::Function")
-    assert len(functions) == 5
+    assert len(functions) == 6
     groups = set()
     for name, function in functions.items():
         group = function["Properties"]["LoggingConfig"]["LogGroup"]
@@ -283,7 +283,7 @@ def test_custom_metric_alarms_match_what_the_functions_emit():
         f["Properties"]["Environment"]["Variables"]["POWERTOOLS_METRICS_FUNCTION_NAME"]
         for f in resources_of_type(SOURCE, "AWS::Serverless::Function").values()
     }
-    assert len(function_names) == 5  # one distinct `function` dimension each
+    assert len(function_names) == 6  # one distinct `function` dimension each
     custom = [m for a in of_type("AWS::CloudWatch::Alarm").values() for m in _metrics(a)]
     custom = [m for m in custom if not m[0].startswith("AWS/")]
     assert custom

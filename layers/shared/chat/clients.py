@@ -3,12 +3,19 @@ their own. Only the data-access (chat.dal) and adapter (chat.adapters) modules u
 
 from __future__ import annotations
 
+import json
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.httpsession import URLLib3Session
 
 from chat.config import settings
 
@@ -23,17 +30,79 @@ def _retrying() -> Config:
     return Config(retries={"mode": "standard", "max_attempts": 3})
 
 
-def _management_api() -> Any:
-    return boto3.client(
-        "apigatewaymanagementapi",
-        endpoint_url=settings().websocket_management_url,
-        config=Config(
+class ManagementApi:
+    """The WebSocket management API (`post_to_connection`, `delete_connection`, as boto3's
+    client names them) as SigV4-signed requests on one pooled HTTP session.
+
+    A push is the hot path's most repeated call, and botocore's client spends most of its
+    CPU per call on what a push does not need (parameter validation, the event hooks,
+    serialising and parsing through the service model, the user agent). This keeps what it
+    does need: botocore's signer and HTTP session, the client's timeouts and pool size, one
+    retry of a failed connection or a 5xx/429, and the client's error (ClientError with the
+    error code and HTTP status), so callers treat both alike. `http` is the HTTP session
+    (`send(prepared request) -> AWSResponse`), replaceable by tests.
+    """
+
+    def __init__(self, endpoint_url: str, region: str, credentials: Any, http: Any = None):
+        self.endpoint_url = endpoint_url.rstrip("/")
+        self.region = region
+        self.credentials = credentials
+        self.http = http or URLLib3Session(
             max_pool_connections=PUSH_POOL_SIZE,
-            retries={"mode": "standard", "max_attempts": 2},
-            connect_timeout=2,
-            read_timeout=5,
-        ),
-    )
+            timeout=(2, 5),
+            # What botocore's clients set: without it, a request's body waits for the ACK
+            # of its headers (Nagle's algorithm against delayed ACKs: 40 ms a push).
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+        )
+        self.attempts = 2
+
+    def post_to_connection(self, *, ConnectionId: str, Data: bytes) -> None:
+        self._call("POST", "PostToConnection", ConnectionId, Data)
+
+    def delete_connection(self, *, ConnectionId: str) -> None:
+        self._call("DELETE", "DeleteConnection", ConnectionId, b"")
+
+    def _call(self, method: str, operation: str, connection_id: str, data: bytes) -> None:
+        url = f"{self.endpoint_url}/@connections/{quote(connection_id, safe='')}"
+        for attempt in range(1, self.attempts + 1):
+            request = AWSRequest(method=method, url=url, data=data)
+            SigV4Auth(
+                self.credentials.get_frozen_credentials(), "execute-api", self.region
+            ).add_auth(request)
+            try:
+                response = self.http.send(request.prepare())
+            except HTTPClientError:
+                if attempt == self.attempts:
+                    raise
+                continue
+            status = response.status_code
+            if status < 300:
+                return
+            if (status >= 500 or status == 429) and attempt < self.attempts:
+                continue
+            raise ClientError(_error_response(response), operation)
+
+    @classmethod
+    def from_settings(cls) -> ManagementApi:
+        session = boto3.Session()
+        return cls(
+            settings().websocket_management_url, session.region_name, session.get_credentials()
+        )
+
+
+def _error_response(response: Any) -> dict[str, Any]:
+    """The error as botocore's client reports it: code (x-amzn-ErrorType), message, status."""
+    status = response.status_code
+    code = (response.headers.get("x-amzn-ErrorType") or "").split(":", 1)[0]
+    try:
+        message = (json.loads(response.content or b"{}") or {}).get("message") or ""
+    except (ValueError, AttributeError):
+        message = ""
+    fallback = {403: "ForbiddenException", 410: "GoneException", 429: "LimitExceededException"}
+    return {
+        "Error": {"Code": code or fallback.get(status, str(status)), "Message": message},
+        "ResponseMetadata": {"HTTPStatusCode": status},
+    }
 
 
 _FACTORIES: dict[str, Callable[[], Any]] = {
@@ -42,7 +111,7 @@ _FACTORIES: dict[str, Callable[[], Any]] = {
     "kms": lambda: boto3.client("kms", config=_retrying()),
     # SigV4 for presigned URLs (the default for presigned POST is still SigV2).
     "s3": lambda: boto3.client("s3", config=_retrying().merge(Config(signature_version="s3v4"))),
-    "apigatewaymanagementapi": _management_api,
+    "apigatewaymanagementapi": ManagementApi.from_settings,
 }
 
 
@@ -75,7 +144,7 @@ def s3() -> Any:
 
 
 def management_api() -> Any:
-    """The WebSocket API's management client (post_to_connection)."""
+    """The WebSocket API's management client (post_to_connection, delete_connection)."""
     return _once("apigatewaymanagementapi")
 
 

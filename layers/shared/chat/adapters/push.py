@@ -1,4 +1,4 @@
-"""The WebSocket management API: pushing a frame to one connection."""
+"""The WebSocket management API: pushing a frame to one connection, closing one."""
 
 from __future__ import annotations
 
@@ -15,8 +15,21 @@ def post_to_connection(connection_id: str, data: bytes) -> None:
     try:
         clients.management_api().post_to_connection(ConnectionId=connection_id, Data=data)
     except ClientError as exc:
-        error = exc.response.get("Error", {})
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if error.get("Code") in ("GoneException", "ForbiddenException") or status in (403, 410):
-            raise ConnectionGone(connection_id) from exc
-        raise
+        _raise_gone(connection_id, exc)
+
+
+def delete_connection(connection_id: str) -> None:
+    """Close a connection (API Gateway then sends its `$disconnect`)."""
+    try:
+        clients.management_api().delete_connection(ConnectionId=connection_id)
+    except ClientError as exc:
+        _raise_gone(connection_id, exc)
+
+
+def _raise_gone(connection_id: str, exc: ClientError) -> None:
+    """ConnectionGone for a connection that no longer exists; the error itself otherwise."""
+    error = exc.response.get("Error", {})
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if error.get("Code") in ("GoneException", "ForbiddenException") or status in (403, 410):
+        raise ConnectionGone(connection_id) from exc
+    raise exc

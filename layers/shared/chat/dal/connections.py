@@ -35,6 +35,13 @@ def _live() -> Any:
     return Attr("expires_at").gt(int(time.time()))
 
 
+def expires_at(connected_at_ms: int) -> int:
+    """When the records of a connection opened at `connected_at_ms` (epoch ms, as API
+    Gateway's `connectedAt`; 0: now) expire."""
+    opened = connected_at_ms // 1000 if connected_at_ms else int(time.time())
+    return opened + CONNECTION_LIFETIME_SECONDS
+
+
 def put_connection(connection_id: str, user_id: str, username: str, connected_at: str) -> None:
     table("connections").put_item(
         Item={

@@ -20,6 +20,35 @@ def put_message(message: dict[str, Any]) -> None:
     table("messages").put_item(Item=message, ConditionExpression="attribute_not_exists(message_id)")
 
 
+def put_member_message(message: dict[str, Any], user_id: str) -> bool:
+    """Store a message if its author is a member of its room, in one round trip: a
+    transaction of a ConditionCheck on the membership and the Put. False, and nothing
+    stored, when the author is not a member."""
+    codes = transact(
+        [
+            {
+                "ConditionCheck": {
+                    "TableName": table_name("memberships"),
+                    "Key": {"room_id": message["room_id"], "user_id": user_id},
+                    "ConditionExpression": "attribute_exists(room_id)",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": table_name("messages"),
+                    "Item": message,
+                    "ConditionExpression": "attribute_not_exists(message_id)",
+                }
+            },
+        ]
+    )
+    if codes is None:
+        return True
+    if codes[0] == "ConditionalCheckFailed":
+        return False
+    raise RuntimeError(f"could not store the message ({', '.join(codes)})")
+
+
 def get_message(room_id: str, message_id: str) -> dict[str, Any] | None:
     return (
         table("messages")

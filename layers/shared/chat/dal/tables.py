@@ -12,10 +12,17 @@ from botocore.exceptions import ClientError
 from chat import clients
 from chat.config import Table, settings
 
+_tables: dict[str, tuple[Any, Any]] = {}  # logical name -> (resource, its Table)
+
 
 def table(name: Table) -> Any:
-    """The boto3 Table of a logical table (`users`, `rooms`, ...)."""
-    return clients.dynamodb_resource().Table(settings().table_name(name))
+    """The boto3 Table of a logical table (`users`, `rooms`, ...), made once per resource:
+    building a Table costs more CPU than the call made with it."""
+    resource, physical = clients.dynamodb_resource(), settings().table_name(name)
+    made = _tables.get(name)
+    if made is None or made[0] is not resource or made[1].name != physical:
+        made = _tables[name] = (resource, resource.Table(physical))
+    return made[1]
 
 
 def table_name(name: Table) -> str:

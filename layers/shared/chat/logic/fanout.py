@@ -9,8 +9,9 @@ reported: what a gone connection means (a disconnect) is presence's rule (chat.l
 from __future__ import annotations
 
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -18,7 +19,7 @@ from chat.adapters.push import ConnectionGone, post_to_connection
 from chat.clients import PUSH_POOL_SIZE
 from chat.dal import connections as connection_table
 from chat.frames import ServerFrame
-from chat.observability import logger, metrics
+from chat.observability import logger, metrics, tracer
 
 _executor: ThreadPoolExecutor | None = None
 
@@ -48,6 +49,10 @@ def _push(connection_id: str, data: bytes) -> str:
         return "failed"
 
 
+# One trace subsegment per fan-out, not per push: the pushes are signed HTTP requests that
+# X-Ray does not record as AWS calls (chat.clients.ManagementApi), and a room of 1000 would
+# make a trace of 1000 subsegments.
+@tracer.capture_method(capture_response=False)
 def to_connections(connection_ids: Iterable[str], frame: ServerFrame) -> FanOut:
     """Push a frame to the given connections in parallel; report what became of each."""
     data = frame.encode()
@@ -75,23 +80,29 @@ def to_connections(connection_ids: Iterable[str], frame: ServerFrame) -> FanOut:
     return result
 
 
+def subscribers_of(room_id: str) -> Future[list[dict[str, Any]]]:
+    """The room's subscribers, queried on the pool: the caller does something else meanwhile
+    (stores the message) and pushes once both are done."""
+    return _pool().submit(connection_table.room_subscribers, room_id)
+
+
 def to_room(
     room_id: str,
     frame: ServerFrame,
     *,
     exclude_user_id: str | None = None,
     also_connection_id: str | None = None,
+    subscribers: list[dict[str, Any]] | None = None,
 ) -> FanOut:
-    """Push a frame to every live subscriber of a room (one Query for the subscribers).
+    """Push a frame to every live subscriber of a room (one Query for the subscribers,
+    unless the caller already has them: `subscribers_of`).
 
     `exclude_user_id` leaves out all of one user's sockets; `also_connection_id` adds
     a connection that may not be subscribed (a sender's own socket, for its ack).
     """
-    ids = [
-        s["connection_id"]
-        for s in connection_table.room_subscribers(room_id)
-        if s["user_id"] != exclude_user_id
-    ]
+    if subscribers is None:
+        subscribers = connection_table.room_subscribers(room_id)
+    ids = [s["connection_id"] for s in subscribers if s["user_id"] != exclude_user_id]
     if also_connection_id:
         ids.append(also_connection_id)
     return to_connections(ids, frame)

@@ -1,9 +1,17 @@
 """Storing and reading messages. REST `POST /rooms/{id}/messages` and the WebSocket
-`message` frame share `post_message`: store, then announce (push + bot queue)."""
+`message` frame share `post_message`: store, then announce (push + bot queue).
+
+The hot path of every chat message is one DynamoDB round trip before the first push: the
+membership check and the store are one transaction, the room's subscribers are queried at
+the same time, the pushes start once the transaction succeeded (nothing is pushed that was
+not stored; a non-member's message is neither stored nor pushed), and the room's last
+activity is written after the pushes. Three DynamoDB calls, whatever the room's size.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import wait
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -12,10 +20,10 @@ from chat.config import settings
 from chat.dal import messages as message_table
 from chat.dal import rate_limits
 from chat.dal.rooms import touch_last_message
-from chat.errors import RateLimited, Unavailable, ValidationFailed
+from chat.errors import NotFound, RateLimited, Unavailable, ValidationFailed
 from chat.frames import MessageFrame
 from chat.ids import new_id, now_iso
-from chat.logic import attachments, presence
+from chat.logic import attachments, fanout, presence
 from chat.logic.access import require_member
 from chat.logic.replies import check_reply_to
 from chat.logic.tokens import Principal
@@ -52,18 +60,24 @@ def post_message(
 ) -> Message:
     """Store a member's message, push it to the room, and queue it for the bot if it is a
     command. `connection_id` is the sending socket, which gets its ack even if not joined.
-    `content` may be empty only when the message carries attachments."""
-    require_member(room_id, principal.user_id)
+    `content` may be empty only when the message carries attachments.
+
+    A plain text message is one round trip before its first push: the membership check and
+    the store are one transaction while the subscribers are read. Commands, replies and
+    attachments read the room first, so their membership is checked before anything else."""
     if not content and not attachment_ids:
         raise ValidationFailed(
             "content is required unless the message has attachments",
             details=[{"field": "content", "message": "must not be empty without attachments"}],
         )
-    check_reply_to(room_id, reply_to)
     command = is_bot_command(content)
+    if command or reply_to or attachment_ids:
+        require_member(room_id, principal.user_id)  # before a command counts against limits
     if command:
         _check_bot_limits(principal, room_id)
+    check_reply_to(room_id, reply_to)
     refs = attachments.prepare(principal, room_id, attachment_ids) if attachment_ids else []
+    subscribers = fanout.subscribers_of(room_id)  # meanwhile
     message = Message(
         message_id=new_id(),
         room_id=room_id,
@@ -77,20 +91,38 @@ def post_message(
     )
     item = message.model_dump(exclude_none=True, exclude={"attachments"})
     if refs:
-        attachments.store_message(item, refs, principal)
+        try:
+            attachments.store_message(item, refs, principal)
+        finally:
+            wait([subscribers])  # nothing left running if the store fails
         message = message.model_copy(update={"attachments": attachments.signed(refs, room_id)})
-    else:
-        message_table.put_message(item)
-    touch_last_message(room_id, message.created_at)
+    elif not message_table.put_member_message(item, principal.user_id):
+        wait([subscribers])  # nothing left running when the invocation ends
+        raise NotFound("Room not found")
     metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
     if command:
         message = _submit_command(message)
-    presence.send_to_room(room_id, MessageFrame.of(message), also_connection_id=connection_id)
+    presence.send_to_room(
+        room_id,
+        MessageFrame.of(message),
+        also_connection_id=connection_id,
+        subscribers=subscribers.result(),
+    )
+    _touch_room(room_id, message.created_at)  # after the pushes: off the path to them
     if message.status == "error":
         raise Unavailable(
             "The bot is unavailable right now; your command was stored but will not be answered"
         )
     return message
+
+
+def _touch_room(room_id: str, at: str) -> None:
+    """The room's last activity (room lists sort by it). The message is stored and pushed
+    by now: a failure here is logged, never reported to the sender as a failed send."""
+    try:
+        touch_last_message(room_id, at)
+    except Exception:
+        logger.exception("could not record the room's last activity", extra={"room_id": room_id})
 
 
 def _submit_command(message: Message) -> Message:

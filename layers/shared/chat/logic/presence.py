@@ -9,16 +9,27 @@ is a disconnect, so every push that must honour that goes through `send_to_*` he
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Literal
 
+from chat.adapters.push import ConnectionGone, delete_connection
 from chat.dal import connections as connection_table
 from chat.errors import Unauthorized
 from chat.frames import JoinedFrame, LeftFrame, PresenceFrame, ServerFrame, TypingFrame
 from chat.ids import now_iso
 from chat.logic import fanout
 from chat.logic.access import require_member
-from chat.logic.tokens import Principal, verify_token
+from chat.logic.tokens import Principal
 from chat.observability import logger
+
+
+@dataclass(frozen=True)
+class Socket:
+    """A connection as API Gateway describes it in each event: its id, and when it opened
+    (epoch ms), from which its records' expiry follows."""
+
+    connection_id: str
+    connected_at: int = 0
 
 
 # ------------------------------------------------------------------------------ pushing
@@ -45,28 +56,32 @@ def send_to_room(
     *,
     exclude_user_id: str | None = None,
     also_connection_id: str | None = None,
+    subscribers: list[dict[str, Any]] | None = None,
 ) -> fanout.FanOut:
-    """`fanout.to_room`, then the gone connections are disconnected."""
+    """`fanout.to_room` (to `subscribers` when the caller already has them), then the gone
+    connections are disconnected."""
     result = fanout.to_room(
-        room_id, frame, exclude_user_id=exclude_user_id, also_connection_id=also_connection_id
+        room_id,
+        frame,
+        exclude_user_id=exclude_user_id,
+        also_connection_id=also_connection_id,
+        subscribers=subscribers,
     )
     return _forget_gone(result)
 
 
 # ------------------------------------------------------------------------------ connections
-def connect(connection_id: str, token: str | None) -> Principal:
-    """Authenticate a handshake and record the connection; Unauthorized refuses it."""
-    principal = verify_token(token)
+def connect(connection_id: str, principal: Principal) -> None:
+    """Record a connection the `$connect` authorizer let in."""
     connection_table.put_connection(connection_id, principal.user_id, principal.username, now_iso())
-    return principal
 
 
-def connection_of(connection_id: str) -> tuple[dict[str, Any], Principal]:
-    """A live connection's record and user; Unauthorized if it is unknown or expired."""
-    connection = connection_table.get_connection(connection_id)
-    if connection is None:
-        raise Unauthorized("Connection is not authenticated; reconnect with a token")
-    return connection, Principal(user_id=connection["user_id"], username=connection["username"])
+def close(connection_id: str) -> None:
+    """Close a connection from the server side; API Gateway then runs its `$disconnect`."""
+    try:
+        delete_connection(connection_id)
+    except ConnectionGone:
+        disconnect(connection_id)  # already gone: no `$disconnect` may follow
 
 
 def disconnect(connection_id: str) -> None:
@@ -94,10 +109,16 @@ def _announce(
 
 
 # ------------------------------------------------------------------------------ rooms
-def join(connection: dict[str, Any], principal: Principal, room_id: str) -> None:
+def join(socket: Socket, principal: Principal, room_id: str) -> None:
     """Subscribe a member's socket to a room: it gets `joined`, the others `presence`."""
     require_member(room_id, principal.user_id)
-    connection_id = connection["connection_id"]
+    connection_id = socket.connection_id
+    connection = {
+        "connection_id": connection_id,
+        "user_id": principal.user_id,
+        "username": principal.username,
+        "expires_at": connection_table.expires_at(socket.connected_at),
+    }
     before = connection_table.room_subscribers(room_id)
     if not connection_table.subscribe(connection, room_id):
         raise Unauthorized("Connection is no longer open")

@@ -17,10 +17,12 @@ _ALGORITHM = "HS256"
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: taken from a verified token."""
+    """Who is calling: taken from a verified token. `token_expires_at` (epoch seconds) is
+    when that token stops being valid: a WebSocket connection lives on past its handshake."""
 
     user_id: str
     username: str
+    token_expires_at: int | None = None
 
 
 def issue_token(user_id: str, username: str) -> tuple[str, int]:
@@ -50,4 +52,4 @@ def verify_token(token: str | None) -> Principal:
     # The bot acts only through the worker; no token may speak for it.
     if not isinstance(user_id, str) or not isinstance(username, str) or user_id == BOT_USER_ID:
         raise Unauthorized("Invalid access token")
-    return Principal(user_id=user_id, username=username)
+    return Principal(user_id=user_id, username=username, token_expires_at=int(claims["exp"]))

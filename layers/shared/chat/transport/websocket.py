@@ -1,22 +1,28 @@
 """The WebSocket transport: API Gateway WebSocket events in, status codes out.
 
+Who is calling comes from the `$connect` route's Lambda REQUEST authorizer
+(`handle_authorizer_event`): it verifies `?token=` once, and API Gateway hands its context
+(user id, username, the token's expiry) to every later route of that connection in
+`requestContext.authorizer`, so a frame needs no read to know its sender.
+
 Replies go back through the management API like every other frame. The one place where
 domain errors become WebSocket answers: a refused handshake is a 401; a bad or failed
-client frame gets an `error` frame and the connection stays open.
+client frame gets an `error` frame and the connection stays open; a frame sent after the
+connection's token expired gets an `unauthorized` error frame and the connection is closed.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.data_classes import APIGatewayWebSocketEvent
 
-from chat.errors import ChatError, Unavailable
+from chat.errors import ChatError, Unauthorized, Unavailable
 from chat.frames import ErrorFrame, PongFrame
 from chat.logic import bot_control, presence
 from chat.logic.messages import post_message
-from chat.logic.tokens import Principal
+from chat.logic.tokens import Principal, verify_token
 from chat.observability import logger, metrics
 from chat.transport.client_frames import (
     ClientBotStop,
@@ -32,39 +38,89 @@ from chat.transport.client_frames import (
 CORRELATION_ID_PATH = "requestContext.requestId"
 
 
+class HandshakeRefused(Exception):
+    """Fails the authorizer with the message API Gateway turns into a 401 handshake."""
+
+    def __init__(self) -> None:
+        super().__init__("Unauthorized")
+
+
 def _status(code: int, message: str = "") -> dict[str, Any]:
     return {"statusCode": code, "body": message}
 
 
+# ------------------------------------------------------------------------------ $connect
+def handle_authorizer_event(raw: dict[str, Any]) -> dict[str, Any]:
+    """The `$connect` REQUEST authorizer: a valid `?token=` gets an IAM policy allowing the
+    handshake, with the user as context for every later route; anything else a 401."""
+    token = (raw.get("queryStringParameters") or {}).get("token")
+    try:
+        principal = verify_token(token)
+    except ChatError as exc:
+        logger.info("handshake refused", extra={"reason": exc.message})
+        raise HandshakeRefused from None
+    statement = {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": raw["methodArn"]}
+    return {
+        "principalId": principal.user_id,
+        "policyDocument": {"Version": "2012-10-17", "Statement": [statement]},
+        "context": {
+            "user_id": principal.user_id,
+            "username": principal.username,
+            "token_expires_at": principal.token_expires_at,
+        },
+    }
+
+
+def principal_of(raw: dict[str, Any]) -> Principal:
+    """The user the authorizer let in; API Gateway may hand context numbers as strings."""
+    context = (raw.get("requestContext") or {}).get("authorizer") or {}
+    try:
+        return Principal(
+            user_id=str(context["user_id"]),
+            username=str(context["username"]),
+            token_expires_at=int(context["token_expires_at"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        raise Unauthorized("Connection is not authenticated; reconnect with a token") from None
+
+
 def handle_connection_event(raw: dict[str, Any]) -> dict[str, Any]:
-    """$connect: authenticate ?token= (401 refuses the handshake); $disconnect: clean up."""
-    event = APIGatewayWebSocketEvent(raw)
-    connection_id = event.request_context.connection_id
-    if event.request_context.event_type == "DISCONNECT":
+    """$connect (after the authorizer): record the connection; $disconnect: clean up."""
+    context = raw["requestContext"]
+    connection_id = context["connectionId"]
+    if context.get("eventType") == "DISCONNECT":
         presence.disconnect(connection_id)
         return _status(200)
-    token = (event.query_string_parameters or {}).get("token")
     try:
-        principal = presence.connect(connection_id, token)
+        principal = principal_of(raw)
     except ChatError as exc:
         logger.info("handshake refused", extra={"reason": exc.message})
         return _status(401, "Unauthorized")
+    presence.connect(connection_id, principal)
     logger.append_keys(user_id=principal.user_id)
     return _status(200)
 
 
+# ------------------------------------------------------------------------------ frames
 def handle_frame_event(raw: dict[str, Any]) -> dict[str, Any]:
-    event = APIGatewayWebSocketEvent(raw)
-    handle_frame(event.request_context.connection_id, event.body)
+    context = raw["requestContext"]
+    socket = presence.Socket(context["connectionId"], int(context.get("connectedAt") or 0))
+    handle_frame(socket, raw, raw.get("body"))
     return _status(200)
 
 
-def handle_frame(connection_id: str, body: str | None) -> None:
+def handle_frame(socket: presence.Socket, raw: dict[str, Any], body: str | None) -> None:
     """Handle one client frame; every failure becomes an `error` frame to the sender."""
+    connection_id = socket.connection_id
     try:
-        frame = parse_frame(body)
-        connection, principal = presence.connection_of(connection_id)
-        _dispatch(connection, principal, frame)
+        principal = principal_of(raw)
+        if principal.token_expires_at is not None and principal.token_expires_at <= time.time():
+            _reject(
+                connection_id, body, Unauthorized("Access token expired; reconnect with a new one")
+            )
+            presence.close(connection_id)
+            return
+        _dispatch(socket, principal, parse_frame(body))
     except ChatError as exc:
         _reject(connection_id, body, exc)
     except Exception:
@@ -80,15 +136,9 @@ def _reject(connection_id: str, body: str | None, exc: ChatError) -> None:
     presence.send_to_connection(connection_id, frame)
 
 
-def _dispatch(connection: dict[str, Any], principal: Principal, frame: Any) -> None:
-    connection_id = connection["connection_id"]
-    if isinstance(frame, ClientPing):
-        presence.send_to_connection(connection_id, PongFrame())
-    elif isinstance(frame, ClientJoin):
-        presence.join(connection, principal, frame.room_id)
-    elif isinstance(frame, ClientLeave):
-        presence.leave(connection_id, principal, frame.room_id)
-    elif isinstance(frame, ClientMessage):
+def _dispatch(socket: presence.Socket, principal: Principal, frame: Any) -> None:
+    connection_id = socket.connection_id
+    if isinstance(frame, ClientMessage):
         post_message(
             principal,
             frame.room_id,
@@ -98,6 +148,12 @@ def _dispatch(connection: dict[str, Any], principal: Principal, frame: Any) -> N
             connection_id=connection_id,
             reply_to=frame.reply_to,
         )
+    elif isinstance(frame, ClientPing):
+        presence.send_to_connection(connection_id, PongFrame())
+    elif isinstance(frame, ClientJoin):
+        presence.join(socket, principal, frame.room_id)
+    elif isinstance(frame, ClientLeave):
+        presence.leave(connection_id, principal, frame.room_id)
     elif isinstance(frame, ClientTyping):
         presence.typing(principal, frame.room_id, frame.is_typing)
     elif isinstance(frame, ClientBotStop):

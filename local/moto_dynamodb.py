@@ -1,0 +1,171 @@
+"""DynamoDB in the local stack's moto server, at the cost of what a request touches.
+
+Transactions. moto's `transact_write_items` backs up every table a transaction touches with
+`copy.deepcopy` before it starts, so each transaction costs time in the size of those
+tables: every chat message is a transaction on the messages table, and a local stack under
+load slowed down with each message stored. This keeps moto's semantics (operations applied
+in order, conditions checked against the state so far, all undone when one fails, the same
+errors) but saves and restores only the items the transaction touches. Transactions also
+run one at a time: moto's server is threaded and its backend has no locks.
+
+Responses. moto serialises every response through botocore's shape model, member by
+member: for a Query of a room's subscribers that is most of moto's time per call. The items
+of DynamoDB's data-plane operations are already in the wire format (attribute values), so
+their responses are written with `json.dumps`, keeping only the output shape's top-level
+members as moto's serialiser does; anything else, and any error, takes moto's own path.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import threading
+from functools import cache
+from typing import Any
+
+from moto.core.responses import ActionResult
+from moto.dynamodb.exceptions import (
+    MockValidationException,
+    MultipleTransactionsException,
+    TooManyTransactionsException,
+    TransactionCanceledException,
+    TransactWriteSingleOpException,
+)
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
+from moto.dynamodb.responses import DynamoHandler
+
+_lock = threading.Lock()
+_original = DynamoDBBackend.transact_write_items
+
+
+def _key_of(table: Table, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
+    attributes = op["Item"] if op_type == "Put" else op["Key"]
+    key = {table.hash_key_attr: attributes[table.hash_key_attr]}
+    if table.range_key_attr is not None:
+        key[table.range_key_attr] = attributes[table.range_key_attr]
+    return key
+
+
+def _restore(backend: DynamoDBBackend, saved: list[tuple[Table, Any, Any, Any]]) -> None:
+    for table, hash_key, range_key, item in reversed(saved):
+        if item is None:
+            table.delete_item(hash_key, range_key)
+        elif range_key is not None:
+            table.items[hash_key][range_key] = item
+        else:
+            table.items[hash_key] = item
+
+
+def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+    with _lock:
+        if len(transact_items) > 100:
+            raise TooManyTransactionsException()
+        saved: list[tuple[Table, Any, Any, Any]] = []  # (table, hash, range, item before)
+        # Validate the whole request before changing anything, as moto does (its backup
+        # then restores everything on these errors).
+        seen: set[tuple[str, str]] = set()
+        for item in transact_items:
+            if len(item) > 1:
+                raise TransactWriteSingleOpException
+            op_type, op = next(iter(item.items()))
+            table = self.get_table(op["TableName"])
+            key = _key_of(table, op_type, op)
+            unique = (str(op["TableName"]), str(dict(sorted(key.items()))))
+            if unique in seen:
+                raise MultipleTransactionsException()
+            seen.add(unique)
+        # Each touched item saved, then moto's own transaction, minus its table copies.
+        for item in transact_items:
+            op_type, op = next(iter(item.items()))
+            table = self.get_table(op["TableName"])
+            hash_key, range_key = self.get_keys_value(table, _key_of(table, op_type, op))
+            before = table.get_item(hash_key, range_key)
+            saved.append((table, hash_key, range_key, copy.deepcopy(before)))
+        try:
+            with _NoTableCopies():
+                _original(self, transact_items)
+        except (TransactionCanceledException, MockValidationException):
+            _restore(self, saved)
+            raise
+
+
+class _NoTableCopies:
+    """moto's transaction deep-copies each table it touches (to restore it on failure);
+    while this is active, that copy is skipped: the items are saved above instead, and on
+    failure moto's "restore" puts back the very table object (a no-op)."""
+
+    def __enter__(self) -> None:
+        import moto.dynamodb.models as models
+
+        self._module = models
+        self._copy = models.copy
+        models.copy = _ShallowTables()  # type: ignore[assignment]
+
+    def __exit__(self, *exc: object) -> None:
+        self._module.copy = self._copy
+
+
+class _ShallowTables:
+    """`copy` for moto's dynamodb backend module: deepcopy of a Table is the table itself."""
+
+    def deepcopy(self, value: Any, memo: Any = None) -> Any:
+        if isinstance(value, Table):
+            return value
+        return copy.deepcopy(value, memo)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+
+_DATA_PLANE = frozenset(
+    {
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "Query",
+        "Scan",
+        "BatchGetItem",
+        "BatchWriteItem",
+        "TransactGetItems",
+        "TransactWriteItems",
+    }
+)
+_serialized = DynamoHandler.serialized
+
+
+@cache
+def _output_members(operation: str) -> frozenset[str]:
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("dynamodb")
+    output = model.operation_model(operation).output_shape
+    return frozenset(output.members) if output is not None else frozenset()
+
+
+def _binary(value: Any) -> str:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    raise TypeError(type(value).__name__)
+
+
+def serialized(self: DynamoHandler, action_result: ActionResult) -> Any:
+    action, result = self._get_action(), action_result.result
+    if action in _DATA_PLANE and isinstance(result, dict):
+        members = _output_members(action)
+        try:
+            body = json.dumps({k: v for k, v in result.items() if k in members}, default=_binary)
+        except TypeError:
+            return _serialized(self, action_result)
+        headers = {"Content-Type": "application/x-amz-json-1.0", **self.response_headers}
+        return 200, headers, body
+    return _serialized(self, action_result)
+
+
+def install() -> None:
+    """Use these transactions and responses in this process's moto (the local stack's AWS
+    server)."""
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    DynamoHandler.serialized = serialized  # type: ignore[method-assign]
