@@ -8,8 +8,9 @@ from chat import auth
 from chat.dal import users
 from chat.errors import NotFound, Unauthorized
 from chat.ids import new_id, now_iso
-from chat.models import RESERVED_USERNAMES, AuthResponse, LoginRequest, RegisterRequest, User
+from chat.models import AuthResponse, LoginRequest, RegisterRequest, User
 from chat.observability import logger, metrics
+from chat.text_rules import is_reserved_username
 
 
 def _authenticated(user: dict) -> AuthResponse:
@@ -31,7 +32,7 @@ def register(request: RegisterRequest) -> AuthResponse:
 
 
 def login(request: LoginRequest) -> AuthResponse:
-    reserved = request.username.lower() in RESERVED_USERNAMES
+    reserved = is_reserved_username(request.username)
     found = None if reserved else users.get_credentials(request.username)
     user, password_hash = found or (None, None)
     # Always run bcrypt, so an unknown user costs what a wrong password costs.

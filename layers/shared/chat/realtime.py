@@ -7,13 +7,12 @@ Replies go back through the management API like every other frame. A bad frame g
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from chat import auth, broadcast
+from chat import auth, body_rules, broadcast, redaction
 from chat.access import require_member
 from chat.dal import connections
 from chat.errors import (
@@ -119,12 +118,9 @@ def drop_user_from_room(room_id: str, user_id: str, username: str) -> None:
 def parse_frame(body: str | None) -> Any:
     """A validated client frame, or the ChatError that describes what is wrong with it."""
     raw = body or ""
-    if len(raw.encode("utf-8")) > MAX_CLIENT_FRAME_BYTES:
+    if len(raw.encode("utf-8", "surrogatepass")) > MAX_CLIENT_FRAME_BYTES:
         raise TooLarge(f"Frames are limited to {MAX_CLIENT_FRAME_BYTES} bytes")
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise BadRequest("Frame is not valid JSON") from exc
+    data = body_rules.loads(raw, "Frame")
     if not isinstance(data, dict):
         raise BadRequest("Frame must be a JSON object")
     if data.get("type") not in FRAME_TYPES:
@@ -140,8 +136,8 @@ def parse_frame(body: str | None) -> Any:
 
 def _request_type(body: str | None) -> str | None:
     try:
-        data = json.loads(body or "")
-    except ValueError:
+        data = body_rules.loads(body or "", "Frame")
+    except ChatError:
         return None
     value = data.get("type") if isinstance(data, dict) else None
     return value if isinstance(value, str) else None
@@ -172,7 +168,7 @@ def _reject(connection_id: str, body: str | None, exc: ChatError) -> None:
         {
             "type": "error",
             "code": exc.code,
-            "message": exc.message,
+            "message": redaction.redact(exc.message),
             "request_type": _request_type(body),
         },
     )

@@ -20,9 +20,9 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
-from chat import auth
+from chat import auth, body_rules, redaction
 from chat.config import settings
-from chat.errors import ChatError, RateLimited
+from chat.errors import ChatError, RateLimited, TooLarge
 from chat.observability import logger
 
 MAX_BODY_BYTES = 64 * 1024
@@ -49,7 +49,7 @@ def error_response(
     details: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    error: dict[str, Any] = {"code": code, "message": message}
+    error: dict[str, Any] = {"code": code, "message": redaction.redact(message)}
     if details:
         error["details"] = details
     return Response(
@@ -76,23 +76,27 @@ def _body_bytes(event: dict[str, Any]) -> int:
     body = event.get("body") or ""
     if event.get("isBase64Encoded"):
         return len(body) * 3 // 4
-    return len(body.encode("utf-8"))
+    return len(body.encode("utf-8", "surrogatepass"))
 
 
 class ChatResolver(APIGatewayRestResolver):
-    """The REST resolver, refusing oversized bodies before anything parses them
-    (Powertools validates a body before any middleware runs)."""
+    """The REST resolver, refusing oversized bodies and bodies that break the body rules
+    (chat.body_rules) before anything parses them (Powertools validates a body before any
+    middleware runs)."""
 
     def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        if _body_bytes(event) > MAX_BODY_BYTES:
-            message = f"Request bodies are limited to {MAX_BODY_BYTES // 1024} KiB"
+        try:
+            if _body_bytes(event) > MAX_BODY_BYTES:
+                raise TooLarge(f"Request bodies are limited to {MAX_BODY_BYTES // 1024} KiB")
+            event = body_rules.check_rest_event(event)
+        except ChatError as exc:
             return {
-                "statusCode": HTTPStatus.REQUEST_ENTITY_TOO_LARGE.value,
+                "statusCode": _STATUS[exc.code].value,
                 "headers": {
                     "Content-Type": "application/json",
                     "Access-Control-Allow-Origin": settings().cors_allow_origin,
                 },
-                "body": json.dumps({"error": {"code": "too_large", "message": message}}),
+                "body": json.dumps({"error": {"code": exc.code, "message": exc.message}}),
                 "isBase64Encoded": False,
             }
         return super().resolve(event, context)
