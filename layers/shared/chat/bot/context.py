@@ -10,8 +10,10 @@ Choices, so the worker and the tests agree on them:
   included). The oldest are dropped first, and the window stays contiguous: it stops at
   the first message that does not fit. Messages stored after the command are not shown.
 - People's messages (text and commands) are user turns written ``username: content``;
-  the bot's earlier answers are model turns, as they were written. Bot answers that failed
-  (``status`` "error") or are still streaming are left out, as are empty messages.
+  the bot's earlier answers are model turns, as they were written. An answer that failed
+  (``status`` "error") stays a model turn, marked as failed (with what was streamed before
+  the failure): left out, the command it answered would merge with the next one and the
+  model would answer both. Answers still streaming are left out, as are empty messages.
 - Command texts keep their trigger, written ``@bot`` whatever was typed (``/bot``,
   ``@BOT``): it tells the model which earlier messages were addressed to it, and the system
   instruction explains it.
@@ -32,6 +34,7 @@ MAX_MESSAGES = 40
 MAX_CHARS = 16_000
 _MAX_LISTED_MEMBERS = 50
 _TRIGGER = "@" + BOT_USERNAME
+FAILED_MARK = "[This answer failed and was not finished.]"
 
 
 @dataclass(frozen=True)
@@ -105,9 +108,12 @@ def system_instruction(room_name: str, members: Iterable[str], system_prompt: st
 
 def _turn(message: Mapping[str, Any]) -> Turn | None:
     content = message.get("content") or ""
+    is_bot = message.get("message_type") == "bot" or message.get("is_bot")
+    if is_bot and message.get("status") == "error":
+        return Turn("model", f"{content.strip()}\n{FAILED_MARK}".strip())
     if not content.strip():
         return None
-    if message.get("message_type") == "bot" or message.get("is_bot"):
+    if is_bot:
         if message.get("status", "complete") != "complete":
             return None
         return Turn("model", content)
