@@ -38,6 +38,7 @@ def rest_event(
     headers: dict[str, str] | None = None,
     query: dict[str, str] | None = None,
     token: str | None = None,
+    source_ip: str = "127.0.0.1",
 ) -> dict[str, Any]:
     """A REST API proxy event. `resource` is the route template, `path` the real path."""
     all_headers = {"Content-Type": "application/json", **(headers or {})}
@@ -66,7 +67,7 @@ def rest_event(
             "path": f"/v1{path}",
             "stage": "v1",
             "requestId": str(uuid.uuid4()),
-            "identity": {"sourceIp": "127.0.0.1", "userAgent": "pytest"},
+            "identity": {"sourceIp": source_ip, "userAgent": "pytest"},
             "accountId": "123456789012",
             "apiId": "testapi",
         },

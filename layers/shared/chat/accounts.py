@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chat import auth
+from chat import auth, limits
 from chat.dal import users
 from chat.errors import NotFound, Unauthorized
 from chat.ids import new_id, now_iso
@@ -31,13 +31,22 @@ def register(request: RegisterRequest) -> AuthResponse:
     return _authenticated(user)
 
 
-def login(request: LoginRequest) -> AuthResponse:
+def login(request: LoginRequest, source_ip: str | None = None) -> AuthResponse:
+    """A token for the right pair; 401 otherwise, and 429 (whatever the password) while the
+    username or the client address has too many recent failures."""
+    throttles = [(limits.LOGIN_FAILURES_PER_USERNAME, request.username.casefold())]
+    if source_ip:
+        throttles.append((limits.LOGIN_FAILURES_PER_ADDRESS, source_ip))
+    for policy, key in throttles:
+        limits.check(policy, key)
     reserved = is_reserved_username(request.username)
     found = None if reserved else users.get_credentials(request.username)
     user, password_hash = found or (None, None)
     # Always run bcrypt, so an unknown user costs what a wrong password costs.
     if not auth.verify_password(request.password.get_secret_value(), password_hash) or user is None:
         metrics.add_metric(name="LoginsFailed", unit=MetricUnit.Count, value=1)
+        for policy, key in throttles:
+            limits.count(policy, key)
         raise Unauthorized("Invalid username or password")
     return _authenticated(user)
 

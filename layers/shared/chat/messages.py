@@ -7,20 +7,16 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chat import broadcast
+from chat import broadcast, limits
 from chat.access import require_member
 from chat.adapters import queue
 from chat.auth import Principal
-from chat.config import settings
-from chat.dal import limits
 from chat.dal import messages as store
 from chat.dal.rooms import touch_last_message
-from chat.errors import RateLimited, Unavailable
+from chat.errors import Unavailable
 from chat.ids import new_id, now_iso
 from chat.models import Message, MessagePage, is_bot_command
 from chat.observability import logger, metrics
-
-_RATE_WINDOW_SECONDS = 60
 
 
 def message_frame(message: Message) -> dict[str, Any]:
@@ -28,18 +24,9 @@ def message_frame(message: Message) -> dict[str, Any]:
 
 
 def _check_bot_limits(principal: Principal, room_id: str) -> None:
-    config = settings()
-    for key, limit, scope in (
-        (f"bot#{room_id}#{principal.user_id}", config.bot_user_commands_per_minute, "you"),
-        (f"bot#{room_id}", config.bot_room_commands_per_minute, "this room"),
-    ):
-        retry_after = limits.hit(key, limit, _RATE_WINDOW_SECONDS)
-        if retry_after is not None:
-            metrics.add_metric(name="BotCommandsRateLimited", unit=MetricUnit.Count, value=1)
-            raise RateLimited(
-                f"Too many bot commands from {scope}, try again in {retry_after}s",
-                retry_after=retry_after,
-            )
+    limits.hit(limits.BOT_COMMANDS_PER_USER_AND_ROOM, principal.user_id, room_id)
+    limits.hit(limits.BOT_COMMANDS_PER_USER, principal.user_id)
+    limits.hit(limits.BOT_COMMANDS_PER_ROOM, room_id)
 
 
 def post_message(

@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chat import realtime
+from chat import limits, realtime
 from chat.access import require_member
 from chat.adapters import secrets as keys
 from chat.auth import Principal
@@ -98,6 +98,7 @@ def _membership(room_id: str, user_id: str, username: str, role: str, at: str) -
 
 
 def create_room(principal: Principal, request: CreateRoomRequest) -> Room:
+    limits.hit(limits.ROOM_CREATIONS, principal.user_id)
     room_id, created_at = new_id(), now_iso()
     room: dict[str, Any] = {
         "room_id": room_id,
