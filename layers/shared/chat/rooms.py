@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chat import limits, realtime
+from chat import broadcast, limits, realtime
 from chat.access import require_member
 from chat.adapters import secrets as keys
 from chat.auth import Principal
@@ -34,6 +34,7 @@ from chat.observability import metrics
 # No 0/O, 1/I/L or U: codes are read aloud and typed by people. 30^12 ≈ 2^59 codes.
 _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"
 _CODE_GROUPS, _CODE_GROUP_LENGTH = 3, 4
+DIRECT_ROOM_PEOPLE = 2  # a room created with is_group: false, besides the bot
 
 
 def new_join_code() -> str:
@@ -107,6 +108,7 @@ def create_room(principal: Principal, request: CreateRoomRequest) -> Room:
         "owner_id": principal.user_id,
         "is_group": request.is_group,
         "created_at": created_at,
+        "human_count": 1,
     }
     if request.gemini_api_key:
         room["api_key_ciphertext"] = keys.encrypt_api_key(
@@ -146,9 +148,7 @@ def join_room(principal: Principal, code: str) -> Room:
     room = store.get_room(room_id) if room_id else None
     if room is None:
         raise NotFound("No room has this code")
-    store.add_member(
-        _membership(room_id, principal.user_id, principal.username, "member", now_iso())
-    )
+    _add_human(room, principal.user_id, principal.username, closed_message="No room has this code")
     return _room_view(room)
 
 
@@ -158,7 +158,7 @@ def invite(principal: Principal, room_id: str, username: str) -> Room:
     user = users.get_by_username(username)
     if user is None:
         raise NotFound("User not found")
-    store.add_member(_membership(room_id, user["user_id"], user["username"], "member", now_iso()))
+    _add_human(room, user["user_id"], user["username"], closed_message="Room not found")
     return _room_view(room)
 
 
@@ -167,11 +167,58 @@ def list_members(principal: Principal, room_id: str) -> MemberList:
     return MemberList(members=_members(room_id))
 
 
+def _counted(room: dict[str, Any]) -> dict[str, Any]:
+    """The room with its human count (counted once for rooms made before the counter)."""
+    if "human_count" not in room:
+        humans = [m for m in store.list_members(room["room_id"]) if m["user_id"] != BOT_USER_ID]
+        store.init_human_count(room["room_id"], len(humans))
+        room = store.get_room(room["room_id"]) or room
+    return room
+
+
+def _add_human(room: dict[str, Any], user_id: str, username: str, *, closed_message: str) -> None:
+    """Join a human to a room: a direct room holds two people besides the bot (409 for a
+    third), and a room no human is left in cannot be joined."""
+    room = _counted(room)
+    max_humans = None if room.get("is_group", True) else DIRECT_ROOM_PEOPLE
+    member = _membership(room["room_id"], user_id, username, "member", now_iso())
+    outcome = store.join(member, max_humans)
+    if outcome == "closed":
+        raise NotFound(closed_message)
+    if outcome == "full":
+        raise Conflict(f"A direct room holds at most {DIRECT_ROOM_PEOPLE} people")
+
+
+def _successor(room_id: str, leaver_id: str) -> dict[str, Any] | None:
+    """The human member who joined earliest, besides the leaver."""
+    humans = [
+        m
+        for m in store.list_members(room_id)
+        if m["user_id"] not in (BOT_USER_ID, leaver_id) and m.get("role") != "bot"
+    ]
+    return min(humans, key=lambda m: (m["joined_at"], m["user_id"]), default=None)
+
+
 def leave_room(principal: Principal, room_id: str) -> None:
+    """Leave; an owner hands the room to the human member who joined earliest (subscribers
+    get `room_updated`). The last human out leaves the room closed to joining."""
     require_member(room_id, principal.user_id)
-    store.remove_member(room_id, principal.user_id)
+    successor = None
+    for _ in range(3):
+        room = _counted(_room_or_404(room_id))
+        is_owner = room["owner_id"] == principal.user_id
+        successor = _successor(room_id, principal.user_id) if is_owner else None
+        if store.leave(room_id, principal.user_id, successor):
+            break
+        require_member(room_id, principal.user_id)  # 404 if a concurrent leave won
+    else:
+        raise Conflict("Could not leave the room now, try again")
     # A former member's sockets must stop receiving the room's frames at once.
     realtime.drop_user_from_room(room_id, principal.user_id, principal.username)
+    if successor is not None:
+        broadcast.to_room(
+            room_id, {"type": "room_updated", "room_id": room_id, "owner": successor["username"]}
+        )
 
 
 def _bot_settings(room: dict[str, Any]) -> BotSettings:
