@@ -1,10 +1,11 @@
-"""Secrets: the JWT signing key (Secrets Manager) and the rooms' Gemini keys (KMS)."""
+"""Secrets: the JWT signing key (Secrets Manager) and the rooms' Gemini keys (KMS). Each is
+registered with chat.redaction as it is read, so no log line, metric or trace can show it."""
 
 from __future__ import annotations
 
 from aws_lambda_powertools.utilities import parameters
 
-from chat import aws
+from chat import aws, redaction
 from chat.config import settings
 
 # The signing key is read once per container and then kept for this long.
@@ -12,7 +13,9 @@ _SECRET_MAX_AGE_SECONDS = 3600
 
 
 def jwt_signing_key() -> str:
-    return parameters.get_secret(settings().jwt_secret_arn, max_age=_SECRET_MAX_AGE_SECONDS)
+    key = parameters.get_secret(settings().jwt_secret_arn, max_age=_SECRET_MAX_AGE_SECONDS)
+    redaction.register(key)
+    return key
 
 
 def shared_gemini_key() -> str | None:
@@ -20,7 +23,9 @@ def shared_gemini_key() -> str | None:
     arn = settings().shared_gemini_key_secret_arn
     if not arn:
         return None
-    return parameters.get_secret(arn, max_age=_SECRET_MAX_AGE_SECONDS) or None
+    key = parameters.get_secret(arn, max_age=_SECRET_MAX_AGE_SECONDS) or None
+    redaction.register(key)
+    return key
 
 
 def encrypt_api_key(room_id: str, api_key: str) -> bytes:
@@ -38,4 +43,6 @@ def decrypt_api_key(room_id: str, ciphertext: bytes) -> str:
         CiphertextBlob=bytes(ciphertext),
         EncryptionContext={"room_id": room_id},
     )
-    return response["Plaintext"].decode("utf-8")
+    key = response["Plaintext"].decode("utf-8")
+    redaction.register(key)
+    return key
