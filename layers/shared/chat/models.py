@@ -15,9 +15,17 @@ from pydantic import (
     StringConstraints,
 )
 
-from chat.text_rules import GeminiKey, Line, Multiline, NotReserved, Secret, Visible
+from chat.text_rules import (
+    RESERVED_NAMES,
+    GeminiKey,
+    Line,
+    Multiline,
+    NotReserved,
+    Secret,
+    Visible,
+)
 
-RESERVED_USERNAMES = frozenset({"bot", "system"})
+RESERVED_USERNAMES = RESERVED_NAMES  # also in look-alike forms: text_rules.is_reserved_username
 BOT_USER_ID = "bot"
 BOT_USERNAME = "bot"
 

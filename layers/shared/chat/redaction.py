@@ -37,12 +37,16 @@ from urllib.parse import quote, quote_plus
 
 REDACTED = "[REDACTED]"
 MIN_SECRET_LENGTH = 6  # shorter strings cannot be anyone's key or password
-MAX_TRANSIENT = 32  # request secrets kept (LRU); a container serves one request at a time
+MAX_TRANSIENT = 8  # request secrets kept (LRU); a container serves one request at a time
 
 _lock = threading.Lock()
 _pinned: dict[str, None] = {}
 _transient: OrderedDict[str, None] = OrderedDict()
-_pattern: re.Pattern[str] | None = None
+# Every form of every secret, indexed by its first PREFIX characters: a text is scanned
+# once for prefixes (a set lookup per position), and only forms whose prefix occurs are
+# searched for. One big regex alternation costs milliseconds per line instead.
+PREFIX = MIN_SECRET_LENGTH
+_index: dict[str, tuple[str, ...]] = {}
 _dirty = False
 
 # Values of fields that hold secrets by name, in JSON, Python reprs, headers and URLs.
@@ -134,18 +138,18 @@ def variants(secret: str) -> set[str]:
     return {form for form in first | second if len(form) >= MIN_SECRET_LENGTH}
 
 
-def _compiled() -> re.Pattern[str] | None:
-    global _pattern, _dirty
+def _forms_index() -> dict[str, tuple[str, ...]]:
+    global _index, _dirty
     if _dirty:
         with _lock:
             if _dirty:
-                forms: set[str] = set()
+                by_prefix: dict[str, set[str]] = {}
                 for secret in (*_pinned, *_transient):
-                    forms |= variants(secret)
-                ordered = sorted(forms, key=len, reverse=True)
-                _pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+                    for form in variants(secret):
+                        by_prefix.setdefault(form[:PREFIX], set()).add(form)
+                _index = {prefix: tuple(forms) for prefix, forms in by_prefix.items()}
                 _dirty = False
-    return _pattern
+    return _index
 
 
 # ------------------------------------------------------------------------------ redaction
@@ -153,9 +157,17 @@ def redact(text: str) -> str:
     """``text`` without any representation of a registered secret or a secret field."""
     if not isinstance(text, str) or not text:
         return text
-    pattern = _compiled()
-    if pattern is not None:
-        text = pattern.sub(REDACTED, text)
+    index = _forms_index()
+    if index:
+        found = {
+            form
+            for prefix in {text[i : i + PREFIX] for i in range(len(text) - PREFIX + 1)}
+            & index.keys()
+            for form in index[prefix]
+            if form in text
+        }
+        for form in sorted(found, key=len, reverse=True):  # longest first: no partial leftovers
+            text = text.replace(form, REDACTED)
     for field in _FIELD_PATTERNS:
         text = field.sub(_replace_value, text)
     return text
