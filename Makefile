@@ -1,17 +1,21 @@
 # make dev  - run the whole system locally (REST :3000, WebSocket :3001, queue, worker, bot)
-# make test - lint + every test
+# make test - lint + every test (the browser tests need Chromium: installed with apt when missing)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# checkov pins boto3, packaging … older than ours: its own environment, exact pins.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: help venv dev chat test lint unit integration e2e openapi bench build lock clean
+.PHONY: help venv dev chat test lint unit integration e2e openapi bench build lock clean web chromium browser screenshots publish-web
 
 help:
-	@echo "make dev | chat | test | lint | unit | integration | e2e | openapi | bench | build | clean"
+	@echo "make dev | chat | test | lint | unit | integration | e2e | browser | web | publish-web | openapi | bench | build | clean"
 
 $(STAMP): layers/deps/requirements.txt requirements/dev.txt requirements/constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -22,17 +26,27 @@ $(STAMP): layers/deps/requirements.txt requirements/dev.txt requirements/constra
 
 venv: $(STAMP)
 
-dev: $(STAMP)
-	$(BIN)/python -m local $(ARGS)
+$(CHECKOV_STAMP): requirements/checkov.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 9), "Python 3.9+ is required"'
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/checkov.txt
+	touch $@
+
+dev: $(STAMP) web
+	$(BIN)/python -m local --web-port $(WEB_PORT) $(ARGS)
 
 chat: $(STAMP)
 	$(BIN)/python -m local.chat $(ARGS)
 
-lint: $(STAMP)
+# checkov: every finding is fixed or skipped in template.yaml with a one-line reason
+# (Metadata: checkov: skip). --skip-download: offline, no Prisma Cloud guideline links.
+lint: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	PYTHONPATH=layers/shared $(BIN)/lint-imports --no-cache --no-logo
 	$(BIN)/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
 	$(BIN)/cfn-lint template.yaml
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --quiet --compact --skip-download
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
@@ -44,11 +58,11 @@ e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e
 
 # Two workers, one file per worker at a time (the e2e files share one local stack each).
-test: lint
+test: lint web chromium
 	$(BIN)/pytest -n 2 --dist loadfile
 
 openapi: $(STAMP)
-	PYTHONPATH=layers/shared $(BIN)/python -m chat.openapi > docs/openapi.json
+	PYTHONPATH=.:layers/shared $(BIN)/python -m tools.openapi > docs/openapi.json
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; PYTHONPATH=.:layers/shared $(BIN)/python $$b || exit 1; done
@@ -57,9 +71,50 @@ bench: $(STAMP)
 build: $(STAMP)
 	$(BIN)/sam build --template template.yaml
 
+# The dev pins, then the dependencies layer's hashed lock at the same versions.
 lock: $(STAMP)
 	{ echo '# Exact versions of every package in the dev environment (pip install -c); regenerate with `make lock`.'; \
 	  $(BIN)/python -m pip freeze --exclude-editable; } > requirements/constraints.txt
+	$(BIN)/python tools/lock_layer.py
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .ruff_cache web/node_modules web/dist
+
+# ---------------------------------------------------------------- web client (web/, issue 15)
+WEB_PORT ?= 3003
+WEB_STAMP := web/node_modules/.installed-stamp
+WEB_SOURCES := $(wildcard web/src/*.ts web/static/*) web/build.mjs web/tsconfig.json
+
+$(WEB_STAMP): web/package.json web/package-lock.json
+	@command -v npm >/dev/null || { echo "error: the web client needs Node.js 20+ and npm" >&2; exit 1; }
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+web/dist/index.html: $(WEB_STAMP) $(WEB_SOURCES)
+	cd web && node_modules/.bin/tsc --noEmit && node build.mjs
+
+# Type-check and bundle web/ into web/dist (prints the bundle size).
+web: web/dist/index.html
+
+# The browser tests drive Debian's Chromium (never a downloaded browser): installed here when missing.
+chromium:
+	@if [ -n "$$CHROMIUM" ] || command -v chromium >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing Chromium for the browser tests (apt-get install chromium)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || exit 1; \
+	else \
+	  echo "error: the browser tests need Chromium. Install Debian's chromium package (sudo apt-get install chromium)" >&2; \
+	  echo "       or set CHROMIUM=/path/to/chromium. The tests never skip without it." >&2; exit 1; \
+	fi
+
+browser: $(STAMP) web chromium
+	$(BIN)/pytest tests/browser
+
+# Refresh the README's screenshots (docs/screenshots) from the browser tests.
+screenshots: $(STAMP) web chromium
+	SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/browser -k "two_people or bot_settings"
+
+# Upload web/dist to the deployed stack's web bucket with a config.json made from its outputs
+# (AWS credentials and a stack deployed with WebClient=true; STACK=name, default samconfig's).
+publish-web: $(STAMP) web
+	$(BIN)/python web/publish.py $(if $(STACK),--stack $(STACK))

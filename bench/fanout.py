@@ -1,10 +1,10 @@
 """Fan-out figures: one message pushed to 10, 100 and 1000 subscribers of a room.
 
 Every push takes a simulated 20 ms (the management API's round trip). DynamoDB is moto,
-in-process. For each room size the message goes through `chat.messages.post_message`,
+in-process. For each room size the message goes through `chat.logic.messages.post_message`,
 the path REST and the `message` frame share, and the script prints:
 
-- "pushes": wall time of the push phase (`broadcast.to_connections`, which `to_room` calls
+- "pushes": wall time of the push phase (`fanout.to_connections`, which `to_room` calls
   after its one subscriber Query), median of RUNS messages;
 - "sequential": N x 20 ms, what pushing one after the other would take;
 - "ideal": ceil(N / pool) x 20 ms, the best a pool of PUSH_POOL_SIZE threads can do;
@@ -77,10 +77,12 @@ from botocore.awsrequest import AWSResponse  # noqa: E402
 from moto import mock_aws  # noqa: E402
 from moto.core.models import botocore_stubber  # noqa: E402
 
-from chat import aws, broadcast, rooms  # noqa: E402
-from chat.auth import Principal  # noqa: E402
-from chat.dal import connections, table  # noqa: E402
-from chat.messages import post_message  # noqa: E402
+from chat import clients  # noqa: E402
+from chat.dal import connections  # noqa: E402
+from chat.dal.tables import table  # noqa: E402
+from chat.logic import fanout, rooms  # noqa: E402
+from chat.logic.messages import post_message  # noqa: E402
+from chat.logic.tokens import Principal  # noqa: E402
 from chat.models import CreateRoomRequest  # noqa: E402
 from chat.observability import metrics  # noqa: E402
 
@@ -101,9 +103,9 @@ class _EmptyBody:
 
 
 def botocore_management_api() -> Any:
-    """The real client (as chat.aws builds it) whose HTTP send sleeps 20 ms."""
-    aws.reset()  # forget the injected fake; the DynamoDB resource is rebuilt on next use
-    client = aws.client("apigatewaymanagementapi")
+    """The real client (as chat.clients builds it) whose HTTP send sleeps 20 ms."""
+    clients.reset()  # forget the injected fake; the DynamoDB resource is rebuilt on next use
+    client = clients.management_api()
 
     def send(request: Any, **_: Any) -> AWSResponse:
         time.sleep(PUSH_SECONDS)
@@ -180,7 +182,7 @@ class Figures:
 
     @property
     def ideal(self) -> float:
-        return math.ceil(self.subscribers / broadcast.PUSH_POOL_SIZE) * PUSH_SECONDS
+        return math.ceil(self.subscribers / clients.PUSH_POOL_SIZE) * PUSH_SECONDS
 
 
 def measure(owner: Principal, room_id: str, subscribers: int) -> Figures:
@@ -191,11 +193,11 @@ def measure(owner: Principal, room_id: str, subscribers: int) -> Figures:
     def count(model: Any, **_: Any) -> None:
         calls[model.name] += 1
 
-    events = aws.client("dynamodb").meta.client.meta.events
+    events = clients.dynamodb_resource().meta.client.meta.events
     post_message(owner, room_id, "warm-up")  # pool threads started, clients and code warm
-    pushes, query = Timed(broadcast.to_connections), Timed(connections.room_subscribers)
-    real = broadcast.to_connections, connections.room_subscribers
-    broadcast.to_connections, connections.room_subscribers = pushes, query
+    pushes, query = Timed(fanout.to_connections), Timed(connections.room_subscribers)
+    real = fanout.to_connections, connections.room_subscribers
+    fanout.to_connections, connections.room_subscribers = pushes, query
     events.register("before-call.dynamodb", count, unique_id="bench-count")
     try:
         for run in range(RUNS):
@@ -203,7 +205,7 @@ def measure(owner: Principal, room_id: str, subscribers: int) -> Figures:
             metrics.clear_metrics()  # nothing flushes them here: keep stdout for the figures
     finally:
         events.unregister("before-call.dynamodb", unique_id="bench-count")
-        broadcast.to_connections, connections.room_subscribers = real
+        fanout.to_connections, connections.room_subscribers = real
     per_message = Counter({name: n // RUNS for name, n in calls.items()})
     assert all(n % RUNS == 0 for n in calls.values()), calls
     assert len(pushes.seconds) == len(query.seconds) == RUNS
@@ -227,12 +229,12 @@ def main() -> None:
             ("fake management client (post_to_connection sleeps 20 ms)", SleepingManagementApi()),
             ("botocore management client (HTTP send sleeps 20 ms)", None),
         ):
-            aws.inject("apigatewaymanagementapi", client or botocore_management_api())
+            clients.inject("apigatewaymanagementapi", client or botocore_management_api())
             results[label] = [measure(owner, room_ids[size], size) for size in SIZES]
 
     print(
         f"Fan-out of one message: {PUSH_SECONDS * 1000:.0f} ms per push, pool of "
-        f"{broadcast.PUSH_POOL_SIZE} threads, median of {RUNS} messages (setup {setup:.1f} s)."
+        f"{clients.PUSH_POOL_SIZE} threads, median of {RUNS} messages (setup {setup:.1f} s)."
     )
     for label, rows in results.items():
         print(f"\n{label}")

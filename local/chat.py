@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -42,8 +43,35 @@ commands:
   /history [N]           last N messages       /members           who is in the room
   /invite USERNAME       add someone           /leave             leave the room for good
   /bot                   bot settings          /bot key|model|prompt VALUE   (owner)
+  /attach PATH [text]    send a file (PNG, JPEG, WEBP, GIF, PDF, .txt, .md; up to 10 MiB)
   /help                  this list             /quit              (or Ctrl-D)
 anything else is a message to the current room; start it with @bot to ask the bot."""
+
+
+_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+    ".pdf": "application/pdf",
+    ".txt": "text/plain",
+    ".md": "text/markdown",
+}
+
+
+def _content_type(path: Path) -> str | None:
+    return _TYPES.get(path.suffix.lower())
+
+
+def _size(size: int) -> str:
+    return (
+        f"{size} B"
+        if size < 1024
+        else f"{size / 1024:.0f} KiB"
+        if size < 1024**2
+        else f"{size / 1024**2:.1f} MiB"
+    )
 
 
 class ApiError(Exception):
@@ -196,6 +224,11 @@ class ChatClient:
             f"{self.room_tag(message['room_id'])}{self.screen.paint(_clock(message.get('created_at')), '2')} "
             f"{self.who(message['username'], message.get('is_bot', False))}: {message['content']}{status}"
         )
+        for attachment in message.get("attachments") or []:
+            self.note(
+                f"📎 {attachment['filename']} ({attachment['content_type']}, "
+                f"{_size(attachment['size'])}) {attachment['url']}"
+            )
 
     # ------------------------------------------------------------------ WebSocket
     def connect(self) -> None:
@@ -339,7 +372,7 @@ class ChatClient:
         """Run a /command; False to quit."""
         name, _, argument = line[1:].partition(" ")
         argument = argument.strip()
-        needs_room = {"history", "members", "invite", "leave", "bot"}
+        needs_room = {"history", "members", "invite", "leave", "bot", "attach"}
         if name in needs_room and self.current is None:
             self.note("open a room first: /rooms, /open N")
             return True
@@ -381,6 +414,8 @@ class ChatClient:
             self.current, self.screen.prompt = None, "> "
         elif name == "bot":
             self.bot_settings(argument)
+        elif name == "attach" and argument:
+            self.attach(argument)
         else:
             self.note(f"unknown or incomplete command /{name}: /help")
         return True
@@ -421,6 +456,42 @@ class ChatClient:
             self.send(**frame)
         except (ConnectionError, ConnectionClosed):  # the WebSocket is down: REST still works
             self.api.call("POST", f"/rooms/{self.current['room_id']}/messages", {"content": text})
+
+    def attach(self, argument: str) -> None:
+        """/attach PATH [text]: declare the file, upload it with the presigned POST, send it."""
+        assert self.current is not None
+        path_text, _, text = argument.partition(" ")
+        path = Path(path_text).expanduser()
+        if not path.is_file():
+            self.note(f"no file {path_text!r}")
+            return
+        content_type = _content_type(path)
+        if content_type is None:
+            self.note("only PNG, JPEG, WEBP, GIF, PDF, .txt and .md files can be attached")
+            return
+        data = path.read_bytes()
+        declared = self.api.call(
+            "POST",
+            f"/rooms/{self.current['room_id']}/attachments",
+            {"filename": path.name, "content_type": content_type, "size": len(data)},
+        )
+        form = declared["upload"]
+        try:
+            uploaded = httpx.post(
+                form["url"], data=form["fields"], files={"file": (path.name, data)}, timeout=60
+            )
+        except httpx.HTTPError as exc:
+            self.note(f"upload failed: {exc}")
+            return
+        if uploaded.status_code >= 300:
+            self.note(f"upload refused by storage ({uploaded.status_code}): {uploaded.text[:200]}")
+            return
+        # Over REST: it answers once the message is stored (the WebSocket then shows it).
+        self.api.call(
+            "POST",
+            f"/rooms/{self.current['room_id']}/messages",
+            {"content": text.strip(), "attachments": [declared["attachment_id"]]},
+        )
 
     # ------------------------------------------------------------------ session
     def run(self) -> None:

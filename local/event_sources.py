@@ -14,7 +14,6 @@ one batch in flight while different groups run in parallel.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import time
@@ -22,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from local.events import sqs_event
 from local.lambda_runtime import InvokeResult
 from local.model import SqsSourceSpec
 
@@ -123,8 +123,9 @@ class SqsPoller:
     async def _process(self, messages: list[dict[str, Any]]) -> None:
         try:
             started = time.monotonic()
-            records = [self.record(message) for message in messages]
-            result = await self.invoke(self.spec.function, {"Records": records})
+            event = sqs_event(messages, self.spec.queue_arn, self.region)
+            records = event["Records"]
+            result = await self.invoke(self.spec.function, event)
             failed = self._failed_ids(result, records)
             done = [m for m in messages if m["MessageId"] not in failed]
             await self._delete(done)
@@ -182,39 +183,6 @@ class SqsPoller:
                     {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)
                 ],
             )
-
-    def record(self, message: dict[str, Any]) -> dict[str, Any]:
-        """A received message as Lambda hands it to the function."""
-        record: dict[str, Any] = {
-            "messageId": message["MessageId"],
-            "receiptHandle": message["ReceiptHandle"],
-            "body": message.get("Body", ""),
-            "attributes": dict(message.get("Attributes") or {}),
-            "messageAttributes": {
-                name: _message_attribute(value)
-                for name, value in (message.get("MessageAttributes") or {}).items()
-            },
-            "md5OfBody": message.get("MD5OfBody"),
-            "eventSource": "aws:sqs",
-            "eventSourceARN": self.spec.queue_arn,
-            "awsRegion": self.region,
-        }
-        if message.get("MD5OfMessageAttributes"):
-            record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
-        return record
-
-
-def _message_attribute(value: dict[str, Any]) -> dict[str, Any]:
-    attribute: dict[str, Any] = {
-        "stringListValues": [],
-        "binaryListValues": [],
-        "dataType": value["DataType"],
-    }
-    if "StringValue" in value:
-        attribute["stringValue"] = value["StringValue"]
-    if "BinaryValue" in value:
-        attribute["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode()
-    return attribute
 
 
 def _batches(

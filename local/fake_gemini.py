@@ -11,6 +11,11 @@ Served routes (any API version, any model):
   ``usageMetadata``.
 - ``POST /{version}/models/{model}:generateContent`` - the same answer in one response.
 
+Parts may be text or inline files (``inlineData`` with ``mimeType`` and base64 ``data``,
+what the SDK's ``Part.from_bytes`` sends); a malformed inline part gets Gemini's 400. The
+default answer reports the inline files it received (count, types, sizes), so tests can
+prove what the model was given.
+
 Requests without an API key (``x-goog-api-key`` header or ``?key=``) get Gemini's 403;
 with ``valid_keys`` set, unknown keys get Gemini's 400 ``API_KEY_INVALID``. Every request
 is recorded in ``FakeGemini.requests``.
@@ -31,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import collections
 import itertools
 import json
@@ -160,6 +166,14 @@ class RecordedRequest:
         return _text_of((self.body or {}).get("systemInstruction") or {})
 
     @property
+    def files(self) -> list[tuple[str, int]]:
+        """The inline files of the request's contents, in order: (mime type, size in bytes)."""
+        return [
+            (blob["mimeType"], len(_b64decode(blob["data"])))
+            for blob in _inline_blobs((self.body or {}).get("contents") or [])
+        ]
+
+    @property
     def turns(self) -> list[tuple[str, str]]:
         """The request's contents as (role, text) pairs."""
         return [
@@ -234,6 +248,13 @@ class FakeGemini:
         if not isinstance(body, dict) or not body.get("contents"):
             return _error(400, "* GenerateContentRequest.contents: contents is not specified")
 
+        problem = _check_inline_parts(body["contents"])
+        if problem:
+            return _error(400, problem)
+        files = [
+            (blob["mimeType"], len(_b64decode(blob["data"])))
+            for blob in _inline_blobs(body["contents"])
+        ]
         prompt = [_text_of(content) for content in body["contents"]]
         try:
             reply = self._queue.popleft() if self._queue else _reply_for(prompt[-1])
@@ -246,7 +267,7 @@ class FakeGemini:
         if reply.status != 200:
             return _error(reply.status, reply.message)
 
-        words = _answer_words(reply, prompt[-1])
+        words = _answer_words(reply, prompt[-1], files)
         usage = _usage(prompt, words)
         response_id = f"fake-{next(self._ids)}"
         if method == "generateContent":
@@ -310,7 +331,8 @@ def start(
         base_url=f"http://{bound_host}:{bound_port}",
         valid_keys=frozenset(valid_keys) if valid_keys is not None else None,
     )
-    app = web.Application()
+    # Requests carry inline files (base64): room for the bot's 20 MiB of them and more.
+    app = web.Application(client_max_size=100 * 1024 * 1024)
     app.router.add_post("/{api_version}/models/{target}", fake._handle)
     # Cancel a handler whose client went away (e.g. a client timing out on a delay).
     runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=0.5)
@@ -348,7 +370,53 @@ def _text_of(content: dict[str, Any]) -> str:
     return "".join(part.get("text", "") for part in content.get("parts") or [])
 
 
-def _answer_words(reply: Reply, last_user_text: str) -> list[str]:
+def _inline_blobs(contents: list[Any]) -> list[Any]:
+    """The inline parts' blobs, as ``{"mimeType", "data"}``. Like Gemini (proto JSON), the
+    fake takes each field name in camelCase or snake_case: the SDK sends ``inlineData``
+    with ``mime_type``."""
+    blobs = []
+    for content in contents:
+        for part in (content.get("parts") or []) if isinstance(content, dict) else []:
+            if not isinstance(part, dict):
+                continue
+            blob = part.get("inlineData", part.get("inline_data"))
+            if blob is None:
+                continue
+            if isinstance(blob, dict):
+                blob = {
+                    "mimeType": blob.get("mimeType", blob.get("mime_type")),
+                    "data": blob.get("data"),
+                }
+            blobs.append(blob)
+    return blobs
+
+
+def _b64decode(text: str) -> bytes:
+    """Bytes fields in proto JSON: standard or URL-safe base64 (the SDK sends URL-safe)."""
+    return base64.b64decode(text.replace("-", "+").replace("_", "/"), validate=True)
+
+
+# What Gemini takes inline (a subset: the types this project sends and their kin).
+_INLINE_PREFIXES = ("image/", "audio/", "video/", "text/", "application/pdf")
+
+
+def _check_inline_parts(contents: list[Any]) -> str | None:
+    """Gemini's complaint about a malformed inline part, if any (None when all are fine)."""
+    for blob in _inline_blobs(contents):
+        if not isinstance(blob, dict) or not blob.get("mimeType"):
+            return "* GenerateContentRequest.contents.parts.inline_data.mime_type: required"
+        if not str(blob["mimeType"]).startswith(_INLINE_PREFIXES):
+            return f"Unsupported MIME type: {blob['mimeType']}"
+        try:
+            _b64decode(blob.get("data") or "")
+        except ValueError:
+            return "Invalid value at 'contents.parts.inline_data.data' (TYPE_BYTES): invalid base64"
+    return None
+
+
+def _answer_words(
+    reply: Reply, last_user_text: str, files: list[tuple[str, int]] | None = None
+) -> list[str]:
     """The answer as words that each carry their trailing space (so they concatenate)."""
     if reply.tokens is not None:
         filler = _FILLER.split()
@@ -365,6 +433,9 @@ def _answer_words(reply: Reply, last_user_text: str) -> list[str]:
             "I am a local stand-in for Gemini, not the real model, so I cannot really "
             f'answer. You asked: "{asked}"'
         )
+        if files:
+            listed = ", ".join(f"{mime} ({size} bytes)" for mime, size in files)
+            text += f" I received {len(files)} file{'s' if len(files) != 1 else ''}: {listed}."
     return re.findall(r"\S+\s*|\s+", text)
 
 

@@ -3,7 +3,8 @@
 Started by `local.lambda_runtime` as `python -I lambda_bootstrap.py <fd> <config-json>`: `-I`
 keeps the parent's PYTHON* variables and the repository out, so the handler sees only its
 code directory, its layers and the virtualenv's packages, as on Lambda (/var/task,
-/opt/python, the runtime). This file imports nothing from the repository.
+/opt/python, the runtime). Of the repository it loads only `local/events.py` (the context
+object), by its path.
 
 Protocol on the socket `fd`, one JSON document per line. Worker -> parent: first
 `{"type": "ready"}` or `{"type": "init_error", "error": {...}}`, then one
@@ -15,14 +16,17 @@ from __future__ import annotations
 
 import decimal
 import importlib
+import importlib.util
 import json
 import os
 import signal
 import socket
 import sys
-import time
 import traceback
+from pathlib import Path
 from typing import Any
+
+EVENTS = Path(__file__).with_name("events.py")
 
 
 def _die_with_parent() -> None:
@@ -40,34 +44,14 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-class LambdaContext:
-    """The `context` argument, with the attributes and method of the Python runtime's."""
-
-    def __init__(self, request_id: str, deadline_ms: int, invoked_function_arn: str):
-        self.aws_request_id = request_id
-        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
-        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
-        self.invoked_function_arn = invoked_function_arn
-        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
-        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
-        self.identity = None
-        self.client_context = None
-        self.tenant_id = None
-        self._deadline_ms = deadline_ms
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, self._deadline_ms - int(time.time() * 1000))
-
-    def log(self, message: str) -> None:
-        sys.stdout.write(message)
-        sys.stdout.flush()
-
-    def __repr__(self) -> str:
-        return (
-            f"LambdaContext([aws_request_id={self.aws_request_id},function_name={self.function_name},"
-            f"function_version={self.function_version},invoked_function_arn={self.invoked_function_arn}])"
-        )
+def _events_module() -> Any:
+    """local/events.py (LambdaContext), loaded by its path: the repository stays off sys.path."""
+    spec = importlib.util.spec_from_file_location("_local_events", EVENTS)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
 def _error(exc: BaseException, error_type: str | None = None) -> dict[str, Any]:
@@ -160,12 +144,13 @@ def main() -> None:
         traceback.print_exc()
         send({"type": "init_error", "error": _error(exc, f"Runtime.{type(exc).__name__}")})
         return
+    LambdaContext = _events_module().LambdaContext
     send({"type": "ready"})
 
     for line in reader:
         request = json.loads(line)
         os.environ["_X_AMZN_TRACE_ID"] = request["trace_id"]
-        context = LambdaContext(
+        context = LambdaContext.from_environment(
             request["request_id"], request["deadline_ms"], config["function_arn"]
         )
         try:

@@ -192,10 +192,6 @@ class FunctionPool:
         if worker in self._idle:
             self._idle.remove(worker)
 
-    @property
-    def worker_count(self) -> int:
-        return len(self._workers)
-
     async def prewarm(self) -> dict[str, Any] | None:
         """Start one environment ahead of the first invocation; returns its init error."""
         async with self._slots:

@@ -1,8 +1,12 @@
-"""What the local stack serves, read from the template once its resources exist.
+"""What the local stack serves, read from the template through SAM CLI once its resources exist.
 
 `build_model` answers: which functions (handler, code, layers, environment, limits), which
 REST routes, which WebSocket routes and how frames are routed, which queues feed which
-functions. Everything comes from the template; nothing here names a route or a table.
+functions. SAM CLI's own providers read the template as `sam local` does (Globals, intrinsics,
+layers, the REST API's routes, stage and CORS); the symbol table of `local.symbols` makes
+every `Ref`/`Fn::GetAtt` the local resource's name, URL or ARN. What they do not model is read
+here from the template SAM CLI resolved: the WebSocket API (ApiGatewayV2 WEBSOCKET), the SQS
+event sources, gateway responses, reserved concurrency. Nothing here names a route or a table.
 """
 
 from __future__ import annotations
@@ -14,15 +18,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local.intrinsics import Resolver, scalar_string
-from local.template import FUNCTION_TYPE, function_events, resources_of_type, serverless_functions
+from samcli.lib.providers.api_provider import ApiProvider
+from samcli.lib.providers.provider import Api, Cors, Function, Stack
+from samcli.lib.providers.sam_function_provider import SamFunctionProvider
+from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
+from samcli.lib.samlib.resource_metadata_normalizer import ResourceMetadataNormalizer
+from samcli.lib.samlib.wrapper import SamTranslatorWrapper
+from samcli.local.apigw.route import Route
+
+from local.symbols import Resolver, TemplateError, scalar_string
+from local.template import TEMPLATE_PATH
 
 log = logging.getLogger("local")
 
 _REST_API_TYPES = ("AWS::Serverless::Api", "AWS::ApiGateway::RestApi")
-_LAYER_TYPES = ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion")
 _FUNCTION_ARN = re.compile(r"(arn:[^:]+:lambda:[^:]+:\d+:function:[^/:]+)")
-IMPLICIT_REST_API = "ServerlessRestApi"  # SAM's API for Api events without RestApiId
 
 
 @dataclass
@@ -90,76 +100,117 @@ class StackModel:
     rest_api: RestApiSpec | None
     websocket_api: WebSocketApiSpec | None
     sqs_sources: list[SqsSourceSpec]
+    outputs: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
 
-def build_model(template: dict[str, Any], resolver: Resolver, base_dir: Path) -> StackModel:
-    warnings = [
-        f"{logical_id}: AWS::Lambda::Function is not run locally (use {FUNCTION_TYPE} with a CodeUri)"
-        for logical_id in resources_of_type(template, "AWS::Lambda::Function")
-    ]
-    functions = _functions(template, resolver, base_dir, warnings)
+class _ResolvedStack(Stack):
+    """A SAM CLI stack whose resources are resolved with the local stack's symbols: what
+    `Stack.resources` does (SAM's plugins: Globals, implicit APIs …), with our symbol table."""
+
+    resolver: Resolver
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        if self._resources is None:
+            template = SamTranslatorWrapper(
+                self.template_dict, parameter_values=dict(self.resolver.symbols.values)
+            ).run_plugins()
+            ResourceMetadataNormalizer.normalize(template)
+            self._resources = {}
+            for logical_id, resource in template.get("Resources", {}).items():
+                if logical_id in self.resolver.template["Resources"] and not (
+                    self.resolver.is_created(logical_id)
+                ):
+                    continue
+                self._resources[logical_id] = self.resolver.resolve_leniently(resource)
+        return self._resources
+
+
+def load_stack(template_path: Path, resolver: Resolver, warnings: list[str]) -> Stack:
+    """The template as SAM CLI reads it (SamLocalStackProvider), resolved with our symbols."""
+    stacks, remote = SamLocalStackProvider.get_stacks(
+        str(template_path), parameter_overrides=dict(resolver.symbols.values)
+    )
+    root = SamLocalStackProvider.find_root_stack(stacks)
+    if len(stacks) > 1 or remote:
+        warnings.append("nested stacks are not served locally")
+    stack = _ResolvedStack(
+        root.parent_stack_path, root.name, root.location, root.parameters, root.template_dict
+    )
+    stack.resolver = resolver
+    return stack
+
+
+def build_model(template_path: Path, resolver: Resolver) -> StackModel:
+    warnings: list[str] = []
+    stack = load_stack(template_path, resolver, warnings)
+    functions = _functions(stack, resolver, warnings)
     return StackModel(
         functions=functions,
-        rest_api=_rest_api(template, resolver, functions, warnings),
-        websocket_api=_websocket_api(template, resolver, functions, warnings),
-        sqs_sources=_sqs_sources(template, resolver, functions, warnings),
+        rest_api=_rest_api(stack, resolver, functions, warnings),
+        websocket_api=_websocket_api(stack, resolver, functions, warnings),
+        sqs_sources=_sqs_sources(stack, resolver, functions, warnings),
+        outputs=_outputs(resolver),
         warnings=warnings,
     )
 
 
-# ---------------------------------------------------------------------- functions
-def _functions(
-    template: dict[str, Any], resolver: Resolver, base_dir: Path, warnings: list[str]
-) -> dict[str, FunctionSpec]:
-    layers_by_arn = {
-        resolver.physical[logical_id].ref: logical_id
-        for logical_id in resources_of_type(template, _LAYER_TYPES[0])
-        | resources_of_type(template, _LAYER_TYPES[1])
-        if logical_id in resolver.physical
+def _of_type(stack: Stack, *types: str) -> dict[str, dict[str, Any]]:
+    return {
+        logical_id: resource.get("Properties") or {}
+        for logical_id, resource in stack.resources.items()
+        if resource.get("Type") in types
     }
+
+
+# ---------------------------------------------------------------------- functions
+def _functions(stack: Stack, resolver: Resolver, warnings: list[str]) -> dict[str, FunctionSpec]:
     specs: dict[str, FunctionSpec] = {}
-    for logical_id, properties in serverless_functions(template).items():
-        if not resolver.is_created(logical_id):
-            continue
-        code_uri = properties.get("CodeUri")
-        if properties.get("PackageType") == "Image" or not isinstance(code_uri, str):
+    provider = SamFunctionProvider([stack], ignore_code_extraction_warnings=True)
+    for function in provider.get_all():
+        properties = stack.resources[function.function_id].get("Properties") or {}
+        code = properties.get("CodeUri", properties.get("Code"))
+        if function.packagetype != "Zip" or not isinstance(code, str) or not function.handler:
             warnings.append(
-                f"{logical_id}: only a local CodeUri directory can run locally; skipped"
+                f"{function.function_id}: only a local CodeUri directory can run locally; skipped"
             )
             continue
-        layer_paths: list[Path] = []
-        for layer in resolver.resolve(properties.get("Layers") or []):
-            layer_id = layers_by_arn.get(layer)
-            if layer_id is None:
-                warnings.append(
-                    f"{logical_id}: layer {layer} is not in the template; its packages must be in the venv"
-                )
-                continue
-            layer_properties = template["Resources"][layer_id].get("Properties") or {}
-            content = layer_properties.get("ContentUri")
-            if isinstance(content, str):
-                layer_paths += layer_import_paths(base_dir / content)
-        variables = ((properties.get("Environment") or {}).get("Variables")) or {}
-        environment = {
-            name: scalar_string(value) for name, value in resolver.resolve(variables).items()
-        }
-        reserved = properties.get("ReservedConcurrentExecutions")
-        physical = resolver.physical[logical_id]
-        specs[logical_id] = FunctionSpec(
-            logical_id=logical_id,
-            name=physical.ref,
-            arn=physical.attributes["Arn"],
-            handler=resolver.resolve(properties["Handler"]),
-            runtime=resolver.resolve(properties.get("Runtime", "python3")),
-            code_dir=(base_dir / code_uri).resolve(),
-            layer_paths=layer_paths,
-            environment=environment,
-            timeout=int(resolver.resolve(properties.get("Timeout", 3))),
-            memory=int(resolver.resolve(properties.get("MemorySize", 128))),
-            reserved_concurrency=int(resolver.resolve(reserved)) if reserved is not None else None,
-        )
+        specs[function.function_id] = _function_spec(function, properties, resolver, warnings)
     return specs
+
+
+def _function_spec(
+    function: Function, properties: dict[str, Any], resolver: Resolver, warnings: list[str]
+) -> FunctionSpec:
+    layer_paths: list[Path] = []
+    for layer in function.layers:
+        if not layer.is_defined_within_template:
+            warnings.append(
+                f"{function.function_id}: layer {layer.arn} is not in the template; its packages must be in the venv"
+            )
+            continue
+        layer_paths += layer_import_paths(Path(layer.codeuri))
+    environment = {}
+    for name, value in ((function.environment or {}).get("Variables") or {}).items():
+        if isinstance(value, dict | list):
+            raise TemplateError(f"{function.function_id}: cannot resolve {name}={value}")
+        environment[name] = scalar_string(value)
+    physical = resolver.symbols.physical[function.function_id]
+    reserved = properties.get("ReservedConcurrentExecutions")
+    return FunctionSpec(
+        logical_id=function.function_id,
+        name=physical.ref,
+        arn=physical.attributes["Arn"],
+        handler=function.handler or "",
+        runtime=function.runtime or "python3",
+        code_dir=Path(function.codeuri or ".").resolve(),
+        layer_paths=layer_paths,
+        environment=environment,
+        timeout=int(function.timeout or 3),
+        memory=int(function.memory or 128),
+        reserved_concurrency=int(reserved) if reserved is not None else None,
+    )
 
 
 def layer_import_paths(content_dir: Path) -> list[Path]:
@@ -180,73 +231,58 @@ def layer_import_paths(content_dir: Path) -> list[Path]:
 
 
 # ---------------------------------------------------------------------- REST
-def _rest_api(
-    template: dict[str, Any],
-    resolver: Resolver,
-    functions: dict[str, FunctionSpec],
-    warnings: list[str],
-) -> RestApiSpec | None:
-    apis: dict[str, list[RestRoute]] = {}
-    for logical_id, properties in serverless_functions(template).items():
-        if logical_id not in functions:
+def rest_routes(stack: Stack, warnings: list[str]) -> tuple[Api, list[RestRoute]]:
+    """The REST routes SAM CLI's ApiProvider reads (implicit and explicit APIs, Swagger …)."""
+    api = ApiProvider([stack]).api
+    routes = []
+    for route in api.routes:
+        if route.event_type != Route.API:
+            warnings.append(f"{route.function_name} {route.path}: HttpApi events are not served")
             continue
-        for event in function_events(properties, "Api").values():
-            api = event.get("RestApiId")
-            api_id = resolver.resolve(api) if api is not None else IMPLICIT_REST_API
-            method = str(event.get("Method", "any")).upper()
-            route = RestRoute(
-                path=resolver.resolve(event["Path"]), method=method, function=logical_id
-            )
-            apis.setdefault(api_id, []).append(route)
-        for event_name in function_events(properties, "HttpApi"):
-            warnings.append(f"{logical_id}.{event_name}: HttpApi events are not served locally")
-    if not apis:
+        for method in route.methods:
+            if method != "OPTIONS" or api.cors is None:  # SAM CLI adds OPTIONS for CORS
+                routes.append(RestRoute(route.path, method, route.function_name))
+    return api, sorted(routes, key=lambda route: (route.path, route.method))
+
+
+def template_rest_routes(template_path: Path = TEMPLATE_PATH) -> list[RestRoute]:
+    """The REST routes of a template as `sam local start-api` reads them (for the tests)."""
+    stacks, _ = SamLocalStackProvider.get_stacks(str(template_path))
+    return rest_routes(SamLocalStackProvider.find_root_stack(stacks), [])[1]
+
+
+def _rest_api(
+    stack: Stack, resolver: Resolver, functions: dict[str, FunctionSpec], warnings: list[str]
+) -> RestApiSpec | None:
+    api, routes = rest_routes(stack, warnings)
+    routes = [route for route in routes if route.function in functions]
+    if not routes:
         return None
-    by_ref = {
-        resolver.physical[logical_id].ref: logical_id
-        for api_type in _REST_API_TYPES
-        for logical_id in resources_of_type(template, api_type)
-        if logical_id in resolver.physical
-    }
-    api_id, routes = next(iter(apis.items()))
+    apis = _of_type(stack, *_REST_API_TYPES)
     if len(apis) > 1:
         warnings.append("several REST APIs: all their routes are served on the one local REST port")
-        routes = [route for api_routes in apis.values() for route in api_routes]
-    logical_id = by_ref.get(api_id)
-    properties = template["Resources"][logical_id].get("Properties") or {} if logical_id else {}
-    stage = scalar_string(resolver.resolve(properties.get("StageName", "Prod")))
+    logical_id, properties = next(iter(apis.items()), ("", {}))
+    physical = resolver.symbols.physical.get(logical_id)
     return RestApiSpec(
-        api_id=api_id if logical_id else "localrestapi",
-        stage=stage,
+        api_id=physical.ref if physical else "localrestapi",
+        stage=scalar_string(api.stage_name or "Prod"),
         routes=routes,
-        cors=_cors(resolver.resolve(properties.get("Cors"))) if properties.get("Cors") else None,
-        gateway_headers=_gateway_headers(
-            resolver.resolve(properties.get("GatewayResponses") or {})
-        ),
+        cors=_cors(api.cors),
+        gateway_headers=_gateway_headers(properties.get("GatewayResponses") or {}),
     )
+
+
+def _cors(cors: Cors | None) -> dict[str, str] | None:
+    """SAM CLI's Cors as the headers the OPTIONS methods answer with."""
+    if cors is None:
+        return None
+    headers = Cors.cors_to_headers(cors, None, Route.API)
+    return {name: scalar_string(value) for name, value in headers.items()}
 
 
 def _unquote(value: Any) -> str:
     text = scalar_string(value)
     return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == "'" else text
-
-
-def _cors(cors: Any) -> dict[str, str]:
-    """SAM's Cors property as the headers its OPTIONS methods answer with."""
-    if isinstance(cors, str):
-        cors = {"AllowOrigin": cors}
-    headers = {"Access-Control-Allow-Origin": _unquote(cors["AllowOrigin"])}
-    for key, header in (
-        ("AllowMethods", "Access-Control-Allow-Methods"),
-        ("AllowHeaders", "Access-Control-Allow-Headers"),
-        ("MaxAge", "Access-Control-Max-Age"),
-    ):
-        if key in cors:
-            headers[header] = _unquote(cors[key])
-    if cors.get("AllowCredentials"):
-        headers["Access-Control-Allow-Credentials"] = "true"
-    headers.setdefault("Access-Control-Allow-Methods", "DELETE,GET,HEAD,OPTIONS,PATCH,POST,PUT")
-    return headers
 
 
 def _gateway_headers(responses: dict[str, Any]) -> dict[str, dict[str, str]]:
@@ -263,138 +299,126 @@ def _gateway_headers(responses: dict[str, Any]) -> dict[str, dict[str, str]]:
 
 # ---------------------------------------------------------------------- WebSocket
 def _websocket_api(
-    template: dict[str, Any],
-    resolver: Resolver,
-    functions: dict[str, FunctionSpec],
-    warnings: list[str],
+    stack: Stack, resolver: Resolver, functions: dict[str, FunctionSpec], warnings: list[str]
 ) -> WebSocketApiSpec | None:
+    """SAM CLI's ApiProvider serves HTTP APIs only: the WEBSOCKET API is read here."""
     apis = {
-        logical_id: resource
-        for logical_id, resource in resources_of_type(template, "AWS::ApiGatewayV2::Api").items()
-        if resolver.is_created(logical_id)
-        and (resource.get("Properties") or {}).get("ProtocolType") == "WEBSOCKET"
+        logical_id: properties
+        for logical_id, properties in _of_type(stack, "AWS::ApiGatewayV2::Api").items()
+        if properties.get("ProtocolType") == "WEBSOCKET"
     }
     if not apis:
         return None
     if len(apis) > 1:
         warnings.append(f"several WebSocket APIs: only {next(iter(apis))} is served")
     api_logical_id, api = next(iter(apis.items()))
-    api_id = resolver.physical[api_logical_id].ref
+    api_id = resolver.symbols.physical[api_logical_id].ref
+
+    def parts(part_type: str) -> dict[str, dict[str, Any]]:
+        return {
+            logical_id: properties
+            for logical_id, properties in _of_type(stack, part_type).items()
+            if properties.get("ApiId") == api_id
+        }
+
     function_by_arn = {spec.arn: logical_id for logical_id, spec in functions.items()}
-
-    def parts(part_type: str, *keys: str) -> dict[str, dict[str, Any]]:
-        """The API's routes, integrations or stages, with only the properties read here resolved."""
-        found = {}
-        for logical_id, resource in resources_of_type(template, part_type).items():
-            properties = resource.get("Properties") or {}
-            if (
-                resolver.is_created(logical_id)
-                and resolver.resolve(properties.get("ApiId")) == api_id
-            ):
-                found[logical_id] = {
-                    key: resolver.resolve(properties[key]) for key in keys if key in properties
-                }
-        return found
-
     integrations: dict[str, str] = {}  # integration id -> function logical id
-    for logical_id, properties in parts("AWS::ApiGatewayV2::Integration", "IntegrationUri").items():
+    for logical_id, properties in parts("AWS::ApiGatewayV2::Integration").items():
         match = _FUNCTION_ARN.search(str(properties.get("IntegrationUri", "")))
         function = function_by_arn.get(match.group(1)) if match else None
         if function is None:
             warnings.append(
-                f"{logical_id}: integration target is not a local function; its routes are not served"
+                f"{logical_id}: target is not a local function; its routes are not served"
             )
             continue
-        integrations[resolver.physical[logical_id].ref] = function
+        integrations[resolver.symbols.physical[logical_id].ref] = function
     routes: dict[str, WebSocketRoute] = {}
-    for logical_id, properties in parts(
-        "AWS::ApiGatewayV2::Route", "RouteKey", "Target", "RouteResponseSelectionExpression"
-    ).items():
-        target = str(properties.get("Target", ""))
-        function = integrations.get(target.removeprefix("integrations/"))
+    for logical_id, properties in parts("AWS::ApiGatewayV2::Route").items():
+        key = properties.get("RouteKey")
+        function = integrations.get(str(properties.get("Target", "")).removeprefix("integrations/"))
         if function is None:
-            warnings.append(
-                f"{logical_id}: route {properties.get('RouteKey')} has no local integration"
-            )
+            warnings.append(f"{logical_id}: route {key} has no local integration")
             continue
-        routes[properties["RouteKey"]] = WebSocketRoute(
-            route_key=properties["RouteKey"],
-            function=function,
-            two_way=bool(properties.get("RouteResponseSelectionExpression")),
-        )
-    stages = [
-        properties["StageName"]
-        for properties in parts("AWS::ApiGatewayV2::Stage", "StageName").values()
-    ]
+        two_way = bool(properties.get("RouteResponseSelectionExpression"))
+        routes[key] = WebSocketRoute(route_key=key, function=function, two_way=two_way)
+    stages = [properties["StageName"] for properties in parts("AWS::ApiGatewayV2::Stage").values()]
     return WebSocketApiSpec(
         api_id=api_id,
         stage=scalar_string(stages[0]) if stages else "$default",
-        route_selection_expression=resolver.resolve(
-            (api.get("Properties") or {}).get("RouteSelectionExpression", "$request.body.action")
-        ),
+        route_selection_expression=api.get("RouteSelectionExpression", "$request.body.action"),
         routes=routes,
     )
 
 
 # ---------------------------------------------------------------------- SQS event sources
 def _sqs_sources(
-    template: dict[str, Any],
-    resolver: Resolver,
-    functions: dict[str, FunctionSpec],
-    warnings: list[str],
+    stack: Stack, resolver: Resolver, functions: dict[str, FunctionSpec], warnings: list[str]
 ) -> list[SqsSourceSpec]:
-    queue_by_arn = {
-        physical.attributes["Arn"]: logical_id
-        for logical_id, physical in resolver.physical.items()
-        if template["Resources"][logical_id]["Type"] == "AWS::SQS::Queue"
-    }
+    """SAM CLI reads no event source mappings: the functions' SQS events and the template's
+    AWS::Lambda::EventSourceMapping resources, read here."""
+    queues = _of_type(stack, "AWS::SQS::Queue")
+    queue_by_arn = {resolver.symbols.physical[q].attributes["Arn"]: q for q in queues}
     sources: list[tuple[str, dict[str, Any]]] = []
-    for logical_id, properties in serverless_functions(template).items():
-        if logical_id in functions:
-            sources += [
-                (logical_id, event) for event in function_events(properties, "SQS").values()
-            ]
+    for logical_id in functions:
+        events = (stack.resources[logical_id].get("Properties") or {}).get("Events") or {}
+        sources += [
+            (logical_id, event.get("Properties") or {})
+            for event in events.values()
+            if event.get("Type") == "SQS"
+        ]
     function_by_name = {spec.name: logical_id for logical_id, spec in functions.items()}
     function_by_name.update({spec.arn: logical_id for logical_id, spec in functions.items()})
-    for logical_id, resource in resources_of_type(
-        template, "AWS::Lambda::EventSourceMapping"
-    ).items():
-        if not resolver.is_created(logical_id):
-            continue
-        properties = resource.get("Properties") or {}
-        function = function_by_name.get(resolver.resolve(properties.get("FunctionName")))
+    for properties in _of_type(stack, "AWS::Lambda::EventSourceMapping").values():
+        function = function_by_name.get(properties.get("FunctionName"))
         if function is not None:
             sources.append((function, {**properties, "Queue": properties.get("EventSourceArn")}))
-
     specs = []
     for function, event in sources:
-        event = resolver.resolve(event)
         queue = queue_by_arn.get(event.get("Queue"))
         if queue is None:
-            warnings.append(
-                f"{function}: event source {event.get('Queue')} is not a queue of this template"
-            )
+            warnings.append(f"{function}: event source {event.get('Queue')} is not a queue here")
             continue
         if event.get("Enabled") is False:
             continue
         if event.get("FilterCriteria"):
-            warnings.append(
-                f"{function}: FilterCriteria of its SQS event source are ignored locally"
-            )
-        physical = resolver.physical[queue]
-        queue_properties = template["Resources"][queue].get("Properties") or {}
-        specs.append(
-            SqsSourceSpec(
-                function=function,
-                queue_logical_id=queue,
-                queue_url=physical.ref,
-                queue_arn=physical.attributes["Arn"],
-                fifo=bool(resolver.resolve(queue_properties.get("FifoQueue", False))),
-                batch_size=int(event.get("BatchSize", 10)),
-                batching_window=float(event.get("MaximumBatchingWindowInSeconds", 0)),
-                report_batch_item_failures="ReportBatchItemFailures"
-                in (event.get("FunctionResponseTypes") or []),
-                maximum_concurrency=(event.get("ScalingConfig") or {}).get("MaximumConcurrency"),
-            )
-        )
+            warnings.append(f"{function}: FilterCriteria of its SQS event source are ignored")
+        specs.append(_sqs_source(function, queue, queues[queue], event, resolver))
     return specs
+
+
+def _sqs_source(
+    function: str, queue: str, queue_properties: dict[str, Any], event: dict[str, Any], resolver
+) -> SqsSourceSpec:
+    physical = resolver.symbols.physical[queue]
+    return SqsSourceSpec(
+        function=function,
+        queue_logical_id=queue,
+        queue_url=physical.ref,
+        queue_arn=physical.attributes["Arn"],
+        fifo=bool(queue_properties.get("FifoQueue", False)),
+        batch_size=int(event.get("BatchSize", 10)),
+        batching_window=float(event.get("MaximumBatchingWindowInSeconds", 0)),
+        report_batch_item_failures="ReportBatchItemFailures"
+        in (event.get("FunctionResponseTypes") or []),
+        maximum_concurrency=_int_or_none(
+            (event.get("ScalingConfig") or {}).get("MaximumConcurrency")
+        ),
+    )
+
+
+def _int_or_none(value: Any) -> int | None:
+    """A number property that may be a parameter's value (a string), or None."""
+    return None if value is None else int(value)
+
+
+# ---------------------------------------------------------------------- outputs
+def _outputs(resolver: Resolver) -> dict[str, str]:
+    outputs = {}
+    for name, output in (resolver.template.get("Outputs") or {}).items():
+        try:
+            if output.get("Condition") and not resolver.condition(output["Condition"]):
+                continue
+            outputs[name] = scalar_string(resolver.resolve(output["Value"]))
+        except TemplateError:
+            continue
+    return outputs

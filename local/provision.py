@@ -1,7 +1,7 @@
 """Create the template's AWS resources in moto and record each one's physical identity.
 
-Tables, queues, secrets and KMS keys/aliases are created from their own definitions in
-the template (a table or queue added there needs no change here). Resources moto does
+Tables, queues, secrets, KMS keys/aliases and S3 buckets are created from their own
+definitions in the template (a table or queue added there needs no change here). Resources moto does
 not host for us (functions, APIs, layers, routes …) get a local identity only, so that
 `Ref`/`Fn::GetAtt` on them resolve; anything else (alarms, permissions …) gets a
 placeholder and is listed as not emulated.
@@ -15,17 +15,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.intrinsics import (
+from local import s3
+from local.symbols import (
     ACCOUNT_ID,
     PARTITION,
+    NotCreatedYet,
     Physical,
     Resolver,
     TemplateError,
-    references,
     scalar_string,
 )
-from local.template import _CREATE_TABLE_KEYS as _TABLE_KEYS
-from local.template import create_tables
+from local.template import create_table
 
 TABLE_TYPE = "AWS::DynamoDB::Table"
 
@@ -67,6 +67,7 @@ class Provisioned:
     queues: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
+    buckets: dict[str, str] = field(default_factory=dict)
     not_emulated: dict[str, str] = field(default_factory=dict)  # logical id -> type
 
 
@@ -82,8 +83,9 @@ class Provisioner:
         self.template = template
         self.resolver = resolver
         self.client = client  # service name -> boto3 client on moto
-        self.region = resolver.region
-        self.stack = resolver.stack_name
+        self.physical = resolver.symbols.physical
+        self.region = resolver.symbols.values["AWS::Region"]
+        self.stack = resolver.symbols.values["AWS::StackName"]
         self.created = Provisioned()
 
     def run(self) -> Provisioned:
@@ -93,51 +95,56 @@ class Provisioner:
         # resources created in moto can refer to any of them.
         for logical_id in wanted:
             resource_type = resources[logical_id]["Type"]
-            if resource_type != TABLE_TYPE and resource_type not in _IN_MOTO:
+            if resource_type not in _IN_MOTO and resource_type not in _LAYERS:
                 create = _IDENTITIES.get(resource_type, Provisioner._placeholder)
-                self.resolver.physical[logical_id] = create(self, logical_id, resources[logical_id])
-        self._tables(
-            [logical_id for logical_id in wanted if resources[logical_id]["Type"] == TABLE_TYPE]
-        )
-        in_moto = [logical_id for logical_id in wanted if resources[logical_id]["Type"] in _IN_MOTO]
-        for logical_id in _creation_order(resources, in_moto):
-            resource = resources[logical_id]
-            self.resolver.physical[logical_id] = _IN_MOTO[resource["Type"]](
-                self, logical_id, resource
-            )
+                self.physical[logical_id] = create(self, logical_id, resources[logical_id])
+        for logical_id in resources:
+            if logical_id not in wanted:  # a false Condition: what refers to it is not used
+                self.physical[logical_id] = Physical(f"{self.stack}-{logical_id}-not-created")
+        for logical_id in wanted:
+            if resources[logical_id]["Type"] in _IN_MOTO:
+                self._create(logical_id, ())
         return self.created
 
-    def _properties(self, resource: dict[str, Any]) -> dict[str, Any]:
-        return self.resolver.resolve(resource.get("Properties") or {})
+    def _create(self, logical_id: str, path: tuple[str, ...]) -> None:
+        """Create a resource in moto, after the ones it refers to (Ref, GetAtt, Sub, DependsOn)."""
+        if logical_id in self.physical:
+            return
+        resource = self.template["Resources"][logical_id]
+        if resource["Type"] not in _IN_MOTO:
+            raise TemplateError(f"{' -> '.join(path)}: {logical_id} is not emulated locally")
+        if logical_id in path:
+            raise TemplateError(f"circular reference: {' -> '.join((*path, logical_id))}")
+        depends_on = resource.get("DependsOn") or []
+        for dependency in [depends_on] if isinstance(depends_on, str) else depends_on:
+            if self.template["Resources"][dependency]["Type"] in _IN_MOTO:
+                self._create(dependency, (*path, logical_id))
+        while True:
+            try:
+                properties = self.resolver.resolve(resource.get("Properties") or {})
+                break
+            except NotCreatedYet as missing:
+                self._create(missing.logical_id, (*path, logical_id))
+        create = _IN_MOTO[resource["Type"]]
+        self.physical[logical_id] = create(self, logical_id, properties)
 
     def _arn(self, service: str, resource: str) -> str:
         return f"arn:{PARTITION}:{service}:{self.region}:{ACCOUNT_ID}:{resource}"
 
     # ------------------------------------------------------------------ DynamoDB
-    def _tables(self, logical_ids: list[str]) -> None:
-        """All tables at once through `create_tables`, from their resolved definitions."""
-        resolved = {}
-        for logical_id in logical_ids:
-            properties = self.template["Resources"][logical_id].get("Properties") or {}
-            used = {
-                key: properties[key]
-                for key in (*_TABLE_KEYS, "ProvisionedThroughput", "TimeToLiveSpecification")
-                if key in properties
-            }
-            resolved[logical_id] = {"Type": TABLE_TYPE, "Properties": self.resolver.resolve(used)}
+    def _table(self, logical_id: str, properties: dict[str, Any]) -> Physical:
+        """Through `create_table`, as the integration tests create theirs."""
         dynamodb = self.client("dynamodb")
-        names = create_tables(dynamodb, {"Resources": resolved}, prefix=f"{self.stack}-")
-        for logical_id, table_name in names.items():
-            table = dynamodb.describe_table(TableName=table_name)["Table"]
-            attributes = {"Arn": table["TableArn"]}
-            if table.get("LatestStreamArn"):
-                attributes["StreamArn"] = table["LatestStreamArn"]
-            self.resolver.physical[logical_id] = Physical(table_name, attributes)
-            self.created.tables[logical_id] = table_name
+        table_name = create_table(dynamodb, properties, f"{self.stack}-{logical_id}")
+        table = dynamodb.describe_table(TableName=table_name)["Table"]
+        attributes = {"Arn": table["TableArn"]}
+        if table.get("LatestStreamArn"):
+            attributes["StreamArn"] = table["LatestStreamArn"]
+        self.created.tables[logical_id] = table_name
+        return Physical(table_name, attributes)
 
     # ------------------------------------------------------------------ SQS
-    def _queue(self, logical_id: str, resource: dict[str, Any]) -> Physical:
-        properties = self._properties(resource)
+    def _queue(self, logical_id: str, properties: dict[str, Any]) -> Physical:
         fifo = bool(properties.get("FifoQueue"))
         name = properties.get("QueueName") or f"{self.stack}-{logical_id}" + (
             ".fifo" if fifo else ""
@@ -166,8 +173,7 @@ class Provisioner:
         return Physical(url, {"Arn": arn, "QueueName": name, "QueueUrl": url})
 
     # ------------------------------------------------------------------ Secrets Manager
-    def _secret(self, logical_id: str, resource: dict[str, Any]) -> Physical:
-        properties = self._properties(resource)
+    def _secret(self, logical_id: str, properties: dict[str, Any]) -> Physical:
         name = properties.get("Name") or f"{self.stack}-{logical_id}"
         kwargs: dict[str, Any] = {"Name": name, "SecretString": self._secret_value(properties)}
         for key in ("Description", "KmsKeyId"):
@@ -194,8 +200,7 @@ class Provisioner:
         return password
 
     # ------------------------------------------------------------------ KMS
-    def _key(self, logical_id: str, resource: dict[str, Any]) -> Physical:
-        properties = self._properties(resource)
+    def _key(self, logical_id: str, properties: dict[str, Any]) -> Physical:
         kwargs: dict[str, Any] = {}
         for key in ("Description", "KeyUsage", "KeySpec", "MultiRegion"):
             if key in properties:
@@ -217,21 +222,25 @@ class Provisioner:
         self.created.keys[logical_id] = key_id
         return Physical(key_id, {"Arn": metadata["Arn"], "KeyId": key_id})
 
-    def _alias(self, logical_id: str, resource: dict[str, Any]) -> Physical:
-        properties = self._properties(resource)
+    def _alias(self, logical_id: str, properties: dict[str, Any]) -> Physical:
         self.client("kms").create_alias(
             AliasName=properties["AliasName"], TargetKeyId=properties["TargetKeyId"]
         )
         return Physical(properties["AliasName"])
 
+    # ------------------------------------------------------------------ S3 (local.s3)
+    def _bucket(self, logical_id: str, properties: dict[str, Any]) -> Physical:
+        physical = s3.create_bucket(
+            self.client("s3"), s3.bucket_name(self.stack, logical_id), properties
+        )
+        self.created.buckets[logical_id] = physical.ref
+        return physical
+
     # ------------------------------------------------------------------ hosted by the local stack
     def _function(self, logical_id: str, resource: dict[str, Any]) -> Physical:
         name = (resource.get("Properties") or {}).get("FunctionName")
-        name = self.resolver.resolve(name) if name else f"{self.stack}-{logical_id}"
+        name = scalar_string(self.resolver.resolve(name)) if name else f"{self.stack}-{logical_id}"
         return Physical(name, {"Arn": self._arn("lambda", f"function:{name}")})
-
-    def _layer(self, logical_id: str, resource: dict[str, Any]) -> Physical:
-        return Physical(self._arn("lambda", f"layer:{self.stack}-{logical_id}:1"))
 
     def _rest_api(self, logical_id: str, resource: dict[str, Any]) -> Physical:
         return Physical(
@@ -256,16 +265,18 @@ class Provisioner:
 
 
 _IN_MOTO: dict[str, Callable[[Provisioner, str, dict[str, Any]], Physical]] = {
+    TABLE_TYPE: Provisioner._table,
     "AWS::SQS::Queue": Provisioner._queue,
     "AWS::SecretsManager::Secret": Provisioner._secret,
     "AWS::KMS::Key": Provisioner._key,
     "AWS::KMS::Alias": Provisioner._alias,
+    s3.BUCKET_TYPE: Provisioner._bucket,
 }
+# Layers: SAM CLI's function provider finds their code from SAM's own Ref of them.
+_LAYERS = ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion")
 _IDENTITIES: dict[str, Callable[[Provisioner, str, dict[str, Any]], Physical]] = {
     "AWS::Serverless::Function": Provisioner._function,
     "AWS::Lambda::Function": Provisioner._function,
-    "AWS::Serverless::LayerVersion": Provisioner._layer,
-    "AWS::Lambda::LayerVersion": Provisioner._layer,
     "AWS::Serverless::Api": Provisioner._rest_api,
     "AWS::ApiGateway::RestApi": Provisioner._rest_api,
     "AWS::ApiGatewayV2::Api": Provisioner._api_v2,
@@ -274,32 +285,3 @@ _IDENTITIES: dict[str, Callable[[Provisioner, str, dict[str, Any]], Physical]] =
     "AWS::ApiGatewayV2::Deployment": Provisioner._api_v2_part,
     "AWS::ApiGatewayV2::Stage": Provisioner._api_v2_part,
 }
-
-
-def _creation_order(resources: dict[str, Any], wanted: list[str]) -> list[str]:
-    """Resources after the ones they refer to (Ref, GetAtt, Sub, DependsOn)."""
-    wanted_set = set(wanted)
-    depends: dict[str, set[str]] = {}
-    for logical_id in wanted:
-        resource = resources[logical_id]
-        found = references(resource.get("Properties") or {})
-        depends_on = resource.get("DependsOn") or []
-        found |= {depends_on} if isinstance(depends_on, str) else set(depends_on)
-        depends[logical_id] = (found & wanted_set) - {logical_id}
-    order: list[str] = []
-    state: dict[str, int] = {}
-
-    def visit(logical_id: str, path: tuple[str, ...]) -> None:
-        if state.get(logical_id) == 2:
-            return
-        if state.get(logical_id) == 1:
-            raise TemplateError(f"circular reference: {' -> '.join((*path, logical_id))}")
-        state[logical_id] = 1
-        for dependency in sorted(depends[logical_id]):
-            visit(dependency, (*path, logical_id))
-        state[logical_id] = 2
-        order.append(logical_id)
-
-    for logical_id in wanted:
-        visit(logical_id, ())
-    return order

@@ -16,15 +16,12 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote
 
 from aiohttp import web
 
+from local.events import RestRoutes, rest_event
 from local.gateway import forwarded_headers
-from local.intrinsics import ACCOUNT_ID
 from local.lambda_runtime import InvokeResult
 from local.model import RestApiSpec, RestRoute
 
@@ -34,73 +31,22 @@ Invoke = Callable[[str, dict[str, Any]], Awaitable[InvokeResult]]
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 
 
-@dataclass
-class _Resource:
-    path: str
-    segments: list[str]
-    methods: dict[str, RestRoute]
-
-    def match(self, segments: list[str]) -> dict[str, str] | None:
-        params: dict[str, str] = {}
-        for index, part in enumerate(self.segments):
-            if part.startswith("{") and part.endswith("+}"):
-                if index >= len(segments):
-                    return None
-                params[part[1:-2]] = "/".join(segments[index:])
-                return params
-            if index >= len(segments):
-                return None
-            if part.startswith("{") and part.endswith("}"):
-                params[part[1:-1]] = segments[index]
-            elif part != segments[index]:
-                return None
-        return params if len(segments) == len(self.segments) else None
-
-    @property
-    def specificity(self) -> tuple[int, ...]:
-        """Literal segments win over {params}, which win over {greedy+}: API Gateway's order."""
-        return tuple(
-            2 if part.endswith("+}") else 1 if part.startswith("{") else 0 for part in self.segments
-        )
-
-
-def _segments(path: str) -> list[str]:
-    return [part for part in path.strip("/").split("/") if part] if path.strip("/") else []
-
-
 class RestApi:
     def __init__(self, spec: RestApiSpec, invoke: Invoke):
         self.spec = spec
         self.invoke = invoke
-        resources: dict[str, _Resource] = {}
-        for route in spec.routes:
-            resource = resources.setdefault(
-                route.path, _Resource(route.path, _segments(route.path), {})
-            )
-            resource.methods[route.method] = route
-        self.resources = sorted(resources.values(), key=lambda r: (r.specificity, r.path))
+        self.routes = RestRoutes(spec.routes)
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
         app.router.add_route("*", "/{tail:.*}", self.handle)
         return app
 
-    def find(self, path: str) -> tuple[_Resource, dict[str, str]] | None:
-        segments = [unquote(part) for part in _segments(path)]
-        for resource in self.resources:
-            params = resource.match(segments)
-            if params is not None:
-                return resource, params
-        return None
-
     async def handle(self, request: web.Request) -> web.StreamResponse:
         started = time.monotonic()
         request_id = str(uuid.uuid4())
-        found = self.find(request.raw_path.split("?", 1)[0])
-        route = None
-        if found is not None:
-            resource, params = found
-            route = resource.methods.get(request.method) or resource.methods.get("ANY")
+        found = self.routes.find(request.method, request.raw_path.split("?", 1)[0])
+        route, params = found or (None, {})
         if route is None:
             if found is not None and request.method == "OPTIONS" and self.spec.cors is not None:
                 return web.Response(
@@ -129,7 +75,6 @@ class RestApi:
         body: bytes,
         request_id: str,
     ) -> dict[str, Any]:
-        source_ip = request.remote or "127.0.0.1"
         headers, multi_headers = forwarded_headers(
             request,
             [
@@ -137,56 +82,25 @@ class RestApi:
                 ("X-Forwarded-Proto", request.scheme),
             ],
         )
-        query = {name: value for name, value in request.query.items()}
-        multi_query: dict[str, list[str]] = {}
-        for name, value in request.query.items():
-            multi_query.setdefault(name, []).append(value)
         text, is_base64 = _body(body)
-        now = datetime.now(UTC)
-        stage = self.spec.stage
-        return {
-            "resource": route.path,
-            "path": request.path,
-            "httpMethod": request.method,
-            "headers": headers,
-            "multiValueHeaders": multi_headers,
-            "queryStringParameters": query or None,
-            "multiValueQueryStringParameters": multi_query or None,
-            "pathParameters": params or None,
-            "stageVariables": None,
-            "requestContext": {
-                "resourceId": route.path.strip("/").replace("/", "-")[:10] or "root",
-                "resourcePath": route.path,
-                "httpMethod": request.method,
-                "extendedRequestId": base64.b64encode(uuid.uuid4().bytes[:12]).decode(),
-                "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-                "path": f"/{stage}{request.path}",
-                "accountId": ACCOUNT_ID,
-                "protocol": f"HTTP/{request.version.major}.{request.version.minor}",
-                "stage": stage,
-                "domainPrefix": self.spec.api_id,
-                "requestTimeEpoch": int(now.timestamp() * 1000),
-                "requestId": request_id,
-                "identity": {
-                    "cognitoIdentityPoolId": None,
-                    "accountId": None,
-                    "cognitoIdentityId": None,
-                    "caller": None,
-                    "sourceIp": source_ip,
-                    "principalOrgId": None,
-                    "accessKey": None,
-                    "cognitoAuthenticationType": None,
-                    "cognitoAuthenticationProvider": None,
-                    "userArn": None,
-                    "userAgent": request.headers.get("User-Agent"),
-                    "user": None,
-                },
-                "domainName": request.host,
-                "apiId": self.spec.api_id,
-            },
-            "body": text,
-            "isBase64Encoded": is_base64,
-        }
+        return rest_event(
+            request.method,
+            route.path,
+            request.path,
+            headers=headers,
+            multi_value_headers=multi_headers,
+            query=list(request.query.items()),
+            path_parameters=params,
+            body=text,
+            is_base64=is_base64,
+            stage=self.spec.stage,
+            api_id=self.spec.api_id,
+            request_id=request_id,
+            source_ip=request.remote or "127.0.0.1",
+            user_agent=request.headers.get("User-Agent"),
+            domain_name=request.host,
+            protocol=f"HTTP/{request.version.major}.{request.version.minor}",
+        )
 
     def response(self, result: InvokeResult, route: RestRoute, request_id: str) -> web.Response:
         if not result.ok:

@@ -1,7 +1,7 @@
 """`make dev`: the whole stack of template.yaml on this machine.
 
-moto's server (DynamoDB, SQS, KMS, Secrets Manager) in a child process, the template's
-tables, queues, secrets and keys created in it, every function in its own worker
+moto's server (DynamoDB, SQS, KMS, Secrets Manager, S3) in a child process, the template's
+tables, queues, secrets, keys and buckets created in it, every function in its own worker
 processes (local.lambda_runtime), the REST API, the WebSocket API with its management
 API, the SQS event sources, and a fake Gemini unless GEMINI_API_KEY is set.
 """
@@ -27,12 +27,13 @@ import boto3
 from aiohttp import web
 from botocore.config import Config
 
+from local import web as web_client  # issue 15: the web client
 from local.event_sources import SqsPoller
-from local.intrinsics import Resolver, TemplateError, parameter_values, scalar_string
 from local.lambda_runtime import FunctionPool, InvokeResult, code_fingerprint, lambda_environment
 from local.model import StackModel, build_model
 from local.provision import Provisioned, Provisioner
 from local.rest_api import RestApi
+from local.symbols import LocalSymbols, Resolver, TemplateError, parameter_values
 from local.template import TEMPLATE_PATH, load_template
 from local.websocket_api import WebSocketApi
 
@@ -62,6 +63,7 @@ class Options:
     prewarm: bool = True
     reload: bool = True
     ready_file: Path | None = None
+    web_port: int | None = None  # issue 15: serve the web client there (local/web.py)
 
 
 def _public_host(host: str) -> str:
@@ -107,6 +109,7 @@ class LocalStack:
         self._watcher: asyncio.Task[None] | None = None
         self._sockets: dict[str, socket.socket] = {}
         self.timings: dict[str, float] = {}
+        self.web: web_client.WebClientServer | None = None  # issue 15
 
     # ------------------------------------------------------------------ start
     async def start(self) -> None:
@@ -128,48 +131,8 @@ class LocalStack:
         self.timings["moto"] = time.monotonic() - started
         self.urls["aws"] = self.aws_endpoint
 
-        overrides = dict(options.parameter_overrides)
-        extra_environment: dict[str, str] = {}
-        if not os.environ.get("GEMINI_API_KEY"):
-            from local import fake_gemini
-
-            self.fake_gemini = fake_gemini.start(host="127.0.0.1", port=0)
-            extra_environment["GEMINI_BASE_URL"] = self.fake_gemini.base_url
-            self.urls["gemini"] = self.fake_gemini.base_url
-        if (
-            GEMINI_KEY_PARAMETER in (self.template.get("Parameters") or {})
-            and GEMINI_KEY_PARAMETER not in overrides
-        ):
-            overrides[GEMINI_KEY_PARAMETER] = await asyncio.to_thread(self._gemini_key_secret)
-
-        resolver = Resolver(
-            self.template,
-            parameters=parameter_values(self.template, overrides),
-            region=options.region,
-            stack_name=options.stack_name,
-        )
         phase = time.monotonic()
-        self.provisioned = await asyncio.to_thread(
-            Provisioner(self.template, resolver, self.client).run
-        )
-        base_dir = options.template.resolve().parent
-        self.model = model = build_model(self.template, resolver, base_dir)
-        for warning in model.warnings:
-            log.warning("template: %s", warning)
-        self.outputs = {
-            name: self.localize(value) for name, value in self._outputs(resolver).items()
-        }
-
-        for logical_id, spec in model.functions.items():
-            spec.environment = {
-                name: self.localize(value) for name, value in spec.environment.items()
-            }
-            environment = lambda_environment(
-                spec, region=options.region, aws_endpoint=self.aws_endpoint, extra=extra_environment
-            )
-            self.pools[logical_id] = FunctionPool(
-                spec, environment, max_workers=options.concurrency, log_line=_function_log_line
-            )
+        model = await self._resources()
         self.timings["resources"] = time.monotonic() - phase
         if options.prewarm:
             phase = time.monotonic()
@@ -177,6 +140,9 @@ class LocalStack:
             self.timings["warm-up"] = time.monotonic() - phase
 
         await self._serve(model)
+        if options.web_port is not None:  # issue 15: the web client, pointed at the APIs above
+            self.web = web_client.start(options.host, options.web_port, self.urls)
+            self.urls["web"] = self.web.url
         for source in model.sqs_sources:
             poller = SqsPoller(
                 source,
@@ -195,6 +161,46 @@ class LocalStack:
             temporary = options.ready_file.with_suffix(".tmp")
             temporary.write_text(json.dumps(ready, indent=2))
             temporary.replace(options.ready_file)
+
+    async def _resources(self) -> StackModel:
+        """The template's resources in moto, then what SAM CLI reads of it, then the functions."""
+        options = self.options
+        overrides = dict(options.parameter_overrides)
+        extra_environment: dict[str, str] = {}
+        if not os.environ.get("GEMINI_API_KEY"):
+            from local import fake_gemini
+
+            self.fake_gemini = fake_gemini.start(host="127.0.0.1", port=0)
+            extra_environment["GEMINI_BASE_URL"] = self.fake_gemini.base_url
+            self.urls["gemini"] = self.fake_gemini.base_url
+        if (
+            GEMINI_KEY_PARAMETER in (self.template.get("Parameters") or {})
+            and GEMINI_KEY_PARAMETER not in overrides
+        ):
+            overrides[GEMINI_KEY_PARAMETER] = await asyncio.to_thread(self._gemini_key_secret)
+        parameters = parameter_values(self.template, overrides)
+        symbols = LocalSymbols(
+            self.template, parameters, region=options.region, stack=options.stack_name
+        )
+        resolver = Resolver(self.template, symbols)
+        self.provisioned = await asyncio.to_thread(
+            Provisioner(self.template, resolver, self.client).run
+        )
+        self.model = model = await asyncio.to_thread(build_model, options.template, resolver)
+        for warning in model.warnings:
+            log.warning("template: %s", warning)
+        self.outputs = {name: self.localize(value) for name, value in model.outputs.items()}
+        for logical_id, spec in model.functions.items():
+            spec.environment = {
+                name: self.localize(value) for name, value in spec.environment.items()
+            }
+            environment = lambda_environment(
+                spec, region=options.region, aws_endpoint=self.aws_endpoint, extra=extra_environment
+            )
+            self.pools[logical_id] = FunctionPool(
+                spec, environment, max_workers=options.concurrency, log_line=_function_log_line
+            )
+        return model
 
     async def _start_moto(self) -> str:
         host = self.options.host
@@ -262,17 +268,6 @@ class LocalStack:
             return base + path.rstrip("/")
 
         return _EXECUTE_API_URL.sub(replace, value)
-
-    def _outputs(self, resolver: Resolver) -> dict[str, str]:
-        outputs = {}
-        for name, output in (self.template.get("Outputs") or {}).items():
-            try:
-                if output.get("Condition") and not resolver.condition(output["Condition"]):
-                    continue
-                outputs[name] = scalar_string(resolver.resolve(output["Value"]))
-            except TemplateError:
-                continue
-        return outputs
 
     async def _prewarm(self) -> None:
         """One warm environment per function, started together: the first requests are fast."""
@@ -347,6 +342,8 @@ class LocalStack:
     async def stop(self) -> None:
         if self._watcher is not None:
             self._watcher.cancel()
+        if self.web is not None:  # issue 15
+            self.web.stop()
         for poller in self.pollers:
             await poller.stop()
         if self.websocket is not None:
@@ -412,6 +409,7 @@ class LocalStack:
             ("SQS", created.queues),
             ("Secrets", created.secrets),
             ("KMS keys", created.keys),
+            ("S3", created.buckets),
         ):
             if names:
                 lines.append(f"      {kind:<10} {', '.join(names)}")
@@ -433,6 +431,8 @@ class LocalStack:
             for route in (model.rest_api.routes if model.rest_api else [])
         }
         lines += ["", "Connect:"]
+        if "web" in self.urls:  # issue 15
+            lines.append(f"  open {self.urls['web']}   (the web client, in a browser)")
         if ("POST", "/auth/register") in routes:  # this project's chat: its client and first call
             chat_args = (
                 ""
@@ -556,6 +556,11 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "--no-reload", action="store_true", help="do not restart environments when code changes"
     )
     parser.add_argument("--ready-file", type=Path, help="write the URLs there as JSON once serving")
+    parser.add_argument(  # issue 15
+        "--web-port",
+        type=int,
+        help="serve the web client (web/dist) on this port (0: any free port)",
+    )
     parser.add_argument(
         "-q", "--quiet", action="store_true", help="hide the functions' own log lines"
     )
@@ -573,6 +578,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         prewarm=not args.no_prewarm,
         reload=not args.no_reload,
         ready_file=args.ready_file,
+        web_port=args.web_port,  # issue 15
     )
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stdout

@@ -27,6 +27,14 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from local.events import (
+    WebSocketConnection,
+    now_ms,
+    select_route,
+    ws_connect_event,
+    ws_disconnect_event,
+    ws_message_event,
+)
 from local.gateway import forwarded_headers
 from local.lambda_runtime import InvokeResult
 from local.model import WebSocketApiSpec
@@ -38,36 +46,17 @@ MAX_FRAME_BYTES = 128 * 1024  # API Gateway's WebSocket message limit
 IDLE_TIMEOUT_SECONDS = 600.0  # API Gateway closes connections idle for 10 minutes
 
 
-@dataclass
-class Connection:
-    connection_id: str
+@dataclass(kw_only=True)
+class Connection(WebSocketConnection):
     ws: web.WebSocketResponse
-    connected_at: int  # epoch ms
-    source_ip: str
-    user_agent: str | None
-    headers: dict[str, str]
-    multi_value_headers: dict[str, list[str]]
-    domain_name: str
     last_active_at: int = 0
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     closed_by_server: bool = False
 
 
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def _request_id() -> str:
-    return base64.b64encode(os.urandom(11)).decode()
-
-
 def new_connection_id() -> str:
     """16 characters like API Gateway's (e.g. `BFHPhfCWIAMCKlQ=`), safe in a URL path."""
     return base64.urlsafe_b64encode(os.urandom(11)).decode()
-
-
-def _request_time(epoch_ms: int) -> str:
-    return datetime.fromtimestamp(epoch_ms / 1000, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
 
 
 def _iso(epoch_ms: int) -> str:
@@ -96,92 +85,21 @@ class WebSocketApi:
             app.router.add_delete(management, self.delete_connection)
         return app
 
-    # ------------------------------------------------------------------ events
-    def _context(self, connection: Connection, route_key: str, event_type: str) -> dict[str, Any]:
-        now = _now_ms()
-        request_id = _request_id()
-        return {
-            "routeKey": route_key,
-            "eventType": event_type,
-            "extendedRequestId": request_id,
-            "requestTime": _request_time(now),
-            "messageDirection": "IN",
-            "stage": self.spec.stage,
-            "connectedAt": connection.connected_at,
-            "requestTimeEpoch": now,
-            "identity": {"sourceIp": connection.source_ip, "userAgent": connection.user_agent},
-            "requestId": request_id,
-            "domainName": connection.domain_name,
-            "connectionId": connection.connection_id,
-            "apiId": self.spec.api_id,
-        }
-
-    def connect_event(self, connection: Connection, request: web.Request) -> dict[str, Any]:
-        event: dict[str, Any] = {
-            "headers": connection.headers,
-            "multiValueHeaders": connection.multi_value_headers,
-        }
-        if request.query:
-            multi: dict[str, list[str]] = {}
-            for name, value in request.query.items():
-                multi.setdefault(name, []).append(value)
-            event["queryStringParameters"] = {name: values[-1] for name, values in multi.items()}
-            event["multiValueQueryStringParameters"] = multi
-        event["requestContext"] = self._context(connection, "$connect", "CONNECT")
-        event["isBase64Encoded"] = False
-        return event
-
-    def message_event(
-        self, connection: Connection, route_key: str, body: str, is_base64: bool
-    ) -> dict[str, Any]:
-        context = self._context(connection, route_key, "MESSAGE")
-        context = {"routeKey": route_key, "messageId": _request_id(), **context}
-        return {"requestContext": context, "body": body, "isBase64Encoded": is_base64}
-
-    def disconnect_event(self, connection: Connection, code: int, reason: str) -> dict[str, Any]:
-        context = self._context(connection, "$disconnect", "DISCONNECT")
-        context["disconnectStatusCode"] = code
-        context["disconnectReason"] = reason
-        return {
-            "headers": connection.headers,
-            "multiValueHeaders": connection.multi_value_headers,
-            "requestContext": context,
-            "isBase64Encoded": False,
-        }
-
-    # ------------------------------------------------------------------ routing
     def select_route(self, body: str | None) -> str:
-        """The route key the RouteSelectionExpression picks for a frame ($default if none)."""
-        expression = self.spec.route_selection_expression.strip()
-        if expression.startswith("${") and expression.endswith("}"):
-            expression = "$" + expression[2:-1]
-        if not expression.startswith("$request.body") or body is None:
-            return expression if expression in self.spec.routes else "$default"
-        try:
-            value: Any = json.loads(body)
-        except ValueError:
-            return "$default"
-        for key in filter(None, expression.removeprefix("$request.body").split(".")):
-            if not isinstance(value, dict) or key not in value:
-                return "$default"
-            value = value[key]
-        if isinstance(value, dict | list) or value is None:
-            return "$default"
-        key = json.dumps(value) if isinstance(value, bool) else str(value)
-        return key if key in self.spec.routes else "$default"
+        return select_route(self.spec.route_selection_expression, self.spec.routes, body)
 
     # ------------------------------------------------------------------ connections
     async def handshake(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, autoping=True)
         if not ws.can_prepare(request).ok:
             return web.json_response({"message": "Upgrade Required"}, status=426)
-        source_ip = request.remote or "127.0.0.1"
         headers, multi_headers = forwarded_headers(request)
         connection = Connection(
             connection_id=new_connection_id(),
             ws=ws,
-            connected_at=_now_ms(),
-            source_ip=source_ip,
+            stage=self.spec.stage,
+            api_id=self.spec.api_id,
+            source_ip=request.remote or "127.0.0.1",
             user_agent=request.headers.get("User-Agent"),
             headers=headers,
             multi_value_headers=multi_headers,
@@ -191,7 +109,8 @@ class WebSocketApi:
         route = self.spec.routes.get("$connect")
         if route is not None:
             started = time.monotonic()
-            result = await self.invoke(route.function, self.connect_event(connection, request))
+            event = ws_connect_event(connection, list(request.query.items()))
+            result = await self.invoke(route.function, event)
             status = _connect_status(result)
             log.info(
                 "WS  $connect %s -> %s %d (%.0f ms%s)",
@@ -261,7 +180,7 @@ class WebSocketApi:
         else:
             reason = f"Client-side close frame status set to {code}"
         started = time.monotonic()
-        result = await self.invoke(route.function, self.disconnect_event(connection, code, reason))
+        result = await self.invoke(route.function, ws_disconnect_event(connection, code, reason))
         log.info(
             "WS  $disconnect %s -> %s %s (%.0f ms)",
             connection.connection_id,
@@ -276,10 +195,10 @@ class WebSocketApi:
         task.add_done_callback(self._tasks.discard)
 
     async def _frame(self, connection: Connection, body: str, is_base64: bool) -> None:
-        connection.last_active_at = _now_ms()
+        connection.last_active_at = now_ms()
         route_key = self.select_route(None if is_base64 else body)
         route = self.spec.routes.get(route_key)
-        event = self.message_event(connection, route_key, body, is_base64)
+        event = ws_message_event(connection, route_key, body, is_base64)
         request_id = event["requestContext"]["requestId"]
         if route is None:  # no matching route and no $default
             await self._send_error(connection, "Forbidden", request_id)

@@ -8,13 +8,30 @@ import os
 from local.template import load_template, resources_of_type
 
 _TABLES = resources_of_type(load_template(), "AWS::DynamoDB::Table")
+_BUCKETS = resources_of_type(load_template(), "AWS::S3::Bucket")
+
+
+def bucket_name(logical_id: str) -> str:
+    """The test name of a template bucket (bucket names are lowercase)."""
+    return logical_id.lower()
 
 
 def _function_environment() -> dict[str, str]:
+    """Table and bucket variables, from the globals and from each function's own."""
+    template = load_template()
+    variables = dict(template["Globals"]["Function"]["Environment"]["Variables"])
+    for function in resources_of_type(template, "AWS::Serverless::Function").values():
+        variables.update(function["Properties"].get("Environment", {}).get("Variables", {}) or {})
     env: dict[str, str] = {}
-    for name, value in load_template()["Globals"]["Function"]["Environment"]["Variables"].items():
-        if isinstance(value, dict) and value.get("Ref") in _TABLES:
-            env[name] = value["Ref"]
+    for name, value in variables.items():
+        ref = value.get("Ref") if isinstance(value, dict) else None
+        if ref in _TABLES:
+            env[name] = ref
+        elif ref in _BUCKETS:
+            env[name] = bucket_name(ref)
+    for name, value in template["Globals"]["Function"]["Environment"]["Variables"].items():
+        if name.startswith("POWERTOOLS_TRACER_"):  # what traces may record, as deployed
+            env[name] = str(value)
     return env
 
 

@@ -1,9 +1,11 @@
 from aws_lambda_powertools.logging import correlation_paths
 
-from chat.api.auth import router
+from chat.config import require_settings
 from chat.observability import logger, metrics, tracer
-from chat.rest import build_app
+from chat.transport.rest import build_app
+from chat.transport.routes.auth import router
 
+require_settings()
 app = build_app(router)
 
 

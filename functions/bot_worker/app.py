@@ -3,15 +3,19 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 
-from chat.bot.worker import handle_record
+from chat.adapters.retry_visibility import backs_off_failed_records
+from chat.config import require_settings
 from chat.observability import logger, metrics, tracer
+from chat.transport.bot_commands import handle_record
 
+require_settings("idempotency_table", "attachments_bucket")
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@backs_off_failed_records  # a failed command comes back after 2, 4, 8 … s, not 12 min
 def lambda_handler(event, context):
     return process_partial_response(
         event=event, record_handler=handle_record, processor=processor, context=context

@@ -1,10 +1,15 @@
 from aws_lambda_powertools.logging import correlation_paths
 
-from chat.api.rooms import router
+from chat.config import require_settings
 from chat.observability import logger, metrics, tracer
-from chat.rest import build_app
+from chat.transport.rest import build_app
+from chat.transport.routes import attachments
+from chat.transport.routes.rooms import router
 
-app = build_app(router)
+require_settings(
+    "gemini_keys_kms_key_id", "bot_queue_url", "attachments_table", "attachments_bucket"
+)
+app = build_app(router, attachments.router)
 
 
 @logger.inject_lambda_context(

@@ -1,9 +1,12 @@
-from chat import ws
+from chat.config import require_settings
 from chat.observability import logger, metrics, tracer
+from chat.transport import websocket
+
+require_settings("bot_queue_url", "attachments_table", "attachments_bucket")
 
 
-@logger.inject_lambda_context(correlation_id_path=ws.CORRELATION_ID_PATH, clear_state=True)
+@logger.inject_lambda_context(correlation_id_path=websocket.CORRELATION_ID_PATH, clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event, context):
-    return ws.handle_frame_event(event)
+    return websocket.handle_frame_event(event)

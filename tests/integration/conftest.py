@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Iterator
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 from aws_lambda_powertools.utilities.parameters.base import clear_caches
 from moto import mock_aws
 
-from chat import aws
+from chat import clients
 from chat.config import settings
 from local.fake_gemini import FakeGemini, start
 from local.template import create_tables, load_template
@@ -24,10 +25,12 @@ JWT_KEY = secrets.token_urlsafe(48)
 def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """A fresh moto account with the template's resources; returns their ids."""
     with mock_aws():
-        aws.reset()
+        clients.reset()
         clear_caches()
         template = load_template()
         create_tables(boto3.client("dynamodb"), template)
+        for variable in ("ATTACHMENTS_BUCKET",):
+            boto3.client("s3").create_bucket(Bucket=os.environ[variable])
         boto3.client("secretsmanager").create_secret(
             Name="chat-jwt-signing-key", SecretString=JWT_KEY
         )
@@ -52,7 +55,7 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         settings.cache_clear()
         yield {"kms_key_id": key_id, "queue_url": queue_url, "dlq_url": dlq_url, "jwt_key": JWT_KEY}
         settings.cache_clear()
-        aws.reset()
+        clients.reset()
         clear_caches()
 
 
@@ -70,7 +73,7 @@ def rest(stack: dict[str, Any]) -> RestClient:
 
 @pytest.fixture
 def sockets(stack: dict[str, Any]) -> Sockets:
-    return Sockets(aws.client("apigatewaymanagementapi"))
+    return Sockets(clients.management_api())
 
 
 @pytest.fixture

@@ -86,9 +86,9 @@ def test_joining_concurrently_never_duplicates_a_membership(rest, register):
 def test_concurrent_joins_cannot_overfill_a_direct_room(rest, register):
     # The logic is called directly: the REST resolver keeps the current event on the app,
     # so one app cannot serve threads at once (Lambda never does).
-    from chat import rooms
-    from chat.auth import Principal, verify_token
     from chat.errors import Conflict
+    from chat.logic import rooms
+    from chat.logic.tokens import Principal, verify_token
 
     owner = register("owner")
     room = rest.post("/rooms", {"name": "dm", "is_group": False}, token=owner).body

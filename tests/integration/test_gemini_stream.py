@@ -1,4 +1,4 @@
-"""chat.bot.gemini through the real google-genai SDK against the local fake Gemini server."""
+"""chat.logic.bot.gemini through the real google-genai SDK against the local fake Gemini server."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import httpx2
 import pytest
 
-from chat.bot.context import Turn
-from chat.bot.gemini import (
+from chat.logic.bot.context import Turn
+from chat.logic.bot.gemini import (
     GeminiClient,
     GeminiError,
     GeminiModelError,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from chat.config import settings
-from chat.dal import limits as dal_limits
+from chat.dal import rate_limits as dal_limits
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from chat import aws
+from chat import clients
 from tests.support.dynamo import count_dynamodb_calls
 
 
@@ -42,7 +42,7 @@ def test_post_message_returns_the_stored_message(rest, room_with):
     message = result.body
     assert set(message) == {
         "message_id", "room_id", "username", "content", "message_type", "is_bot",
-        "created_at", "client_id", "reply_to", "status",
+        "created_at", "client_id", "reply_to", "status", "attachments",
     }  # fmt: skip
     assert message["content"] == "hello there"
     assert message["username"] == "alice"
@@ -174,7 +174,7 @@ def test_bot_commands_are_recognised_and_queued_per_room(
 
 def test_a_command_that_cannot_be_queued_is_marked_failed_and_reported(rest, room_with, stack):
     room, tokens = room_with("alice")
-    sqs = aws.client("sqs")
+    sqs = clients.sqs()
 
     def refuse(**_):
         raise ClientError(

@@ -18,8 +18,10 @@ import jwt
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from chat import aws, broadcast
+from chat import clients
 from chat.dal import connections
+from chat.frames import TypingFrame
+from chat.logic import presence
 from tests.support.clients import RestClient, WebSocketClient
 
 MESSAGE_FIELDS = {
@@ -34,6 +36,7 @@ MESSAGE_FIELDS = {
     "client_id",
     "reply_to",
     "status",
+    "attachments",
 }
 
 
@@ -60,7 +63,7 @@ def dynamodb_calls(stack: dict[str, Any]) -> Iterator[list[tuple[str, str | None
         body = json.loads(params["body"] or b"{}")
         calls.append((model.name, body.get("TableName")))
 
-    events = aws.client("dynamodb").meta.client.meta.events
+    events = clients.dynamodb_resource().meta.client.meta.events
     events.register("before-call.dynamodb", record, unique_id="test-websocket-count")
     yield calls
     events.unregister("before-call.dynamodb", unique_id="test-websocket-count")
@@ -385,7 +388,7 @@ def _answer_403_for(connection_ids: set[str]) -> None:
         parsed = {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 403}}
         return AWSResponse(params["url"], 403, {}, None), parsed
 
-    events = aws.client("apigatewaymanagementapi").meta.events
+    events = clients.management_api().meta.events
     events.register_first("before-call.apigatewaymanagementapi.PostToConnection", intercept)
 
 
@@ -457,7 +460,7 @@ def _fail_dynamodb_queries(table: str) -> None:
         parsed = {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 500}}
         return AWSResponse(params["url"], 500, {}, None), parsed
 
-    aws.client("dynamodb").meta.client.meta.events.register(
+    clients.dynamodb_resource().meta.client.meta.events.register(
         "before-call.dynamodb.Query", intercept, unique_id="test-websocket-outage"
     )
 
@@ -512,7 +515,9 @@ def test_a_failing_push_is_logged_and_counted_and_the_others_still_receive(
     sockets.failing.clear()
     sockets.gone.add(carol.connection_id)
     sockets.failing.add(alice.connection_id)
-    result = broadcast.to_room(room["room_id"], {"type": "typing", "room_id": room["room_id"]})
+    result = presence.send_to_room(
+        room["room_id"], TypingFrame(room_id=room["room_id"], username="bot", is_typing=True)
+    )
     assert (result.delivered, result.gone, result.failed) == (1, [carol.connection_id], 1)
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import importlib
 import json
-import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 from urllib.parse import unquote
 
 from botocore.awsrequest import AWSResponse
 
+from local.events import RestRoutes, select_route
+from local.model import RestRoute, template_rest_routes
 from local.template import load_template, resources_of_type
 from tests.support.events import (
     LambdaContext,
@@ -30,17 +32,20 @@ def handler_of(logical_id: str):
     return getattr(importlib.import_module(f"{code_dir}.{module_name}"), attribute)
 
 
-def _rest_routes() -> list[tuple[str, str, str]]:
-    routes = []
-    for logical_id, resource in resources_of_type(
-        load_template(), "AWS::Serverless::Function"
-    ).items():
-        for event in resource["Properties"].get("Events", {}).values():
-            if event["Type"] == "Api":
-                routes.append(
-                    (event["Properties"]["Method"].upper(), event["Properties"]["Path"], logical_id)
-                )
-    return routes
+@cache
+def _rest_routes() -> RestRoutes[RestRoute]:
+    """The REST routes as `sam local start-api` reads them, matched as API Gateway does."""
+    return RestRoutes(template_rest_routes())
+
+
+@cache
+def _websocket_routes() -> tuple[str, frozenset[str]]:
+    """The WebSocket API's route selection expression and route keys."""
+    template = load_template()
+    (api,) = resources_of_type(template, "AWS::ApiGatewayV2::Api").values()
+    routes = resources_of_type(template, "AWS::ApiGatewayV2::Route").values()
+    keys = {route["Properties"]["RouteKey"] for route in routes}
+    return api["Properties"]["RouteSelectionExpression"], frozenset(keys)
 
 
 @dataclass
@@ -60,24 +65,14 @@ class RestClient:
     def __init__(self) -> None:
         self.routes = _rest_routes()
 
-    def _resolve(self, method: str, path: str) -> tuple[str, str]:
-        bare = path.split("?", 1)[0]
-        candidates = []
-        for route_method, template_path, logical_id in self.routes:
-            pattern = "^" + re.sub(r"{\w+}", "[^/]+", template_path) + "$"
-            if route_method == method and re.match(pattern, bare):
-                # API Gateway prefers literal segments over parameters (/rooms/join).
-                candidates.append((template_path.count("{"), template_path, logical_id))
-        assert candidates, f"no route for {method} {path}"
-        _, template_path, logical_id = min(candidates)
-        return template_path, logical_id
-
     def call(
         self, method: str, path: str, *, token: str | None = None, **kwargs: Any
     ) -> HttpResult:
-        resource, logical_id = self._resolve(method, path)
-        event = rest_event(method, resource, path, token=token, **kwargs)
-        response = handler_of(logical_id)(event, LambdaContext(logical_id))
+        found = self.routes.find(method, path.split("?", 1)[0])
+        route = found[0] if found else None
+        assert route is not None, f"no route for {method} {path}"
+        event = rest_event(method, route.path, path, token=token, **kwargs)
+        response = handler_of(route.function)(event, LambdaContext(route.function))
         body = response.get("body")
         parsed = json.loads(body) if body else None
         headers = {key.lower(): value for key, value in (response.get("headers") or {}).items()}
@@ -163,12 +158,9 @@ class WebSocketClient:
         return response["statusCode"]
 
     def send(self, frame: dict[str, Any]) -> int:
-        route = (
-            frame.get("type")
-            if frame.get("type") in ("join", "leave", "message", "typing", "ping")
-            else "$default"
-        )
-        return self.send_raw(json.dumps(frame), route)
+        body = json.dumps(frame)
+        expression, route_keys = _websocket_routes()
+        return self.send_raw(body, select_route(expression, route_keys, body))
 
     def frames(self, frame_type: str | None = None) -> list[dict[str, Any]]:
         return self.sockets.frames(self.connection_id, frame_type)

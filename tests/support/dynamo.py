@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from contextlib import contextmanager
 
-from chat import aws
+from chat import clients
 
 
 @contextmanager
@@ -15,7 +15,7 @@ def count_dynamodb_calls():
     def record(model, **_):
         calls[model.name] += 1
 
-    events = aws.client("dynamodb").meta.client.meta.events
+    events = clients.dynamodb_resource().meta.client.meta.events
     events.register("before-call.dynamodb", record)
     try:
         yield calls

@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from chat.bot.coalesce import ChunkCoalescer, json_size, split_for_frames
+from chat.logic.bot.coalesce import ChunkCoalescer, json_size, split_for_frames
 
 
 class Clock:

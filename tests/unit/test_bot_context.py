@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from chat.bot.context import (
+from chat.logic.bot.context import (
     FAILED_MARK,
     ModelInput,
     Turn,

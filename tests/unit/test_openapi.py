@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from chat.openapi import document
 from local.template import ROOT
+from tools.openapi import document
 
 
 def test_openapi_document_is_up_to_date():
@@ -19,7 +19,7 @@ def test_openapi_document_describes_every_route_and_the_bearer_scheme():
     assert set(spec["paths"]) == {
         "/auth/register", "/auth/login", "/auth/me", "/rooms", "/rooms/join", "/rooms/{room_id}",
         "/rooms/{room_id}/invite", "/rooms/{room_id}/members", "/rooms/{room_id}/members/me",
-        "/rooms/{room_id}/bot", "/rooms/{room_id}/messages",
+        "/rooms/{room_id}/bot", "/rooms/{room_id}/messages", "/rooms/{room_id}/attachments",
     }  # fmt: skip
     assert "security" not in spec["paths"]["/auth/login"]["post"]
     assert spec["paths"]["/rooms/{room_id}/messages"]["get"]["security"] == [{"bearer": []}]

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from chat.ids import iso, new_id, now_iso
+from chat.logic.join_codes import new_join_code, normalise_code
 from chat.models import is_bot_command
-from chat.rooms import new_join_code, normalise_code
 
 
 @pytest.mark.parametrize(

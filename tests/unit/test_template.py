@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from chat.api import auth, rooms
-from chat.realtime import FRAME_TYPES
+from chat.transport.client_frames import FRAME_TYPES
+from chat.transport.routes import attachments, auth, rooms
 from local.template import ROOT, load_template, resources_of_type
 
 TEMPLATE = load_template()
@@ -26,7 +26,7 @@ def _rest_routes_in_template() -> set[tuple[str, str]]:
 
 def _rest_routes_in_code() -> set[tuple[str, str]]:
     routes = set()
-    for router in (auth.router, rooms.router):
+    for router in (auth.router, rooms.router, attachments.router):
         for rule, methods, *_ in router._routes:
             path = re.sub(r"<(\w+)>", r"{\1}", rule)
             routes.update((method.upper(), path) for method in methods)
@@ -82,10 +82,16 @@ def test_bot_queue_is_fifo_with_dead_letters_and_long_enough_visibility():
     assert queue["FifoQueue"] is True
     assert queue["ContentBasedDeduplication"] is False
     assert queue["VisibilityTimeout"] >= 6 * worker["Timeout"]
-    assert queue["RedrivePolicy"]["maxReceiveCount"] == 3
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == {"Ref": "BotCommandMaxReceiveCount"}
+    receives = TEMPLATE["Parameters"]["BotCommandMaxReceiveCount"]
+    assert receives["Default"] >= 5 and receives["MinValue"] >= 5  # AWS advises 5 or more
     assert RESOURCES["BotCommandsDeadLetterQueue"]["Properties"]["FifoQueue"] is True
-    alarm = RESOURCES["BotCommandsDeadLetterAlarm"]["Properties"]
-    assert alarm["Dimensions"][0]["Value"] == {
+    (depth,) = [
+        m
+        for m in RESOURCES["BotCommandsDeadLetterAlarm"]["Properties"]["Metrics"]
+        if "MetricStat" in m
+    ]
+    assert depth["MetricStat"]["Metric"]["Dimensions"][0]["Value"] == {
         "Fn::GetAtt": ["BotCommandsDeadLetterQueue", "QueueName"]
     }
     source = worker["Events"]["Commands"]["Properties"]

@@ -1,1 +1,10 @@
-"""Shared code of the collaborative chat backend: models, data access, auth, broadcast, bot."""
+"""Shared code of the collaborative chat backend, in layers (each imports only downward;
+import-linter checks it, see pyproject.toml):
+
+- `transport`: how events arrive (REST routes, WebSocket events, bot queue records) and
+  the one place per transport where domain errors become responses or frames;
+- `logic`: the rules: accounts, rooms, messages, presence, the bot;
+- `dal` (DynamoDB tables) and `adapters` (other AWS services): the only boto3 users;
+- `clients` (the boto3 clients), `config`, `models`, `frames`, `errors`, `ids`,
+  `observability`: the ground everything stands on.
+"""

@@ -1,16 +1,28 @@
-"""The environment a function runs with, validated once per container.
+"""The environment a function runs with, validated once per container, at cold start.
 
-Every variable the template gives all functions is required: a missing one fails loudly at
-cold start instead of turning into a silent default. Variables only some functions get are
-optional here and checked where they are used (`Settings.require`).
+Every variable the template gives all functions is required. Variables only some functions
+get are optional here; each function names the ones it needs with `require_settings(...)`
+at import of its handler module, so a missing variable fails the init, not a request.
 """
 
 from __future__ import annotations
 
 from functools import cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Table = Literal[
+    "users", "rooms", "memberships", "messages", "connections", "rate_limits", "attachments"
+]
+FunctionSetting = Literal[
+    "gemini_keys_kms_key_id",
+    "bot_queue_url",
+    "idempotency_table",
+    "attachments_table",
+    "attachments_bucket",
+]
 
 
 class Settings(BaseSettings):
@@ -28,7 +40,7 @@ class Settings(BaseSettings):
     websocket_management_url: str
     cors_allow_origin: str = "*"
 
-    # Only some functions get these (see template.yaml).
+    # Only some functions get these (see template.yaml and functions/*/app.py).
     bcrypt_cost: int = Field(default=12, ge=4, le=16)
     gemini_keys_kms_key_id: str | None = None
     bot_queue_url: str | None = None
@@ -41,14 +53,40 @@ class Settings(BaseSettings):
     idempotency_table: str | None = None
     shared_gemini_key_secret_arn: str | None = None
     gemini_base_url: str | None = None
+    attachments_table: str | None = None
+    attachments_bucket: str | None = None
 
-    def require(self, name: str) -> str:
-        value = getattr(self, name)
-        if not value:
-            raise RuntimeError(f"{name.upper()} is not set for this function")
-        return value
+    def table_name(self, table: Table) -> str:
+        """The DynamoDB table name of a logical table."""
+        names: dict[Table, str | None] = {
+            "users": self.users_table,
+            "rooms": self.rooms_table,
+            "memberships": self.memberships_table,
+            "messages": self.messages_table,
+            "connections": self.connections_table,
+            "rate_limits": self.rate_limits_table,
+            # Only the functions that attach files get this one (require_settings).
+            "attachments": self.attachments_table,
+        }
+        name = names[table]
+        if not name:
+            raise RuntimeError(f"{table.upper()}_TABLE is not set for this function")
+        return name
 
 
 @cache
 def settings() -> Settings:
     return Settings()  # type: ignore[call-arg]  # values come from the environment
+
+
+def require_settings(*needed: FunctionSetting) -> Settings:
+    """Validate the settings at cold start: the common ones and those a function needs.
+
+    Called at import of each function's handler module; raises (failing the init) when a
+    variable is missing or invalid.
+    """
+    current = settings()
+    missing = [name.upper() for name in needed if not getattr(current, name)]
+    if missing:
+        raise RuntimeError(f"Missing environment variable(s) for this function: {missing}")
+    return current

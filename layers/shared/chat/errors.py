@@ -1,5 +1,6 @@
 """Domain errors. Each carries the contract's machine-readable code; the transports map
-codes to HTTP statuses (chat.rest) and WebSocket error frames (chat.realtime) in one place."""
+codes to HTTP statuses (chat.transport.rest) and WebSocket error frames
+(chat.transport.websocket) in one place."""
 
 from __future__ import annotations
 

@@ -4,19 +4,22 @@ resources every transport returns. Field rules live here once."""
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     EmailStr,
     Field,
     SecretStr,
+    StrictInt,
     StringConstraints,
 )
 
 from chat.text_rules import (
     RESERVED_NAMES,
+    BlankIfInvisible,
     GeminiKey,
     Line,
     Multiline,
@@ -50,6 +53,12 @@ Content = Annotated[
     Multiline,
     Visible,
 ]
+# A new message's text: may be empty when it carries attachments (checked in
+# chat.logic.messages); text of only invisible characters is made empty here, so it
+# counts as empty there too.
+MessageText = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=4000), Multiline, BlankIfInvisible
+]
 ClientId = Annotated[str, StringConstraints(min_length=1, max_length=128), Line]
 GeminiApiKey = Annotated[SecretStr, GeminiKey, Field(min_length=1, max_length=256)]
 # Model names end up in the Gemini URL path: keep them to a safe alphabet.
@@ -65,6 +74,41 @@ AnyUsername = Annotated[str, StringConstraints(min_length=1, max_length=64), Lin
 Role = Literal["owner", "member", "bot"]
 MessageType = Literal["text", "command", "bot"]
 MessageStatus = Literal["complete", "streaming", "error"]
+
+
+# ------------------------------------------------------------------------------ attachments
+# The contract's Attachments section. The rules live here; chat.attachments enforces the
+# ones that need storage (uploaded, size and type as declared, image bytes, ownership).
+AttachmentType = Literal[
+    "image/png",
+    "image/jpeg",
+    "image/webp",
+    "image/gif",
+    "application/pdf",
+    "text/plain",
+    "text/markdown",
+]
+ATTACHMENT_TYPES: tuple[str, ...] = get_args(AttachmentType)
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+MAX_ATTACHMENTS_PER_MESSAGE = 4
+AttachmentId = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+]
+AttachmentIds = Annotated[list[AttachmentId], Field(max_length=MAX_ATTACHMENTS_PER_MESSAGE)]
+_UNSAFE_FILENAME = re.compile(r"[/\\\x00-\x1f\x7f]")
+
+
+def _safe_filename(value: str) -> str:
+    if _UNSAFE_FILENAME.search(value):
+        raise ValueError("must not contain path separators or control characters")
+    if ".." in value:
+        raise ValueError("must not contain '..'")
+    return value
+
+
+Filename = Annotated[
+    str, StringConstraints(min_length=1, max_length=200), AfterValidator(_safe_filename), Line
+]
 
 
 class Body(BaseModel):
@@ -107,11 +151,37 @@ class BotSettingsUpdate(Body):
 
 
 class PostMessageRequest(Body):
-    content: Content
+    content: MessageText = ""
     client_id: ClientId | None = None
+    attachments: AttachmentIds = []
+
+
+class CreateAttachmentRequest(Body):
+    filename: Filename
+    content_type: AttachmentType
+    size: Annotated[StrictInt, Field(ge=1, le=MAX_ATTACHMENT_BYTES)]
 
 
 # ------------------------------------------------------------------------------ resources
+class Attachment(BaseModel):
+    attachment_id: str
+    filename: str
+    content_type: str
+    size: int
+    url: str  # a presigned GET, made fresh on every read
+
+
+class AttachmentUploadForm(BaseModel):
+    url: str
+    fields: dict[str, str]
+
+
+class AttachmentUpload(BaseModel):
+    attachment_id: str
+    upload: AttachmentUploadForm
+    expires_in: int
+
+
 class User(BaseModel):
     user_id: str
     username: str
@@ -176,6 +246,7 @@ class Message(BaseModel):
     client_id: str | None = None
     reply_to: str | None = None
     status: MessageStatus = "complete"
+    attachments: list[Attachment] = []
 
 
 class MessagePage(BaseModel):

@@ -6,7 +6,9 @@ stored or sent) and no NUL. On top of that each kind of text has its rule:
 - ``Line``: names and other one-line text take no control characters at all;
 - ``Multiline``: message content may hold newlines and tabs, no other control character;
 - ``Visible``: text that is only whitespace or invisible characters (zero-width spaces and
-  joiners, word joiners, byte-order marks...) counts as empty;
+  joiners, word joiners, byte-order marks...) counts as empty, and is refused;
+- ``BlankIfInvisible``: the same text made empty, where empty text can be allowed (a
+  message's text may be empty when it carries attachments: chat.logic.messages decides);
 - ``Secret`` (passwords, API keys): valid Unicode before ``SecretStr`` wraps it, and
   registered with ``chat.redaction`` so no log line can show it;
 - ``GeminiKey``: 1-256 printable ASCII characters, no whitespace (a key is sent as an HTTP
@@ -71,9 +73,18 @@ def is_invisible(ch: str) -> bool:
 
 
 def visible(value: str) -> str:
-    if all(is_invisible(ch) for ch in value):
+    if is_blank(value):
         raise ValueError("must not be empty (only whitespace or invisible characters)")
     return value
+
+
+def is_blank(value: str) -> bool:
+    """Empty, or only whitespace and invisible characters."""
+    return all(is_invisible(ch) for ch in value)
+
+
+def blank_if_invisible(value: str) -> str:
+    return "" if is_blank(value) else value
 
 
 def secret(value: Any) -> Any:
@@ -107,6 +118,7 @@ def not_reserved(username: str) -> str:
 Line = AfterValidator(single_line)
 Multiline = AfterValidator(multiline)
 Visible = AfterValidator(visible)
+BlankIfInvisible = AfterValidator(blank_if_invisible)
 Secret = BeforeValidator(secret)
 GeminiKey = BeforeValidator(gemini_key)
 NotReserved = AfterValidator(not_reserved)

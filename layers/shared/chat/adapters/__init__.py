@@ -1,1 +1,3 @@
-"""Adapters to AWS services other than DynamoDB: secrets, KMS, SQS, the WebSocket management API."""
+"""Adapters to AWS services other than DynamoDB: the JWT signing key (Secrets Manager), the
+rooms' Gemini keys (KMS, Secrets Manager), the bot queue (SQS), pushes (the WebSocket
+management API)."""

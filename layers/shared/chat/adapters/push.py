@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from chat import aws
+from chat import clients
 
 
 class ConnectionGone(Exception):
@@ -13,9 +13,7 @@ class ConnectionGone(Exception):
 
 def post_to_connection(connection_id: str, data: bytes) -> None:
     try:
-        aws.client("apigatewaymanagementapi").post_to_connection(
-            ConnectionId=connection_id, Data=data
-        )
+        clients.management_api().post_to_connection(ConnectionId=connection_id, Data=data)
     except ClientError as exc:
         error = exc.response.get("Error", {})
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")

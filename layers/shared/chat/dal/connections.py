@@ -16,7 +16,7 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Attr, Key
 
-from chat.dal import query_all, table, table_name, transact
+from chat.dal.tables import query_all, table, table_name, transact
 
 # API Gateway's maximum connection duration, plus a margin.
 CONNECTION_LIFETIME_SECONDS = 2 * 3600 + 300

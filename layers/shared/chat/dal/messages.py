@@ -6,7 +6,7 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
-from chat.dal import table, table_name, transact, update_expression
+from chat.dal.tables import table, table_name, transact, update_expression
 
 
 def put_message(message: dict[str, Any]) -> None:

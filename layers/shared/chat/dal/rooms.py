@@ -8,8 +8,8 @@ from typing import Any
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
-from chat import aws
-from chat.dal import (
+from chat import clients
+from chat.dal.tables import (
     is_condition_failure,
     query_all,
     strip_none,
@@ -74,7 +74,7 @@ def room_id_for_code(code: str) -> str | None:
 
 def get_rooms(room_ids: list[str]) -> list[dict[str, Any]]:
     """Rooms by id, in chunks of BatchGetItem's maximum; unprocessed keys retried."""
-    client = aws.client("dynamodb")
+    dynamodb = clients.dynamodb_resource()
     name = table_name("rooms")
     found: list[dict[str, Any]] = []
     for start in range(0, len(room_ids), _BATCH_GET_MAX):
@@ -84,7 +84,7 @@ def get_rooms(room_ids: list[str]) -> list[dict[str, Any]]:
             }
         }
         while request:
-            response = client.batch_get_item(RequestItems=request)
+            response = dynamodb.batch_get_item(RequestItems=request)
             found += response["Responses"].get(name, [])
             request = response.get("UnprocessedKeys") or {}
     return found

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chat.dal import strip_none, table, table_name, transact
+from chat.dal.tables import strip_none, table, table_name, transact
 from chat.errors import Conflict
 
 _PUBLIC = ("user_id", "username", "email", "created_at")

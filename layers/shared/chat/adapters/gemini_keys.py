@@ -1,0 +1,42 @@
+"""Gemini API keys: each room's own key encrypted with KMS (bound to the room), and the
+stack-wide shared key in Secrets Manager. Each is registered with chat.redaction as it is
+read, so no log line, metric or trace can show it."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities import parameters
+
+from chat import clients, redaction
+from chat.config import settings
+
+_SECRET_MAX_AGE_SECONDS = 3600
+
+
+def shared_gemini_key() -> str | None:
+    """The stack-wide Gemini key, when the stack was given one."""
+    arn = settings().shared_gemini_key_secret_arn
+    if not arn:
+        return None
+    key = parameters.get_secret(arn, max_age=_SECRET_MAX_AGE_SECONDS) or None
+    redaction.register(key)
+    return key
+
+
+def encrypt_api_key(room_id: str, api_key: str) -> bytes:
+    """Encrypt a room's Gemini key, bound to the room by the encryption context."""
+    response = clients.kms().encrypt(
+        KeyId=settings().gemini_keys_kms_key_id,
+        Plaintext=api_key.encode("utf-8"),
+        EncryptionContext={"room_id": room_id},
+    )
+    return response["CiphertextBlob"]
+
+
+def decrypt_api_key(room_id: str, ciphertext: bytes) -> str:
+    response = clients.kms().decrypt(
+        CiphertextBlob=bytes(ciphertext),
+        EncryptionContext={"room_id": room_id},
+    )
+    key = response["Plaintext"].decode("utf-8")
+    redaction.register(key)
+    return key

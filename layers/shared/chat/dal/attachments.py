@@ -1,0 +1,91 @@
+"""attachments table: (attachment_id) -> who created it, in which room, what was declared,
+and the message it is attached to (``attached_to``), once it is.
+
+An attachment is attached by the same transaction that stores its message, with a
+condition that it belongs to the sender and the room and is not attached yet: of two
+messages racing for one attachment, exactly one is stored. Never-attached records expire
+by TTL (``expires_at``), like their uploads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from chat import clients
+from chat.dal.tables import table, table_name, transact
+
+
+def put_attachment(item: dict[str, Any]) -> None:
+    table("attachments").put_item(
+        Item=item, ConditionExpression="attribute_not_exists(attachment_id)"
+    )
+
+
+def get_attachments(attachment_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The records of these ids that exist (one consistent BatchGetItem, at most 100 ids)."""
+    if not attachment_ids:
+        return {}
+    name = table_name("attachments")
+    request: dict[str, Any] = {
+        name: {
+            "Keys": [{"attachment_id": attachment_id} for attachment_id in set(attachment_ids)],
+            "ConsistentRead": True,
+        }
+    }
+    found: dict[str, dict[str, Any]] = {}
+    resource = clients.dynamodb_resource()
+    while request:
+        response = resource.batch_get_item(RequestItems=request)
+        for item in response["Responses"].get(name, []):
+            found[item["attachment_id"]] = item
+        request = response.get("UnprocessedKeys") or {}
+    return found
+
+
+def put_message_attaching(
+    message: dict[str, Any], attachment_ids: Sequence[str], *, room_id: str, user_id: str
+) -> bool:
+    """Store ``message`` and mark each attachment attached to it, all or nothing.
+
+    False, with nothing written, when an attachment is not the sender's in this room or is
+    already attached (e.g. another message won the race for it).
+    """
+    items: list[dict[str, Any]] = [
+        {
+            "Put": {
+                "TableName": table_name("messages"),
+                "Item": message,
+                "ConditionExpression": "attribute_not_exists(message_id)",
+            }
+        }
+    ]
+    for attachment_id in attachment_ids:
+        items.append(
+            {
+                "Update": {
+                    "TableName": table_name("attachments"),
+                    "Key": {"attachment_id": attachment_id},
+                    "UpdateExpression": "SET attached_to = :message REMOVE expires_at",
+                    "ConditionExpression": "attribute_exists(attachment_id) AND "
+                    "attribute_not_exists(attached_to) AND room_id = :room AND user_id = :user",
+                    "ExpressionAttributeValues": {
+                        ":message": message["message_id"],
+                        ":room": room_id,
+                        ":user": user_id,
+                    },
+                }
+            }
+        )
+    codes = transact(items)
+    if codes is None:
+        return True
+    if "ConditionalCheckFailed" in codes:
+        return False
+    raise RuntimeError(f"could not store the message ({', '.join(codes)})")
+
+
+def delete_attachments(attachment_ids: Sequence[str]) -> None:
+    with table("attachments").batch_writer() as batch:
+        for attachment_id in attachment_ids:
+            batch.delete_item(Key={"attachment_id": attachment_id})

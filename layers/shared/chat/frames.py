@@ -1,0 +1,111 @@
+"""Every frame the server pushes to WebSocket clients (shared/API.md, server → client), as a
+typed model. A frame is built here once and serialised once per fan-out (`encode`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from chat.models import Message
+
+# API Gateway's WebSocket frame limit: the most a client may send, and the size the bot's
+# answer frames are kept under.
+MAX_FRAME_BYTES = 32 * 1024
+
+
+class ServerFrame(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    # Fields left out of the wire form when None (the others are always present).
+    omit_if_none: ClassVar[frozenset[str]] = frozenset()
+
+    def wire(self) -> dict[str, Any]:
+        data = self.model_dump()
+        for name in self.omit_if_none:
+            if data.get(name) is None:
+                data.pop(name, None)
+        return data
+
+    def encode(self) -> bytes:
+        return json.dumps(self.wire(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+class MessageFrame(ServerFrame, Message):
+    """A stored message, pushed to the room (and to its sender's socket, as the ack)."""
+
+    type: Literal["message"] = "message"
+
+    @classmethod
+    def of(cls, message: Message) -> MessageFrame:
+        return cls(**message.model_dump())
+
+
+class TypingFrame(ServerFrame):
+    type: Literal["typing"] = "typing"
+    room_id: str
+    username: str
+    is_typing: bool
+
+
+class PresenceFrame(ServerFrame):
+    type: Literal["presence"] = "presence"
+    room_id: str
+    username: str
+    status: Literal["online", "offline"]
+
+
+class JoinedFrame(ServerFrame):
+    type: Literal["joined"] = "joined"
+    room_id: str
+    online: list[str]
+
+
+class LeftFrame(ServerFrame):
+    type: Literal["left"] = "left"
+    room_id: str
+
+
+class RoomUpdatedFrame(ServerFrame):
+    """A room changed: its new owner (after the owner left) or its new name."""
+
+    omit_if_none = frozenset({"owner", "name"})
+    type: Literal["room_updated"] = "room_updated"
+    room_id: str
+    owner: str | None = None
+    name: str | None = None
+
+
+class PongFrame(ServerFrame):
+    type: Literal["pong"] = "pong"
+
+
+class ErrorFrame(ServerFrame):
+    """A rejected client frame; `request_type` echoes its `type` when it had a string one."""
+
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+    request_type: str | None
+
+
+class BotStreamFrame(ServerFrame):
+    """A part of the bot's answer; the last one has `is_complete` and `full_response`."""
+
+    omit_if_none = frozenset({"full_response"})
+    type: Literal["bot_stream"] = "bot_stream"
+    room_id: str
+    message_id: str
+    reply_to: str
+    chunk: str
+    is_complete: bool
+    full_response: str | None = None
+
+
+class BotErrorFrame(ServerFrame):
+    type: Literal["bot_error"] = "bot_error"
+    room_id: str
+    message_id: str
+    reply_to: str
+    code: str
+    message: str

@@ -1,0 +1,1 @@
+"""Business rules: accounts, rooms, messages, presence, the bot. Never imports the transports."""

@@ -1,0 +1,31 @@
+"""Time and size limits of one bot answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chat.frames import MAX_FRAME_BYTES
+from chat.logic.bot.context import MAX_MESSAGES
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Time and size limits of one answer (seconds, bytes). Tests replace ``LIMITS``."""
+
+    answer_timeout: float = 90.0  # the whole answer, retries included
+    stall_timeout: float = 20.0  # connecting, first byte, any pause between bytes
+    margin: float = 6.0  # kept before the Lambda deadline to store and push the end
+    min_answer: float = 5.0  # less time than this left: do not start a command
+    attempts: int = 3  # model calls per answer (retries only before any text)
+    backoff: float = 0.4  # first retry wait; doubled each time, with jitter
+    max_retry_wait: float = 3.0  # a rate limit asking for longer is not retried
+    max_output_tokens: int = 8192
+    # full_response as JSON, so the final frame (with its envelope) stays under the limit
+    max_answer_bytes: int = MAX_FRAME_BYTES - 2 * 1024
+    history_messages: int = MAX_MESSAGES  # messages read before the command (one Query)
+    coalesce_window: float = 0.1
+    coalesce_chars: int = 1024
+    idempotency_seconds: int = 24 * 3600  # the queue's retention: any redelivery is covered
+
+
+LIMITS = Limits()

@@ -1,0 +1,68 @@
+"""A room's bot settings: its model, system prompt and Gemini key (owner only to change)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chat.adapters.gemini_keys import encrypt_api_key
+from chat.config import settings
+from chat.dal import rooms as room_table
+from chat.errors import Forbidden, NotFound
+from chat.logic.access import require_member
+from chat.logic.tokens import Principal
+from chat.models import BotSettings, BotSettingsUpdate
+
+
+def _room_or_404(room_id: str) -> dict[str, Any]:
+    room = room_table.get_room(room_id)
+    if room is None:
+        raise NotFound("Room not found")
+    return room
+
+
+def _bot_settings(room: dict[str, Any]) -> BotSettings:
+    return BotSettings(
+        model=room.get("model") or settings().default_bot_model,
+        system_prompt=room.get("system_prompt"),
+        has_api_key=room.get("api_key_ciphertext") is not None,
+    )
+
+
+def get_bot_settings(principal: Principal, room_id: str) -> BotSettings:
+    require_member(room_id, principal.user_id)
+    return _bot_settings(_room_or_404(room_id))
+
+
+def _changes(room_id: str, update: BotSettingsUpdate) -> tuple[dict[str, Any], list[str]]:
+    """The attributes an update sets and removes (absent fields stay as they are)."""
+    set_fields: dict[str, Any] = {}
+    remove_fields: list[str] = []
+    given = update.model_fields_set
+    if "gemini_api_key" in given:
+        if update.gemini_api_key:
+            set_fields["api_key_ciphertext"] = encrypt_api_key(
+                room_id, update.gemini_api_key.get_secret_value()
+            )
+        else:
+            remove_fields.append("api_key_ciphertext")
+    if "model" in given and update.model:
+        set_fields["model"] = update.model
+    if "system_prompt" in given:
+        if update.system_prompt and update.system_prompt.strip():
+            set_fields["system_prompt"] = update.system_prompt
+        else:
+            remove_fields.append("system_prompt")
+    return set_fields, remove_fields
+
+
+def update_bot_settings(
+    principal: Principal, room_id: str, update: BotSettingsUpdate
+) -> BotSettings:
+    require_member(room_id, principal.user_id)
+    room = _room_or_404(room_id)
+    if room["owner_id"] != principal.user_id:
+        raise Forbidden("Only the room's owner can change the bot's settings")
+    set_fields, remove_fields = _changes(room_id, update)
+    if set_fields or remove_fields:
+        room = room_table.update_room(room_id, set_fields, remove_fields)
+    return _bot_settings(room)

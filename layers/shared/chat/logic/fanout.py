@@ -1,0 +1,97 @@
+"""Fan-out: push one frame to many connections.
+
+The frame is serialised once; pushes run in parallel on a bounded thread pool (the
+management client's connection pool is as large). Any failure of one push is logged and
+counted, never raised, and disturbs no other push. Gone connections (410/403) are only
+reported: what a gone connection means (a disconnect) is presence's rule (chat.logic.presence).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from chat.adapters.push import ConnectionGone, post_to_connection
+from chat.clients import PUSH_POOL_SIZE
+from chat.dal import connections as connection_table
+from chat.frames import ServerFrame
+from chat.observability import logger, metrics
+
+_executor: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(max_workers=PUSH_POOL_SIZE, thread_name_prefix="push")
+    return _executor
+
+
+@dataclass
+class FanOut:
+    delivered: int = 0
+    gone: list[str] = field(default_factory=list)
+    failed: int = 0
+
+
+def _push(connection_id: str, data: bytes) -> str:
+    try:
+        post_to_connection(connection_id, data)
+        return "delivered"
+    except ConnectionGone:
+        return "gone"
+    except Exception:  # one bad push must not stop the others
+        logger.exception("push failed", extra={"connection_id": connection_id})
+        return "failed"
+
+
+def to_connections(connection_ids: Iterable[str], frame: ServerFrame) -> FanOut:
+    """Push a frame to the given connections in parallel; report what became of each."""
+    data = frame.encode()
+    ids = list(dict.fromkeys(connection_ids))
+    result = FanOut()
+    if not ids:
+        return result
+    outcomes = (
+        [_push(ids[0], data)]
+        if len(ids) == 1
+        else list(_pool().map(lambda cid: _push(cid, data), ids))
+    )
+    for connection_id, outcome in zip(ids, outcomes, strict=True):
+        if outcome == "delivered":
+            result.delivered += 1
+        elif outcome == "gone":
+            result.gone.append(connection_id)
+        else:
+            result.failed += 1
+    metrics.add_metric(name="FramesPushed", unit=MetricUnit.Count, value=result.delivered)
+    if result.gone:
+        metrics.add_metric(name="GoneConnections", unit=MetricUnit.Count, value=len(result.gone))
+    if result.failed:
+        metrics.add_metric(name="PushFailures", unit=MetricUnit.Count, value=result.failed)
+    return result
+
+
+def to_room(
+    room_id: str,
+    frame: ServerFrame,
+    *,
+    exclude_user_id: str | None = None,
+    also_connection_id: str | None = None,
+) -> FanOut:
+    """Push a frame to every live subscriber of a room (one Query for the subscribers).
+
+    `exclude_user_id` leaves out all of one user's sockets; `also_connection_id` adds
+    a connection that may not be subscribed (a sender's own socket, for its ack).
+    """
+    ids = [
+        s["connection_id"]
+        for s in connection_table.room_subscribers(room_id)
+        if s["user_id"] != exclude_user_id
+    ]
+    if also_connection_id:
+        ids.append(also_connection_id)
+    return to_connections(ids, frame)

@@ -1,0 +1,107 @@
+"""Storing and reading messages. REST `POST /rooms/{id}/messages` and the WebSocket
+`message` frame share `post_message`: store, then announce (push + bot queue)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from chat.adapters.bot_queue import enqueue_command
+from chat.dal import messages as message_table
+from chat.dal.rooms import touch_last_message
+from chat.errors import Unavailable, ValidationFailed
+from chat.frames import MessageFrame
+from chat.ids import new_id, now_iso
+from chat.logic import attachments, limits, presence
+from chat.logic.access import require_member
+from chat.logic.tokens import Principal
+from chat.models import Message, MessagePage, is_bot_command
+from chat.observability import logger, metrics
+from chat.text_rules import is_blank
+
+
+def _check_bot_limits(principal: Principal, room_id: str) -> None:
+    limits.hit(limits.BOT_COMMANDS_PER_USER_AND_ROOM, principal.user_id, room_id)
+    limits.hit(limits.BOT_COMMANDS_PER_USER, principal.user_id)
+    limits.hit(limits.BOT_COMMANDS_PER_ROOM, room_id)
+
+
+def post_message(
+    principal: Principal,
+    room_id: str,
+    content: str,
+    client_id: str | None = None,
+    *,
+    attachment_ids: Sequence[str] = (),
+    connection_id: str | None = None,
+) -> Message:
+    """Store a member's message, push it to the room, and queue it for the bot if it is a
+    command. `connection_id` is the sending socket, which gets its ack even if not joined.
+    `content` may be empty (or only invisible characters) only when the message carries
+    attachments."""
+    # The request's own shape first (a 422 whatever the room), then the membership check.
+    if is_blank(content):
+        content = ""  # only whitespace or invisible characters counts as empty
+    if not content and not attachment_ids:
+        raise ValidationFailed(
+            "content is required unless the message has attachments",
+            details=[{"field": "content", "message": "must not be empty without attachments"}],
+        )
+    require_member(room_id, principal.user_id)
+    command = is_bot_command(content)
+    if command:
+        _check_bot_limits(principal, room_id)
+    refs = attachments.prepare(principal, room_id, attachment_ids) if attachment_ids else []
+    message = Message(
+        message_id=new_id(),
+        room_id=room_id,
+        username=principal.username,
+        content=content,
+        message_type="command" if command else "text",
+        is_bot=False,
+        created_at=now_iso(),
+        client_id=client_id,
+    )
+    item = message.model_dump(exclude_none=True, exclude={"attachments"})
+    if refs:
+        attachments.store_message(item, refs, principal)
+        message = message.model_copy(update={"attachments": attachments.signed(refs, room_id)})
+    else:
+        message_table.put_message(item)
+    touch_last_message(room_id, message.created_at)
+    metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
+    if command:
+        message = _submit_command(message)
+    presence.send_to_room(room_id, MessageFrame.of(message), also_connection_id=connection_id)
+    if message.status == "error":
+        raise Unavailable(
+            "The bot is unavailable right now; your command was stored but will not be answered"
+        )
+    return message
+
+
+def _submit_command(message: Message) -> Message:
+    """Queue a stored command; if that fails, mark it failed so it is never silently lost."""
+    try:
+        enqueue_command(message.room_id, message.message_id)
+        metrics.add_metric(name="BotCommandsQueued", unit=MetricUnit.Count, value=1)
+        return message
+    except Exception:
+        logger.exception(
+            "could not queue bot command",
+            extra={"room_id": message.room_id, "message_id": message.message_id},
+        )
+        metrics.add_metric(name="BotCommandsNotQueued", unit=MetricUnit.Count, value=1)
+        message_table.update_message(message.room_id, message.message_id, {"status": "error"})
+        return message.model_copy(update={"status": "error"})
+
+
+def history(principal: Principal, room_id: str, limit: int, before: str | None) -> MessagePage:
+    require_member(room_id, principal.user_id)
+    items, more = message_table.page(room_id, limit, before)
+    items.reverse()  # oldest -> newest within the page
+    return MessagePage(
+        messages=[Message(**attachments.with_urls(item)) for item in items],
+        next_before=items[0]["message_id"] if more and items else None,
+    )

@@ -1,0 +1,142 @@
+"""Who is online where: connections, room subscriptions and `presence` announcements.
+
+The presence rule: a member is online in a room while at least one of their sockets is
+subscribed to it; the others hear `presence` when the first socket joins and the last one
+goes (leave, disconnect, leaving the room). A connection the management API reports gone
+is a disconnect, so every push that must honour that goes through `send_to_*` here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Literal
+
+from chat.dal import connections as connection_table
+from chat.errors import Unauthorized
+from chat.frames import JoinedFrame, LeftFrame, PresenceFrame, ServerFrame, TypingFrame
+from chat.ids import now_iso
+from chat.logic import fanout
+from chat.logic.access import require_member
+from chat.logic.tokens import Principal, verify_token
+from chat.observability import logger
+
+
+# ------------------------------------------------------------------------------ pushing
+def _forget_gone(result: fanout.FanOut) -> fanout.FanOut:
+    """Treat each gone connection as disconnected: its records go and, where it was its
+    user's last socket in a room, the others hear `presence` offline. Its `$disconnect`
+    may still come, but will find nothing left to announce, so this is the only chance."""
+    for connection_id in result.gone:
+        disconnect(connection_id)
+    return result
+
+
+def send_to_connections(connection_ids: Iterable[str], frame: ServerFrame) -> fanout.FanOut:
+    return _forget_gone(fanout.to_connections(connection_ids, frame))
+
+
+def send_to_connection(connection_id: str, frame: ServerFrame) -> bool:
+    return send_to_connections([connection_id], frame).delivered == 1
+
+
+def send_to_room(
+    room_id: str,
+    frame: ServerFrame,
+    *,
+    exclude_user_id: str | None = None,
+    also_connection_id: str | None = None,
+) -> fanout.FanOut:
+    """`fanout.to_room`, then the gone connections are disconnected."""
+    result = fanout.to_room(
+        room_id, frame, exclude_user_id=exclude_user_id, also_connection_id=also_connection_id
+    )
+    return _forget_gone(result)
+
+
+# ------------------------------------------------------------------------------ connections
+def connect(connection_id: str, token: str | None) -> Principal:
+    """Authenticate a handshake and record the connection; Unauthorized refuses it."""
+    principal = verify_token(token)
+    connection_table.put_connection(connection_id, principal.user_id, principal.username, now_iso())
+    return principal
+
+
+def connection_of(connection_id: str) -> tuple[dict[str, Any], Principal]:
+    """A live connection's record and user; Unauthorized if it is unknown or expired."""
+    connection = connection_table.get_connection(connection_id)
+    if connection is None:
+        raise Unauthorized("Connection is not authenticated; reconnect with a token")
+    return connection, Principal(user_id=connection["user_id"], username=connection["username"])
+
+
+def disconnect(connection_id: str) -> None:
+    """Forget a connection; members who had no other socket in a room go offline there."""
+    meta, room_ids = connection_table.remove_connection(connection_id)
+    if meta is None:
+        return
+    for room_id in room_ids:
+        subscribers = connection_table.room_subscribers(room_id)
+        if not any(s["user_id"] == meta["user_id"] for s in subscribers):
+            _announce(subscribers, room_id, meta["user_id"], meta["username"], "offline")
+
+
+def _announce(
+    subscribers: list[dict[str, Any]],
+    room_id: str,
+    user_id: str,
+    username: str,
+    status: Literal["online", "offline"],
+) -> None:
+    """Tell the room's other users (every socket of theirs) that a user came or went."""
+    others = (s["connection_id"] for s in subscribers if s["user_id"] != user_id)
+    frame = PresenceFrame(room_id=room_id, username=username, status=status)
+    send_to_connections(others, frame)
+
+
+# ------------------------------------------------------------------------------ rooms
+def join(connection: dict[str, Any], principal: Principal, room_id: str) -> None:
+    """Subscribe a member's socket to a room: it gets `joined`, the others `presence`."""
+    require_member(room_id, principal.user_id)
+    connection_id = connection["connection_id"]
+    before = connection_table.room_subscribers(room_id)
+    if not connection_table.subscribe(connection, room_id):
+        raise Unauthorized("Connection is no longer open")
+    was_online = any(s["user_id"] == principal.user_id for s in before)
+    online = sorted({s["username"] for s in before} | {principal.username})
+    send_to_connection(connection_id, JoinedFrame(room_id=room_id, online=online))
+    if not was_online:  # so `before` holds none of this user's sockets
+        _announce(before, room_id, principal.user_id, principal.username, "online")
+    logger.debug("joined", extra={"room_id": room_id, "connection_id": connection_id})
+
+
+def leave(connection_id: str, principal: Principal, room_id: str) -> None:
+    """Unsubscribe a socket; its user goes offline there if it was their last socket."""
+    require_member(room_id, principal.user_id)
+    # Only a socket that was subscribed can take its user offline: leaving a room this
+    # socket never joined must not announce someone who was never online.
+    before = connection_table.room_subscribers(room_id)
+    connection_table.unsubscribe(connection_id, room_id)
+    send_to_connection(connection_id, LeftFrame(room_id=room_id))
+    was_subscribed = any(s["connection_id"] == connection_id for s in before)
+    still_online = any(
+        s["user_id"] == principal.user_id and s["connection_id"] != connection_id for s in before
+    )
+    if was_subscribed and not still_online:
+        _announce(before, room_id, principal.user_id, principal.username, "offline")
+
+
+def typing(principal: Principal, room_id: str, is_typing: bool) -> None:
+    """Tell a room's other users that a member started or stopped typing."""
+    require_member(room_id, principal.user_id)
+    frame = TypingFrame(room_id=room_id, username=principal.username, is_typing=is_typing)
+    send_to_room(room_id, frame, exclude_user_id=principal.user_id)
+
+
+def drop_user_from_room(room_id: str, user_id: str, username: str) -> None:
+    """Unsubscribe every socket of a user who left the room, and tell the others."""
+    subscribers = connection_table.room_subscribers(room_id)
+    own = [s["connection_id"] for s in subscribers if s["user_id"] == user_id]
+    for connection_id in own:
+        connection_table.unsubscribe(connection_id, room_id)
+    if own:
+        _announce(subscribers, room_id, user_id, username, "offline")

@@ -1,0 +1,83 @@
+"""The frames a WebSocket client sends (shared/API.md, client → server), validated at the
+boundary: a frame is parsed (under the body rules, chat.transport.body_rules) into one of
+these models or rejected with a ChatError."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from chat.errors import BadRequest, ChatError, TooLarge, ValidationFailed
+from chat.frames import MAX_FRAME_BYTES
+from chat.models import AttachmentIds, ClientId, MessageText, RoomId
+from chat.transport import body_rules
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class ClientJoin(_Frame):
+    type: Literal["join"]
+    room_id: RoomId
+
+
+class ClientLeave(_Frame):
+    type: Literal["leave"]
+    room_id: RoomId
+
+
+class ClientMessage(_Frame):
+    type: Literal["message"]
+    room_id: RoomId
+    content: MessageText = ""  # may be empty when the message carries attachments
+    client_id: ClientId | None = None
+    attachments: AttachmentIds = []
+
+
+class ClientTyping(_Frame):
+    type: Literal["typing"]
+    room_id: RoomId
+    is_typing: bool
+
+
+class ClientPing(_Frame):
+    type: Literal["ping"]
+
+
+ClientFrame = Annotated[
+    ClientJoin | ClientLeave | ClientMessage | ClientTyping | ClientPing,
+    Field(discriminator="type"),
+]
+_frames: TypeAdapter[Any] = TypeAdapter(ClientFrame)
+FRAME_TYPES = ("join", "leave", "message", "typing", "ping")
+
+
+def parse_frame(body: str | None) -> Any:
+    """A validated client frame, or the ChatError that describes what is wrong with it."""
+    raw = body or ""
+    if len(raw.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES:
+        raise TooLarge(f"Frames are limited to {MAX_FRAME_BYTES} bytes")
+    data = body_rules.loads(raw, "Frame")
+    if not isinstance(data, dict):
+        raise BadRequest("Frame must be a JSON object")
+    if data.get("type") not in FRAME_TYPES:
+        raise BadRequest(f"Unknown frame type; expected one of: {', '.join(FRAME_TYPES)}")
+    try:
+        return _frames.validate_python(data)
+    except ValidationError as exc:
+        fields = sorted(
+            {".".join(str(part) for part in error["loc"][1:]) or "frame" for error in exc.errors()}
+        )
+        raise ValidationFailed(f"Invalid field(s): {', '.join(fields)}") from exc
+
+
+def request_type(body: str | None) -> str | None:
+    """The `type` of a frame, when it has a string one (echoed in `error` frames)."""
+    try:
+        data = body_rules.loads(body or "", "Frame")
+    except ChatError:
+        return None
+    value = data.get("type") if isinstance(data, dict) else None
+    return value if isinstance(value, str) else None

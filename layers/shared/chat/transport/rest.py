@@ -1,0 +1,172 @@
+"""The REST transport: the resolver every REST function uses, authentication, and the one
+place where domain errors become HTTP responses in the contract's error shape."""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import (
+    APIGatewayRestResolver,
+    CORSConfig,
+    Request,
+    Response,
+)
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+from chat import redaction
+from chat.config import settings
+from chat.errors import ChatError, RateLimited, TooLarge
+from chat.logic.tokens import Principal, verify_token
+from chat.models import ErrorBody, ErrorResponse
+from chat.observability import logger
+from chat.transport import body_rules
+
+MAX_BODY_BYTES = 64 * 1024
+
+_STATUS = {
+    "bad_request": HTTPStatus.BAD_REQUEST,
+    "unauthorized": HTTPStatus.UNAUTHORIZED,
+    "forbidden": HTTPStatus.FORBIDDEN,
+    "not_found": HTTPStatus.NOT_FOUND,
+    "conflict": HTTPStatus.CONFLICT,
+    "too_large": HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    "validation_error": HTTPStatus.UNPROCESSABLE_ENTITY,
+    "rate_limited": HTTPStatus.TOO_MANY_REQUESTS,
+    "internal": HTTPStatus.INTERNAL_SERVER_ERROR,
+}
+
+OPENAPI_SECURITY = {"security_schemes": {"bearer": HTTPBearer()}}
+BEARER = [{"bearer": []}]
+
+
+def error_body(
+    code: str, message: str, details: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The contract's error body: `{"error": {"code", "message", "details"?}}`; the message
+    is redacted (chat.redaction), as it may quote what a library said about a secret."""
+    error = ErrorBody(code=code, message=redaction.redact(message), details=details or None)
+    return ErrorResponse(error=error).model_dump(exclude_none=True)
+
+
+def error_response(
+    code: str,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    return Response(
+        status_code=_STATUS.get(code, HTTPStatus.INTERNAL_SERVER_ERROR),
+        content_type="application/json",
+        body=error_body(code, message, details),
+        headers=headers,
+    )
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header value."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def authenticate(request: Request) -> Principal:
+    """Dependency of every authenticated route: the caller, from the bearer token."""
+    header = request.resolved_event.headers.get("authorization")
+    return verify_token(bearer_token(header))
+
+
+def _field(loc: tuple | list) -> str:
+    # ("body", "username") -> "username"; ("query", "limit") -> "limit"
+    parts = [str(part) for part in loc if part not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def _body_bytes(event: dict[str, Any]) -> int:
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        return len(body) * 3 // 4
+    return len(body.encode("utf-8", "surrogatepass"))
+
+
+class ChatResolver(APIGatewayRestResolver):
+    """The REST resolver, refusing oversized bodies and bodies that break the body rules
+    (chat.transport.body_rules) before anything parses them (Powertools validates a body
+    before any middleware runs)."""
+
+    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        try:
+            if _body_bytes(event) > MAX_BODY_BYTES:
+                raise TooLarge(f"Request bodies are limited to {MAX_BODY_BYTES // 1024} KiB")
+            event = body_rules.check_rest_event(event)
+        except ChatError as exc:
+            return {
+                "statusCode": _STATUS[exc.code].value,
+                "headers": {
+                    "Content-Type": "application/json",
+                    "Access-Control-Allow-Origin": settings().cors_allow_origin,
+                },
+                "body": json.dumps(error_body(exc.code, exc.message)),
+                "isBase64Encoded": False,
+            }
+        return super().resolve(event, context)
+
+
+def build_app(*routers: Router) -> APIGatewayRestResolver:
+    app = ChatResolver(
+        enable_validation=True,
+        cors=CORSConfig(
+            allow_origin=settings().cors_allow_origin,
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        ),
+    )
+    for router in routers:
+        app.include_router(router)
+
+    @app.exception_handler(ChatError)
+    def _domain_error(exc: ChatError) -> Response:
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        if exc.code == "internal":
+            logger.warning("request failed", extra={"error": exc.message})
+        return error_response(exc.code, exc.message, exc.details, headers)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid_request(exc: RequestValidationError) -> Response:
+        errors = exc.errors()
+        if any(error.get("type") == "json_invalid" for error in errors):
+            return error_response("bad_request", "Body is not valid JSON")
+        if any(
+            tuple(error.get("loc", ())) == ("body",) and error.get("type") == "missing"
+            for error in errors
+        ):
+            return error_response("bad_request", "A JSON body is required")
+        details = [
+            {"field": _field(error.get("loc", ())), "message": error.get("msg", "invalid")}
+            for error in errors
+        ]
+        return error_response("validation_error", "Request validation failed", details)
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _wrong_content_type(exc: RequestUnsupportedContentType) -> Response:
+        return error_response("bad_request", "Content-Type must be application/json")
+
+    @app.not_found
+    def _no_route(exc: Exception) -> Response:
+        return error_response("not_found", "No such route")
+
+    @app.exception_handler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        logger.exception("unhandled error")
+        return error_response("internal", "Internal error")
+
+    return app

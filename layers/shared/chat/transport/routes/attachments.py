@@ -1,0 +1,34 @@
+"""Attachments: a member declares a file and gets a presigned S3 POST to upload it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.depends import Depends
+
+from chat.logic import attachments
+from chat.logic.tokens import Principal
+from chat.models import AttachmentUpload, CreateAttachmentRequest
+from chat.transport.rest import BEARER, authenticate
+
+router = Router()
+Caller = Annotated[Principal, Depends(authenticate)]
+
+
+@router.post(
+    "/rooms/<room_id>/attachments",
+    security=BEARER,
+    responses={
+        201: {
+            "description": "Declared; upload the file with the presigned POST",
+            "content": {"application/json": {"model": AttachmentUpload}},
+        }
+    },
+)
+def create_attachment(
+    principal: Caller, room_id: str, body: CreateAttachmentRequest
+) -> Response[AttachmentUpload]:
+    upload = attachments.create_upload(principal, room_id, body)
+    return Response(status_code=201, content_type="application/json", body=upload)

@@ -1,0 +1,37 @@
+"""POST /auth/register, POST /auth/login, GET /auth/me."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.depends import Depends
+
+from chat.logic import accounts
+from chat.logic.tokens import Principal
+from chat.models import AuthResponse, LoginRequest, RegisterRequest, User
+from chat.transport.rest import BEARER, authenticate
+
+router = Router()
+
+
+@router.post(
+    "/auth/register",
+    responses={
+        201: {"description": "Registered", "content": {"application/json": {"model": AuthResponse}}}
+    },
+    security=[],
+)
+def register(body: RegisterRequest) -> Response[AuthResponse]:
+    return Response(status_code=201, content_type="application/json", body=accounts.register(body))
+
+
+@router.post("/auth/login")
+def login(body: LoginRequest) -> AuthResponse:
+    return accounts.login(body, router.current_event.request_context.identity.source_ip)
+
+
+@router.get("/auth/me", security=BEARER)
+def me(principal: Annotated[Principal, Depends(authenticate)]) -> User:
+    return accounts.me(principal)

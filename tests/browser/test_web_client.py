@@ -1,0 +1,377 @@
+"""The web client in headless Chromium against the local stack: two people chat with each
+other and with the bot, see presence and typing, survive a reload and a dropped socket,
+and nothing a message contains runs script."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import DESKTOP, PHONE, Person
+from tests.e2e.conftest import Rest
+
+BOT_TIMEOUT_MS = 60_000  # the bot worker's first (cold) answer on a busy machine
+
+
+def create_room(page: Page, name: str) -> str:
+    page.fill("#create-name", name)
+    page.get_by_role("button", name="Create", exact=True).click()
+    expect(page.locator("#room-name")).to_have_text(name)
+    return page.locator("#room-code").inner_text()
+
+
+def join_room(page: Page, code: str, name: str) -> None:
+    page.fill("#join-code", code)
+    page.get_by_role("button", name="Join", exact=True).click()
+    expect(page.locator("#room-name")).to_have_text(name)
+
+
+def say(page: Page, text: str) -> None:
+    box = page.locator("#composer-input")
+    box.fill(text)
+    box.press("Enter")
+    expect(box).to_have_value("")
+
+
+def messages(page: Page):
+    return page.locator("#messages article.msg")
+
+
+def test_two_people_chat_with_each_other_and_with_the_bot(people, screenshots: Path) -> None:
+    alice, bob = people("alice"), people("bob")
+    bob.register_by_api()
+
+    # Alice signs up through the form; Bob signs in; both end up in one room.
+    page_a = alice.open()
+    page_a.get_by_role("button", name="New here? Create an account").click()
+    page_a.fill("#login-username", alice.username)
+    page_a.fill("#login-password", "correct horse battery")
+    page_a.get_by_role("button", name="Create account").click()
+    expect(page_a.locator("#connection")).to_have_text("Online")
+    code = create_room(page_a, "Design review")
+    page_b = bob.sign_in()
+    join_room(page_b, code, "Design review")
+
+    # Presence: each sees the other online.
+    expect(page_a.locator("#presence")).to_contain_text(bob.username)
+    expect(page_b.locator("#presence")).to_contain_text(alice.username)
+
+    # Typing, both ways.
+    page_b.locator("#composer-input").press_sequentially("hel")
+    expect(page_a.locator("#typing")).to_have_text(f"{bob.username} is typing…")
+    page_a.locator("#composer-input").press_sequentially("hi")
+    expect(page_b.locator("#typing")).to_have_text(f"{alice.username} is typing…")
+    page_a.locator("#composer-input").fill("")
+
+    # Live messages, rendered as Markdown, announced through the log's aria-live region.
+    say(page_b, "hello **Alice**")
+    last_on_a = messages(page_a).last
+    expect(last_on_a).to_contain_text("hello Alice")
+    expect(last_on_a.locator("strong")).to_have_text("Alice")
+    expect(page_a.locator("#typing")).to_have_text("")
+    expect(page_a.locator("#messages")).to_have_attribute("aria-live", "polite")
+    say(page_a, "Plan:\n```python\ndef greet(name):\n    return f'hi {name}'\n```")
+    expect(messages(page_b).last.locator("pre code .hljs-keyword").first).to_have_text("def")
+
+    # The bot: its answer streams in, visibly growing, on the other person's screen too.
+    say(page_a, "@bot [fake:tokens=80,seconds=4] summarise please")
+    answer = page_b.locator("#messages article.msg.bot").last
+    expect(answer).to_have_class(re.compile(r"status-streaming"), timeout=BOT_TIMEOUT_MS)
+    expect(answer).to_have_attribute("aria-busy", "true")
+    lengths = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        classes = answer.get_attribute("class") or ""
+        text = answer.locator(".body").inner_text()
+        if "status-streaming" not in classes:
+            break
+        if text and text != "Thinking…" and (not lengths or len(text) != lengths[-1]):
+            lengths.append(len(text))
+        time.sleep(0.05)
+    expect(answer).to_have_class(re.compile(r"status-complete"))
+    final = answer.locator(".body").inner_text()
+    assert len(lengths) >= 2, f"the answer did not appear progressively: {lengths}"
+    assert lengths == sorted(lengths) and lengths[-1] <= len(final)
+    assert final.count(" ") >= 60
+    expect(page_a.locator("#messages article.msg.bot").last).to_have_text(
+        re.compile(re.escape(final[:40]))
+    )
+    # Stop/Regenerate are for servers whose frames carry `seq` (bot control): not this one yet.
+    features = page_a.evaluate("chatDebug.features()")
+    expect(answer.locator("[data-action=regenerate]")).to_have_count(
+        1 if features["botControl"] else 0
+    )
+
+    # A failed answer is shown in place.
+    say(page_b, "@bot [fake:400] this one fails")
+    failed = page_a.locator("#messages article.msg.bot").last
+    expect(failed.locator(".bot-error")).to_be_visible(timeout=BOT_TIMEOUT_MS)
+    expect(failed).to_have_class(re.compile(r"status-error"))
+
+    # The main screens, desktop and phone, light and dark.
+    for scheme in ("light", "dark"):
+        page_a.emulate_media(color_scheme=scheme)
+        page_a.set_viewport_size(DESKTOP)
+        page_a.screenshot(path=screenshots / f"room-desktop-{scheme}.png")
+        page_a.set_viewport_size(PHONE)
+        page_a.screenshot(path=screenshots / f"room-phone-{scheme}.png")
+    page_a.set_viewport_size(DESKTOP)
+    page_a.emulate_media(color_scheme="light")
+    assert alice.dialogs == [] and bob.dialogs == []
+
+
+def test_message_content_never_runs_script(people, web_stack) -> None:
+    mallory, victim = people("mallory"), people("victim")
+    victim.register_by_api()
+    token = mallory.register_by_api()
+    page_m = mallory.sign_in()
+    code = create_room(page_m, "Untrusted")
+    page_v = victim.sign_in()
+    join_room(page_v, code, "Untrusted")
+
+    attacks = [
+        "<img src=x onerror=alert(1)>",
+        "[x](javascript:alert(1))",
+        "<script>alert(2)</script>",
+        '<a href="javascript:alert(3)">click</a> <svg onload=alert(4)>',
+        "![pic](javascript:alert(5)) [y](JaVaScRiPt:alert(6))",
+    ]
+    rest = Rest(web_stack.urls["rest"])
+    room_id = page_m.evaluate("decodeURIComponent(location.hash.slice(6))")
+    for attack in attacks:
+        response = rest.post(f"/rooms/{room_id}/messages", {"content": attack}, token=token)
+        assert response.status_code == 201, response.text
+    say(page_m, "@bot <img src=x onerror=alert(7)>")  # the fake bot echoes it back
+
+    log = page_v.locator("#messages")
+    expect(page_v.locator("#messages article.msg.bot.status-complete .body")).to_contain_text(
+        "<img src=x onerror=alert(7)>", timeout=BOT_TIMEOUT_MS
+    )
+    expect(messages(page_v)).to_have_count(len(attacks) + 2)
+    # Shown as the text that was typed, inert: no elements, no handlers, no script URLs.
+    expect(messages(page_v).nth(0)).to_contain_text("<img src=x onerror=alert(1)>")
+    expect(messages(page_v).nth(2)).to_contain_text("<script>alert(2)</script>")
+    for selector in ("img", "script", "svg", "iframe", "[onerror]", "[onload]", "[style]"):
+        expect(log.locator(f".body {selector}")).to_have_count(0)
+    hrefs = log.locator(".body a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    assert all(href is None or href.startswith(("http:", "https:", "mailto:")) for href in hrefs)
+    for link in log.locator(".body a").all():
+        link.click()  # a neutered link does nothing
+    page_v.wait_for_timeout(300)
+    assert mallory.dialogs == [] and victim.dialogs == []
+
+
+def test_reload_keeps_the_session_and_a_dropped_socket_catches_up(people, web_stack) -> None:
+    carol, dave = people("carol"), people("dave")
+    dave_token = dave.register_by_api()
+    carol.register_by_api()
+    page = carol.sign_in()
+    code = create_room(page, "Night shift")
+    room_id = page.evaluate("decodeURIComponent(location.hash.slice(6))")
+    rest = Rest(web_stack.urls["rest"])
+    assert rest.post("/rooms/join", {"code": code}, token=dave_token).status_code == 200
+    say(page, "before the reload")
+    # Stored before the reload: the server's ack replaces the pending copy.
+    expect(messages(page).last).to_contain_text("before the reload")
+    expect(messages(page).last).not_to_have_class(re.compile(r"\bpending\b"))
+
+    # Reload: still signed in, the same room open, its history loaded.
+    page.reload()
+    expect(page.locator("#me")).to_have_text(carol.username)
+    expect(page.locator("#room-name")).to_have_text("Night shift")
+    expect(messages(page).last).to_contain_text("before the reload")
+    expect(page.locator("#connection")).to_have_text("Online")
+
+    # The socket dies while the network is gone: offline shown; messages sent meanwhile
+    # arrive once it is back (rejoin + catch-up), without a reload.
+    carol.context.set_offline(True)
+    page.evaluate("chatDebug.dropSocket()")
+    expect(page.locator("#connection")).to_have_text(re.compile("Offline|Connecting"))
+    for text in ("sent while you were away", "and a second one"):
+        response = rest.post(f"/rooms/{room_id}/messages", {"content": text}, token=dave_token)
+        assert response.status_code == 201
+    page.wait_for_timeout(1500)  # reconnect attempts fail meanwhile
+    expect(page.locator("#connection")).not_to_have_text("Online")
+    carol.context.set_offline(False)
+    expect(page.locator("#connection")).to_have_text("Online", timeout=30_000)
+    expect(messages(page).nth(-2)).to_contain_text("sent while you were away")
+    expect(messages(page).last).to_contain_text("and a second one")
+
+    # Live again: a new message arrives over the new socket, presence is back.
+    response = rest.post(f"/rooms/{room_id}/messages", {"content": "live again"}, token=dave_token)
+    assert response.status_code == 201
+    expect(messages(page).last).to_contain_text("live again")
+
+    # Signing out forgets the session: a reload shows the sign-in form.
+    page.get_by_role("button", name="Sign out").click()
+    page.reload()
+    expect(page.locator("#login-username")).to_be_visible()
+
+
+def test_an_expired_session_returns_to_sign_in(people) -> None:
+    erin = people("erin")
+    erin.register_by_api()
+    page = erin.sign_in()
+    # The stored token no longer works (as after expiry): the next call returns to sign-in.
+    page.evaluate(
+        """() => {
+          const s = JSON.parse(sessionStorage.getItem('chat.session'));
+          s.token = s.token.slice(0, -4) + 'AAAA';
+          sessionStorage.setItem('chat.session', JSON.stringify(s));
+        }"""
+    )
+    page.reload()
+    expect(page.locator("#login-username")).to_be_visible()
+    expect(page.locator("#login-error")).to_contain_text("expired")
+    # And a token past its expiry time is never used at all.
+    page.evaluate(
+        """() => sessionStorage.setItem('chat.session', JSON.stringify(
+             {token: 'x', expires_at: Date.now() - 1000, user: {username: 'erin'}}))"""
+    )
+    page.reload()
+    expect(page.locator("#login-username")).to_be_visible()
+
+
+def test_rooms_members_invite_bot_settings_and_leave(people, screenshots: Path) -> None:
+    frank, grace = people("frank"), people("grace")
+    grace.register_by_api()
+    frank.register_by_api()
+    page = frank.sign_in()
+    create_room(page, "Ops")
+
+    # Invite by username; the member list shows roles and who is online.
+    page.get_by_role("button", name="Members").click()
+    dialog = page.locator("dialog")
+    expect(dialog.locator("#members")).to_contain_text("bot")
+    dialog.locator("#invite-name").fill(grace.username)
+    dialog.get_by_role("button", name="Invite").click()
+    expect(dialog.locator("#members")).to_contain_text(grace.username)
+    dialog.locator("#invite-name").fill("nobody_here_at_all")
+    dialog.get_by_role("button", name="Invite").click()
+    expect(dialog).to_contain_text("No user has that name.")
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+
+    # Grace sees the room in her list and opens it by keyboard.
+    page_g = grace.sign_in()
+    room_button = page_g.locator("#room-list button.room", has_text="Ops")
+    room_button.focus()
+    page_g.keyboard.press("Enter")
+    expect(page_g.locator("#room-name")).to_have_text("Ops")
+    expect(page.locator("#presence")).to_contain_text(grace.username)
+    expect(page_g.locator("#bot-button")).to_have_count(0)  # not the owner
+
+    # The owner's bot settings: the key is write-only.
+    page.get_by_role("button", name="Bot", exact=True).click()
+    dialog = page.locator("dialog")
+    dialog.locator("#bot-prompt").fill("Answer like a pirate.")
+    dialog.locator("#bot-key").fill("AIza-test-key-123")
+    dialog.get_by_role("button", name="Save").click()
+    expect(dialog.locator("#bot-note")).to_contain_text("The room has its own key.")
+    expect(dialog.locator("#bot-key")).to_have_value("")
+    assert "AIza-test-key-123" not in page.content()
+    page.set_viewport_size(DESKTOP)
+    page.screenshot(path=screenshots / "bot-settings-desktop-light.png")
+    page.keyboard.press("Escape")
+
+    # Leaving removes the room from Grace's list.
+    page_g.get_by_role("button", name="Leave").click()
+    expect(page_g.locator("#room-list")).not_to_contain_text("Ops")
+    assert grace.dialogs == ["confirm: Leave “Ops”?"]
+
+    # The sign-in screen, light and dark, phone and desktop.
+    grace.page.get_by_role("button", name="Sign out").click()
+    for scheme in ("light", "dark"):
+        page_g.emulate_media(color_scheme=scheme)
+        for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
+            page_g.set_viewport_size(size)
+            page_g.screenshot(path=screenshots / f"sign-in-{label}-{scheme}.png")
+
+
+def test_phone_width_shows_one_pane_at_a_time(people) -> None:
+    heidi: Person = people("heidi", viewport=PHONE)
+    heidi.register_by_api()
+    page = heidi.sign_in()
+    create_room(page, "Pocket")
+    expect(page.locator(".sidebar")).to_be_hidden()
+    page.get_by_role("button", name="Back to rooms").click()
+    expect(page.locator(".sidebar")).to_be_visible()
+    expect(page.locator("#room-view")).to_be_hidden()
+
+
+def test_stop_and_regenerate_light_up_when_the_server_streams_with_seq(people) -> None:
+    """Bot control is not served yet: its controls appear once `bot_stream` frames carry
+    `seq`/`offset`. Here the real stack's frames get them in the browser's socket (as
+    the contract defines them), one frame arrives twice (a resumed stream repeats text),
+    and the stop/regenerate calls are answered as the contract says."""
+    ivan = people("ivan")
+    ivan.register_by_api()
+    page = ivan.page
+    state: dict[str, object] = {"seq": 0, "offset": 0, "full": None}
+    calls: list[str] = []
+
+    def socket_route(ws) -> None:
+        server = ws.connect_to_server()
+
+        def from_server(message: str | bytes) -> None:
+            frame = json.loads(message)
+            if frame.get("type") != "bot_stream":
+                ws.send(message)
+                return
+            frame["seq"], frame["offset"] = state["seq"], state["offset"]
+            state["seq"] += 1
+            state["offset"] += len(frame["chunk"])
+            if frame["is_complete"]:
+                state["full"] = frame["full_response"]
+            ws.send(json.dumps(frame))
+            if frame["seq"] == 1:
+                ws.send(json.dumps(frame))
+
+        server.on_message(from_server)
+        ws.on_message(lambda message: server.send(message))
+
+    def bot_control_route(route) -> None:
+        calls.append(route.request.url.rsplit("/", 1)[1])
+        body = {"command_id": "01TESTCOMMAND"} if route.request.url.endswith("regenerate") else {}
+        route.fulfill(status=202, content_type="application/json", body=json.dumps(body))
+
+    page.route_web_socket(re.compile(r"^wss?://"), socket_route)
+    page.route(re.compile(r"/messages/[^/]+/(stop|regenerate)$"), bot_control_route)
+    ivan.sign_in()
+    create_room(page, "Control")
+    say(page, "@bot [fake:tokens=60,seconds=3] go")
+    answer = page.locator("#messages article.msg.bot").last
+    stop = answer.get_by_role("button", name="Stop")
+    expect(stop).to_be_visible(timeout=BOT_TIMEOUT_MS)
+    stop.click()
+    expect(answer).to_have_class(re.compile("status-complete"))
+    assert calls == ["stop"]
+    expect(answer.locator(".body")).to_have_text(str(state["full"]).strip())
+    answer.get_by_role("button", name="Regenerate").click()
+    page.wait_for_timeout(200)
+    assert calls == ["stop", "regenerate"]
+
+
+def test_history_scrolls_back_page_by_page(people, web_stack) -> None:
+    judy = people("judy")
+    token = judy.register_by_api()
+    rest = Rest(web_stack.urls["rest"])
+    room = rest.post("/rooms", {"name": "Archive"}, token=token).json()
+    for number in range(1, 61):  # more than the client's page of 50
+        sent = rest.post(
+            f"/rooms/{room['room_id']}/messages", {"content": f"note {number}"}, token=token
+        )
+        assert sent.status_code == 201
+    page = judy.sign_in()
+    page.locator("#room-list button.room", has_text="Archive").click()
+    expect(messages(page)).to_have_count(50)
+    expect(messages(page).first.locator(".body")).to_have_text("note 11")
+    expect(messages(page).last.locator(".body")).to_have_text("note 60")
+    page.locator("#messages").evaluate("log => { log.scrollTop = 0; }")  # scrolling up loads more
+    expect(messages(page)).to_have_count(60)
+    expect(messages(page).first.locator(".body")).to_have_text("note 1")
+    expect(page.locator("#messages")).to_contain_text("This is the start of the room.")

@@ -1,0 +1,71 @@
+"""The dependencies layer's lock (layers/deps/requirements.lock): the versions the tests run,
+every package hashed, and nothing of boto3's (the Lambda runtime's)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCK = ROOT / "layers" / "deps" / "requirements.lock"
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _pins(text: str) -> dict[str, str]:
+    pins = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "==" in line:
+            name, version = line.split("==", 1)
+            pins[_canonical(name.split("[")[0])] = version.split()[0].rstrip("\\").strip()
+    return pins
+
+
+def _lock_entries() -> dict[str, list[str]]:
+    """name -> the sha256 hashes of its wheels."""
+    entries: dict[str, list[str]] = {}
+    current = None
+    for line in LOCK.read_text().splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        if "==" in line:
+            current = _canonical(line.split("==")[0])
+            entries[current] = []
+        elif current and "--hash=sha256:" in line:
+            entries[current].append(line.split("--hash=sha256:")[1].rstrip(" \\"))
+    return entries
+
+
+LOCKED = _pins(LOCK.read_text())
+
+
+def test_the_layer_ships_the_versions_the_tests_run_with() -> None:
+    constraints = _pins((ROOT / "requirements" / "constraints.txt").read_text())
+    assert LOCKED
+    for name, version in LOCKED.items():
+        assert constraints.get(name) == version, f"{name}: lock {version}, tests {constraints}"
+        assert importlib.metadata.version(name) == version, name
+
+
+def test_every_direct_requirement_is_locked_at_its_pinned_version() -> None:
+    direct = _pins((ROOT / "layers" / "deps" / "requirements.txt").read_text())
+    assert direct
+    for name, version in direct.items():
+        assert LOCKED.get(name) == version, name
+
+
+def test_every_locked_package_has_64_hex_sha256_hashes() -> None:
+    entries = _lock_entries()
+    assert entries.keys() == LOCKED.keys()
+    for name, hashes in entries.items():
+        assert hashes, name
+        assert all(re.fullmatch(r"[0-9a-f]{64}", digest) for digest in hashes), name
+
+
+def test_boto3_and_botocore_are_left_to_the_lambda_runtime() -> None:
+    # Never a layer botocore under the runtime's boto3 (or the other way round).
+    assert not {"boto3", "botocore", "s3transfer"} & LOCKED.keys()

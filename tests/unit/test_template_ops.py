@@ -1,0 +1,368 @@
+"""template.yaml as CloudFormation receives it (translated by SAM's own translator): what an
+operator needs after the first deploy — one stage per API, route changes that go live,
+retained data, log groups with retention, alarms that reach someone, a dashboard."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from samcli.lib.translate.sam_template_validator import SamTemplateValidator
+from samcli.yamlhelper import yaml_parse
+
+from local.template import ROOT, load_template, resources_of_type
+
+SOURCE = load_template()
+PARAMETERS = SOURCE["Parameters"]
+FUNCTION_ENV = SOURCE["Globals"]["Function"]["Environment"]["Variables"]
+
+
+class _NoManagedPolicies:
+    """SAM's managed-policy loader asks IAM; the template names no managed policy by name."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def translate(template: dict[str, Any]) -> dict[str, Any]:
+    validator = SamTemplateValidator(
+        copy.deepcopy(template), _NoManagedPolicies(), region="us-east-1"
+    )
+    return yaml_parse(validator.get_translated_template_if_valid())
+
+
+@cache
+def translated() -> dict[str, Any]:
+    return translate(SOURCE)
+
+
+def of_type(resource_type: str, template: dict[str, Any] | None = None) -> dict[str, Any]:
+    return resources_of_type(template or translated(), resource_type)
+
+
+def ref(value: Any) -> str | None:
+    return value.get("Ref") if isinstance(value, dict) else None
+
+
+# ------------------------------------------------------------------------------ stages
+def test_each_api_has_exactly_one_stage():
+    resources = translated()["Resources"]
+    for api in of_type("AWS::ApiGateway::RestApi"):
+        stages = [
+            s
+            for s in of_type("AWS::ApiGateway::Stage").values()
+            if ref(s["Properties"]["RestApiId"]) == api
+        ]
+        assert len(stages) == 1, api
+        assert ref(stages[0]["Properties"]["StageName"]) == "StageName"
+        # A Deployment with a StageName creates a second stage (SAM's "Stage")
+        for deployment in of_type("AWS::ApiGateway::Deployment").values():
+            assert "StageName" not in deployment["Properties"]
+    for api in of_type("AWS::ApiGatewayV2::Api"):
+        stages = [
+            s
+            for s in of_type("AWS::ApiGatewayV2::Stage").values()
+            if ref(s["Properties"]["ApiId"]) == api
+        ]
+        assert len(stages) == 1, api
+    assert resources  # translated at all
+
+
+def _with_added_routes(template: dict[str, Any]) -> dict[str, Any]:
+    changed = copy.deepcopy(template)
+    changed["Resources"]["StopRoute"] = {
+        "Type": "AWS::ApiGatewayV2::Route",
+        "Properties": {
+            "ApiId": {"Ref": "WebSocketApi"},
+            "RouteKey": "stop",
+            "Target": {"Fn::Sub": "integrations/${MessageIntegration}"},
+        },
+    }
+    changed["Resources"]["RoomsFunction"]["Properties"]["Events"]["StopAnswer"] = {
+        "Type": "Api",
+        "Properties": {
+            "RestApiId": {"Ref": "RestApi"},
+            "Path": "/rooms/{room_id}/bot/stop",
+            "Method": "POST",
+        },
+    }
+    return changed
+
+
+def test_route_changes_are_deployed_by_the_next_sam_deploy():
+    before, after = translated(), translate(_with_added_routes(SOURCE))
+    # WebSocket: the stage deploys itself on every route or integration change; no fixed
+    # Deployment resource pins it to the routes of the first deploy.
+    for template in (before, after):
+        assert of_type("AWS::ApiGatewayV2::Deployment", template) == {}
+        (stage,) = of_type("AWS::ApiGatewayV2::Stage", template).values()
+        assert stage["Properties"]["AutoDeploy"] is True
+        assert "DeploymentId" not in stage["Properties"]
+    assert ref(after["Resources"]["StopRoute"]["Properties"]["ApiId"]) == ref(
+        stage["Properties"]["ApiId"]
+    )
+    # REST: SAM names the Deployment after a hash of the API, so a new route is a new
+    # Deployment and the stage points at it.
+    (old,) = of_type("AWS::ApiGateway::Deployment", before)
+    (new,) = of_type("AWS::ApiGateway::Deployment", after)
+    assert old != new
+    (rest_stage,) = of_type("AWS::ApiGateway::Stage", after).values()
+    assert ref(rest_stage["Properties"]["DeploymentId"]) == new
+
+
+# ------------------------------------------------------------------------------ data
+# KMS keys of transient data only: losing them loses nothing (SNS messages in flight).
+TRANSIENT_KEYS = {"AlarmTopicKey"}
+
+
+def test_every_stateful_resource_survives_delete_and_replace():
+    stateful = {
+        **of_type("AWS::DynamoDB::Table"),
+        **of_type("AWS::SecretsManager::Secret"),
+        **{k: v for k, v in of_type("AWS::KMS::Key").items() if k not in TRANSIENT_KEYS},
+    }
+    assert {"UsersTable", "MessagesTable", "JwtSecret", "GeminiKeysKey"} <= set(stateful)
+    for name, resource in stateful.items():
+        assert resource.get("DeletionPolicy") == "Retain", name
+        assert resource.get("UpdateReplacePolicy") == "Retain", name
+    for name, table in of_type("AWS::DynamoDB::Table").items():
+        assert table["Properties"]["DeletionProtectionEnabled"] == {
+            "Fn::If": ["ProtectTables", True, False]
+        }, name
+    assert PARAMETERS["TableDeletionProtection"]["Default"] == "true"
+    assert SOURCE["Conditions"]["ProtectTables"] == {
+        "Fn::Equals": [{"Ref": "TableDeletionProtection"}, "true"]
+    }
+
+
+# ------------------------------------------------------------------------------ logs
+def _log_group(value: Any) -> dict[str, Any]:
+    name = ref(value) or value["Fn::GetAtt"][0]
+    group = translated()["Resources"][name]
+    assert group["Type"] == "AWS::Logs::LogGroup", name
+    return group["Properties"]
+
+
+def test_every_function_logs_to_its_own_group_with_the_retention_parameter():
+    functions = of_type("AWS::Lambda::Function")
+    assert len(functions) == 5
+    groups = set()
+    for name, function in functions.items():
+        group = function["Properties"]["LoggingConfig"]["LogGroup"]
+        assert _log_group(group)["RetentionInDays"] == {"Ref": "LogRetentionInDays"}, name
+        groups.add(ref(group))
+    assert len(groups) == len(functions)
+    assert PARAMETERS["LogRetentionInDays"]["Default"] == 30
+
+
+def _access_log_fields(log_format: str) -> dict[str, str]:
+    return json.loads(log_format)  # one JSON object per request
+
+
+def test_both_apis_write_json_access_logs_to_groups_with_retention():
+    (rest,) = of_type("AWS::ApiGateway::Stage").values()
+    (ws,) = of_type("AWS::ApiGatewayV2::Stage").values()
+    required = {
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "status": "$context.status",
+    }
+    for settings, route, latency in (
+        (
+            rest["Properties"]["AccessLogSetting"],
+            "$context.resourcePath",
+            "$context.responseLatency",
+        ),
+        (ws["Properties"]["AccessLogSettings"], "$context.routeKey", "$context.integrationLatency"),
+    ):
+        assert _log_group(settings["DestinationArn"])["RetentionInDays"] == {
+            "Ref": "LogRetentionInDays"
+        }
+        fields = _access_log_fields(settings["Format"])
+        assert required.items() <= fields.items()
+        assert fields["route"] == route and fields["latencyMs"] == latency
+    assert (
+        _access_log_fields(ws["Properties"]["AccessLogSettings"]["Format"])["connectionId"]
+        == "$context.connectionId"
+    )
+    # Access logging needs the account's CloudWatch role before the stages exist
+    assert of_type("AWS::ApiGateway::Account")
+    assert translated()["Resources"]["RestApi"]["DependsOn"] == "ApiGatewayAccount"
+    assert translated()["Resources"]["WebSocketStage"]["DependsOn"] == "ApiGatewayAccount"
+
+
+# ------------------------------------------------------------------------------ alarms
+def _metrics(alarm: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(namespace, metric, dimensions) of every metric an alarm reads."""
+    properties = alarm["Properties"]
+    if "MetricName" in properties:
+        stats = [properties]
+    else:
+        stats = [m["MetricStat"]["Metric"] for m in properties["Metrics"] if "MetricStat" in m]
+    return [
+        (
+            s["Namespace"],
+            s["MetricName"],
+            {d["Name"]: d["Value"] for d in s.get("Dimensions", [])},
+        )
+        for s in stats
+    ]
+
+
+def test_every_alarm_notifies_the_encrypted_topic_and_tells_what_to_look_at():
+    alarms = of_type("AWS::CloudWatch::Alarm")
+    assert len(alarms) >= 20
+    for name, alarm in alarms.items():
+        properties = alarm["Properties"]
+        assert properties["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+        assert len(properties["AlarmDescription"]) > 100, name
+        assert re.search(r"\b(look|check|filter|find|open)", properties["AlarmDescription"], re.I)
+        assert properties["TreatMissingData"] == "notBreaching", name
+    topic = translated()["Resources"]["AlarmTopic"]["Properties"]
+    assert ref(topic["KmsMasterKeyId"]) == "AlarmTopicKey"
+    key_policy = translated()["Resources"]["AlarmTopicKey"]["Properties"]["KeyPolicy"]
+    assert any(
+        s["Principal"].get("Service") == "cloudwatch.amazonaws.com" for s in key_policy["Statement"]
+    )
+    subscription = translated()["Resources"]["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert ref(subscription["Properties"]["Endpoint"]) == "AlarmEmail"
+
+
+def _alarmed() -> set[tuple[str, str, str]]:
+    """(namespace, metric, what) for every alarm; `what` names the function or code."""
+    found = set()
+    for alarm in of_type("AWS::CloudWatch::Alarm").values():
+        for namespace, metric, dimensions in _metrics(alarm):
+            what = (
+                dimensions.get("FunctionName")
+                or dimensions.get("code")
+                or dimensions.get("function")
+            )
+            found.add((namespace, metric, ref(what) or str(what)))
+    return found
+
+
+def test_the_alarms_cover_what_the_operator_must_hear_about():
+    alarmed = _alarmed()
+    metrics = {(namespace, metric) for namespace, metric, _ in alarmed}
+    assert {
+        ("AWS/ApiGateway", "5XXError"),
+        ("AWS/ApiGateway", "Latency"),
+        ("AWS/ApiGateway", "IntegrationError"),
+        ("AWS/SQS", "ApproximateAgeOfOldestMessage"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),  # the dead-letter queue
+        ("CollabChat", "PushFailures"),
+    } <= metrics
+    for function in of_type("AWS::Lambda::Function"):
+        assert ("AWS/Lambda", "Errors", function) in alarmed
+        assert ("AWS/Lambda", "Throttles", function) in alarmed
+    for code in ("model_error", "timeout", "rate_limited"):
+        assert ("CollabChat", "BotErrorsByCode", code) in alarmed
+    # The worker's duration, before its timeout
+    duration = translated()["Resources"]["BotWorkerDurationAlarm"]["Properties"]
+    timeout_ms = translated()["Resources"]["BotWorkerFunction"]["Properties"]["Timeout"] * 1000
+    assert 0.75 * timeout_ms <= duration["Threshold"] < timeout_ms
+    # The dead-letter alarm fires on each increase, not once while the queue is non-empty
+    dead = translated()["Resources"]["BotCommandsDeadLetterAlarm"]["Properties"]
+    (expression,) = [m["Expression"] for m in dead["Metrics"] if "Expression" in m]
+    assert expression.startswith("DIFF(")
+
+
+def test_custom_metric_alarms_match_what_the_functions_emit():
+    code = "\n".join(p.read_text() for p in (ROOT / "layers/shared/chat").rglob("*.py"))
+    function_names = {
+        f["Properties"]["Environment"]["Variables"]["POWERTOOLS_METRICS_FUNCTION_NAME"]
+        for f in resources_of_type(SOURCE, "AWS::Serverless::Function").values()
+    }
+    assert len(function_names) == 5  # one distinct `function` dimension each
+    custom = [m for a in of_type("AWS::CloudWatch::Alarm").values() for m in _metrics(a)]
+    custom = [m for m in custom if not m[0].startswith("AWS/")]
+    assert custom
+    for namespace, metric, dimensions in custom:
+        assert namespace == FUNCTION_ENV["POWERTOOLS_METRICS_NAMESPACE"]
+        assert f'name="{metric}"' in code, metric
+        assert dimensions["service"] == FUNCTION_ENV["POWERTOOLS_SERVICE_NAME"]
+        assert dimensions["function"] in function_names
+
+
+def test_metrics_carry_the_function_dimension_the_template_sets():
+    script = (
+        "from chat.observability import metrics\n"
+        "metrics.add_metric(name='Probe', unit='Count', value=1)\n"
+        "metrics.flush_metrics()\n"
+    )
+    run = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", script],
+        env={
+            **os.environ,
+            "PYTHONPATH": str(ROOT / "layers/shared"),
+            "POWERTOOLS_METRICS_FUNCTION_NAME": "Rooms",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    emf = json.loads(run.stdout.strip().splitlines()[-1])
+    (directive,) = emf["_aws"]["CloudWatchMetrics"]
+    assert sorted(directive["Dimensions"][0]) == ["function", "service"]
+    assert emf["function"] == "Rooms" and emf["service"] == "chat"
+
+
+# ------------------------------------------------------------------------------ capacity
+def test_the_worker_is_bounded_and_its_reservation_optional():
+    (mapping,) = of_type("AWS::Lambda::EventSourceMapping").values()
+    assert mapping["Properties"]["ScalingConfig"] == {
+        "MaximumConcurrency": {"Ref": "BotWorkerMaxConcurrency"}
+    }
+    assert PARAMETERS["BotWorkerMaxConcurrency"]["MinValue"] == 2  # SQS event source minimum
+    assert PARAMETERS["BotWorkerReservedConcurrency"]["Default"] == 0  # fits a 10-wide account
+    worker = translated()["Resources"]["BotWorkerFunction"]["Properties"]
+    assert worker["ReservedConcurrentExecutions"] == {
+        "Fn::If": [
+            "HasWorkerReservedConcurrency",
+            {"Ref": "BotWorkerReservedConcurrency"},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+
+
+# ------------------------------------------------------------------------------ dashboard
+def test_the_dashboard_has_the_widgets_the_readme_describes():
+    dashboard = translated()["Resources"]["Dashboard"]["Properties"]
+    body = re.sub(r"\$\{[^}]+\}", "x", dashboard["DashboardBody"]["Fn::Sub"])
+    titles = {w["properties"]["title"] for w in json.loads(body)["widgets"]}
+    assert {
+        "Messages and frames per minute",
+        "Push failures and gone connections",
+        "Bot time to first chunk (ms)",
+        "Bot errors by code",
+        "Bot command queue",
+        "Functions: Invocations",
+        "Functions: Errors",
+        "Functions: Throttles",
+        "Functions: Duration p95 (ms)",
+        "REST API: requests, 4XX, 5XX",
+        "REST API: latency (ms)",
+        "WebSocket API: connects, messages, errors",
+        "DynamoDB throttled requests",
+    } == titles
+    readme = Path(ROOT / "README.md").read_text()
+    for title in titles:
+        assert title in readme, title
+
+
+@pytest.mark.parametrize(
+    "name", ["POWERTOOLS_TRACER_CAPTURE_RESPONSE", "POWERTOOLS_TRACER_CAPTURE_ERROR"]
+)
+def test_traces_never_record_responses_or_errors(name):
+    assert FUNCTION_ENV[name] == "false"

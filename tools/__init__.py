@@ -1,0 +1,1 @@
+"""Developer tools that are not deployed (kept out of the Lambda layer)."""
