@@ -90,7 +90,7 @@ def call(
     query: dict[str, str] | None = None,
 ) -> HttpResult:
     """Call the function API Gateway would route to, with the body exactly as given."""
-    resource, logical_id = rest._resolve(method, path)
+    resource, logical_id = rest.resolve(method, path)
     event = rest_event(method, resource, path, raw_body="", headers=headers, query=query)
     event["body"], event["isBase64Encoded"] = body, is_base64
     response = handler_of(logical_id)(event, LambdaContext(logical_id))
