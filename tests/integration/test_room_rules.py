@@ -79,3 +79,20 @@ def test_a_direct_room_holds_two_people_besides_the_bot(rest, register):
 def test_group_rooms_have_no_such_limit(rest, room_with):
     room, tokens = room_with("a1a", "b2b", "c3c", "d4d")
     assert len(_members(rest, room["room_id"], tokens["a1a"])) == 5
+
+
+def test_an_owner_cannot_leave_without_handing_over_while_humans_remain(rest, room_with):
+    """The data layer refuses the owner's leave without a successor (as when the leaver
+    became owner between reading the room and leaving); the logic then reads again."""
+    from chat.dal import rooms as room_table
+    from chat.logic.tokens import verify_token
+
+    room, tokens = room_with("alice", "bob")
+    room_id = room["room_id"]
+    alice = verify_token(tokens["alice"])
+    assert room_table.leave(room_id, alice.user_id) is False
+    assert _members(rest, room_id, tokens["alice"])["alice"] == "owner"
+    # Through the API the hand-over happens, and the last human may then leave.
+    assert _leave(rest, room_id, tokens["alice"]).status == 204
+    bob = verify_token(tokens["bob"])
+    assert room_table.leave(room_id, bob.user_id) is True

@@ -117,19 +117,6 @@ def touch_last_message(room_id: str, at: str) -> None:
 
 
 # ------------------------------------------------------------------------------ memberships
-def add_member(member: dict[str, Any]) -> bool:
-    """Add a membership; False (and no change) when it already exists."""
-    try:
-        table("memberships").put_item(
-            Item=member, ConditionExpression="attribute_not_exists(room_id)"
-        )
-        return True
-    except ClientError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-
-
 def get_membership(room_id: str, user_id: str) -> dict[str, Any] | None:
     return table("memberships").get_item(Key={"room_id": room_id, "user_id": user_id}).get("Item")
 
@@ -145,14 +132,12 @@ def room_ids_of_user(user_id: str) -> list[str]:
     return [item["room_id"] for item in items]
 
 
-def remove_member(room_id: str, user_id: str) -> None:
-    table("memberships").delete_item(Key={"room_id": room_id, "user_id": user_id})
-
-
 # ------------------------------------------------------------------------------ human count
 # The room item counts its human members (`human_count`), changed in the same transaction
 # as the membership: the direct-room size rule and "no human left, no joining" are
-# conditions on it, so concurrent joins and leaves cannot get past them.
+# conditions on it, so concurrent joins and leaves cannot get past them. Humans are added
+# only with `join` and removed only with `leave` (removing a member by moderation too):
+# a membership written or deleted any other way would put the count wrong.
 def _room_update(
     room_id: str, expression: str, condition: str, values: dict[str, Any]
 ) -> dict[str, Any]:
@@ -228,12 +213,14 @@ def leave(room_id: str, user_id: str, successor: dict[str, Any] | None = None) -
         }
     ]
     if successor is None:
+        # Not the owner (who may have become it meanwhile), or the last human out.
         items.append(
             _room_update(
                 room_id,
                 "SET human_count = human_count - :one",
-                "attribute_exists(pk) AND human_count > :zero",
-                {":one": 1, ":zero": 0},
+                "attribute_exists(pk) AND human_count > :zero"
+                " AND (owner_id <> :leaver OR human_count = :one)",
+                {":one": 1, ":zero": 0, ":leaver": user_id},
             )
         )
     else:
