@@ -202,6 +202,33 @@ def test_content_may_be_empty_only_with_attachments(rest, room_with):
     assert post(rest, room, tokens["alice"], "  ", attachments=[image]).status == 201
 
 
+def test_invisible_only_content_counts_as_empty(rest, room_with, connect):
+    """The string rules (invisible-only text is empty) and the attachments rule (empty
+    text needs attachments) together: refused alone, allowed with a file, stored empty."""
+    room, tokens = room_with("alice")
+    invisible = "\u200b\u2060 \ufeff"
+    assert_refused(post(rest, room, tokens["alice"], invisible), field="content")
+    image = uploaded(rest, room, tokens["alice"])
+    result = post(rest, room, tokens["alice"], invisible, attachments=[image])
+    assert result.status == 201, result.body
+    assert result.body["content"] == ""
+    alice = connect(tokens["alice"])
+    alice.send({"type": "message", "room_id": room["room_id"], "content": invisible})
+    assert [error["code"] for error in alice.frames("error")] == ["validation_error"]
+    second = uploaded(rest, room, tokens["alice"])
+    alice.send(
+        {
+            "type": "message",
+            "room_id": room["room_id"],
+            "content": invisible,
+            "attachments": [second],
+        }
+    )
+    (ack,) = alice.frames("message")
+    assert ack["content"] == "" and ack["attachments"][0]["attachment_id"] == second
+    assert [m["content"] for m in history(rest, room, tokens["alice"])] == ["", ""]
+
+
 def test_a_bot_command_may_carry_attachments(rest, room_with, stack):
     room, tokens = room_with("alice")
     image = uploaded(rest, room, tokens["alice"])

@@ -4,6 +4,7 @@ fake Gemini's answer (through the real google-genai SDK) to the room's WebSocket
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import replace
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from aws_lambda_powertools.utilities.parameters.base import clear_caches
 
+from chat import redaction
 from chat.adapters import gemini_keys as secrets_adapter
 from chat.config import settings
 from chat.logic.bot import gemini as gemini_module
@@ -22,6 +24,7 @@ from chat.logic.bot.command import INTERRUPTED_MESSAGE
 from local.fake_gemini import FakeGemini, Reply
 from tests.support.clients import RestClient, WebSocketClient, handler_of
 from tests.support.events import LambdaContext, sqs_event
+from tests.support.secrets import leaks
 
 API_KEY = "AIzaROOM-key-for-the-worker-tests-0001"
 CANARY = "AIzaCANARY-d41d8cd98f00b204e9800998ecf8427e"
@@ -574,3 +577,40 @@ def test_the_api_key_never_appears_in_logs_frames_or_stored_items(
     dynamodb = boto3.client("dynamodb")
     for table in dynamodb.list_tables()["TableNames"]:
         assert CANARY not in repr(dynamodb.scan(TableName=table)["Items"]), table
+
+
+@pytest.mark.parametrize(
+    "legacy_key",
+    ["AIzaLEGACY\nnewline-key-0003", "AIzaLEGACY\r\nX-Injected: yes", "AIzaLEGACY\x00nul-0004"],
+)
+def test_a_stored_key_with_control_characters_never_appears_in_any_form(
+    rest, keyed_room, joined, gemini, stack, sockets, caplog, capfd, legacy_key
+):
+    """Keys are validated on the way in now; one stored before that (or by other means)
+    makes the HTTP client fail with the key escaped in its message."""
+    room, tokens = keyed_room("alice", key=None)
+    ciphertext = secrets_adapter.encrypt_api_key(room["room_id"], legacy_key)
+    boto3.resource("dynamodb").Table(settings().rooms_table).update_item(
+        Key={"pk": f"ROOM#{room['room_id']}"},
+        UpdateExpression="SET api_key_ciphertext = :c",
+        ExpressionAttributeValues={":c": ciphertext},
+    )
+    redaction.forget_all()  # as in a fresh worker container: the key is only decrypted there
+    joined(tokens["alice"], room["room_id"])
+    capfd.readouterr()
+    caplog.set_level(logging.DEBUG)
+    for name in ("chat", "google_genai", "httpx", "httpx2", "httpcore2", "h11"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    post(rest, room, tokens["alice"], "@bot hello")
+    assert deliver(stack) == []
+
+    assert [r["status"] for r in bot_replies(rest, room, tokens["alice"])] == ["error"]
+    logged = "\n".join(
+        f"{record.getMessage()}\n{record.exc_text or ''}\n{vars(record)!r}"
+        for record in caplog.records
+    )
+    assert "bot answer failed" in logged
+    out, err = capfd.readouterr()
+    assert leaks(legacy_key, logged + out + err) == []
+    assert sockets.sent and leaks(legacy_key, repr(sockets.sent)) == []
+    assert leaks(legacy_key, json.dumps(sockets.sent)) == []

@@ -81,3 +81,26 @@ def test_joining_concurrently_never_duplicates_a_membership(rest, register):
     assert {result.status for result in results} == {200}
     usernames = [member["username"] for member in list_members(room["room_id"])]
     assert sorted(usernames) == ["bot", "joiner", "owner"]
+
+
+def test_concurrent_joins_cannot_overfill_a_direct_room(rest, register):
+    # The logic is called directly: the REST resolver keeps the current event on the app,
+    # so one app cannot serve threads at once (Lambda never does).
+    from chat.errors import Conflict
+    from chat.logic import rooms
+    from chat.logic.tokens import Principal, verify_token
+
+    owner = register("owner")
+    room = rest.post("/rooms", {"name": "dm", "is_group": False}, token=owner).body
+    people: list[Principal] = [verify_token(register(f"user{i}")) for i in range(6)]
+
+    def join(index: int) -> str:
+        try:
+            rooms.join_room(people[index], room["code"])
+            return "joined"
+        except Conflict:
+            return "full"
+
+    outcomes = _all_at_once(join, 6)
+    assert sorted(outcomes) == ["full"] * 5 + ["joined"]
+    assert len(list_members(room["room_id"])) == 3  # the owner, one other, the bot

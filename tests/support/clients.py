@@ -83,14 +83,19 @@ class RestClient:
     def __init__(self) -> None:
         self.routes = _rest_routes()
 
-    def call(
-        self, method: str, path: str, *, token: str | None = None, **kwargs: Any
-    ) -> HttpResult:
+    def resolve(self, method: str, path: str) -> tuple[str, str]:
+        """The route template and the function's logical id API Gateway would pick."""
         found = self.routes.find(method, path.split("?", 1)[0])
         route = found[0] if found else None
         assert route is not None, f"no route for {method} {path}"
-        event = rest_event(method, route.path, path, token=token, **kwargs)
-        response = handler_of(route.function)(event, LambdaContext(route.function))
+        return route.path, route.function
+
+    def call(
+        self, method: str, path: str, *, token: str | None = None, **kwargs: Any
+    ) -> HttpResult:
+        resource, function = self.resolve(method, path)
+        event = rest_event(method, resource, path, token=token, **kwargs)
+        response = handler_of(function)(event, LambdaContext(function))
         body = response.get("body")
         parsed = json.loads(body) if body else None
         headers = {key.lower(): value for key, value in (response.get("headers") or {}).items()}

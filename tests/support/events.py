@@ -30,6 +30,7 @@ def rest_event(
     headers: dict[str, str] | None = None,
     query: dict[str, str] | None = None,
     token: str | None = None,
+    source_ip: str = "127.0.0.1",
 ) -> dict[str, Any]:
     """A REST API proxy event. `resource` is the route template, `path` the real path."""
     all_headers = {"Content-Type": "application/json", **(headers or {})}
@@ -43,6 +44,7 @@ def rest_event(
         headers=all_headers,
         query=list((query or {}).items()),
         body=text,
+        source_ip=source_ip,
         user_agent="pytest",
     )
 

@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from chat.logic.bot.context import ModelInput, Turn, build_model_input, system_instruction
+from chat.logic.bot.context import (
+    FAILED_MARK,
+    ModelInput,
+    Turn,
+    build_model_input,
+    system_instruction,
+)
 
 _ids = itertools.count(1)
 
@@ -94,17 +100,40 @@ def test_the_trigger_is_written_as_at_bot_whatever_was_typed(typed: str):
     assert result.contents == (Turn("user", "alice: @bot what now"),)
 
 
-def test_failed_streaming_and_empty_messages_are_skipped():
+def test_streaming_and_empty_messages_are_skipped():
     cmd_old = command("alice", "@bot tell me")
-    failed = message("bot", "Half an ans", status="error")
     stale = message("bot", "Still going", status="streaming")
     empty = message("bot", "")
     blank = message("bob", "   ")
     cmd = command("alice", "@bot again")
 
-    result = build([cmd_old, failed, stale, empty, blank, cmd], cmd)
+    result = build([cmd_old, stale, empty, blank, cmd], cmd)
 
     assert result.contents == (Turn("user", "alice: @bot tell me\nalice: @bot again"),)
+
+
+def test_a_failed_answer_stays_as_a_failed_model_turn_so_commands_do_not_merge():
+    cmd_old = command("alice", "@bot tell me")
+    failed = message("bot", "", status="error")
+    cmd = command("alice", "@bot again")
+
+    result = build([cmd_old, failed, cmd], cmd)
+
+    assert result.contents == (
+        Turn("user", "alice: @bot tell me"),
+        Turn("model", FAILED_MARK),
+        Turn("user", "alice: @bot again"),
+    )
+
+
+def test_a_failed_answer_keeps_what_was_streamed_before_it_failed():
+    cmd_old = command("alice", "@bot tell me")
+    failed = message("bot", "Half an ans", status="error")
+    cmd = command("alice", "@bot again")
+
+    result = build([cmd_old, failed, cmd], cmd)
+
+    assert result.contents[1] == Turn("model", f"Half an ans\n{FAILED_MARK}")
 
 
 def test_the_window_keeps_the_most_recent_messages_by_count():
@@ -147,7 +176,7 @@ def test_the_command_is_kept_even_alone_over_the_budget():
 
 
 def test_skipped_messages_do_not_use_up_the_count():
-    history = [message("alice", "kept"), message("bot", "", status="error")]
+    history = [message("alice", "kept"), message("bot", "", status="streaming")]
     cmd = command("bob", "@bot hm")
 
     result = build([*history, cmd], cmd, max_messages=2)

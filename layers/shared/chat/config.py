@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     bot_queue_url: str | None = None
     bot_user_commands_per_minute: int = Field(default=10, ge=1)
     bot_room_commands_per_minute: int = Field(default=30, ge=1)
+    bot_user_total_commands_per_minute: int = Field(default=20, ge=1)
+    login_failures_per_username: int = Field(default=10, ge=1)
+    login_failures_per_address: int = Field(default=100, ge=1)
+    room_creations_per_user_per_hour: int = Field(default=30, ge=1)
     idempotency_table: str | None = None
     shared_gemini_key_secret_arn: str | None = None
     gemini_base_url: str | None = None

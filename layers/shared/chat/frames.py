@@ -66,6 +66,16 @@ class LeftFrame(ServerFrame):
     room_id: str
 
 
+class RoomUpdatedFrame(ServerFrame):
+    """A room changed: its new owner (after the owner left) or its new name."""
+
+    omit_if_none = frozenset({"owner", "name"})
+    type: Literal["room_updated"] = "room_updated"
+    room_id: str
+    owner: str | None = None
+    name: str | None = None
+
+
 class PongFrame(ServerFrame):
     type: Literal["pong"] = "pong"
 
@@ -141,12 +151,6 @@ class ReadFrame(ServerFrame):
     room_id: str
     username: str
     message_id: str
-
-
-class RoomUpdatedFrame(ServerFrame):
-    type: Literal["room_updated"] = "room_updated"
-    room_id: str
-    name: str
 
 
 class RemovedFrame(ServerFrame):

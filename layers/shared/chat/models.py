@@ -15,10 +15,20 @@ from pydantic import (
     SecretStr,
     StrictInt,
     StringConstraints,
-    field_validator,
 )
 
-RESERVED_USERNAMES = frozenset({"bot", "system"})
+from chat.text_rules import (
+    RESERVED_NAMES,
+    BlankIfInvisible,
+    GeminiKey,
+    Line,
+    Multiline,
+    NotReserved,
+    Secret,
+    Visible,
+)
+
+RESERVED_USERNAMES = RESERVED_NAMES  # also in look-alike forms: text_rules.is_reserved_username
 BOT_USER_ID = "bot"
 BOT_USERNAME = "bot"
 
@@ -27,23 +37,39 @@ MessageId = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 ]
 Username = Annotated[
-    str, StringConstraints(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")
+    str, StringConstraints(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$"), NotReserved
 ]
 # Secrets are SecretStr: masked wherever a model is printed or logged (Powertools logs
 # route arguments at DEBUG). Read them with .get_secret_value() where they are used.
-Password = Annotated[SecretStr, Field(min_length=8, max_length=128)]
-RoomName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Content = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
-# A new message's text: may be empty when it carries attachments (checked in chat.messages).
-MessageText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
-ClientId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-GeminiApiKey = Annotated[SecretStr, Field(min_length=1, max_length=512)]
+# The string rules (chat.text_rules) ride on every type: valid Unicode, no control
+# characters (content: newlines and tabs only), invisible-only text counts as empty.
+Password = Annotated[SecretStr, Secret, Field(min_length=8, max_length=128)]
+RoomName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), Line, Visible
+]
+Content = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=4000),
+    Multiline,
+    Visible,
+]
+# A new message's text: may be empty when it carries attachments (checked in
+# chat.logic.messages); text of only invisible characters is made empty here, so it
+# counts as empty there too.
+MessageText = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=4000), Multiline, BlankIfInvisible
+]
+ClientId = Annotated[str, StringConstraints(min_length=1, max_length=128), Line]
+GeminiApiKey = Annotated[SecretStr, GeminiKey, Field(min_length=1, max_length=256)]
 # Model names end up in the Gemini URL path: keep them to a safe alphabet.
 ModelName = Annotated[
     str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
 ]
-SystemPrompt = Annotated[str, StringConstraints(max_length=4000)]
-JoinCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+SystemPrompt = Annotated[str, StringConstraints(max_length=4000), Multiline]
+JoinCode = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32), Line
+]
+AnyUsername = Annotated[str, StringConstraints(min_length=1, max_length=64), Line]
 
 Role = Literal["owner", "member", "bot"]
 MessageType = Literal["text", "command", "bot"]
@@ -81,7 +107,7 @@ def _safe_filename(value: str) -> str:
 
 
 Filename = Annotated[
-    str, StringConstraints(min_length=1, max_length=200), AfterValidator(_safe_filename)
+    str, StringConstraints(min_length=1, max_length=200), AfterValidator(_safe_filename), Line
 ]
 
 
@@ -95,18 +121,11 @@ class RegisterRequest(Body):
     password: Password
     email: EmailStr | None = None
 
-    @field_validator("username")
-    @classmethod
-    def not_reserved(cls, value: str) -> str:
-        if value.lower() in RESERVED_USERNAMES:
-            raise ValueError("this username is reserved")
-        return value
-
 
 class LoginRequest(Body):
     # Login does not re-apply the registration rules: any wrong pair is just a 401.
-    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    password: Annotated[SecretStr, Field(min_length=1, max_length=128)]
+    username: AnyUsername
+    password: Annotated[SecretStr, Secret, Field(min_length=1, max_length=128)]
 
 
 class CreateRoomRequest(Body):
@@ -120,7 +139,7 @@ class JoinRoomRequest(Body):
 
 
 class InviteRequest(Body):
-    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    username: AnyUsername
 
 
 class BotSettingsUpdate(Body):

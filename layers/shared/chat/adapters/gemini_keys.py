@@ -1,11 +1,12 @@
 """Gemini API keys: each room's own key encrypted with KMS (bound to the room), and the
-stack-wide shared key in Secrets Manager."""
+stack-wide shared key in Secrets Manager. Each is registered with chat.redaction as it is
+read, so no log line, metric or trace can show it."""
 
 from __future__ import annotations
 
 from aws_lambda_powertools.utilities import parameters
 
-from chat import clients
+from chat import clients, redaction
 from chat.config import settings
 
 _SECRET_MAX_AGE_SECONDS = 3600
@@ -16,7 +17,9 @@ def shared_gemini_key() -> str | None:
     arn = settings().shared_gemini_key_secret_arn
     if not arn:
         return None
-    return parameters.get_secret(arn, max_age=_SECRET_MAX_AGE_SECONDS) or None
+    key = parameters.get_secret(arn, max_age=_SECRET_MAX_AGE_SECONDS) or None
+    redaction.register(key)
+    return key
 
 
 def encrypt_api_key(room_id: str, api_key: str) -> bytes:
@@ -34,4 +37,6 @@ def decrypt_api_key(room_id: str, ciphertext: bytes) -> str:
         CiphertextBlob=bytes(ciphertext),
         EncryptionContext={"room_id": room_id},
     )
-    return response["Plaintext"].decode("utf-8")
+    key = response["Plaintext"].decode("utf-8")
+    redaction.register(key)
+    return key

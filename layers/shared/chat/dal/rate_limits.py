@@ -1,31 +1,103 @@
-"""rate_limits table: fixed-window counters, one item per key and window, expiring by TTL."""
+"""rate_limits table: sliding-window counters, one item per key, expiring by TTL.
+
+A window of ``window_seconds`` is cut into ``SLOTS`` slots; the item holds one counter per
+slot (attribute ``s<slot number>``). A hit is one conditional UpdateItem that adds 1 to the
+current slot (refused when that slot alone is full), removes slots that have left the
+window, and returns the item: the hit is allowed when the slots inside the window add up
+to at most ``limit``. Every caller sees the counts including its own hit, and concurrent
+callers each add to the same counters, so no interleaving lets more than ``limit`` hits in
+any window through. Unlike a fixed window, a burst at a boundary does not get double: the
+last window is always counted (to within one slot, conservatively).
+
+Hits that are refused still count (up to ``limit`` per slot): someone hammering a limit
+stays limited until they stop.
+"""
 
 from __future__ import annotations
 
+import math
 import time
+from typing import Any
 
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from chat.dal.tables import is_condition_failure, table
 
+SLOTS = 10
+_DESERIALIZE = TypeDeserializer()
+
+
+def _slot_length(window_seconds: int) -> float:
+    return window_seconds / SLOTS
+
+
+def _counts(item: dict[str, Any] | None, current: int) -> dict[int, int]:
+    """Slot number -> hits, for the slots inside the window ending with ``current``."""
+    counts: dict[int, int] = {}
+    for name, value in (item or {}).items():
+        if name.startswith("s") and name[1:].isdigit():
+            slot = int(name[1:])
+            if current - SLOTS < slot <= current:
+                counts[slot] = int(value)
+    return counts
+
+
+def _retry_after(counts: dict[int, int], limit: int, window_seconds: int, now: float) -> int | None:
+    """None while one more hit fits in the window; else seconds until it does."""
+    total = sum(counts.values())
+    if total < limit:
+        return None
+    length = _slot_length(window_seconds)
+    for slot in sorted(counts):
+        total -= counts[slot]
+        if total < limit:
+            leaves_at = (slot + SLOTS) * length  # when this slot drops out of the window
+            return max(1, math.ceil(leaves_at - now))
+    return max(1, math.ceil(window_seconds))  # pragma: no cover - the loop always returns
+
 
 def hit(key: str, limit: int, window_seconds: int) -> int | None:
-    """Count one hit against `key`; None if allowed, else seconds until the window resets.
-
-    One conditional UpdateItem: concurrent callers can never push a window past `limit`.
-    """
-    now = int(time.time())
-    window_start = now - now % window_seconds
-    reset_at = window_start + window_seconds
+    """Count one hit against `key`; None if allowed, else seconds until one more would be."""
+    now = time.time()
+    length = _slot_length(window_seconds)
+    current = int(now // length)
+    stale = [f"s{slot}" for slot in range(current - 2 * SLOTS, current - SLOTS + 1)]
+    names = {"#cur": f"s{current}", **{f"#old{i}": name for i, name in enumerate(stale)}}
     try:
-        table("rate_limits").update_item(
-            Key={"pk": f"{key}#{window_start}"},
-            UpdateExpression="ADD hits :one SET expires_at = :expires",
-            ConditionExpression="attribute_not_exists(hits) OR hits < :limit",
-            ExpressionAttributeValues={":one": 1, ":limit": limit, ":expires": reset_at + 60},
-        )
-        return None
+        item = table("rate_limits").update_item(
+            Key={"pk": key},
+            UpdateExpression="ADD #cur :one SET expires_at = :expires REMOVE "
+            + ", ".join(f"#old{i}" for i in range(len(stale))),
+            ConditionExpression="attribute_not_exists(#cur) OR #cur < :limit",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={
+                ":one": 1,
+                ":limit": limit,
+                ":expires": int(now + window_seconds) + 60,
+            },
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )["Attributes"]
     except ClientError as exc:
-        if is_condition_failure(exc):
-            return max(1, reset_at - now)
-        raise
+        if not is_condition_failure(exc):
+            raise
+        # The item as it was, in DynamoDB's wire format (the resource does not convert it).
+        item = {
+            name: _DESERIALIZE.deserialize(value)
+            for name, value in exc.response.get("Item", {}).items()
+        }
+        counts = _counts(item, current)
+        return _retry_after(counts, limit, window_seconds, now) or 1
+    counts = _counts(item, current)
+    if sum(counts.values()) <= limit:
+        return None
+    return _retry_after(counts, limit, window_seconds, now) or 1
+
+
+def peek(key: str, limit: int, window_seconds: int) -> int | None:
+    """Without counting a hit: None if one more hit fits, else seconds until it does."""
+    now = time.time()
+    current = int(now // _slot_length(window_seconds))
+    item = table("rate_limits").get_item(Key={"pk": key}, ConsistentRead=True).get("Item")
+    return _retry_after(_counts(item, current), limit, window_seconds, now)

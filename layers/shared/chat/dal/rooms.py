@@ -117,19 +117,6 @@ def touch_last_message(room_id: str, at: str) -> None:
 
 
 # ------------------------------------------------------------------------------ memberships
-def add_member(member: dict[str, Any]) -> bool:
-    """Add a membership; False (and no change) when it already exists."""
-    try:
-        table("memberships").put_item(
-            Item=member, ConditionExpression="attribute_not_exists(room_id)"
-        )
-        return True
-    except ClientError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-
-
 def get_membership(room_id: str, user_id: str) -> dict[str, Any] | None:
     return table("memberships").get_item(Key={"room_id": room_id, "user_id": user_id}).get("Item")
 
@@ -143,10 +130,6 @@ def room_ids_of_user(user_id: str) -> list[str]:
         "memberships", IndexName="by_user", KeyConditionExpression=Key("user_id").eq(user_id)
     )
     return [item["room_id"] for item in items]
-
-
-def remove_member(room_id: str, user_id: str) -> None:
-    table("memberships").delete_item(Key={"room_id": room_id, "user_id": user_id})
 
 
 def replace_code(room_id: str, old_code: str, new_code: str) -> bool:
@@ -190,3 +173,125 @@ def replace_code(room_id: str, old_code: str, new_code: str) -> bool:
     ):
         return False
     raise Conflict("The room's code changed meanwhile, try again")
+
+
+# ------------------------------------------------------------------------------ human count
+# The room item counts its human members (`human_count`), changed in the same transaction
+# as the membership: the direct-room size rule and "no human left, no joining" are
+# conditions on it, so concurrent joins and leaves cannot get past them. Humans are added
+# only with `join` and removed only with `leave` (removing a member by moderation too):
+# a membership written or deleted any other way would put the count wrong.
+def _room_update(
+    room_id: str, expression: str, condition: str, values: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "Update": {
+            "TableName": table_name("rooms"),
+            "Key": _room_key(room_id),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+        }
+    }
+
+
+def init_human_count(room_id: str, count: int) -> None:
+    """Give a room made before the counter existed its count (once; a no-op after)."""
+    try:
+        table("rooms").update_item(
+            Key=_room_key(room_id),
+            UpdateExpression="SET human_count = :n",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(human_count)",
+            ExpressionAttributeValues={":n": count},
+        )
+    except ClientError as exc:
+        if not is_condition_failure(exc):
+            raise
+
+
+def join(member: dict[str, Any], max_humans: int | None) -> str:
+    """Add a human member and count them: "joined"; "member" if they already were;
+    "closed" when no human is left in the room; "full" at `max_humans`."""
+    condition = "attribute_exists(pk) AND human_count > :zero"
+    values: dict[str, Any] = {":zero": 0, ":one": 1}
+    if max_humans is not None:
+        condition += " AND human_count < :max"
+        values[":max"] = max_humans
+    codes = transact(
+        [
+            {
+                "Put": {
+                    "TableName": table_name("memberships"),
+                    "Item": member,
+                    "ConditionExpression": "attribute_not_exists(room_id)",
+                }
+            },
+            _room_update(
+                member["room_id"], "SET human_count = human_count + :one", condition, values
+            ),
+        ]
+    )
+    if codes is None:
+        return "joined"
+    if codes[0] == "ConditionalCheckFailed":
+        return "member"
+    if codes[1] == "ConditionalCheckFailed":
+        room = get_room(member["room_id"]) or {}
+        return "closed" if int(room.get("human_count", 0)) <= 0 else "full"
+    raise Conflict("Could not join the room now, try again")
+
+
+def leave(room_id: str, user_id: str, successor: dict[str, Any] | None = None) -> bool:
+    """Remove a human member and uncount them; with `successor` (a membership) the leaver
+    is the owner and the successor becomes the owner in the same transaction. False when
+    something changed meanwhile (the caller reads again and retries)."""
+    memberships = table_name("memberships")
+    items: list[dict[str, Any]] = [
+        {
+            "Delete": {
+                "TableName": memberships,
+                "Key": {"room_id": room_id, "user_id": user_id},
+                "ConditionExpression": "attribute_exists(room_id)",
+            }
+        }
+    ]
+    if successor is None:
+        # Not the owner (who may have become it meanwhile), or the last human out.
+        items.append(
+            _room_update(
+                room_id,
+                "SET human_count = human_count - :one",
+                "attribute_exists(pk) AND human_count > :zero"
+                " AND (owner_id <> :leaver OR human_count = :one)",
+                {":one": 1, ":zero": 0, ":leaver": user_id},
+            )
+        )
+    else:
+        items.append(
+            {
+                "Update": {
+                    "TableName": memberships,
+                    "Key": {"room_id": room_id, "user_id": successor["user_id"]},
+                    "UpdateExpression": "SET #role = :owner",
+                    "ConditionExpression": "attribute_exists(room_id)",
+                    "ExpressionAttributeNames": {"#role": "role"},
+                    "ExpressionAttributeValues": {":owner": "owner"},
+                }
+            }
+        )
+        items.append(
+            _room_update(
+                room_id,
+                "SET human_count = human_count - :one, #owner = :name, owner_id = :id",
+                "owner_id = :leaver AND human_count > :zero",
+                {
+                    ":one": 1,
+                    ":zero": 0,
+                    ":name": successor["username"],
+                    ":id": successor["user_id"],
+                    ":leaver": user_id,
+                },
+            )
+        )
+        items[-1]["Update"]["ExpressionAttributeNames"] = {"#owner": "owner"}
+    return transact(items) is None

@@ -7,10 +7,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from chat.dal import users as user_table
 from chat.errors import NotFound, Unauthorized
 from chat.ids import new_id, now_iso
+from chat.logic import limits
 from chat.logic.passwords import hash_password, verify_password
 from chat.logic.tokens import Principal, issue_token
-from chat.models import RESERVED_USERNAMES, AuthResponse, LoginRequest, RegisterRequest, User
+from chat.models import AuthResponse, LoginRequest, RegisterRequest, User
 from chat.observability import logger, metrics
+from chat.text_rules import is_reserved_username
 
 
 def _authenticated(user: dict) -> AuthResponse:
@@ -31,13 +33,22 @@ def register(request: RegisterRequest) -> AuthResponse:
     return _authenticated(user)
 
 
-def login(request: LoginRequest) -> AuthResponse:
-    reserved = request.username.lower() in RESERVED_USERNAMES
+def login(request: LoginRequest, source_ip: str | None = None) -> AuthResponse:
+    """A token for the right pair; 401 otherwise, and 429 (whatever the password) while the
+    username or the client address has too many recent failures."""
+    throttles = [(limits.LOGIN_FAILURES_PER_USERNAME, request.username.casefold())]
+    if source_ip:
+        throttles.append((limits.LOGIN_FAILURES_PER_ADDRESS, source_ip))
+    for policy, key in throttles:
+        limits.check(policy, key)
+    reserved = is_reserved_username(request.username)
     found = None if reserved else user_table.get_credentials(request.username)
     user, password_hash = found or (None, None)
     # Always run bcrypt, so an unknown user costs what a wrong password costs.
     if not verify_password(request.password.get_secret_value(), password_hash) or user is None:
         metrics.add_metric(name="LoginsFailed", unit=MetricUnit.Count, value=1)
+        for policy, key in throttles:
+            limits.count(policy, key)
         raise Unauthorized("Invalid username or password")
     return _authenticated(user)
 

@@ -40,7 +40,7 @@ from chat.ids import now_iso
 from chat.logic import presence
 from chat.logic.access import require_member
 from chat.logic.bot.reply import new_reply
-from chat.logic.messages import _check_bot_limits
+from chat.logic.messages import check_bot_limits
 from chat.logic.tokens import Principal
 from chat.observability import logger, metrics
 
@@ -85,7 +85,7 @@ def regenerate(principal: Principal, room_id: str, message_id: str) -> str:
     command = message_table.get_message(room_id, command_id) if command_id else None
     if command is None or command.get("message_type") != "command":
         raise NotFound("The command of this answer no longer exists")
-    _check_bot_limits(principal, room_id)
+    check_bot_limits(principal, room_id)
     generation = message_table.next_generation(room_id, command_id)
     try:
         enqueue_command(room_id, command_id, generation)

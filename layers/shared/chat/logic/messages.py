@@ -16,36 +16,24 @@ from concurrent.futures import wait
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chat.adapters.bot_queue import enqueue_command
-from chat.config import settings
 from chat.dal import messages as message_table
-from chat.dal import rate_limits
 from chat.dal.rooms import touch_last_message
-from chat.errors import NotFound, RateLimited, Unavailable, ValidationFailed
+from chat.errors import NotFound, Unavailable, ValidationFailed
 from chat.frames import MessageFrame
 from chat.ids import new_id, now_iso
-from chat.logic import attachments, fanout, presence
+from chat.logic import attachments, fanout, limits, presence
 from chat.logic.access import require_member
 from chat.logic.replies import check_reply_to
 from chat.logic.tokens import Principal
 from chat.models import Message, MessagePage, is_bot_command
 from chat.observability import logger, metrics
+from chat.text_rules import is_blank
 
-_RATE_WINDOW_SECONDS = 60
 
-
-def _check_bot_limits(principal: Principal, room_id: str) -> None:
-    config = settings()
-    for key, limit, scope in (
-        (f"bot#{room_id}#{principal.user_id}", config.bot_user_commands_per_minute, "you"),
-        (f"bot#{room_id}", config.bot_room_commands_per_minute, "this room"),
-    ):
-        retry_after = rate_limits.hit(key, limit, _RATE_WINDOW_SECONDS)
-        if retry_after is not None:
-            metrics.add_metric(name="BotCommandsRateLimited", unit=MetricUnit.Count, value=1)
-            raise RateLimited(
-                f"Too many bot commands from {scope}, try again in {retry_after}s",
-                retry_after=retry_after,
-            )
+def check_bot_limits(principal: Principal, room_id: str) -> None:
+    limits.hit(limits.BOT_COMMANDS_PER_USER_AND_ROOM, principal.user_id, room_id)
+    limits.hit(limits.BOT_COMMANDS_PER_USER, principal.user_id)
+    limits.hit(limits.BOT_COMMANDS_PER_ROOM, room_id)
 
 
 def post_message(
@@ -60,11 +48,14 @@ def post_message(
 ) -> Message:
     """Store a member's message, push it to the room, and queue it for the bot if it is a
     command. `connection_id` is the sending socket, which gets its ack even if not joined.
-    `content` may be empty only when the message carries attachments.
+    `content` may be empty (or only invisible characters) only when the message carries
+    attachments.
 
     A plain text message is one round trip before its first push: the membership check and
     the store are one transaction while the subscribers are read. Commands, replies and
     attachments read the room first, so their membership is checked before anything else."""
+    if is_blank(content):
+        content = ""  # only whitespace or invisible characters counts as empty
     if not content and not attachment_ids:
         raise ValidationFailed(
             "content is required unless the message has attachments",
@@ -74,7 +65,7 @@ def post_message(
     if command or reply_to or attachment_ids:
         require_member(room_id, principal.user_id)  # before a command counts against limits
     if command:
-        _check_bot_limits(principal, room_id)
+        check_bot_limits(principal, room_id)
     check_reply_to(room_id, reply_to)
     refs = attachments.prepare(principal, room_id, attachment_ids) if attachment_ids else []
     subscribers = fanout.subscribers_of(room_id)  # meanwhile

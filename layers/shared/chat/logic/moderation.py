@@ -33,7 +33,7 @@ def remove_member(principal: Principal, room_id: str, username: str) -> None:
         raise NotFound("No member of this room has this username")
     if user["user_id"] == principal.user_id:
         raise Conflict("The owner cannot remove themselves; leave the room with /members/me")
-    room_table.remove_member(room_id, user["user_id"])
+    rooms.remove_human(room_id, user["user_id"])  # the room's human count goes down too
     own = [s["connection_id"] for s in room_subscribers(room_id) if s["user_id"] == user["user_id"]]
     presence.send_to_connections(own, RemovedFrame(room_id=room_id))
     presence.drop_user_from_room(room_id, user["user_id"], user["username"])

@@ -11,8 +11,9 @@ from chat.dal import rooms as room_table
 from chat.dal import users as user_table
 from chat.dal.connections import room_subscribers
 from chat.errors import Conflict, NotFound
+from chat.frames import RoomUpdatedFrame
 from chat.ids import new_id, now_iso
-from chat.logic import presence, read_state
+from chat.logic import limits, presence, read_state
 from chat.logic.access import require_member
 from chat.logic.join_codes import new_join_code, normalise_code
 from chat.logic.tokens import Principal
@@ -27,6 +28,8 @@ from chat.models import (
     RoomSummary,
 )
 from chat.observability import metrics
+
+DIRECT_ROOM_PEOPLE = 2  # a room created with is_group: false, besides the bot
 
 
 def _room_or_404(room_id: str) -> dict[str, Any]:
@@ -77,6 +80,7 @@ def _membership(room_id: str, user_id: str, username: str, role: str, at: str) -
 
 
 def create_room(principal: Principal, request: CreateRoomRequest) -> Room:
+    limits.hit(limits.ROOM_CREATIONS, principal.user_id)
     room_id, created_at = new_id(), now_iso()
     room: dict[str, Any] = {
         "room_id": room_id,
@@ -85,6 +89,7 @@ def create_room(principal: Principal, request: CreateRoomRequest) -> Room:
         "owner_id": principal.user_id,
         "is_group": request.is_group,
         "created_at": created_at,
+        "human_count": 1,
     }
     if request.gemini_api_key:
         room["api_key_ciphertext"] = encrypt_api_key(
@@ -129,9 +134,7 @@ def join_room(principal: Principal, code: str) -> Room:
     room = room_table.get_room(room_id) if room_id else None
     if room is None:
         raise NotFound("No room has this code")
-    room_table.add_member(
-        _membership(room_id, principal.user_id, principal.username, "member", now_iso())
-    )
+    _add_human(room, principal.user_id, principal.username, closed_message="No room has this code")
     return _room_view(room)
 
 
@@ -141,9 +144,7 @@ def invite(principal: Principal, room_id: str, username: str) -> Room:
     user = user_table.get_by_username(username)
     if user is None:
         raise NotFound("User not found")
-    room_table.add_member(
-        _membership(room_id, user["user_id"], user["username"], "member", now_iso())
-    )
+    _add_human(room, user["user_id"], user["username"], closed_message="Room not found")
     return _room_view(room)
 
 
@@ -152,8 +153,69 @@ def list_members(principal: Principal, room_id: str) -> MemberList:
     return MemberList(members=_members(room_id))
 
 
+def _counted(room: dict[str, Any]) -> dict[str, Any]:
+    """The room with its human count (counted once for rooms made before the counter)."""
+    if "human_count" not in room:
+        humans = [
+            m for m in room_table.list_members(room["room_id"]) if m["user_id"] != BOT_USER_ID
+        ]
+        room_table.init_human_count(room["room_id"], len(humans))
+        room = room_table.get_room(room["room_id"]) or room
+    return room
+
+
+def remove_human(room_id: str, user_id: str) -> None:
+    """Take a human who is not the owner out of a room and out of its count (the owner's
+    removal of a member); nothing if they left meanwhile."""
+    for _ in range(3):
+        _counted(_room_or_404(room_id))
+        if room_table.leave(room_id, user_id):
+            return
+        if room_table.get_membership(room_id, user_id) is None:
+            return  # they left meanwhile
+    raise Conflict("Could not remove the member now, try again")
+
+
+def _add_human(room: dict[str, Any], user_id: str, username: str, *, closed_message: str) -> None:
+    """Join a human to a room: a direct room holds two people besides the bot (409 for a
+    third), and a room no human is left in cannot be joined."""
+    room = _counted(room)
+    max_humans = None if room.get("is_group", True) else DIRECT_ROOM_PEOPLE
+    member = _membership(room["room_id"], user_id, username, "member", now_iso())
+    outcome = room_table.join(member, max_humans)
+    if outcome == "closed":
+        raise NotFound(closed_message)
+    if outcome == "full":
+        raise Conflict(f"A direct room holds at most {DIRECT_ROOM_PEOPLE} people")
+
+
+def _successor(room_id: str, leaver_id: str) -> dict[str, Any] | None:
+    """The human member who joined earliest, besides the leaver."""
+    humans = [
+        m
+        for m in room_table.list_members(room_id)
+        if m["user_id"] not in (BOT_USER_ID, leaver_id) and m.get("role") != "bot"
+    ]
+    return min(humans, key=lambda m: (m["joined_at"], m["user_id"]), default=None)
+
+
 def leave_room(principal: Principal, room_id: str) -> None:
+    """Leave; an owner hands the room to the human member who joined earliest (subscribers
+    get `room_updated`). The last human out leaves the room closed to joining."""
     require_member(room_id, principal.user_id)
-    room_table.remove_member(room_id, principal.user_id)
+    successor = None
+    for _ in range(3):
+        room = _counted(_room_or_404(room_id))
+        is_owner = room["owner_id"] == principal.user_id
+        successor = _successor(room_id, principal.user_id) if is_owner else None
+        if room_table.leave(room_id, principal.user_id, successor):
+            break
+        require_member(room_id, principal.user_id)  # 404 if a concurrent leave won
+    else:
+        raise Conflict("Could not leave the room now, try again")
     # A former member's sockets must stop receiving the room's frames at once.
     presence.drop_user_from_room(room_id, principal.user_id, principal.username)
+    if successor is not None:
+        presence.send_to_room(
+            room_id, RoomUpdatedFrame(room_id=room_id, owner=successor["username"])
+        )

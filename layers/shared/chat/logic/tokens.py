@@ -37,6 +37,8 @@ def verify_token(token: str | None) -> Principal:
     """The principal of a valid token; Unauthorized for anything else."""
     if not token:
         raise Unauthorized("Missing access token")
+    if not token.isascii() or not token.isprintable():  # a JWT is printable ASCII
+        raise Unauthorized("Invalid access token")
     try:
         claims = jwt.decode(
             token,
@@ -46,7 +48,7 @@ def verify_token(token: str | None) -> Principal:
         )
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized("Access token expired") from exc
-    except jwt.PyJWTError as exc:
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:  # any token that is not ours
         raise Unauthorized("Invalid access token") from exc
     user_id, username = claims.get("sub"), claims.get("username")
     # The bot acts only through the worker; no token may speak for it.

@@ -1,16 +1,17 @@
 """The frames a WebSocket client sends (shared/API.md, client → server), validated at the
-boundary: a frame is parsed into one of these models or rejected with a ChatError."""
+boundary: a frame is parsed (under the body rules, chat.transport.body_rules) into one of
+these models or rejected with a ChatError."""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from chat.errors import BadRequest, TooLarge, ValidationFailed
+from chat.errors import BadRequest, ChatError, TooLarge, ValidationFailed
 from chat.frames import MAX_FRAME_BYTES
 from chat.models import AttachmentIds, ClientId, MessageId, MessageText, RoomId
+from chat.transport import body_rules
 
 
 class _Frame(BaseModel):
@@ -63,12 +64,9 @@ FRAME_TYPES = ("join", "leave", "message", "typing", "ping", "bot_stop")
 def parse_frame(body: str | None) -> Any:
     """A validated client frame, or the ChatError that describes what is wrong with it."""
     raw = body or ""
-    if len(raw.encode("utf-8")) > MAX_FRAME_BYTES:
+    if len(raw.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES:
         raise TooLarge(f"Frames are limited to {MAX_FRAME_BYTES} bytes")
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise BadRequest("Frame is not valid JSON") from exc
+    data = body_rules.loads(raw, "Frame")
     if not isinstance(data, dict):
         raise BadRequest("Frame must be a JSON object")
     if data.get("type") not in FRAME_TYPES:
@@ -85,8 +83,8 @@ def parse_frame(body: str | None) -> Any:
 def request_type(body: str | None) -> str | None:
     """The `type` of a frame, when it has a string one (echoed in `error` frames)."""
     try:
-        data = json.loads(body or "")
-    except ValueError:
+        data = body_rules.loads(body or "", "Frame")
+    except ChatError:
         return None
     value = data.get("type") if isinstance(data, dict) else None
     return value if isinstance(value, str) else None

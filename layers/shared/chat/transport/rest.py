@@ -21,11 +21,13 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
+from chat import redaction
 from chat.config import settings
-from chat.errors import ChatError, RateLimited
+from chat.errors import ChatError, RateLimited, TooLarge
 from chat.logic.tokens import Principal, verify_token
 from chat.models import ErrorBody, ErrorResponse
 from chat.observability import logger
+from chat.transport import body_rules
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -48,8 +50,9 @@ BEARER = [{"bearer": []}]
 def error_body(
     code: str, message: str, details: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
-    """The contract's error body: `{"error": {"code", "message", "details"?}}`."""
-    error = ErrorBody(code=code, message=message, details=details or None)
+    """The contract's error body: `{"error": {"code", "message", "details"?}}`; the message
+    is redacted (chat.redaction), as it may quote what a library said about a secret."""
+    error = ErrorBody(code=code, message=redaction.redact(message), details=details or None)
     return ErrorResponse(error=error).model_dump(exclude_none=True)
 
 
@@ -93,23 +96,27 @@ def _body_bytes(event: dict[str, Any]) -> int:
     body = event.get("body") or ""
     if event.get("isBase64Encoded"):
         return len(body) * 3 // 4
-    return len(body.encode("utf-8"))
+    return len(body.encode("utf-8", "surrogatepass"))
 
 
 class ChatResolver(APIGatewayRestResolver):
-    """The REST resolver, refusing oversized bodies before anything parses them
-    (Powertools validates a body before any middleware runs)."""
+    """The REST resolver, refusing oversized bodies and bodies that break the body rules
+    (chat.transport.body_rules) before anything parses them (Powertools validates a body
+    before any middleware runs)."""
 
     def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        if _body_bytes(event) > MAX_BODY_BYTES:
-            message = f"Request bodies are limited to {MAX_BODY_BYTES // 1024} KiB"
+        try:
+            if _body_bytes(event) > MAX_BODY_BYTES:
+                raise TooLarge(f"Request bodies are limited to {MAX_BODY_BYTES // 1024} KiB")
+            event = body_rules.check_rest_event(event)
+        except ChatError as exc:
             return {
-                "statusCode": HTTPStatus.REQUEST_ENTITY_TOO_LARGE.value,
+                "statusCode": _STATUS[exc.code].value,
                 "headers": {
                     "Content-Type": "application/json",
                     "Access-Control-Allow-Origin": settings().cors_allow_origin,
                 },
-                "body": json.dumps(error_body("too_large", message)),
+                "body": json.dumps(error_body(exc.code, exc.message)),
                 "isBase64Encoded": False,
             }
         return super().resolve(event, context)

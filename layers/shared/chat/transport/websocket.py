@@ -18,6 +18,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from chat import redaction
 from chat.errors import ChatError, Unauthorized, Unavailable
 from chat.frames import ErrorFrame, PongFrame
 from chat.logic import bot_control, presence
@@ -132,7 +133,9 @@ def handle_frame(socket: presence.Socket, raw: dict[str, Any], body: str | None)
 
 
 def _reject(connection_id: str, body: str | None, exc: ChatError) -> None:
-    frame = ErrorFrame(code=exc.code, message=exc.message, request_type=request_type(body))
+    # The message is redacted: it may quote what a library said about a secret.
+    message = redaction.redact(exc.message)
+    frame = ErrorFrame(code=exc.code, message=message, request_type=request_type(body))
     presence.send_to_connection(connection_id, frame)
 
 

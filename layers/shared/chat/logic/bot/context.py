@@ -10,8 +10,10 @@ Choices, so the worker and the tests agree on them:
   included). The oldest are dropped first, and the window stays contiguous: it stops at
   the first message that does not fit. Messages stored after the command are not shown.
 - People's messages (text and commands) are user turns written ``username: content``;
-  the bot's earlier answers are model turns, as they were written. Bot answers that failed
-  (``status`` "error") or are still streaming are left out, as are empty messages.
+  the bot's earlier answers are model turns, as they were written. An answer that failed
+  (``status`` "error") stays a model turn, marked as failed (with what was streamed before
+  the failure): left out, the command it answered would merge with the next one and the
+  model would answer both. Answers still streaming are left out, as are empty messages.
 - Messages are seen as they are now: edited ones with their new text, deleted ones
   (tombstones) not at all.
 - Command texts keep their trigger, written ``@bot`` whatever was typed (``/bot``,
@@ -38,6 +40,7 @@ MAX_MESSAGES = 40
 MAX_CHARS = 16_000
 _MAX_LISTED_MEMBERS = 50
 _TRIGGER = "@" + BOT_USERNAME
+FAILED_MARK = "[This answer failed and was not finished.]"
 
 
 @dataclass(frozen=True)
@@ -131,9 +134,12 @@ def _turn(message: Mapping[str, Any]) -> Turn | None:
     if message.get("deleted"):
         return None
     content = message.get("content") or ""
-    if message.get("deleted") or (not content.strip() and not message.get("attachments")):
+    is_bot = message.get("message_type") == "bot" or message.get("is_bot")
+    if is_bot and message.get("status") == "error":
+        return Turn("model", f"{content.strip()}\n{FAILED_MARK}".strip())
+    if not content.strip() and not message.get("attachments"):
         return None
-    if message.get("message_type") == "bot" or message.get("is_bot"):
+    if is_bot:
         if message.get("status", "complete") != "complete":
             return None
         return Turn("model", content)

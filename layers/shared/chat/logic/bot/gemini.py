@@ -46,6 +46,7 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
+from chat import redaction
 from chat.logic.bot.context import Blob, Turn
 
 _REDACTED = "[redacted]"
@@ -402,7 +403,8 @@ def _retry_delay(details: list[dict[str, Any]]) -> float | None:
 
 
 def _scrub(text: str, api_key: str) -> str:
-    text = text.replace(api_key, _REDACTED)
+    redaction.register(api_key)  # every form of it: raw, escaped, encoded
+    text = redaction.redact(text.replace(api_key, _REDACTED))
     return text if len(text) <= _DETAIL_LIMIT else text[: _DETAIL_LIMIT - 1] + "…"
 
 

@@ -29,7 +29,7 @@ def register(body: RegisterRequest) -> Response[AuthResponse]:
 
 @router.post("/auth/login")
 def login(body: LoginRequest) -> AuthResponse:
-    return accounts.login(body)
+    return accounts.login(body, router.current_event.request_context.identity.source_ip)
 
 
 @router.get("/auth/me", security=BEARER)
