@@ -40,6 +40,11 @@ def messages(page: Page):
     return page.locator("#messages article.msg")
 
 
+def by_id(page: Page, message_id: str | None):
+    assert message_id and not message_id.startswith("pending:"), message_id
+    return page.locator(f"#messages article.msg[data-id='{message_id}']")
+
+
 def test_two_people_chat_with_each_other_and_with_the_bot(people, screenshots: Path) -> None:
     alice, bob = people("alice"), people("bob")
     bob.register_by_api()
@@ -343,6 +348,81 @@ def test_stop_and_regenerate_against_the_real_bot(people) -> None:
     fresh.get_by_role("button", name="Stop").click()  # no need to wait 40 seconds
     expect(fresh).to_have_class(re.compile(r"status-stopped"))
     expect(again).to_have_class(re.compile(r"status-stopped"))  # the earlier answer stays
+
+
+def test_replies_edits_deletes_reactions_and_unread_badges_reach_the_other_person(people) -> None:
+    kim, leo = people("kim"), people("leo")
+    kim.register_by_api()
+    leo.register_by_api()
+    page_k = kim.sign_in()
+    side = create_room(page_k, "Side")
+    talk = create_room(page_k, "Talk")
+    page_l = leo.sign_in()
+    join_room(page_l, side, "Side")
+    join_room(page_l, talk, "Talk")
+    expect(page_k.locator("#presence")).to_contain_text(leo.username)
+
+    # Leo writes; Kim replies to it through the message's Reply action.
+    say(page_l, "the first draft")
+    expect(messages(page_k).last.locator(".body")).to_have_text("the first draft")
+    expect(messages(page_l).last).not_to_have_class(re.compile(r"\bpending\b"))
+    original_id = messages(page_k).last.get_attribute("data-id")
+    original_on_k = by_id(page_k, original_id)
+    original_on_k.get_by_role("button", name="Reply").click()
+    expect(page_k.locator("#composer-tools .replying")).to_contain_text(
+        f"Replying to {leo.username}: the first draft"
+    )
+    say(page_k, "looks good")
+    expect(page_k.locator("#composer-tools .replying")).to_have_count(0)
+    expect(messages(page_l).last.locator(".body")).to_have_text("looks good")
+    reply_id = messages(page_l).last.get_attribute("data-id")
+    reply_on_l = by_id(page_l, reply_id)
+    expect(reply_on_l.locator(".quote")).to_have_text(f"↪ {leo.username}: the first draft")
+
+    # Leo edits his message: Kim sees the new text, marked edited (message_updated).
+    original_on_l = by_id(page_l, original_id)
+    expect(original_on_l.locator(".body")).to_have_text("the first draft")
+    original_on_l.get_by_role("button", name="Edit").click()
+    editor = original_on_l.locator("textarea.edit")
+    editor.fill("the second draft")
+    editor.press("Enter")
+    expect(original_on_k.locator(".body")).to_have_text("the second draft")
+    expect(original_on_k.locator(".edited")).to_have_text("(edited)")
+    expect(original_on_l.locator(".edited")).to_have_text("(edited)")
+    # Only one's own messages can be edited.
+    expect(reply_on_l.get_by_role("button", name="Edit")).to_have_count(0)
+
+    # Leo reacts to Kim's reply: Kim sees the count live (reaction frame).
+    reply_on_l.get_by_role("button", name="React", exact=True).click()
+    reply_on_l.get_by_role("button", name="React 🎉").click()
+    expect(reply_on_l.locator(".reaction")).to_have_text("🎉 1")
+    expect(reply_on_l.locator(".reaction")).to_have_attribute("aria-pressed", "true")
+    reply_on_k = by_id(page_k, reply_id)
+    expect(reply_on_k.locator(".reaction")).to_have_text("🎉 1")
+    expect(reply_on_k.locator(".reaction")).to_have_attribute("aria-pressed", "false")
+    expect(reply_on_k.locator(".reaction")).to_have_attribute("title", leo.username)
+
+    # Leo deletes his message: Kim sees it gone (message_deleted).
+    original_on_l.get_by_role("button", name="Delete").click()
+    expect(original_on_l.locator(".body")).to_have_text("This message was deleted.")
+    expect(original_on_k.locator(".body")).to_have_text("This message was deleted.")
+    expect(original_on_k).to_have_class(re.compile(r"\bdeleted\b"))
+    assert leo.dialogs == ["confirm: Delete this message?"]
+
+    # Kim writes in the room Leo is not viewing: an unread badge appears in Leo's list.
+    side_on_l = page_l.locator("#room-list button.room", has_text="Side")
+    expect(side_on_l.locator(".badge")).to_have_count(0)
+    page_k.locator("#room-list button.room", has_text="Side").click()
+    expect(page_k.locator("#room-name")).to_have_text("Side")
+    say(page_k, "over here")
+    say(page_k, "and here")
+    expect(side_on_l.locator(".badge")).to_have_text("2")
+    expect(page_l.locator("#room-list button.room", has_text="Talk").locator(".badge")).to_have_count(0)
+    # Opening the room reads it: the badge goes.
+    side_on_l.click()
+    expect(messages(page_l).last.locator(".body")).to_have_text("and here")
+    expect(page_l.locator("#room-list button.room", has_text="Side").locator(".badge")).to_have_count(0)
+    assert kim.dialogs == []
 
 
 def test_history_scrolls_back_page_by_page(people, web_stack) -> None:
