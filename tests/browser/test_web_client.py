@@ -5,7 +5,9 @@ and nothing a message contains runs script."""
 from __future__ import annotations
 
 import re
+import struct
 import time
+import zlib
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
@@ -423,6 +425,64 @@ def test_replies_edits_deletes_reactions_and_unread_badges_reach_the_other_perso
     expect(messages(page_l).last.locator(".body")).to_have_text("and here")
     expect(page_l.locator("#room-list button.room", has_text="Side").locator(".badge")).to_have_count(0)
     assert kim.dialogs == []
+
+
+def tiny_png(width: int = 3, height: int = 2) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(b"\x00" + b"\xff\x40\x00" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_an_attached_image_uploads_with_progress_and_shows_to_the_other_person(people) -> None:
+    mia, ned = people("mia"), people("ned")
+    mia.register_by_api()
+    ned.register_by_api()
+    page_m = mia.sign_in()
+    code = create_room(page_m, "Pictures")
+    page_n = ned.sign_in()
+    join_room(page_n, code, "Pictures")
+
+    # The upload's progress bar is watched while it lasts (it goes once the file is stored).
+    page_m.evaluate(
+        """() => {
+          window.progressSeen = [];
+          new MutationObserver(() => {
+            for (const bar of document.querySelectorAll('#composer-tools progress'))
+              window.progressSeen.push([bar.getAttribute('aria-label'), bar.value]);
+          }).observe(document.getElementById('composer-tools'),
+                     {subtree: true, childList: true, attributes: true});
+        }"""
+    )
+    png = tiny_png()
+    page_m.locator("#attach-input").set_input_files(
+        {"name": "pixel.png", "mimeType": "image/png", "buffer": png}
+    )
+    expect(page_m.locator("#composer-tools .chip")).to_have_text("Attached: pixel.png")
+    seen = page_m.evaluate("window.progressSeen")
+    assert seen and seen[0][0] == "Uploading pixel.png", seen
+    assert max(value for _, value in seen) == 100, seen
+
+    say(page_m, "the new logo")
+    expect(page_m.locator("#composer-tools .chip")).to_have_count(0)
+    on_n = messages(page_n).last
+    expect(on_n.locator(".body")).to_have_text("the new logo")
+    image = on_n.locator(".attachments img")
+    expect(image).to_have_attribute("alt", "pixel.png")
+    # The preview really loads from storage: the picture's own size.
+    page_n.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=image.element_handle()
+    )
+    assert image.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [3, 2]
+    expect(messages(page_m).last.locator(".attachments img")).to_have_count(1)
 
 
 def test_history_scrolls_back_page_by_page(people, web_stack) -> None:

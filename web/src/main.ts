@@ -437,6 +437,7 @@ async function openRoom(roomId: string): Promise<void> {
   renderRoomView(state);
   document.getElementById("composer-input")?.focus();
   if (!state.loaded) await loadLatest(state);
+  if (!features.attachments && !attachmentsProbed) void probeAttachments(state);
   if (!state.members) void loadMembers(state);
   markRead(state);
 }
@@ -1395,6 +1396,25 @@ async function showMembers(state: RoomState): Promise<void> {
       render();
       owner.append(...moderationTools(state, result));
     }
+  }
+}
+
+let attachmentsProbed = false;
+
+async function probeAttachments(state: RoomState): Promise<void> {
+  // An empty room shows no message to detect attachments from: an empty declaration is
+  // refused by a server that offers them (422) and unknown otherwise. Nothing is created.
+  attachmentsProbed = true;
+  try {
+    await api.post(`/rooms/${enc(state.summary.room_id)}/attachments`, {});
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 422)) {
+      // Not offered (the route is missing), or no answer about it (offline, a 404 room): ask again later.
+      if (!(error instanceof ApiError && error.routeMissing)) attachmentsProbed = false;
+      return;
+    }
+    features.attachments = true;
+    if (state.summary.room_id === currentRoomId) renderComposerTools(state);
   }
 }
 
