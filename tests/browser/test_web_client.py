@@ -106,11 +106,9 @@ def test_two_people_chat_with_each_other_and_with_the_bot(people, screenshots: P
     expect(page_a.locator("#messages article.msg.bot").last).to_have_text(
         re.compile(re.escape(final[:40]))
     )
-    # Stop/Regenerate are for servers whose frames carry `seq` (bot control): not this one yet.
-    features = page_a.evaluate("chatDebug.features()")
-    expect(answer.locator("[data-action=regenerate]")).to_have_count(
-        1 if features["botControl"] else 0
-    )
+    # The server streams with `seq` (bot control): an ended answer offers Regenerate.
+    assert page_a.evaluate("chatDebug.features()")["botControl"] is True
+    expect(answer.locator("[data-action=regenerate]")).to_have_count(1)
 
     # A failed answer is shown in place.
     say(page_b, "@bot [fake:400] this one fails")
@@ -419,11 +417,15 @@ def test_replies_edits_deletes_reactions_and_unread_badges_reach_the_other_perso
     say(page_k, "over here")
     say(page_k, "and here")
     expect(side_on_l.locator(".badge")).to_have_text("2")
-    expect(page_l.locator("#room-list button.room", has_text="Talk").locator(".badge")).to_have_count(0)
+    expect(
+        page_l.locator("#room-list button.room", has_text="Talk").locator(".badge")
+    ).to_have_count(0)
     # Opening the room reads it: the badge goes.
     side_on_l.click()
     expect(messages(page_l).last.locator(".body")).to_have_text("and here")
-    expect(page_l.locator("#room-list button.room", has_text="Side").locator(".badge")).to_have_count(0)
+    expect(
+        page_l.locator("#room-list button.room", has_text="Side").locator(".badge")
+    ).to_have_count(0)
     assert kim.dialogs == []
 
 
