@@ -6,5 +6,7 @@ import-linter checks it, see pyproject.toml):
 - `logic`: the rules: accounts, rooms, messages, presence, the bot;
 - `dal` (DynamoDB tables) and `adapters` (other AWS services): the only boto3 users;
 - `clients` (the boto3 clients), `config`, `models`, `frames`, `errors`, `ids`,
-  `observability`: the ground everything stands on.
+  `observability`, `text_rules` (the contract's string rules) and `redaction` (of every
+  registered secret, on everything that leaves the process): the ground everything
+  stands on.
 """
