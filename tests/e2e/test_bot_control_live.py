@@ -90,6 +90,8 @@ def test_a_client_connecting_mid_answer_rebuilds_it_exactly(rest: Rest, room, so
     time.sleep(STORED_PREFIX_MAX_AGE)
     late = stored(rest, room, reply_id)
     final = bob.wait_for_type("bot_stream", timeout=30, message_id=reply_id, is_complete=True)
+    # alice's copy of the final frame may still be on its way when bob has his
+    alice.wait_for_type("bot_stream", timeout=30, message_id=reply_id, is_complete=True)
 
     assert early["status"] == "streaming" and late["status"] == "streaming"
     frames = [f for f in stream(bob, reply_id) if not f["is_complete"]]
