@@ -10,11 +10,11 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
-    EmailStr,
     Field,
     SecretStr,
     StrictInt,
     StringConstraints,
+    WithJsonSchema,
 )
 
 from chat.text_rules import (
@@ -44,6 +44,20 @@ Username = Annotated[
 # The string rules (chat.text_rules) ride on every type: valid Unicode, no control
 # characters (content: newlines and tabs only), invisible-only text counts as empty.
 Password = Annotated[SecretStr, Secret, Field(min_length=8, max_length=128)]
+
+
+def _email(value: str) -> str:
+    """pydantic's `EmailStr` rule and error (email-validator, no deliverability check, the
+    normalised address), with email-validator imported at the first address, not at every
+    handler's cold start."""
+    from pydantic.networks import validate_email
+
+    return validate_email(value)[1]
+
+
+Email = Annotated[
+    str, AfterValidator(_email), WithJsonSchema({"type": "string", "format": "email"})
+]
 RoomName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), Line, Visible
 ]
@@ -119,7 +133,7 @@ class Body(BaseModel):
 class RegisterRequest(Body):
     username: Username
     password: Password
-    email: EmailStr | None = None
+    email: Email | None = None
 
 
 class LoginRequest(Body):
