@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 
-from chat.transport.rest import OPENAPI_SECURITY, build_app
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+from chat.transport.rest import build_app
 from chat.transport.routes import attachments, auth, conversation, rooms
 
 # The document depends on the code only, never on a deployment's settings; building the
@@ -22,6 +24,10 @@ _PLACEHOLDERS = {
     "DEFAULT_BOT_MODEL": "unused",
     "WEBSOCKET_MANAGEMENT_URL": "https://unused",
 }
+
+
+# The scheme the routes name in `security=BEARER` (chat.transport.rest).
+OPENAPI_SECURITY = {"security_schemes": {"bearer": HTTPBearer()}}
 
 
 def document() -> str:

@@ -1,7 +1,7 @@
 from aws_lambda_powertools.logging import correlation_paths
 
 from chat.config import require_settings
-from chat.observability import logger, metrics, tracer
+from chat.observability import logger, metrics
 from chat.transport.rest import build_app
 from chat.transport.routes.auth import router
 
@@ -12,7 +12,6 @@ app = build_app(router)
 @logger.inject_lambda_context(
     correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
 )
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event, context):
     return app.resolve(event, context)

@@ -3,12 +3,14 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 
+from chat import observability
 from chat.adapters.retry_visibility import backs_off_failed_records
 from chat.config import require_settings
-from chat.observability import logger, metrics, tracer
+from chat.observability import logger, metrics
 from chat.transport.bot_commands import handle_record
 
 require_settings("idempotency_table", "attachments_bucket")
+tracer = observability.tracer()  # the only function with a Powertools tracer (chat.observability)
 processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 
 

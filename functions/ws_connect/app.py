@@ -1,12 +1,11 @@
 from chat.config import require_settings
-from chat.observability import logger, metrics, tracer
+from chat.observability import logger, metrics
 from chat.transport import websocket
 
 require_settings()
 
 
 @logger.inject_lambda_context(correlation_id_path=websocket.CORRELATION_ID_PATH, clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event, context):
     return websocket.handle_connection_event(event)

@@ -11,7 +11,7 @@ from aws_xray_sdk import global_sdk_config
 from aws_xray_sdk.core import xray_recorder
 
 from chat import redaction
-from chat.observability import metrics
+from chat.observability import metrics, tracer
 from tests.support.secrets import leaks
 
 PASSWORD = "pw canary/+ 'q' \"dq\" & ü=%41"
@@ -72,6 +72,8 @@ def test_metrics_are_redacted(capsys):
 
 
 def test_trace_segments_are_redacted(monkeypatch):
+    # The redaction is installed with the tracer (chat.observability.tracer(): the worker's)
+    tracer()
     redaction.register(API_KEY)
     sent: list[bytes] = []
 

@@ -37,12 +37,17 @@ def main(daemon: str, canaries: dict[str, str]) -> None:
 
     from chat import clients
     from chat.config import settings
-    from chat.observability import tracer
+    from chat.observability import tracer as create_tracer
     from local.fake_gemini import Reply, start
     from local.template import create_tables, load_template
     from tests.support.clients import RestClient, Sockets, WebSocketClient, handler_of
     from tests.support.events import LambdaContext, sqs_event
 
+    # Only the bot worker has a tracer; created first here, as if every function had one, it
+    # patches botocore for the whole process, so the REST and WebSocket code's AWS calls and
+    # fan-outs are recorded too and searched for secrets (were a tracer ever given back to
+    # them). That they have none on Lambda is test_api_handlers_load_no_xray_sdk.
+    tracer = create_tracer()
     assert not tracer.disabled, "the probe must run with the tracer enabled"
     with mock_aws(), start() as gemini:
         create_tables(boto3.client("dynamodb"), load_template())

@@ -7,11 +7,11 @@ at import of its handler module, so a missing variable fails the init, not a req
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from typing import Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 Table = Literal[
     "users", "rooms", "memberships", "messages", "connections", "rate_limits", "attachments"
@@ -25,8 +25,10 @@ FunctionSetting = Literal[
 ]
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+class Settings(BaseModel):
+    """Each field from the variable of its name in capitals (`from_environment`)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     users_table: str
     rooms_table: str
@@ -73,10 +75,19 @@ class Settings(BaseSettings):
             raise RuntimeError(f"{table.upper()}_TABLE is not set for this function")
         return name
 
+    @classmethod
+    def from_environment(cls) -> Settings:
+        """The settings from os.environ (a plain model, not pydantic-settings, whose import
+        every handler paid at cold start); a missing or invalid variable raises."""
+        names = {name.upper(): name for name in cls.model_fields}
+        return cls.model_validate(
+            {names[key]: value for key, value in os.environ.items() if key in names}
+        )
+
 
 @cache
 def settings() -> Settings:
-    return Settings()  # type: ignore[call-arg]  # values come from the environment
+    return Settings.from_environment()
 
 
 def require_settings(*needed: FunctionSetting) -> Settings:

@@ -16,7 +16,8 @@ MAX_FRAME_BYTES = 32 * 1024
 
 
 class ServerFrame(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # Validators built at first use, not at import (cold start; see chat.models.Model).
+    model_config = ConfigDict(frozen=True, defer_build=True)
     # Fields left out of the wire form when None (the others are always present).
     omit_if_none: ClassVar[frozenset[str]] = frozenset()
 

@@ -19,7 +19,7 @@ from chat.adapters.push import ConnectionGone, post_to_connection
 from chat.clients import PUSH_POOL_SIZE
 from chat.dal import connections as connection_table
 from chat.frames import ServerFrame
-from chat.observability import logger, metrics, tracer
+from chat.observability import capture_method, logger, metrics
 
 _executor: ThreadPoolExecutor | None = None
 
@@ -51,8 +51,8 @@ def _push(connection_id: str, data: bytes) -> str:
 
 # One trace subsegment per fan-out, not per push: the pushes are signed HTTP requests that
 # X-Ray does not record as AWS calls (chat.clients.ManagementApi), and a room of 1000 would
-# make a trace of 1000 subsegments.
-@tracer.capture_method(capture_response=False)
+# make a trace of 1000 subsegments. Only where the function has a tracer (the bot worker).
+@capture_method
 def to_connections(connection_ids: Iterable[str], frame: ServerFrame) -> FanOut:
     """Push a frame to the given connections in parallel; report what became of each."""
     data = frame.encode()

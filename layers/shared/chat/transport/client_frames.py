@@ -15,7 +15,8 @@ from chat.transport import body_rules
 
 
 class _Frame(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # Validators built at first use, not at import (cold start; see chat.models.Model).
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class ClientJoin(_Frame):

@@ -19,7 +19,6 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from chat import redaction
 from chat.config import settings
@@ -43,7 +42,8 @@ _STATUS = {
     "internal": HTTPStatus.INTERNAL_SERVER_ERROR,
 }
 
-OPENAPI_SECURITY = {"security_schemes": {"bearer": HTTPBearer()}}
+# The routes name the scheme; tools/openapi.py declares it (the OpenAPI models stay off the
+# handlers' import path: 80-115 ms of cold start).
 BEARER = [{"bearer": []}]
 
 
