@@ -10,6 +10,7 @@ import pytest
 from moto.core.botocore_stubber import BotocoreStubber
 
 from chat.dal.rooms import list_members
+from tests.support.clients import RestClient
 
 N = 20
 
@@ -27,6 +28,13 @@ def atomic_moto_requests(monkeypatch):
             return original(self, *args, **kwargs)
 
     monkeypatch.setattr(BotocoreStubber, "__call__", atomic)
+
+
+@pytest.fixture
+def rest(stack) -> RestClient:
+    """Each thread calls its own containers of the functions, as concurrent requests reach
+    separate Lambda containers (a resolver must not resolve two requests at once)."""
+    return RestClient(container_per_thread=True)
 
 
 def _all_at_once(action, n: int = N) -> list:

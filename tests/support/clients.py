@@ -4,9 +4,12 @@ WebSocket events per connection, and a record of what the management API was ask
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
+import threading
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -33,6 +36,8 @@ from tests.support.events import (
     ws_message_event,
 )
 
+ROOT = Path(__file__).resolve().parents[2]
+
 
 def handler_of(logical_id: str):
     """The lambda_handler of a function of the template (its CodeUri is functions/<dir>)."""
@@ -40,6 +45,20 @@ def handler_of(logical_id: str):
     module_name, attribute = function["Handler"].rsplit(".", 1)
     code_dir = function["CodeUri"].strip("/").replace("/", ".")
     return getattr(importlib.import_module(f"{code_dir}.{module_name}"), attribute)
+
+
+def container_of(logical_id: str):
+    """The lambda_handler of a new container of a function: its handler module run again
+    under another name, so it has its own resolver (as each Lambda container has)."""
+    function = load_template()["Resources"][logical_id]["Properties"]
+    module_name, attribute = function["Handler"].rsplit(".", 1)
+    path = ROOT / function["CodeUri"].strip("/") / f"{module_name}.py"
+    name = f"container_{logical_id}_{threading.get_ident()}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, attribute)
 
 
 @cache
@@ -78,10 +97,24 @@ class HttpResult:
 
 
 class RestClient:
-    """Calls the REST functions the way API Gateway would, chosen by the template's routes."""
+    """Calls the REST functions the way API Gateway would, chosen by the template's routes.
 
-    def __init__(self) -> None:
+    One container per function serves every call, unless `container_per_thread`: then each
+    thread calling has its own containers. A Powertools resolver keeps the request it is
+    resolving on itself, so one must never resolve two at once; Lambda never asks it to,
+    and threads calling at once must each have theirs (tests of concurrent requests)."""
+
+    def __init__(self, *, container_per_thread: bool = False) -> None:
         self.routes = _rest_routes()
+        self._per_thread = threading.local() if container_per_thread else None
+
+    def _handler(self, function: str):
+        if self._per_thread is None:
+            return handler_of(function)
+        containers = self._per_thread.__dict__.setdefault("containers", {})
+        if function not in containers:
+            containers[function] = container_of(function)
+        return containers[function]
 
     def resolve(self, method: str, path: str) -> tuple[str, str]:
         """The route template and the function's logical id API Gateway would pick."""
@@ -95,7 +128,7 @@ class RestClient:
     ) -> HttpResult:
         resource, function = self.resolve(method, path)
         event = rest_event(method, resource, path, token=token, **kwargs)
-        response = handler_of(function)(event, LambdaContext(function))
+        response = self._handler(function)(event, LambdaContext(function))
         body = response.get("body")
         parsed = json.loads(body) if body else None
         headers = {key.lower(): value for key, value in (response.get("headers") or {}).items()}

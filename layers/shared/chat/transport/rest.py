@@ -86,6 +86,12 @@ def authenticate(request: Request) -> Principal:
     return verify_token(bearer_token(header))
 
 
+def client_address(request: Request) -> str:
+    """Dependency: the caller's address as API Gateway saw it (`sourceIp`), from the request
+    being resolved (not the router's, which another resolver may share)."""
+    return request.resolved_event.request_context.identity.source_ip
+
+
 def _field(loc: tuple | list) -> str:
     # ("body", "username") -> "username"; ("query", "limit") -> "limit"
     parts = [str(part) for part in loc if part not in ("body", "query", "path", "header")]

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from chat.logic import accounts
 from chat.logic.tokens import Principal
 from chat.models import AuthResponse, LoginRequest, RegisterRequest, User
-from chat.transport.rest import BEARER, authenticate
+from chat.transport.rest import BEARER, authenticate, client_address
 
 router = Router()
 
@@ -28,8 +28,8 @@ def register(body: RegisterRequest) -> Response[AuthResponse]:
 
 
 @router.post("/auth/login")
-def login(body: LoginRequest) -> AuthResponse:
-    return accounts.login(body, router.current_event.request_context.identity.source_ip)
+def login(body: LoginRequest, address: Annotated[str, Depends(client_address)]) -> AuthResponse:
+    return accounts.login(body, address)
 
 
 @router.get("/auth/me", security=BEARER)
