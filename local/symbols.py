@@ -30,15 +30,14 @@ _LAYER_TYPES = ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion")
 # `!Ref Function.Alias`, or `${Function.Alias}` in a Sub, is the alias's Ref (its ARN).
 _SAM_FUNCTION = "AWS::Serverless::Function"
 ALIAS = "Alias"
+# `${Name}` in the text of a Fn::Sub (not `${!Literal}`).
+_SUB_VARIABLE = re.compile(r"\$\{([^!}][^}]*)\}")
 
 
 class _NoValue:
     def __repr__(self) -> str:
         return "AWS::NoValue"
 
-
-# `${Name}` in the text of a Fn::Sub (not `${!Literal}`).
-_SUB_VARIABLE = re.compile(r"\$\{([^!}][^}]*)\}")
 
 # SAM CLI's resolver makes AWS::NoValue None, then refuses None inside Fn::If: a marker
 # instead, removed with its key once resolved.
