@@ -32,7 +32,8 @@ from local.template import TEMPLATE_PATH
 log = logging.getLogger("local")
 
 _REST_API_TYPES = ("AWS::Serverless::Api", "AWS::ApiGateway::RestApi")
-_FUNCTION_ARN = re.compile(r"(arn:[^:]+:lambda:[^:]+:\d+:function:[^/:]+)")
+# A Lambda function's ARN, and its qualifier if any (an alias, a version, $LATEST).
+_FUNCTION_ARN = re.compile(r"(arn:[^:]+:lambda:[^:]+:\d+:function:[^/:]+)(?::([^/:]+))?")
 
 
 @dataclass
@@ -48,6 +49,7 @@ class FunctionSpec:
     timeout: int
     memory: int
     reserved_concurrency: int | None
+    alias: str | None = None  # AutoPublishAlias: the local function answers for it too
 
 
 @dataclass
@@ -220,7 +222,26 @@ def _function_spec(
         timeout=int(function.timeout or 3),
         memory=int(function.memory or 128),
         reserved_concurrency=int(reserved) if reserved is not None else None,
+        alias=resolver.symbols.alias_name(function.function_id)
+        if properties.get("AutoPublishAlias")
+        else None,
     )
+
+
+def _invoked_function(reference: Any, functions: dict[str, FunctionSpec]) -> str | None:
+    """The local function that a function name or ARN (alone, or in an integration's URI)
+    invokes: unqualified, `$LATEST`, or qualified by the function's alias, which deployed is
+    a published version of the same code. Another qualifier names nothing served here."""
+    text = str(reference or "")
+    match = _FUNCTION_ARN.search(text)
+    if match:
+        target, qualifier = match.groups()
+    else:  # a function's name, maybe qualified as `name:alias`
+        target, _, qualifier = text.partition(":")
+    for logical_id, spec in functions.items():
+        if target in (spec.arn, spec.name) and qualifier in (None, "", "$LATEST", spec.alias):
+            return logical_id
+    return None
 
 
 def layer_import_paths(content_dir: Path) -> list[Path]:
@@ -331,11 +352,9 @@ def _websocket_api(
             if properties.get("ApiId") == api_id
         }
 
-    function_by_arn = {spec.arn: logical_id for logical_id, spec in functions.items()}
     authorizers: dict[str, WebSocketAuthorizer] = {}  # authorizer id -> authorizer
     for logical_id, properties in parts("AWS::ApiGatewayV2::Authorizer").items():
-        match = _FUNCTION_ARN.search(str(properties.get("AuthorizerUri", "")))
-        function = function_by_arn.get(match.group(1)) if match else None
+        function = _invoked_function(properties.get("AuthorizerUri"), functions)
         if properties.get("AuthorizerType") != "REQUEST" or function is None:
             warnings.append(f"{logical_id}: only a local Lambda REQUEST authorizer is served")
             continue
@@ -346,11 +365,10 @@ def _websocket_api(
         )
     integrations: dict[str, str] = {}  # integration id -> function logical id
     for logical_id, properties in parts("AWS::ApiGatewayV2::Integration").items():
-        match = _FUNCTION_ARN.search(str(properties.get("IntegrationUri", "")))
-        function = function_by_arn.get(match.group(1)) if match else None
+        function = _invoked_function(properties.get("IntegrationUri"), functions)
         if function is None:
             warnings.append(
-                f"{logical_id}: target is not a local function; its routes are not served"
+                f"{logical_id}: target is not a local function (or its alias); its routes are not served"
             )
             continue
         integrations[resolver.symbols.physical[logical_id].ref] = function
@@ -396,10 +414,8 @@ def _sqs_sources(
             for event in events.values()
             if event.get("Type") == "SQS"
         ]
-    function_by_name = {spec.name: logical_id for logical_id, spec in functions.items()}
-    function_by_name.update({spec.arn: logical_id for logical_id, spec in functions.items()})
     for properties in _of_type(stack, "AWS::Lambda::EventSourceMapping").values():
-        function = function_by_name.get(properties.get("FunctionName"))
+        function = _invoked_function(properties.get("FunctionName"), functions)
         if function is not None:
             sources.append((function, {**properties, "Queue": properties.get("EventSourceArn")}))
     specs = []

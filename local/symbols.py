@@ -26,6 +26,12 @@ PARTITION = "aws"
 URL_SUFFIX = "amazonaws.com"
 # Refs SAM CLI itself gives to layers ({"Ref": id}): SamFunctionProvider finds them so.
 _LAYER_TYPES = ("AWS::Serverless::LayerVersion", "AWS::Lambda::LayerVersion")
+# SAM's reference to the alias it publishes for a function with AutoPublishAlias:
+# `!Ref Function.Alias`, or `${Function.Alias}` in a Sub, is the alias's Ref (its ARN).
+_SAM_FUNCTION = "AWS::Serverless::Function"
+ALIAS = "Alias"
+# `${Name}` in the text of a Fn::Sub (not `${!Literal}`).
+_SUB_VARIABLE = re.compile(r"\$\{([^!}][^}]*)\}")
 
 
 class _NoValue:
@@ -120,7 +126,9 @@ class LocalSymbols(IntrinsicsSymbolTable):
     """SAM CLI's symbol table, with this stack's values first: parameters and pseudo
     parameters, then the resources' local identities. A resource with no identity yet
     raises `NotCreatedYet` (SAM CLI would answer its logical id); layers keep SAM CLI's
-    own answer, which is how its function provider finds their code."""
+    own answer, which is how its function provider finds their code. SAM's `Function.Alias`
+    (which its translator makes a Ref of the generated alias) is the function's local ARN
+    qualified by the alias name: the local function itself, as the alias is deployed."""
 
     def __init__(
         self, template: Mapping[str, Any], parameters: Mapping[str, Any], *, region: str, stack: str
@@ -138,6 +146,7 @@ class LocalSymbols(IntrinsicsSymbolTable):
         }
         super().__init__(template=template, logical_id_translator=dict(self.values))
         self.physical: dict[str, Physical] = {}
+        self._function_globals = (template.get("Globals") or {}).get("Function") or {}
 
     def resolve_symbols(
         self, logical_id: str, resource_attribute: str, ignore_errors: bool = False
@@ -145,6 +154,14 @@ class LocalSymbols(IntrinsicsSymbolTable):
         attribute = resource_attribute or IntrinsicResolver.REF
         if attribute == IntrinsicResolver.REF and logical_id in self.values:
             return self.values[logical_id]
+        if attribute == IntrinsicResolver.REF and "." in logical_id:  # SAM's `!Ref Function.Alias`
+            logical_id, _, attribute = logical_id.partition(".")
+            if attribute != ALIAS or self._type(logical_id) != _SAM_FUNCTION:
+                raise TemplateError(
+                    f"Ref {logical_id}.{attribute}: not emulated locally (a SAM function's .Alias is)"
+                )
+        if attribute == ALIAS and self._type(logical_id) == _SAM_FUNCTION:
+            return f"{self.resolve_symbols(logical_id, 'Arn')}:{self.alias_name(logical_id)}"
         physical = self.physical.get(logical_id)
         if physical is not None:
             if attribute == IntrinsicResolver.REF:
@@ -152,22 +169,40 @@ class LocalSymbols(IntrinsicsSymbolTable):
             if attribute not in physical.attributes:
                 raise TemplateError(f"GetAtt {logical_id}.{attribute}: not emulated locally")
             return physical.attributes[attribute]
-        resource_type = (self._resources.get(logical_id) or {}).get("Type")
+        resource_type = self._type(logical_id)
         if resource_type is None:
             raise TemplateError(f"{attribute} {logical_id}: no such parameter or resource")
         if resource_type in _LAYER_TYPES and attribute == IntrinsicResolver.REF:
             return super().resolve_symbols(logical_id, attribute, ignore_errors)
         raise NotCreatedYet(logical_id)
 
+    def _type(self, logical_id: str) -> str | None:
+        return (self._resources.get(logical_id) or {}).get("Type")
+
+    def alias_name(self, logical_id: str) -> str:
+        """The AutoPublishAlias of a SAM function (its own, else the Globals'), a name or a
+        parameter's Ref as SAM accepts it."""
+        properties = self._resources[logical_id].get("Properties") or {}
+        name = properties.get("AutoPublishAlias", self._function_globals.get("AutoPublishAlias"))
+        if isinstance(name, dict) and list(name) == ["Ref"] and name["Ref"] in self.values:
+            name = self.values[name["Ref"]]
+        if not name or not isinstance(name, str):
+            raise TemplateError(f"{logical_id}.{ALIAS}: {logical_id} has no AutoPublishAlias name")
+        return name
+
 
 class Resolver:
     """SAM CLI's IntrinsicResolver over the template with `LocalSymbols`, plus what it lacks:
-    the `Condition` function, resources' `Condition`, and AWS::NoValue removing the key."""
+    the `Condition` function, resources' `Condition`, AWS::NoValue removing the key, and the
+    variables of `Fn::Sub`."""
 
     def __init__(self, template: Mapping[str, Any], symbols: LocalSymbols):
         self.template = template
         self.symbols = symbols
         self._sam = IntrinsicResolver(template=template, symbol_resolver=symbols)
+        self._sam.set_intrinsic_key_function_map(
+            {**self._sam.default_intrinsic_function_map(), IntrinsicResolver.FN_SUB: self._sub}
+        )
         self._sam.set_conditional_function_map(
             {
                 **self._sam.default_conditional_key_map(),
@@ -185,6 +220,25 @@ class Resolver:
     def resolve_leniently(self, value: Any) -> Any:
         """What can be resolved, the rest left as it is (as `sam local` reads a template)."""
         return _without_no_value(self._sam.intrinsic_property_resolver(value, True))
+
+    def _sub(self, value: Any, ignore_errors: bool) -> Any:
+        """`Fn::Sub` with variables (`[text, {Name: value}]`) substituted here: SAM CLI resolves
+        a variable's value, then looks that value up again as a logical id. The rest of the
+        text (`${Param}`, `${Resource.Attribute}` …) is SAM CLI's."""
+        if isinstance(value, list) and len(value) == 2 and isinstance(value[1], dict):
+            resolve = self._sam.intrinsic_property_resolver
+            text = resolve(value[0], ignore_errors, parent_function=IntrinsicResolver.FN_SUB)
+            variables = resolve(value[1], ignore_errors, parent_function=IntrinsicResolver.FN_SUB)
+            if isinstance(text, str):
+                value = _SUB_VARIABLE.sub(
+                    lambda match: (
+                        scalar_string(variables[match.group(1)])
+                        if match.group(1) in variables
+                        else match.group(0)
+                    ),
+                    text,
+                )
+        return self._sam.handle_fn_sub(value, ignore_errors)
 
     def condition(self, name: str) -> bool:
         if name not in self._conditions:

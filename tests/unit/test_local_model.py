@@ -5,10 +5,11 @@ SAM CLI does not model (WebSocket API, SQS sources, gateway responses) is read a
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
-from local.model import build_model
+from local.model import StackModel, build_model
 from local.symbols import (
     LocalSymbols,
     NotCreatedYet,
@@ -119,6 +120,78 @@ def test_websocket_routes_and_sqs_sources_read_beside_sam_cli(model):
         "ref-BotCommandsQueue",
     )
     assert (source.fifo, source.batch_size, source.report_batch_item_failures) == (True, 1, True)
+
+
+def test_sam_alias_references_name_the_local_function_qualified_by_its_alias():
+    """`!Ref Function.Alias` and `${Function.Alias}` (which SAM's translator makes the
+    AutoPublishAlias alias's Ref, its ARN) resolve to the local function's ARN + `:live`."""
+    resolver = _resolver()
+    arn = f"arn:aws:lambda:{REGION}:123456789012:function:stack-WsMessageFunction"
+    assert resolver.resolve({"Ref": "WsMessageFunction.Alias"}) == f"{arn}:live"
+    assert resolver.resolve({"Fn::Sub": "functions/${WsMessageFunction.Alias}/x"}) == (
+        f"functions/{arn}:live/x"
+    )
+    with pytest.raises(TemplateError, match="not emulated locally"):
+        resolver.resolve({"Ref": "WsMessageFunction.Version"})
+    # the function's own AutoPublishAlias wins over the Globals', a parameter's Ref included
+    template = copy.deepcopy(TEMPLATE)
+    template["Resources"]["WsMessageFunction"]["Properties"]["AutoPublishAlias"] = {
+        "Ref": "StageName"
+    }
+    assert _resolver(template).resolve({"Ref": "WsMessageFunction.Alias"}) == f"{arn}:v1"
+    del template["Globals"]["Function"]["AutoPublishAlias"]
+    with pytest.raises(TemplateError, match="AuthFunction has no AutoPublishAlias"):
+        _resolver(template).resolve({"Ref": "AuthFunction.Alias"})
+    # not created yet: provisioning is told which, as for any other reference
+    resolver = _resolver()
+    del resolver.symbols.physical["WsMessageFunction"]
+    with pytest.raises(NotCreatedYet):
+        resolver.resolve({"Ref": "WsMessageFunction.Alias"})
+
+
+def test_sub_variables_are_substituted_and_the_rest_resolved():
+    # SAM CLI alone looks a variable's resolved value up again as a logical id
+    sub = [
+        "${AWS::Region}/${Literal}/${Stage}/${Function}/${StageName}",
+        {
+            "Literal": "plain",
+            "Stage": {"Ref": "StageName"},
+            "Function": {"Ref": "WsConnectFunction.Alias"},
+        },
+    ]
+    arn = f"arn:aws:lambda:{REGION}:123456789012:function:stack-WsConnectFunction"
+    assert _resolver().resolve({"Fn::Sub": sub}) == f"{REGION}/plain/v1/{arn}:live/v1"
+
+
+def _model_of(template: dict, directory) -> StackModel:
+    """The model of a changed copy of the template (code paths made absolute)."""
+    for resource in template["Resources"].values():
+        properties = resource.get("Properties") or {}
+        for key in ("CodeUri", "ContentUri"):
+            if isinstance(properties.get(key), str):
+                properties[key] = str(ROOT / properties[key])
+    path = directory / "template.yaml"
+    path.write_text(json.dumps(template))  # JSON is YAML
+    return build_model(path, _resolver(template))
+
+
+def test_websocket_targets_are_served_by_alias_or_unqualified_but_not_another_alias(tmp_path):
+    template = copy.deepcopy(TEMPLATE)
+    resources = template["Resources"]
+    _, variables = resources["MessageIntegration"]["Properties"]["IntegrationUri"]["Fn::Sub"]
+    assert variables == {"Function": {"Ref": "WsMessageFunction.Alias"}}  # as deployed: `live`
+    variables["Function"] = {"Fn::Sub": "${WsMessageFunction.Arn}:old"}
+    authorizer = resources["WebSocketAuthorizer"]["Properties"]["AuthorizerUri"]["Fn::Sub"]
+    authorizer[1]["Function"] = {"Fn::GetAtt": ["WsAuthorizerFunction", "Arn"]}
+    model = _model_of(template, tmp_path)
+    ws = model.websocket_api
+    # an alias the function does not publish is not invoked: its routes are not served
+    assert set(ws.routes) == {"$connect", "$disconnect"}
+    assert any(
+        w.startswith("MessageIntegration: target is not a local function") for w in model.warnings
+    )
+    # the unqualified ARN ($LATEST) still names the local function
+    assert ws.routes["$connect"].authorizer.function == "WsAuthorizerFunction"
 
 
 def test_outputs_are_resolved(model):

@@ -366,3 +366,117 @@ def test_the_dashboard_has_the_widgets_the_readme_describes():
 )
 def test_traces_never_record_responses_or_errors(name):
     assert FUNCTION_ENV[name] == "false"
+
+
+# ------------------------------------------------------------------------------ the `live` alias
+# Every invoker calls a function's `live` alias (a published version), never the unqualified
+# function ($LATEST): SnapStart applies to published versions only, so an invoker of $LATEST
+# would never get it, and a Lambda permission on the function does not cover its alias.
+_INVOCATION_URI = re.compile(r"/functions/\$\{([^}]+)\}/invocations$")
+
+
+def _live_aliases(template: dict[str, Any]) -> dict[str, str]:
+    """alias logical id -> function logical id, for every alias named `live`."""
+    return {
+        alias: ref(properties["Properties"]["FunctionName"])
+        for alias, properties in of_type("AWS::Lambda::Alias", template).items()
+        if properties["Properties"]["Name"] == "live"
+    }
+
+
+def _invocations(template: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(who, what it invokes) for every API integration and authorizer, Lambda permission
+    and event source mapping of the translated template."""
+    found: list[tuple[str, Any]] = []
+    for name, resource in of_type("AWS::ApiGatewayV2::Integration", template).items():
+        found.append((name, resource["Properties"]["IntegrationUri"]))
+    for name, resource in of_type("AWS::ApiGatewayV2::Authorizer", template).items():
+        found.append((name, resource["Properties"]["AuthorizerUri"]))
+    for name, resource in of_type("AWS::ApiGateway::Method", template).items():
+        found.append((name, resource["Properties"]["Integration"]["Uri"]))
+    for name, resource in of_type("AWS::ApiGateway::Authorizer", template).items():
+        found.append((name, resource["Properties"]["AuthorizerUri"]))
+    for name, resource in of_type("AWS::ApiGateway::RestApi", template).items():
+        body = resource["Properties"]["Body"]
+        for path, methods in body["paths"].items():
+            for method, operation in methods.items():
+                integration = operation.get("x-amazon-apigateway-integration") or {}
+                if integration.get("type") == "aws_proxy":
+                    found.append((f"{name} {method.upper()} {path}", integration["uri"]))
+        schemes = (body.get("components") or {}).get("securitySchemes") or {}
+        for scheme, definition in {**schemes, **(body.get("securityDefinitions") or {})}.items():
+            authorizer = definition.get("x-amazon-apigateway-authorizer") or {}
+            if "authorizerUri" in authorizer:
+                found.append((f"{name} authorizer {scheme}", authorizer["authorizerUri"]))
+    for name, resource in of_type("AWS::Lambda::Permission", template).items():
+        found.append((name, resource["Properties"]["FunctionName"]))
+    for name, resource in of_type("AWS::Lambda::EventSourceMapping", template).items():
+        found.append((name, resource["Properties"]["FunctionName"]))
+    return found
+
+
+def _target(value: Any) -> str | None:
+    """The logical id an invocation URI (`Fn::Sub` of …/functions/${X}/invocations) or a
+    FunctionName (`Ref: X`) names; None for anything else (an ARN attribute, a literal)."""
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        sub = value["Fn::Sub"]
+        text, variables = (sub, {}) if isinstance(sub, str) else sub
+        match = _INVOCATION_URI.search(text)
+        if match is None:
+            return None
+        return ref(variables[match.group(1)]) if match.group(1) in variables else match.group(1)
+    return ref(value)
+
+
+def _not_invoking_live(template: dict[str, Any]) -> dict[str, Any]:
+    aliases = _live_aliases(template)
+    return {who: what for who, what in _invocations(template) if _target(what) not in aliases}
+
+
+def test_every_invoker_calls_the_live_alias_of_every_function():
+    template = translated()
+    aliases = _live_aliases(template)
+    functions = set(of_type("AWS::Lambda::Function", template))
+    assert sorted(aliases.values()) == sorted(functions)  # one `live` alias per function
+    invocations = _invocations(template)
+    assert not _not_invoking_live(template)
+    kinds = {template["Resources"].get(who.split()[0], {}).get("Type") for who, _ in invocations}
+    assert {
+        "AWS::ApiGatewayV2::Integration",
+        "AWS::ApiGatewayV2::Authorizer",
+        "AWS::ApiGateway::RestApi",
+        "AWS::Lambda::Permission",
+        "AWS::Lambda::EventSourceMapping",
+    } <= kinds
+    # every function is invoked (through its alias), and every one may be: SnapStart reaches all
+    invoked = {aliases[_target(what)] for _, what in invocations}
+    assert invoked == functions
+    permitted = {
+        aliases[_target(resource["Properties"]["FunctionName"])]
+        for resource in of_type("AWS::Lambda::Permission", template).values()
+        if resource["Properties"]["Principal"] == "apigateway.amazonaws.com"
+    }
+    mapped = {
+        aliases[_target(resource["Properties"]["FunctionName"])]
+        for resource in of_type("AWS::Lambda::EventSourceMapping", template).values()
+    }
+    assert permitted | mapped == functions
+    for name, function in of_type("AWS::Lambda::Function", template).items():
+        assert function["Properties"]["SnapStart"] == {
+            "ApplyOn": {"Fn::If": ["UseSnapStart", "PublishedVersions", "None"]}
+        }, name
+    assert PARAMETERS["SnapStart"]["Default"] == "false"
+
+
+def test_an_integration_or_permission_back_on_latest_is_caught():
+    source = copy.deepcopy(SOURCE)
+    resources = source["Resources"]
+    uri = resources["MessageIntegration"]["Properties"]["IntegrationUri"]
+    uri["Fn::Sub"][1]["Function"] = {"Fn::GetAtt": ["WsMessageFunction", "Arn"]}
+    resources["WsAuthorizerPermission"]["Properties"]["FunctionName"] = {
+        "Ref": "WsAuthorizerFunction"
+    }
+    assert set(_not_invoking_live(translate(source))) == {
+        "MessageIntegration",
+        "WsAuthorizerPermission",
+    }
