@@ -4,6 +4,7 @@ __pycache__ beside every source, with the code's path on Lambda in tracebacks.""
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -114,3 +115,42 @@ def test_interpreters_that_are_not_313_are_skipped(
     if sys.version_info[:2] == (3, 13):
         pytest.skip("the interpreter running the tests is itself 3.13")
     assert compile_bytecode.find_python313() is None
+
+
+def _makefile_builds() -> list[tuple[str, str]]:
+    """(logical id, source directory) of every function and layer `sam build` makes with our
+    Makefiles, but the dependencies layer (a pip install from the package index)."""
+    sys.path[:0] = [str(ROOT)]
+    from local.template import load_template
+
+    builds = []
+    for logical_id, resource in load_template()["Resources"].items():
+        properties = resource.get("Properties", {})
+        source = properties.get("CodeUri") or properties.get("ContentUri")
+        build_method = (resource.get("Metadata") or {}).get("BuildMethod")
+        if build_method == "makefile" and source != "layers/deps":
+            builds.append((logical_id, source))
+    return sorted(builds)
+
+
+@needs_313
+@pytest.mark.parametrize(("logical_id", "source"), _makefile_builds())
+def test_every_function_and_layer_build_ships_bytecode_for_every_module(
+    logical_id: str, source: str, tmp_path: Path
+) -> None:
+    # As `sam build` runs the Makefile (in place here; its REPO is found from its own path).
+    artifacts = tmp_path / logical_id
+    subprocess.run(  # noqa: S603 - make on our own Makefile
+        ["make", "-s", "-C", str(ROOT / source), f"build-{logical_id}"],  # noqa: S607
+        env={**os.environ, "ARTIFACTS_DIR": str(artifacts), "REQUIRE_BYTECODE": "1"},
+        check=True,
+        capture_output=True,
+    )
+    assert list(artifacts.rglob("*.py"))
+    assert compile_bytecode.missing_bytecode(str(artifacts)) == []
+
+
+def test_the_builds_checked_include_every_function() -> None:
+    built = {logical_id for logical_id, _ in _makefile_builds()}
+    assert {"SharedLayer", "AuthFunction", "RoomsFunction", "WsAuthorizerFunction"} <= built
+    assert "BotWorkerFunction" in built and "WsMessageFunction" in built
