@@ -1,17 +1,11 @@
-from aws_lambda_powertools.utilities.batch import (
-    SqsFifoPartialProcessor,
-    process_partial_response,
-)
-
 from chat import observability
 from chat.adapters.retry_visibility import backs_off_failed_records
 from chat.config import require_settings
 from chat.observability import logger, metrics
-from chat.transport.bot_commands import handle_record
+from chat.transport.bot_commands import handle_batch
 
 require_settings("idempotency_table", "attachments_bucket")
 tracer = observability.tracer()  # the only function with a Powertools tracer (chat.observability)
-processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -19,6 +13,4 @@ processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 @metrics.log_metrics
 @backs_off_failed_records  # a failed command comes back after 2, 4, 8 … s, not 12 min
 def lambda_handler(event, context):
-    return process_partial_response(
-        event=event, record_handler=handle_record, processor=processor, context=context
-    )
+    return handle_batch(event, context)

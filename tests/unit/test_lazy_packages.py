@@ -70,7 +70,7 @@ def test_the_rest_resolver_loads_without_the_other_resolvers_and_event_classes()
     loaded = json.loads(
         _run(
             "import json, sys\n"
-            "import chat.transport\n"
+            "import chat\n"
             "from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response\n"
             "from aws_lambda_powertools.event_handler import content_types\n"
             "import aws_lambda_powertools.event_handler.openapi.exceptions\n"

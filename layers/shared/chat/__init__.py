@@ -10,3 +10,11 @@ import-linter checks it, see pyproject.toml):
   registered secret, on everything that leaves the process): the ground everything
   stands on.
 """
+
+from chat import lazy_packages
+
+# Powertools' resolver and event-class packages import every resolver and event source in
+# their __init__; load only the parts used (a cold-start cut, see chat.lazy_packages). Here,
+# so that it comes before any of them, whichever module of the package is imported first.
+lazy_packages.defer_init("aws_lambda_powertools.event_handler")
+lazy_packages.defer_init("aws_lambda_powertools.utilities.data_classes")

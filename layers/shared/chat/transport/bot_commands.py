@@ -4,7 +4,7 @@ One record is one command (``{"room_id", "message_id", "generation"?}``, grouped
 a regeneration names its generation, 1, 2 …); the queue
 blocks a room until its oldest command is done, and a retry waits out the visibility
 timeout. A record that raises fails and SQS retries it (3 receives, then the DLQ);
-``skip_group_on_error`` (functions/bot_worker) fails the room's later records of the batch
+``skip_group_on_error`` (``handle_batch``) fails the room's later records of the batch
 too, so its order holds while other rooms go on.
 
 - A command is not started with less than ``Limits.min_answer`` seconds before the Lambda
@@ -26,6 +26,10 @@ from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    SqsFifoPartialProcessor,
+    process_partial_response,
+)
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -47,6 +51,17 @@ _IDEMPOTENCY = IdempotencyConfig(
 
 class OutOfTime(Exception):
     """Too little of the invocation is left to answer a command; SQS brings it back."""
+
+
+_processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+
+
+def handle_batch(event: dict[str, Any], lambda_context: Any) -> dict[str, Any]:
+    """An SQS batch: each record by `handle_record`, in order; a failed record fails its
+    room's later records of the batch (the FIFO order) and is reported for a retry."""
+    return process_partial_response(
+        event=event, record_handler=handle_record, processor=_processor, context=lambda_context
+    )
 
 
 def handle_record(record: SQSRecord, lambda_context: Any) -> dict[str, Any]:
