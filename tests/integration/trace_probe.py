@@ -1,12 +1,12 @@
 """Run the handlers as Lambda runs them with X-Ray on, sending the trace to a fake daemon.
 
-Started by test_secrets_in_traces.py in its own process (tracing patches botocore, httpx and
-http.client for good, which must not leak into other tests):
+Started by test_secrets_in_traces.py in its own process (tracing patches botocore for good,
+which must not leak into other tests):
 ``python -m tests.integration.trace_probe <daemon host:port> <canaries as JSON>``.
 
 The process looks like a Lambda container to Powertools and the X-Ray SDK (LAMBDA_TASK_ROOT,
-_X_AMZN_TRACE_ID, AWS_XRAY_DAEMON_ADDRESS), so the Tracer is enabled, patches every
-supported library and streams each finished subsegment to the daemon address over UDP, as
+_X_AMZN_TRACE_ID, AWS_XRAY_DAEMON_ADDRESS), so the Tracer is enabled, patches botocore
+(chat.observability) and streams each finished subsegment to the daemon address over UDP, as
 in AWS. The functions get the tracer settings template.yaml gives them (tests/conftest.py
 reads them from Globals). Everything AWS is moto; the bot's model is the fake Gemini.
 """

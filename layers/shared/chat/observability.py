@@ -3,8 +3,8 @@ through chat.redaction: no log line, metric document or trace segment shows a se
 
 The tracer is created only by the function that asks for it (`tracer()`: the bot worker).
 The REST and WebSocket handlers have none: Lambda's active tracing records their segments,
-and the X-Ray SDK (with `patch_all`, which also imports `requests`) would cost them 50-80 ms
-per cold start (bench/cold_start.py). `capture_method` traces a shared function only in a
+and the X-Ray SDK would cost them 50-80 ms per cold start (bench/cold_start.py). The
+worker's patches botocore only. `capture_method` traces a shared function only in a
 process that has a tracer.
 """
 
