@@ -10,10 +10,12 @@ process, from the artifacts as `sam build` ships them, next to a bare `import bo
 3. The Lambda runtime's boto3 (not in the layer) is emulated by the pinned boto3/botocore of
    requirements/constraints.txt installed with bytecode into `.aws-sam/bench-runtime/`, on
    sys.path after the layers as on Lambda.
-4. Each run starts `python3.13 -I -S` with only the function's directory, the layers and the
+4. Each run starts `python3.13 -I -S -B` with only the function's directory, the layers and the
    runtime directory on sys.path and the function's environment from template.yaml (tracing on,
-   as on Lambda), and times `import app` inside the process. Baselines in the same rounds:
-   `import boto3`, and `import boto3; from google import genai` for the worker. Median of RUNS.
+   as on Lambda), and times `import app` inside the process (CPU time). Baselines in the same
+   rounds: `import boto3`, and `import boto3; from google import genai` for the worker. The
+   ratio is the fastest run against the fastest baseline (the work is the same each run; a
+   busy machine only adds to it); the median, and the per-round ratios, are printed too.
    "source only" is the same import from copies of the artifacts without their __pycache__
    (what shipped before the bytecode step), fewer runs.
 5. `-X importtime` once per handler: the packages where the import time goes (self time summed
