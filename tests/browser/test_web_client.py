@@ -412,11 +412,14 @@ def test_replies_edits_deletes_reactions_and_unread_badges_reach_the_other_perso
     # Kim writes in the room Leo is not viewing: an unread badge appears in Leo's list.
     side_on_l = page_l.locator("#room-list button.room", has_text="Side")
     expect(side_on_l.locator(".badge")).to_have_count(0)
+    side_on_l.focus()  # Leo is moving through his room list by keyboard meanwhile
     page_k.locator("#room-list button.room", has_text="Side").click()
     expect(page_k.locator("#room-name")).to_have_text("Side")
     say(page_k, "over here")
     say(page_k, "and here")
     expect(side_on_l.locator(".badge")).to_have_text("2")
+    # The list was drawn again for each message; the focus stayed on Leo's room button.
+    expect(side_on_l).to_be_focused()
     expect(
         page_l.locator("#room-list button.room", has_text="Talk").locator(".badge")
     ).to_have_count(0)

@@ -384,6 +384,15 @@ function dropRoom(roomId: string): void {
 }
 
 function renderRooms(): void {
+  // The list is rebuilt on every change (a new message, a refresh): the room button that had
+  // the keyboard focus gets it back, or a keyboard user would lose their place.
+  const focused = (document.activeElement as HTMLElement | null)?.closest?.("#room-list button.room");
+  const focusedRoom = focused instanceof HTMLElement ? focused.dataset.room : undefined;
+  drawRooms();
+  if (focusedRoom) ui.roomList.querySelector<HTMLElement>(`button.room[data-room="${CSS.escape(focusedRoom)}"]`)?.focus();
+}
+
+function drawRooms(): void {
   const sorted = [...rooms.values()].sort((a, b) =>
     (b.summary.last_message_at ?? b.summary.created_at).localeCompare(a.summary.last_message_at ?? a.summary.created_at),
   );
