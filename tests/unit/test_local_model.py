@@ -70,6 +70,7 @@ def test_functions_get_globals_layers_and_resolved_environment(model):
     assert auth.environment["WEBSOCKET_MANAGEMENT_URL"] == (
         f"https://ref-WebSocketApi.execute-api.{REGION}.amazonaws.com/v1"
     )
+    assert auth.environment["POWERTOOLS_METRICS_NAMESPACE"] == "CollabChat"  # the default
     worker = model.functions["BotWorkerFunction"]
     assert worker.timeout == 120
     assert worker.environment["SHARED_GEMINI_KEY_SECRET_ARN"] == ""
@@ -239,8 +240,21 @@ def test_conditions_and_no_value():
         ({"LogLevel": "LOUD"}, "is not one of"),
         ({"BcryptCost": "3"}, "is below"),
         ({"StageName": "v 1"}, "does not match"),
+        ({"MetricsNamespace": "AWS/Lambda"}, "does not match"),
+        ({"ManageApiGatewayAccountRole": "no"}, "is not one of"),
     ],
 )
 def test_bad_parameter_overrides_are_refused(overrides, message):
     with pytest.raises(TemplateError, match=message):
         _resolver(overrides=overrides)
+
+
+def test_operator_parameters_reach_the_local_functions():
+    model = build_model(
+        TEMPLATE_PATH,
+        _resolver(
+            overrides={"MetricsNamespace": "chat-staging", "ManageApiGatewayAccountRole": "false"}
+        ),
+    )
+    for name, function in model.functions.items():
+        assert function.environment["POWERTOOLS_METRICS_NAMESPACE"] == "chat-staging", name
