@@ -11,7 +11,6 @@ messages table.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from chat import clients
@@ -19,15 +18,6 @@ from chat.dal.tables import table_name, update_if
 
 _BATCH_GET_MAX = 100
 _COUNT_WORKERS = 8  # below the client's 10 pooled connections
-
-_executor: ThreadPoolExecutor | None = None
-
-
-def _pool() -> ThreadPoolExecutor:
-    global _executor
-    if _executor is None:
-        _executor = ThreadPoolExecutor(max_workers=_COUNT_WORKERS, thread_name_prefix="unread")
-    return _executor
 
 
 def advance_read_pointer(room_id: str, user_id: str, message_id: str) -> bool:
@@ -92,6 +82,7 @@ def count_unread_many(requests: list[tuple[str, str | None]], reader: str, cap: 
     """`count_unread` for several (room_id, after) pairs, run in parallel."""
     if len(requests) <= 1:
         return [count_unread(room_id, after, reader, cap) for room_id, after in requests]
+    pool = clients.thread_pool("unread", _COUNT_WORKERS)
     return list(
-        _pool().map(lambda request: count_unread(request[0], request[1], reader, cap), requests)
+        pool.map(lambda request: count_unread(request[0], request[1], reader, cap), requests)
     )
