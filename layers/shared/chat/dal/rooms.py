@@ -30,6 +30,17 @@ def _code_key(code: str) -> dict[str, str]:
     return {"pk": f"CODE#{code.upper()}"}
 
 
+def _update_room_if(room_id: str, expression: str, condition: str, values: dict[str, Any]) -> None:
+    """Update the room item; nothing is written when the condition fails."""
+    update_if(
+        "rooms",
+        Key=_room_key(room_id),
+        UpdateExpression=expression,
+        ConditionExpression=condition,
+        ExpressionAttributeValues=values,
+    )
+
+
 def create_room(room: dict[str, Any], members: list[dict[str, Any]]) -> bool:
     """Store a room, its code claim and its first members at once.
 
@@ -103,12 +114,11 @@ def update_room(
 
 def touch_last_message(room_id: str, at: str) -> None:
     """Record the room's latest activity (never moving it backwards)."""
-    update_if(
-        "rooms",
-        Key=_room_key(room_id),
-        UpdateExpression="SET last_message_at = :at",
-        ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(last_message_at) OR last_message_at < :at)",
-        ExpressionAttributeValues={":at": at},
+    _update_room_if(
+        room_id,
+        "SET last_message_at = :at",
+        "attribute_exists(pk) AND (attribute_not_exists(last_message_at) OR last_message_at < :at)",
+        {":at": at},
     )
 
 
@@ -193,12 +203,11 @@ def _room_update(
 
 def init_human_count(room_id: str, count: int) -> None:
     """Give a room made before the counter existed its count (once; a no-op after)."""
-    update_if(
-        "rooms",
-        Key=_room_key(room_id),
-        UpdateExpression="SET human_count = :n",
-        ConditionExpression="attribute_exists(pk) AND attribute_not_exists(human_count)",
-        ExpressionAttributeValues={":n": count},
+    _update_room_if(
+        room_id,
+        "SET human_count = :n",
+        "attribute_exists(pk) AND attribute_not_exists(human_count)",
+        {":n": count},
     )
 
 
