@@ -1,5 +1,6 @@
 """boto3 clients and resources, created once per container on first use; tests may inject
-their own. Only the data-access (chat.dal) and adapter (chat.adapters) modules use these."""
+their own. Only the data-access (chat.dal) and adapter (chat.adapters) modules use these.
+The thread pools that run calls in parallel are made here too, once per container."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import socket
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 
@@ -24,6 +26,7 @@ PUSH_POOL_SIZE = 32
 
 _lock = threading.Lock()
 _made: dict[str, Any] = {}
+_pools: dict[str, ThreadPoolExecutor] = {}  # kept by reset(): they hold no client
 
 
 def _retrying() -> Config:
@@ -115,14 +118,27 @@ _FACTORIES: dict[str, Callable[[], Any]] = {
 }
 
 
-def _once(name: str) -> Any:
-    found = _made.get(name)
+def _lazily(made: dict[str, Any], name: str, make: Callable[[], Any]) -> Any:
+    found = made.get(name)
     if found is None:
         with _lock:
-            found = _made.get(name)
+            found = made.get(name)
             if found is None:
-                found = _made[name] = _FACTORIES[name]()
+                found = made[name] = make()
     return found
+
+
+def _once(name: str) -> Any:
+    return _lazily(_made, name, _FACTORIES[name])
+
+
+def thread_pool(name: str, size: int) -> ThreadPoolExecutor:
+    """The container's pool `name` of at most `size` threads (named after it), made on first
+    use; its threads start as work comes. `size` must not exceed the connection pool of the
+    client the pool's tasks call."""
+    return _lazily(
+        _pools, name, lambda: ThreadPoolExecutor(max_workers=size, thread_name_prefix=name)
+    )
 
 
 def dynamodb_resource() -> Any:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from chat.dal.tables import is_condition_failure, table
+from chat.dal.tables import update_if
 
 _NAMES = {
     "#content": "content",
@@ -33,14 +31,9 @@ def _key(room_id: str, message_id: str) -> dict[str, str]:
 
 def _update(room_id: str, message_id: str, **kwargs: Any) -> dict[str, Any] | None:
     """One conditional update; the new item, or None when its condition failed."""
-    try:
-        return table("messages").update_item(
-            Key=_key(room_id, message_id), ReturnValues="ALL_NEW", **kwargs
-        )["Attributes"]
-    except ClientError as exc:
-        if is_condition_failure(exc):
-            return None
-        raise
+    return update_if(
+        "messages", Key=_key(room_id, message_id), ReturnValues="ALL_NEW", **kwargs
+    ).item
 
 
 def _names(expression: str) -> dict[str, str]:

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
 
 from chat.dal.tables import (
-    is_condition_failure,
     table,
     table_name,
     transact,
     update_expression,
+    update_if,
 )
 
 
@@ -215,18 +214,13 @@ def end_reply(room_id: str, message_id: str, status: str, content: str) -> bool:
 def _conditional_update(
     room_id: str, message_id: str, update: str, condition: str, values: dict[str, Any]
 ) -> bool:
-    try:
-        table("messages").update_item(
-            Key={"room_id": room_id, "message_id": message_id},
-            UpdateExpression=update,
-            ConditionExpression=condition,
-            **_aliases(condition, values),
-        )
-    except ClientError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
-    return True
+    return update_if(
+        "messages",
+        Key={"room_id": room_id, "message_id": message_id},
+        UpdateExpression=update,
+        ConditionExpression=condition,
+        **_aliases(condition, values),
+    ).written
 
 
 def _aliases(condition: str, values: dict[str, Any]) -> dict[str, Any]:

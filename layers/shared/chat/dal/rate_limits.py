@@ -19,13 +19,9 @@ import math
 import time
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
-from botocore.exceptions import ClientError
-
-from chat.dal.tables import is_condition_failure, table
+from chat.dal.tables import table, update_if
 
 SLOTS = 10
-_DESERIALIZE = TypeDeserializer()
 
 
 def _slot_length(window_seconds: int) -> float:
@@ -64,33 +60,24 @@ def hit(key: str, limit: int, window_seconds: int) -> int | None:
     current = int(now // length)
     stale = [f"s{slot}" for slot in range(current - 2 * SLOTS, current - SLOTS + 1)]
     names = {"#cur": f"s{current}", **{f"#old{i}": name for i, name in enumerate(stale)}}
-    try:
-        item = table("rate_limits").update_item(
-            Key={"pk": key},
-            UpdateExpression="ADD #cur :one SET expires_at = :expires REMOVE "
-            + ", ".join(f"#old{i}" for i in range(len(stale))),
-            ConditionExpression="attribute_not_exists(#cur) OR #cur < :limit",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues={
-                ":one": 1,
-                ":limit": limit,
-                ":expires": int(now + window_seconds) + 60,
-            },
-            ReturnValues="ALL_NEW",
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )["Attributes"]
-    except ClientError as exc:
-        if not is_condition_failure(exc):
-            raise
-        # The item as it was, in DynamoDB's wire format (the resource does not convert it).
-        item = {
-            name: _DESERIALIZE.deserialize(value)
-            for name, value in exc.response.get("Item", {}).items()
-        }
-        counts = _counts(item, current)
-        return _retry_after(counts, limit, window_seconds, now) or 1
+    written, item = update_if(
+        "rate_limits",
+        Key={"pk": key},
+        UpdateExpression="ADD #cur :one SET expires_at = :expires REMOVE "
+        + ", ".join(f"#old{i}" for i in range(len(stale))),
+        ConditionExpression="attribute_not_exists(#cur) OR #cur < :limit",
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues={
+            ":one": 1,
+            ":limit": limit,
+            ":expires": int(now + window_seconds) + 60,
+        },
+        ReturnValues="ALL_NEW",
+        # Refused: the item as it was, to tell when one more hit will fit.
+        ReturnValuesOnConditionCheckFailure="ALL_OLD",
+    )
     counts = _counts(item, current)
-    if sum(counts.values()) <= limit:
+    if written and sum(counts.values()) <= limit:
         return None
     return _retry_after(counts, limit, window_seconds, now) or 1
 

@@ -11,43 +11,26 @@ messages table.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from chat import clients
-from chat.dal.tables import is_condition_failure, table, table_name
+from chat.dal.tables import table_name, update_if
 
 _BATCH_GET_MAX = 100
 _COUNT_WORKERS = 8  # below the client's 10 pooled connections
-
-_executor: ThreadPoolExecutor | None = None
-
-
-def _pool() -> ThreadPoolExecutor:
-    global _executor
-    if _executor is None:
-        _executor = ThreadPoolExecutor(max_workers=_COUNT_WORKERS, thread_name_prefix="unread")
-    return _executor
 
 
 def advance_read_pointer(room_id: str, user_id: str, message_id: str) -> bool:
     """Set the member's read pointer to `message_id` unless it already points there or
     later; False when nothing changed (or the membership is gone)."""
-    try:
-        table("memberships").update_item(
-            Key={"room_id": room_id, "user_id": user_id},
-            UpdateExpression="SET last_read_message_id = :m",
-            ConditionExpression="attribute_exists(room_id) AND "
-            "(attribute_not_exists(last_read_message_id) OR last_read_message_id < :m)",
-            ExpressionAttributeValues={":m": message_id},
-        )
-        return True
-    except ClientError as exc:
-        if is_condition_failure(exc):
-            return False
-        raise
+    return update_if(
+        "memberships",
+        Key={"room_id": room_id, "user_id": user_id},
+        UpdateExpression="SET last_read_message_id = :m",
+        ConditionExpression="attribute_exists(room_id) AND "
+        "(attribute_not_exists(last_read_message_id) OR last_read_message_id < :m)",
+        ExpressionAttributeValues={":m": message_id},
+    ).written
 
 
 def memberships_of(user_id: str, room_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -99,6 +82,7 @@ def count_unread_many(requests: list[tuple[str, str | None]], reader: str, cap: 
     """`count_unread` for several (room_id, after) pairs, run in parallel."""
     if len(requests) <= 1:
         return [count_unread(room_id, after, reader, cap) for room_id, after in requests]
+    pool = clients.thread_pool("unread", _COUNT_WORKERS)
     return list(
-        _pool().map(lambda request: count_unread(request[0], request[1], reader, cap), requests)
+        pool.map(lambda request: count_unread(request[0], request[1], reader, cap), requests)
     )

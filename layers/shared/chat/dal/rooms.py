@@ -6,17 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
 
 from chat import clients
 from chat.dal.tables import (
-    is_condition_failure,
     query_all,
     strip_none,
     table,
     table_name,
     transact,
     update_expression,
+    update_if,
 )
 from chat.errors import Conflict
 
@@ -29,6 +28,17 @@ def _room_key(room_id: str) -> dict[str, str]:
 
 def _code_key(code: str) -> dict[str, str]:
     return {"pk": f"CODE#{code.upper()}"}
+
+
+def _update_room_if(room_id: str, expression: str, condition: str, values: dict[str, Any]) -> None:
+    """Update the room item; nothing is written when the condition fails."""
+    update_if(
+        "rooms",
+        Key=_room_key(room_id),
+        UpdateExpression=expression,
+        ConditionExpression=condition,
+        ExpressionAttributeValues=values,
+    )
 
 
 def create_room(room: dict[str, Any], members: list[dict[str, Any]]) -> bool:
@@ -104,16 +114,12 @@ def update_room(
 
 def touch_last_message(room_id: str, at: str) -> None:
     """Record the room's latest activity (never moving it backwards)."""
-    try:
-        table("rooms").update_item(
-            Key=_room_key(room_id),
-            UpdateExpression="SET last_message_at = :at",
-            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(last_message_at) OR last_message_at < :at)",
-            ExpressionAttributeValues={":at": at},
-        )
-    except ClientError as exc:
-        if not is_condition_failure(exc):
-            raise
+    _update_room_if(
+        room_id,
+        "SET last_message_at = :at",
+        "attribute_exists(pk) AND (attribute_not_exists(last_message_at) OR last_message_at < :at)",
+        {":at": at},
+    )
 
 
 # ------------------------------------------------------------------------------ memberships
@@ -197,16 +203,12 @@ def _room_update(
 
 def init_human_count(room_id: str, count: int) -> None:
     """Give a room made before the counter existed its count (once; a no-op after)."""
-    try:
-        table("rooms").update_item(
-            Key=_room_key(room_id),
-            UpdateExpression="SET human_count = :n",
-            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(human_count)",
-            ExpressionAttributeValues={":n": count},
-        )
-    except ClientError as exc:
-        if not is_condition_failure(exc):
-            raise
+    _update_room_if(
+        room_id,
+        "SET human_count = :n",
+        "attribute_exists(pk) AND attribute_not_exists(human_count)",
+        {":n": count},
+    )
 
 
 def join(member: dict[str, Any], max_humans: int | None) -> str:

@@ -1,11 +1,11 @@
-"""What the table modules share: the tables by logical name, transactions, paged queries,
-update expressions."""
+"""What the table modules share: the tables by logical name, conditional updates,
+transactions, paged queries, update expressions."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
@@ -81,6 +81,34 @@ def update_expression(
             f":s{i}": value for i, value in enumerate(set_fields.values())
         }
     return kwargs
+
+
+class Update(NamedTuple):
+    """What became of a conditional UpdateItem."""
+
+    written: bool  # False: the condition failed and nothing was written
+    # Written: the `Attributes` that ReturnValues asked for. Not written: the item as it
+    # was, if ReturnValuesOnConditionCheckFailure="ALL_OLD" asked for it. Else None.
+    item: dict[str, Any] | None
+
+
+def update_if(name: Table, **kwargs: Any) -> Update:
+    """One UpdateItem on a logical table under its ConditionExpression; a failed condition
+    is an outcome (`written` False), any other error is raised."""
+    try:
+        response = table(name).update_item(**kwargs)
+    except ClientError as exc:
+        if not is_condition_failure(exc):
+            raise
+        old = exc.response.get("Item")
+        if old is None:
+            return Update(False, None)
+        # The resource does not convert it: the old item is in DynamoDB's wire format.
+        from boto3.dynamodb.types import TypeDeserializer  # rare path: not at import
+
+        deserialize = TypeDeserializer().deserialize
+        return Update(False, {key: deserialize(value) for key, value in old.items()})
+    return Update(True, response.get("Attributes"))
 
 
 def is_condition_failure(exc: ClientError) -> bool:

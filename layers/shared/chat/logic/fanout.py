@@ -16,19 +16,14 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chat.adapters.push import ConnectionGone, post_to_connection
-from chat.clients import PUSH_POOL_SIZE
+from chat.clients import PUSH_POOL_SIZE, thread_pool
 from chat.dal import connections as connection_table
 from chat.frames import ServerFrame
 from chat.observability import capture_method, logger, metrics
 
-_executor: ThreadPoolExecutor | None = None
-
 
 def _pool() -> ThreadPoolExecutor:
-    global _executor
-    if _executor is None:
-        _executor = ThreadPoolExecutor(max_workers=PUSH_POOL_SIZE, thread_name_prefix="push")
-    return _executor
+    return thread_pool("push", PUSH_POOL_SIZE)
 
 
 @dataclass
