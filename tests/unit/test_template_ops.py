@@ -10,38 +10,17 @@ import os
 import re
 import subprocess
 import sys
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
-from samcli.lib.translate.sam_template_validator import SamTemplateValidator
-from samcli.yamlhelper import yaml_parse
 
 from local.template import ROOT, load_template, resources_of_type
+from tests.support.sam import translate, translated
 
 SOURCE = load_template()
 PARAMETERS = SOURCE["Parameters"]
 FUNCTION_ENV = SOURCE["Globals"]["Function"]["Environment"]["Variables"]
-
-
-class _NoManagedPolicies:
-    """SAM's managed-policy loader asks IAM; the template names no managed policy by name."""
-
-    def load(self) -> dict[str, str]:
-        return {}
-
-
-def translate(template: dict[str, Any]) -> dict[str, Any]:
-    validator = SamTemplateValidator(
-        copy.deepcopy(template), _NoManagedPolicies(), region="us-east-1"
-    )
-    return yaml_parse(validator.get_translated_template_if_valid())
-
-
-@cache
-def translated() -> dict[str, Any]:
-    return translate(SOURCE)
 
 
 def of_type(resource_type: str, template: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -11,7 +11,6 @@ import copy
 import json
 import re
 from collections.abc import Iterator
-from functools import cache
 from typing import Any
 
 import pytest
@@ -19,33 +18,15 @@ from cfnlint.api import lint
 from cfnlint.decode.decode import decode_str
 from cfnlint.template import Template
 from networkx import has_path
-from samcli.lib.translate.sam_template_validator import SamTemplateValidator
-from samcli.yamlhelper import yaml_parse
 
 from local.symbols import LocalSymbols, Physical, Resolver, TemplateError, parameter_values
 from local.template import load_template, resources_of_type
+from tests.support.sam import translate, translated
 
 SOURCE = load_template()
 DEFAULT_NAMESPACE = "CollabChat"
 STAGES = ("AWS::ApiGateway::Stage", "AWS::ApiGatewayV2::Stage")
 _SUB_NAME = re.compile(r"\$\{([^!}][^}]*)\}")
-
-
-class _NoManagedPolicies:
-    def load(self) -> dict[str, str]:
-        return {}
-
-
-def _translate(template: dict[str, Any]) -> dict[str, Any]:
-    validator = SamTemplateValidator(
-        copy.deepcopy(template), _NoManagedPolicies(), region="us-east-1"
-    )
-    return yaml_parse(validator.get_translated_template_if_valid())
-
-
-@cache
-def translated() -> dict[str, Any]:
-    return _translate(SOURCE)
 
 
 class _AnyAttribute(dict):
@@ -259,7 +240,7 @@ def test_the_unresolved_check_catches_a_dependson_on_the_conditional_account():
 
 def test_the_template_validates_with_the_account_role_left_alone():
     template = _with_default("ManageApiGatewayAccountRole", "false")
-    translated_false = _translate(template)  # SAM's translator accepts it
+    translated_false = translate(template)  # SAM's translator accepts it
     account = translated_false["Resources"]["ApiGatewayAccount"]
     assert account["Condition"] == "ManagesApiGatewayAccount"
     assert _cfn_lint_errors(template) == []
