@@ -1545,6 +1545,8 @@ async function leaveRoom(state: RoomState): Promise<void> {
 
 // ---------------------------------------------------------------------------- page events
 window.addEventListener("online", () => socket?.reconnectNow());
+// The browser knows it lost the network: say so now, not when TCP gives up on the socket.
+window.addEventListener("offline", () => socket?.drop());
 window.addEventListener("resize", () => scrollToBottom(false));
 document.addEventListener("visibilitychange", () => {
   const state = currentRoomId ? rooms.get(currentRoomId) : undefined;

@@ -48,9 +48,14 @@ export class ChatSocket {
     return true;
   }
 
-  /** Drops the connection as a network failure would (used by "reconnect now" and tests). */
+  /** Drops the connection as a network failure would (the browser went offline, "reconnect
+   * now", tests): offline at once, then the backoff, without waiting for a closing handshake
+   * that a dead network never completes. */
   drop(): void {
-    this.ws?.close(4000, "client drop");
+    const ws = this.ws;
+    if (!ws) return;
+    ws.close(4000, "client drop");
+    this.lost(ws, true);
   }
 
   /** Reconnect at once instead of waiting for the backoff (the browser came back online). */
@@ -90,18 +95,21 @@ export class ChatSocket {
         this.onFrame(frame as Frame);
       }
     };
-    ws.onclose = () => {
-      if (this.ws !== ws) return;
-      this.ws = null;
-      window.clearInterval(this.pingTimer);
-      if (!opened) this.failures += 1;
-      this.setState("offline", false);
-      if (this.stopped) return;
-      const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** this.attempt);
-      this.attempt += 1;
-      // Full jitter keeps many clients from reconnecting in step after an outage.
-      this.retryTimer = window.setTimeout(() => this.connect(), delay / 2 + Math.random() * (delay / 2));
-    };
+    ws.onclose = () => this.lost(ws, opened);
+  }
+
+  /** `ws` is gone (closed, or dropped): offline, and the next attempt after the backoff. */
+  private lost(ws: WebSocket, opened: boolean): void {
+    if (this.ws !== ws) return; // already handled, or an old socket
+    this.ws = null;
+    window.clearInterval(this.pingTimer);
+    if (!opened) this.failures += 1;
+    this.setState("offline", false);
+    if (this.stopped) return;
+    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** this.attempt);
+    this.attempt += 1;
+    // Full jitter keeps many clients from reconnecting in step after an outage.
+    this.retryTimer = window.setTimeout(() => this.connect(), delay / 2 + Math.random() * (delay / 2));
   }
 
   private setState(state: SocketState, opened: boolean): void {
