@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -14,6 +15,7 @@ from moto import mock_aws
 
 from chat import clients
 from chat.config import settings
+from chat.logic.bot import limits
 from local.fake_gemini import FakeGemini, start
 from local.template import create_tables, load_template
 from tests.support.clients import RestClient, Sockets, WebSocketClient
@@ -64,6 +66,16 @@ def fake() -> Iterator[FakeGemini]:
     """The fake Gemini HTTP server (the real streaming protocol); tests reset it."""
     with start() as server:
         yield server
+
+
+@pytest.fixture
+def gemini(stack: dict[str, Any], fake: FakeGemini, monkeypatch: pytest.MonkeyPatch) -> FakeGemini:
+    """The fake Gemini, reset, with the worker pointed at it and fast retries."""
+    fake.reset()
+    monkeypatch.setenv("GEMINI_BASE_URL", fake.base_url)
+    settings.cache_clear()
+    monkeypatch.setattr(limits, "LIMITS", replace(limits.LIMITS, backoff=0.01, stall_timeout=5.0))
+    return fake
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from chat.logic import bot_control
 from chat.logic.bot import limits
 from chat.logic.tokens import verify_token
 from local.chat import STORED_PREFIX_MAX_AGE, apply_frame
-from local.fake_gemini import FakeGemini, Reply
+from local.fake_gemini import Reply
 from tests.integration.test_bot_worker import (
     API_KEY,
     bot_replies,
@@ -40,15 +40,6 @@ SLOW = "[fake:tokens=400,words=2,seconds=8]"  # 200 events over 8 s
 
 
 # ------------------------------------------------------------------------------ fixtures
-@pytest.fixture
-def gemini(stack: dict[str, Any], fake: FakeGemini, monkeypatch: pytest.MonkeyPatch) -> FakeGemini:
-    fake.reset()
-    monkeypatch.setenv("GEMINI_BASE_URL", fake.base_url)
-    settings.cache_clear()
-    monkeypatch.setattr(limits, "LIMITS", replace(limits.LIMITS, backoff=0.01, stall_timeout=5.0))
-    return fake
-
-
 @pytest.fixture
 def room(rest: RestClient, register) -> tuple[dict[str, Any], dict[str, str]]:
     """A room with a key: alice owns it, bob is a member, mallory is not."""

@@ -17,8 +17,7 @@ from tests.integration import test_bot_worker as bot
 from tests.integration.test_attachments import PNG, uploaded
 from tests.integration.test_bot_worker import bot_replies, deliver, stored
 
-# The bot worker tests' fixtures: the fake Gemini wired to the worker, a room with a key.
-gemini = bot.gemini
+# The bot worker tests' room with a key (the fake Gemini fixture is in conftest).
 keyed_room = bot.keyed_room
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n%%EOF\n"

@@ -21,7 +21,7 @@ from chat.logic.bot import gemini as gemini_module
 from chat.logic.bot import limits
 from chat.logic.bot.coalesce import json_size
 from chat.logic.bot.command import INTERRUPTED_MESSAGE
-from local.fake_gemini import FakeGemini, Reply
+from local.fake_gemini import Reply
 from tests.support.clients import RestClient, WebSocketClient, handler_of
 from tests.support.events import LambdaContext, sqs_event
 from tests.support.secrets import leaks
@@ -32,16 +32,6 @@ SHARED_KEY = "AIzaSHARED-stack-wide-key-0002"
 
 
 # ------------------------------------------------------------------------------ fixtures
-
-
-@pytest.fixture
-def gemini(stack: dict[str, Any], fake: FakeGemini, monkeypatch: pytest.MonkeyPatch) -> FakeGemini:
-    """The fake Gemini, reset, with the worker pointed at it and fast retries."""
-    fake.reset()
-    monkeypatch.setenv("GEMINI_BASE_URL", fake.base_url)
-    settings.cache_clear()
-    monkeypatch.setattr(limits, "LIMITS", replace(limits.LIMITS, backoff=0.01, stall_timeout=5.0))
-    return fake
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ from chat.dal import messages as message_table
 from tests.integration import test_bot_worker as worker_tests
 from tests.integration.test_bot_worker import bot_replies, deliver, post, stored
 
-# The worker tests' fixtures: a room with a key, and the fake Gemini behind the SDK.
-gemini = worker_tests.gemini
+# The worker tests' room with a key (the fake Gemini fixture is in conftest).
 keyed_room = worker_tests.keyed_room
 
 
