@@ -39,22 +39,26 @@ from tests.support.events import (
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def handler_of(logical_id: str):
-    """The lambda_handler of a function of the template (its CodeUri is functions/<dir>)."""
+def _handler(logical_id: str) -> tuple[str, str, str]:
+    """(code directory, module, attribute) of a function's Handler in the template."""
     function = load_template()["Resources"][logical_id]["Properties"]
     module_name, attribute = function["Handler"].rsplit(".", 1)
-    code_dir = function["CodeUri"].strip("/").replace("/", ".")
-    return getattr(importlib.import_module(f"{code_dir}.{module_name}"), attribute)
+    return function["CodeUri"].strip("/"), module_name, attribute
+
+
+def handler_of(logical_id: str):
+    """The lambda_handler of a function of the template (its CodeUri is functions/<dir>)."""
+    code_dir, module_name, attribute = _handler(logical_id)
+    module = importlib.import_module(f"{code_dir.replace('/', '.')}.{module_name}")
+    return getattr(module, attribute)
 
 
 def container_of(logical_id: str):
     """The lambda_handler of a new container of a function: its handler module run again
     under another name, so it has its own resolver (as each Lambda container has)."""
-    function = load_template()["Resources"][logical_id]["Properties"]
-    module_name, attribute = function["Handler"].rsplit(".", 1)
-    path = ROOT / function["CodeUri"].strip("/") / f"{module_name}.py"
+    code_dir, module_name, attribute = _handler(logical_id)
     name = f"container_{logical_id}_{threading.get_ident()}"
-    spec = importlib.util.spec_from_file_location(name, path)
+    spec = importlib.util.spec_from_file_location(name, ROOT / code_dir / f"{module_name}.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
