@@ -95,8 +95,8 @@ def test_concurrent_joins_cannot_overfill_a_direct_room(rest, register):
     # The logic is called directly: the REST resolver keeps the current event on the app,
     # so one app cannot serve threads at once (Lambda never does).
     from chat.errors import Conflict
-    from chat.logic import rooms
-    from chat.logic.tokens import Principal, verify_token
+    from chat.logic.accounts.tokens import Principal, verify_token
+    from chat.logic.rooms import directory as rooms
 
     owner = register("owner")
     room = rest.post("/rooms", {"name": "dm", "is_group": False}, token=owner).body

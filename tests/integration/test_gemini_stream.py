@@ -1,4 +1,4 @@
-"""chat.logic.bot.gemini through the real google-genai SDK against the local fake Gemini server."""
+"""chat.adapters.gemini through the real google-genai SDK against the local fake Gemini server."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from collections.abc import Iterator
 import httpx2
 import pytest
 
-from chat.logic.bot.context import Turn
-from chat.logic.bot.gemini import (
+from chat.adapters.gemini import (
     GeminiClient,
     GeminiError,
     GeminiModelError,
     GeminiRateLimited,
     GeminiTimeout,
 )
+from chat.logic.bot.context import Turn
 from local.fake_gemini import FakeGemini, Reply, start
 
 API_KEY = "AIzaFAKE-test-key-0123456789"

@@ -15,7 +15,7 @@ import jwt
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from chat import clients
+from chat import aws
 from chat.dal import connections
 from chat.transport import websocket
 from local.events import WebSocketConnection, method_arn
@@ -32,7 +32,7 @@ def dynamodb_requests(stack: dict[str, Any]) -> Iterator[list[tuple[str, dict[st
     def record(model: Any, params: dict[str, Any], **_: Any) -> None:
         requests.append((model.name, json.loads(params["body"] or b"{}")))
 
-    events = clients.dynamodb_resource().meta.client.meta.events
+    events = aws.dynamodb_resource().meta.client.meta.events
     events.register("before-call.dynamodb", record, unique_id="test-hot-path")
     yield requests
     events.unregister("before-call.dynamodb", unique_id="test-hot-path")
@@ -270,7 +270,7 @@ def test_nothing_is_pushed_when_the_message_could_not_be_stored(room_with, conne
             "ResponseMetadata": {"HTTPStatusCode": 500},
         }
 
-    events = clients.dynamodb_resource().meta.client.meta.events
+    events = aws.dynamodb_resource().meta.client.meta.events
     events.register_first("before-call.dynamodb.TransactWriteItems", fail, unique_id="fail-tx")
     try:
         # When alice sends a message

@@ -163,7 +163,7 @@ def test_rotating_the_code_retires_the_old_one(rest, room_with, register):
 def test_a_code_collision_draws_another_code_and_keeps_the_old_claim_until_then(
     rest, room_with, monkeypatch
 ):
-    from chat.logic import join_codes
+    from chat.logic.rooms import join_codes
 
     room, tokens = room_with("alice")
     other = rest.post("/rooms", {"name": "other"}, token=tokens["alice"]).body

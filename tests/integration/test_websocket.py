@@ -17,10 +17,10 @@ import jwt
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from chat import clients
+from chat import aws
 from chat.dal import connections
 from chat.frames import TypingFrame
-from chat.logic import presence
+from chat.logic.realtime import presence
 from tests.support.clients import RestClient, WebSocketClient
 
 MESSAGE_FIELDS = {
@@ -65,7 +65,7 @@ def dynamodb_calls(stack: dict[str, Any]) -> Iterator[list[tuple[str, str | None
         body = json.loads(params["body"] or b"{}")
         calls.append((model.name, body.get("TableName")))
 
-    events = clients.dynamodb_resource().meta.client.meta.events
+    events = aws.dynamodb_resource().meta.client.meta.events
     events.register("before-call.dynamodb", record, unique_id="test-websocket-count")
     yield calls
     events.unregister("before-call.dynamodb", unique_id="test-websocket-count")
@@ -448,7 +448,7 @@ def _fail_dynamodb_queries(table: str) -> None:
         parsed = {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 500}}
         return AWSResponse(params["url"], 500, {}, None), parsed
 
-    clients.dynamodb_resource().meta.client.meta.events.register(
+    aws.dynamodb_resource().meta.client.meta.events.register(
         "before-call.dynamodb.Query", intercept, unique_id="test-websocket-outage"
     )
 

@@ -68,7 +68,7 @@ Content = Annotated[
     Visible,
 ]
 # A new message's text: may be empty when it carries attachments (checked in
-# chat.logic.messages); text of only invisible characters is made empty here, so it
+# chat.logic.conversation.messages); text of only invisible characters is made empty here, so it
 # counts as empty there too.
 MessageText = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=4000), Multiline, BlankIfInvisible

@@ -8,7 +8,7 @@ stored or sent) and no NUL. On top of that each kind of text has its rule:
 - ``Visible``: text that is only whitespace or invisible characters (zero-width spaces and
   joiners, word joiners, byte-order marks...) counts as empty, and is refused;
 - ``BlankIfInvisible``: the same text made empty, where empty text can be allowed (a
-  message's text may be empty when it carries attachments: chat.logic.messages decides);
+  message's text may be empty when it carries attachments: chat.logic.conversation.messages decides);
 - ``Secret`` (passwords, API keys): valid Unicode before ``SecretStr`` wraps it, and
   registered with ``chat.redaction`` so no log line can show it;
 - ``GeminiKey``: 1-256 printable ASCII characters, no whitespace (a key is sent as an HTTP

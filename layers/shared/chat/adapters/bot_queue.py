@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from chat import clients
+from chat import aws
 from chat.config import settings
 
 
@@ -18,7 +18,7 @@ def enqueue_command(room_id: str, message_id: str, generation: int = 0) -> None:
     body: dict[str, object] = {"room_id": room_id, "message_id": message_id}
     if generation:
         body["generation"] = generation
-    clients.sqs().send_message(
+    aws.sqs().send_message(
         QueueUrl=settings().bot_queue_url,
         MessageBody=json.dumps(body),
         MessageGroupId=room_id,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities import parameters
 
-from chat import clients, redaction
+from chat import aws, redaction
 from chat.config import settings
 
 _SECRET_MAX_AGE_SECONDS = 3600
@@ -24,7 +24,7 @@ def shared_gemini_key() -> str | None:
 
 def encrypt_api_key(room_id: str, api_key: str) -> bytes:
     """Encrypt a room's Gemini key, bound to the room by the encryption context."""
-    response = clients.kms().encrypt(
+    response = aws.kms().encrypt(
         KeyId=settings().gemini_keys_kms_key_id,
         Plaintext=api_key.encode("utf-8"),
         EncryptionContext={"room_id": room_id},
@@ -33,7 +33,7 @@ def encrypt_api_key(room_id: str, api_key: str) -> bytes:
 
 
 def decrypt_api_key(room_id: str, ciphertext: bytes) -> str:
-    response = clients.kms().decrypt(
+    response = aws.kms().decrypt(
         CiphertextBlob=bytes(ciphertext),
         EncryptionContext={"room_id": room_id},
     )

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
-from chat import clients
+from chat import aws
 from chat.config import settings
 
 STATE_TAG = "state"
@@ -47,7 +47,7 @@ def _bucket() -> str:
 def presigned_upload(key: str, content_type: str, size: int, expires_in: int) -> dict:
     """A presigned POST (``{"url", "fields"}``) whose policy pins the key, the exact
     Content-Type, the exact size and the pending tag."""
-    return clients.s3().generate_presigned_post(
+    return aws.s3().generate_presigned_post(
         Bucket=_bucket(),
         Key=key,
         Fields={"Content-Type": content_type, "tagging": PENDING_TAGGING},
@@ -63,7 +63,7 @@ def presigned_upload(key: str, content_type: str, size: int, expires_in: int) ->
 def head(key: str) -> StoredObject | None:
     """The object's size and type, or None when nothing was uploaded under ``key``."""
     try:
-        response = clients.s3().head_object(Bucket=_bucket(), Key=key)
+        response = aws.s3().head_object(Bucket=_bucket(), Key=key)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
             return None
@@ -73,14 +73,14 @@ def head(key: str) -> StoredObject | None:
 
 def first_bytes(key: str, count: int) -> bytes:
     """The first ``count`` bytes of an object (one ranged GET)."""
-    response = clients.s3().get_object(Bucket=_bucket(), Key=key, Range=f"bytes=0-{count - 1}")
+    response = aws.s3().get_object(Bucket=_bucket(), Key=key, Range=f"bytes=0-{count - 1}")
     return response["Body"].read()
 
 
 def read(key: str) -> bytes | None:
     """An object's bytes, or None when it is gone."""
     try:
-        return clients.s3().get_object(Bucket=_bucket(), Key=key)["Body"].read()
+        return aws.s3().get_object(Bucket=_bucket(), Key=key)["Body"].read()
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
             return None
@@ -89,7 +89,7 @@ def read(key: str) -> bytes | None:
 
 def mark_attached(key: str) -> None:
     """Retag an object so the lifecycle rule for never-attached uploads skips it."""
-    clients.s3().put_object_tagging(
+    aws.s3().put_object_tagging(
         Bucket=_bucket(),
         Key=key,
         Tagging={"TagSet": [{"Key": STATE_TAG, "Value": ATTACHED}]},
@@ -98,7 +98,7 @@ def mark_attached(key: str) -> None:
 
 def delete(keys: list[str]) -> None:
     """Delete objects (missing ones are not an error)."""
-    s3 = clients.s3()
+    s3 = aws.s3()
     for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
         batch = keys[start : start + 1000]
         response = s3.delete_objects(
@@ -113,7 +113,7 @@ def presigned_download(key: str, filename: str, content_type: str, expires_in: i
     """A presigned GET that serves the object under its filename and declared type."""
     ascii_name = filename.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
     disposition = f"inline; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
-    return clients.s3().generate_presigned_url(
+    return aws.s3().generate_presigned_url(
         "get_object",
         Params={
             "Bucket": _bucket(),

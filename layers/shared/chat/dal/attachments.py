@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from chat import clients
+from chat import aws
 from chat.dal.tables import table, table_name, transact
 
 
@@ -34,7 +34,7 @@ def get_attachments(attachment_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         }
     }
     found: dict[str, dict[str, Any]] = {}
-    resource = clients.dynamodb_resource()
+    resource = aws.dynamodb_resource()
     while request:
         response = resource.batch_get_item(RequestItems=request)
         for item in response["Responses"].get(name, []):

@@ -7,7 +7,7 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
-from chat import clients
+from chat import aws
 from chat.dal.tables import (
     query_all,
     strip_none,
@@ -84,7 +84,7 @@ def room_id_for_code(code: str) -> str | None:
 
 def get_rooms(room_ids: list[str]) -> list[dict[str, Any]]:
     """Rooms by id, in chunks of BatchGetItem's maximum; unprocessed keys retried."""
-    dynamodb = clients.dynamodb_resource()
+    dynamodb = aws.dynamodb_resource()
     name = table_name("rooms")
     found: list[dict[str, Any]] = []
     for start in range(0, len(room_ids), _BATCH_GET_MAX):

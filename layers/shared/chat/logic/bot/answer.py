@@ -6,7 +6,7 @@ coalescer batches the model's small pieces) and stored at the end: ``complete``,
 
 Every ``bot_stream`` frame carries ``seq`` (0, 1, 2 …) and ``offset`` (code points of the
 answer before its chunk). While the answer streams, a ``Ticker`` checkpoints it every
-``Limits.checkpoint_interval`` (1 s): when text was sent since the last checkpoint, the
+``AnswerBudget.checkpoint_interval`` (1 s): when text was sent since the last checkpoint, the
 stored message's ``content`` becomes the text sent so far, in a write conditional on
 nobody having asked to stop; otherwise (the model pauses, or a retry's backoff) one read
 asks the same. A failed condition is a stop request: the stream is aborted (no more tokens
@@ -21,16 +21,16 @@ Model failures are *answered* (``bot_error``: ``rate_limited``, ``model_error``,
 ``timeout``). Transient ones are retried first, with a short backoff, under one rule:
 the error is ``retryable`` (transient, and no text of it was handed out: a retry after
 that would show text twice), attempts and time are left, and a rate limit does not ask to
-wait longer than ``Limits.max_retry_wait``.
+wait longer than ``AnswerBudget.max_retry_wait``.
 
-Caps: an answer is at most ``Limits.max_answer_bytes`` as JSON (ASCII-escaped, the
+Caps: an answer is at most ``AnswerBudget.max_answer_bytes`` as JSON (ASCII-escaped, the
 largest encoding), so the final frame with ``full_response`` stays under the WebSocket
 frame limit; longer answers are cut there and stored as complete. The model is also asked
-for at most ``Limits.max_output_tokens`` tokens (thinking models count their thoughts in
+for at most ``AnswerBudget.max_output_tokens`` tokens (thinking models count their thoughts in
 that budget, hence the generous figure).
 
 Pushes are best effort: the stored message is the truth. The API key is only handed to
-``chat.logic.bot.gemini``; it is never logged, pushed or stored. Unexpected exceptions are
+``chat.adapters.gemini``; it is never logged, pushed or stored. Unexpected exceptions are
 logged by type and code location only.
 """
 
@@ -45,14 +45,15 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from chat.adapters import gemini
 from chat.config import settings
 from chat.dal import messages as message_table
 from chat.frames import BotErrorFrame, BotStreamFrame, ServerFrame, TypingFrame
-from chat.logic import presence
-from chat.logic.bot import gemini, limits
+from chat.logic.bot import budget
 from chat.logic.bot.coalesce import ChunkCoalescer, json_size, split_for_frames
 from chat.logic.bot.context import ModelInput
 from chat.logic.bot.reader import Ticker, drive
+from chat.logic.realtime import presence
 from chat.models import BOT_USERNAME
 from chat.observability import logger, metrics
 
@@ -138,13 +139,13 @@ class Answer:
         self, api_key: str, model: str, model_input: ModelInput, deadline: float
     ) -> dict[str, Any]:
         """Stream the model's answer until its terminal state; returns what became of it."""
-        budget = limits.LIMITS
+        rules = budget.BUDGET
         coalescer = ChunkCoalescer(
-            window=budget.coalesce_window,
-            flush_chars=budget.coalesce_chars,
-            max_chunk_bytes=budget.max_answer_bytes,
+            window=rules.coalesce_window,
+            flush_chars=rules.coalesce_chars,
+            max_chunk_bytes=rules.max_answer_bytes,
         )
-        ticker = Ticker(budget.checkpoint_interval, self.checkpoint)
+        ticker = Ticker(rules.checkpoint_interval, self.checkpoint)
         self.set_typing(True)
         try:
             usage = self._call_model(api_key, model, model_input, deadline, coalescer, ticker)
@@ -182,16 +183,16 @@ class Answer:
         ticker: Ticker,
     ) -> gemini.Usage | None:
         client = gemini.client_for(api_key, settings().gemini_base_url)
-        budget = limits.LIMITS
-        for attempt in range(1, budget.attempts + 1):
+        rules = budget.BUDGET
+        for attempt in range(1, rules.attempts + 1):
             left = deadline - time.monotonic()
             stream = client.stream_answer(
                 model=model,
                 system_instruction=model_input.system_instruction,
                 contents=model_input.contents,
-                timeout=max(0.1, min(budget.stall_timeout, left)),
+                timeout=max(0.1, min(rules.stall_timeout, left)),
                 total_timeout=max(0.1, left),
-                max_output_tokens=budget.max_output_tokens,
+                max_output_tokens=rules.max_output_tokens,
                 file_parts=model_input.file_parts,
             )
             try:
@@ -210,7 +211,7 @@ class Answer:
         """Feed a piece within the answer's size cap; False once the cap is reached."""
 
         def take(piece: str) -> bool:
-            room = limits.LIMITS.max_answer_bytes - self.received_bytes
+            room = budget.BUDGET.max_answer_bytes - self.received_bytes
             size = json_size(piece)
             if size > room:
                 piece = split_for_frames(piece, room)[0] if room > 0 else ""
@@ -293,15 +294,15 @@ class Answer:
 
 def retry_wait(exc: gemini.GeminiError, attempt: int, deadline: float) -> float | None:
     """The one retry rule: how long to wait before another attempt, or None for none."""
-    budget = limits.LIMITS
-    if not exc.retryable or attempt >= budget.attempts:
+    rules = budget.BUDGET
+    if not exc.retryable or attempt >= rules.attempts:
         return None
-    wait = budget.backoff * 2 ** (attempt - 1) * random.uniform(0.8, 1.2)  # noqa: S311
+    wait = rules.backoff * 2 ** (attempt - 1) * random.uniform(0.8, 1.2)  # noqa: S311
     if exc.retry_after is not None:
-        if exc.retry_after > budget.max_retry_wait:
+        if exc.retry_after > rules.max_retry_wait:
             return None
         wait = max(wait, exc.retry_after)
-    if time.monotonic() + wait + budget.min_answer > deadline:
+    if time.monotonic() + wait + rules.min_answer > deadline:
         return None
     return wait
 

@@ -32,7 +32,7 @@ from chat.config import settings
 from chat.dal import messages as message_table
 from chat.dal import rooms as room_table
 from chat.frames import MessageFrame
-from chat.logic.bot import files, limits
+from chat.logic.bot import budget, files
 from chat.logic.bot.answer import Answer
 from chat.logic.bot.context import ModelInput, build_model_input
 from chat.logic.bot.reply import new_reply
@@ -82,7 +82,7 @@ def answer_command(command: dict[str, Any], deadline: float) -> dict[str, Any]:
 
 def _model_input(room: dict[str, Any], command: dict[str, Any]) -> ModelInput:
     room_id = room["room_id"]
-    earlier = message_table.page(room_id, limits.LIMITS.history_messages, command["message_id"])
+    earlier = message_table.page(room_id, budget.BUDGET.history_messages, command["message_id"])
     history = [*earlier[0], command]
     model_input = build_model_input(
         room_name=room.get("name", ""),

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from chat.logic.bot import gemini
+from chat.adapters import gemini
 from chat.logic.bot.coalesce import ChunkCoalescer
 
 

@@ -8,8 +8,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 
-from chat.logic import attachments
-from chat.logic.tokens import Principal
+from chat.logic.accounts.tokens import Principal
+from chat.logic.conversation import attachments
 from chat.models import AttachmentUpload, CreateAttachmentRequest
 from chat.transport.rest import BEARER, authenticate
 

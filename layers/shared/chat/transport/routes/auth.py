@@ -8,8 +8,8 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 
-from chat.logic import accounts
-from chat.logic.tokens import Principal
+from chat.logic.accounts import sign_in
+from chat.logic.accounts.tokens import Principal
 from chat.models import AuthResponse, LoginRequest, RegisterRequest, User
 from chat.transport.rest import BEARER, authenticate, client_address
 
@@ -24,14 +24,14 @@ router = Router()
     security=[],
 )
 def register(body: RegisterRequest) -> Response[AuthResponse]:
-    return Response(status_code=201, content_type="application/json", body=accounts.register(body))
+    return Response(status_code=201, content_type="application/json", body=sign_in.register(body))
 
 
 @router.post("/auth/login")
 def login(body: LoginRequest, address: Annotated[str, Depends(client_address)]) -> AuthResponse:
-    return accounts.login(body, address)
+    return sign_in.login(body, address)
 
 
 @router.get("/auth/me", security=BEARER)
 def me(principal: Annotated[Principal, Depends(authenticate)]) -> User:
-    return accounts.me(principal)
+    return sign_in.me(principal)

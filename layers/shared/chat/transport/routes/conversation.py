@@ -9,8 +9,9 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 
-from chat.logic import edits, moderation, reactions, read_state
-from chat.logic.tokens import Principal
+from chat.logic.accounts.tokens import Principal
+from chat.logic.conversation import edits, reactions, read_state
+from chat.logic.rooms import moderation
 from chat.models import (
     EditMessageRequest,
     MarkReadRequest,

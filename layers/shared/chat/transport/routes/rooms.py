@@ -10,8 +10,11 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from chat.logic import bot_control, bot_settings, catch_up, messages, rooms
-from chat.logic.tokens import Principal
+from chat.logic.accounts.tokens import Principal
+from chat.logic.bot import control as bot_control
+from chat.logic.bot import room_settings
+from chat.logic.conversation import history, messages
+from chat.logic.rooms import directory as rooms
 from chat.models import (
     BotSettings,
     BotSettingsUpdate,
@@ -84,12 +87,12 @@ def leave_room(principal: Caller, room_id: str):  # 204: no body, so no return m
 
 @router.get("/rooms/<room_id>/bot", security=BEARER)
 def get_bot(principal: Caller, room_id: str) -> BotSettings:
-    return bot_settings.get_bot_settings(principal, room_id)
+    return room_settings.get_bot_settings(principal, room_id)
 
 
 @router.put("/rooms/<room_id>/bot", security=BEARER)
 def put_bot(principal: Caller, room_id: str, body: BotSettingsUpdate) -> BotSettings:
-    return bot_settings.update_bot_settings(principal, room_id, body)
+    return room_settings.update_bot_settings(principal, room_id, body)
 
 
 @router.post(
@@ -119,7 +122,7 @@ def list_messages(
     after: Annotated[MessageId | None, Query()] = None,
 ) -> MessagePage | MessagesAfterPage:
     if after is not None:
-        return catch_up.history_after(principal, room_id, limit, after, before=before)
+        return history.history_after(principal, room_id, limit, after, before=before)
     return messages.history(principal, room_id, limit, before)
 
 

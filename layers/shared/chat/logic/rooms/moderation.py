@@ -7,9 +7,11 @@ from chat.dal import users as user_table
 from chat.dal.connections import room_subscribers
 from chat.errors import Conflict, NotFound
 from chat.frames import RemovedFrame, RoomUpdatedFrame
-from chat.logic import join_codes, presence, rooms
 from chat.logic.access import require_owner
-from chat.logic.tokens import Principal
+from chat.logic.accounts.tokens import Principal
+from chat.logic.realtime import presence
+from chat.logic.rooms import directory as rooms
+from chat.logic.rooms import join_codes
 from chat.models import BOT_USERNAME, Room
 
 _CODE_ATTEMPTS = 5

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from chat.dal import messages as message_table
 from chat.errors import ValidationFailed
-from chat.logic import attachments
 from chat.logic.access import require_member
-from chat.logic.tokens import Principal
+from chat.logic.accounts.tokens import Principal
+from chat.logic.conversation import attachments
 from chat.models import Message, MessagesAfterPage
 
 

@@ -7,8 +7,8 @@ timeout. A record that raises fails and SQS retries it (3 receives, then the DLQ
 ``skip_group_on_error`` (``handle_batch``) fails the room's later records of the batch
 too, so its order holds while other rooms go on.
 
-- A command is not started with less than ``Limits.min_answer`` seconds before the Lambda
-  deadline (minus ``Limits.margin`` for the final store and frames): the record fails and
+- A command is not started with less than ``AnswerBudget.min_answer`` seconds before the Lambda
+  deadline (minus ``AnswerBudget.margin`` for the final store and frames): the record fails and
   comes back later, rather than the whole batch timing out.
 - A redelivered command never gets a second answer: Powertools idempotency keyed on the
   command's message_id and generation returns the first run's result; beyond its records
@@ -38,14 +38,14 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from chat.config import settings
-from chat.logic.bot import limits
+from chat.logic.bot import budget
 from chat.logic.bot.command import answer_command
 from chat.observability import logger, metrics
 
 _IDEMPOTENCY = IdempotencyConfig(
     event_key_jmespath="[message_id, generation]",
     raise_on_no_idempotency_key=True,
-    expires_after_seconds=limits.LIMITS.idempotency_seconds,
+    expires_after_seconds=budget.BUDGET.idempotency_seconds,
 )
 
 
@@ -84,12 +84,12 @@ def handle_record(record: SQSRecord, lambda_context: Any) -> dict[str, Any]:
 
 def _deadline(lambda_context: Any) -> float:
     """When this command's answer must be over (monotonic clock), or OutOfTime."""
-    budget = limits.LIMITS
-    left = lambda_context.get_remaining_time_in_millis() / 1000 - budget.margin
-    if left < budget.min_answer:
+    rules = budget.BUDGET
+    left = lambda_context.get_remaining_time_in_millis() / 1000 - rules.margin
+    if left < rules.min_answer:
         metrics.add_metric(name="BotCommandsDeferred", unit=MetricUnit.Count, value=1)
         raise OutOfTime(f"{left:.1f}s left in this invocation")
-    return time.monotonic() + min(left, budget.answer_timeout)
+    return time.monotonic() + min(left, rules.answer_timeout)
 
 
 @lru_cache(maxsize=1)

@@ -3,7 +3,7 @@
 The frame is serialised once; pushes run in parallel on a bounded thread pool (the
 management client's connection pool is as large). Any failure of one push is logged and
 counted, never raised, and disturbs no other push. Gone connections (410/403) are only
-reported: what a gone connection means (a disconnect) is presence's rule (chat.logic.presence).
+reported: what a gone connection means (a disconnect) is presence's rule (chat.logic.realtime.presence).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chat.adapters.push import ConnectionGone, post_to_connection
-from chat.clients import PUSH_POOL_SIZE, thread_pool
+from chat.adapters.management_api import ConnectionGone, post_to_connection
+from chat.aws import PUSH_POOL_SIZE, thread_pool
 from chat.dal import connections as connection_table
 from chat.frames import ServerFrame
 from chat.observability import capture_method, logger, metrics
@@ -45,7 +45,7 @@ def _push(connection_id: str, data: bytes) -> str:
 
 
 # One trace subsegment per fan-out, not per push: the pushes are signed HTTP requests that
-# X-Ray does not record as AWS calls (chat.clients.ManagementApi), and a room of 1000 would
+# X-Ray does not record as AWS calls (chat.aws.ManagementApi), and a room of 1000 would
 # make a trace of 1000 subsegments. Only where the function has a tracer (the bot worker).
 @capture_method
 def to_connections(connection_ids: Iterable[str], frame: ServerFrame) -> FanOut:

@@ -6,7 +6,7 @@ or the first). Any member may stop.
 
 - An answer that streams is marked (``stop_requested``, on the condition that it still
   streams). Its worker learns of it at its next checkpoint, at most
-  ``Limits.checkpoint_interval`` later, since the checkpoint is conditional on the mark's
+  ``AnswerBudget.checkpoint_interval`` later, since the checkpoint is conditional on the mark's
   absence; the worker then closes the model's stream, stores what was sent as ``stopped``
   and sends the one final frame (chat.logic.bot.answer).
 - A command whose answer has not started yet (it waits in the room's FIFO queue) is not
@@ -37,11 +37,11 @@ from chat.dal.rooms import touch_last_message
 from chat.errors import Conflict, NotFound, Unavailable, ValidationFailed
 from chat.frames import BotStreamFrame, MessageFrame
 from chat.ids import now_iso
-from chat.logic import presence
 from chat.logic.access import require_member
+from chat.logic.accounts.tokens import Principal
 from chat.logic.bot.reply import new_reply
-from chat.logic.messages import check_bot_limits
-from chat.logic.tokens import Principal
+from chat.logic.conversation.messages import check_bot_limits
+from chat.logic.realtime import presence
 from chat.observability import logger, metrics
 
 _MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

@@ -12,14 +12,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from chat.adapters.push import ConnectionGone, delete_connection
+from chat.adapters.management_api import ConnectionGone, delete_connection
 from chat.dal import connections as connection_table
 from chat.errors import Unauthorized
 from chat.frames import JoinedFrame, LeftFrame, PresenceFrame, ServerFrame, TypingFrame
 from chat.ids import now_iso
-from chat.logic import fanout
 from chat.logic.access import require_member
-from chat.logic.tokens import Principal
+from chat.logic.accounts.tokens import Principal
+from chat.logic.realtime import fanout
 from chat.observability import logger
 
 

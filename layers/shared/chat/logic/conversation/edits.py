@@ -12,9 +12,10 @@ from chat.dal.rooms import get_room
 from chat.errors import Conflict, Forbidden, NotFound
 from chat.frames import MessageDeletedFrame, MessageUpdatedFrame
 from chat.ids import now_iso
-from chat.logic import attachments, presence
 from chat.logic.access import require_member
-from chat.logic.tokens import Principal
+from chat.logic.accounts.tokens import Principal
+from chat.logic.conversation import attachments
+from chat.logic.realtime import presence
 from chat.models import Message
 
 

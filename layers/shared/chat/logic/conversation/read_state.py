@@ -17,9 +17,9 @@ from chat.dal import read_state as pointers
 from chat.dal.rooms import get_membership
 from chat.errors import NotFound, ValidationFailed
 from chat.frames import ReadFrame
-from chat.logic import presence
 from chat.logic.access import require_member
-from chat.logic.tokens import Principal
+from chat.logic.accounts.tokens import Principal
+from chat.logic.realtime import presence
 from chat.models import ReadState
 
 UNREAD_CAP = 100

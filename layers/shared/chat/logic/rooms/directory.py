@@ -13,10 +13,12 @@ from chat.dal.connections import room_subscribers
 from chat.errors import Conflict, NotFound
 from chat.frames import RoomUpdatedFrame
 from chat.ids import new_id, now_iso
-from chat.logic import limits, presence, read_state
+from chat.logic import rate_limits as limits
 from chat.logic.access import require_member
-from chat.logic.join_codes import new_join_code, normalise_code
-from chat.logic.tokens import Principal
+from chat.logic.accounts.tokens import Principal
+from chat.logic.conversation import read_state
+from chat.logic.realtime import presence
+from chat.logic.rooms.join_codes import new_join_code, normalise_code
 from chat.models import (
     BOT_USER_ID,
     BOT_USERNAME,

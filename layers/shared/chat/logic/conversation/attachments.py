@@ -31,7 +31,7 @@ from chat.dal import attachments as records
 from chat.errors import ValidationFailed
 from chat.ids import new_id, now_iso
 from chat.logic.access import require_member
-from chat.logic.tokens import Principal
+from chat.logic.accounts.tokens import Principal
 from chat.models import (
     MAX_ATTACHMENTS_PER_MESSAGE,
     Attachment,

@@ -9,7 +9,7 @@ from chat.config import settings
 from chat.dal import rooms as room_table
 from chat.errors import Forbidden, NotFound
 from chat.logic.access import require_member
-from chat.logic.tokens import Principal
+from chat.logic.accounts.tokens import Principal
 from chat.models import BotSettings, BotSettingsUpdate
 
 

@@ -7,9 +7,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from chat.dal import users as user_table
 from chat.errors import NotFound, Unauthorized
 from chat.ids import new_id, now_iso
-from chat.logic import limits
-from chat.logic.passwords import hash_password, verify_password
-from chat.logic.tokens import Principal, issue_token
+from chat.logic import rate_limits as limits
+from chat.logic.accounts.passwords import hash_password, verify_password
+from chat.logic.accounts.tokens import Principal, issue_token
 from chat.models import AuthResponse, LoginRequest, RegisterRequest, User
 from chat.observability import logger, metrics
 from chat.text_rules import is_reserved_username

@@ -15,9 +15,9 @@ from chat.dal import message_changes as changes
 from chat.dal import messages as message_table
 from chat.errors import Conflict, NotFound, Unavailable, ValidationFailed
 from chat.frames import ReactionFrame
-from chat.logic import presence
 from chat.logic.access import require_member
-from chat.logic.tokens import Principal
+from chat.logic.accounts.tokens import Principal
+from chat.logic.realtime import presence
 from chat.models import Reaction, ReactionList
 
 MAX_DISTINCT_EMOJI = 20

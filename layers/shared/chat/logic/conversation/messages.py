@@ -21,10 +21,12 @@ from chat.dal.rooms import touch_last_message
 from chat.errors import NotFound, Unavailable, ValidationFailed
 from chat.frames import MessageFrame
 from chat.ids import new_id, now_iso
-from chat.logic import attachments, fanout, limits, presence
+from chat.logic import rate_limits as limits
 from chat.logic.access import require_member
-from chat.logic.replies import check_reply_to
-from chat.logic.tokens import Principal
+from chat.logic.accounts.tokens import Principal
+from chat.logic.conversation import attachments
+from chat.logic.conversation.replies import check_reply_to
+from chat.logic.realtime import fanout, presence
 from chat.models import Message, MessagePage, is_bot_command
 from chat.observability import logger, metrics
 from chat.text_rules import is_blank

@@ -39,7 +39,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import httpx2
 from google import genai
@@ -47,12 +47,29 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from chat import redaction
-from chat.logic.bot.context import Blob, Turn
 
 _REDACTED = "[redacted]"
 # The answer stream being read on the current thread (its response hook records the socket).
 _reading = threading.local()
 _DETAIL_LIMIT = 500
+
+
+class Turn(Protocol):
+    """A turn of the conversation the model answers (chat.logic.bot.context.Turn)."""
+
+    @property
+    def role(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+
+
+class Blob(Protocol):
+    """A file given to the model as inline bytes (chat.logic.bot.context.Blob)."""
+
+    @property
+    def mime_type(self) -> str: ...
+    @property
+    def data(self) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -305,9 +322,9 @@ class GeminiClient:
 
 
 def _part(part: str | Blob) -> types.Part:
-    if isinstance(part, Blob):
-        return types.Part.from_bytes(data=part.data, mime_type=part.mime_type)
-    return types.Part(text=part)
+    if isinstance(part, str):
+        return types.Part(text=part)
+    return types.Part.from_bytes(data=part.data, mime_type=part.mime_type)
 
 
 def _contents(turns: Sequence[Turn], file_parts: Sequence[str | Blob]) -> list[types.Content]:
