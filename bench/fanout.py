@@ -80,12 +80,12 @@ from moto import mock_aws  # noqa: E402
 from chat import aws  # noqa: E402
 from chat.dal import connections  # noqa: E402
 from chat.dal.tables import table  # noqa: E402
-from chat.logic.accounts.tokens import Principal  # noqa: E402
 from chat.logic.conversation.messages import post_message  # noqa: E402
 from chat.logic.realtime import fanout  # noqa: E402
-from chat.logic.rooms import directory as rooms  # noqa: E402
+from chat.logic.rooms import directory  # noqa: E402
 from chat.models import CreateRoomRequest  # noqa: E402
 from chat.observability import metrics  # noqa: E402
+from chat.principal import Principal  # noqa: E402
 
 
 class SleepingManagementApi:
@@ -137,7 +137,7 @@ class _Writes:
 def room_with_subscribers(owner: Principal, size: int) -> str:
     """A room and `size` live connections subscribed to it, as the connections DAL writes
     them (`put_connection`, then `subscribe`)."""
-    room_id = rooms.create_room(owner, CreateRoomRequest(name=f"bench {size}")).room_id
+    room_id = directory.create_room(owner, CreateRoomRequest(name=f"bench {size}")).room_id
     writes = _Writes()
     real = connections.table, connections.transact
     connections.table, connections.transact = (lambda name: writes), writes.transact

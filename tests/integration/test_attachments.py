@@ -15,8 +15,8 @@ import requests
 
 from chat.dal import attachments as records
 from chat.errors import ValidationFailed
-from chat.logic.accounts.tokens import Principal
 from chat.logic.conversation import attachments
+from chat.principal import Principal
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(50))
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 40

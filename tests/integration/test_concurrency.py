@@ -95,8 +95,9 @@ def test_concurrent_joins_cannot_overfill_a_direct_room(rest, register):
     # The logic is called directly: the REST resolver keeps the current event on the app,
     # so one app cannot serve threads at once (Lambda never does).
     from chat.errors import Conflict
-    from chat.logic.accounts.tokens import Principal, verify_token
-    from chat.logic.rooms import directory as rooms
+    from chat.logic.accounts.tokens import verify_token
+    from chat.logic.rooms import membership
+    from chat.principal import Principal
 
     owner = register("owner")
     room = rest.post("/rooms", {"name": "dm", "is_group": False}, token=owner).body
@@ -104,7 +105,7 @@ def test_concurrent_joins_cannot_overfill_a_direct_room(rest, register):
 
     def join(index: int) -> str:
         try:
-            rooms.join_room(people[index], room["code"])
+            membership.join_room(people[index], room["code"])
             return "joined"
         except Conflict:
             return "full"

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from chat.errors import Conflict
-from chat.logic.accounts.tokens import Principal
 from chat.logic.conversation import edits, reactions, read_state
+from chat.principal import Principal
 from tests.integration.test_concurrency import (  # noqa: F401 - the fixture is autouse
     _all_at_once,
     atomic_moto_requests,

@@ -37,6 +37,11 @@ class StoredObject:
     content_type: str | None
 
 
+def object_key(room_id: str, attachment_id: str) -> str:
+    """Where an attachment's file is kept in the bucket."""
+    return f"rooms/{room_id}/{attachment_id}"
+
+
 def _bucket() -> str:
     name = settings().attachments_bucket
     if not name:  # the functions that use storage check it at cold start (require_settings)

@@ -16,12 +16,17 @@ def require_member(room_id: str, user_id: str) -> dict[str, Any]:
     return membership
 
 
-def require_owner(room_id: str, user_id: str, action: str) -> dict[str, Any]:
-    """The room, if the caller is a member (else 404) and its owner (else 403)."""
-    require_member(room_id, user_id)
+def room_or_404(room_id: str) -> dict[str, Any]:
     room = get_room(room_id)
     if room is None:
         raise NotFound("Room not found")
+    return room
+
+
+def require_owner(room_id: str, user_id: str, action: str) -> dict[str, Any]:
+    """The room, if the caller is a member (else 404) and its owner (else 403)."""
+    require_member(room_id, user_id)
+    room = room_or_404(room_id)
     if room.get("owner_id") != user_id:
         raise Forbidden(f"Only the room's owner can {action}")
     return room

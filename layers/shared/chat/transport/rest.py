@@ -23,9 +23,10 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from chat import redaction
 from chat.config import settings
 from chat.errors import ChatError, RateLimited, TooLarge
-from chat.logic.accounts.tokens import Principal, verify_token
+from chat.logic.accounts.tokens import verify_token
 from chat.models import ErrorBody, ErrorResponse
 from chat.observability import logger
+from chat.principal import Principal
 from chat.transport import body_rules
 
 MAX_BODY_BYTES = 64 * 1024

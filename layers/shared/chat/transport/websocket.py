@@ -21,11 +21,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from chat import redaction
 from chat.errors import ChatError, Unauthorized, Unavailable
 from chat.frames import ErrorFrame, PongFrame
-from chat.logic.accounts.tokens import Principal, verify_token
+from chat.logic.accounts.tokens import verify_token
 from chat.logic.bot import control as bot_control
 from chat.logic.conversation.messages import post_message
 from chat.logic.realtime import presence
 from chat.observability import logger, metrics
+from chat.principal import Principal
 from chat.transport.client_frames import (
     ClientBotStop,
     ClientJoin,

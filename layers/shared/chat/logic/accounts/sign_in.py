@@ -9,9 +9,10 @@ from chat.errors import NotFound, Unauthorized
 from chat.ids import new_id, now_iso
 from chat.logic import rate_limits as limits
 from chat.logic.accounts.passwords import hash_password, verify_password
-from chat.logic.accounts.tokens import Principal, issue_token
+from chat.logic.accounts.tokens import issue_token
 from chat.models import AuthResponse, LoginRequest, RegisterRequest, User
 from chat.observability import logger, metrics
+from chat.principal import Principal
 from chat.text_rules import is_reserved_username
 
 

@@ -38,11 +38,11 @@ from chat.errors import Conflict, NotFound, Unavailable, ValidationFailed
 from chat.frames import BotStreamFrame, MessageFrame
 from chat.ids import now_iso
 from chat.logic.access import require_member
-from chat.logic.accounts.tokens import Principal
+from chat.logic.bot.command_limits import check_bot_limits
 from chat.logic.bot.reply import new_reply
-from chat.logic.conversation.messages import check_bot_limits
 from chat.logic.realtime import presence
 from chat.observability import logger, metrics
+from chat.principal import Principal
 
 _MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 

@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from chat.adapters.storage import object_key
 from chat.logic.bot.context import Blob, ModelInput
-from chat.logic.conversation.attachments import object_key
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif", "application/pdf"})

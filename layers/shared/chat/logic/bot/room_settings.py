@@ -7,17 +7,9 @@ from typing import Any
 from chat.adapters.gemini_keys import encrypt_api_key
 from chat.config import settings
 from chat.dal import rooms as room_table
-from chat.errors import Forbidden, NotFound
-from chat.logic.access import require_member
-from chat.logic.accounts.tokens import Principal
+from chat.logic.access import require_member, require_owner, room_or_404
 from chat.models import BotSettings, BotSettingsUpdate
-
-
-def _room_or_404(room_id: str) -> dict[str, Any]:
-    room = room_table.get_room(room_id)
-    if room is None:
-        raise NotFound("Room not found")
-    return room
+from chat.principal import Principal
 
 
 def _bot_settings(room: dict[str, Any]) -> BotSettings:
@@ -30,7 +22,7 @@ def _bot_settings(room: dict[str, Any]) -> BotSettings:
 
 def get_bot_settings(principal: Principal, room_id: str) -> BotSettings:
     require_member(room_id, principal.user_id)
-    return _bot_settings(_room_or_404(room_id))
+    return _bot_settings(room_or_404(room_id))
 
 
 def _changes(room_id: str, update: BotSettingsUpdate) -> tuple[dict[str, Any], list[str]]:
@@ -58,10 +50,7 @@ def _changes(room_id: str, update: BotSettingsUpdate) -> tuple[dict[str, Any], l
 def update_bot_settings(
     principal: Principal, room_id: str, update: BotSettingsUpdate
 ) -> BotSettings:
-    require_member(room_id, principal.user_id)
-    room = _room_or_404(room_id)
-    if room["owner_id"] != principal.user_id:
-        raise Forbidden("Only the room's owner can change the bot's settings")
+    room = require_owner(room_id, principal.user_id, "change the bot's settings")
     set_fields, remove_fields = _changes(room_id, update)
     if set_fields or remove_fields:
         room = room_table.update_room(room_id, set_fields, remove_fields)

@@ -31,7 +31,6 @@ from chat.dal import attachments as records
 from chat.errors import ValidationFailed
 from chat.ids import new_id, now_iso
 from chat.logic.access import require_member
-from chat.logic.accounts.tokens import Principal
 from chat.models import (
     MAX_ATTACHMENTS_PER_MESSAGE,
     Attachment,
@@ -41,6 +40,7 @@ from chat.models import (
     Message,
 )
 from chat.observability import logger, metrics
+from chat.principal import Principal
 
 UPLOAD_EXPIRES_SECONDS = 300
 DOWNLOAD_EXPIRES_SECONDS = 3600  # the contract asks for at least 5 minutes
@@ -75,10 +75,6 @@ IMAGE_SIGNATURES = {
 }
 
 
-def object_key(room_id: str, attachment_id: str) -> str:
-    return f"rooms/{room_id}/{attachment_id}"
-
-
 def looks_like(content_type: str, head: bytes) -> bool:
     """Whether ``head`` (an object's first bytes) is of the declared image format;
     True for types that are not images."""
@@ -93,7 +89,7 @@ def create_upload(
     """Record a declared attachment and return the presigned POST to upload it."""
     require_member(room_id, principal.user_id)
     attachment_id = new_id()
-    key = object_key(room_id, attachment_id)
+    key = storage.object_key(room_id, attachment_id)
     upload = storage.presigned_upload(
         key, request.content_type, request.size, UPLOAD_EXPIRES_SECONDS
     )
@@ -207,7 +203,7 @@ def signed(refs: Sequence[Mapping[str, Any]] | None, room_id: str) -> list[Attac
             content_type=ref["content_type"],
             size=int(ref["size"]),
             url=storage.presigned_download(
-                object_key(room_id, ref["attachment_id"]),
+                storage.object_key(room_id, ref["attachment_id"]),
                 ref["filename"],
                 ref["content_type"],
                 DOWNLOAD_EXPIRES_SECONDS,
@@ -237,6 +233,6 @@ def delete_attachments_of(message: Mapping[str, Any] | Message) -> None:
         return
     room_id = message["room_id"]
     ids = [ref["attachment_id"] for ref in refs]
-    storage.delete([object_key(room_id, attachment_id) for attachment_id in ids])
+    storage.delete([storage.object_key(room_id, attachment_id) for attachment_id in ids])
     records.delete_attachments(ids)
     logger.info("attachments deleted", extra={"count": len(ids)})

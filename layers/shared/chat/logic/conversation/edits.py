@@ -13,10 +13,10 @@ from chat.errors import Conflict, Forbidden, NotFound
 from chat.frames import MessageDeletedFrame, MessageUpdatedFrame
 from chat.ids import now_iso
 from chat.logic.access import require_member
-from chat.logic.accounts.tokens import Principal
 from chat.logic.conversation import attachments
 from chat.logic.realtime import presence
 from chat.models import Message
+from chat.principal import Principal
 
 
 def edit_message(principal: Principal, room_id: str, message_id: str, content: str) -> Message:

@@ -21,21 +21,14 @@ from chat.dal.rooms import touch_last_message
 from chat.errors import NotFound, Unavailable, ValidationFailed
 from chat.frames import MessageFrame
 from chat.ids import new_id, now_iso
-from chat.logic import rate_limits as limits
 from chat.logic.access import require_member
-from chat.logic.accounts.tokens import Principal
+from chat.logic.bot.command_limits import check_bot_limits
 from chat.logic.conversation import attachments
-from chat.logic.conversation.replies import check_reply_to
 from chat.logic.realtime import fanout, presence
-from chat.models import Message, MessagePage, is_bot_command
+from chat.models import Message, is_bot_command
 from chat.observability import logger, metrics
+from chat.principal import Principal
 from chat.text_rules import is_blank
-
-
-def check_bot_limits(principal: Principal, room_id: str) -> None:
-    limits.hit(limits.BOT_COMMANDS_PER_USER_AND_ROOM, principal.user_id, room_id)
-    limits.hit(limits.BOT_COMMANDS_PER_USER, principal.user_id)
-    limits.hit(limits.BOT_COMMANDS_PER_ROOM, room_id)
 
 
 def post_message(
@@ -109,6 +102,13 @@ def post_message(
     return message
 
 
+def check_reply_to(room_id: str, reply_to: str | None) -> None:
+    """422 (`details` naming reply_to) unless `reply_to` is absent or a message of the room."""
+    if reply_to is not None and message_table.get_message(room_id, reply_to) is None:
+        message = "reply_to is not a message of this room"
+        raise ValidationFailed(message, details=[{"field": "reply_to", "message": message}])
+
+
 def _touch_room(room_id: str, at: str) -> None:
     """The room's last activity (room lists sort by it). The message is stored and pushed
     by now: a failure here is logged, never reported to the sender as a failed send."""
@@ -132,13 +132,3 @@ def _submit_command(message: Message) -> Message:
         metrics.add_metric(name="BotCommandsNotQueued", unit=MetricUnit.Count, value=1)
         message_table.update_message(message.room_id, message.message_id, {"status": "error"})
         return message.model_copy(update={"status": "error"})
-
-
-def history(principal: Principal, room_id: str, limit: int, before: str | None) -> MessagePage:
-    require_member(room_id, principal.user_id)
-    items, more = message_table.page(room_id, limit, before)
-    items.reverse()  # oldest -> newest within the page
-    return MessagePage(
-        messages=[Message(**attachments.with_urls(item)) for item in items],
-        next_before=items[0]["message_id"] if more and items else None,
-    )

@@ -16,9 +16,9 @@ from chat.dal import messages as message_table
 from chat.errors import Conflict, NotFound, Unavailable, ValidationFailed
 from chat.frames import ReactionFrame
 from chat.logic.access import require_member
-from chat.logic.accounts.tokens import Principal
 from chat.logic.realtime import presence
 from chat.models import Reaction, ReactionList
+from chat.principal import Principal
 
 MAX_DISTINCT_EMOJI = 20
 MAX_EMOJI_BYTES = 32

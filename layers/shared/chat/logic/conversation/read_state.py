@@ -18,9 +18,9 @@ from chat.dal.rooms import get_membership
 from chat.errors import NotFound, ValidationFailed
 from chat.frames import ReadFrame
 from chat.logic.access import require_member
-from chat.logic.accounts.tokens import Principal
 from chat.logic.realtime import presence
 from chat.models import ReadState
+from chat.principal import Principal
 
 UNREAD_CAP = 100
 

@@ -18,9 +18,9 @@ from chat.errors import Unauthorized
 from chat.frames import JoinedFrame, LeftFrame, PresenceFrame, ServerFrame, TypingFrame
 from chat.ids import now_iso
 from chat.logic.access import require_member
-from chat.logic.accounts.tokens import Principal
 from chat.logic.realtime import fanout
 from chat.observability import logger
+from chat.principal import Principal
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,9 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 
-from chat.logic.accounts.tokens import Principal
 from chat.logic.conversation import attachments
 from chat.models import AttachmentUpload, CreateAttachmentRequest
+from chat.principal import Principal
 from chat.transport.rest import BEARER, authenticate
 
 router = Router()

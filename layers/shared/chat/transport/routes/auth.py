@@ -9,8 +9,8 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 
 from chat.logic.accounts import sign_in
-from chat.logic.accounts.tokens import Principal
 from chat.models import AuthResponse, LoginRequest, RegisterRequest, User
+from chat.principal import Principal
 from chat.transport.rest import BEARER, authenticate, client_address
 
 router = Router()

@@ -9,7 +9,6 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 
-from chat.logic.accounts.tokens import Principal
 from chat.logic.conversation import edits, reactions, read_state
 from chat.logic.rooms import moderation
 from chat.models import (
@@ -21,6 +20,7 @@ from chat.models import (
     RenameRoomRequest,
     Room,
 )
+from chat.principal import Principal
 from chat.transport.rest import BEARER, authenticate
 
 router = Router()

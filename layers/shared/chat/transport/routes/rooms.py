@@ -10,11 +10,10 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from chat.logic.accounts.tokens import Principal
 from chat.logic.bot import control as bot_control
 from chat.logic.bot import room_settings
 from chat.logic.conversation import history, messages
-from chat.logic.rooms import directory as rooms
+from chat.logic.rooms import directory, membership
 from chat.models import (
     BotSettings,
     BotSettingsUpdate,
@@ -31,6 +30,7 @@ from chat.models import (
     Room,
     RoomList,
 )
+from chat.principal import Principal
 from chat.transport.rest import BEARER, authenticate
 
 router = Router()
@@ -47,32 +47,32 @@ def _created(body: Room | Message) -> Response:
     responses={201: {"description": "Created", "content": {"application/json": {"model": Room}}}},
 )
 def create_room(principal: Caller, body: CreateRoomRequest) -> Response[Room]:
-    return _created(rooms.create_room(principal, body))
+    return _created(directory.create_room(principal, body))
 
 
 @router.get("/rooms", security=BEARER)
 def list_rooms(principal: Caller) -> RoomList:
-    return rooms.list_rooms(principal)
+    return directory.list_rooms(principal)
 
 
 @router.post("/rooms/join", security=BEARER)
 def join_room(principal: Caller, body: JoinRoomRequest) -> Room:
-    return rooms.join_room(principal, body.code)
+    return membership.join_room(principal, body.code)
 
 
 @router.get("/rooms/<room_id>", security=BEARER)
 def get_room(principal: Caller, room_id: str) -> Room:
-    return rooms.get_room(principal, room_id)
+    return directory.get_room(principal, room_id)
 
 
 @router.post("/rooms/<room_id>/invite", security=BEARER)
 def invite(principal: Caller, room_id: str, body: InviteRequest) -> Room:
-    return rooms.invite(principal, room_id, body.username)
+    return membership.invite(principal, room_id, body.username)
 
 
 @router.get("/rooms/<room_id>/members", security=BEARER)
 def list_members(principal: Caller, room_id: str) -> MemberList:
-    return rooms.list_members(principal, room_id)
+    return membership.list_members(principal, room_id)
 
 
 @router.delete(
@@ -81,7 +81,7 @@ def list_members(principal: Caller, room_id: str) -> MemberList:
     responses={204: {"description": "Left the room"}},
 )
 def leave_room(principal: Caller, room_id: str):  # 204: no body, so no return model
-    rooms.leave_room(principal, room_id)
+    membership.leave_room(principal, room_id)
     return Response(status_code=204)
 
 
@@ -123,7 +123,7 @@ def list_messages(
 ) -> MessagePage | MessagesAfterPage:
     if after is not None:
         return history.history_after(principal, room_id, limit, after, before=before)
-    return messages.history(principal, room_id, limit, before)
+    return history.history(principal, room_id, limit, before)
 
 
 @router.post(
