@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 from boto3.dynamodb.conditions import Key
 
+from chat.dal.items import MessageItem
 from chat.dal.tables import (
     table,
     table_name,
@@ -79,13 +81,21 @@ def update_message(room_id: str, message_id: str, fields: dict[str, Any]) -> Non
     )
 
 
-def reply_attribute(generation: int) -> str:
+def _reply_attribute(generation: int) -> str:
     """The command's attribute naming its reply of one generation: ``reply_id`` for the
     first answer, ``reply_id_<n>`` for the n-th regeneration."""
     return "reply_id" if generation == 0 else f"reply_id_{generation}"
 
 
-def put_reply(command_id: str, reply: dict[str, Any], generation: int = 0) -> bool:
+def reply_id(command: MessageItem | None, generation: int) -> str | None:
+    """The id of the command's reply of this generation, once it has one."""
+    if command is None:
+        return None
+    found = cast(Mapping[str, Any], command).get(_reply_attribute(generation))
+    return str(found) if found else None
+
+
+def put_reply(reply: MessageItem, generation: int = 0) -> bool:
     """Store a bot reply and mark its command as answered by it for this generation, at once.
 
     False, and nothing written, when the command already has a reply of that generation or
@@ -98,10 +108,10 @@ def put_reply(command_id: str, reply: dict[str, Any], generation: int = 0) -> bo
             {
                 "Update": {
                     "TableName": name,
-                    "Key": {"room_id": reply["room_id"], "message_id": command_id},
+                    "Key": {"room_id": reply["room_id"], "message_id": reply["reply_to"]},
                     "UpdateExpression": "SET #reply = :reply",
                     "ConditionExpression": "attribute_exists(message_id) AND attribute_not_exists(#reply)",
-                    "ExpressionAttributeNames": {"#reply": reply_attribute(generation)},
+                    "ExpressionAttributeNames": {"#reply": _reply_attribute(generation)},
                     "ExpressionAttributeValues": {":reply": reply["message_id"]},
                 }
             },

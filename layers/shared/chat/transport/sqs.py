@@ -1,7 +1,6 @@
 """The bot worker's transport: SQS FIFO records of the bot queue in, one answer each.
 
-One record is one command (``{"room_id", "message_id", "generation"?}``, grouped by room;
-a regeneration names its generation, 1, 2 …); the queue
+One record is one command (chat.queued_command), grouped by room; the queue
 blocks a room until its oldest command is done, and a retry waits out the visibility
 timeout. A record that raises fails and SQS retries it (3 receives, then the DLQ);
 ``skip_group_on_error`` (``handle_batch``) fails the room's later records of the batch
@@ -19,7 +18,6 @@ too, so its order holds while other rooms go on.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from functools import lru_cache
@@ -39,8 +37,10 @@ from aws_lambda_powertools.utilities.idempotency import (
 
 from chat.config import settings
 from chat.logic.bot import budget
+from chat.logic.bot.answer import Result
 from chat.logic.bot.command import answer_command
 from chat.observability import logger, metrics
+from chat.queued_command import QueuedCommand
 
 _IDEMPOTENCY = IdempotencyConfig(
     event_key_jmespath="[message_id, generation]",
@@ -64,22 +64,18 @@ def handle_batch(event: dict[str, Any], lambda_context: Any) -> dict[str, Any]:
     )
 
 
-def handle_record(record: SQSRecord, lambda_context: Any) -> dict[str, Any]:
+def handle_record(record: SQSRecord, lambda_context: Any) -> Result:
     """The record handler of the SQS batch: one queued command."""
-    body = json.loads(record.body)
-    command = {
-        "room_id": str(body["room_id"]),
-        "message_id": str(body["message_id"]),
-        "generation": int(body.get("generation") or 0),
-    }
-    logger.append_keys(**command)
+    command = QueuedCommand.from_body(record.body)
+    keys = command.log_keys()
+    logger.append_keys(**keys)
     try:
         deadline = _deadline(lambda_context)
         _IDEMPOTENCY.register_lambda_context(lambda_context)
         answer = _answer_once(str(settings().idempotency_table))
         return answer(command=command, deadline=deadline)
     finally:
-        logger.remove_keys(["room_id", "message_id", "generation"])
+        logger.remove_keys(list(keys))
 
 
 def _deadline(lambda_context: Any) -> float:
@@ -93,7 +89,7 @@ def _deadline(lambda_context: Any) -> float:
 
 
 @lru_cache(maxsize=1)
-def _answer_once(table_name: str) -> Callable[..., dict[str, Any]]:
+def _answer_once(table_name: str) -> Callable[..., Result]:
     """answer_command made idempotent on the command's message_id; built on first use, once
     per container (its persistence layer makes its own low-level DynamoDB client)."""
     return idempotent_function(

@@ -31,18 +31,20 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chat.adapters.bot_queue import enqueue_command
+from chat.adapters import bot_queue
 from chat.dal import messages as message_table
 from chat.dal.rooms import touch_last_message
 from chat.errors import Conflict, NotFound, Unavailable, ValidationFailed
-from chat.frames import BotStreamFrame, MessageFrame
+from chat.frames import MessageFrame
 from chat.ids import now_iso
 from chat.logic.access import require_member
 from chat.logic.bot.command_limits import check_bot_limits
 from chat.logic.bot.reply import new_reply
+from chat.logic.bot.transcript import Transcript
 from chat.logic.realtime import presence
 from chat.observability import logger, metrics
 from chat.principal import Principal
+from chat.queued_command import QueuedCommand
 
 _MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -88,7 +90,7 @@ def regenerate(principal: Principal, room_id: str, message_id: str) -> str:
     check_bot_limits(principal, room_id)
     generation = message_table.next_generation(room_id, command_id)
     try:
-        enqueue_command(room_id, command_id, generation)
+        bot_queue.enqueue(QueuedCommand(room_id, command_id, generation))
     except Exception as exc:
         logger.exception(
             "could not queue a regeneration",
@@ -112,15 +114,16 @@ def _latest_reply(room_id: str, command: dict[str, Any]) -> dict[str, Any] | Non
     before it started (its stopped reply stored and announced here)."""
     command_id = command["message_id"]
     generation = int(command.get("generations") or 0)
-    attribute = message_table.reply_attribute(generation)
-    reply_id = command.get(attribute)
+    reply_id = message_table.reply_id(command, generation)
     if reply_id is None:
         if command.get("status") == "error":  # never queued: no answer is coming
             raise Conflict("This command has no answer to stop")
         if _stop_before_start(room_id, command_id, generation):
             return None
         # The worker started the answer meanwhile: stop that one.
-        reply_id = (message_table.get_message(room_id, command_id) or {}).get(attribute)
+        reply_id = message_table.reply_id(
+            message_table.get_message(room_id, command_id), generation
+        )
     reply = message_table.get_message(room_id, reply_id) if reply_id else None
     if reply is None:
         raise Conflict("This command has no answer to stop")
@@ -131,24 +134,10 @@ def _stop_before_start(room_id: str, command_id: str, generation: int) -> bool:
     """Store the command's reply of this generation as stopped and empty, unless the
     worker started it first (False); announce it like an ended answer."""
     reply = new_reply(room_id, command_id, status="stopped")
-    item = reply.model_dump(exclude_none=True)
-    if generation:
-        item["generation"] = generation
-    if not message_table.put_reply(command_id, item, generation):
+    if not message_table.put_reply(reply.model_dump(exclude_none=True), generation):
         return False
     touch_last_message(room_id, reply.created_at)
     presence.send_to_room(room_id, MessageFrame.of(reply))
-    final = BotStreamFrame(
-        room_id=room_id,
-        message_id=reply.message_id,
-        reply_to=command_id,
-        chunk="",
-        is_complete=True,
-        seq=0,
-        offset=0,
-        full_response="",
-        stopped=True,
-    )
-    presence.send_to_room(room_id, final)
+    presence.send_to_room(room_id, Transcript.of_reply(reply).final_frame(stopped=True))
     metrics.add_metric(name="BotCommandsStoppedQueued", unit=MetricUnit.Count, value=1)
     return True

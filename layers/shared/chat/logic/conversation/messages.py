@@ -15,7 +15,7 @@ from concurrent.futures import wait
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chat.adapters.bot_queue import enqueue_command
+from chat.adapters import bot_queue
 from chat.dal import messages as message_table
 from chat.dal.rooms import touch_last_message
 from chat.errors import NotFound, Unavailable, ValidationFailed
@@ -28,6 +28,7 @@ from chat.logic.realtime import fanout, presence
 from chat.models import Message, is_bot_command
 from chat.observability import logger, metrics
 from chat.principal import Principal
+from chat.queued_command import QueuedCommand
 from chat.text_rules import is_blank
 
 
@@ -121,7 +122,7 @@ def _touch_room(room_id: str, at: str) -> None:
 def _submit_command(message: Message) -> Message:
     """Queue a stored command; if that fails, mark it failed so it is never silently lost."""
     try:
-        enqueue_command(message.room_id, message.message_id)
+        bot_queue.enqueue(QueuedCommand(message.room_id, message.message_id))
         metrics.add_metric(name="BotCommandsQueued", unit=MetricUnit.Count, value=1)
         return message
     except Exception:
