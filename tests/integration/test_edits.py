@@ -28,7 +28,7 @@ def _history(rest, room_id: str, token: str) -> list[dict[str, Any]]:
 
 
 def _bot_message(room_id: str, reply_to: str) -> dict[str, Any]:
-    """A stored bot answer, as the worker stores it."""
+    """A stored bot answer to the command `reply_to`, as the worker stores it."""
     item = {
         "message_id": new_id(),
         "room_id": room_id,
@@ -40,7 +40,7 @@ def _bot_message(room_id: str, reply_to: str) -> dict[str, Any]:
         "reply_to": reply_to,
         "status": "complete",
     }
-    store.put_message(item)
+    assert store.put_reply(item)
     return item
 
 

@@ -117,7 +117,7 @@ def test_connect_without_the_authorizers_context_is_refused(sockets):
     response = handler_of("WsConnectFunction")(event, LambdaContext("WsConnectFunction"))
     # Then it is refused and nothing is recorded
     assert response["statusCode"] == 401
-    assert connections.get_connection(client.connection_id) is None
+    assert connections.remove_connection(client.connection_id) == (None, [])
 
 
 def test_frames_know_their_sender_without_reading_the_connections_table(
@@ -172,8 +172,8 @@ def test_an_expired_socket_already_gone_is_cleaned_up_at_once(
     # When she sends a frame
     alice.send({"type": "ping"})
     # Then her records are removed now (no $disconnect will come for a gone connection)
-    assert connections.get_connection(alice.connection_id) is None
     assert connections.room_subscribers(room["room_id"]) == []
+    assert connections.remove_connection(alice.connection_id) == (None, [])
 
 
 # ------------------------------------------------------------------------------ hot path

@@ -70,6 +70,14 @@ def test_text_is_let_in_whole_until_the_cap_then_cut_between_code_points():
     assert answer.admitted_bytes == json_size("0123456789abcdé") <= 20
 
 
+@pytest.mark.parametrize("left", [1, 5, 11])
+def test_a_character_wider_than_what_is_left_ends_the_text_there(left):
+    answer = transcript(max_bytes=10 + left)
+    answer.admit("0123456789")
+    assert answer.admit("🎉 and more") == ""  # 🎉 is 12 bytes as JSON
+    assert answer.truncated and answer.admitted_bytes == 10
+
+
 def test_the_cap_is_the_json_size_of_the_full_response():
     answer = transcript(max_bytes=64)
     for piece in ['"quoted"\n', "\\", "ünïcödé " * 10]:

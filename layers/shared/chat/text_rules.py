@@ -1,4 +1,4 @@
-"""The contract's string rules (shared/API.md, Validation rules) as reusable pydantic types.
+"""The contract's string rules (docs/API.md, Validation rules) as reusable pydantic types.
 
 Every string a client sends is valid Unicode: no lone surrogates (they cannot be encoded,
 stored or sent) and no NUL. On top of that each kind of text has its rule:
@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import AfterValidator, BeforeValidator, SecretStr
+from pydantic import AfterValidator, BeforeValidator
 
 from chat import redaction
 
@@ -122,5 +122,3 @@ BlankIfInvisible = AfterValidator(blank_if_invisible)
 Secret = BeforeValidator(secret)
 GeminiKey = BeforeValidator(gemini_key)
 NotReserved = AfterValidator(not_reserved)
-
-SecretText = Annotated[SecretStr, Secret]

@@ -37,9 +37,9 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, cast
 
 import httpx2
 from google import genai
@@ -101,10 +101,6 @@ class GeminiError(Exception):
         self.partial_text = partial_text
         self.status = status
         self.message = message or self.default_message
-
-    @property
-    def produced_output(self) -> bool:
-        return bool(self.partial_text)
 
     @property
     def retryable(self) -> bool:
@@ -182,13 +178,16 @@ class AnswerStream:
         if response is not None:
             _shut_down(response)
 
-    def _run(self) -> Iterator[str]:
+    def _run(self) -> Generator[str, None, None]:
         if self._aborted:
             return
         deadline = time.monotonic() + self._total_timeout
         _reading.stream = self
-        responses = self._client.models.generate_content_stream(
-            model=self._model, contents=self._contents, config=self._config
+        responses = cast(
+            Generator[types.GenerateContentResponse, None, None],
+            self._client.models.generate_content_stream(
+                model=self._model, contents=self._contents, config=self._config
+            ),
         )
         try:
             for response in responses:

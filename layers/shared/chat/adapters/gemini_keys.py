@@ -5,6 +5,7 @@ read, so no log line, metric or trace can show it."""
 from __future__ import annotations
 
 from aws_lambda_powertools.utilities import parameters
+from boto3.dynamodb.types import Binary
 
 from chat import aws, redaction
 from chat.config import settings
@@ -32,9 +33,10 @@ def encrypt_api_key(room_id: str, api_key: str) -> bytes:
     return response["CiphertextBlob"]
 
 
-def decrypt_api_key(room_id: str, ciphertext: bytes) -> str:
+def decrypt_api_key(room_id: str, ciphertext: bytes | Binary) -> str:
+    """A room's key from its ciphertext (as the room item holds it: DynamoDB's Binary)."""
     response = aws.kms().decrypt(
-        CiphertextBlob=bytes(ciphertext),
+        CiphertextBlob=bytes(ciphertext),  # type: ignore[arg-type]  # boto3-stubs: __bytes__ -> str
         EncryptionContext={"room_id": room_id},
     )
     key = response["Plaintext"].decode("utf-8")

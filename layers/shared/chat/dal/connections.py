@@ -12,10 +12,11 @@ expire; DynamoDB's TTL deletes lazily, so every read here also drops expired ite
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 from boto3.dynamodb.conditions import Attr, Key
 
+from chat.dal.items import ConnectionItem, SubscriberItem
 from chat.dal.tables import query_all, table, table_name, transact
 
 # API Gateway's maximum connection duration, plus a margin.
@@ -56,14 +57,7 @@ def put_connection(connection_id: str, user_id: str, username: str, connected_at
     )
 
 
-def get_connection(connection_id: str) -> dict[str, Any] | None:
-    item = table("connections").get_item(Key={"pk": _conn(connection_id), "sk": _META}).get("Item")
-    if item is None or int(item["expires_at"]) <= time.time():
-        return None
-    return item
-
-
-def subscribe(connection: dict[str, Any], room_id: str) -> bool:
+def subscribe(connection: SubscriberItem, room_id: str) -> bool:
     """Subscribe a live connection to a room; False if the connection is gone."""
     name = table_name("connections")
     connection_id = connection["connection_id"]
@@ -128,14 +122,15 @@ def unsubscribe(connection_id: str, room_id: str) -> None:
     )
 
 
-def room_subscribers(room_id: str) -> list[dict[str, Any]]:
-    """Live subscriptions of a room (connection_id, user_id, username): one Query."""
-    return query_all(
+def room_subscribers(room_id: str) -> list[SubscriberItem]:
+    """Live subscriptions of a room: one Query."""
+    items = query_all(
         "connections", KeyConditionExpression=Key("pk").eq(_room(room_id)), FilterExpression=_live()
     )
+    return cast(list[SubscriberItem], items)
 
 
-def remove_connection(connection_id: str) -> tuple[dict[str, Any] | None, list[str]]:
+def remove_connection(connection_id: str) -> tuple[ConnectionItem | None, list[str]]:
     """Delete a connection and all its subscriptions.
 
     Returns the connection's META item (None if it was unknown) and the rooms it followed.
@@ -149,4 +144,4 @@ def remove_connection(connection_id: str) -> tuple[dict[str, Any] | None, list[s
             batch.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
         for room_id in rooms:
             batch.delete_item(Key={"pk": _room(room_id), "sk": _conn(connection_id)})
-    return meta, rooms
+    return cast(ConnectionItem | None, meta), rooms

@@ -9,12 +9,12 @@ DynamoDB hands numbers back as `Decimal` (`Number`) and binary attributes as `Bi
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, NotRequired, TypedDict
+from typing import TYPE_CHECKING, NotRequired, TypedDict, cast
 
 if TYPE_CHECKING:
     from boto3.dynamodb.types import Binary
 
-    from chat.models import MessageStatus, MessageType, Role
+    from chat.models import Message, MessageStatus, MessageType, Role
 
 Number = int | Decimal  # int as written, Decimal as read
 
@@ -130,3 +130,9 @@ class AttachmentItem(TypedDict):
     created_epoch: Number
     expires_at: NotRequired[Number]  # removed once attached
     attached_to: NotRequired[str]
+
+
+def message_item(message: Message) -> MessageItem:
+    """A new message as it is stored: its fields that have a value, without attachments
+    (the transaction that stores a message with attachments adds their references)."""
+    return cast(MessageItem, message.model_dump(exclude_none=True, exclude={"attachments"}))

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from chat import aws
+from chat.dal.items import MembershipItem
 from chat.dal.tables import table_name, update_if
 
 _BATCH_GET_MAX = 100
@@ -33,11 +34,11 @@ def advance_read_pointer(room_id: str, user_id: str, message_id: str) -> bool:
     ).written
 
 
-def memberships_of(user_id: str, room_ids: list[str]) -> dict[str, dict[str, Any]]:
+def memberships_of(user_id: str, room_ids: list[str]) -> dict[str, MembershipItem]:
     """The user's membership items in these rooms, by room id (BatchGetItem, 100 a call)."""
     client = aws.dynamodb_resource()
     name = table_name("memberships")
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[str, MembershipItem] = {}
     for start in range(0, len(room_ids), _BATCH_GET_MAX):
         keys = [
             {"room_id": r, "user_id": user_id} for r in room_ids[start : start + _BATCH_GET_MAX]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from botocore.exceptions import ClientError
 
@@ -100,7 +100,7 @@ def update_if(name: Table, **kwargs: Any) -> Update:
     except ClientError as exc:
         if not is_condition_failure(exc):
             raise
-        old = exc.response.get("Item")
+        old = cast(dict[str, Any] | None, exc.response.get("Item"))
         if old is None:
             return Update(False, None)
         # The resource does not convert it: the old item is in DynamoDB's wire format.

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aws_lambda_powertools.event_handler import (
     APIGatewayRestResolver,
@@ -29,6 +30,9 @@ from chat.observability import logger
 from chat.principal import Principal
 from chat.transport import body_rules
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+
 MAX_BODY_BYTES = 64 * 1024
 
 _STATUS = {
@@ -45,7 +49,7 @@ _STATUS = {
 
 # The routes name the scheme; tools/openapi.py declares it (the OpenAPI models stay off the
 # handlers' import path: 80-115 ms of cold start).
-BEARER = [{"bearer": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
 def error_body(
@@ -90,7 +94,8 @@ def authenticate(request: Request) -> Principal:
 def client_address(request: Request) -> str:
     """Dependency: the caller's address as API Gateway saw it (`sourceIp`), from the request
     being resolved (not the router's, which another resolver may share)."""
-    return request.resolved_event.request_context.identity.source_ip
+    event = cast("APIGatewayProxyEvent", request.resolved_event)
+    return event.request_context.identity.source_ip
 
 
 def _field(loc: tuple | list) -> str:
@@ -99,7 +104,21 @@ def _field(loc: tuple | list) -> str:
     return ".".join(parts) or "body"
 
 
-def _body_bytes(event: dict[str, Any]) -> int:
+# A path id that cannot be an id names nothing: 404, as an unknown id is (and as a room the
+# caller is not a member of is, so room ids cannot be probed). Powertools validates the path
+# before the routes' dependencies run, so the caller is authenticated here first.
+_NOT_FOUND = {"room_id": "Room not found", "message_id": "Message not found"}
+
+
+def _unknown_in_path(errors: list[dict[str, Any]]) -> str | None:
+    for error in errors:
+        loc = tuple(error.get("loc", ()))
+        if loc[:1] == ("path",):
+            return _NOT_FOUND.get(str(loc[1]) if len(loc) > 1 else "", "Not found")
+    return None
+
+
+def _body_bytes(event: Mapping[str, Any]) -> int:
     body = event.get("body") or ""
     if event.get("isBase64Encoded"):
         return len(body) * 3 // 4
@@ -111,7 +130,7 @@ class ChatResolver(APIGatewayRestResolver):
     (chat.transport.body_rules) before anything parses them (Powertools validates a body
     before any middleware runs)."""
 
-    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         try:
             if _body_bytes(event) > MAX_BODY_BYTES:
                 raise TooLarge(f"Request bodies are limited to {MAX_BODY_BYTES // 1024} KiB")
@@ -156,7 +175,14 @@ def build_app(*routers: Router) -> APIGatewayRestResolver:
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(exc: RequestValidationError) -> Response:
-        errors = exc.errors()
+        errors = list(exc.errors())
+        unknown = _unknown_in_path(errors)
+        if unknown:  # for the caller only: a request without a valid token is a 401 first
+            try:
+                verify_token(bearer_token(app.current_event.headers.get("authorization")))
+            except ChatError as refused:
+                return error_response(refused.code, refused.message)
+            return error_response("not_found", unknown)
         if any(error.get("type") == "json_invalid" for error in errors):
             return error_response("bad_request", "Body is not valid JSON")
         if any(

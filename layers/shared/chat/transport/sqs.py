@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
@@ -42,6 +42,9 @@ from chat.logic.bot.command import answer_command
 from chat.observability import logger, metrics
 from chat.queued_command import QueuedCommand
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+
 _IDEMPOTENCY = IdempotencyConfig(
     event_key_jmespath="[message_id, generation]",
     raise_on_no_idempotency_key=True,
@@ -56,7 +59,7 @@ class OutOfTime(Exception):
 _processor = SqsFifoPartialProcessor(skip_group_on_error=True)
 
 
-def handle_batch(event: dict[str, Any], lambda_context: Any) -> dict[str, Any]:
+def handle_batch(event: dict[str, Any], lambda_context: Any) -> PartialItemFailureResponse:
     """An SQS batch: each record by `handle_record`, in order; a failed record fails its
     room's later records of the batch (the FIFO order) and is reported for a retry."""
     return process_partial_response(

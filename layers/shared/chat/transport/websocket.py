@@ -34,8 +34,7 @@ from chat.transport.client_frames import (
     ClientMessage,
     ClientPing,
     ClientTyping,
-    parse_frame,
-    request_type,
+    ReceivedFrame,
 )
 
 CORRELATION_ID_PATH = "requestContext.requestId"
@@ -115,30 +114,30 @@ def handle_frame_event(raw: dict[str, Any]) -> dict[str, Any]:
 def handle_frame(socket: presence.Socket, raw: dict[str, Any], body: str | None) -> None:
     """Handle one client frame; every failure becomes an `error` frame to the sender."""
     connection_id = socket.connection_id
+    frame = ReceivedFrame(body)
     try:
         principal = principal_of(raw)
         if principal.token_expires_at is not None and principal.token_expires_at <= time.time():
-            _reject(
-                connection_id, body, Unauthorized("Access token expired; reconnect with a new one")
-            )
+            expired = Unauthorized("Access token expired; reconnect with a new one")
+            _reject(connection_id, frame, expired)
             presence.close(connection_id)
             return
-        _dispatch(socket, principal, parse_frame(body))
+        _dispatch(socket, principal, frame.validated())
     except ChatError as exc:
-        _reject(connection_id, body, exc)
+        _reject(connection_id, frame, exc)
     except Exception:
         # A failing dependency must not surface as API Gateway's bare "Internal server
         # error" message: the client gets the contract's error frame, without internals.
         logger.exception("frame failed", extra={"connection_id": connection_id})
         metrics.add_metric(name="FrameFailures", unit=MetricUnit.Count, value=1)
-        _reject(connection_id, body, Unavailable())
+        _reject(connection_id, frame, Unavailable())
 
 
-def _reject(connection_id: str, body: str | None, exc: ChatError) -> None:
+def _reject(connection_id: str, frame: ReceivedFrame, exc: ChatError) -> None:
     # The message is redacted: it may quote what a library said about a secret.
     message = redaction.redact(exc.message)
-    frame = ErrorFrame(code=exc.code, message=message, request_type=request_type(body))
-    presence.send_to_connection(connection_id, frame)
+    error = ErrorFrame(code=exc.code, message=message, request_type=frame.type)
+    presence.send_to_connection(connection_id, error)
 
 
 def _dispatch(socket: presence.Socket, principal: Principal, frame: Any) -> None:

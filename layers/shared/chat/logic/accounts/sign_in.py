@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chat.dal import users as user_table
+from chat.dal.items import UserItem
 from chat.errors import NotFound, Unauthorized
 from chat.ids import new_id, now_iso
 from chat.logic import rate_limits as limits
@@ -16,18 +17,18 @@ from chat.principal import Principal
 from chat.text_rules import is_reserved_username
 
 
-def _authenticated(user: dict) -> AuthResponse:
+def _authenticated(user: UserItem) -> AuthResponse:
     token, lifetime = issue_token(user["user_id"], user["username"])
     return AuthResponse(user=User(**user), access_token=token, expires_in=lifetime)
 
 
 def register(request: RegisterRequest) -> AuthResponse:
-    user = {
-        "user_id": new_id(),
-        "username": request.username,
-        "email": str(request.email) if request.email else None,
-        "created_at": now_iso(),
-    }
+    user = UserItem(
+        user_id=new_id(),
+        username=request.username,
+        email=str(request.email) if request.email else None,
+        created_at=now_iso(),
+    )
     user_table.create_user(user, hash_password(request.password.get_secret_value()))
     metrics.add_metric(name="UsersRegistered", unit=MetricUnit.Count, value=1)
     logger.info("user registered", extra={"user_id": user["user_id"]})

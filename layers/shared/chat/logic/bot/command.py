@@ -31,11 +31,12 @@ from chat.adapters import gemini_keys, storage
 from chat.config import settings
 from chat.dal import messages as message_table
 from chat.dal import rooms as room_table
-from chat.dal.items import MessageItem, RoomItem
+from chat.dal.items import MessageItem, RoomItem, message_item
 from chat.logic.bot import budget, files
 from chat.logic.bot.answer import Answer, Result
 from chat.logic.bot.context import ModelInput, build_model_input
 from chat.logic.bot.reply import new_reply
+from chat.models import MessageStatus
 from chat.observability import logger, metrics
 from chat.queued_command import QueuedCommand
 
@@ -64,9 +65,9 @@ def answer_command(command: QueuedCommand, deadline: float) -> Result:
         return _SKIPPED
     api_key = _api_key(room)
     model_input = _model_input(room, item)  # every read before the first write
-    status = "streaming" if api_key else "error"
+    status: MessageStatus = "streaming" if api_key else "error"
     reply = new_reply(command.room_id, command.message_id, status=status)
-    if not message_table.put_reply(reply.model_dump(exclude_none=True), command.generation):
+    if not message_table.put_reply(message_item(reply), command.generation):
         # Another run, or a stop request, got there first (or the command vanished).
         item = message_table.get_message(command.room_id, command.message_id)
         return _already_answered(command, message_table.reply_id(item, command.generation))

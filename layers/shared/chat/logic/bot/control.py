@@ -1,4 +1,4 @@
-"""Bot control (shared/API.md, Bot control): stopping an answer and regenerating one.
+"""Bot control (docs/API.md, Bot control): stopping an answer and regenerating one.
 
 **Stop** (``POST …/messages/{id}/stop``, the ``bot_stop`` frame): ``message_id`` is a bot
 message or the command that asked for it (then its latest answer: the last regeneration's
@@ -26,27 +26,22 @@ still streaming → ``409``.
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chat.adapters import bot_queue
 from chat.dal import messages as message_table
+from chat.dal.items import MessageItem, message_item
 from chat.dal.rooms import touch_last_message
 from chat.errors import Conflict, NotFound, Unavailable, ValidationFailed
 from chat.frames import MessageFrame
 from chat.ids import now_iso
 from chat.logic.access import require_member
-from chat.logic.bot.command_limits import check_bot_limits
+from chat.logic.bot.intake import check_bot_limits, queue
 from chat.logic.bot.reply import new_reply
 from chat.logic.bot.transcript import Transcript
 from chat.logic.realtime import presence
-from chat.observability import logger, metrics
+from chat.observability import metrics
 from chat.principal import Principal
 from chat.queued_command import QueuedCommand
-
-_MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def stop_answer(principal: Principal, room_id: str, message_id: str) -> None:
@@ -89,27 +84,20 @@ def regenerate(principal: Principal, room_id: str, message_id: str) -> str:
         raise NotFound("The command of this answer no longer exists")
     check_bot_limits(principal, room_id)
     generation = message_table.next_generation(room_id, command_id)
-    try:
-        bot_queue.enqueue(QueuedCommand(room_id, command_id, generation))
-    except Exception as exc:
-        logger.exception(
-            "could not queue a regeneration",
-            extra={"room_id": room_id, "message_id": command_id, "generation": generation},
-        )
-        metrics.add_metric(name="BotCommandsNotQueued", unit=MetricUnit.Count, value=1)
-        raise Unavailable("The bot is unavailable right now; try again later") from exc
+    if not queue(QueuedCommand(room_id, command_id, generation)):
+        raise Unavailable("The bot is unavailable right now; try again later")
     metrics.add_metric(name="BotRegenerationsQueued", unit=MetricUnit.Count, value=1)
     return command_id
 
 
-def _message(room_id: str, message_id: str) -> dict[str, Any]:
-    item = message_table.get_message(room_id, message_id) if _MESSAGE_ID.match(message_id) else None
+def _message(room_id: str, message_id: str) -> MessageItem:
+    item = message_table.get_message(room_id, message_id)
     if item is None:
         raise NotFound("Message not found")
     return item
 
 
-def _latest_reply(room_id: str, command: dict[str, Any]) -> dict[str, Any] | None:
+def _latest_reply(room_id: str, command: MessageItem) -> MessageItem | None:
     """The reply of the command's latest generation; None when this request stopped it
     before it started (its stopped reply stored and announced here)."""
     command_id = command["message_id"]
@@ -134,7 +122,7 @@ def _stop_before_start(room_id: str, command_id: str, generation: int) -> bool:
     """Store the command's reply of this generation as stopped and empty, unless the
     worker started it first (False); announce it like an ended answer."""
     reply = new_reply(room_id, command_id, status="stopped")
-    if not message_table.put_reply(reply.model_dump(exclude_none=True), generation):
+    if not message_table.put_reply(message_item(reply), generation):
         return False
     touch_last_message(room_id, reply.created_at)
     presence.send_to_room(room_id, MessageFrame.of(reply))

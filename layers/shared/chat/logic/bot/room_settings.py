@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from chat.adapters.gemini_keys import encrypt_api_key
 from chat.config import settings
 from chat.dal import rooms as room_table
+from chat.dal.items import RoomItem
+from chat.dal.rooms import Removable, RoomChanges
 from chat.logic.access import require_member, require_owner, room_or_404
 from chat.models import BotSettings, BotSettingsUpdate
 from chat.principal import Principal
 
 
-def _bot_settings(room: dict[str, Any]) -> BotSettings:
+def _bot_settings(room: RoomItem) -> BotSettings:
     return BotSettings(
         model=room.get("model") or settings().default_bot_model,
         system_prompt=room.get("system_prompt"),
@@ -25,33 +25,33 @@ def get_bot_settings(principal: Principal, room_id: str) -> BotSettings:
     return _bot_settings(room_or_404(room_id))
 
 
-def _changes(room_id: str, update: BotSettingsUpdate) -> tuple[dict[str, Any], list[str]]:
+def _changes(room_id: str, update: BotSettingsUpdate) -> tuple[RoomChanges, list[Removable]]:
     """The attributes an update sets and removes (absent fields stay as they are)."""
-    set_fields: dict[str, Any] = {}
-    remove_fields: list[str] = []
+    changes = RoomChanges()
+    removed: list[Removable] = []
     given = update.model_fields_set
     if "gemini_api_key" in given:
         if update.gemini_api_key:
-            set_fields["api_key_ciphertext"] = encrypt_api_key(
+            changes["api_key_ciphertext"] = encrypt_api_key(
                 room_id, update.gemini_api_key.get_secret_value()
             )
         else:
-            remove_fields.append("api_key_ciphertext")
+            removed.append("api_key_ciphertext")
     if "model" in given and update.model:
-        set_fields["model"] = update.model
+        changes["model"] = update.model
     if "system_prompt" in given:
         if update.system_prompt and update.system_prompt.strip():
-            set_fields["system_prompt"] = update.system_prompt
+            changes["system_prompt"] = update.system_prompt
         else:
-            remove_fields.append("system_prompt")
-    return set_fields, remove_fields
+            removed.append("system_prompt")
+    return changes, removed
 
 
 def update_bot_settings(
     principal: Principal, room_id: str, update: BotSettingsUpdate
 ) -> BotSettings:
     room = require_owner(room_id, principal.user_id, "change the bot's settings")
-    set_fields, remove_fields = _changes(room_id, update)
-    if set_fields or remove_fields:
-        room = room_table.update_room(room_id, set_fields, remove_fields)
+    changes, removed = _changes(room_id, update)
+    if changes or removed:
+        room = room_table.update_room(room_id, changes, removed)
     return _bot_settings(room)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from chat.dal.items import MessageItem
 from chat.frames import BotErrorFrame, BotStreamFrame
-from chat.logic.bot.coalesce import json_size, split_for_frames
+from chat.logic.bot.coalesce import json_size, prefix_within
 from chat.models import Message
 
 
@@ -62,7 +62,7 @@ class Transcript:
         room = self.max_bytes - self.admitted_bytes
         size = json_size(piece)
         if size > room:
-            piece = split_for_frames(piece, room)[0] if room > 0 else ""
+            piece = prefix_within(piece, room)
             size = json_size(piece)
             self.truncated = True
         self.admitted_bytes += size

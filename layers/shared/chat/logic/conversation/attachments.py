@@ -1,4 +1,4 @@
-"""Attachments (shared/API.md, Attachments): uploads through presigned S3 POSTs, the checks
+"""Attachments (docs/API.md, Attachments): uploads through presigned S3 POSTs, the checks
 that let a message carry them, and fresh presigned GET URLs on every read.
 
 1. ``create_upload``: a member declares a file (name, type, size; validated by
@@ -21,13 +21,13 @@ attached within ``ATTACH_WITHIN_SECONDS`` of its creation.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chat.adapters import storage
 from chat.dal import attachments as records
+from chat.dal.items import AttachmentItem, AttachmentRef, MessageItem
 from chat.errors import ValidationFailed
 from chat.ids import new_id, now_iso
 from chat.logic.access import require_member
@@ -94,18 +94,18 @@ def create_upload(
         key, request.content_type, request.size, UPLOAD_EXPIRES_SECONDS
     )
     records.put_attachment(
-        {
-            "attachment_id": attachment_id,
-            "room_id": room_id,
-            "user_id": principal.user_id,
-            "filename": request.filename,
-            "content_type": request.content_type,
-            "size": request.size,
-            "object_key": key,
-            "created_at": now_iso(),
-            "created_epoch": int(time.time()),
-            "expires_at": int(time.time()) + RECORD_TTL_SECONDS,
-        }
+        AttachmentItem(
+            attachment_id=attachment_id,
+            room_id=room_id,
+            user_id=principal.user_id,
+            filename=request.filename,
+            content_type=request.content_type,
+            size=request.size,
+            object_key=key,
+            created_at=now_iso(),
+            created_epoch=int(time.time()),
+            expires_at=int(time.time()) + RECORD_TTL_SECONDS,
+        )
     )
     metrics.add_metric(name="AttachmentsDeclared", unit=MetricUnit.Count, value=1)
     return AttachmentUpload(
@@ -120,7 +120,9 @@ def _refuse(message: str) -> ValidationFailed:
     return ValidationFailed(message, details=[{"field": "attachments", "message": message}])
 
 
-def prepare(principal: Principal, room_id: str, attachment_ids: Sequence[str]) -> list[dict]:
+def prepare(
+    principal: Principal, room_id: str, attachment_ids: Sequence[str]
+) -> list[AttachmentRef]:
     """Check that a message from ``principal`` in ``room_id`` may carry these attachments;
     return what the message stores of each (no URL). Raises ValidationFailed (422,
     ``details`` naming ``attachments``) otherwise."""
@@ -130,7 +132,7 @@ def prepare(principal: Principal, room_id: str, attachment_ids: Sequence[str]) -
         raise _refuse("The same attachment is listed twice")
     found = records.get_attachments(attachment_ids)
     now = int(time.time())
-    refs = []
+    refs: list[AttachmentRef] = []
     for attachment_id in attachment_ids:
         record = found.get(attachment_id)
         # Someone else's attachment, or another room's, is as unknown as a made-up id.
@@ -142,12 +144,12 @@ def prepare(principal: Principal, room_id: str, attachment_ids: Sequence[str]) -
             raise _refuse(f"Attachment {attachment_id} has expired; upload the file again")
         _check_upload(record)
         refs.append(
-            {
-                "attachment_id": attachment_id,
-                "filename": record["filename"],
-                "content_type": record["content_type"],
-                "size": int(record["size"]),
-            }
+            AttachmentRef(
+                attachment_id=attachment_id,
+                filename=record["filename"],
+                content_type=record["content_type"],
+                size=int(record["size"]),
+            )
         )
     # Tag before the message is stored: a stored message must never point at an object
     # the lifecycle rule may still delete. (A message that then fails leaves its objects
@@ -157,7 +159,7 @@ def prepare(principal: Principal, room_id: str, attachment_ids: Sequence[str]) -
     return refs
 
 
-def _check_upload(record: Mapping[str, Any]) -> None:
+def _check_upload(record: AttachmentItem) -> None:
     attachment_id, key = record["attachment_id"], record["object_key"]
     stored = storage.head(key)
     if stored is None:
@@ -178,12 +180,10 @@ def _check_upload(record: Mapping[str, Any]) -> None:
         raise _refuse(f"Attachment {attachment_id} is not a {record['content_type']} image")
 
 
-def store_message(
-    item: dict[str, Any], refs: Sequence[Mapping[str, Any]], principal: Principal
-) -> None:
+def store_message(item: MessageItem, refs: Sequence[AttachmentRef], principal: Principal) -> None:
     """Store a message item with its attachments, claiming them in the same transaction."""
     stored = records.put_message_attaching(
-        {**item, "attachments": [dict(ref) for ref in refs]},
+        {**item, "attachments": list(refs)},
         [ref["attachment_id"] for ref in refs],
         room_id=item["room_id"],
         user_id=principal.user_id,
@@ -194,7 +194,7 @@ def store_message(
 
 
 # ------------------------------------------------------------------------------ reading
-def signed(refs: Sequence[Mapping[str, Any]] | None, room_id: str) -> list[Attachment]:
+def signed(refs: Sequence[AttachmentRef] | None, room_id: str) -> list[Attachment]:
     """The contract's Attachments of stored refs, each with a fresh presigned GET."""
     return [
         Attachment(
@@ -213,21 +213,17 @@ def signed(refs: Sequence[Mapping[str, Any]] | None, room_id: str) -> list[Attac
     ]
 
 
-def with_urls(item: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored message item with its attachments signed (none for a deleted message)."""
-    if item.get("deleted"):
-        return {**item, "attachments": []}
-    if not item.get("attachments"):
-        return dict(item)
-    return {**item, "attachments": signed(item["attachments"], item["room_id"])}
+def as_message(item: MessageItem) -> Message:
+    """A stored message as the contract shows it: its attachments signed (none for a
+    deleted message)."""
+    refs = [] if item.get("deleted") else item.get("attachments")
+    return Message.model_validate({**item, "attachments": signed(refs, item["room_id"])})
 
 
-def delete_attachments_of(message: Mapping[str, Any] | Message) -> None:
-    """Delete a message's attachments: their objects and their records. For message
-    deletion (a stored item or a Message); the message item itself is the caller's to
-    update (a tombstone has no attachments)."""
-    if isinstance(message, Message):
-        message = message.model_dump()
+def delete_attachments_of(message: MessageItem) -> None:
+    """Delete a stored message's attachments: their objects and their records (message
+    deletion; the message item itself is the caller's to update: a tombstone has no
+    attachments)."""
     refs = message.get("attachments") or []
     if not refs:
         return

@@ -9,20 +9,20 @@ reported: what a gone connection means (a disconnect) is presence's rule (chat.l
 from __future__ import annotations
 
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chat.adapters.management_api import ConnectionGone, post_to_connection
 from chat.aws import PUSH_POOL_SIZE, thread_pool
-from chat.dal import connections as connection_table
+from chat.dal.items import SubscriberItem
 from chat.frames import ServerFrame
 from chat.observability import capture_method, logger, metrics
 
 
-def _pool() -> ThreadPoolExecutor:
+def pool() -> ThreadPoolExecutor:
+    """The pushes' thread pool (also for queries that run while a caller does other work)."""
     return thread_pool("push", PUSH_POOL_SIZE)
 
 
@@ -58,7 +58,7 @@ def to_connections(connection_ids: Iterable[str], frame: ServerFrame) -> FanOut:
     outcomes = (
         [_push(ids[0], data)]
         if len(ids) == 1
-        else list(_pool().map(lambda cid: _push(cid, data), ids))
+        else list(pool().map(lambda cid: _push(cid, data), ids))
     )
     for connection_id, outcome in zip(ids, outcomes, strict=True):
         if outcome == "delivered":
@@ -75,28 +75,16 @@ def to_connections(connection_ids: Iterable[str], frame: ServerFrame) -> FanOut:
     return result
 
 
-def subscribers_of(room_id: str) -> Future[list[dict[str, Any]]]:
-    """The room's subscribers, queried on the pool: the caller does something else meanwhile
-    (stores the message) and pushes once both are done."""
-    return _pool().submit(connection_table.room_subscribers, room_id)
-
-
-def to_room(
-    room_id: str,
+def to_subscribers(
+    subscribers: Iterable[SubscriberItem],
     frame: ServerFrame,
     *,
     exclude_user_id: str | None = None,
     also_connection_id: str | None = None,
-    subscribers: list[dict[str, Any]] | None = None,
 ) -> FanOut:
-    """Push a frame to every live subscriber of a room (one Query for the subscribers,
-    unless the caller already has them: `subscribers_of`).
-
-    `exclude_user_id` leaves out all of one user's sockets; `also_connection_id` adds
-    a connection that may not be subscribed (a sender's own socket, for its ack).
-    """
-    if subscribers is None:
-        subscribers = connection_table.room_subscribers(room_id)
+    """Push a frame to a room's subscribers. `exclude_user_id` leaves out all of one user's
+    sockets; `also_connection_id` adds a connection that may not be subscribed (a sender's
+    own socket, for its ack)."""
     ids = [s["connection_id"] for s in subscribers if s["user_id"] != exclude_user_id]
     if also_connection_id:
         ids.append(also_connection_id)

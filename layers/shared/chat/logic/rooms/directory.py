@@ -3,12 +3,11 @@ the caller's rooms with their read state, one room."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chat.adapters.gemini_keys import encrypt_api_key
 from chat.dal import rooms as room_table
+from chat.dal.items import RoomItem
 from chat.errors import Conflict
 from chat.ids import new_id, now_iso
 from chat.logic import rate_limits
@@ -25,15 +24,16 @@ from chat.principal import Principal
 def create_room(principal: Principal, request: CreateRoomRequest) -> Room:
     rate_limits.hit(rate_limits.ROOM_CREATIONS, principal.user_id)
     room_id, created_at = new_id(), now_iso()
-    room: dict[str, Any] = {
-        "room_id": room_id,
-        "name": request.name,
-        "owner": principal.username,
-        "owner_id": principal.user_id,
-        "is_group": request.is_group,
-        "created_at": created_at,
-        "human_count": 1,
-    }
+    room = RoomItem(
+        room_id=room_id,
+        name=request.name,
+        owner=principal.username,
+        owner_id=principal.user_id,
+        is_group=request.is_group,
+        created_at=created_at,
+        code="",  # drawn below
+        human_count=1,
+    )
     if request.gemini_api_key:
         room["api_key_ciphertext"] = encrypt_api_key(
             room_id, request.gemini_api_key.get_secret_value()
@@ -57,7 +57,8 @@ def list_rooms(principal: Principal) -> RoomList:
         RoomSummary(
             **summary_fields(room),
             last_message_at=room.get("last_message_at"),
-            **reads[room["room_id"]].model_dump(),
+            last_read_message_id=reads[room["room_id"]].last_read_message_id,
+            unread_count=reads[room["room_id"]].unread_count,
         )
         for room in rooms
     ]

@@ -4,10 +4,9 @@ direct-room size rule and "no human left, no joining" hold under concurrent join
 
 from __future__ import annotations
 
-from typing import Any
-
 from chat.dal import rooms as room_table
 from chat.dal import users as user_table
+from chat.dal.items import MembershipItem, RoomItem
 from chat.errors import Conflict, NotFound
 from chat.frames import RoomUpdatedFrame
 from chat.ids import now_iso
@@ -21,14 +20,10 @@ from chat.principal import Principal
 DIRECT_ROOM_PEOPLE = 2  # a room created with is_group: false, besides the bot
 
 
-def membership(room_id: str, user_id: str, username: str, role: Role, at: str) -> dict[str, Any]:
-    return {
-        "room_id": room_id,
-        "user_id": user_id,
-        "username": username,
-        "role": role,
-        "joined_at": at,
-    }
+def membership(room_id: str, user_id: str, username: str, role: Role, at: str) -> MembershipItem:
+    return MembershipItem(
+        room_id=room_id, user_id=user_id, username=username, role=role, joined_at=at
+    )
 
 
 def join_room(principal: Principal, code: str) -> Room:
@@ -55,7 +50,7 @@ def list_members(principal: Principal, room_id: str) -> MemberList:
     return MemberList(members=members(room_id))
 
 
-def _counted(room: dict[str, Any]) -> dict[str, Any]:
+def _counted(room: RoomItem) -> RoomItem:
     """The room with its human count (counted once for rooms made before the counter)."""
     if "human_count" not in room:
         humans = [
@@ -78,7 +73,7 @@ def remove_human(room_id: str, user_id: str) -> None:
     raise Conflict("Could not remove the member now, try again")
 
 
-def _add_human(room: dict[str, Any], user_id: str, username: str, *, closed_message: str) -> None:
+def _add_human(room: RoomItem, user_id: str, username: str, *, closed_message: str) -> None:
     """Join a human to a room: a direct room holds two people besides the bot (409 for a
     third), and a room no human is left in cannot be joined."""
     room = _counted(room)
@@ -91,12 +86,12 @@ def _add_human(room: dict[str, Any], user_id: str, username: str, *, closed_mess
         raise Conflict(f"A direct room holds at most {DIRECT_ROOM_PEOPLE} people")
 
 
-def _successor(room_id: str, leaver_id: str) -> dict[str, Any] | None:
+def _successor(room_id: str, leaver_id: str) -> MembershipItem | None:
     """The human member who joined earliest, besides the leaver."""
     humans = [
         m
         for m in room_table.list_members(room_id)
-        if m["user_id"] not in (BOT_USER_ID, leaver_id) and m.get("role") != "bot"
+        if m["user_id"] not in (BOT_USER_ID, leaver_id) and m["role"] != "bot"
     ]
     return min(humans, key=lambda m: (m["joined_at"], m["user_id"]), default=None)
 

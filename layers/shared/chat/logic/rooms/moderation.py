@@ -5,6 +5,7 @@ from __future__ import annotations
 from chat.dal import rooms as room_table
 from chat.dal import users as user_table
 from chat.dal.connections import room_subscribers
+from chat.dal.rooms import RoomChanges
 from chat.errors import Conflict, NotFound
 from chat.frames import RemovedFrame, RoomUpdatedFrame
 from chat.logic.access import require_owner
@@ -18,7 +19,7 @@ _CODE_ATTEMPTS = 5
 
 def rename_room(principal: Principal, room_id: str, name: str) -> Room:
     require_owner(room_id, principal.user_id, "rename the room")
-    room_table.update_room(room_id, {"name": name}, [])
+    room_table.update_room(room_id, RoomChanges(name=name))
     presence.send_to_room(room_id, RoomUpdatedFrame(room_id=room_id, name=name))
     return directory.get_room(principal, room_id)
 

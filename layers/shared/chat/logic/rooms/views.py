@@ -3,10 +3,11 @@ members with who is online."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 from chat.dal import rooms as room_table
 from chat.dal.connections import room_subscribers
+from chat.dal.items import RoomItem
 from chat.models import Member, Room
 
 
@@ -24,7 +25,19 @@ def members(room_id: str) -> list[Member]:
     ]
 
 
-def summary_fields(room: dict[str, Any]) -> dict[str, Any]:
+class RoomFields(TypedDict):
+    """The fields of the contract's Room and RoomSummary that the room item gives."""
+
+    room_id: str
+    code: str
+    name: str
+    owner: str
+    is_group: bool
+    created_at: str
+    has_api_key: bool
+
+
+def summary_fields(room: RoomItem) -> RoomFields:
     return {
         "room_id": room["room_id"],
         "code": room["code"],
@@ -36,5 +49,5 @@ def summary_fields(room: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def room_view(room: dict[str, Any]) -> Room:
+def room_view(room: RoomItem) -> Room:
     return Room(**summary_fields(room), members=members(room["room_id"]))

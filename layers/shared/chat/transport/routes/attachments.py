@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 
 from chat.logic.conversation import attachments
-from chat.models import AttachmentUpload, CreateAttachmentRequest
+from chat.models import AttachmentUpload, CreateAttachmentRequest, Id
 from chat.principal import Principal
 from chat.transport.rest import BEARER, authenticate
 
@@ -28,7 +28,7 @@ Caller = Annotated[Principal, Depends(authenticate)]
     },
 )
 def create_attachment(
-    principal: Caller, room_id: str, body: CreateAttachmentRequest
+    principal: Caller, room_id: Id, body: CreateAttachmentRequest
 ) -> Response[AttachmentUpload]:
     upload = attachments.create_upload(principal, room_id, body)
     return Response(status_code=201, content_type="application/json", body=upload)

@@ -1,4 +1,4 @@
-"""Conversation features (shared/API.md): edits, deletions, reactions, read state and
+"""Conversation features (docs/API.md): edits, deletions, reactions, read state and
 moderation. Every route is for members only; moderation is for the room's owner."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from chat.logic.conversation import edits, reactions, read_state
 from chat.logic.rooms import moderation
 from chat.models import (
     EditMessageRequest,
+    Id,
     MarkReadRequest,
     Message,
     ReactionList,
@@ -34,7 +35,7 @@ def _no_content() -> Response:
 
 @router.patch("/rooms/<room_id>/messages/<message_id>", security=BEARER)
 def edit_message(
-    principal: Caller, room_id: str, message_id: str, body: EditMessageRequest
+    principal: Caller, room_id: Id, message_id: Id, body: EditMessageRequest
 ) -> Message:
     return edits.edit_message(principal, room_id, message_id, body.content)
 
@@ -44,28 +45,28 @@ def edit_message(
     security=BEARER,
     responses={204: {"description": "Deleted (or already deleted)"}},
 )
-def delete_message(principal: Caller, room_id: str, message_id: str):  # 204: no body
+def delete_message(principal: Caller, room_id: Id, message_id: Id):  # 204: no body
     edits.delete_message(principal, room_id, message_id)
     return _no_content()
 
 
 @router.put(_REACTION, security=BEARER)
-def add_reaction(principal: Caller, room_id: str, message_id: str, emoji: str) -> ReactionList:
+def add_reaction(principal: Caller, room_id: Id, message_id: Id, emoji: str) -> ReactionList:
     return reactions.react(principal, room_id, message_id, emoji, add=True)
 
 
 @router.delete(_REACTION, security=BEARER)
-def remove_reaction(principal: Caller, room_id: str, message_id: str, emoji: str) -> ReactionList:
+def remove_reaction(principal: Caller, room_id: Id, message_id: Id, emoji: str) -> ReactionList:
     return reactions.react(principal, room_id, message_id, emoji, add=False)
 
 
 @router.put("/rooms/<room_id>/read", security=BEARER)
-def mark_read(principal: Caller, room_id: str, body: MarkReadRequest) -> ReadState:
+def mark_read(principal: Caller, room_id: Id, body: MarkReadRequest) -> ReadState:
     return read_state.mark_read(principal, room_id, body.message_id)
 
 
 @router.patch("/rooms/<room_id>", security=BEARER)
-def rename_room(principal: Caller, room_id: str, body: RenameRoomRequest) -> Room:
+def rename_room(principal: Caller, room_id: Id, body: RenameRoomRequest) -> Room:
     return moderation.rename_room(principal, room_id, body.name)
 
 
@@ -74,11 +75,11 @@ def rename_room(principal: Caller, room_id: str, body: RenameRoomRequest) -> Roo
     security=BEARER,
     responses={204: {"description": "Removed"}},
 )
-def remove_member(principal: Caller, room_id: str, username: str):  # 204: no body
+def remove_member(principal: Caller, room_id: Id, username: str):  # 204: no body
     moderation.remove_member(principal, room_id, username)
     return _no_content()
 
 
 @router.post("/rooms/<room_id>/code", security=BEARER)
-def rotate_code(principal: Caller, room_id: str) -> Room:
+def rotate_code(principal: Caller, room_id: Id) -> Room:
     return moderation.rotate_code(principal, room_id)

@@ -18,11 +18,11 @@ from chat.models import (
     BotSettings,
     BotSettingsUpdate,
     CreateRoomRequest,
+    Id,
     InviteRequest,
     JoinRoomRequest,
     MemberList,
     Message,
-    MessageId,
     MessagePage,
     MessagesAfterPage,
     PostMessageRequest,
@@ -61,17 +61,17 @@ def join_room(principal: Caller, body: JoinRoomRequest) -> Room:
 
 
 @router.get("/rooms/<room_id>", security=BEARER)
-def get_room(principal: Caller, room_id: str) -> Room:
+def get_room(principal: Caller, room_id: Id) -> Room:
     return directory.get_room(principal, room_id)
 
 
 @router.post("/rooms/<room_id>/invite", security=BEARER)
-def invite(principal: Caller, room_id: str, body: InviteRequest) -> Room:
+def invite(principal: Caller, room_id: Id, body: InviteRequest) -> Room:
     return membership.invite(principal, room_id, body.username)
 
 
 @router.get("/rooms/<room_id>/members", security=BEARER)
-def list_members(principal: Caller, room_id: str) -> MemberList:
+def list_members(principal: Caller, room_id: Id) -> MemberList:
     return membership.list_members(principal, room_id)
 
 
@@ -80,18 +80,18 @@ def list_members(principal: Caller, room_id: str) -> MemberList:
     security=BEARER,
     responses={204: {"description": "Left the room"}},
 )
-def leave_room(principal: Caller, room_id: str):  # 204: no body, so no return model
+def leave_room(principal: Caller, room_id: Id):  # 204: no body, so no return model
     membership.leave_room(principal, room_id)
     return Response(status_code=204)
 
 
 @router.get("/rooms/<room_id>/bot", security=BEARER)
-def get_bot(principal: Caller, room_id: str) -> BotSettings:
+def get_bot(principal: Caller, room_id: Id) -> BotSettings:
     return room_settings.get_bot_settings(principal, room_id)
 
 
 @router.put("/rooms/<room_id>/bot", security=BEARER)
-def put_bot(principal: Caller, room_id: str, body: BotSettingsUpdate) -> BotSettings:
+def put_bot(principal: Caller, room_id: Id, body: BotSettingsUpdate) -> BotSettings:
     return room_settings.update_bot_settings(principal, room_id, body)
 
 
@@ -100,7 +100,7 @@ def put_bot(principal: Caller, room_id: str, body: BotSettingsUpdate) -> BotSett
     security=BEARER,
     responses={201: {"description": "Stored", "content": {"application/json": {"model": Message}}}},
 )
-def post_message(principal: Caller, room_id: str, body: PostMessageRequest) -> Response[Message]:
+def post_message(principal: Caller, room_id: Id, body: PostMessageRequest) -> Response[Message]:
     return _created(
         messages.post_message(
             principal,
@@ -116,10 +116,10 @@ def post_message(principal: Caller, room_id: str, body: PostMessageRequest) -> R
 @router.get("/rooms/<room_id>/messages", security=BEARER)
 def list_messages(
     principal: Caller,
-    room_id: str,
+    room_id: Id,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    before: Annotated[MessageId | None, Query()] = None,
-    after: Annotated[MessageId | None, Query()] = None,
+    before: Annotated[Id | None, Query()] = None,
+    after: Annotated[Id | None, Query()] = None,
 ) -> MessagePage | MessagesAfterPage:
     if after is not None:
         return history.history_after(principal, room_id, limit, after, before=before)
@@ -131,7 +131,7 @@ def list_messages(
     security=BEARER,
     responses={202: {"description": "The answer is being stopped (a final frame follows)"}},
 )
-def stop_answer(principal: Caller, room_id: str, message_id: str):  # 202: no body
+def stop_answer(principal: Caller, room_id: Id, message_id: Id):  # 202: no body
     bot_control.stop_answer(principal, room_id, message_id)
     return Response(status_code=202)
 
@@ -146,7 +146,7 @@ def stop_answer(principal: Caller, room_id: str, message_id: str):  # 202: no bo
         }
     },
 )
-def regenerate(principal: Caller, room_id: str, message_id: str) -> Response[RegenerateResponse]:
+def regenerate(principal: Caller, room_id: Id, message_id: Id) -> Response[RegenerateResponse]:
     command_id = bot_control.regenerate(principal, room_id, message_id)
     return Response(
         status_code=202,
