@@ -36,7 +36,7 @@ dev: $(STAMP) web
 	$(BIN)/python -m local --web-port $(WEB_PORT) $(ARGS)
 
 chat: $(STAMP)
-	$(BIN)/python -m local.chat $(ARGS)
+	$(BIN)/python -m terminal $(ARGS)
 
 # checkov: every finding is fixed or skipped in template.yaml with a one-line reason
 # (Metadata: checkov: skip). --skip-download: offline, no Prisma Cloud guideline links.
