@@ -80,7 +80,7 @@ lock: $(STAMP)
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .ruff_cache web/node_modules web/dist
 
-# ---------------------------------------------------------------- web client (web/, issue 15)
+# ---------------------------------------------------------------- web client (web/)
 WEB_PORT ?= 3003
 WEB_STAMP := web/node_modules/.installed-stamp
 WEB_SOURCES := $(wildcard web/src/*.ts web/static/*) web/build.mjs web/tsconfig.json
@@ -110,7 +110,7 @@ chromium:
 browser: $(STAMP) web chromium
 	$(BIN)/pytest tests/browser
 
-# Refresh the README's screenshots (docs/screenshots) from the browser tests.
+# Refresh the web client's screenshots (docs/screenshots, shown in web/README.md) from the browser tests.
 screenshots: $(STAMP) web chromium
 	SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/browser -k "two_people or bot_settings"
 

@@ -1,4 +1,4 @@
-"""Bot control (shared/API.md, Bot control) through the real handlers on moto, with the worker
+"""Bot control (docs/API.md, Bot control) through the real handlers on moto, with the worker
 streaming the fake Gemini's answers through the real google-genai SDK: stopping an answer
 (streaming, queued, ended, racing its end, in a retry's backoff, after a crash),
 regenerating one, and the frames' `seq`/`offset` and the checkpoints a reconnecting client
