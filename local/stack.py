@@ -27,7 +27,7 @@ import boto3
 from aiohttp import web
 from botocore.config import Config
 
-from local import web as web_client  # issue 15: the web client
+from local import web_site
 from local.event_sources import SqsPoller
 from local.lambda_runtime import FunctionPool, InvokeResult, code_fingerprint, lambda_environment
 from local.model import StackModel, build_model
@@ -63,7 +63,7 @@ class Options:
     prewarm: bool = True
     reload: bool = True
     ready_file: Path | None = None
-    web_port: int | None = None  # issue 15: serve the web client there (local/web.py)
+    web_port: int | None = None  # serve the web client there (local/web_site.py)
 
 
 def _public_host(host: str) -> str:
@@ -91,6 +91,15 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _start_web_site(host: str, port: int, urls: dict[str, str]) -> web_site.WebClientServer:
+    try:
+        return web_site.start(host, port, urls)
+    except OSError as exc:
+        raise StartupError(
+            f"cannot listen on {host}:{port} for the web client: {exc.strerror} (choose another port)"
+        ) from None
+
+
 class LocalStack:
     def __init__(self, options: Options):
         self.options = options
@@ -109,7 +118,7 @@ class LocalStack:
         self._watcher: asyncio.Task[None] | None = None
         self._sockets: dict[str, socket.socket] = {}
         self.timings: dict[str, float] = {}
-        self.web: web_client.WebClientServer | None = None  # issue 15
+        self.web: web_site.WebClientServer | None = None
 
     # ------------------------------------------------------------------ start
     async def start(self) -> None:
@@ -140,8 +149,8 @@ class LocalStack:
             self.timings["warm-up"] = time.monotonic() - phase
 
         await self._serve(model)
-        if options.web_port is not None:  # issue 15: the web client, pointed at the APIs above
-            self.web = web_client.start(options.host, options.web_port, self.urls)
+        if options.web_port is not None:  # the web client, pointed at the APIs above
+            self.web = _start_web_site(options.host, options.web_port, self.urls)
             self.urls["web"] = self.web.url
         for source in model.sqs_sources:
             poller = SqsPoller(
@@ -342,7 +351,7 @@ class LocalStack:
     async def stop(self) -> None:
         if self._watcher is not None:
             self._watcher.cancel()
-        if self.web is not None:  # issue 15
+        if self.web is not None:
             self.web.stop()
         for poller in self.pollers:
             await poller.stop()
@@ -431,7 +440,7 @@ class LocalStack:
             for route in (model.rest_api.routes if model.rest_api else [])
         }
         lines += ["", "Connect:"]
-        if "web" in self.urls:  # issue 15
+        if "web" in self.urls:
             lines.append(f"  open {self.urls['web']}   (the web client, in a browser)")
         if ("POST", "/auth/register") in routes:  # this project's chat: its client and first call
             chat_args = (
@@ -556,7 +565,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "--no-reload", action="store_true", help="do not restart environments when code changes"
     )
     parser.add_argument("--ready-file", type=Path, help="write the URLs there as JSON once serving")
-    parser.add_argument(  # issue 15
+    parser.add_argument(
         "--web-port",
         type=int,
         help="serve the web client (web/dist) on this port (0: any free port)",
@@ -578,7 +587,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         prewarm=not args.no_prewarm,
         reload=not args.no_reload,
         ready_file=args.ready_file,
-        web_port=args.web_port,  # issue 15
+        web_port=args.web_port,
     )
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stdout

@@ -1,4 +1,4 @@
-"""Bot control (shared/API.md, Bot control) through the real handlers on moto, with the worker
+"""Bot control (docs/API.md, Bot control) through the real handlers on moto, with the worker
 streaming the fake Gemini's answers through the real google-genai SDK: stopping an answer
 (streaming, queued, ended, racing its end, in a retry's backoff, after a crash),
 regenerating one, and the frames' `seq`/`offset` and the checkpoints a reconnecting client
@@ -23,8 +23,8 @@ from chat.dal import messages as message_table
 from chat.logic import bot_control
 from chat.logic.bot import limits
 from chat.logic.tokens import verify_token
-from local.chat import STORED_PREFIX_MAX_AGE, apply_frame
 from local.fake_gemini import Reply
+from terminal.answers import STORED_PREFIX_MAX_AGE, apply_frame
 from tests.integration.test_bot_worker import (
     API_KEY,
     bot_replies,
@@ -160,7 +160,7 @@ def prefix_of(rest: RestClient, room: dict[str, Any], token: str, reply_id: str)
 
 
 def rebuild(prefix: str, frames: list[dict[str, Any]]) -> str | None:
-    """The contract's rule (local.chat.apply_frame); None on a gap."""
+    """The contract's rule (terminal.answers.apply_frame); None on a gap."""
     text: str | None = prefix
     for frame in frames:
         text = apply_frame(text, frame)

@@ -1,4 +1,4 @@
-"""Property-based fuzzing of the handlers on moto (issue 10): whatever arrives, REST answers
+"""Property-based fuzzing of the handlers on moto: whatever arrives, REST answers
 in the contract's shape and never with a 5xx, and every WebSocket frame is answered.
 
 - Schemathesis generates requests from docs/openapi.json, fitting the schema and not.

@@ -1,5 +1,5 @@
-"""Hostile input (issue 10, classes 2-5 and 8): the contract's validation and body rules
-(shared/API.md, Validation rules) on every route and frame, never a 500 or a silent frame."""
+"""Hostile input: the contract's validation and body rules
+(docs/API.md, Validation rules) on every route and frame, never a 500 or a silent frame."""
 
 from __future__ import annotations
 

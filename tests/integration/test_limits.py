@@ -1,4 +1,4 @@
-"""The contract's limits (shared/API.md; issue 10, classes 6 and 7): sliding windows, failed
+"""The contract's limits (docs/API.md): sliding windows, failed
 logins per username and per address, room creations per user, bot commands per user
 across rooms. Each limit comes from the environment the template gives the functions."""
 

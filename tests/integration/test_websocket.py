@@ -1,4 +1,4 @@
-"""The WebSocket protocol (shared/API.md, WebSocket) through the real handlers on moto.
+"""The WebSocket protocol (docs/API.md, WebSocket) through the real handlers on moto.
 
 Every push the management API is asked for is recorded by the `sockets` fixture, which
 also plays a gone (410) or failing (500) connection.

@@ -1,9 +1,11 @@
-"""The web client (web/dist, built by `make web`) on its own port, for `make dev`.
+"""The web client's site: what the template's optional `WebClient` site (a CloudFront
+distribution in front of a bucket, filled by `make publish-web`) serves, on its own port.
 
-A static file server on a thread. `config.json` is made on the fly from the local stack's
-URLs, so the same build works against any local ports; every answer carries the security
-headers the deployed site gets from CloudFront (template.yaml, WebClient), with the local
-REST, WebSocket and AWS endpoints as the only origins the page may connect to.
+A static file server of web/dist (built by `make web`) on a thread. `config.json` is made on
+the fly from the local stack's URLs, as `make publish-web` makes it from the stack's
+outputs, so the same build works against any local ports; every answer carries the security
+headers the deployed site gets from CloudFront, with the local REST, WebSocket and AWS
+endpoints as the only origins the page may connect to.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("local.web")
+log = logging.getLogger("local.web_site")
 
 DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
 _MISSING = b"""<!doctype html><meta charset="utf-8"><title>Chat</title>
@@ -100,15 +102,8 @@ class WebClientServer:
 
 
 def start(host: str, port: int, urls: dict[str, str]) -> WebClientServer:
-    """Serve web/dist on host:port (0: any free port); the stack's StartupError on a busy port."""
-    from local.stack import StartupError  # local.stack imports this module
-
-    try:
-        server = WebClientServer(host, port, urls)
-    except OSError as exc:
-        raise StartupError(
-            f"cannot listen on {host}:{port} for the web client: {exc.strerror} (choose another port)"
-        ) from None
+    """Serve web/dist on host:port (0: any free port); OSError when it cannot listen there."""
+    server = WebClientServer(host, port, urls)
     server._thread.start()
     if not (DIST / "index.html").exists():
         log.warning("web/dist is not built: run `make web` to build the web client")
