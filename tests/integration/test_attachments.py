@@ -118,7 +118,15 @@ def test_declaring_returns_a_presigned_post_pinning_key_type_and_size(rest, room
         ({"filename": "photos/cat.png"}, "filename"),
         ({"filename": "photos\\cat.png"}, "filename"),
         ({"filename": ".."}, "filename"),
-        ({"filename": "cat..png"}, "filename"),
+        ({"filename": "..."}, "filename"),
+        ({"filename": " . "}, "filename"),
+        ({"filename": "\u200b\u2060"}, "filename"),  # only invisible characters
+        ({"filename": "\ufeff.\u200d"}, "filename"),
+        ({"filename": "invoice\u202egpj.exe"}, "filename"),  # shows as invoiceexe.jpg
+        ({"filename": "a\u200eb.png"}, "filename"),
+        ({"filename": "a\u2066b\u2069.png"}, "filename"),
+        ({"filename": "a\u202ab.png"}, "filename"),
+        ({"filename": "cat\x85.png"}, "filename"),
         ({"filename": ""}, "filename"),
         ({"filename": "x" * 201}, "filename"),
         ({"filename": "cat\x00.png"}, "filename"),
@@ -139,6 +147,8 @@ def test_the_limits_themselves_are_allowed(rest, room_with):
     for size in (1, 10 * 1024 * 1024):
         assert declare(rest, room, tokens["alice"], size=size).status == 201
     assert declare(rest, room, tokens["alice"], filename="é" * 200).status == 201
+    for filename in ("cat..png", ".profile", "نقشه.png", "\u05e9\u05dc\u05d5\u05dd.pdf", "a b.txt"):
+        assert declare(rest, room, tokens["alice"], filename=filename).status == 201, filename
     for content_type in ("image/jpeg", "image/webp", "image/gif", "application/pdf"):
         assert declare(rest, room, tokens["alice"], content_type=content_type).status == 201
     for content_type in ("text/plain", "text/markdown"):
