@@ -565,7 +565,7 @@ def test_typing_and_presence_also_read_the_subscribers_once(
 
 
 # ------------------------------------------------------------------------------ bad frames
-FRAME_LIMIT = 32 * 1024
+FRAME_LIMIT = 64 * 1024
 
 
 def _json(**fields: Any) -> Callable[[str], str]:
@@ -627,10 +627,10 @@ BAD_FRAMES: dict[str, tuple[Callable[[str], str], str, str | None]] = {
         "validation_error",
         "message",
     ),
-    "frame of exactly 32 KiB": (_message_of_bytes(FRAME_LIMIT), "validation_error", "message"),
-    "frame of 32 KiB + 1 byte": (_message_of_bytes(FRAME_LIMIT + 1), "too_large", "message"),
-    "frame over 32 KiB in bytes, not in chars": (
-        _json(type="message", room_id=..., content="€" * 11_000),
+    "message of exactly 64 KiB": (_message_of_bytes(FRAME_LIMIT), "validation_error", "message"),
+    "message of 64 KiB + 1 byte": (_message_of_bytes(FRAME_LIMIT + 1), "too_large", "message"),
+    "message over 64 KiB in bytes, not in chars": (
+        _json(type="message", room_id=..., content="€" * 22_000),
         "too_large",
         "message",
     ),
@@ -668,11 +668,11 @@ def test_a_bad_frame_gets_an_error_frame_and_the_connection_stays_open(
     assert _is_still_open(alice)
 
 
-def test_the_frame_size_limit_is_exactly_32_kib_of_utf8():
+def test_the_message_size_limit_is_exactly_64_kib_of_utf8():
     # The bodies the table above relies on really are on each side of the limit.
     assert len(_message_of_bytes(FRAME_LIMIT)("r").encode()) == FRAME_LIMIT
     assert len(_message_of_bytes(FRAME_LIMIT + 1)("r").encode()) == FRAME_LIMIT + 1
-    utf8 = BAD_FRAMES["frame over 32 KiB in bytes, not in chars"][0]("r")
+    utf8 = BAD_FRAMES["message over 64 KiB in bytes, not in chars"][0]("r")
     assert len(utf8) < FRAME_LIMIT < len(utf8.encode())
 
 
@@ -680,11 +680,25 @@ def test_content_limits_count_characters_not_bytes(room_with, joined):
     # Given alice joined the room
     room, tokens = room_with("alice")
     alice = joined(tokens["alice"], room["room_id"])
-    # When she sends 4000 three-byte characters (12 000 bytes, under 32 KiB)
+    # When she sends 4000 three-byte characters (12 000 bytes)
     alice.send({"type": "message", "room_id": room["room_id"], "content": "€" * 4000})
     # Then the message is accepted
     assert alice.frames("error") == []
     assert _contents(alice) == ["€" * 4000]
+
+
+def test_a_message_of_4000_emoji_escaped_as_ascii_json_is_accepted(room_with, joined):
+    # Given alice joined the room, and a message of 4000 emoji with ordinary JSON escaping
+    room, tokens = room_with("alice", "bob")
+    alice = joined(tokens["alice"], room["room_id"])
+    bob = joined(tokens["bob"], room["room_id"])
+    body = json.dumps({"type": "message", "room_id": room["room_id"], "content": "😀" * 4000})
+    assert 32 * 1024 < len(body.encode()) < 64 * 1024  # \ud83d\ude00: 12 bytes each
+    # When she sends it
+    assert alice.send_raw(body) == 200
+    # Then it is stored and pushed, as REST would take it
+    assert alice.frames("error") == []
+    assert _contents(bob) == ["😀" * 4000]
 
 
 @pytest.mark.parametrize(
