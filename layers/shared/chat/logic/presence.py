@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from chat.adapters.push import ConnectionGone, delete_connection
 from chat.dal import connections as connection_table
-from chat.errors import Unauthorized
+from chat.errors import NotFound, Unauthorized
 from chat.frames import JoinedFrame, LeftFrame, PresenceFrame, ServerFrame, TypingFrame
 from chat.ids import now_iso
 from chat.logic import fanout
@@ -118,10 +118,14 @@ def join(socket: Socket, principal: Principal, room_id: str) -> None:
         "user_id": principal.user_id,
         "username": principal.username,
         "expires_at": connection_table.expires_at(socket.connected_at),
+        "token_expires_at": principal.token_expires_at,
     }
     before = connection_table.room_subscribers(room_id)
-    if not connection_table.subscribe(connection, room_id):
+    subscribed = connection_table.subscribe(connection, room_id)
+    if subscribed == "connection_gone":
         raise Unauthorized("Connection is no longer open")
+    if subscribed == "not_a_member":  # removed since the check above
+        raise NotFound("Room not found")
     was_online = any(s["user_id"] == principal.user_id for s in before)
     online = sorted({s["username"] for s in before} | {principal.username})
     send_to_connection(connection_id, JoinedFrame(room_id=room_id, online=online))
@@ -155,7 +159,9 @@ def typing(principal: Principal, room_id: str, is_typing: bool) -> None:
 
 def drop_user_from_room(room_id: str, user_id: str, username: str) -> None:
     """Unsubscribe every socket of a user who left the room, and tell the others."""
-    subscribers = connection_table.room_subscribers(room_id)
+    # Consistent: a join that passed its membership check just before the removal must be
+    # seen here (its subscription is written on the condition of the membership).
+    subscribers = connection_table.room_subscribers(room_id, consistent=True)
     own = [s["connection_id"] for s in subscribers if s["user_id"] == user_id]
     for connection_id in own:
         connection_table.unsubscribe(connection_id, room_id)
