@@ -12,7 +12,6 @@ from chat.errors import BadRequest, ChatError, TooLarge, ValidationFailed
 from chat.models import AttachmentIds, ClientId, MessageId, MessageText, RoomId
 from chat.transport import body_rules
 
-
 # The most a client message may hold, as a REST body: API Gateway carries up to 128 KB per
 # message (in 32 KB frames, which client libraries make), so 4,000 characters of content
 # escaped as JSON fit whatever the characters.
