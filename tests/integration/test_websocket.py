@@ -167,6 +167,33 @@ def test_an_expired_connection_record_is_ignored_even_before_ttl_deletes_it(
     assert meta is not None and rooms == [room["room_id"]]
 
 
+def test_a_socket_whose_token_expired_gets_no_more_frames_and_is_closed(
+    rest, room_with, joined, sockets, stack, monkeypatch
+):
+    from chat.logic import fanout
+
+    # Given bob joined the room with a token valid for one more minute, and alice
+    room, tokens = room_with("alice", "bob")
+    bob_id = jwt.decode(tokens["bob"], stack["jwt_key"], algorithms=["HS256"])["sub"]
+    now = int(time.time())
+    claims = {"sub": bob_id, "username": "bob", "iat": now, "exp": now + 60}
+    short_lived = jwt.encode(claims, stack["jwt_key"], "HS256")
+    bob = joined(short_lived, room["room_id"])
+    alice = joined(tokens["alice"], room["room_id"])
+    # When his token has expired, he sends nothing, and alice writes to the room
+    monkeypatch.setattr(fanout, "time", _clock(-120), raising=False)
+    sent = rest.post(
+        f"/rooms/{room['room_id']}/messages", {"content": "still there?"}, token=tokens["alice"]
+    )
+    assert sent.status == 201
+    alice.send({"type": "typing", "room_id": room["room_id"], "is_typing": True})
+    # Then his socket got none of it and the server closed it; alice got her message
+    assert _contents(bob) == [] and bob.frames("typing") == []
+    assert bob.connection_id in sockets.closed
+    assert alice.connection_id not in sockets.closed
+    assert _contents(alice) == ["still there?"]
+
+
 def test_disconnect_removes_the_connection_and_its_subscriptions(rest, room_with, joined):
     # Given alice and bob both joined the room
     room, tokens = room_with("alice", "bob")

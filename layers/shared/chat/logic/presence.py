@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from chat.adapters.push import ConnectionGone, delete_connection
 from chat.dal import connections as connection_table
 from chat.errors import NotFound, Unauthorized
@@ -20,7 +22,7 @@ from chat.ids import now_iso
 from chat.logic import fanout
 from chat.logic.access import require_member
 from chat.logic.tokens import Principal
-from chat.observability import logger
+from chat.observability import logger, metrics
 
 
 @dataclass(frozen=True)
@@ -36,9 +38,20 @@ class Socket:
 def _forget_gone(result: fanout.FanOut) -> fanout.FanOut:
     """Treat each gone connection as disconnected: its records go and, where it was its
     user's last socket in a room, the others hear `presence` offline. Its `$disconnect`
-    may still come, but will find nothing left to announce, so this is the only chance."""
+    may still come, but will find nothing left to announce, so this is the only chance.
+    Close each connection skipped because its token expired: its `$disconnect` then
+    forgets it (the client reconnects with a fresh token)."""
     for connection_id in result.gone:
         disconnect(connection_id)
+    for connection_id in result.expired:
+        try:
+            close(connection_id)
+        except Exception:  # the frame was pushed to the others: never fail the sender
+            logger.exception("could not close an expired connection")
+    if result.expired:
+        metrics.add_metric(
+            name="ExpiredConnectionsClosed", unit=MetricUnit.Count, value=len(result.expired)
+        )
     return result
 
 
@@ -103,9 +116,8 @@ def _announce(
     status: Literal["online", "offline"],
 ) -> None:
     """Tell the room's other users (every socket of theirs) that a user came or went."""
-    others = (s["connection_id"] for s in subscribers if s["user_id"] != user_id)
     frame = PresenceFrame(room_id=room_id, username=username, status=status)
-    send_to_connections(others, frame)
+    send_to_room(room_id, frame, exclude_user_id=user_id, subscribers=subscribers)
 
 
 # ------------------------------------------------------------------------------ rooms
