@@ -82,6 +82,23 @@ def test_api_gateway_answers_unknown_routes_itself(rest: Rest) -> None:
     assert response.status_code == 403
     assert response.json() == {"message": "Missing Authentication Token"}
     assert response.headers["Access-Control-Allow-Origin"] == "*"  # GatewayResponses DEFAULT_4XX
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_every_function_answer_is_nosniff_and_no_store(rest: Rest, register) -> None:
+    username, token = register("dora")
+    answers = [
+        rest.post("/auth/login", {"username": username, "password": PASSWORD}),
+        rest.post("/auth/login", {"username": username, "password": "wrong password"}),
+        rest.get("/auth/me", token=token),
+        rest.get("/rooms/nope", token=token),
+        rest.post("/rooms", {"name": ""}, token=token),
+    ]
+    assert [a.status_code for a in answers] == [200, 401, 200, 404, 422]
+    for answer in answers:
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        assert answer.headers["Cache-Control"] == "no-store"
 
 
 def test_a_handshake_without_a_token_is_refused_with_401(stack: LocalStackProcess) -> None:

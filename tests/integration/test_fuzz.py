@@ -56,8 +56,11 @@ FUZZ = settings(
 
 
 def assert_contract(result: HttpResult) -> None:
-    """No 5xx; an error in the one error shape, its code matching its status."""
+    """No 5xx; an error in the one error shape, its code matching its status; never a body a
+    browser may sniff or a cache may keep."""
     assert result.status < 500, result.body
+    assert result.headers.get("x-content-type-options") == "nosniff", result.headers
+    assert result.headers.get("cache-control") == "no-store", result.headers
     if result.status >= 400:
         body = result.body
         assert isinstance(body, dict) and set(body) == {"error"}, body

@@ -89,7 +89,12 @@ def test_rest_routes_stage_cors_and_gateway_responses(model):
     assert (api.api_id, api.stage) == ("ref-RestApi", "v1")
     assert api.cors["Access-Control-Allow-Origin"] == "*"
     assert api.cors["Access-Control-Max-Age"] == "600"
-    assert api.gateway_headers["DEFAULT_4XX"] == {"Access-Control-Allow-Origin": "*"}
+    for family in ("DEFAULT_4XX", "DEFAULT_5XX"):
+        assert api.gateway_headers[family] == {
+            "Access-Control-Allow-Origin": "*",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+        }
 
 
 def test_websocket_routes_and_sqs_sources_read_beside_sam_cli(model):
