@@ -62,7 +62,9 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("web %s", format % args)
+        # Without the query string: nothing a URL carries lands in a log.
+        path = str(getattr(self, "path", "") or "").split("?", 1)[0]
+        log.debug("web %s %s", getattr(self, "command", None) or "-", path)
 
 
 class WebClientServer:

@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from local.events import select_route
 from local.model import StackModel, build_model
 from local.symbols import (
     LocalSymbols,
@@ -263,3 +264,28 @@ def test_operator_parameters_reach_the_local_functions():
     )
     for name, function in model.functions.items():
         assert function.environment["POWERTOOLS_METRICS_NAMESPACE"] == "chat-staging", name
+
+
+ROUTE_KEYS = frozenset({"$connect", "$disconnect", "$default", "join", "message", "true", "1"})
+
+
+@pytest.mark.parametrize(
+    ("body", "route"),
+    [
+        ('{"type": "join"}', "join"),
+        ('{"type": true}', "true"),
+        ('{"type": 1}', "1"),
+        ('{"type": "shout"}', "$default"),
+        ('{"type": "$connect"}', "$default"),  # never a frame's route
+        ('{"type": "$disconnect"}', "$default"),
+        ('{"type": "$default"}', "$default"),
+        ("not json", "$default"),
+        ('{"type": ' + "[" * 5000 + "]" * 5000 + "}", "$default"),  # too deep for json
+        ("[" * 5000, "$default"),
+        ('{"type": ' + "9" * 5000 + "}", "$default"),  # past int()'s digit limit
+        (None, "$default"),
+    ],
+    ids=lambda value: value[:30] if isinstance(value, str) else str(value),
+)
+def test_frames_are_routed_as_api_gateway_routes_them(body, route):
+    assert select_route("$request.body.type", ROUTE_KEYS, body) == route
