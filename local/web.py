@@ -3,7 +3,7 @@
 A static file server on a thread. `config.json` is made on the fly from the local stack's
 URLs, so the same build works against any local ports; every answer carries the security
 headers the deployed site gets from CloudFront (template.yaml, WebClient), with the local
-REST, WebSocket and AWS endpoints as the only origins the page may connect to.
+REST, WebSocket and S3 endpoints as the only origins the page may connect to.
 """
 
 from __future__ import annotations
@@ -70,7 +70,8 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 class WebClientServer:
     def __init__(self, host: str, port: int, urls: dict[str, str]):
         config = {"rest_url": urls["rest"], "ws_url": urls["ws"]}
-        connect = [urls["rest"], urls["ws"]] + ([urls["aws"]] if urls.get("aws") else [])
+        # The local S3 (uploads, downloads), never the AWS APIs' endpoint (local/aws_server.py).
+        connect = [urls["rest"], urls["ws"]] + ([urls["s3"]] if urls.get("s3") else [])
         handler = type(
             "Handler",
             (_Handler,),
