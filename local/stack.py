@@ -56,6 +56,7 @@ class Options:
     rest_port: int = 3000
     ws_port: int = 3001
     aws_port: int = 3002
+    s3_port: int = 3004  # S3 on its own origin (local/aws_server.py); 3003 is the web client's
     region: str = "us-east-1"
     stack_name: str = "chat-local"
     parameter_overrides: dict[str, str] = field(default_factory=dict)
@@ -113,6 +114,7 @@ class LocalStack:
         self.moto: asyncio.subprocess.Process | None = None
         self.fake_gemini: Any = None
         self.aws_endpoint = ""
+        self.s3_endpoint = ""
         self.urls: dict[str, str] = {}
         self.outputs: dict[str, str] = {}
         self._watcher: asyncio.Task[None] | None = None
@@ -136,9 +138,10 @@ class LocalStack:
             "ws": f"ws://{public}:{self._sockets['ws'].getsockname()[1]}",
             "management": f"http://{public}:{self._sockets['ws'].getsockname()[1]}",
         }
-        self.aws_endpoint = await self._start_moto()
+        self.aws_endpoint, self.s3_endpoint = await self._start_moto()
         self.timings["moto"] = time.monotonic() - started
         self.urls["aws"] = self.aws_endpoint
+        self.urls["s3"] = self.s3_endpoint
 
         phase = time.monotonic()
         model = await self._resources()
@@ -175,7 +178,8 @@ class LocalStack:
         """The template's resources in moto, then what SAM CLI reads of it, then the functions."""
         options = self.options
         overrides = dict(options.parameter_overrides)
-        extra_environment: dict[str, str] = {}
+        # S3 on its own origin: the URLs the functions sign point there (botocore reads it).
+        extra_environment: dict[str, str] = {"AWS_ENDPOINT_URL_S3": self.s3_endpoint}
         if not os.environ.get("GEMINI_API_KEY"):
             from local import fake_gemini
 
@@ -211,7 +215,8 @@ class LocalStack:
             )
         return model
 
-    async def _start_moto(self) -> str:
+    async def _start_moto(self) -> tuple[str, str]:
+        """moto's server: (the AWS APIs' endpoint, S3's endpoint)."""
         host = self.options.host
         self.moto = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -221,6 +226,8 @@ class LocalStack:
             host,
             "--port",
             str(self.options.aws_port),
+            "--s3-port",
+            str(self.options.s3_port),
             cwd=ROOT,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
@@ -232,9 +239,12 @@ class LocalStack:
             line = b""
         if not line.startswith(b"listening "):
             raise StartupError(
-                f"moto's server did not start on {host}:{self.options.aws_port} (port in use?)"
+                f"moto's server did not start on {host}:{self.options.aws_port} and "
+                f"{host}:{self.options.s3_port} ({line.decode(errors='replace').strip() or 'port in use?'})"
             )
-        return f"http://{_public_host(host)}:{int(line.split()[1])}"
+        _, port, s3_port = line.split()
+        public = _public_host(host)
+        return f"http://{public}:{int(port)}", f"http://{public}:{int(s3_port)}"
 
     def client(self, service: str) -> Any:
         return boto3.client(
@@ -412,7 +422,8 @@ class LocalStack:
                 f"(batch {source.batch_size}{', FIFO' if source.fifo else ''}"
                 f"{', partial batch failures' if source.report_batch_item_failures else ''})"
             )
-        lines.append(f"  AWS (moto)      {self.aws_endpoint}")
+        lines.append(f"  AWS (moto)      {self.aws_endpoint}   (AWS SDKs only)")
+        lines.append(f"  S3 (moto)       {self.s3_endpoint}   (uploads and downloads)")
         for kind, names in (
             ("DynamoDB", created.tables),
             ("SQS", created.queues),
@@ -539,7 +550,14 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "--aws-port",
         type=int,
         default=int(env.get("LOCAL_AWS_PORT", 3002)),
-        help="moto's port [LOCAL_AWS_PORT]",
+        help="moto's port for the AWS APIs [LOCAL_AWS_PORT]",
+    )
+    parser.add_argument(
+        "--s3-port",
+        type=int,
+        default=int(env["LOCAL_S3_PORT"]) if "LOCAL_S3_PORT" in env else None,
+        help="moto's port for S3, its own origin [LOCAL_S3_PORT] (default 3004, or any free "
+        "port when --aws-port is 0)",
     )
     parser.add_argument("--region", default=env.get("AWS_DEFAULT_REGION", "us-east-1"))
     parser.add_argument(
@@ -580,6 +598,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         rest_port=args.rest_port,
         ws_port=args.ws_port,
         aws_port=args.aws_port,
+        s3_port=args.s3_port if args.s3_port is not None else (3004 if args.aws_port else 0),
         region=args.region,
         stack_name=args.stack_name,
         parameter_overrides=parse_overrides(args.parameter_overrides),

@@ -4,7 +4,7 @@ distribution in front of a bucket, filled by `make publish-web`) serves, on its 
 A static file server of web/dist (built by `make web`) on a thread. `config.json` is made on
 the fly from the local stack's URLs, as `make publish-web` makes it from the stack's
 outputs, so the same build works against any local ports; every answer carries the security
-headers the deployed site gets from CloudFront, with the local REST, WebSocket and AWS
+headers the deployed site gets from CloudFront, with the local REST, WebSocket and S3
 endpoints as the only origins the page may connect to.
 """
 
@@ -64,13 +64,16 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("web %s", format % args)
+        # Without the query string: nothing a URL carries lands in a log.
+        path = str(getattr(self, "path", "") or "").split("?", 1)[0]
+        log.debug("web %s %s", getattr(self, "command", None) or "-", path)
 
 
 class WebClientServer:
     def __init__(self, host: str, port: int, urls: dict[str, str]):
         config = {"rest_url": urls["rest"], "ws_url": urls["ws"]}
-        connect = [urls["rest"], urls["ws"]] + ([urls["aws"]] if urls.get("aws") else [])
+        # The local S3 (uploads, downloads), never the AWS APIs' endpoint (local/aws_server.py).
+        connect = [urls["rest"], urls["ws"]] + ([urls["s3"]] if urls.get("s3") else [])
         handler = type(
             "Handler",
             (_Handler,),

@@ -548,6 +548,46 @@ def test_regenerate_refuses_a_streaming_answer_and_counts_against_the_bot_limits
     assert len(receive_all(stack)) == 1
 
 
+def test_an_answer_whose_command_was_deleted_cannot_be_regenerated(
+    rest, room, gemini, stack, monkeypatch
+):
+    room_, tokens = room
+    command = post(rest, room_, tokens["alice"], "@bot hi")
+    assert deliver(stack) == []
+    (answer,) = bot_replies(rest, room_, tokens["alice"])
+    # The command used the only bot command of the minute: a 409 must come before the limits
+    monkeypatch.setenv("BOT_USER_COMMANDS_PER_MINUTE", "1")
+    settings.cache_clear()
+    path = f"/rooms/{room_['room_id']}/messages/{command['message_id']}"
+    assert rest.delete(path, token=tokens["alice"]).status == 204
+
+    result = regenerate(rest, room_, tokens["alice"], answer["message_id"])
+
+    assert result.status == 409 and result.error_code == "conflict", result.body
+    assert receive_all(stack) == []
+
+
+def test_a_command_deleted_while_its_regeneration_is_asked_is_not_queued(
+    rest, room, gemini, stack, monkeypatch
+):
+    from chat.dal import message_changes
+
+    room_, tokens = room
+    command = post(rest, room_, tokens["alice"], "@bot hi")
+    assert deliver(stack) == []
+    (answer,) = bot_replies(rest, room_, tokens["alice"])
+    check = bot_control.check_bot_limits
+
+    def deleted_meanwhile(principal, room_id):
+        check(principal, room_id)
+        message_changes.tombstone(room_id, command["message_id"])
+
+    monkeypatch.setattr(bot_control, "check_bot_limits", deleted_meanwhile)
+    result = regenerate(rest, room_, tokens["bob"], answer["message_id"])
+    assert result.status == 409 and result.error_code == "conflict", result.body
+    assert receive_all(stack) == []
+
+
 def test_a_queued_regeneration_can_be_stopped_by_its_command(rest, room, joined, gemini, stack):
     room_, tokens = room
     alice = joined(tokens["alice"], room_["room_id"])

@@ -49,7 +49,17 @@ def test_lone_surrogates_and_nul_in_secrets_are_422(rest, path, body):
 
 @pytest.mark.parametrize(
     "key",
-    ["AIza\ud800", "AIza\nnewline", "AIza\r\nX-Injected: 1", "AIza\x00", "AIzaé", "AIza key", ""],
+    [
+        "AIzaKEY\n",
+        "\nAIzaKEY",
+        "AIza\ud800",
+        "AIza\nnewline",
+        "AIza\r\nX-Injected: 1",
+        "AIza\x00",
+        "AIzaé",
+        "AIza key",
+        "",
+    ],
 )
 def test_gemini_keys_must_be_printable_ascii(rest, alice, key):
     room_id, token = alice
