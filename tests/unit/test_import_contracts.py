@@ -63,6 +63,16 @@ def test_the_package_keeps_every_contract(copy: Path):
         ("chat.dal.users", "from chat.logic.accounts import sign_in", "chat is layered"),
         (
             "chat.logic.realtime.fanout",
+            "from chat.logic.rooms import directory",
+            "The logic's wings are layered",
+        ),
+        (
+            "chat.logic.bot.control",
+            "from chat.logic.bot import answer",
+            "The REST and WebSocket functions never load the Gemini adapter",
+        ),
+        (
+            "chat.logic.realtime.fanout",
             "from chat.logic.realtime import presence",
             "No import cycle",
         ),

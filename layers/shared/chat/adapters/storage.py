@@ -1,9 +1,10 @@
-"""The attachments bucket (S3): presigned uploads and downloads, object checks, tags.
+"""The attachments bucket (S3): presigned uploads and downloads, object checks, copies.
 
-The only module that talks to S3. Objects are uploaded tagged ``state=pending`` (the
-presigned POST's policy pins that tag, so an upload cannot leave it out); the bucket's
-lifecycle rule deletes pending objects a day after upload. Attaching an object to a
-message retags it ``state=attached``, which no lifecycle rule matches.
+The only module that talks to S3. Clients upload under ``uploads/`` (the presigned POST's
+policy pins the key), where the bucket's lifecycle rule deletes every object a day after
+its upload. Attaching a file copies its upload to a key under ``rooms/`` that no presigned
+POST names and no lifecycle rule matches: what a message carries is that copy, whose bytes
+nobody can replace (posting the upload form again only replaces the upload).
 """
 
 from __future__ import annotations
@@ -16,19 +17,7 @@ from botocore.exceptions import ClientError
 from chat import aws
 from chat.config import settings
 
-STATE_TAG = "state"
-PENDING = "pending"
-ATTACHED = "attached"
-
-
-def _tagging_xml(value: str) -> str:
-    return (
-        f"<Tagging><TagSet><Tag><Key>{STATE_TAG}</Key><Value>{value}</Value></Tag>"
-        "</TagSet></Tagging>"
-    )
-
-
-PENDING_TAGGING = _tagging_xml(PENDING)
+_MISSING = ("404", "NoSuchKey", "NotFound")
 
 
 @dataclass(frozen=True)
@@ -37,9 +26,15 @@ class StoredObject:
     content_type: str | None
 
 
-def object_key(room_id: str, attachment_id: str) -> str:
-    """Where an attachment's file is kept in the bucket."""
-    return f"rooms/{room_id}/{attachment_id}"
+def upload_key(room_id: str, attachment_id: str) -> str:
+    """Where the client uploads a declared file (deleted by the lifecycle rule a day later)."""
+    return f"uploads/{room_id}/{attachment_id}"
+
+
+def object_key(room_id: str, message_id: str, attachment_id: str) -> str:
+    """The file a message carries: its upload, copied when the message was stored. Only that
+    message's sending writes it (its id is new), so nothing can replace its bytes."""
+    return f"rooms/{room_id}/{message_id}/{attachment_id}"
 
 
 def _bucket() -> str:
@@ -51,16 +46,12 @@ def _bucket() -> str:
 
 def presigned_upload(key: str, content_type: str, size: int, expires_in: int) -> dict:
     """A presigned POST (``{"url", "fields"}``) whose policy pins the key, the exact
-    Content-Type, the exact size and the pending tag."""
+    Content-Type and the exact size."""
     return aws.s3().generate_presigned_post(
         Bucket=_bucket(),
         Key=key,
-        Fields={"Content-Type": content_type, "tagging": PENDING_TAGGING},
-        Conditions=[
-            {"Content-Type": content_type},
-            ["content-length-range", size, size],
-            {"tagging": PENDING_TAGGING},
-        ],
+        Fields={"Content-Type": content_type},
+        Conditions=[{"Content-Type": content_type}, ["content-length-range", size, size]],
         ExpiresIn=expires_in,
     )
 
@@ -70,7 +61,7 @@ def head(key: str) -> StoredObject | None:
     try:
         response = aws.s3().head_object(Bucket=_bucket(), Key=key)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+        if exc.response.get("Error", {}).get("Code") in _MISSING:
             return None
         raise
     return StoredObject(size=response["ContentLength"], content_type=response.get("ContentType"))
@@ -87,18 +78,29 @@ def read(key: str) -> bytes | None:
     try:
         return aws.s3().get_object(Bucket=_bucket(), Key=key)["Body"].read()
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+        if exc.response.get("Error", {}).get("Code") in _MISSING:
             return None
         raise
 
 
-def mark_attached(key: str) -> None:
-    """Retag an object so the lifecycle rule for never-attached uploads skips it."""
-    aws.s3().put_object_tagging(
-        Bucket=_bucket(),
-        Key=key,
-        Tagging={"TagSet": [{"Key": STATE_TAG, "Value": ATTACHED}]},
-    )
+def copy(source_key: str, key: str) -> bool:
+    """Copy an object within the bucket, its Content-Type kept and no tags; False when there
+    is nothing under ``source_key``. The copy is of one whole version of the source, even
+    while the source is being replaced."""
+    bucket = _bucket()
+    try:
+        aws.s3().copy_object(
+            Bucket=bucket,
+            Key=key,
+            CopySource={"Bucket": bucket, "Key": source_key},
+            MetadataDirective="COPY",
+            TaggingDirective="REPLACE",
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in _MISSING:
+            return False
+        raise
+    return True
 
 
 def delete(keys: list[str]) -> None:

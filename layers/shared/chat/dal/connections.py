@@ -12,7 +12,7 @@ expire; DynamoDB's TTL deletes lazily, so every read here also drops expired ite
 from __future__ import annotations
 
 import time
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from boto3.dynamodb.conditions import Attr, Key
 
@@ -57,49 +57,66 @@ def put_connection(connection_id: str, user_id: str, username: str, connected_at
     )
 
 
-def subscribe(connection: SubscriberItem, room_id: str) -> bool:
-    """Subscribe a live connection to a room; False if the connection is gone."""
+Subscribed = Literal["subscribed", "connection_gone", "not_a_member"]
+
+
+def subscribe(connection: SubscriberItem, room_id: str) -> Subscribed:
+    """Subscribe a live connection to a room its user is a member of, both checked in the
+    write itself: a join racing the user's removal either lands first (and the removal's
+    unsubscribing finds it) or fails here, so a removed member is never left subscribed.
+
+    ``connection`` carries ``token_expires_at`` (epoch seconds, or None): the fan-out
+    skips a subscription whose token has expired."""
     name = table_name("connections")
     connection_id = connection["connection_id"]
-    base = {
+    checks = [
+        {
+            "ConditionCheck": {
+                "TableName": name,
+                "Key": {"pk": _conn(connection_id), "sk": _META},
+                "ConditionExpression": "attribute_exists(pk)",
+            }
+        },
+        {
+            "ConditionCheck": {
+                "TableName": table_name("memberships"),
+                "Key": {"room_id": room_id, "user_id": connection["user_id"]},
+                "ConditionExpression": "attribute_exists(user_id)",
+            }
+        },
+    ]
+    codes = transact(
+        checks
+        + [
+            {"Put": {"TableName": name, "Item": item}}
+            for item in _subscription(connection, room_id)
+        ]
+    )
+    if codes is None:
+        return "subscribed"
+    if codes[0] == "ConditionalCheckFailed":
+        return "connection_gone"
+    if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+        return "not_a_member"
+    raise RuntimeError(f"could not subscribe ({', '.join(codes)})")
+
+
+def _subscription(connection: SubscriberItem, room_id: str) -> list[dict[str, Any]]:
+    """The two items of a subscription: the room under the connection (to clean up on
+    disconnect), the connection under the room (a room's subscribers are one Query)."""
+    connection_id = connection["connection_id"]
+    base: dict[str, Any] = {
         "user_id": connection["user_id"],
         "username": connection["username"],
         "expires_at": connection["expires_at"],
     }
-    codes = transact(
-        [
-            {
-                "ConditionCheck": {
-                    "TableName": name,
-                    "Key": {"pk": _conn(connection_id), "sk": _META},
-                    "ConditionExpression": "attribute_exists(pk)",
-                }
-            },
-            {
-                "Put": {
-                    "TableName": name,
-                    "Item": {
-                        "pk": _conn(connection_id),
-                        "sk": _room(room_id),
-                        "room_id": room_id,
-                        **base,
-                    },
-                }
-            },
-            {
-                "Put": {
-                    "TableName": name,
-                    "Item": {
-                        "pk": _room(room_id),
-                        "sk": _conn(connection_id),
-                        "connection_id": connection_id,
-                        **base,
-                    },
-                }
-            },
-        ]
-    )
-    return codes is None
+    token_expires_at = connection.get("token_expires_at")
+    if token_expires_at is not None:
+        base["token_expires_at"] = int(token_expires_at)
+    return [
+        {"pk": _conn(connection_id), "sk": _room(room_id), "room_id": room_id, **base},
+        {"pk": _room(room_id), "sk": _conn(connection_id), "connection_id": connection_id, **base},
+    ]
 
 
 def unsubscribe(connection_id: str, room_id: str) -> None:
@@ -122,10 +139,14 @@ def unsubscribe(connection_id: str, room_id: str) -> None:
     )
 
 
-def room_subscribers(room_id: str) -> list[SubscriberItem]:
-    """Live subscriptions of a room: one Query."""
+def room_subscribers(room_id: str, *, consistent: bool = False) -> list[SubscriberItem]:
+    """Live subscriptions of a room: one Query; ``consistent`` where a subscription written
+    just before must be seen."""
     items = query_all(
-        "connections", KeyConditionExpression=Key("pk").eq(_room(room_id)), FilterExpression=_live()
+        "connections",
+        KeyConditionExpression=Key("pk").eq(_room(room_id)),
+        FilterExpression=_live(),
+        ConsistentRead=consistent,
     )
     return cast(list[SubscriberItem], items)
 

@@ -114,6 +114,9 @@ class SubscriberItem(TypedDict):
     user_id: str
     username: str
     expires_at: Number
+    # When the token the connection opened with expires (epoch seconds): the fan-out skips
+    # a subscriber past it.
+    token_expires_at: NotRequired[Number | None]
 
 
 class AttachmentItem(TypedDict):

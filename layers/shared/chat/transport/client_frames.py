@@ -11,9 +11,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from chat.errors import BadRequest, ChatError, TooLarge, ValidationFailed
-from chat.frames import MAX_FRAME_BYTES
 from chat.models import AttachmentIds, ClientId, Id, MessageText
 from chat.transport import body_rules
+
+# The most a client message may hold, as a REST body: API Gateway carries up to 128 KB per
+# message (in 32 KB frames, which client libraries make), so 4,000 characters of content
+# escaped as JSON fit whatever the characters.
+MAX_CLIENT_MESSAGE_BYTES = 64 * 1024
 
 
 class _Frame(BaseModel):
@@ -86,8 +90,8 @@ class ReceivedFrame:
 
     def validated(self) -> ClientFrame:
         """The validated frame, or the ChatError that describes what is wrong with it."""
-        if len(self.body.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES:
-            raise TooLarge(f"Frames are limited to {MAX_FRAME_BYTES} bytes")
+        if len(self.body.encode("utf-8", "surrogatepass")) > MAX_CLIENT_MESSAGE_BYTES:
+            raise TooLarge(f"Messages are limited to {MAX_CLIENT_MESSAGE_BYTES // 1024} KiB")
         data, error = self._json
         if error is not None:
             raise error

@@ -71,9 +71,10 @@ def _draft(
             details=[{"field": "content", "message": "must not be empty without attachments"}],
         )
     command = is_bot_command(content)
-    refs = _admit(principal, room_id, command, reply_to, attachment_ids)
+    message_id = new_id()
+    refs = _admit(principal, room_id, message_id, command, reply_to, attachment_ids)
     message = Message(
-        message_id=new_id(),
+        message_id=message_id,
         room_id=room_id,
         username=principal.username,
         content=content,
@@ -89,6 +90,7 @@ def _draft(
 def _admit(
     principal: Principal,
     room_id: str,
+    message_id: str,
     command: bool,
     reply_to: str | None,
     attachment_ids: Sequence[str],
@@ -96,13 +98,15 @@ def _admit(
     """The rules beyond the text. A plain text message is checked by its store alone;
     commands, replies and attachments read the room first, so their membership is checked
     before anything else (and before a command counts against the limits). Returns what
-    the message stores of its attachments."""
+    message ``message_id`` stores of its attachments (their files copied for it)."""
     if command or reply_to or attachment_ids:
         require_member(room_id, principal.user_id)
     if command:
         intake.check_bot_limits(principal, room_id)
     check_reply_to(room_id, reply_to)
-    return attachments.prepare(principal, room_id, attachment_ids) if attachment_ids else []
+    if not attachment_ids:
+        return []
+    return attachments.prepare(principal, room_id, attachment_ids, message_id)
 
 
 def _store(principal: Principal, message: Message, refs: list[AttachmentRef]) -> Message:
@@ -111,7 +115,7 @@ def _store(principal: Principal, message: Message, refs: list[AttachmentRef]) ->
     item = message_item(message)
     if refs:
         attachments.store_message(item, refs, principal)
-        signed = attachments.signed(refs, message.room_id)
+        signed = attachments.signed(refs, message.room_id, message.message_id)
         message = message.model_copy(update={"attachments": signed})
     elif not message_table.put_member_message(item, principal.user_id):
         raise NotFound("Room not found")
