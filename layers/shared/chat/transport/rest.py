@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Mapping
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from aws_lambda_powertools.event_handler import (
     APIGatewayRestResolver,
@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler import (
     Response,
 )
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
@@ -89,6 +90,10 @@ def authenticate(request: Request) -> Principal:
     """Dependency of every authenticated route: the caller, from the bearer token."""
     header = request.resolved_event.headers.get("authorization")
     return verify_token(bearer_token(header))
+
+
+# A route's caller: the principal of its bearer token (401 without a valid one).
+Caller = Annotated[Principal, Depends(authenticate)]
 
 
 def client_address(request: Request) -> str:

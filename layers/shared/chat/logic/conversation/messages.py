@@ -64,12 +64,7 @@ def _draft(
     attachment_ids: Sequence[str],
 ) -> tuple[Message, list[AttachmentRef]]:
     """The message to store and its attachments, once every rule allows it."""
-    content = "" if is_blank(content) else content  # whitespace or invisible: empty
-    if not content and not attachment_ids:
-        raise ValidationFailed(
-            "content is required unless the message has attachments",
-            details=[{"field": "content", "message": "must not be empty without attachments"}],
-        )
+    content = _text(content, has_attachments=bool(attachment_ids))
     command = is_bot_command(content)
     message_id = new_id()
     refs = _admit(principal, room_id, message_id, command, reply_to, attachment_ids)
@@ -85,6 +80,18 @@ def _draft(
         reply_to=reply_to,
     )
     return message, refs
+
+
+def _text(content: str, *, has_attachments: bool) -> str:
+    """The text to store: whitespace or invisible characters alone count as none, which
+    only a message with attachments may have."""
+    content = "" if is_blank(content) else content
+    if not content and not has_attachments:
+        raise ValidationFailed(
+            "content is required unless the message has attachments",
+            details=[{"field": "content", "message": "must not be empty without attachments"}],
+        )
+    return content
 
 
 def _admit(

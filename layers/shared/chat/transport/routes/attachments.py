@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.depends import Depends
 
 from chat.logic.conversation import attachments
 from chat.models import AttachmentUpload, CreateAttachmentRequest, Id
-from chat.principal import Principal
-from chat.transport.rest import BEARER, authenticate
+from chat.transport.rest import BEARER, Caller
 
 router = Router()
-Caller = Annotated[Principal, Depends(authenticate)]
 
 
 @router.post(

@@ -10,8 +10,7 @@ from aws_lambda_powertools.event_handler.depends import Depends
 
 from chat.logic.accounts import sign_in
 from chat.models import AuthResponse, LoginRequest, RegisterRequest, User
-from chat.principal import Principal
-from chat.transport.rest import BEARER, authenticate, client_address
+from chat.transport.rest import BEARER, Caller, client_address
 
 router = Router()
 
@@ -33,5 +32,5 @@ def login(body: LoginRequest, address: Annotated[str, Depends(client_address)]) 
 
 
 @router.get("/auth/me", security=BEARER)
-def me(principal: Annotated[Principal, Depends(authenticate)]) -> User:
+def me(principal: Caller) -> User:
     return sign_in.me(principal)
