@@ -37,7 +37,8 @@ class QueuedCommand:
 
     @classmethod
     def from_body(cls, body: str) -> QueuedCommand:
-        """The command of a queue message's body; KeyError or ValueError when it is not one."""
+        """The command of a queue message's body; KeyError, ValueError or TypeError when it
+        is not one."""
         fields = json.loads(body)
         return cls(
             room_id=str(fields["room_id"]),

@@ -4,11 +4,15 @@ read, so no log line, metric or trace can show it."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aws_lambda_powertools.utilities import parameters
-from boto3.dynamodb.types import Binary
 
 from chat import aws, redaction
 from chat.config import settings
+
+if TYPE_CHECKING:
+    from boto3.dynamodb.types import Binary
 
 _SECRET_MAX_AGE_SECONDS = 3600
 

@@ -45,7 +45,6 @@ NO_KEY_MESSAGE = (
     "This room has no Gemini API key. The room's owner can add one in the bot settings."
 )
 INTERRUPTED_MESSAGE = "The answer was interrupted."
-_SKIPPED: Result = {"outcome": "skipped"}
 
 
 def answer_command(command: QueuedCommand, deadline: float) -> Result:
@@ -55,14 +54,14 @@ def answer_command(command: QueuedCommand, deadline: float) -> Result:
     item = message_table.get_message(command.room_id, command.message_id)
     if item is None or item["message_type"] != "command" or item.get("deleted"):
         logger.warning("bot command not found or deleted, skipped")
-        return _SKIPPED
+        return {"outcome": "skipped"}
     reply_id = message_table.reply_id(item, command.generation)
     if reply_id:
         return _already_answered(command, reply_id)
     room = room_table.get_room(command.room_id)
     if room is None:
         logger.warning("room of the bot command not found, skipped")
-        return _SKIPPED
+        return {"outcome": "skipped"}
     api_key = _api_key(room)
     model_input = _model_input(room, item)  # every read before the first write
     status: MessageStatus = "streaming" if api_key else "error"
