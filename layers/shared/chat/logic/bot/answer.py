@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import random
 import time
-from typing import NotRequired, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -58,7 +58,7 @@ class StopRequested(Exception):
 class Result(TypedDict):
     """What became of a command (the worker's result, kept by its idempotency records)."""
 
-    outcome: Outcome | str  # also "skipped": nothing to answer
+    outcome: Outcome | Literal["skipped"]  # skipped: nothing to answer
     reply_id: NotRequired[str | None]
     code: NotRequired[str]  # the bot_error code, with outcome "error"
 

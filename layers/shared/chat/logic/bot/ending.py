@@ -41,7 +41,7 @@ def end_answer(
         if status != "stopped":
             return end_answer(feed, "stopped", checkpoint_writes=checkpoint_writes)
         logger.warning(
-            "bot reply already ended elsewhere", extra={"reply_id": feed.transcript.message_id}
+            "bot reply already ended elsewhere", extra={"reply_id": transcript.message_id}
         )
         _typing_off(feed)
         return "duplicate"
