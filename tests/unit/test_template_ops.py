@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from local.template import ROOT, load_template, resources_of_type
+from tests.support.cloudformation import resolver
 from tests.support.sam import translate, translated
 
 SOURCE = load_template()
@@ -177,6 +178,20 @@ def test_every_function_logs_to_its_own_group_with_the_retention_parameter():
         groups.add(ref(group))
     assert len(groups) == len(functions)
     assert PARAMETERS["LogRetentionInDays"]["Default"] == 30
+
+
+LAMBDA_LOG_LEVELS = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}
+
+
+@pytest.mark.parametrize("level", PARAMETERS["LogLevel"]["AllowedValues"])
+def test_functions_log_json_with_lambdas_own_lines_from_warn(level):
+    resolve = resolver(translated(), {"LogLevel": level})
+    for name, function in of_type("AWS::Lambda::Function").items():
+        config = resolve.resolve(function["Properties"]["LoggingConfig"])
+        assert config["LogFormat"] == "JSON" and config["SystemLogLevel"] == "WARN", name
+        # Lambda drops application lines below its level: it follows LogLevel
+        assert config["ApplicationLogLevel"] in LAMBDA_LOG_LEVELS, name
+        assert config["ApplicationLogLevel"].startswith(level[:4]), name
 
 
 def _access_log_fields(log_format: str) -> dict[str, str]:
@@ -377,6 +392,31 @@ def test_the_worker_is_bounded_and_its_reservation_optional():
             {"Ref": "BotWorkerReservedConcurrency"},
             {"Ref": "AWS::NoValue"},
         ]
+    }
+
+
+def test_bcrypt_routes_have_their_own_throttle_and_auth_can_be_reserved():
+    (stage,) = of_type("AWS::ApiGateway::Stage").values()
+    settings = {
+        (m["ResourcePath"], m["HttpMethod"]): m for m in stage["Properties"]["MethodSettings"]
+    }
+    for path in ("/~1auth~1register", "/~1auth~1login"):  # API Gateway's escaped paths
+        throttle = settings[(path, "POST")]
+        assert throttle["ThrottlingRateLimit"] == {"Ref": "AuthThrottlingRateLimit"}
+        assert throttle["ThrottlingBurstLimit"] == {"Ref": "AuthThrottlingBurstLimit"}
+    assert settings[("/*", "*")]["ThrottlingRateLimit"] == {"Ref": "RestThrottlingRateLimit"}
+    auth = translated()["Resources"]["AuthFunction"]["Properties"]
+    assert auth["ReservedConcurrentExecutions"] == {
+        "Fn::If": [
+            "HasAuthReservedConcurrency",
+            {"Ref": "AuthReservedConcurrency"},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+    assert PARAMETERS["AuthReservedConcurrency"]["Default"] == 0  # fits a 10-wide account
+    variables = auth["Environment"]["Variables"]
+    assert variables["REGISTRATIONS_PER_ADDRESS_PER_HOUR"] == {
+        "Ref": "RegistrationsPerAddressPerHour"
     }
 
 

@@ -202,3 +202,34 @@ def test_every_version_description_fits_lambdas_limit_at_the_longest_values():
 
         longest = re.sub(r"\$\{([^}]+)\}", value, text)
         assert len(longest) <= DESCRIPTION_LIMIT, (name, len(longest))
+
+
+# ------------------------------------------------------------------------------ gradual deploys
+ANY_TRAFFIC = {
+    "UnhandledErrorsAlarm",
+    "FrameFailuresAlarm",
+    "RestApi5xxCountAlarm",
+    "WebSocketErrorsAlarm",
+}
+
+
+@pytest.mark.parametrize("deployment_type", ["Canary10Percent5Minutes", "AllAtOnce"])
+def test_codedeploy_moves_live_and_rolls_back_on_the_functions_alarms(deployment_type):
+    template = transform(packaged(SOURCE), {"DeploymentType": deployment_type})
+    resources = template["Resources"]
+    for name in FUNCTIONS:
+        group = resources[f"{name}DeploymentGroup"]["Properties"]
+        config = group["DeploymentConfigName"]["Fn::Sub"]
+        assert config == ["CodeDeployDefault.Lambda${ConfigName}", {"ConfigName": deployment_type}]
+        alarms = {alarm["Name"]["Ref"] for alarm in group["AlarmConfiguration"]["Alarms"]}
+        short = name.removesuffix("Function")
+        assert f"{short}ErrorsAlarm" in alarms, name  # timeouts, crashes, failed inits
+        if name != "WsAuthorizerFunction":  # it refuses tokens by failing: its own alarm only
+            assert alarms & ANY_TRAFFIC, name  # what the function answers itself, per minute
+        assert "DEPLOYMENT_STOP_ON_ALARM" in group["AutoRollbackConfiguration"]["Events"]
+        for alarm in alarms:
+            assert resources[alarm]["Type"] == "AWS::CloudWatch::Alarm"
+    for alias in resources_of_type(template, "AWS::Lambda::Alias").values():
+        update = alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+        function = alias["Properties"]["FunctionName"]["Ref"]
+        assert update["DeploymentGroupName"] == {"Ref": f"{function}DeploymentGroup"}
