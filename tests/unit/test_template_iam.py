@@ -16,7 +16,7 @@ from tests.support.sam import translated
 EXPECTED = {
     "AuthFunction": {
         "UsersTable": {"GetItem", "PutItem"},
-        "RateLimitsTable": {"GetItem", "UpdateItem"},
+        "RateLimitsTable": {"UpdateItem"},  # every limit is one conditional update
     },
     "RoomsFunction": {
         "UsersTable": {"GetItem"},  # reads names; password hashes are Auth's
