@@ -6,7 +6,11 @@ from chat.transport.rest import build_app
 from chat.transport.routes import attachments, bot, conversation, rooms
 
 require_settings(
-    "gemini_keys_kms_key_id", "bot_queue_url", "attachments_table", "attachments_bucket"
+    "cors_allow_origin",
+    "gemini_keys_kms_key_id",
+    "bot_queue_url",
+    "attachments_table",
+    "attachments_bucket",
 )
 app = build_app(rooms.router, conversation.router, bot.router, attachments.router)
 

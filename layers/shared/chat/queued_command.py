@@ -6,6 +6,9 @@ while rooms run in parallel. A regeneration (``generation`` 1, 2 …) is the sam
 queued again: its body names the generation and its deduplication id is the command's id
 with the generation, so FIFO deduplication drops a resend of one request but never a
 deliberate regeneration. Generation 0, the first answer, is left out of the body.
+
+Beside the body, the message attribute ``correlation_id`` names the request that queued the
+command (chat.adapters.bot_queue writes it, chat.transport.sqs logs the answer under it).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+
+CORRELATION_ID = "correlation_id"  # the message attribute
 
 
 @dataclass(frozen=True)

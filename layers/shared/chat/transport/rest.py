@@ -17,17 +17,21 @@ from aws_lambda_powertools.event_handler import (
 )
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
+    OpenAPIRequestValidationMiddleware,
+)
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.metrics import MetricUnit
 
 from chat import redaction
 from chat.config import settings
 from chat.errors import ChatError, RateLimited, TooLarge
 from chat.logic.accounts.tokens import verify_token
 from chat.models import ErrorBody, ErrorResponse
-from chat.observability import logger
+from chat.observability import logger, metrics
 from chat.principal import Principal
 from chat.transport import body_rules
 
@@ -76,6 +80,14 @@ def error_response(
     )
 
 
+def allowed_origin() -> str:
+    """The browsers' origin the REST API answers (CORS)."""
+    origin = settings().cors_allow_origin
+    if origin is None:  # the REST functions require it at cold start (require_settings)
+        raise RuntimeError("CORS_ALLOW_ORIGIN is not set for this function")
+    return origin
+
+
 def bearer_token(authorization: str | None) -> str | None:
     """The token of an `Authorization: Bearer <token>` header value."""
     if not authorization:
@@ -110,8 +122,7 @@ def _field(loc: tuple | list) -> str:
 
 
 # A path id that cannot be an id names nothing: 404, as an unknown id is (and as a room the
-# caller is not a member of is, so room ids cannot be probed). Powertools validates the path
-# before the routes' dependencies run, so the caller is authenticated here first.
+# caller is not a member of is, so room ids cannot be probed).
 _NOT_FOUND = {"room_id": "Room not found", "message_id": "Message not found"}
 
 
@@ -167,9 +178,9 @@ class ChatResolver(APIGatewayRestResolver):
                     "statusCode": _STATUS[exc.code].value,
                     "headers": {
                         "Content-Type": "application/json",
-                        "Access-Control-Allow-Origin": settings().cors_allow_origin,
+                        "Access-Control-Allow-Origin": allowed_origin(),
                     },
-                    "body": json.dumps(error_body(exc.code, exc.message)),
+                    "body": json.dumps(error_body(exc.code, exc.message, exc.details)),
                     "isBase64Encoded": False,
                 }
             )
@@ -182,15 +193,29 @@ class ChatResolver(APIGatewayRestResolver):
         return re.compile(base_regex.format(re.sub(r"<(\w+)>", r"(?P<\1>[^/]+)", rule)))
 
 
+class _AuthenticatedFirst(OpenAPIRequestValidationMiddleware):
+    """Powertools validates a request before any dependency of its route runs; a route that
+    needs a token checks it first here, so a request without a valid one is 401 whatever
+    its body says (a client learns it must log in, not how to fix a body)."""
+
+    def handler(self, app: Any, next_middleware: Any) -> Response:
+        route = app.context.get("_route")
+        if route is not None and route.security:
+            verify_token(bearer_token(app.current_event.headers.get("authorization")))
+        return super().handler(app, next_middleware)
+
+
 def build_app(*routers: Router) -> APIGatewayRestResolver:
     app = ChatResolver(
         enable_validation=True,
         cors=CORSConfig(
-            allow_origin=settings().cors_allow_origin,
+            allow_origin=allowed_origin(),
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         ),
     )
+    # Powertools makes this middleware on first use unless the app has one already.
+    app._request_validation_middleware = _AuthenticatedFirst()
     for router in routers:
         app.include_router(router)
 
@@ -205,11 +230,7 @@ def build_app(*routers: Router) -> APIGatewayRestResolver:
     def _invalid_request(exc: RequestValidationError) -> Response:
         errors = list(exc.errors())
         unknown = _unknown_in_path(errors)
-        if unknown:  # for the caller only: a request without a valid token is a 401 first
-            try:
-                verify_token(bearer_token(app.current_event.headers.get("authorization")))
-            except ChatError as refused:
-                return error_response(refused.code, refused.message)
+        if unknown:  # the caller was authenticated first (_AuthenticatedFirst)
             return error_response("not_found", unknown)
         if any(error.get("type") == "json_invalid" for error in errors):
             return error_response("bad_request", "Body is not valid JSON")
@@ -235,6 +256,7 @@ def build_app(*routers: Router) -> APIGatewayRestResolver:
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response:
         logger.exception("unhandled error")
+        metrics.add_metric(name="UnhandledErrors", unit=MetricUnit.Count, value=1)
         return error_response("internal", "Internal error")
 
     return app

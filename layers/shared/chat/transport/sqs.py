@@ -9,6 +9,8 @@ too, so its order holds while other rooms go on.
 - A command is not started with less than ``AnswerBudget.min_answer`` seconds before the Lambda
   deadline (minus ``AnswerBudget.margin`` for the final store and frames): the record fails and
   comes back later, rather than the whole batch timing out.
+- The answer is logged under the correlation id of the request that queued it (a message
+  attribute), and annotated so in its trace.
 - A redelivered command never gets a second answer: Powertools idempotency keyed on the
   command's message_id and generation returns the first run's result; beyond its records
   (expired, or a run that died mid-way) the command itself names its reply of that
@@ -35,12 +37,13 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
+from chat import observability
 from chat.config import settings
 from chat.logic.bot import budget
 from chat.logic.bot.answer import Result
 from chat.logic.bot.command import answer_command
 from chat.observability import logger, metrics
-from chat.queued_command import QueuedCommand
+from chat.queued_command import CORRELATION_ID, QueuedCommand
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -72,6 +75,9 @@ def handle_record(record: SQSRecord, lambda_context: Any) -> Result:
     command = QueuedCommand.from_body(record.body)
     keys = command.log_keys()
     logger.append_keys(**keys)
+    correlation_id = _correlation_id(record)
+    logger.set_correlation_id(correlation_id)
+    observability.annotate(correlation_id=correlation_id)
     try:
         deadline = _deadline(lambda_context)
         _IDEMPOTENCY.register_lambda_context(lambda_context)
@@ -79,6 +85,14 @@ def handle_record(record: SQSRecord, lambda_context: Any) -> Result:
         return answer(command=command, deadline=deadline)
     finally:
         logger.remove_keys(list(keys))
+
+
+def _correlation_id(record: SQSRecord) -> str:
+    """The correlation id of the request that queued the command (its API Gateway request
+    id, chat.adapters.bot_queue), else the SQS message id."""
+    attribute = record.message_attributes[CORRELATION_ID]  # None when absent
+    value = attribute.string_value if attribute is not None else None
+    return value or record.message_id
 
 
 def _deadline(lambda_context: Any) -> float:

@@ -19,6 +19,8 @@ _ALGORITHM = "HS256"
 def issue_token(user_id: str, username: str) -> tuple[str, int]:
     """A signed access token and its lifetime in seconds."""
     lifetime = settings().token_ttl_seconds
+    if lifetime is None:  # the function that issues tokens requires it (require_settings)
+        raise RuntimeError("TOKEN_TTL_SECONDS is not set for this function")
     now = int(time.time())
     claims = {"sub": user_id, "username": username, "iat": now, "exp": now + lifetime}
     return jwt.encode(claims, jwt_signing_key(), algorithm=_ALGORITHM), lifetime

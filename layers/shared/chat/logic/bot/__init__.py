@@ -13,7 +13,7 @@ In the worker, for one queued command (chat.queued_command):
 - `answer`: the answer's checkpoints and retries around its parts: `transcript` (the text
   sent, seq, offset, the size cap; pure), `room_feed` (pushes, typing), `reader` (the
   model's stream through the `coalesce`r into the room, and the ticker) and `ending` (the
-  one way an answer ends);
+  one way an answer ends; `failures`: who must act on a failed one);
 - `budget`: the time and size budget of one answer.
 
 The model itself is chat.adapters.gemini, the only module that imports google-genai.

@@ -41,9 +41,10 @@ from chat.config import settings
 from chat.dal import messages as message_table
 from chat.dal.items import MessageItem
 from chat.frames import MessageFrame
-from chat.logic.bot import budget
+from chat.logic.bot import budget, failures
 from chat.logic.bot.context import ModelInput
 from chat.logic.bot.ending import Outcome, Status, end_answer
+from chat.logic.bot.failures import Failure
 from chat.logic.bot.reader import AnswerReader
 from chat.logic.bot.room_feed import RoomFeed, log_unexpected
 from chat.logic.bot.transcript import Transcript
@@ -84,15 +85,15 @@ class Answer:
         return cls(Transcript.resumed(reply), time.monotonic())
 
     def end(
-        self, status: Status, error: tuple[str, str] | None = None, *, stored: bool = False
+        self, status: Status, failure: Failure | None = None, *, stored: bool = False
     ) -> Result:
         """End the answer (chat.logic.bot.ending); what became of it."""
         outcome = end_answer(
-            self.feed, status, error, stored=stored, checkpoint_writes=self.checkpoint_writes
+            self.feed, status, failure, stored=stored, checkpoint_writes=self.checkpoint_writes
         )
         result: Result = {"outcome": outcome, "reply_id": self.transcript.message_id}
-        if outcome == "error" and error is not None:
-            result["code"] = error[0]
+        if outcome == "error" and failure is not None:
+            result["code"] = failure.code
         return result
 
     def checkpoint(self) -> None:
@@ -109,8 +110,19 @@ class Answer:
             return
         raise StopRequested
 
-    def stream(self, api_key: str, model: str, model_input: ModelInput, deadline: float) -> Result:
-        """Stream the model's answer until it ends; what became of it."""
+    def stream(
+        self,
+        api_key: str,
+        model: str,
+        model_input: ModelInput,
+        deadline: float,
+        *,
+        room_key: bool = False,
+        room_model: bool = False,
+    ) -> Result:
+        """Stream the model's answer until it ends; what became of it. ``room_key`` and
+        ``room_model``: the key and the model are the room's own (a failure they cause is
+        then the room's to fix, chat.logic.bot.failures)."""
         self.feed.set_typing(True)
         reader = AnswerReader(self.transcript, self.feed.send, self.checkpoint, budget.BUDGET)
         try:
@@ -119,15 +131,22 @@ class Answer:
         except StopRequested:
             return self.end("stopped")
         except gemini.GeminiError as exc:
+            failure = failures.of_model_error(exc, room_key=room_key, room_model=room_model)
             logger.warning(
                 "bot answer failed",
-                extra={"code": exc.code, "detail": exc.detail, "status": exc.status},
+                extra={
+                    "code": exc.code,
+                    "cause": failure.cause,
+                    "detail": exc.detail,
+                    "status": exc.status,
+                },
             )
-            return self.end("error", (exc.code, exc.message))
+            return self.end("error", failure)
         except Exception as exc:
             log_unexpected("bot answer failed unexpectedly", exc)
+            metrics.add_metric(name="UnhandledErrors", unit=MetricUnit.Count, value=1)
             error = gemini.GeminiModelError(type(exc).__name__, transient=False)
-            return self.end("error", (error.code, error.message))
+            return self.end("error", Failure(error.code, error.message, "operator"))
         result = self.end("complete")
         if result["outcome"] == "complete":
             _usage_metrics(usage)

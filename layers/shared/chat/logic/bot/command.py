@@ -35,6 +35,7 @@ from chat.dal.items import MessageItem, RoomItem, message_item
 from chat.logic.bot import budget, files
 from chat.logic.bot.answer import Answer, Result
 from chat.logic.bot.context import ModelInput, build_model_input
+from chat.logic.bot.failures import Failure
 from chat.logic.bot.reply import new_reply
 from chat.models import MessageStatus
 from chat.observability import logger, metrics
@@ -62,7 +63,7 @@ def answer_command(command: QueuedCommand, deadline: float) -> Result:
     if room is None:
         logger.warning("room of the bot command not found, skipped")
         return {"outcome": "skipped"}
-    api_key = _api_key(room)
+    api_key, room_key = _api_key(room)
     model_input = _model_input(room, item)  # every read before the first write
     status: MessageStatus = "streaming" if api_key else "error"
     reply = new_reply(command.room_id, command.message_id, status=status)
@@ -73,9 +74,12 @@ def answer_command(command: QueuedCommand, deadline: float) -> Result:
     room_table.touch_last_message(command.room_id, reply.created_at)
     answer = Answer.start(reply, started)
     if not api_key:
-        return answer.end("error", ("no_api_key", NO_KEY_MESSAGE), stored=True)
+        return answer.end("error", Failure("no_api_key", NO_KEY_MESSAGE, "user"), stored=True)
     model = room.get("model") or settings().default_bot_model
-    return answer.stream(api_key, model, model_input, deadline)
+    room_model = bool(room.get("model"))
+    return answer.stream(
+        api_key, model, model_input, deadline, room_key=room_key, room_model=room_model
+    )
 
 
 def _model_input(room: RoomItem, command: MessageItem) -> ModelInput:
@@ -93,12 +97,13 @@ def _model_input(room: RoomItem, command: MessageItem) -> ModelInput:
     return files.attach(model_input, history, storage.read)
 
 
-def _api_key(room: RoomItem) -> str | None:
-    """The room's own key, else the stack's shared key, else None."""
+def _api_key(room: RoomItem) -> tuple[str | None, bool]:
+    """The room's own key, else the stack's shared key, else None; and whether it is the
+    room's own."""
     ciphertext = room.get("api_key_ciphertext")
     if ciphertext is not None:
-        return gemini_keys.decrypt_api_key(room["room_id"], ciphertext)
-    return gemini_keys.shared_gemini_key()
+        return gemini_keys.decrypt_api_key(room["room_id"], ciphertext), True
+    return gemini_keys.shared_gemini_key(), False
 
 
 def _already_answered(command: QueuedCommand, reply_id: str | None) -> Result:
@@ -113,4 +118,4 @@ def _already_answered(command: QueuedCommand, reply_id: str | None) -> Result:
     answer = Answer.resume(reply)
     if "stop_requested" in reply:
         return answer.end("stopped")
-    return answer.end("error", ("timeout", INTERRUPTED_MESSAGE))
+    return answer.end("error", Failure("timeout", INTERRUPTED_MESSAGE, "operator"))

@@ -15,6 +15,7 @@ from typing import Literal
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from chat.dal import messages as message_table
+from chat.logic.bot.failures import Failure
 from chat.logic.bot.room_feed import RoomFeed, ms_metric
 from chat.observability import logger, metrics
 
@@ -26,12 +27,12 @@ Outcome = Literal["complete", "error", "stopped", "duplicate"]
 def end_answer(
     feed: RoomFeed,
     status: Status,
-    error: tuple[str, str] | None = None,
+    failure: Failure | None = None,
     *,
     stored: bool = False,
     checkpoint_writes: int = 0,
 ) -> Outcome:
-    """End the answer as ``status`` (``error`` with its code and message); ``stored``: the
+    """End the answer as ``status`` (``error`` with its ``failure``); ``stored``: the
     reply was created in that state, nothing is left to write. A refused write means a stop
     was asked (the answer then ends stopped) or it ended elsewhere (nothing is sent)."""
     transcript = feed.transcript
@@ -45,12 +46,12 @@ def end_answer(
         )
         _typing_off(feed)
         return "duplicate"
-    if error is not None:
-        feed.push(transcript.error_frame(*error))
+    if failure is not None:
+        feed.push(transcript.error_frame(failure.code, failure.message))
     else:
         feed.push(transcript.final_frame(stopped=status == "stopped"))
     _typing_off(feed)
-    _metrics(feed, status, error[0] if error else None, checkpoint_writes)
+    _metrics(feed, status, failure, checkpoint_writes)
     return status
 
 
@@ -59,7 +60,9 @@ def _typing_off(feed: RoomFeed) -> None:
         feed.set_typing(False)
 
 
-def _metrics(feed: RoomFeed, status: Status, code: str | None, checkpoint_writes: int) -> None:
+def _metrics(
+    feed: RoomFeed, status: Status, failure: Failure | None, checkpoint_writes: int
+) -> None:
     if status == "complete":
         if feed.transcript.truncated:
             logger.warning(
@@ -69,7 +72,8 @@ def _metrics(feed: RoomFeed, status: Status, code: str | None, checkpoint_writes
         metrics.add_metric(name="BotAnswers", unit=MetricUnit.Count, value=1)
     elif status == "stopped":
         metrics.add_metric(name="BotAnswersStopped", unit=MetricUnit.Count, value=1)
-    else:
+    elif failure is not None:
+        # `cause`: who must act (chat.logic.bot.failures); only the operator's is alarmed.
         metrics.add_metric(name="BotErrors", unit=MetricUnit.Count, value=1)
         with single_metric(
             name="BotErrorsByCode",
@@ -77,7 +81,8 @@ def _metrics(feed: RoomFeed, status: Status, code: str | None, checkpoint_writes
             value=1,
             default_dimensions=metrics.default_dimensions,
         ) as metric:
-            metric.add_dimension(name="code", value=code or "model_error")
+            metric.add_dimension(name="code", value=failure.code)
+            metric.add_dimension(name="cause", value=failure.cause)
     ms_metric("BotAnswerDuration", feed.started)
     metrics.add_metric(name="BotCheckpointWrites", unit=MetricUnit.Count, value=checkpoint_writes)
     metrics.add_metric(name="BotChunksPushed", unit=MetricUnit.Count, value=feed.chunks)
