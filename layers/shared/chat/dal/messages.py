@@ -6,6 +6,7 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key
 
+from chat import clients
 from chat.dal.tables import (
     table,
     table_name,
@@ -230,3 +231,29 @@ def _aliases(condition: str, values: dict[str, Any]) -> dict[str, Any]:
         names["#deleted"] = "deleted"
         values = {**values, ":false": False}
     return {"ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
+
+
+_BATCH_GET_MAX = 100
+
+
+def get_messages(keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Messages by (room_id, message_id), read consistently (what a search shows must be
+    what is stored now), in chunks of BatchGetItem's maximum; missing ones are left out."""
+    dynamodb = clients.dynamodb_resource()
+    name = table_name("messages")
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), _BATCH_GET_MAX):
+        chunk = unique[start : start + _BATCH_GET_MAX]
+        request: dict[str, Any] = {
+            name: {
+                "Keys": [{"room_id": room, "message_id": message} for room, message in chunk],
+                "ConsistentRead": True,
+            }
+        }
+        while request:
+            response = dynamodb.batch_get_item(RequestItems=request)
+            for item in response["Responses"].get(name, []):
+                found[(item["room_id"], item["message_id"])] = item
+            request = response.get("UnprocessedKeys") or {}
+    return found

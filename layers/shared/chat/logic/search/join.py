@@ -1,0 +1,172 @@
+"""The messages of one room in every bucket of a plan, newest first: a leapfrog join.
+
+Each bucket is read backwards through a `Cursor`, a page (one Query) at a time. To find the
+next message in all of them, take the newest message below the bound in the first bucket,
+then ask each bucket in turn for its newest message at or below that one: when a bucket
+answers with an older message, that becomes the candidate and the round goes on; when every
+bucket has answered with the same message, it is in all of them. A bucket that has to skip
+far ahead does not read what it skips: its next Query starts at the candidate (a seek).
+
+Reads are counted against a `Budget`; a room whose join runs out of it stops where it is,
+and says down to where its answer is complete (`RoomCandidates.complete_from`), so a page
+of results never skips a message.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from chat.dal.search_index import Bucket, Page
+
+# A bound strictly above every message id of the same length: "up to and including id".
+AFTER = "-"  # the lowest character of a message id ([A-Za-z0-9_-]), so `id + AFTER` is the
+# lowest id-shaped string above `id` among ids of its length (ours are all 26 characters).
+
+Reader = Callable[..., Page]  # chat.dal.search_index.read
+
+
+class OutOfBudget(Exception):
+    """The join has made as many reads as it may for this search."""
+
+
+@dataclass
+class Budget:
+    reads: int  # Queries this room's join may still make
+    made: int = 0
+
+    def spend(self) -> None:
+        if self.made >= self.reads:
+            raise OutOfBudget
+        self.made += 1
+
+
+class Cursor:
+    """One bucket read backwards, page by page, below bounds that only go down."""
+
+    def __init__(
+        self,
+        bucket: Bucket,
+        read: Reader,
+        budget: Budget,
+        *,
+        viewer: str | None,
+        page_size: int,
+    ) -> None:
+        self.bucket, self.read, self.budget = bucket, read, budget
+        self.viewer, self.page_size = viewer, page_size
+        self.buffer: deque[str] = deque()
+        self.resume: str | None = None
+        self.exhausted = False
+        self.last: str | None = None  # the last id taken into the buffer (pages overlap)
+
+    def head(self, below: str | None, *, inclusive: bool = False) -> str | None:
+        """The newest message id of the bucket below `below` (or up to it, `inclusive`);
+        None when there is none."""
+        while True:
+            while self.buffer and not _within(self.buffer[0], below, inclusive):
+                self.buffer.popleft()
+            if self.buffer:
+                return self.buffer[0]
+            if self.exhausted:
+                return None
+            self.budget.spend()
+            page = self.read(
+                self.bucket,
+                below=below,
+                inclusive=inclusive,
+                resume=self.resume,
+                viewer=self.viewer,
+                limit=self.page_size,
+            )
+            for message_id in page.message_ids:
+                if message_id != self.last:
+                    self.buffer.append(message_id)
+                    self.last = message_id
+            self.resume = page.resume
+            self.exhausted = page.resume is None
+
+    def read_down_to(self) -> str | None:
+        """The message id the bucket was read down to: every id above it is in the buffer
+        or was passed (None: nothing read yet, or read to the end)."""
+        return None if self.resume is None else self.resume.split("#", 1)[0]
+
+
+def _within(message_id: str, below: str | None, inclusive: bool) -> bool:
+    if below is None:
+        return True
+    return message_id <= below if inclusive else message_id < below
+
+
+@dataclass(frozen=True)
+class RoomCandidates:
+    room_id: str
+    message_ids: list[str]  # newest first
+    # Every match of this room at or above this id is in message_ids; None: every match
+    # below the search's `before` is (the room was read to its oldest message).
+    complete_from: str | None
+    reads: int
+
+
+def candidates(
+    room_id: str,
+    buckets: Sequence[Bucket],
+    read: Reader,
+    *,
+    viewer: str | None,
+    want: int,
+    before: str | None,
+    reads: int,
+) -> RoomCandidates:
+    """Up to `want` messages of the room below `before` that are in every bucket."""
+    budget = Budget(max(1, reads))
+    page_size = max(50, 2 * want)
+    cursors = [Cursor(b, read, budget, viewer=viewer, page_size=page_size) for b in buckets]
+    join = _Join(cursors)
+    found: list[str] = []
+    bound = before
+    try:
+        while len(found) < want:
+            match = join.next(bound)
+            if match is None:
+                return RoomCandidates(room_id, found, None, budget.made)
+            found.append(match)
+            bound = match
+        return RoomCandidates(room_id, found, found[-1], budget.made)
+    except OutOfBudget:
+        # No message between the bound and the join's position is a match.
+        position = join.position or cursors[0].read_down_to()
+        complete_from = position + AFTER if position is not None else bound
+        if complete_from is None:  # pragma: no cover - the first read always happens
+            raise
+        return RoomCandidates(room_id, found, complete_from, budget.made)
+
+
+class _Join:
+    """Leapfrog over cursors; `position` is the candidate being looked at: no message
+    between the last bound and it is in every bucket."""
+
+    def __init__(self, cursors: Sequence[Cursor]) -> None:
+        self.cursors = cursors
+        self.position: str | None = None
+
+    def next(self, below: str | None) -> str | None:
+        """The newest id below `below` that every cursor holds."""
+        self.position = None
+        candidate = self.cursors[0].head(below)
+        if candidate is None:
+            return None
+        self.position = candidate
+        agreed, turn = 1, 1
+        while agreed < len(self.cursors):
+            head = self.cursors[turn % len(self.cursors)].head(candidate, inclusive=True)
+            if head is None:
+                return None
+            if head == candidate:
+                agreed += 1
+            else:
+                candidate, agreed = head, 1
+                self.position = candidate
+            turn += 1
+        return candidate

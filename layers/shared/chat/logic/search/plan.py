@@ -1,0 +1,41 @@
+"""Which buckets of a room a query reads (postings.py says what each bucket holds).
+
+Every word of the query must be in a result, but not every word needs to be read from the
+index: the join walks at most `MAX_STREAMS` buckets in step, and each candidate it yields
+is then checked against the message's current text, which holds every word or is dropped.
+Longer exact words go first (they are the rarer ones); the prefix joins them when it adds
+something, and not when it is one or two characters long and exact words already narrow the
+search (the bucket of one character holds a large share of the room's terms).
+"""
+
+from __future__ import annotations
+
+from chat.dal.search_index import Bucket
+from chat.logic.search.postings import LEVELS
+from chat.logic.search.terms import Query
+
+MAX_STREAMS = 3
+_SHORT, _LONG = LEVELS
+
+
+def exact_bucket(room_id: str, word: str) -> Bucket:
+    # A word shorter than the long level is alone in its bucket: no filter needed.
+    match = "exact" if len(word) >= _LONG else "all"
+    return Bucket(room_id, _LONG, word[:_LONG], match, word)
+
+
+def prefix_bucket(room_id: str, prefix: str) -> Bucket:
+    level = _LONG if len(prefix) >= _LONG else _SHORT
+    match = "all" if len(prefix) == level else "prefix"
+    return Bucket(room_id, level, prefix[:level], match, prefix)
+
+
+def buckets(room_id: str, query: Query) -> list[Bucket]:
+    """The buckets to join for `query` in one room (at least one)."""
+    exact = sorted(query.exact, key=len, reverse=True)
+    chosen = [exact_bucket(room_id, word) for word in exact[:MAX_STREAMS]]
+    covered = any(word.startswith(query.prefix) for word in query.exact)
+    useful = not exact or len(query.prefix) >= _LONG
+    if len(chosen) < MAX_STREAMS and not covered and useful:
+        chosen.append(prefix_bucket(room_id, query.prefix))
+    return chosen
