@@ -104,6 +104,9 @@ class Bucket:
 class Page:
     message_ids: list[str]  # newest first, each once (a message may have several terms here)
     resume: str | None  # pass as `resume` to read on; None: nothing older is left
+    # The message the read stopped in (its other postings of the bucket may be unread):
+    # every newer one below the bound was read. None when nothing older is left.
+    stopped_at: str | None = None
 
 
 def read(
@@ -153,4 +156,7 @@ def read(
         if not ids or ids[-1] != message_id:
             ids.append(message_id)
     last = response.get("LastEvaluatedKey")
-    return Page(message_ids=ids, resume=last["sk"]["S"] if last else None)
+    if not last:
+        return Page(message_ids=ids, resume=None)
+    resume = last["sk"]["S"]
+    return Page(message_ids=ids, resume=resume, stopped_at=resume.split("#", 1)[0])

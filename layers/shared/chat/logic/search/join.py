@@ -58,6 +58,7 @@ class Cursor:
         self.viewer, self.page_size = viewer, page_size
         self.buffer: deque[str] = deque()
         self.resume: str | None = None
+        self.stopped_at: str | None = None
         self.exhausted = False
         self.last: str | None = None  # the last id taken into the buffer (pages overlap)
 
@@ -84,13 +85,8 @@ class Cursor:
                 if message_id != self.last:
                     self.buffer.append(message_id)
                     self.last = message_id
-            self.resume = page.resume
+            self.resume, self.stopped_at = page.resume, page.stopped_at
             self.exhausted = page.resume is None
-
-    def read_down_to(self) -> str | None:
-        """The message id the bucket was read down to: every id above it is in the buffer
-        or was passed (None: nothing read yet, or read to the end)."""
-        return None if self.resume is None else self.resume.split("#", 1)[0]
 
 
 def _within(message_id: str, below: str | None, inclusive: bool) -> bool:
@@ -126,21 +122,25 @@ def candidates(
     join = _Join(cursors)
     found: list[str] = []
     bound = before
-    try:
-        while len(found) < want:
-            match = join.next(bound)
-            if match is None:
-                return RoomCandidates(room_id, found, None, budget.made)
-            found.append(match)
-            bound = match
-        return RoomCandidates(room_id, found, found[-1], budget.made)
-    except OutOfBudget:
-        # No message between the bound and the join's position is a match.
-        position = join.position or cursors[0].read_down_to()
-        complete_from = position + AFTER if position is not None else bound
-        if complete_from is None:  # pragma: no cover - the first read always happens
-            raise
-        return RoomCandidates(room_id, found, complete_from, budget.made)
+    while True:
+        try:
+            while len(found) < want:
+                match = join.next(bound)
+                if match is None:
+                    return RoomCandidates(room_id, found, None, budget.made)
+                found.append(match)
+                bound = match
+            return RoomCandidates(room_id, found, found[-1], budget.made)
+        except OutOfBudget:
+            # No message between the bound and the join's position is a match.
+            position = join.position or cursors[0].stopped_at
+            complete_from = position + AFTER if position is not None else bound
+            if bound is not None and complete_from is not None:
+                complete_from = min(complete_from, bound)  # never above the last match
+            if complete_from is not None and (before is None or complete_from < before):
+                return RoomCandidates(room_id, found, complete_from, budget.made)
+            # Not a step further than the caller's `before` yet: a page must move on.
+            budget.reads += len(cursors)
 
 
 class _Join:
