@@ -10,7 +10,7 @@ import os
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from chat.transport.rest import build_app
-from chat.transport.routes import attachments, auth, conversation, rooms
+from chat.transport.routes import attachments, auth, conversation, rooms, search
 
 # The document depends on the code only, never on a deployment's settings; building the
 # resolver reads them, so a bare shell gets placeholders (see main()).
@@ -31,7 +31,9 @@ OPENAPI_SECURITY = {"security_schemes": {"bearer": HTTPBearer()}}
 
 
 def document() -> str:
-    app = build_app(auth.router, rooms.router, conversation.router, attachments.router)
+    app = build_app(
+        auth.router, rooms.router, conversation.router, attachments.router, search.router
+    )
     return app.get_openapi_json_schema(
         title="Collaborative AI chat API",
         version="1.0.0",

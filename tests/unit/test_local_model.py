@@ -56,6 +56,8 @@ def test_functions_get_globals_layers_and_resolved_environment(model):
         "WsConnectFunction",
         "WsMessageFunction",
         "BotWorkerFunction",
+        "SearchFunction",
+        "SearchIndexerFunction",
     }
     auth = model.functions["AuthFunction"]
     assert auth.name == "stack-AuthFunction"

@@ -10,8 +10,9 @@ A posting of `term` in message `message_id` of room `room_id` at prefix level `l
   (absent: everyone in the room).
 
 Reads are single-bucket Queries, backwards, below a message id, filtered on `t` and `v`.
-Writes are BatchWriteItem calls of up to 25 puts and deletes. Both go through the low-level
-client (thread-safe: a search reads several rooms' buckets at once).
+Writes are BatchWriteItem calls of up to 25 puts and deletes. Both go through the client of
+the DynamoDB resource (thread-safe, unlike the resource's tables: a search reads several
+rooms' buckets at once), which converts values to and from attribute values.
 """
 
 from __future__ import annotations
@@ -45,17 +46,17 @@ def bucket_key(room_id: str, level: int, term: str) -> str:
     return f"{room_id}#{level}#{term[:level]}"
 
 
-def _key(posting: Posting) -> dict[str, dict[str, str]]:
+def _key(posting: Posting) -> dict[str, str]:
     return {
-        "pk": {"S": bucket_key(posting.room_id, posting.level, posting.term)},
-        "sk": {"S": f"{posting.message_id}#{posting.term}"},
+        "pk": bucket_key(posting.room_id, posting.level, posting.term),
+        "sk": f"{posting.message_id}#{posting.term}",
     }
 
 
-def _item(posting: Posting) -> dict[str, dict[str, str]]:
-    item = {**_key(posting), "t": {"S": posting.term}}
+def _item(posting: Posting) -> dict[str, str]:
+    item = {**_key(posting), "t": posting.term}
     if posting.visible_to is not None:
-        item["v"] = {"S": posting.visible_to}
+        item["v"] = posting.visible_to
     return item
 
 
@@ -126,21 +127,19 @@ def read(
     if resume is not None and (bound is None or resume < bound):
         bound = resume
     condition = "pk = :pk"
-    values: dict[str, dict[str, str]] = {
-        ":pk": {"S": bucket_key(bucket.room_id, bucket.level, bucket.chars)}
-    }
+    values = {":pk": bucket_key(bucket.room_id, bucket.level, bucket.chars)}
     if bound is not None:
         condition += " AND sk < :below"
-        values[":below"] = {"S": bound}
+        values[":below"] = bound
     filters = ["(attribute_not_exists(v) OR v = :viewer)" if viewer else "attribute_not_exists(v)"]
     if viewer:
-        values[":viewer"] = {"S": viewer}
+        values[":viewer"] = viewer
     if bucket.match == "exact":
         filters.append("t = :term")
-        values[":term"] = {"S": bucket.value}
+        values[":term"] = bucket.value
     elif bucket.match == "prefix":
         filters.append("begins_with(t, :term)")
-        values[":term"] = {"S": bucket.value}
+        values[":term"] = bucket.value
     response = _client().query(
         TableName=table_name("search_index"),
         KeyConditionExpression=condition,
@@ -152,11 +151,11 @@ def read(
     )
     ids: list[str] = []
     for item in response["Items"]:
-        message_id = item["sk"]["S"].split("#", 1)[0]
+        message_id = item["sk"].split("#", 1)[0]
         if not ids or ids[-1] != message_id:
             ids.append(message_id)
     last = response.get("LastEvaluatedKey")
     if not last:
         return Page(message_ids=ids, resume=None)
-    resume = last["sk"]["S"]
+    resume = last["sk"]
     return Page(message_ids=ids, resume=resume, stopped_at=resume.split("#", 1)[0])
