@@ -5,8 +5,9 @@ Transactions. moto's `transact_write_items` backs up every table a transaction t
 tables: every chat message is a transaction on the messages table, and a local stack under
 load slowed down with each message stored. This keeps moto's semantics (operations applied
 in order, conditions checked against the state so far, all undone when one fails, the same
-errors) but saves and restores only the items the transaction touches. Transactions also
-run one at a time: moto's server is threaded and its backend has no locks.
+errors) but saves and restores only the items the transaction touches, and drops the stream
+records of a cancelled transaction (DynamoDB writes none). Transactions also run one at a
+time: moto's server is threaded and its backend has no locks.
 
 Responses. moto serialises every response through botocore's shape model, member by
 member: for a Query of a room's subscribers that is most of moto's time per call. The items
@@ -48,7 +49,9 @@ def _key_of(table: Table, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
     return key
 
 
-def _restore(backend: DynamoDBBackend, saved: list[tuple[Table, Any, Any, Any]]) -> None:
+def _restore(
+    backend: DynamoDBBackend, saved: list[tuple[Table, Any, Any, Any]], streams: dict[Any, int]
+) -> None:
     for table, hash_key, range_key, item in reversed(saved):
         if item is None:
             table.delete_item(hash_key, range_key)
@@ -56,6 +59,9 @@ def _restore(backend: DynamoDBBackend, saved: list[tuple[Table, Any, Any, Any]])
             table.items[hash_key][range_key] = item
         else:
             table.items[hash_key] = item
+    # A cancelled transaction writes no stream record (nor does undoing it, above).
+    for shard, length in streams.items():
+        del shard.items[length:]
 
 
 def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
@@ -63,6 +69,7 @@ def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, A
         if len(transact_items) > 100:
             raise TooManyTransactionsException()
         saved: list[tuple[Table, Any, Any, Any]] = []  # (table, hash, range, item before)
+        streams: dict[Any, int] = {}  # each touched table's stream shard -> its length before
         # Validate the whole request before changing anything, as moto does (its backup
         # then restores everything on these errors).
         seen: set[tuple[str, str]] = set()
@@ -83,11 +90,13 @@ def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, A
             hash_key, range_key = self.get_keys_value(table, _key_of(table, op_type, op))
             before = table.get_item(hash_key, range_key)
             saved.append((table, hash_key, range_key, copy.deepcopy(before)))
+            if table.stream_shard is not None:
+                streams.setdefault(table.stream_shard, len(table.stream_shard.items))
         try:
             with _NoTableCopies():
                 _original(self, transact_items)
         except (TransactionCanceledException, MockValidationException):
-            _restore(self, saved)
+            _restore(self, saved, streams)
             raise
 
 

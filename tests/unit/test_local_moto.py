@@ -108,6 +108,34 @@ def test_a_cancelled_transaction_leaves_every_item_as_it_was(dynamodb):
     assert _texts(client) == {"m0": "before"}
 
 
+def test_a_cancelled_transaction_leaves_no_stream_record(dynamodb):
+    client, _ = dynamodb
+    client.update_table(
+        TableName="messages",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    streams = boto3.client("dynamodbstreams", region_name="us-east-1")
+    arn = client.describe_table(TableName="messages")["Table"]["LatestStreamArn"]
+    (shard,) = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+
+    def records() -> list[str]:
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        found = streams.get_records(ShardIterator=iterator)["Records"]
+        return [r["dynamodb"]["Keys"]["sk"]["S"] for r in found]
+
+    # A member's message is written and streamed; a non-member's is neither (the Put of the
+    # cancelled transaction ran before its condition check failed, as moto runs them)
+    client.transact_write_items(TransactItems=_transaction("alice", "m1", "hello"))
+    with pytest.raises(ClientError):
+        client.transact_write_items(
+            TransactItems=list(reversed(_transaction("mallory", "m2", "x")))
+        )
+    assert records() == ["m1"]
+    assert _texts(client) == {"m0": "before", "m1": "hello"}
+
+
 def test_two_operations_on_one_item_are_refused_before_anything_is_written(dynamodb):
     client, _ = dynamodb
     twice = _transaction("alice", "m1", "a") + _transaction("alice", "m1", "b")[1:]
