@@ -9,6 +9,13 @@ errors) but saves and restores only the items the transaction touches, and drops
 records of a cancelled transaction (DynamoDB writes none). Transactions also run one at a
 time: moto's server is threaded and its backend has no locks.
 
+Queries. moto's Query of a table reads, sorts and filters every item of the table to find
+the partition it asked for, so each Query cost time in the size of the table (the search
+index's, and the messages table's history pages, grew slower with every message). Here a
+Query of the table's own key (not of an index) is handed its partition's items only; moto's
+own code does the rest (sort, key condition, filter, limit, pages), so its results are the
+same.
+
 Responses. moto serialises every response through botocore's shape model, member by
 member: for a Query of a room's subscribers that is most of moto's time per call. The items
 of DynamoDB's data-plane operations are already in the wire format (attribute values), so
@@ -39,6 +46,9 @@ from moto.dynamodb.responses import DynamoHandler
 
 _lock = threading.Lock()
 _original = DynamoDBBackend.transact_write_items
+_all_items = Table.all_items
+_query = Table.query
+_partition = threading.local()  # (table, its items to query) while a Query runs
 
 
 def _key_of(table: Table, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
@@ -128,6 +138,38 @@ class _ShallowTables:
         return getattr(copy, name)
 
 
+def all_items(self: Table) -> list[Any]:
+    only = getattr(_partition, "items", None)
+    if only is not None and only[0] is self:
+        return list(only[1])
+    return _all_items(self)
+
+
+def query(
+    self: Table,
+    hash_key: Any,
+    range_comparison: Any,
+    range_objs: Any,
+    limit: Any,
+    exclusive_start_key: Any,
+    scan_index_forward: Any,
+    projection_expressions: Any,
+    index_name: str | None = None,
+    *args: Any,
+    **kwargs: Any,
+) -> Any:
+    """moto's Query, over the partition of `hash_key` only when it queries the table's key."""
+    arguments = (range_comparison, range_objs, limit, exclusive_start_key, scan_index_forward)
+    if index_name is None and hash_key is not None and self.range_key_attr is not None:
+        _partition.items = (self, list((self.items.get(hash_key) or {}).values()))
+    try:
+        return _query(
+            self, hash_key, *arguments, projection_expressions, index_name, *args, **kwargs
+        )
+    finally:
+        _partition.items = None
+
+
 _DATA_PLANE = frozenset(
     {
         "GetItem",
@@ -174,7 +216,9 @@ def serialized(self: DynamoHandler, action_result: ActionResult) -> Any:
 
 
 def install() -> None:
-    """Use these transactions and responses in this process's moto (the local stack's AWS
-    server)."""
+    """Use these transactions, queries and responses in this process's moto (the local
+    stack's AWS server; bench/search.py)."""
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    Table.all_items = all_items  # type: ignore[method-assign]
+    Table.query = query  # type: ignore[method-assign]
     DynamoHandler.serialized = serialized  # type: ignore[method-assign]

@@ -360,3 +360,26 @@ def test_a_lagging_rooms_index_never_brings_back_a_room_the_caller_left(
     # Then his memberships, read consistently, leave it out
     assert _found(rest, tokens["bob"], "minutes") == []
     assert _found(rest, tokens["alice"], "minutes") == ["board minutes attached"]
+
+
+def test_the_reindex_tool_rebuilds_rooms_from_the_messages_table(rest, room_with, capsys):
+    # Given messages stored while no indexer ran (a stack deployed before search existed)
+    from tools import reindex_search
+
+    room, tokens = room_with("alice")
+    other = rest.post("/rooms", {"name": "other"}, token=tokens["alice"]).body
+    _post(rest, room["room_id"], tokens["alice"], "archived decision one")
+    _post(rest, other["room_id"], tokens["alice"], "archived decision two")
+    gone = _post(rest, room["room_id"], tokens["alice"], "archived and deleted")
+    rest.delete(f"/rooms/{room['room_id']}/messages/{gone['message_id']}", token=tokens["alice"])
+    assert _found(rest, tokens["alice"], "archived") == []
+    tables = ["--messages-table", "MessagesTable", "--index-table", "SearchIndexTable"]
+    # When one room is rebuilt, its messages are found; then the whole table
+    reindex_search.main([*tables, "--room", room["room_id"]])
+    assert _found(rest, tokens["alice"], "archived") == ["archived decision one"]
+    reindex_search.main(tables)
+    assert _found(rest, tokens["alice"], "archived dec") == [
+        "archived decision two",
+        "archived decision one",
+    ]
+    assert "3 messages read, 12 postings put" in capsys.readouterr().out

@@ -204,3 +204,74 @@ def test_data_plane_responses_are_what_motos_serialiser_writes(monkeypatch):
         "BatchGetItem",
         "DeleteItem",
     } <= set(compared)
+
+
+def test_a_query_reads_its_partition_only_and_answers_as_moto_does(monkeypatch):
+    from moto.dynamodb.models.table import Table
+
+    def run_queries() -> list:
+        with mock_aws():
+            client = boto3.client("dynamodb", region_name="us-east-1")
+            client.create_table(
+                TableName="t",
+                KeySchema=[
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                AttributeDefinitions=[
+                    {"AttributeName": "pk", "AttributeType": "S"},
+                    {"AttributeName": "sk", "AttributeType": "S"},
+                ],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            for n in range(60):
+                item = {"pk": {"S": f"p{n % 3}"}, "sk": {"S": f"{n:03d}"}, "t": {"S": f"w{n % 4}"}}
+                client.put_item(TableName="t", Item=item)
+            answers = []
+            for kwargs in (
+                {
+                    "KeyConditionExpression": "pk = :p",
+                    "ExpressionAttributeValues": {":p": {"S": "p1"}},
+                },
+                {
+                    "KeyConditionExpression": "pk = :p AND sk < :s",
+                    "FilterExpression": "t = :t",
+                    "ExpressionAttributeValues": {
+                        ":p": {"S": "p2"},
+                        ":s": {"S": "050"},
+                        ":t": {"S": "w1"},
+                    },
+                    "ScanIndexForward": False,
+                    "Limit": 4,
+                },
+                {
+                    "KeyConditionExpression": "pk = :p",
+                    "ExpressionAttributeValues": {":p": {"S": "none"}},
+                },
+            ):
+                pages, start = [], None
+                while True:
+                    extra = {"ExclusiveStartKey": start} if start else {}
+                    page = client.query(TableName="t", **kwargs, **extra)
+                    pages.append((page["Items"], page["Count"], page["ScannedCount"]))
+                    start = page.get("LastEvaluatedKey")
+                    if not start:
+                        break
+                answers.append(pages)
+            return answers
+
+    expected = run_queries()  # moto as it is
+    monkeypatch.setattr(Table, "all_items", moto_dynamodb.all_items)
+    monkeypatch.setattr(Table, "query", moto_dynamodb.query)
+    read: list[int] = []
+    partition = moto_dynamodb._partition
+
+    def counting(self):
+        items = moto_dynamodb.all_items(self)
+        read.append(len(items))
+        return items
+
+    monkeypatch.setattr(Table, "all_items", counting)
+    assert run_queries() == expected
+    assert partition.items is None
+    assert read and max(read) <= 20  # one partition of 20, never the table's 60

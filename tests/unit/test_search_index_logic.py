@@ -223,7 +223,8 @@ def test_the_join_pages_below_before_and_reports_where_it_stopped():
     assert second.message_ids == ids[::-1][10:20]
 
 
-def test_a_join_out_of_reads_says_down_to_where_its_answer_is_complete():
+def test_a_join_out_of_reads_says_down_to_where_its_answer_is_complete(monkeypatch):
+    monkeypatch.setattr(join, "MIN_PAGE", 10)
     ids = _ids(400)
     # "alpha" in the even messages, "beta" in the odd ones, both in the last one only
     texts = {m: ("alpha" if n % 2 == 0 else "beta") for n, m in enumerate(ids)}
@@ -246,7 +247,7 @@ def test_private_postings_count_only_for_their_viewer():
     assert _candidates(index, "launch", viewer="alice").message_ids == [ids[1], ids[0]]
 
 
-def test_the_join_agrees_with_a_scan_of_every_message():
+def test_the_join_agrees_with_a_scan_of_every_message(monkeypatch):
     """Random rooms of random words, random queries: the join finds exactly what reading
     every message would, page after page, whatever the page size and the read budget."""
     rng = random.Random(7)
@@ -264,6 +265,7 @@ def test_the_join_agrees_with_a_scan_of_every_message():
         expected = [m for m in reversed(ids) if query.matches(frozenset(tokens(texts[m])))]
         got: list[str] = []
         before, want, reads = None, rng.randint(1, 8), rng.randint(1, 6)
+        monkeypatch.setattr(join, "MIN_PAGE", rng.choice((1, 3, 10, 200)))
         for _ in range(1000):
             page = _candidates(index, q, want=want, before=before, reads=reads)
             # The join's buckets may yield more than the query (verified on the text later)
@@ -323,6 +325,8 @@ def test_paging_a_search_across_rooms_returns_every_match_once_newest_first(monk
             if rng.random() < 0.1:  # deleted, the index not told yet (the stream lags)
                 item = {**item, "deleted": True, "content": ""}
             stored[(room, item["message_id"])] = item
+        monkeypatch.setattr(join, "MIN_PAGE", rng.choice((1, 5, 200)))
+        monkeypatch.setattr(service, "READS_PER_ROOM", rng.choice((1, 3, 20)))
         monkeypatch.setattr(service.search_index, "read", index.read)
         monkeypatch.setattr(
             service.message_table,

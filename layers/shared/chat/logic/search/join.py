@@ -25,6 +25,7 @@ AFTER = "-"  # the lowest character of a message id ([A-Za-z0-9_-]), so `id + AF
 # lowest id-shaped string above `id` among ids of its length (ours are all 26 characters).
 
 Reader = Callable[..., Page]  # chat.dal.search_index.read
+MIN_PAGE = 200  # postings a read asks for at least: fewer seeks, each read up to ~2 RRU
 
 
 class OutOfBudget(Exception):
@@ -117,7 +118,7 @@ def candidates(
 ) -> RoomCandidates:
     """Up to `want` messages of the room below `before` that are in every bucket."""
     budget = Budget(max(1, reads))
-    page_size = max(50, 2 * want)
+    page_size = max(MIN_PAGE, 2 * want)
     cursors = [Cursor(b, read, budget, viewer=viewer, page_size=page_size) for b in buckets]
     join = _Join(cursors)
     found: list[str] = []
