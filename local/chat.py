@@ -32,6 +32,8 @@ from websockets.sync.client import ClientConnection, connect
 
 from local.chat_conversation import HELP as CONVERSATION_HELP
 from local.chat_conversation import Conversation
+from local.chat_search import HELP as SEARCH_HELP
+from local.chat_search import Search
 
 try:  # line editing and history for input(); absent on some platforms
     import readline
@@ -55,6 +57,7 @@ commands:
   /stop                  stop the bot's answer /regenerate        another answer to the last one
   /help                  this list             /quit              (or Ctrl-D)
 {CONVERSATION_HELP}
+{SEARCH_HELP}
 anything else is a message to the current room; start it with @bot to ask the bot."""
 
 
@@ -206,7 +209,7 @@ def _clock(iso: str | None) -> str:
     return iso[11:16]
 
 
-class ChatClient(Conversation):
+class ChatClient(Conversation, Search):
     def __init__(self, api: Api, ws_url: str, screen: Screen):
         self.api = api
         self.ws_url = ws_url
@@ -223,6 +226,7 @@ class ChatClient(Conversation):
         self.last_answer: dict[str, str] = {}  # room id -> the bot's last answer
         self.typing: dict[tuple[str, str], float] = {}
         self.init_conversation()
+        self.init_search()
 
     # ------------------------------------------------------------------ output
     def who(self, username: str, is_bot: bool = False) -> str:
@@ -474,7 +478,8 @@ class ChatClient(Conversation):
         self.screen.prompt = self.screen.paint(f"[{room['name']}]", "1") + " > "
         self.note(f"— {room['name']} (code {room['code']}) —")
         self.forget_numbers()
-        self.history(history)
+        if history:
+            self.history(history)
         self.send(type="join", room_id=room["room_id"])
 
     def find_room(self, key: str) -> dict[str, Any] | None:
@@ -557,7 +562,7 @@ class ChatClient(Conversation):
             self.attach(argument)
         elif name == "unread":
             self.list_rooms()
-        elif self.conversation_command(name, argument):
+        elif self.conversation_command(name, argument) or self.search_command(name, argument):
             pass
         elif name == "stop":
             self.stop_answer(argument)

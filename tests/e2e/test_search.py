@@ -4,6 +4,9 @@ answers by what the caller may see now (membership, private messages, edits, del
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -13,7 +16,7 @@ import pytest
 from botocore.config import Config
 
 from chat.ids import new_id, now_iso
-from tests.e2e.conftest import LocalStackProcess, Rest, unique
+from tests.e2e.conftest import ROOT, LocalStackProcess, Rest, unique
 
 PASSWORD = "correct horse battery"
 WAIT = 20  # seconds: generous for a loaded machine (the figures are in bench/search.py)
@@ -158,3 +161,29 @@ def test_pages_across_rooms_newest_first(rest: Rest, user):
         if before is None:
             break
     assert seen == posted[::-1]
+
+
+def test_the_terminal_client_searches_and_opens_a_result(
+    rest: Rest, user, stack: LocalStackProcess
+):
+    username, token = user("dave")
+    room = rest.post("/rooms", {"name": "changelog"}, token=token).json()
+    word = unique("Release").replace("_", "")
+    _post(rest, token, room["room_id"], "first things first")
+    _post(rest, token, room["room_id"], f"The {word} notes are out")
+    _eventually(rest, token, word, [f"The {word} notes are out"])
+    script = f"/search {word.lower()[:9]}\n/goto 1\n/quit\n"
+    result = subprocess.run(  # noqa: S603 - our own client
+        [
+            sys.executable, "-m", "local.chat", "--rest-url", stack.urls["rest"],
+            "--ws-url", stack.urls["ws"], "--username", username,
+        ],
+        input=script, capture_output=True, text=True, timeout=60, cwd=ROOT,
+        env={**os.environ, "CHAT_PASSWORD": PASSWORD, "NO_COLOR": "1"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "1. [changelog]" in out and f"The *{word}* notes are out" in out, out
+    # /goto: the room opens with the messages up to the result
+    assert out.index("— changelog") < out.index("first things first"), out
+    assert out.rindex("first things first") < out.rindex(f"The {word} notes are out"), out

@@ -24,6 +24,7 @@ import {
 } from "./api";
 import { append, bytes, clear, h, time } from "./dom";
 import { renderMarkdown } from "./markdown";
+import { searchBox } from "./search";
 import { ChatSocket, type Frame, type SocketState } from "./socket";
 
 // ---------------------------------------------------------------------------- state
@@ -290,6 +291,12 @@ function showMain(): void {
     { class: "topbar" },
     h("span", { class: "brand" }, "Chat"),
     ui.status,
+    searchBox({
+      api,
+      roomName: (roomId) => rooms.get(roomId)?.summary.name ?? "a room",
+      currentRoom: () => currentRoomId,
+      openAt: openRoomAt,
+    }),
     h("span", { class: "me", id: "me" }, user.username),
     h("button", { type: "button", id: "sign-out", onclick: () => signOut() }, "Sign out"),
   );
@@ -449,6 +456,32 @@ async function openRoom(roomId: string): Promise<void> {
   if (!features.attachments && !attachmentsProbed) void probeAttachments(state);
   if (!state.members) void loadMembers(state);
   markRead(state);
+}
+
+/** Open a room scrolled to one of its messages (a search result), loading older pages until
+ * it is there. */
+async function openRoomAt(roomId: string, messageId: string): Promise<void> {
+  if (!rooms.has(roomId)) await refreshRooms();
+  const state = rooms.get(roomId);
+  if (!state) {
+    flash("That room is no longer one of yours.");
+    return;
+  }
+  await openRoom(roomId);
+  for (let pages = 0; !state.messages.has(messageId) && state.nextBefore && pages < 40; pages++) {
+    await loadOlder(state);
+  }
+  await new Promise((done) => requestAnimationFrame(done)); // rendered on the next frame
+  const element = document.getElementById(domId(messageId));
+  if (!element) {
+    flash("That message is no longer in the room.");
+    return;
+  }
+  element.scrollIntoView({ block: "center" });
+  element.classList.add("found");
+  element.tabIndex = -1;
+  element.focus({ preventScroll: true });
+  window.setTimeout(() => element.classList.remove("found"), 4000);
 }
 
 async function loadMembers(state: RoomState): Promise<void> {
