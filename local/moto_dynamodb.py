@@ -12,9 +12,10 @@ time: moto's server is threaded and its backend has no locks.
 Queries. moto's Query of a table reads, sorts and filters every item of the table to find
 the partition it asked for, so each Query cost time in the size of the table (the search
 index's, and the messages table's history pages, grew slower with every message). Here a
-Query of the table's own key (not of an index) is handed its partition's items only; moto's
-own code does the rest (sort, key condition, filter, limit, pages), so its results are the
-same.
+Query of the table's own key (not of an index) is handed only its partition's items that
+meet the sort key condition, already in order (sorted by their plain values, which is
+DynamoDB's order and moto's); moto's own code does the rest (its sort and key condition
+again, the filter, the limit, pages), so its results are the same.
 
 Responses. moto serialises every response through botocore's shape model, member by
 member: for a Query of a room's subscribers that is most of moto's time per call. The items
@@ -33,6 +34,7 @@ from functools import cache
 from typing import Any
 
 from moto.core.responses import ActionResult
+from moto.dynamodb.comparisons import get_comparison_func
 from moto.dynamodb.exceptions import (
     MockValidationException,
     MultipleTransactionsException,
@@ -161,7 +163,14 @@ def query(
     """moto's Query, over the partition of `hash_key` only when it queries the table's key."""
     arguments = (range_comparison, range_objs, limit, exclusive_start_key, scan_index_forward)
     if index_name is None and hash_key is not None and self.range_key_attr is not None:
-        _partition.items = (self, list((self.items.get(hash_key) or {}).values()))
+        items = sorted(
+            (self.items.get(hash_key) or {}).values(), key=lambda item: item.range_key.cast_value
+        )
+        condition = get_comparison_func(range_comparison) if range_comparison else None
+        if condition is not None:
+            bounds = [value.cast_value for value in range_objs]
+            items = [item for item in items if condition(item.range_key.cast_value, *bounds)]
+        _partition.items = (self, items)
     try:
         return _query(
             self, hash_key, *arguments, projection_expressions, index_name, *args, **kwargs

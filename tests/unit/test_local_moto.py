@@ -248,6 +248,25 @@ def test_a_query_reads_its_partition_only_and_answers_as_moto_does(monkeypatch):
                     "KeyConditionExpression": "pk = :p",
                     "ExpressionAttributeValues": {":p": {"S": "none"}},
                 },
+                {
+                    "KeyConditionExpression": "pk = :p AND sk BETWEEN :a AND :b",
+                    "ExpressionAttributeValues": {
+                        ":p": {"S": "p0"},
+                        ":a": {"S": "010"},
+                        ":b": {"S": "040"},
+                    },
+                    "Limit": 3,
+                },
+                {
+                    "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
+                    "ExpressionAttributeValues": {":p": {"S": "p1"}, ":s": {"S": "04"}},
+                    "ScanIndexForward": False,
+                },
+                {
+                    "KeyConditionExpression": "pk = :p AND sk >= :s",
+                    "ExpressionAttributeValues": {":p": {"S": "p2"}, ":s": {"S": "020"}},
+                    "Limit": 2,
+                },
             ):
                 pages, start = [], None
                 while True:

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 from chat.dal.search_index import Bucket, Page
 
-# A bound strictly above every message id of the same length: "up to and including id".
-AFTER = "-"  # the lowest character of a message id ([A-Za-z0-9_-]), so `id + AFTER` is the
-# lowest id-shaped string above `id` among ids of its length (ours are all 26 characters).
+# `id + AFTER` sorts just above `id` and below every other id above it ("-" is the lowest
+# character of a message id, and ours all have 26): the `before` of a page that starts at `id`.
+AFTER = "-"
 
 Reader = Callable[..., Page]  # chat.dal.search_index.read
 MIN_PAGE = 200  # postings a read asks for at least: fewer seeks, each read up to ~2 RRU
@@ -34,7 +34,7 @@ class OutOfBudget(Exception):
 
 @dataclass
 class Budget:
-    reads: int  # Queries this room's join may still make
+    reads: int  # Queries this room's join may make
     made: int = 0
 
     def spend(self) -> None:
