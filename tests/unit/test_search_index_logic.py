@@ -13,7 +13,7 @@ import pytest
 
 from chat.dal.search_index import Bucket, Page, Posting
 from chat.logic.search import join, plan
-from chat.logic.search.postings import changes, postings_of, searchable
+from chat.logic.search.postings import changes, levels_of, postings_of, searchable
 from chat.logic.search.service import merge
 from chat.logic.search.terms import parse_query, tokens
 
@@ -76,17 +76,28 @@ class FakeIndex:
 
 
 # ------------------------------------------------------------------------------ postings
-def test_a_message_posts_each_distinct_term_at_both_levels():
-    posted = postings_of(message("m1", "Deploy the deployment, then deploy again"))
-    assert sorted({(p.level, p.term) for p in posted.values()}) == [
-        (level, term)
-        for level, term in sorted(
-            (level, term)
-            for term in ("deploy", "the", "deployment", "then", "again")
-            for level in (1, 3)
-        )
-    ]
+def test_a_message_posts_each_distinct_term_at_its_levels():
+    posted = postings_of(message("m1", "Deploy the deployment, ok, then deploy again"))
+    assert sorted((p.term, p.level) for p in posted.values()) == sorted(
+        [(term, level) for term in ("deploy", "deployment", "again") for level in (1, 3, 6)]
+        + [(term, level) for term in ("the", "then") for level in (1, 3, 6)]
+        + [("ok", 1), ("ok", 3)]  # the level-3 bucket "ok" holds "ok" alone
+    )
     assert all(p.room_id == "r1" and p.message_id == "m1" for p in posted.values())
+
+
+@pytest.mark.parametrize(
+    ("term", "levels"),
+    [
+        ("a", [1, 3]),
+        ("ok", [1, 3]),
+        ("dep", [1, 3, 6]),
+        ("deplo", [1, 3, 6]),
+        ("deployment", [1, 3, 6]),
+    ],
+)
+def test_a_term_is_posted_at_the_levels_it_is_as_long_as_and_the_next(term, levels):
+    assert levels_of(term) == levels
 
 
 @pytest.mark.parametrize(
@@ -114,8 +125,8 @@ def test_an_edit_writes_only_the_added_and_removed_terms():
     old = message("m1", "deploy the service")
     new = message("m1", "deploy the server", edited_at="2026-01-01T00:00:00.000Z")
     puts, deletes = changes(old, new)
-    assert {(p.level, p.term) for p in puts} == {(1, "server"), (3, "server")}
-    assert {(p.level, p.term) for p in deletes} == {(1, "service"), (3, "service")}
+    assert {(p.level, p.term) for p in puts} == {(1, "server"), (3, "server"), (6, "server")}
+    assert {(p.level, p.term) for p in deletes} == {(1, "service"), (3, "service"), (6, "service")}
 
 
 def test_a_reaction_or_a_checkpoint_writes_nothing():
@@ -129,13 +140,13 @@ def test_a_deletion_or_a_removal_deletes_every_posting():
     item = message("m1", "deploy the service")
     for after in ({**item, "deleted": True, "content": ""}, None):
         puts, deletes = changes(item, after)
-        assert puts == [] and len(deletes) == 6
+        assert puts == [] and len(deletes) == 9
 
 
 def test_making_a_message_private_rewrites_its_postings_with_the_viewer():
     item = message("m1", "secret plan")
     puts, deletes = changes(item, {**item, "visible_to": "alice"})
-    assert deletes == [] and {p.visible_to for p in puts} == {"alice"} and len(puts) == 4
+    assert deletes == [] and {p.visible_to for p in puts} == {"alice"} and len(puts) == 6
 
 
 # ------------------------------------------------------------------------------ plan
@@ -146,12 +157,18 @@ def test_making_a_message_private_rewrites_its_postings_with_the_viewer():
         ("de", [(1, "d", "prefix", "de")]),
         ("dep", [(3, "dep", "all", "dep")]),
         ("deplo", [(3, "dep", "prefix", "deplo")]),
-        ("ok go", [(3, "ok", "all", "ok"), (1, "g", "prefix", "go")][:1]),  # short prefix: not read
-        ("deployment failed", [(3, "dep", "exact", "deployment"), (3, "fai", "prefix", "failed")]),
-        ("deployment deplo", [(3, "dep", "exact", "deployment")]),  # the prefix adds nothing
+        ("deploy", [(6, "deploy", "all", "deploy")]),
+        ("deployme", [(6, "deploy", "prefix", "deployme")]),
+        ("ok go", [(3, "ok", "all", "ok")]),  # a short prefix is not read, the text is checked
+        ("dep x", [(6, "dep", "all", "dep")]),  # a 3-5 letter word: its own bucket
+        (
+            "deployment failed",
+            [(6, "deploy", "exact", "deployment"), (6, "failed", "all", "failed")],
+        ),
+        ("deployment deplo", [(6, "deploy", "exact", "deployment")]),  # the prefix adds nothing
         (
             "a bb ccc dddd eeeee",
-            [(3, "ddd", "exact", "dddd"), (3, "ccc", "exact", "ccc"), (3, "bb", "all", "bb")],
+            [(6, "dddd", "all", "dddd"), (6, "ccc", "all", "ccc"), (3, "bb", "all", "bb")],
         ),
     ],
 )

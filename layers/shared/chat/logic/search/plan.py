@@ -4,8 +4,8 @@ Every word of the query must be in a result, but not every word needs to be read
 index: the join walks at most `MAX_STREAMS` buckets in step, and each candidate it yields
 is then checked against the message's current text, which holds every word or is dropped.
 Longer exact words go first (they are the rarer ones); the prefix joins them when it adds
-something, and not when it is one or two characters long and exact words already narrow the
-search (the bucket of one character holds a large share of the room's terms).
+something, and not when it is shorter than the second level and exact words already narrow
+the search (the bucket of one character holds a large share of the room's terms).
 """
 
 from __future__ import annotations
@@ -15,17 +15,20 @@ from chat.logic.search.postings import LEVELS
 from chat.logic.search.terms import Query
 
 MAX_STREAMS = 3
-_SHORT, _LONG = LEVELS
 
 
 def exact_bucket(room_id: str, word: str) -> Bucket:
-    # A word shorter than the long level is alone in its bucket: no filter needed.
-    match = "exact" if len(word) >= _LONG else "all"
-    return Bucket(room_id, _LONG, word[:_LONG], match, word)
+    """The bucket holding `word`: the word's own (the first level longer than it), or, for a
+    word as long as the last level, the bucket of its first characters, filtered."""
+    level = next((level for level in LEVELS if level > len(word)), None)
+    if level is not None:
+        return Bucket(room_id, level, word, "all", word)
+    return Bucket(room_id, LEVELS[-1], word[: LEVELS[-1]], "exact", word)
 
 
 def prefix_bucket(room_id: str, prefix: str) -> Bucket:
-    level = _LONG if len(prefix) >= _LONG else _SHORT
+    """The bucket of every term starting with `prefix`: the last level it is as long as."""
+    level = max(level for level in LEVELS if level <= len(prefix))
     match = "all" if len(prefix) == level else "prefix"
     return Bucket(room_id, level, prefix[:level], match, prefix)
 
@@ -35,7 +38,7 @@ def buckets(room_id: str, query: Query) -> list[Bucket]:
     exact = sorted(query.exact, key=len, reverse=True)
     chosen = [exact_bucket(room_id, word) for word in exact[:MAX_STREAMS]]
     covered = any(word.startswith(query.prefix) for word in query.exact)
-    useful = not exact or len(query.prefix) >= _LONG
+    useful = not exact or len(query.prefix) >= LEVELS[1]
     if len(chosen) < MAX_STREAMS and not covered and useful:
         chosen.append(prefix_bucket(room_id, query.prefix))
     return chosen

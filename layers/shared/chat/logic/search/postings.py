@@ -2,18 +2,19 @@
 
 A message is searchable while it is a person's text, a bot command or a bot answer that is
 not deleted, not still streaming, and has text. Each of its distinct terms (terms.py) is
-posted twice, in the room's bucket of the term's first character and in the bucket of its
-first three (`LEVELS`):
+posted in its room's buckets of its first 1, 3 and 6 characters (`LEVELS`) as long as it is
+that long, and in the bucket of the first level longer than itself, which then holds that
+term alone (`ok` in the level-3 bucket `ok`, `dep` in the level-6 bucket `dep`):
 
-- an exact word reads the bucket of its first three characters, filtered on the term (a
-  word of one or two characters has that bucket to itself);
-- a prefix of three or more characters reads the same bucket, filtered on the prefix; a
-  prefix of one or two characters reads the bucket of its first character.
+- an exact word reads its own bucket (no filter), or, when it is 6 characters or longer, the
+  bucket of its first six, filtered on the term;
+- a prefix reads the bucket of the last level it is as long as (`de` the level-1 bucket `d`,
+  `deplo` the level-3 bucket `dep`, `deployme` the level-6 bucket `deploy`), filtered on the
+  prefix unless it is exactly that long.
 
-So a message of n distinct terms costs 2n posting writes when stored, none when a reaction
-or a checkpoint of a streaming answer changes it, and only the added and removed terms'
-postings when it is edited; a deletion deletes its 2n postings (docs/search.md weighs this
-against one posting per prefix).
+So a term of one or two characters costs 2 posting writes, a longer one 3; a reaction or a
+checkpoint of a streaming answer writes nothing, an edit only the added and removed terms'
+postings; a deletion deletes them all (docs/search.md weighs this against other designs).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 from chat.dal.search_index import Posting
 from chat.logic.search.terms import terms
 
-LEVELS = (1, 3)
+LEVELS = (1, 3, 6)
 SEARCHABLE_TYPES = frozenset({"text", "command", "bot"})
 
 
@@ -47,10 +48,18 @@ def postings_of(item: Mapping[str, Any] | None) -> dict[tuple[str, str, int, str
     visible_to = item.get("visible_to") or None
     found: dict[tuple[str, str, int, str], Posting] = {}
     for term in terms(str(item["content"])):
-        for level in LEVELS:
-            posting = Posting(room_id, message_id, level, term, visible_to)
-            found[(room_id, message_id, level, term)] = posting
+        for level in levels_of(term):
+            found[(room_id, message_id, level, term)] = Posting(
+                room_id, message_id, level, term, visible_to
+            )
     return found
+
+
+def levels_of(term: str) -> list[int]:
+    """The levels a term is posted at: those it is as long as, and the first one longer."""
+    shorter = [level for level in LEVELS if level <= len(term)]
+    longer = [level for level in LEVELS if level > len(term)]
+    return shorter + longer[:1]
 
 
 def changes(
