@@ -25,7 +25,10 @@ from chat.dal.search_index import Bucket, Page
 AFTER = "-"
 
 Reader = Callable[..., Page]  # chat.dal.search_index.read
-MIN_PAGE = 200  # postings a read asks for at least: fewer seeks, each read up to ~2 RRU
+# Postings a read asks for: a filtered bucket reads more (its other terms are skipped, and
+# fewer reads mean fewer seeks; 200 postings are ~2 RRU), a bucket of one term what is wanted.
+MIN_PAGE = 200
+MIN_PAGE_UNFILTERED = 50
 
 
 class OutOfBudget(Exception):
@@ -118,8 +121,9 @@ def candidates(
 ) -> RoomCandidates:
     """Up to `want` messages of the room below `before` that are in every bucket."""
     budget = Budget(max(1, reads))
-    page_size = max(MIN_PAGE, 2 * want)
-    cursors = [Cursor(b, read, budget, viewer=viewer, page_size=page_size) for b in buckets]
+    cursors = [
+        Cursor(b, read, budget, viewer=viewer, page_size=_page_size(b, want)) for b in buckets
+    ]
     join = _Join(cursors)
     found: list[str] = []
     bound = before
@@ -142,6 +146,11 @@ def candidates(
                 return RoomCandidates(room_id, found, complete_from, budget.made)
             # Not a step further than the caller's `before` yet: a page must move on.
             budget.reads += len(cursors)
+
+
+def _page_size(bucket: Bucket, want: int) -> int:
+    least = MIN_PAGE_UNFILTERED if bucket.match == "all" else MIN_PAGE
+    return max(least, 2 * want)
 
 
 class _Join:
