@@ -36,7 +36,7 @@ dev: $(STAMP) web
 	$(BIN)/python -m local --web-port $(WEB_PORT) $(ARGS)
 
 chat: $(STAMP)
-	$(BIN)/python -m local.chat $(ARGS)
+	$(BIN)/python -m terminal $(ARGS)
 
 # checkov: every finding is fixed or skipped in template.yaml with a one-line reason
 # (Metadata: checkov: skip). --skip-download: offline, no Prisma Cloud guideline links.
@@ -80,7 +80,7 @@ lock: $(STAMP)
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .aws-sam .pytest_cache .ruff_cache web/node_modules web/dist
 
-# ---------------------------------------------------------------- web client (web/, issue 15)
+# ---------------------------------------------------------------- web client (web/)
 WEB_PORT ?= 3003
 WEB_STAMP := web/node_modules/.installed-stamp
 WEB_SOURCES := $(wildcard web/src/*.ts web/static/*) web/build.mjs web/tsconfig.json
@@ -110,7 +110,7 @@ chromium:
 browser: $(STAMP) web chromium
 	$(BIN)/pytest tests/browser
 
-# Refresh the README's screenshots (docs/screenshots) from the browser tests.
+# Refresh the web client's screenshots (docs/screenshots, shown in web/README.md) from the browser tests.
 screenshots: $(STAMP) web chromium
 	SCREENSHOTS=docs/screenshots $(BIN)/pytest tests/browser -k "two_people or bot_settings"
 

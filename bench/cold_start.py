@@ -17,7 +17,7 @@ process, from the artifacts as `sam build` ships them, next to a bare `import bo
    ratio is the fastest run against the fastest baseline (the work is the same each run; a
    busy machine only adds to it); the median, and the per-round ratios, are printed too.
    "source only" is the same import from copies of the artifacts without their __pycache__
-   (what shipped before the bytecode step), fewer runs.
+   (what a build without the bytecode step ships), fewer runs.
 5. `-X importtime` once per handler: the packages where the import time goes (self time summed
    per top-level package) and a few candidate cuts (what their modules cost inside the import).
 

@@ -47,7 +47,7 @@ class Stack:
             sys.executable,
             "-m",
             "local",
-            *("--rest-port", "0", "--ws-port", "0", "--aws-port", "0"),
+            *("--rest-port", "0", "--ws-port", "0", "--aws-port", "0", "--s3-port", "0"),
             *("--stack-name", "bench", "--no-reload", "-q"),
             *("--ready-file", str(self.ready_file)),
             *("--parameter-overrides", "BcryptCost=4", "LogLevel=WARNING"),

@@ -382,17 +382,23 @@ def ws_disconnect_event(
     return {**_headers(connection), "requestContext": context, "isBase64Encoded": False}
 
 
+# Routes API Gateway runs for a connection's opening and end, never for a frame.
+_CONNECTION_ROUTES = frozenset({"$connect", "$disconnect"})
+
+
 def select_route(expression: str, route_keys: Collection[str], body: str | None) -> str:
     """The route key a RouteSelectionExpression (e.g. `$request.body.type`) picks for a frame,
-    `$default` when it picks none of `route_keys`."""
+    `$default` when it picks none of `route_keys` (a frame that is not JSON, or nests too
+    deep for Python's parser, included: the `$default` function's body rules answer it)."""
+    frame_routes = [key for key in route_keys if key not in _CONNECTION_ROUTES]
     expression = expression.strip()
     if expression.startswith("${") and expression.endswith("}"):
         expression = "$" + expression[2:-1]
     if not expression.startswith("$request.body") or body is None:
-        return expression if expression in route_keys else "$default"
+        return expression if expression in frame_routes else "$default"
     try:
         value: Any = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return "$default"
     for key in filter(None, expression.removeprefix("$request.body").split(".")):
         if not isinstance(value, dict) or key not in value:
@@ -401,7 +407,7 @@ def select_route(expression: str, route_keys: Collection[str], body: str | None)
     if isinstance(value, dict | list) or value is None:
         return "$default"
     key = json.dumps(value) if isinstance(value, bool) else str(value)
-    return key if key in route_keys else "$default"
+    return key if key in frame_routes else "$default"
 
 
 # ---------------------------------------------------------------------- SQS

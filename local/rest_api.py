@@ -60,7 +60,9 @@ class RestApi:
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            return self.gateway_error(413, "Request Too Long", "REQUEST_TOO_LARGE", request_id)
+            response = self.gateway_error(413, "Request Too Long", "REQUEST_TOO_LARGE", request_id)
+            self._access_log(request, route, response.status, started, False)
+            return response
         event = self.event(request, route, params, body, request_id)
         result = await self.invoke(route.function, event, request_id=request_id)
         response = self.response(result, route, request_id)
@@ -149,13 +151,15 @@ class RestApi:
         started: float,
         cold_start: bool,
     ) -> None:
+        # The path only: a query string may carry what must never be logged (a token a
+        # client wrongly sends as `?token=`), as API Gateway's access log format here has none.
         target = route.function if route else "-"
         note = ", cold start" if cold_start else ""
         elapsed = (time.monotonic() - started) * 1000
         log.info(
             "REST %s %s -> %s %d (%.0f ms%s)",
             request.method,
-            request.path_qs,
+            request.path,
             target,
             status,
             elapsed,

@@ -28,7 +28,7 @@ import boto3
 from aiohttp import web
 from botocore.config import Config
 
-from local import web as web_client  # issue 15: the web client
+from local import web_site
 from local.event_sources import SqsPoller, StreamPoller
 from local.lambda_runtime import FunctionPool, InvokeResult, code_fingerprint, lambda_environment
 from local.model import StackModel, build_model
@@ -57,6 +57,7 @@ class Options:
     rest_port: int = 3000
     ws_port: int = 3001
     aws_port: int = 3002
+    s3_port: int = 3004  # S3 on its own origin (local/aws_server.py); 3003 is the web client's
     region: str = "us-east-1"
     stack_name: str = "chat-local"
     parameter_overrides: dict[str, str] = field(default_factory=dict)
@@ -64,7 +65,7 @@ class Options:
     prewarm: bool = True
     reload: bool = True
     ready_file: Path | None = None
-    web_port: int | None = None  # issue 15: serve the web client there (local/web.py)
+    web_port: int | None = None  # serve the web client there (local/web_site.py)
 
 
 def _public_host(host: str) -> str:
@@ -92,6 +93,15 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _start_web_site(host: str, port: int, urls: dict[str, str]) -> web_site.WebClientServer:
+    try:
+        return web_site.start(host, port, urls)
+    except OSError as exc:
+        raise StartupError(
+            f"cannot listen on {host}:{port} for the web client: {exc.strerror} (choose another port)"
+        ) from None
+
+
 class LocalStack:
     def __init__(self, options: Options):
         self.options = options
@@ -105,12 +115,13 @@ class LocalStack:
         self.moto: asyncio.subprocess.Process | None = None
         self.fake_gemini: Any = None
         self.aws_endpoint = ""
+        self.s3_endpoint = ""
         self.urls: dict[str, str] = {}
         self.outputs: dict[str, str] = {}
         self._watcher: asyncio.Task[None] | None = None
         self._sockets: dict[str, socket.socket] = {}
         self.timings: dict[str, float] = {}
-        self.web: web_client.WebClientServer | None = None  # issue 15
+        self.web: web_site.WebClientServer | None = None
 
     # ------------------------------------------------------------------ start
     async def start(self) -> None:
@@ -128,9 +139,10 @@ class LocalStack:
             "ws": f"ws://{public}:{self._sockets['ws'].getsockname()[1]}",
             "management": f"http://{public}:{self._sockets['ws'].getsockname()[1]}",
         }
-        self.aws_endpoint = await self._start_moto()
+        self.aws_endpoint, self.s3_endpoint = await self._start_moto()
         self.timings["moto"] = time.monotonic() - started
         self.urls["aws"] = self.aws_endpoint
+        self.urls["s3"] = self.s3_endpoint
 
         phase = time.monotonic()
         model = await self._resources()
@@ -141,8 +153,8 @@ class LocalStack:
             self.timings["warm-up"] = time.monotonic() - phase
 
         await self._serve(model)
-        if options.web_port is not None:  # issue 15: the web client, pointed at the APIs above
-            self.web = web_client.start(options.host, options.web_port, self.urls)
+        if options.web_port is not None:  # the web client, pointed at the APIs above
+            self.web = _start_web_site(options.host, options.web_port, self.urls)
             self.urls["web"] = self.web.url
         for source in model.sqs_sources:
             poller = SqsPoller(
@@ -177,7 +189,8 @@ class LocalStack:
         """The template's resources in moto, then what SAM CLI reads of it, then the functions."""
         options = self.options
         overrides = dict(options.parameter_overrides)
-        extra_environment: dict[str, str] = {}
+        # S3 on its own origin: the URLs the functions sign point there (botocore reads it).
+        extra_environment: dict[str, str] = {"AWS_ENDPOINT_URL_S3": self.s3_endpoint}
         if not os.environ.get("GEMINI_API_KEY"):
             from local import fake_gemini
 
@@ -213,7 +226,8 @@ class LocalStack:
             )
         return model
 
-    async def _start_moto(self) -> str:
+    async def _start_moto(self) -> tuple[str, str]:
+        """moto's server: (the AWS APIs' endpoint, S3's endpoint)."""
         host = self.options.host
         self.moto = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -223,6 +237,8 @@ class LocalStack:
             host,
             "--port",
             str(self.options.aws_port),
+            "--s3-port",
+            str(self.options.s3_port),
             cwd=ROOT,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
@@ -234,9 +250,12 @@ class LocalStack:
             line = b""
         if not line.startswith(b"listening "):
             raise StartupError(
-                f"moto's server did not start on {host}:{self.options.aws_port} (port in use?)"
+                f"moto's server did not start on {host}:{self.options.aws_port} and "
+                f"{host}:{self.options.s3_port} ({line.decode(errors='replace').strip() or 'port in use?'})"
             )
-        return f"http://{_public_host(host)}:{int(line.split()[1])}"
+        _, port, s3_port = line.split()
+        public = _public_host(host)
+        return f"http://{public}:{int(port)}", f"http://{public}:{int(s3_port)}"
 
     def client(self, service: str) -> Any:
         return boto3.client(
@@ -353,7 +372,7 @@ class LocalStack:
     async def stop(self) -> None:
         if self._watcher is not None:
             self._watcher.cancel()
-        if self.web is not None:  # issue 15
+        if self.web is not None:
             self.web.stop()
         for poller in self.pollers:
             await poller.stop()
@@ -420,7 +439,8 @@ class LocalStack:
                 f"(batch {stream.batch_size}, from {stream.starting_position}"
                 f"{', partial batch failures' if stream.report_batch_item_failures else ''})"
             )
-        lines.append(f"  AWS (moto)      {self.aws_endpoint}")
+        lines.append(f"  AWS (moto)      {self.aws_endpoint}   (AWS SDKs only)")
+        lines.append(f"  S3 (moto)       {self.s3_endpoint}   (uploads and downloads)")
         for kind, names in (
             ("DynamoDB", created.tables),
             ("SQS", created.queues),
@@ -448,7 +468,7 @@ class LocalStack:
             for route in (model.rest_api.routes if model.rest_api else [])
         }
         lines += ["", "Connect:"]
-        if "web" in self.urls:  # issue 15
+        if "web" in self.urls:
             lines.append(f"  open {self.urls['web']}   (the web client, in a browser)")
         if ("POST", "/auth/register") in routes:  # this project's chat: its client and first call
             chat_args = (
@@ -547,7 +567,14 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "--aws-port",
         type=int,
         default=int(env.get("LOCAL_AWS_PORT", 3002)),
-        help="moto's port [LOCAL_AWS_PORT]",
+        help="moto's port for the AWS APIs [LOCAL_AWS_PORT]",
+    )
+    parser.add_argument(
+        "--s3-port",
+        type=int,
+        default=int(env["LOCAL_S3_PORT"]) if "LOCAL_S3_PORT" in env else None,
+        help="moto's port for S3, its own origin [LOCAL_S3_PORT] (default 3004, or any free "
+        "port when --aws-port is 0)",
     )
     parser.add_argument("--region", default=env.get("AWS_DEFAULT_REGION", "us-east-1"))
     parser.add_argument(
@@ -573,7 +600,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "--no-reload", action="store_true", help="do not restart environments when code changes"
     )
     parser.add_argument("--ready-file", type=Path, help="write the URLs there as JSON once serving")
-    parser.add_argument(  # issue 15
+    parser.add_argument(
         "--web-port",
         type=int,
         help="serve the web client (web/dist) on this port (0: any free port)",
@@ -588,6 +615,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         rest_port=args.rest_port,
         ws_port=args.ws_port,
         aws_port=args.aws_port,
+        s3_port=args.s3_port if args.s3_port is not None else (3004 if args.aws_port else 0),
         region=args.region,
         stack_name=args.stack_name,
         parameter_overrides=parse_overrides(args.parameter_overrides),
@@ -595,7 +623,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         prewarm=not args.no_prewarm,
         reload=not args.no_reload,
         ready_file=args.ready_file,
-        web_port=args.web_port,  # issue 15
+        web_port=args.web_port,
     )
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stdout

@@ -37,7 +37,7 @@ def document() -> str:
     return app.get_openapi_json_schema(
         title="Collaborative AI chat API",
         version="1.0.0",
-        description="REST API of the chat backend. The wire contract is shared/API.md.",
+        description="REST API of the chat backend. The wire contract is docs/API.md.",
         **OPENAPI_SECURITY,
     )
 

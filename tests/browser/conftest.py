@@ -6,7 +6,7 @@ Playwright drives it and never downloads a browser. Without Chromium or without 
 built client the tests fail with what to do: they never skip.
 
 Screenshots go to a temporary folder; `make screenshots` (SCREENSHOTS=docs/screenshots)
-writes the ones the README shows.
+writes the ones web/README.md shows.
 """
 
 from __future__ import annotations

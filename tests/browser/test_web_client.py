@@ -511,6 +511,79 @@ def test_history_scrolls_back_page_by_page(people, web_stack) -> None:
     expect(page.locator("#messages")).to_contain_text("This is the start of the room.")
 
 
+# A text file that is really a page: were it ever rendered as HTML, it would read the local
+# Secrets Manager (the AWS APIs' endpoint) and say so in its title.
+STEALER = b"""<!doctype html><title>harmless</title><script>
+window.ran = true;
+fetch(new URLSearchParams(location.hash.slice(1)).get('aws'), {method: 'POST',
+  headers: {'X-Amz-Target': 'secretsmanager.ListSecrets',
+            'Content-Type': 'application/x-amz-json-1.1'}, body: '{}'})
+  .then(r => r.text()).then(t => { document.title = 'stolen ' + t; });
+</script>"""
+
+PROBE_AWS = """async ([aws, bucketUrl]) => {
+  const out = {};
+  try {
+    const r = await fetch(aws, {method: 'POST', body: '{}', headers: {
+      'X-Amz-Target': 'secretsmanager.ListSecrets', 'Content-Type': 'application/x-amz-json-1.1'}});
+    out.secrets = `read ${r.status}: ${await r.text()}`;
+  } catch (e) { out.secrets = 'blocked'; }
+  try { out.listing = (await fetch(bucketUrl)).status; } catch (e) { out.listing = 'blocked'; }
+  return out;
+}"""
+
+
+def test_no_page_can_script_against_the_local_aws_endpoints(people, web_stack) -> None:
+    import httpx
+
+    # Given a member's "notes.txt" that is an HTML page, attached to a message
+    eve = people("eve")
+    token = eve.register_by_api()
+    rest = Rest(web_stack.urls["rest"])
+    room = rest.post("/rooms", {"name": "Files"}, token=token).json()
+    declared = rest.post(
+        f"/rooms/{room['room_id']}/attachments",
+        {"filename": "notes.txt", "content_type": "text/plain", "size": len(STEALER)},
+        token=token,
+    ).json()
+    form = declared["upload"]
+    posted = httpx.post(form["url"], data=form["fields"], files={"file": ("n", STEALER)})
+    assert posted.status_code == 204, posted.text
+    sent = rest.post(
+        f"/rooms/{room['room_id']}/messages",
+        {"content": "", "attachments": [declared["attachment_id"]]},
+        token=token,
+    ).json()
+    url = sent["attachments"][0]["url"]
+    aws = web_stack.urls["aws"]
+    bucket_url = url.split("?")[0].rsplit("/rooms/", 1)[0]
+    assert url.startswith(web_stack.urls["s3"])  # files come from their own origin
+
+    # When it is opened as the contract's URL serves it, or with its URL altered
+    page = eve.page
+    opened = page.goto(f"{url}#aws={aws}")
+    assert opened is not None and opened.status == 200
+    assert opened.headers["content-type"] == "text/plain"
+    assert opened.headers["x-content-type-options"] == "nosniff"
+    assert page.evaluate("window.ran") is None  # shown as text: no script ran
+    for altered in (
+        url + "&response-content-type=text%2Fhtml",
+        url.split("X-Amz-Signature=")[0] + "X-Amz-Signature=" + "0" * 64,
+    ):
+        refused = page.goto(f"{altered}#aws={aws}")
+        assert refused is not None and refused.status == 403, altered
+        assert page.evaluate("window.ran") is None
+
+    # Then neither a page of the files' origin nor the web client can reach the AWS APIs
+    page.goto(url)
+    from_files = page.evaluate(PROBE_AWS, [aws, bucket_url])
+    web_client = eve.open()
+    from_client = web_client.evaluate(PROBE_AWS, [aws, bucket_url])
+    assert from_files == {"secrets": "blocked", "listing": 403}, from_files
+    assert from_client["secrets"] == "blocked", from_client
+    assert from_client["listing"] in (403, "blocked"), from_client
+
+
 def test_search_finds_words_across_rooms_and_opens_the_room_at_the_message(
     people, web_stack
 ) -> None:

@@ -47,6 +47,8 @@ class LocalStackProcess:
             "0",
             "--aws-port",
             "0",
+            "--s3-port",
+            "0",
             "--stack-name",
             "e2e",
             "--no-reload",

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from local.chat import STORED_PREFIX_MAX_AGE, apply_frame
+from terminal.answers import STORED_PREFIX_MAX_AGE, apply_frame
 from tests.e2e.conftest import LocalStackProcess, Rest, Socket, unique
 
 PASSWORD = "correct horse battery"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -82,6 +83,23 @@ def test_api_gateway_answers_unknown_routes_itself(rest: Rest) -> None:
     assert response.status_code == 403
     assert response.json() == {"message": "Missing Authentication Token"}
     assert response.headers["Access-Control-Allow-Origin"] == "*"  # GatewayResponses DEFAULT_4XX
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_every_function_answer_is_nosniff_and_no_store(rest: Rest, register) -> None:
+    username, token = register("dora")
+    answers = [
+        rest.post("/auth/login", {"username": username, "password": PASSWORD}),
+        rest.post("/auth/login", {"username": username, "password": "wrong password"}),
+        rest.get("/auth/me", token=token),
+        rest.get("/rooms/nope", token=token),
+        rest.post("/rooms", {"name": ""}, token=token),
+    ]
+    assert [a.status_code for a in answers] == [200, 401, 200, 404, 422]
+    for answer in answers:
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        assert answer.headers["Cache-Control"] == "no-store"
 
 
 def test_a_handshake_without_a_token_is_refused_with_401(stack: LocalStackProcess) -> None:
@@ -148,3 +166,40 @@ def test_the_bot_streams_its_answer_to_everyone_and_it_lands_in_history(
     assert stored["reply_to"] == command["message_id"]
     assert stored["status"] == "complete"
     assert stored["content"] == answers[0]["full_response"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"type": "$connect"}',
+        '{"type": "$disconnect"}',
+        '{"type": "ping", "x": ' + "[" * 5000 + "]" * 5000 + "}",
+        "[" * 5000,
+        "not json",
+    ],
+    ids=["$connect", "$disconnect", "5000 deep", "5000 open brackets", "not json"],
+)
+def test_every_frame_is_answered_even_one_no_route_can_be_read_from(
+    rest: Rest, register, open_socket, body: str
+) -> None:
+    _, token = register("eve")
+    socket = open_socket(token)
+    socket.connection.send(body)
+    error = socket.wait_for_type("error")
+    assert error["code"] == "bad_request", error
+    socket.send(type="ping")  # and the connection still works
+    socket.wait_for_type("pong")
+
+
+def test_the_access_log_never_records_a_query_string(
+    stack: LocalStackProcess, rest: Rest, register, open_socket
+) -> None:
+    _, token = register("fay")
+    marker = "query-secret-" + token[-12:]
+    assert rest.get(f"/auth/me?token={marker}", token=token).status_code == 200
+    assert rest.get(f"/no/route?token={marker}").status_code == 403
+    open_socket(token).send(type="ping")
+    time.sleep(0.5)
+    log = stack.log_path.read_text(errors="replace")
+    assert "REST GET /auth/me -> AuthFunction 200" in log
+    assert marker not in log and token not in log

@@ -113,7 +113,7 @@ def test_the_terminal_client_attaches_a_file(
     script = f"/attach {picture} here it is\n/history 5\n/quit\n"
     result = subprocess.run(  # noqa: S603 - our own client
         [
-            sys.executable, "-m", "local.chat", "--rest-url", stack.urls["rest"],
+            sys.executable, "-m", "terminal", "--rest-url", stack.urls["rest"],
             "--ws-url", stack.urls["ws"], "--username", username, "--room", room["code"],
         ],
         input=script, capture_output=True, text=True, timeout=60, cwd=ROOT,

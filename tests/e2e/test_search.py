@@ -175,7 +175,7 @@ def test_the_terminal_client_searches_and_opens_a_result(
     script = f"/search {word.lower()[:9]}\n/goto 1\n/quit\n"
     result = subprocess.run(  # noqa: S603 - our own client
         [
-            sys.executable, "-m", "local.chat", "--rest-url", stack.urls["rest"],
+            sys.executable, "-m", "terminal", "--rest-url", stack.urls["rest"],
             "--ws-url", stack.urls["ws"], "--username", username,
         ],
         input=script, capture_output=True, text=True, timeout=60, cwd=ROOT,

@@ -89,3 +89,29 @@ def test_a_socket_whose_token_expired_gets_unauthorized_and_is_closed(
     assert (error["code"], error["request_type"]) == ("unauthorized", "ping")
     assert socket.closed.wait(10), "the server did not close the socket"
     assert socket.frames.count({"type": "pong"}) == 1
+
+
+def test_a_silent_socket_whose_token_expired_gets_no_room_frames_and_is_closed(
+    stack: LocalStackProcess, rest: Rest
+) -> None:
+    # Given bob's socket joined alice's room with a token that expires in 3 seconds
+    _, alice_token, _ = _register(rest)
+    bob, bob_token, claims = _register(rest)
+    room = rest.post("/rooms", {"name": "expiry"}, token=alice_token).json()
+    assert rest.post("/rooms/join", {"code": room["code"]}, token=bob_token).status_code == 200
+    now = int(time.time())
+    token = jwt.encode(
+        {"sub": claims["sub"], "username": bob, "iat": now, "exp": now + 3},
+        _signing_key(stack),
+        "HS256",
+    )
+    socket = Socket(f"{stack.urls['ws']}?token={token}")
+    socket.send(type="join", room_id=room["room_id"])
+    socket.wait_for_type("joined", room_id=room["room_id"])
+    # When his token has expired, he sends nothing, and alice writes to the room
+    time.sleep(max(0.0, now + 3.5 - time.time()))
+    sent = rest.post(f"/rooms/{room['room_id']}/messages", {"content": "hi bob"}, token=alice_token)
+    assert sent.status_code == 201, sent.text
+    # Then the server closes his socket without pushing it the message
+    assert socket.closed.wait(10), "the server did not close the socket"
+    assert not [f for f in socket.frames if f.get("type") == "message"]

@@ -62,8 +62,18 @@ def history(rest, room, token) -> list[dict[str, Any]]:
     return rest.get(f"/rooms/{room['room_id']}/messages", token=token).body["messages"]
 
 
-def object_key(room, attachment_id) -> str:
-    return f"rooms/{room['room_id']}/{attachment_id}"
+def upload_key(room, attachment_id) -> str:
+    return f"uploads/{room['room_id']}/{attachment_id}"
+
+
+def file_key(room, message, attachment_id) -> str:
+    """Where a message's attached file is stored (a copy of its upload)."""
+    return f"rooms/{room['room_id']}/{message['message_id']}/{attachment_id}"
+
+
+def stored_keys() -> list[str]:
+    listing = boto3.client("s3").list_objects_v2(Bucket=BUCKET).get("Contents", [])
+    return sorted(o["Key"] for o in listing)
 
 
 def stored_records() -> list[dict[str, Any]]:
@@ -86,7 +96,7 @@ def test_declaring_returns_a_presigned_post_pinning_key_type_and_size(rest, room
     assert set(body) == {"attachment_id", "upload", "expires_in"}
     assert 60 <= body["expires_in"] <= 900
     fields = body["upload"]["fields"]
-    assert fields["key"] == object_key(room, body["attachment_id"])
+    assert fields["key"] == upload_key(room, body["attachment_id"])
     assert fields["Content-Type"] == "image/png"
     assert fields["x-amz-algorithm"] == "AWS4-HMAC-SHA256"
     policy = json.loads(base64.b64decode(fields["policy"]))
@@ -95,7 +105,7 @@ def test_declaring_returns_a_presigned_post_pinning_key_type_and_size(rest, room
     assert ["content-length-range", 1234, 1234] in conditions
     assert {"key": fields["key"]} in conditions
     assert {"bucket": BUCKET} in conditions
-    assert {"tagging": fields["tagging"]} in conditions and "pending" in fields["tagging"]
+    assert "tagging" not in fields  # the lifecycle rule goes by the uploads/ prefix
     expires = time.mktime(time.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%SZ"))
     assert expires - time.mktime(time.gmtime()) <= 900
     (record,) = stored_records()
@@ -118,7 +128,15 @@ def test_declaring_returns_a_presigned_post_pinning_key_type_and_size(rest, room
         ({"filename": "photos/cat.png"}, "filename"),
         ({"filename": "photos\\cat.png"}, "filename"),
         ({"filename": ".."}, "filename"),
-        ({"filename": "cat..png"}, "filename"),
+        ({"filename": "..."}, "filename"),
+        ({"filename": " . "}, "filename"),
+        ({"filename": "\u200b\u2060"}, "filename"),  # only invisible characters
+        ({"filename": "\ufeff.\u200d"}, "filename"),
+        ({"filename": "invoice\u202egpj.exe"}, "filename"),  # shows as invoiceexe.jpg
+        ({"filename": "a\u200eb.png"}, "filename"),
+        ({"filename": "a\u2066b\u2069.png"}, "filename"),
+        ({"filename": "a\u202ab.png"}, "filename"),
+        ({"filename": "cat\x85.png"}, "filename"),
         ({"filename": ""}, "filename"),
         ({"filename": "x" * 201}, "filename"),
         ({"filename": "cat\x00.png"}, "filename"),
@@ -139,6 +157,8 @@ def test_the_limits_themselves_are_allowed(rest, room_with):
     for size in (1, 10 * 1024 * 1024):
         assert declare(rest, room, tokens["alice"], size=size).status == 201
     assert declare(rest, room, tokens["alice"], filename="é" * 200).status == 201
+    for filename in ("cat..png", ".profile", "نقشه.png", "\u05e9\u05dc\u05d5\u05dd.pdf", "a b.txt"):
+        assert declare(rest, room, tokens["alice"], filename=filename).status == 201, filename
     for content_type in ("image/jpeg", "image/webp", "image/gif", "application/pdf"):
         assert declare(rest, room, tokens["alice"], content_type=content_type).status == 201
     for content_type in ("text/plain", "text/markdown"):
@@ -179,9 +199,9 @@ def test_a_message_carries_uploaded_files_and_every_read_signs_fresh_urls(rest, 
     assert [a["attachment_id"] for a in read["attachments"]] == [image, notes]
     assert read["attachments"][0]["url"] != first["url"]
     assert requests.get(read["attachments"][1]["url"], timeout=10).content == b"# notes\n"
-    # Attached objects are retagged, so the lifecycle rule for pending uploads skips them.
-    tags = boto3.client("s3").get_object_tagging(Bucket=BUCKET, Key=object_key(room, image))
-    assert tags["TagSet"] == [{"Key": "state", "Value": "attached"}]
+    # What the message carries is a copy under rooms/, which the lifecycle rule never matches
+    assert f"/{file_key(room, message, image)}?" in first["url"]
+    assert file_key(room, message, notes) in stored_keys()
     assert {r["attachment_id"]: r.get("attached_to") for r in stored_records()} == {
         image: message["message_id"],
         notes: message["message_id"],
@@ -354,8 +374,8 @@ def test_two_messages_racing_for_one_attachment_cannot_both_win(rest, room_with)
     image = uploaded(rest, room, tokens["alice"])
     alice = Principal(user_id=stored_records()[0]["user_id"], username="alice")
     # Both requests pass every check before either stores its message.
-    first = attachments.prepare(alice, room["room_id"], [image])
-    second = attachments.prepare(alice, room["room_id"], [image])
+    first = attachments.prepare(alice, room["room_id"], [image], "01A")
+    second = attachments.prepare(alice, room["room_id"], [image], "01B")
     item = {
         "room_id": room["room_id"],
         "username": "alice",
@@ -369,6 +389,10 @@ def test_two_messages_racing_for_one_attachment_cannot_both_win(rest, room_with)
         attachments.store_message({**item, "message_id": "01B"}, second, alice)
     assert refused.value.details[0]["field"] == "attachments"
     assert [m["message_id"] for m in history(rest, room, tokens["alice"])] == ["01A"]
+    # and the loser's copy is gone: the winner's file and the upload remain
+    assert stored_keys() == sorted(
+        [file_key(room, {"message_id": "01A"}, image), upload_key(room, image)]
+    )
 
 
 def test_the_claim_is_conditional_on_sender_and_room(room_with, rest):
@@ -383,6 +407,81 @@ def test_the_claim_is_conditional_on_sender_and_room(room_with, rest):
         {**message, "room_id": "other"}, [image], room_id="other", user_id=owner
     )
     assert records.put_message_attaching(message, [image], room_id=room["room_id"], user_id=owner)
+
+
+# ------------------------------------------------------------------------------ fixed bytes
+PNG_TOO = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(50, 100))
+SVG_AS_PNG = b"<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'/>".ljust(PNG_SIZE)
+
+
+@pytest.mark.parametrize("replacement", [PNG_TOO, SVG_AS_PNG], ids=["png", "svg"])
+def test_posting_the_upload_form_again_changes_nothing_anyone_reads(rest, room_with, replacement):
+    from chat.adapters import storage
+
+    # Given alice's message carries her picture
+    room, tokens = room_with("alice", "bob")
+    declared = declare(rest, room, tokens["alice"]).body
+    assert upload(declared, PNG).status_code == 204
+    message = post(rest, room, tokens["alice"], "", attachments=[declared["attachment_id"]]).body
+    # When she posts the same presigned form again, with other bytes of the declared size
+    assert len(replacement) == PNG_SIZE
+    assert upload(declared, replacement).status_code == 204
+    # Then every member still downloads the attached bytes, and the bot reads them
+    (read,) = history(rest, room, tokens["bob"])
+    assert requests.get(read["attachments"][0]["url"], timeout=10).content == PNG
+    key = attachments.object_key(room["room_id"], message["message_id"], declared["attachment_id"])
+    assert storage.read(key) == PNG
+    # and the file is not where any lifecycle rule or upload form reaches
+    assert not key.startswith("uploads/")
+
+
+def test_a_file_replaced_while_it_is_being_attached_is_attached_as_copied(
+    rest, room_with, monkeypatch
+):
+    # Given two sends of one attachment racing (both read its record before either stored
+    # its message), its upload replaced between them
+    room, tokens = room_with("alice")
+    declared = declare(rest, room, tokens["alice"]).body
+    image = declared["attachment_id"]
+    assert upload(declared, PNG).status_code == 204
+    alice = Principal(user_id=stored_records()[0]["user_id"], username="alice")
+    unattached = records.get_attachments([image])
+    first = attachments.prepare(alice, room["room_id"], [image], "01A")
+    item = {
+        "room_id": room["room_id"],
+        "username": "alice",
+        "content": "",
+        "message_type": "text",
+        "is_bot": False,
+        "created_at": "2026-01-01T00:00:00.000Z",
+    }
+    attachments.store_message({**item, "message_id": "01A"}, first, alice)
+    assert upload(declared, PNG_TOO).status_code == 204
+    monkeypatch.setattr(attachments.records, "get_attachments", lambda ids: unattached)
+    second = attachments.prepare(alice, room["room_id"], [image], "01B")
+    # When the second one stores its message, after the first won
+    with pytest.raises(ValidationFailed):
+        attachments.store_message({**item, "message_id": "01B"}, second, alice)
+    # Then the attached file is still the bytes the first one copied, and no other copy is left
+    (read,) = history(rest, room, tokens["alice"])
+    assert requests.get(read["attachments"][0]["url"], timeout=10).content == PNG
+    assert stored_keys() == sorted([file_key(room, read, image), upload_key(room, image)])
+
+
+def test_posting_the_upload_form_after_the_message_was_deleted_brings_nothing_back(rest, room_with):
+    room, tokens = room_with("alice")
+    declared = declare(rest, room, tokens["alice"]).body
+    assert upload(declared, PNG).status_code == 204
+    message = post(rest, room, tokens["alice"], "", attachments=[declared["attachment_id"]]).body
+    url = message["attachments"][0]["url"]
+    path = f"/rooms/{room['room_id']}/messages/{message['message_id']}"
+    assert rest.delete(path, token=tokens["alice"]).status == 204
+    assert stored_keys() == []
+    assert upload(declared, PNG).status_code == 204
+    # Only an upload, which nobody can attach (its record is gone) and the lifecycle deletes
+    assert stored_keys() == [upload_key(room, declared["attachment_id"])]
+    assert requests.get(url, timeout=10).status_code in (403, 404)
+    assert_refused(post(rest, room, tokens["alice"], "", attachments=[declared["attachment_id"]]))
 
 
 # ------------------------------------------------------------------------------ WebSocket
@@ -428,8 +527,9 @@ def test_deleting_a_messages_attachments_removes_objects_and_records(rest, room_
     stored = boto3.resource("dynamodb").Table(os.environ["MESSAGES_TABLE"])
     item = stored.get_item(Key={"room_id": room["room_id"], "message_id": message["message_id"]})
     attachments.delete_attachments_of(item["Item"])
-    keys = [o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=BUCKET).get("Contents", [])]
-    assert keys == [object_key(room, kept)]
+    kept_message = history(rest, room, tokens["alice"])[1]
+    # The message's file and its upload go; the other message's stay
+    assert stored_keys() == sorted([file_key(room, kept_message, kept), upload_key(room, kept)])
     assert [r["attachment_id"] for r in stored_records()] == [kept]
     assert requests.get(message["attachments"][0]["url"], timeout=10).status_code in (403, 404)
     attachments.delete_attachments_of(item["Item"])  # again: nothing left, no error

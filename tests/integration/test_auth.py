@@ -1,4 +1,4 @@
-"""Auth routes: register, login, me, and token rules (shared/API.md, Auth)."""
+"""Auth routes: register, login, me, and token rules (docs/API.md, Auth)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Bot control (shared/API.md, Bot control) through the real handlers on moto, with the worker
+"""Bot control (docs/API.md, Bot control) through the real handlers on moto, with the worker
 streaming the fake Gemini's answers through the real google-genai SDK: stopping an answer
 (streaming, queued, ended, racing its end, in a retry's backoff, after a crash),
 regenerating one, and the frames' `seq`/`offset` and the checkpoints a reconnecting client
@@ -23,8 +23,8 @@ from chat.dal import messages as message_table
 from chat.logic import bot_control
 from chat.logic.bot import limits
 from chat.logic.tokens import verify_token
-from local.chat import STORED_PREFIX_MAX_AGE, apply_frame
 from local.fake_gemini import Reply
+from terminal.answers import STORED_PREFIX_MAX_AGE, apply_frame
 from tests.integration.test_bot_worker import (
     API_KEY,
     bot_replies,
@@ -160,7 +160,7 @@ def prefix_of(rest: RestClient, room: dict[str, Any], token: str, reply_id: str)
 
 
 def rebuild(prefix: str, frames: list[dict[str, Any]]) -> str | None:
-    """The contract's rule (local.chat.apply_frame); None on a gap."""
+    """The contract's rule (terminal.answers.apply_frame); None on a gap."""
     text: str | None = prefix
     for frame in frames:
         text = apply_frame(text, frame)
@@ -546,6 +546,46 @@ def test_regenerate_refuses_a_streaming_answer_and_counts_against_the_bot_limits
     assert limited.status == 429 and limited.error_code == "rate_limited"
     assert "retry-after" in limited.headers
     assert len(receive_all(stack)) == 1
+
+
+def test_an_answer_whose_command_was_deleted_cannot_be_regenerated(
+    rest, room, gemini, stack, monkeypatch
+):
+    room_, tokens = room
+    command = post(rest, room_, tokens["alice"], "@bot hi")
+    assert deliver(stack) == []
+    (answer,) = bot_replies(rest, room_, tokens["alice"])
+    # The command used the only bot command of the minute: a 409 must come before the limits
+    monkeypatch.setenv("BOT_USER_COMMANDS_PER_MINUTE", "1")
+    settings.cache_clear()
+    path = f"/rooms/{room_['room_id']}/messages/{command['message_id']}"
+    assert rest.delete(path, token=tokens["alice"]).status == 204
+
+    result = regenerate(rest, room_, tokens["alice"], answer["message_id"])
+
+    assert result.status == 409 and result.error_code == "conflict", result.body
+    assert receive_all(stack) == []
+
+
+def test_a_command_deleted_while_its_regeneration_is_asked_is_not_queued(
+    rest, room, gemini, stack, monkeypatch
+):
+    from chat.dal import message_changes
+
+    room_, tokens = room
+    command = post(rest, room_, tokens["alice"], "@bot hi")
+    assert deliver(stack) == []
+    (answer,) = bot_replies(rest, room_, tokens["alice"])
+    check = bot_control.check_bot_limits
+
+    def deleted_meanwhile(principal, room_id):
+        check(principal, room_id)
+        message_changes.tombstone(room_id, command["message_id"])
+
+    monkeypatch.setattr(bot_control, "check_bot_limits", deleted_meanwhile)
+    result = regenerate(rest, room_, tokens["bob"], answer["message_id"])
+    assert result.status == 409 and result.error_code == "conflict", result.body
+    assert receive_all(stack) == []
 
 
 def test_a_queued_regeneration_can_be_stopped_by_its_command(rest, room, joined, gemini, stack):

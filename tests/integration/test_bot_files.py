@@ -129,9 +129,10 @@ def test_a_deleted_messages_attachments_never_reach_the_bot(rest, keyed_room, ge
     assert "secret.png" not in prompt and "flagged.png" not in prompt
     assert "oops" not in prompt
     objects = boto3.client("s3").list_objects_v2(Bucket=os.environ["ATTACHMENTS_BUCKET"])
-    assert [o["Key"] for o in objects["Contents"]] == [
-        f"rooms/{room['room_id']}/{flagged}"
-    ]  # the deleted message's file is gone from S3
+    assert sorted(o["Key"] for o in objects["Contents"]) == [
+        f"rooms/{room['room_id']}/{flagged_message['message_id']}/{flagged}",
+        f"uploads/{room['room_id']}/{flagged}",
+    ]  # the deleted message's file (and its upload) is gone from S3
 
 
 def test_the_fake_refuses_malformed_inline_parts_as_gemini_does(gemini):

@@ -112,3 +112,55 @@ def test_concurrent_joins_cannot_overfill_a_direct_room(rest, register):
     outcomes = _all_at_once(join, 6)
     assert sorted(outcomes) == ["full"] * 5 + ["joined"]
     assert len(list_members(room["room_id"])) == 3  # the owner, one other, the bot
+
+
+# ------------------------------------------------------------------------------ login bursts
+@pytest.fixture
+def checked_passwords(monkeypatch) -> list[str]:
+    """The passwords login checked with bcrypt (thread-safe: list.append)."""
+    from chat.logic import accounts
+
+    checked: list[str] = []
+    verify = accounts.verify_password
+
+    def counting(password: str, password_hash: str | None) -> bool:
+        checked.append(password)
+        return verify(password, password_hash)
+
+    monkeypatch.setattr(accounts, "verify_password", counting)
+    return checked
+
+
+@pytest.mark.parametrize("throttled_by", ["username", "address"])
+def test_a_burst_of_logins_past_the_limit_gets_at_most_one_password_checked(
+    rest, register, monkeypatch, checked_passwords, throttled_by
+):
+    from chat.config import settings
+
+    # Given a limit of 10 failures, and 9 failures already
+    variable = f"LOGIN_FAILURES_PER_{'USERNAME' if throttled_by == 'username' else 'ADDRESS'}"
+    monkeypatch.setenv(variable, "10")
+    settings.cache_clear()
+    register("alice", "right password")
+
+    def login(username: str, password: str):
+        body = {"username": username, "password": password}
+        return rest.post("/auth/login", body, source_ip="203.0.113.9")
+
+    def name(i: int) -> str:  # per address: a different username each time
+        return "alice" if throttled_by == "username" else f"guess{i}"
+
+    assert {login(name(i), f"wrong {i}").status for i in range(9)} == {401}
+    checked_passwords.clear()
+    # When 20 attempts come at once, the right password last
+    results = _all_at_once(
+        lambda i: login("alice", "right password" if i == N - 1 else f"wrong {i + 9}")
+    )
+    # Then at most one password is checked (the tenth guess); every other attempt is a 429
+    assert len(checked_passwords) <= 1, checked_passwords
+    statuses = [result.status for result in results]
+    assert statuses.count(429) >= N - 1, statuses
+    assert all(status in (200, 401, 429) for status in statuses)
+    refused = [r for r in results if r.status == 429]
+    assert all(int(r.headers["retry-after"]) >= 1 for r in refused)
+    settings.cache_clear()

@@ -1,4 +1,4 @@
-"""The message hot path and WebSocket identity (issue 11): the $connect authorizer, identity
+"""The message hot path and WebSocket identity: the $connect authorizer, identity
 from requestContext.authorizer, token expiry on an open socket, and what one message costs
 in DynamoDB calls (counted on the real client) and in which shape."""
 

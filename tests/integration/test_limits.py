@@ -1,4 +1,4 @@
-"""The contract's limits (shared/API.md; issue 10, classes 6 and 7): sliding windows, failed
+"""The contract's limits (docs/API.md): sliding windows, failed
 logins per username and per address, room creations per user, bot commands per user
 across rooms. Each limit comes from the environment the template gives the functions."""
 
@@ -120,3 +120,23 @@ def test_old_hits_leave_the_window_gradually(stack, monkeypatch):
     assert dal_limits.hit("k", 2, 60) is not None  # both earlier hits are in the window
     clock.now += 30  # the first hit has left; the second and the refused one remain
     assert dal_limits.hit("k", 3, 60) is None
+
+
+def test_a_reserved_use_counts_until_released_and_a_refused_one_counts_nothing(stack):
+    from chat.dal.tables import table
+
+    def counted() -> int:
+        item = table("rate_limits").get_item(Key={"pk": "login#k"}, ConsistentRead=True)["Item"]
+        return sum(int(value) for name, value in item.items() if name[1:].isdigit())
+
+    first = dal_limits.reserve("login#k", 2, 60)
+    second = dal_limits.reserve("login#k", 2, 60)
+    assert isinstance(first, dal_limits.Reservation) and isinstance(second, dal_limits.Reservation)
+    # Full: refused, and the refusal is taken back (else waiting could never end it)
+    refusals = [dal_limits.reserve("login#k", 2, 60) for _ in range(3)]
+    assert all(isinstance(r, int) and 1 <= r <= 60 for r in refusals), refusals
+    assert counted() == 2
+    dal_limits.release(second)  # e.g. the right password: not a failure
+    assert counted() == 1
+    assert isinstance(dal_limits.reserve("login#k", 2, 60), dal_limits.Reservation)
+    assert isinstance(dal_limits.reserve("login#k", 2, 60), int)

@@ -109,6 +109,36 @@ def test_removing_a_member_unsubscribes_them_tells_them_and_the_others(rest, roo
     ]
 
 
+def test_a_join_racing_the_removal_of_its_member_never_leaves_them_subscribed(
+    rest, room_with, connect, monkeypatch
+):
+    from chat.dal.connections import room_subscribers
+    from chat.logic import presence
+
+    # Given bob's join passed its membership check just as alice removes him
+    room, tokens = room_with("alice", "bob")
+    room_id = room["room_id"]
+    alice, bob = connect(tokens["alice"]), connect(tokens["bob"])
+    alice.send({"type": "join", "room_id": room_id})
+    checked = presence.require_member
+
+    def removed_right_after_the_check(room_id_: str, user_id: str):
+        membership = checked(room_id_, user_id)
+        removal = rest.delete(f"/rooms/{room_id}/members/bob", token=tokens["alice"])
+        assert removal.status == 204
+        return membership
+
+    monkeypatch.setattr(presence, "require_member", removed_right_after_the_check)
+    # When the join then subscribes his socket
+    bob.send({"type": "join", "room_id": room_id})
+    # Then it is refused as for any non-member, and his socket follows nothing of the room
+    (error,) = bob.frames("error")
+    assert (error["code"], error["request_type"]) == ("not_found", "join")
+    assert "bob" not in {s["username"] for s in room_subscribers(room_id, consistent=True)}
+    alice.send({"type": "message", "room_id": room_id, "content": "bob is gone"})
+    assert not [f for f in bob.frames("message") if f["content"] == "bob is gone"]
+
+
 def test_removing_an_offline_member_announces_nothing(rest, room_with, connect):
     room, tokens = room_with("alice", "bob")
     room_id = room["room_id"]

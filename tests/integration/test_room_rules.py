@@ -1,4 +1,4 @@
-"""Owner hand-over, closed rooms and direct rooms (shared/API.md, Rooms; issue 10 class 8)."""
+"""Owner hand-over, closed rooms and direct rooms (docs/API.md, Rooms)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Rooms, members and bot settings (shared/API.md, Rooms)."""
+"""Rooms, members and bot settings (docs/API.md, Rooms)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The WebSocket protocol (shared/API.md, WebSocket) through the real handlers on moto.
+"""The WebSocket protocol (docs/API.md, WebSocket) through the real handlers on moto.
 
 Every push the management API is asked for is recorded by the `sockets` fixture, which
 also plays a gone (410) or failing (500) connection.
@@ -165,6 +165,33 @@ def test_an_expired_connection_record_is_ignored_even_before_ttl_deletes_it(
     # while the expired items were really still stored (only reads ignored them)
     meta, rooms = connections.remove_connection(stale.connection_id)
     assert meta is not None and rooms == [room["room_id"]]
+
+
+def test_a_socket_whose_token_expired_gets_no_more_frames_and_is_closed(
+    rest, room_with, joined, sockets, stack, monkeypatch
+):
+    from chat.logic import fanout
+
+    # Given bob joined the room with a token valid for one more minute, and alice
+    room, tokens = room_with("alice", "bob")
+    bob_id = jwt.decode(tokens["bob"], stack["jwt_key"], algorithms=["HS256"])["sub"]
+    now = int(time.time())
+    claims = {"sub": bob_id, "username": "bob", "iat": now, "exp": now + 60}
+    short_lived = jwt.encode(claims, stack["jwt_key"], "HS256")
+    bob = joined(short_lived, room["room_id"])
+    alice = joined(tokens["alice"], room["room_id"])
+    # When his token has expired, he sends nothing, and alice writes to the room
+    monkeypatch.setattr(fanout, "time", _clock(-120), raising=False)
+    sent = rest.post(
+        f"/rooms/{room['room_id']}/messages", {"content": "still there?"}, token=tokens["alice"]
+    )
+    assert sent.status == 201
+    alice.send({"type": "typing", "room_id": room["room_id"], "is_typing": True})
+    # Then his socket got none of it and the server closed it; alice got her message
+    assert _contents(bob) == [] and bob.frames("typing") == []
+    assert bob.connection_id in sockets.closed
+    assert alice.connection_id not in sockets.closed
+    assert _contents(alice) == ["still there?"]
 
 
 def test_disconnect_removes_the_connection_and_its_subscriptions(rest, room_with, joined):
@@ -565,7 +592,7 @@ def test_typing_and_presence_also_read_the_subscribers_once(
 
 
 # ------------------------------------------------------------------------------ bad frames
-FRAME_LIMIT = 32 * 1024
+FRAME_LIMIT = 64 * 1024
 
 
 def _json(**fields: Any) -> Callable[[str], str]:
@@ -627,10 +654,10 @@ BAD_FRAMES: dict[str, tuple[Callable[[str], str], str, str | None]] = {
         "validation_error",
         "message",
     ),
-    "frame of exactly 32 KiB": (_message_of_bytes(FRAME_LIMIT), "validation_error", "message"),
-    "frame of 32 KiB + 1 byte": (_message_of_bytes(FRAME_LIMIT + 1), "too_large", "message"),
-    "frame over 32 KiB in bytes, not in chars": (
-        _json(type="message", room_id=..., content="€" * 11_000),
+    "message of exactly 64 KiB": (_message_of_bytes(FRAME_LIMIT), "validation_error", "message"),
+    "message of 64 KiB + 1 byte": (_message_of_bytes(FRAME_LIMIT + 1), "too_large", "message"),
+    "message over 64 KiB in bytes, not in chars": (
+        _json(type="message", room_id=..., content="€" * 22_000),
         "too_large",
         "message",
     ),
@@ -668,11 +695,11 @@ def test_a_bad_frame_gets_an_error_frame_and_the_connection_stays_open(
     assert _is_still_open(alice)
 
 
-def test_the_frame_size_limit_is_exactly_32_kib_of_utf8():
+def test_the_message_size_limit_is_exactly_64_kib_of_utf8():
     # The bodies the table above relies on really are on each side of the limit.
     assert len(_message_of_bytes(FRAME_LIMIT)("r").encode()) == FRAME_LIMIT
     assert len(_message_of_bytes(FRAME_LIMIT + 1)("r").encode()) == FRAME_LIMIT + 1
-    utf8 = BAD_FRAMES["frame over 32 KiB in bytes, not in chars"][0]("r")
+    utf8 = BAD_FRAMES["message over 64 KiB in bytes, not in chars"][0]("r")
     assert len(utf8) < FRAME_LIMIT < len(utf8.encode())
 
 
@@ -680,11 +707,25 @@ def test_content_limits_count_characters_not_bytes(room_with, joined):
     # Given alice joined the room
     room, tokens = room_with("alice")
     alice = joined(tokens["alice"], room["room_id"])
-    # When she sends 4000 three-byte characters (12 000 bytes, under 32 KiB)
+    # When she sends 4000 three-byte characters (12 000 bytes)
     alice.send({"type": "message", "room_id": room["room_id"], "content": "€" * 4000})
     # Then the message is accepted
     assert alice.frames("error") == []
     assert _contents(alice) == ["€" * 4000]
+
+
+def test_a_message_of_4000_emoji_escaped_as_ascii_json_is_accepted(room_with, joined):
+    # Given alice joined the room, and a message of 4000 emoji with ordinary JSON escaping
+    room, tokens = room_with("alice", "bob")
+    alice = joined(tokens["alice"], room["room_id"])
+    bob = joined(tokens["bob"], room["room_id"])
+    body = json.dumps({"type": "message", "room_id": room["room_id"], "content": "😀" * 4000})
+    assert 32 * 1024 < len(body.encode()) < 64 * 1024  # \ud83d\ude00: 12 bytes each
+    # When she sends it
+    assert alice.send_raw(body) == 200
+    # Then it is stored and pushed, as REST would take it
+    assert alice.frames("error") == []
+    assert _contents(bob) == ["😀" * 4000]
 
 
 @pytest.mark.parametrize(

@@ -45,18 +45,25 @@ def test_browsers_may_upload_from_the_allowed_origin():
     assert "POST" in rule["AllowedMethods"]
 
 
-def test_lifecycle_deletes_only_pending_uploads_and_aborts_incomplete_ones():
+def test_lifecycle_deletes_only_uploads_and_aborts_incomplete_ones():
+    from chat.logic.attachments import object_key, upload_key
+
     rules = BUCKET["Properties"]["LifecycleConfiguration"]["Rules"]
     aborts = [r for r in rules if "AbortIncompleteMultipartUpload" in r]
     assert aborts and aborts[0]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 1
-    expiring = [r for r in rules if "ExpirationInDays" in r or "ExpirationDate" in r]
-    # Every expiring rule is limited to objects still tagged pending: an attached object
-    # (retagged state=attached) is never deleted by the lifecycle.
+    expiring = [
+        r
+        for r in rules
+        if {"ExpirationInDays", "ExpirationDate", "NoncurrentVersionExpiration"} & set(r)
+    ]
+    # Every expiring rule is limited to the uploads/ prefix, by key alone: no tag an upload
+    # could set or restore decides it. An attached file (a copy under rooms/) never matches.
     assert expiring
     for rule in expiring:
-        assert rule["TagFilters"] == [{"Key": "state", "Value": "pending"}]
+        assert rule["Prefix"] == "uploads/" and "TagFilters" not in rule
         assert rule["ExpirationInDays"] == 1
-        assert not rule.get("Prefix")
+        assert upload_key("r1", "a1").startswith(rule["Prefix"])
+        assert not object_key("r1", "m1", "a1").startswith(rule["Prefix"])
 
 
 def test_only_the_functions_that_need_it_get_the_bucket_scoped_to_it():
@@ -65,7 +72,12 @@ def test_only_the_functions_that_need_it_get_the_bucket_scoped_to_it():
         text = json.dumps(function["Properties"].get("Policies", []))
         if "AttachmentsBucket" in text:
             with_bucket[name] = function["Properties"]
-    assert set(with_bucket) == {"RoomsFunction", "WsMessageFunction", "BotWorkerFunction"}
+    assert set(with_bucket) == {
+        "RoomsFunction",
+        "WsMessageFunction",
+        "BotWorkerFunction",
+        "SearchFunction",
+    }
     for name, properties in with_bucket.items():
         variables = properties["Environment"]["Variables"]
         assert variables["ATTACHMENTS_BUCKET"] == {"Ref": "AttachmentsBucket"}, name
@@ -78,7 +90,29 @@ def test_only_the_functions_that_need_it_get_the_bucket_scoped_to_it():
                     assert "AttachmentsBucket" in json.dumps(statement["Resource"]), name
     bot_s3 = json.dumps(with_bucket["BotWorkerFunction"]["Policies"])
     assert "s3:GetObject" in bot_s3 and "s3:PutObject" not in bot_s3
-    assert "s3:DeleteObject" not in json.dumps(with_bucket["WsMessageFunction"]["Policies"])
+    assert "uploads/" not in bot_s3  # the bot reads attached files only
+    search_s3 = json.dumps(with_bucket["SearchFunction"]["Policies"])  # signs results' GETs
+    assert "s3:GetObject" in search_s3 and "s3:PutObject" not in search_s3
+    assert "uploads/" not in search_s3
+    # Sending over the WebSocket writes (and discards) only attached files, never uploads
+    for statement in _s3_statements(with_bucket["WsMessageFunction"]):
+        if set(_actions(statement)) - {"s3:GetObject", "s3:ListBucket"}:
+            assert "uploads/" not in json.dumps(statement["Resource"])
+
+
+def _actions(statement) -> list[str]:
+    actions = statement["Action"]
+    return actions if isinstance(actions, list) else [actions]
+
+
+def _s3_statements(properties) -> list[dict]:
+    return [
+        statement
+        for policy in properties["Policies"]
+        if isinstance(policy, dict)
+        for statement in policy.get("Statement", [])
+        if any(action.startswith("s3:") for action in _actions(statement))
+    ]
 
 
 # ------------------------------------------------------------------------------ local POST check

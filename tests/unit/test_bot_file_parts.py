@@ -72,9 +72,9 @@ def test_parts_give_images_and_pdfs_as_bytes_and_text_as_text():
         ["01", "02"],
     )
     objects = {
-        object_key("r1", "02-a.png"): b"png",
-        object_key("r1", "02-n.md"): "héllo".encode(),
-        object_key("r1", "01-big.pdf"): b"%PDF-",
+        object_key("r1", "02", "02-a.png"): b"png",
+        object_key("r1", "02", "02-n.md"): "héllo".encode(),
+        object_key("r1", "01", "01-big.pdf"): b"%PDF-",
     }
     out = parts(chosen, objects.get)
     blobs = [part for part in out if isinstance(part, Blob)]

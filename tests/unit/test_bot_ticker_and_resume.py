@@ -12,8 +12,8 @@ import time
 import pytest
 
 from chat.logic.bot.reader import Ticker
-from local.chat import apply_frame
 from local.template import ROOT
+from terminal.answers import apply_frame
 
 
 def test_the_ticker_ticks_during_a_sleep_and_its_action_can_end_it():

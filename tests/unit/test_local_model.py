@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from local.events import select_route
 from local.model import StackModel, build_model
 from local.symbols import (
     LocalSymbols,
@@ -94,7 +95,12 @@ def test_rest_routes_stage_cors_and_gateway_responses(model):
     assert (api.api_id, api.stage) == ("ref-RestApi", "v1")
     assert api.cors["Access-Control-Allow-Origin"] == "*"
     assert api.cors["Access-Control-Max-Age"] == "600"
-    assert api.gateway_headers["DEFAULT_4XX"] == {"Access-Control-Allow-Origin": "*"}
+    for family in ("DEFAULT_4XX", "DEFAULT_5XX"):
+        assert api.gateway_headers[family] == {
+            "Access-Control-Allow-Origin": "*",
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+        }
 
 
 def test_websocket_routes_and_sqs_sources_read_beside_sam_cli(model):
@@ -281,3 +287,28 @@ def test_operator_parameters_reach_the_local_functions():
     )
     for name, function in model.functions.items():
         assert function.environment["POWERTOOLS_METRICS_NAMESPACE"] == "chat-staging", name
+
+
+ROUTE_KEYS = frozenset({"$connect", "$disconnect", "$default", "join", "message", "true", "1"})
+
+
+@pytest.mark.parametrize(
+    ("body", "route"),
+    [
+        ('{"type": "join"}', "join"),
+        ('{"type": true}', "true"),
+        ('{"type": 1}', "1"),
+        ('{"type": "shout"}', "$default"),
+        ('{"type": "$connect"}', "$default"),  # never a frame's route
+        ('{"type": "$disconnect"}', "$default"),
+        ('{"type": "$default"}', "$default"),
+        ("not json", "$default"),
+        ('{"type": ' + "[" * 5000 + "]" * 5000 + "}", "$default"),  # too deep for json
+        ("[" * 5000, "$default"),
+        ('{"type": ' + "9" * 5000 + "}", "$default"),  # past int()'s digit limit
+        (None, "$default"),
+    ],
+    ids=lambda value: value[:30] if isinstance(value, str) else str(value),
+)
+def test_frames_are_routed_as_api_gateway_routes_them(body, route):
+    assert select_route("$request.body.type", ROUTE_KEYS, body) == route

@@ -322,7 +322,12 @@ def test_the_worker_is_bounded_and_its_reservation_optional():
 
 
 # ------------------------------------------------------------------------------ dashboard
-def test_the_dashboard_has_the_widgets_the_readme_describes():
+@pytest.mark.xfail(
+    condition=not (ROOT / "docs/operations.md").exists(),
+    reason="docs/operations.md, which describes the dashboard, is written on another branch",
+    strict=True,
+)
+def test_the_dashboard_has_the_widgets_the_docs_describe():
     dashboard = translated()["Resources"]["Dashboard"]["Properties"]
     body = re.sub(r"\$\{[^}]+\}", "x", dashboard["DashboardBody"]["Fn::Sub"])
     titles = {w["properties"]["title"] for w in json.loads(body)["widgets"]}
@@ -344,9 +349,9 @@ def test_the_dashboard_has_the_widgets_the_readme_describes():
         "Search indexer: iterator age (ms)",
         "Search indexer: changes, postings, failures",
     } == titles
-    readme = Path(ROOT / "README.md").read_text()
+    described = Path(ROOT / "docs/operations.md").read_text()
     for title in titles:
-        assert title in readme, title
+        assert title in described, title
 
 
 @pytest.mark.parametrize(

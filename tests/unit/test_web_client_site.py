@@ -1,5 +1,5 @@
 """The web client's deployment: the optional static site in template.yaml, `make publish-web`,
-and the local server `make dev` runs (local/web.py)."""
+and the local server `make dev` runs (local/web_site.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from local import web as local_web
+from local import web_site
 from local.template import ROOT, load_template
 
 TEMPLATE = load_template()
@@ -157,16 +157,19 @@ def test_the_local_server_serves_the_build_a_config_for_the_local_apis_and_the_c
         "rest": "http://127.0.0.1:3000",
         "ws": "ws://127.0.0.1:3001",
         "aws": "http://127.0.0.1:3002",
+        "s3": "http://127.0.0.1:3004",
     }
-    server = local_web.start("127.0.0.1", 0, urls)
+    server = web_site.start("127.0.0.1", 0, urls)
     try:
         with urllib.request.urlopen(f"{server.url}/config.json") as response:  # noqa: S310
             assert json.load(response) == {"rest_url": urls["rest"], "ws_url": urls["ws"]}
             csp = response.headers["Content-Security-Policy"]
         assert (
-            "connect-src 'self' http://127.0.0.1:3000 ws://127.0.0.1:3001 http://127.0.0.1:3002"
+            "connect-src 'self' http://127.0.0.1:3000 ws://127.0.0.1:3001 http://127.0.0.1:3004;"
             in csp
         )
+        assert "img-src 'self' data: blob: http://127.0.0.1:3000 http://127.0.0.1:3004;" in csp
+        assert "3002" not in csp  # the AWS APIs are no origin a page may talk to
         assert "script-src 'self'" in csp
         with urllib.request.urlopen(f"{server.url}/") as response:  # noqa: S310
             assert response.status in (200,)

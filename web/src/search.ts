@@ -4,20 +4,14 @@
 // Highlighting follows the server's tokenizer (chat/logic/search/terms.py) closely enough to
 // mark what was found: words are runs of letters, digits and marks, each CJK character a word
 // of its own, compared case- and accent-insensitively. The server decides what is a result.
-import { type Api, describe, type Message } from "./api";
+import { describe, type Message } from "./api";
 import { h, time } from "./dom";
+import { openRoomAt } from "./room-view";
+import { app, rooms } from "./state";
 
 export interface SearchResults {
   results: Message[];
   next_before: string | null;
-}
-
-/** What the search needs from the rest of the client. */
-export interface SearchHost {
-  api: Api;
-  roomName(roomId: string): string;
-  currentRoom(): string | null;
-  openAt(roomId: string, messageId: string): Promise<void>;
 }
 
 const PAGE = 20;
@@ -103,7 +97,7 @@ export function highlighted(text: string, query: string): Node[] {
 }
 
 /** The search box; its results open in a dialog, and a result opens its room at it. */
-export function searchBox(host: SearchHost): HTMLElement {
+export function searchBox(): HTMLElement {
   const input = h("input", {
     type: "search",
     id: "search-input",
@@ -117,13 +111,17 @@ export function searchBox(host: SearchHost): HTMLElement {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const q = input.value.trim();
-    if (q) void showResults(host, q);
+    if (q) void showResults(q);
   });
   return form;
 }
 
-async function showResults(host: SearchHost, q: string): Promise<void> {
-  const roomId = host.currentRoom();
+function roomName(roomId: string): string {
+  return rooms.get(roomId)?.summary.name ?? "a room";
+}
+
+async function showResults(q: string): Promise<void> {
+  const roomId = app.currentRoomId;
   const list = h("ul", { class: "results", id: "search-results", "aria-live": "polite" });
   const status = h("p", { class: "muted", id: "search-status" }, "Searching…");
   const more = h("button", { type: "button", id: "search-more", hidden: true }, "More results");
@@ -132,7 +130,7 @@ async function showResults(host: SearchHost, q: string): Promise<void> {
     "label",
     { class: "check" },
     inRoom,
-    roomId ? `only in ${host.roomName(roomId)}` : "only in the open room",
+    roomId ? `only in ${roomName(roomId)}` : "only in the open room",
   );
   const element = h(
     "dialog",
@@ -160,8 +158,8 @@ async function showResults(host: SearchHost, q: string): Promise<void> {
     if (inRoom.checked && roomId) params.set("room_id", roomId);
     if (before) params.set("before", before);
     try {
-      const page = await host.api.get<SearchResults>(`/search?${params}`);
-      for (const message of page.results) list.append(result(host, element, message, q));
+      const page = await app.api.get<SearchResults>(`/search?${params}`);
+      for (const message of page.results) list.append(result(element, message, q));
       before = page.next_before;
       more.hidden = !before;
       status.textContent = list.childElementCount ? "" : "No messages found.";
@@ -174,7 +172,7 @@ async function showResults(host: SearchHost, q: string): Promise<void> {
   await load(true);
 }
 
-function result(host: SearchHost, dialog: HTMLDialogElement, message: Message, q: string): HTMLElement {
+function result(dialog: HTMLDialogElement, message: Message, q: string): HTMLElement {
   const button = h(
     "button",
     {
@@ -183,13 +181,13 @@ function result(host: SearchHost, dialog: HTMLDialogElement, message: Message, q
       "data-id": message.message_id,
       onclick: () => {
         dialog.close();
-        void host.openAt(message.room_id, message.message_id);
+        void openRoomAt(message.room_id, message.message_id);
       },
     },
     h(
       "span",
       { class: "result-meta" },
-      h("span", { class: "result-room" }, host.roomName(message.room_id)),
+      h("span", { class: "result-room" }, roomName(message.room_id)),
       h("span", { class: "author" }, message.is_bot ? "bot" : message.username),
       h("time", { datetime: message.created_at, title: new Date(message.created_at).toLocaleString() }, time(message.created_at, true)),
     ),

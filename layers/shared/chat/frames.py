@@ -10,8 +10,8 @@ from pydantic import BaseModel, ConfigDict
 
 from chat.models import Message
 
-# API Gateway's WebSocket frame limit: the most a client may send, and the size the bot's
-# answer frames are kept under.
+# API Gateway's WebSocket frame size: the bot's answer frames are kept under it (a client
+# message may be larger: chat.transport.client_frames).
 MAX_FRAME_BYTES = 32 * 1024
 
 

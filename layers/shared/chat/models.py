@@ -26,6 +26,7 @@ from chat.text_rules import (
     NotReserved,
     Secret,
     Visible,
+    is_invisible,
 )
 
 RESERVED_USERNAMES = RESERVED_NAMES  # also in look-alike forms: text_rules.is_reserved_username
@@ -111,12 +112,20 @@ AttachmentId = Annotated[
 AttachmentIds = Annotated[list[AttachmentId], Field(max_length=MAX_ATTACHMENTS_PER_MESSAGE)]
 
 
+# Bidirectional formatting (marks, embeddings, overrides, isolates): they can make
+# "gpj.exe" show as "exe.jpg".
+_BIDI_FORMATTING = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _safe_filename(value: str) -> str:
-    """A name, not a path (control characters: the `Line` rule, checked before)."""
+    """A name, not a path, that shows what it is (control characters: the `Line` rule,
+    checked before)."""
     if "/" in value or "\\" in value:
         raise ValueError("must not contain path separators")
-    if ".." in value:
-        raise ValueError("must not contain '..'")
+    if any(ch in _BIDI_FORMATTING for ch in value):
+        raise ValueError("must not contain bidirectional formatting characters")
+    if all(ch == "." or is_invisible(ch) for ch in value):
+        raise ValueError("must not be only dots, spaces or invisible characters")
     return value
 
 

@@ -37,7 +37,7 @@ _INVISIBLE_EXTRA = frozenset(
     "\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180e\u3164\uffa0"
     + "".join(chr(c) for c in range(0xFE00, 0xFE10))
 )
-_GEMINI_KEY = re.compile(r"^[\x21-\x7e]{1,256}$")
+_GEMINI_KEY = re.compile(r"[\x21-\x7e]{1,256}")  # whole: re.fullmatch
 
 
 def valid_unicode(value: str) -> str:
@@ -98,7 +98,7 @@ def secret(value: Any) -> Any:
 def gemini_key(value: Any) -> Any:
     if isinstance(value, str):
         secret(value)
-        if not _GEMINI_KEY.match(value):
+        if not _GEMINI_KEY.fullmatch(value):
             raise ValueError("must be 1-256 printable ASCII characters without whitespace")
     return value
 

@@ -1,9 +1,10 @@
-"""The attachments bucket (S3): presigned uploads and downloads, object checks, tags.
+"""The attachments bucket (S3): presigned uploads and downloads, object checks, copies.
 
-The only module that talks to S3. Objects are uploaded tagged ``state=pending`` (the
-presigned POST's policy pins that tag, so an upload cannot leave it out); the bucket's
-lifecycle rule deletes pending objects a day after upload. Attaching an object to a
-message retags it ``state=attached``, which no lifecycle rule matches.
+The only module that talks to S3. Clients upload under ``uploads/`` (the presigned POST's
+policy pins the key), where the bucket's lifecycle rule deletes every object a day after
+its upload. Attaching a file copies its upload to a key under ``rooms/`` that no presigned
+POST names and no lifecycle rule matches: what a message carries is that copy, whose bytes
+nobody can replace (posting the upload form again only replaces the upload).
 """
 
 from __future__ import annotations
@@ -16,19 +17,7 @@ from botocore.exceptions import ClientError
 from chat import clients
 from chat.config import settings
 
-STATE_TAG = "state"
-PENDING = "pending"
-ATTACHED = "attached"
-
-
-def _tagging_xml(value: str) -> str:
-    return (
-        f"<Tagging><TagSet><Tag><Key>{STATE_TAG}</Key><Value>{value}</Value></Tag>"
-        "</TagSet></Tagging>"
-    )
-
-
-PENDING_TAGGING = _tagging_xml(PENDING)
+_MISSING = ("404", "NoSuchKey", "NotFound")
 
 
 @dataclass(frozen=True)
@@ -46,16 +35,12 @@ def _bucket() -> str:
 
 def presigned_upload(key: str, content_type: str, size: int, expires_in: int) -> dict:
     """A presigned POST (``{"url", "fields"}``) whose policy pins the key, the exact
-    Content-Type, the exact size and the pending tag."""
+    Content-Type and the exact size."""
     return clients.s3().generate_presigned_post(
         Bucket=_bucket(),
         Key=key,
-        Fields={"Content-Type": content_type, "tagging": PENDING_TAGGING},
-        Conditions=[
-            {"Content-Type": content_type},
-            ["content-length-range", size, size],
-            {"tagging": PENDING_TAGGING},
-        ],
+        Fields={"Content-Type": content_type},
+        Conditions=[{"Content-Type": content_type}, ["content-length-range", size, size]],
         ExpiresIn=expires_in,
     )
 
@@ -65,7 +50,7 @@ def head(key: str) -> StoredObject | None:
     try:
         response = clients.s3().head_object(Bucket=_bucket(), Key=key)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+        if exc.response.get("Error", {}).get("Code") in _MISSING:
             return None
         raise
     return StoredObject(size=response["ContentLength"], content_type=response.get("ContentType"))
@@ -82,18 +67,29 @@ def read(key: str) -> bytes | None:
     try:
         return clients.s3().get_object(Bucket=_bucket(), Key=key)["Body"].read()
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
+        if exc.response.get("Error", {}).get("Code") in _MISSING:
             return None
         raise
 
 
-def mark_attached(key: str) -> None:
-    """Retag an object so the lifecycle rule for never-attached uploads skips it."""
-    clients.s3().put_object_tagging(
-        Bucket=_bucket(),
-        Key=key,
-        Tagging={"TagSet": [{"Key": STATE_TAG, "Value": ATTACHED}]},
-    )
+def copy(source_key: str, key: str) -> bool:
+    """Copy an object within the bucket, its Content-Type kept and no tags; False when there
+    is nothing under ``source_key``. The copy is of one whole version of the source, even
+    while the source is being replaced."""
+    bucket = _bucket()
+    try:
+        clients.s3().copy_object(
+            Bucket=bucket,
+            Key=key,
+            CopySource={"Bucket": bucket, "Key": source_key},
+            MetadataDirective="COPY",
+            TaggingDirective="REPLACE",
+        )
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in _MISSING:
+            return False
+        raise
+    return True
 
 
 def delete(keys: list[str]) -> None:

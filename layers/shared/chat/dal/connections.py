@@ -12,7 +12,7 @@ expire; DynamoDB's TTL deletes lazily, so every read here also drops expired ite
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Literal
 
 from boto3.dynamodb.conditions import Attr, Key
 
@@ -63,8 +63,16 @@ def get_connection(connection_id: str) -> dict[str, Any] | None:
     return item
 
 
-def subscribe(connection: dict[str, Any], room_id: str) -> bool:
-    """Subscribe a live connection to a room; False if the connection is gone."""
+Subscribed = Literal["subscribed", "connection_gone", "not_a_member"]
+
+
+def subscribe(connection: dict[str, Any], room_id: str) -> Subscribed:
+    """Subscribe a live connection to a room its user is a member of, both checked in the
+    write itself: a join racing the user's removal either lands first (and the removal's
+    unsubscribing finds it) or fails here, so a removed member is never left subscribed.
+
+    ``connection`` carries ``token_expires_at`` (epoch seconds, or None): the fan-out
+    skips a subscription whose token has expired."""
     name = table_name("connections")
     connection_id = connection["connection_id"]
     base = {
@@ -72,6 +80,8 @@ def subscribe(connection: dict[str, Any], room_id: str) -> bool:
         "username": connection["username"],
         "expires_at": connection["expires_at"],
     }
+    if connection.get("token_expires_at") is not None:
+        base["token_expires_at"] = int(connection["token_expires_at"])
     codes = transact(
         [
             {
@@ -79,6 +89,13 @@ def subscribe(connection: dict[str, Any], room_id: str) -> bool:
                     "TableName": name,
                     "Key": {"pk": _conn(connection_id), "sk": _META},
                     "ConditionExpression": "attribute_exists(pk)",
+                }
+            },
+            {
+                "ConditionCheck": {
+                    "TableName": table_name("memberships"),
+                    "Key": {"room_id": room_id, "user_id": connection["user_id"]},
+                    "ConditionExpression": "attribute_exists(user_id)",
                 }
             },
             {
@@ -105,7 +122,13 @@ def subscribe(connection: dict[str, Any], room_id: str) -> bool:
             },
         ]
     )
-    return codes is None
+    if codes is None:
+        return "subscribed"
+    if codes[0] == "ConditionalCheckFailed":
+        return "connection_gone"
+    if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
+        return "not_a_member"
+    raise RuntimeError(f"could not subscribe ({', '.join(codes)})")
 
 
 def unsubscribe(connection_id: str, room_id: str) -> None:
@@ -128,10 +151,14 @@ def unsubscribe(connection_id: str, room_id: str) -> None:
     )
 
 
-def room_subscribers(room_id: str) -> list[dict[str, Any]]:
-    """Live subscriptions of a room (connection_id, user_id, username): one Query."""
+def room_subscribers(room_id: str, *, consistent: bool = False) -> list[dict[str, Any]]:
+    """Live subscriptions of a room (connection_id, user_id, username, token_expires_at):
+    one Query; ``consistent`` where a subscription written just before must be seen."""
     return query_all(
-        "connections", KeyConditionExpression=Key("pk").eq(_room(room_id)), FilterExpression=_live()
+        "connections",
+        KeyConditionExpression=Key("pk").eq(_room(room_id)),
+        FilterExpression=_live(),
+        ConsistentRead=consistent,
     )
 
 

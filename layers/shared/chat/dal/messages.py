@@ -134,16 +134,20 @@ def page_after(room_id: str, limit: int, after: str) -> tuple[list[dict[str, Any
     return items[:limit], len(items) > limit
 
 
-def next_generation(room_id: str, command_id: str) -> int:
-    """Count one more answer of a command (a regeneration); returns its generation (1, 2 …)."""
-    response = table("messages").update_item(
+def next_generation(room_id: str, command_id: str) -> int | None:
+    """Count one more answer of a command (a regeneration); returns its generation (1, 2 …),
+    or None when the command is gone or deleted."""
+    written, item = update_if(
+        "messages",
         Key={"room_id": room_id, "message_id": command_id},
         UpdateExpression="ADD generations :one",
-        ConditionExpression="attribute_exists(message_id)",
-        ExpressionAttributeValues={":one": 1},
+        ConditionExpression="attribute_exists(message_id) AND "
+        "(attribute_not_exists(#deleted) OR #deleted = :false)",
+        ExpressionAttributeNames={"#deleted": "deleted"},
+        ExpressionAttributeValues={":one": 1, ":false": False},
         ReturnValues="UPDATED_NEW",
     )
-    return int(response["Attributes"]["generations"])
+    return int(item["generations"]) if written and item else None
 
 
 # -- a streaming reply: checkpoints and stop requests ------------------------------------

@@ -9,17 +9,20 @@ callers each add to the same counters, so no interleaving lets more than ``limit
 any window through. Unlike a fixed window, a burst at a boundary does not get double: the
 last window is always counted (to within one slot, conservatively).
 
-Hits that are refused still count (up to ``limit`` per slot): someone hammering a limit
-stays limited until they stop.
+Hits that are refused by ``hit`` still count (up to ``limit`` per slot): someone hammering
+a limit stays limited until they stop. ``reserve`` counts a use before it happens and takes
+a refused one back, and its ``release`` takes back a use that turned out not to count (a
+login attempt whose password was right).
 """
 
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from typing import Any
 
-from chat.dal.tables import table, update_if
+from chat.dal.tables import update_if
 
 SLOTS = 10
 
@@ -53,11 +56,10 @@ def _retry_after(counts: dict[int, int], limit: int, window_seconds: int, now: f
     return max(1, math.ceil(window_seconds))  # pragma: no cover - the loop always returns
 
 
-def hit(key: str, limit: int, window_seconds: int) -> int | None:
-    """Count one hit against `key`; None if allowed, else seconds until one more would be."""
-    now = time.time()
-    length = _slot_length(window_seconds)
-    current = int(now // length)
+def _add(key: str, limit: int, window_seconds: int, now: float) -> tuple[bool, dict[int, int], int]:
+    """Add 1 to the current slot (unless that slot alone is full) and drop the slots that
+    left the window: (written, the slots inside the window, the current slot)."""
+    current = int(now // _slot_length(window_seconds))
     stale = [f"s{slot}" for slot in range(current - 2 * SLOTS, current - SLOTS + 1)]
     names = {"#cur": f"s{current}", **{f"#old{i}": name for i, name in enumerate(stale)}}
     written, item = update_if(
@@ -76,15 +78,51 @@ def hit(key: str, limit: int, window_seconds: int) -> int | None:
         # Refused: the item as it was, to tell when one more hit will fit.
         ReturnValuesOnConditionCheckFailure="ALL_OLD",
     )
-    counts = _counts(item, current)
+    return written, _counts(item, current), current
+
+
+def hit(key: str, limit: int, window_seconds: int) -> int | None:
+    """Count one hit against `key`; None if allowed, else seconds until one more would be."""
+    now = time.time()
+    written, counts, _ = _add(key, limit, window_seconds, now)
     if written and sum(counts.values()) <= limit:
         return None
     return _retry_after(counts, limit, window_seconds, now) or 1
 
 
-def peek(key: str, limit: int, window_seconds: int) -> int | None:
-    """Without counting a hit: None if one more hit fits, else seconds until it does."""
+@dataclass(frozen=True)
+class Reservation:
+    """One use counted before it happens, in slot ``slot`` of the counter ``key``."""
+
+    key: str
+    slot: int
+
+
+def reserve(key: str, limit: int, window_seconds: int) -> Reservation | int:
+    """Count one use before it happens (e.g. a login attempt, before its password is
+    checked): a Reservation when it fits in the window, to ``release`` if it turns out not
+    to count; else the seconds until one would fit, with nothing counted.
+
+    The hit is the same single update as ``hit``'s, so of concurrent callers only those
+    whose hit still fits are let through: a burst gets no more uses than ``limit``. A
+    refused hit is taken back at once, as if it had never come."""
     now = time.time()
-    current = int(now // _slot_length(window_seconds))
-    item = table("rate_limits").get_item(Key={"pk": key}, ConsistentRead=True).get("Item")
-    return _retry_after(_counts(item, current), limit, window_seconds, now)
+    written, counts, current = _add(key, limit, window_seconds, now)
+    if written and sum(counts.values()) <= limit:
+        return Reservation(key, current)
+    if written:
+        release(Reservation(key, current))
+    return _retry_after(counts, limit, window_seconds, now) or 1
+
+
+def release(reservation: Reservation) -> None:
+    """Take back a reserved use (its slot may have left the window meanwhile: then there
+    is nothing to take back)."""
+    update_if(
+        "rate_limits",
+        Key={"pk": reservation.key},
+        UpdateExpression="ADD #slot :minus_one",
+        ConditionExpression="#slot > :zero",
+        ExpressionAttributeNames={"#slot": f"s{reservation.slot}"},
+        ExpressionAttributeValues={":minus_one": -1, ":zero": 0},
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chat.dal import users as user_table
-from chat.errors import NotFound, Unauthorized
+from chat.errors import NotFound, RateLimited, Unauthorized
 from chat.ids import new_id, now_iso
 from chat.logic import limits
 from chat.logic.passwords import hash_password, verify_password
@@ -35,21 +35,31 @@ def register(request: RegisterRequest) -> AuthResponse:
 
 def login(request: LoginRequest, source_ip: str | None = None) -> AuthResponse:
     """A token for the right pair; 401 otherwise, and 429 (whatever the password) while the
-    username or the client address has too many recent failures."""
+    username or the client address has too many recent failures.
+
+    Each attempt is counted as a failure before its password is checked, and the count is
+    taken back when the password was right: of any number of concurrent attempts, no more
+    are checked than the limits leave room for."""
     throttles = [(limits.LOGIN_FAILURES_PER_USERNAME, request.username.casefold())]
     if source_ip:
         throttles.append((limits.LOGIN_FAILURES_PER_ADDRESS, source_ip))
-    for policy, key in throttles:
-        limits.check(policy, key)
-    reserved = is_reserved_username(request.username)
-    found = None if reserved else user_table.get_credentials(request.username)
+    reserved: list[limits.Reservation] = []
+    try:
+        for policy, key in throttles:
+            reserved.append(limits.reserve(policy, key))
+    except RateLimited:
+        for reservation in reserved:
+            limits.release(reservation)
+        raise
+    reserved_name = is_reserved_username(request.username)
+    found = None if reserved_name else user_table.get_credentials(request.username)
     user, password_hash = found or (None, None)
     # Always run bcrypt, so an unknown user costs what a wrong password costs.
     if not verify_password(request.password.get_secret_value(), password_hash) or user is None:
         metrics.add_metric(name="LoginsFailed", unit=MetricUnit.Count, value=1)
-        for policy, key in throttles:
-            limits.count(policy, key)
         raise Unauthorized("Invalid username or password")
+    for reservation in reserved:
+        limits.release(reservation)
     return _authenticated(user)
 
 

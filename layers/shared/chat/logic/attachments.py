@@ -3,18 +3,22 @@ that let a message carry them, and fresh presigned GET URLs on every read.
 
 1. ``create_upload``: a member declares a file (name, type, size; validated by
    ``CreateAttachmentRequest`` before anything else). We record who declared it in which
-   room and return a presigned POST whose policy pins the object key, the exact
-   Content-Type, the exact size and the ``pending`` tag, valid ``UPLOAD_EXPIRES_SECONDS``.
+   room and return a presigned POST whose policy pins the upload's key (``upload_key``),
+   the exact Content-Type and the exact size, valid ``UPLOAD_EXPIRES_SECONDS``.
 2. The client uploads straight to S3.
 3. ``prepare`` (before a message is stored, same request): each id must be the sender's,
-   in this room, not attached yet, uploaded with the declared size and type (HeadObject),
-   and for images its first bytes must be the declared format (one ranged GET). The
-   objects are then retagged ``attached`` so the lifecycle rule never deletes them.
+   in this room and not attached yet. Its upload is then copied to the message's own key
+   (``object_key``: the room, the message and the attachment), and the copy is checked:
+   the declared size and type (HeadObject) and, for images, first bytes of the declared
+   format (one ranged GET). What is checked is what is stored: posting the upload form
+   again (it stays valid for its 300 s) only replaces the upload, never a copy.
 4. ``store_message``: the message and the claims on its attachments are one DynamoDB
-   transaction, so of two messages racing for an attachment only one is stored.
+   transaction, so of two messages racing for an attachment only one is stored; the
+   loser's copies are deleted.
 
-Declared uploads never attached are deleted a day later by the bucket's lifecycle rule
-(and their records by TTL). To keep attaching well clear of that, an attachment must be
+Uploads are deleted a day later by the bucket's lifecycle rule, which matches only the
+``uploads/`` prefix: an attached file can never be deleted by it (and never-attached
+records expire by TTL). To keep attaching well clear of that, an attachment must be
 attached within ``ATTACH_WITHIN_SECONDS`` of its creation.
 """
 
@@ -75,8 +79,15 @@ IMAGE_SIGNATURES = {
 }
 
 
-def object_key(room_id: str, attachment_id: str) -> str:
-    return f"rooms/{room_id}/{attachment_id}"
+def upload_key(room_id: str, attachment_id: str) -> str:
+    """Where the client uploads a declared file (deleted by the lifecycle rule a day later)."""
+    return f"uploads/{room_id}/{attachment_id}"
+
+
+def object_key(room_id: str, message_id: str, attachment_id: str) -> str:
+    """The file a message carries: its upload, copied when the message was stored. Only that
+    message's sending writes it (its id is new), so nothing can replace its bytes."""
+    return f"rooms/{room_id}/{message_id}/{attachment_id}"
 
 
 def looks_like(content_type: str, head: bytes) -> bool:
@@ -93,7 +104,7 @@ def create_upload(
     """Record a declared attachment and return the presigned POST to upload it."""
     require_member(room_id, principal.user_id)
     attachment_id = new_id()
-    key = object_key(room_id, attachment_id)
+    key = upload_key(room_id, attachment_id)
     upload = storage.presigned_upload(
         key, request.content_type, request.size, UPLOAD_EXPIRES_SECONDS
     )
@@ -105,7 +116,7 @@ def create_upload(
             "filename": request.filename,
             "content_type": request.content_type,
             "size": request.size,
-            "object_key": key,
+            "object_key": key,  # of the upload
             "created_at": now_iso(),
             "created_epoch": int(time.time()),
             "expires_at": int(time.time()) + RECORD_TTL_SECONDS,
@@ -124,10 +135,13 @@ def _refuse(message: str) -> ValidationFailed:
     return ValidationFailed(message, details=[{"field": "attachments", "message": message}])
 
 
-def prepare(principal: Principal, room_id: str, attachment_ids: Sequence[str]) -> list[dict]:
-    """Check that a message from ``principal`` in ``room_id`` may carry these attachments;
-    return what the message stores of each (no URL). Raises ValidationFailed (422,
-    ``details`` naming ``attachments``) otherwise."""
+def prepare(
+    principal: Principal, room_id: str, attachment_ids: Sequence[str], message_id: str
+) -> list[dict]:
+    """Check that message ``message_id`` (not stored yet) from ``principal`` in ``room_id``
+    may carry these attachments, copying each upload to the message's own key and checking
+    the copy; return what the message stores of each (no URL). Raises ValidationFailed
+    (422, ``details`` naming ``attachments``) otherwise, with no copy left behind."""
     if len(attachment_ids) > MAX_ATTACHMENTS_PER_MESSAGE:
         raise _refuse(f"A message takes at most {MAX_ATTACHMENTS_PER_MESSAGE} attachments")
     if len(set(attachment_ids)) != len(attachment_ids):
@@ -144,7 +158,6 @@ def prepare(principal: Principal, room_id: str, attachment_ids: Sequence[str]) -
             raise _refuse(f"Attachment {attachment_id} is already attached to a message")
         if now - int(record.get("created_epoch", now)) > ATTACH_WITHIN_SECONDS:
             raise _refuse(f"Attachment {attachment_id} has expired; upload the file again")
-        _check_upload(record)
         refs.append(
             {
                 "attachment_id": attachment_id,
@@ -153,18 +166,25 @@ def prepare(principal: Principal, room_id: str, attachment_ids: Sequence[str]) -
                 "size": int(record["size"]),
             }
         )
-    # Tag before the message is stored: a stored message must never point at an object
-    # the lifecycle rule may still delete. (A message that then fails leaves its objects
-    # tagged but unattached: they are kept, never lost.)
-    for attachment_id in attachment_ids:
-        storage.mark_attached(found[attachment_id]["object_key"])
+    copies: list[str] = []
+    try:
+        for attachment_id in attachment_ids:
+            record = found[attachment_id]
+            key = object_key(room_id, message_id, attachment_id)
+            if not storage.copy(upload_key(room_id, attachment_id), key):
+                raise _refuse(f"Attachment {attachment_id} was not uploaded")
+            copies.append(key)
+            _check_copy(record, key)
+    except BaseException:
+        _discard(copies)
+        raise
     return refs
 
 
-def _check_upload(record: Mapping[str, Any]) -> None:
-    attachment_id, key = record["attachment_id"], record["object_key"]
+def _check_copy(record: Mapping[str, Any], key: str) -> None:
+    attachment_id = record["attachment_id"]
     stored = storage.head(key)
-    if stored is None:
+    if stored is None:  # pragma: no cover - copied just before
         raise _refuse(f"Attachment {attachment_id} was not uploaded")
     if stored.size != int(record["size"]):
         raise _refuse(
@@ -182,24 +202,44 @@ def _check_upload(record: Mapping[str, Any]) -> None:
         raise _refuse(f"Attachment {attachment_id} is not a {record['content_type']} image")
 
 
+def _discard(keys: Sequence[str]) -> None:
+    """Delete the copies of a message that was not stored (best effort: the refusal or the
+    failure that led here is what the caller must see)."""
+    if not keys:
+        return
+    try:
+        storage.delete(list(keys))
+    except Exception:
+        logger.exception("could not delete the copies of an unsent message")
+
+
 def store_message(
     item: dict[str, Any], refs: Sequence[Mapping[str, Any]], principal: Principal
 ) -> None:
-    """Store a message item with its attachments, claiming them in the same transaction."""
-    stored = records.put_message_attaching(
-        {**item, "attachments": [dict(ref) for ref in refs]},
-        [ref["attachment_id"] for ref in refs],
-        room_id=item["room_id"],
-        user_id=principal.user_id,
-    )
+    """Store a message item with its attachments (prepared for it), claiming them in the
+    same transaction; the copies go when it is not stored."""
+    copies = [object_key(item["room_id"], item["message_id"], ref["attachment_id"]) for ref in refs]
+    try:
+        stored = records.put_message_attaching(
+            {**item, "attachments": [dict(ref) for ref in refs]},
+            [ref["attachment_id"] for ref in refs],
+            room_id=item["room_id"],
+            user_id=principal.user_id,
+        )
+    except BaseException:
+        _discard(copies)
+        raise
     if not stored:
+        _discard(copies)
         raise _refuse("An attachment was attached to another message meanwhile")
     metrics.add_metric(name="AttachmentsAttached", unit=MetricUnit.Count, value=len(refs))
 
 
 # ------------------------------------------------------------------------------ reading
-def signed(refs: Sequence[Mapping[str, Any]] | None, room_id: str) -> list[Attachment]:
-    """The contract's Attachments of stored refs, each with a fresh presigned GET."""
+def signed(
+    refs: Sequence[Mapping[str, Any]] | None, room_id: str, message_id: str
+) -> list[Attachment]:
+    """The contract's Attachments of a message's stored refs, each with a fresh presigned GET."""
     return [
         Attachment(
             attachment_id=ref["attachment_id"],
@@ -207,7 +247,7 @@ def signed(refs: Sequence[Mapping[str, Any]] | None, room_id: str) -> list[Attac
             content_type=ref["content_type"],
             size=int(ref["size"]),
             url=storage.presigned_download(
-                object_key(room_id, ref["attachment_id"]),
+                object_key(room_id, message_id, ref["attachment_id"]),
                 ref["filename"],
                 ref["content_type"],
                 DOWNLOAD_EXPIRES_SECONDS,
@@ -223,20 +263,26 @@ def with_urls(item: Mapping[str, Any]) -> dict[str, Any]:
         return {**item, "attachments": []}
     if not item.get("attachments"):
         return dict(item)
-    return {**item, "attachments": signed(item["attachments"], item["room_id"])}
+    return {
+        **item,
+        "attachments": signed(item["attachments"], item["room_id"], item["message_id"]),
+    }
 
 
 def delete_attachments_of(message: Mapping[str, Any] | Message) -> None:
-    """Delete a message's attachments: their objects and their records. For message
-    deletion (a stored item or a Message); the message item itself is the caller's to
-    update (a tombstone has no attachments)."""
+    """Delete a message's attachments: their files, their uploads and their records. For
+    message deletion (a stored item or a Message); the message item itself is the caller's
+    to update (a tombstone has no attachments)."""
     if isinstance(message, Message):
         message = message.model_dump()
     refs = message.get("attachments") or []
     if not refs:
         return
-    room_id = message["room_id"]
+    room_id, message_id = message["room_id"], message["message_id"]
     ids = [ref["attachment_id"] for ref in refs]
-    storage.delete([object_key(room_id, attachment_id) for attachment_id in ids])
+    storage.delete(
+        [object_key(room_id, message_id, attachment_id) for attachment_id in ids]
+        + [upload_key(room_id, attachment_id) for attachment_id in ids]
+    )
     records.delete_attachments(ids)
     logger.info("attachments deleted", extra={"count": len(ids)})

@@ -21,7 +21,8 @@ or the first). Any member may stop.
 same command is queued again as a new generation (its count on the command, ``generations``)
 behind the room's other commands, counted against the bot limits, and answered as a new bot
 message with the same ``reply_to``. A command or a person's message → ``422``; an answer
-still streaming → ``409``.
+still streaming, or one whose command was deleted → ``409`` (the worker skips a deleted
+command, so queueing it would answer ``202`` and then nothing).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from chat.logic.tokens import Principal
 from chat.observability import logger, metrics
 
 _MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_DELETED_COMMAND = "The command of this answer was deleted; it cannot be answered again"
 
 
 def stop_answer(principal: Principal, room_id: str, message_id: str) -> None:
@@ -85,8 +87,13 @@ def regenerate(principal: Principal, room_id: str, message_id: str) -> str:
     command = message_table.get_message(room_id, command_id) if command_id else None
     if command is None or command.get("message_type") != "command":
         raise NotFound("The command of this answer no longer exists")
+    if command.get("deleted"):  # before the limits: a refused request costs nothing
+        raise Conflict(_DELETED_COMMAND)
     check_bot_limits(principal, room_id)
+    # Conditional on the command not being deleted meanwhile: the worker would skip it.
     generation = message_table.next_generation(room_id, command_id)
+    if generation is None:
+        raise Conflict(_DELETED_COMMAND)
     try:
         enqueue_command(room_id, command_id, generation)
     except Exception as exc:

@@ -4,10 +4,13 @@ The frame is serialised once; pushes run in parallel on a bounded thread pool (t
 management client's connection pool is as large). Any failure of one push is logged and
 counted, never raised, and disturbs no other push. Gone connections (410/403) are only
 reported: what a gone connection means (a disconnect) is presence's rule (chat.logic.presence).
+A room's subscriber whose token has expired gets nothing (shared/API.md: it receives no more
+frames); it is reported too, for presence to close.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,6 +34,13 @@ class FanOut:
     delivered: int = 0
     gone: list[str] = field(default_factory=list)
     failed: int = 0
+    expired: list[str] = field(default_factory=list)  # skipped: their token has expired
+
+
+def token_expired(subscriber: dict[str, Any], now: float) -> bool:
+    """Whether the token a subscribed connection opened with has expired."""
+    expires_at = subscriber.get("token_expires_at")
+    return expires_at is not None and int(expires_at) <= now
 
 
 def _push(connection_id: str, data: bytes) -> str:
@@ -94,10 +104,19 @@ def to_room(
 
     `exclude_user_id` leaves out all of one user's sockets; `also_connection_id` adds
     a connection that may not be subscribed (a sender's own socket, for its ack).
+    Subscribers whose token has expired are left out and reported in ``expired``.
     """
     if subscribers is None:
         subscribers = connection_table.room_subscribers(room_id)
-    ids = [s["connection_id"] for s in subscribers if s["user_id"] != exclude_user_id]
+    now = time.time()
+    expired = [s["connection_id"] for s in subscribers if token_expired(s, now)]
+    ids = [
+        s["connection_id"]
+        for s in subscribers
+        if s["user_id"] != exclude_user_id and not token_expired(s, now)
+    ]
     if also_connection_id:
         ids.append(also_connection_id)
-    return to_connections(ids, frame)
+    result = to_connections(ids, frame)
+    result.expired = [cid for cid in expired if cid != also_connection_id]
+    return result

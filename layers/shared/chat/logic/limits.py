@@ -10,6 +10,8 @@ sliding window (chat.dal.rate_limits) whose size is a template parameter (chat.c
 | bot commands | user and room | 1 min | BotUserCommandsPerMinute |
 | bot commands | room | 1 min | BotRoomCommandsPerMinute |
 
+Failed logins are reserved before the password is checked (``reserve``) and released when it
+was right, so a burst of concurrent attempts gets no more passwords checked than the limit.
 A refused request is a ``RateLimited`` (429 with ``Retry-After``, or an `error` frame).
 """
 
@@ -21,6 +23,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from chat.config import settings
 from chat.dal import rate_limits as store
+from chat.dal.rate_limits import Reservation
 from chat.errors import RateLimited
 from chat.observability import metrics
 
@@ -88,13 +91,15 @@ def hit(policy: Policy, *parts: str) -> None:
         raise _refuse(policy, retry_after)
 
 
-def count(policy: Policy, *parts: str) -> None:
-    """Count one use (e.g. a failed login) without refusing this one."""
-    store.hit(_key(policy, parts), policy.limit, policy.window_seconds)
+def reserve(policy: Policy, *parts: str) -> Reservation:
+    """Count one use before it happens (a login attempt before its password is checked);
+    RateLimited when it does not fit. Concurrent callers cannot get more uses through than
+    the limit; ``release`` takes back a use that turns out not to count."""
+    taken = store.reserve(_key(policy, parts), policy.limit, policy.window_seconds)
+    if not isinstance(taken, Reservation):
+        raise _refuse(policy, taken)
+    return taken
 
 
-def check(policy: Policy, *parts: str) -> None:
-    """RateLimited while the policy's limit is used up; counts nothing."""
-    retry_after = store.peek(_key(policy, parts), policy.limit, policy.window_seconds)
-    if retry_after is not None:
-        raise _refuse(policy, retry_after)
+def release(reservation: Reservation) -> None:
+    store.release(reservation)

@@ -67,10 +67,15 @@ def post_message(
     if command:
         check_bot_limits(principal, room_id)
     check_reply_to(room_id, reply_to)
-    refs = attachments.prepare(principal, room_id, attachment_ids) if attachment_ids else []
+    message_id = new_id()
+    refs = (
+        attachments.prepare(principal, room_id, attachment_ids, message_id)
+        if attachment_ids
+        else []
+    )
     subscribers = fanout.subscribers_of(room_id)  # meanwhile
     message = Message(
-        message_id=new_id(),
+        message_id=message_id,
         room_id=room_id,
         username=principal.username,
         content=content,
@@ -86,7 +91,8 @@ def post_message(
             attachments.store_message(item, refs, principal)
         finally:
             wait([subscribers])  # nothing left running if the store fails
-        message = message.model_copy(update={"attachments": attachments.signed(refs, room_id)})
+        signed = attachments.signed(refs, room_id, message_id)
+        message = message.model_copy(update={"attachments": signed})
     elif not message_table.put_member_message(item, principal.user_id):
         wait([subscribers])  # nothing left running when the invocation ends
         raise NotFound("Room not found")

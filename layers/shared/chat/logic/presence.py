@@ -12,15 +12,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from chat.adapters.push import ConnectionGone, delete_connection
 from chat.dal import connections as connection_table
-from chat.errors import Unauthorized
+from chat.errors import NotFound, Unauthorized
 from chat.frames import JoinedFrame, LeftFrame, PresenceFrame, ServerFrame, TypingFrame
 from chat.ids import now_iso
 from chat.logic import fanout
 from chat.logic.access import require_member
 from chat.logic.tokens import Principal
-from chat.observability import logger
+from chat.observability import logger, metrics
 
 
 @dataclass(frozen=True)
@@ -36,9 +38,20 @@ class Socket:
 def _forget_gone(result: fanout.FanOut) -> fanout.FanOut:
     """Treat each gone connection as disconnected: its records go and, where it was its
     user's last socket in a room, the others hear `presence` offline. Its `$disconnect`
-    may still come, but will find nothing left to announce, so this is the only chance."""
+    may still come, but will find nothing left to announce, so this is the only chance.
+    Close each connection skipped because its token expired: its `$disconnect` then
+    forgets it (the client reconnects with a fresh token)."""
     for connection_id in result.gone:
         disconnect(connection_id)
+    for connection_id in result.expired:
+        try:
+            close(connection_id)
+        except Exception:  # the frame was pushed to the others: never fail the sender
+            logger.exception("could not close an expired connection")
+    if result.expired:
+        metrics.add_metric(
+            name="ExpiredConnectionsClosed", unit=MetricUnit.Count, value=len(result.expired)
+        )
     return result
 
 
@@ -103,9 +116,8 @@ def _announce(
     status: Literal["online", "offline"],
 ) -> None:
     """Tell the room's other users (every socket of theirs) that a user came or went."""
-    others = (s["connection_id"] for s in subscribers if s["user_id"] != user_id)
     frame = PresenceFrame(room_id=room_id, username=username, status=status)
-    send_to_connections(others, frame)
+    send_to_room(room_id, frame, exclude_user_id=user_id, subscribers=subscribers)
 
 
 # ------------------------------------------------------------------------------ rooms
@@ -118,10 +130,14 @@ def join(socket: Socket, principal: Principal, room_id: str) -> None:
         "user_id": principal.user_id,
         "username": principal.username,
         "expires_at": connection_table.expires_at(socket.connected_at),
+        "token_expires_at": principal.token_expires_at,
     }
     before = connection_table.room_subscribers(room_id)
-    if not connection_table.subscribe(connection, room_id):
+    subscribed = connection_table.subscribe(connection, room_id)
+    if subscribed == "connection_gone":
         raise Unauthorized("Connection is no longer open")
+    if subscribed == "not_a_member":  # removed since the check above
+        raise NotFound("Room not found")
     was_online = any(s["user_id"] == principal.user_id for s in before)
     online = sorted({s["username"] for s in before} | {principal.username})
     send_to_connection(connection_id, JoinedFrame(room_id=room_id, online=online))
@@ -155,7 +171,9 @@ def typing(principal: Principal, room_id: str, is_typing: bool) -> None:
 
 def drop_user_from_room(room_id: str, user_id: str, username: str) -> None:
     """Unsubscribe every socket of a user who left the room, and tell the others."""
-    subscribers = connection_table.room_subscribers(room_id)
+    # Consistent: a join that passed its membership check just before the removal must be
+    # seen here (its subscription is written on the condition of the membership).
+    subscribers = connection_table.room_subscribers(room_id, consistent=True)
     own = [s["connection_id"] for s in subscribers if s["user_id"] == user_id]
     for connection_id in own:
         connection_table.unsubscribe(connection_id, room_id)

@@ -9,9 +9,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from chat.errors import BadRequest, ChatError, TooLarge, ValidationFailed
-from chat.frames import MAX_FRAME_BYTES
 from chat.models import AttachmentIds, ClientId, MessageId, MessageText, RoomId
 from chat.transport import body_rules
+
+# The most a client message may hold, as a REST body: API Gateway carries up to 128 KB per
+# message (in 32 KB frames, which client libraries make), so 4,000 characters of content
+# escaped as JSON fit whatever the characters.
+MAX_CLIENT_MESSAGE_BYTES = 64 * 1024
 
 
 class _Frame(BaseModel):
@@ -65,8 +69,8 @@ FRAME_TYPES = ("join", "leave", "message", "typing", "ping", "bot_stop")
 def parse_frame(body: str | None) -> Any:
     """A validated client frame, or the ChatError that describes what is wrong with it."""
     raw = body or ""
-    if len(raw.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES:
-        raise TooLarge(f"Frames are limited to {MAX_FRAME_BYTES} bytes")
+    if len(raw.encode("utf-8", "surrogatepass")) > MAX_CLIENT_MESSAGE_BYTES:
+        raise TooLarge(f"Messages are limited to {MAX_CLIENT_MESSAGE_BYTES // 1024} KiB")
     data = body_rules.loads(raw, "Frame")
     if not isinstance(data, dict):
         raise BadRequest("Frame must be a JSON object")

@@ -105,10 +105,31 @@ def _body_bytes(event: dict[str, Any]) -> int:
     return len(body.encode("utf-8", "surrogatepass"))
 
 
+# On every response (shared/API.md, Conventions): no browser guesses another type for a
+# body, and no cache keeps one (every answer is one user's). API Gateway's own answers get
+# them from the template's GatewayResponses.
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+
+
+def with_security_headers(response: dict[str, Any]) -> dict[str, Any]:
+    """A Lambda proxy response with SECURITY_HEADERS set, in whichever header map it uses."""
+    if "multiValueHeaders" in response:
+        multi = dict(response.get("multiValueHeaders") or {})
+        for name, value in SECURITY_HEADERS.items():
+            multi[name] = [value]
+        response["multiValueHeaders"] = multi
+        headers = response.get("headers")
+        if headers:
+            response["headers"] = {**headers, **SECURITY_HEADERS}
+    else:
+        response["headers"] = {**(response.get("headers") or {}), **SECURITY_HEADERS}
+    return response
+
+
 class ChatResolver(APIGatewayRestResolver):
     """The REST resolver, refusing oversized bodies and bodies that break the body rules
     (chat.transport.body_rules) before anything parses them (Powertools validates a body
-    before any middleware runs)."""
+    before any middleware runs), and adding SECURITY_HEADERS to every response."""
 
     def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         try:
@@ -116,16 +137,18 @@ class ChatResolver(APIGatewayRestResolver):
                 raise TooLarge(f"Request bodies are limited to {MAX_BODY_BYTES // 1024} KiB")
             event = body_rules.check_rest_event(event)
         except ChatError as exc:
-            return {
-                "statusCode": _STATUS[exc.code].value,
-                "headers": {
-                    "Content-Type": "application/json",
-                    "Access-Control-Allow-Origin": settings().cors_allow_origin,
-                },
-                "body": json.dumps(error_body(exc.code, exc.message)),
-                "isBase64Encoded": False,
-            }
-        return super().resolve(event, context)
+            return with_security_headers(
+                {
+                    "statusCode": _STATUS[exc.code].value,
+                    "headers": {
+                        "Content-Type": "application/json",
+                        "Access-Control-Allow-Origin": settings().cors_allow_origin,
+                    },
+                    "body": json.dumps(error_body(exc.code, exc.message)),
+                    "isBase64Encoded": False,
+                }
+            )
+        return with_security_headers(super().resolve(event, context))
 
     @staticmethod
     def _compile_regex(rule: str, base_regex: str = "^{}/*$") -> re.Pattern[str]:

@@ -89,7 +89,7 @@ def parts(chosen: FilePlan, read: Callable[[str], bytes | None]) -> tuple[str | 
         "(the messages name them as [attached: ...]):\n"
     ]
     for ref in chosen.shown:
-        data = read(object_key(ref.room_id, ref.attachment_id))
+        data = read(object_key(ref.room_id, ref.message_id, ref.attachment_id))
         if data is None:
             continue
         if ref.content_type in TEXT_TYPES:

@@ -1,9 +1,11 @@
-"""The web client (web/dist, built by `make web`) on its own port, for `make dev`.
+"""The web client's site: what the template's optional `WebClient` site (a CloudFront
+distribution in front of a bucket, filled by `make publish-web`) serves, on its own port.
 
-A static file server on a thread. `config.json` is made on the fly from the local stack's
-URLs, so the same build works against any local ports; every answer carries the security
-headers the deployed site gets from CloudFront (template.yaml, WebClient), with the local
-REST, WebSocket and AWS endpoints as the only origins the page may connect to.
+A static file server of web/dist (built by `make web`) on a thread. `config.json` is made on
+the fly from the local stack's URLs, as `make publish-web` makes it from the stack's
+outputs, so the same build works against any local ports; every answer carries the security
+headers the deployed site gets from CloudFront, with the local REST, WebSocket and S3
+endpoints as the only origins the page may connect to.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("local.web")
+log = logging.getLogger("local.web_site")
 
 DIST = Path(__file__).resolve().parent.parent / "web" / "dist"
 _MISSING = b"""<!doctype html><meta charset="utf-8"><title>Chat</title>
@@ -62,13 +64,16 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("web %s", format % args)
+        # Without the query string: nothing a URL carries lands in a log.
+        path = str(getattr(self, "path", "") or "").split("?", 1)[0]
+        log.debug("web %s %s", getattr(self, "command", None) or "-", path)
 
 
 class WebClientServer:
     def __init__(self, host: str, port: int, urls: dict[str, str]):
         config = {"rest_url": urls["rest"], "ws_url": urls["ws"]}
-        connect = [urls["rest"], urls["ws"]] + ([urls["aws"]] if urls.get("aws") else [])
+        # The local S3 (uploads, downloads), never the AWS APIs' endpoint (local/aws_server.py).
+        connect = [urls["rest"], urls["ws"]] + ([urls["s3"]] if urls.get("s3") else [])
         handler = type(
             "Handler",
             (_Handler,),
@@ -100,15 +105,8 @@ class WebClientServer:
 
 
 def start(host: str, port: int, urls: dict[str, str]) -> WebClientServer:
-    """Serve web/dist on host:port (0: any free port); the stack's StartupError on a busy port."""
-    from local.stack import StartupError  # local.stack imports this module
-
-    try:
-        server = WebClientServer(host, port, urls)
-    except OSError as exc:
-        raise StartupError(
-            f"cannot listen on {host}:{port} for the web client: {exc.strerror} (choose another port)"
-        ) from None
+    """Serve web/dist on host:port (0: any free port); OSError when it cannot listen there."""
+    server = WebClientServer(host, port, urls)
     server._thread.start()
     if not (DIST / "index.html").exists():
         log.warning("web/dist is not built: run `make web` to build the web client")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from local.chat import ChatClient, Screen
+from terminal.client import ChatClient
+from terminal.screen import Screen
 
 
 class RecordingApi:
@@ -41,10 +42,10 @@ def _client(capsys) -> tuple[ChatClient, RecordingApi]:
     screen = Screen()
     screen.colour = screen.interactive = False
     client = ChatClient(api, "ws://unused", screen)  # type: ignore[arg-type]
-    client.username = "alice"
-    client.current = {"room_id": "r1", "name": "general", "code": "OLD"}
+    client.session.username = "alice"
+    client.session.current = {"room_id": "r1", "name": "general", "code": "OLD"}
     client.sent = []  # type: ignore[attr-defined]
-    client.send = lambda **frame: client.sent.append(frame)  # type: ignore[method-assign]
+    client.session.send = lambda **frame: client.sent.append(frame)  # type: ignore[method-assign]
     for message in (
         _message("m1", "alice", "first"),
         _message("m2", "bob", "second", reply_to="m1"),
@@ -108,7 +109,7 @@ def test_owner_commands_call_the_moderation_routes(capsys):
         ("DELETE", "/rooms/r1/members/bob"),
         ("POST", "/rooms/r1/code"),
     ]
-    assert client.current["code"] == "NEW1-NEW1-NEW1"
+    assert client.session.current["code"] == "NEW1-NEW1-NEW1"
 
 
 def test_frames_are_shown_as_they_arrive(capsys):
@@ -136,4 +137,4 @@ def test_frames_are_shown_as_they_arrive(capsys):
         "  the room is now called crew",
         "  you were removed from crew",
     ]
-    assert client.current is None
+    assert client.session.current is None

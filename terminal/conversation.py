@@ -1,20 +1,19 @@
-"""The terminal client's conversation features (`make chat`): replies, edits, deletions,
-reactions, read state and the owner's moderation commands, and how their frames are shown.
+"""The conversation features: replies, edits, deletions, reactions, read state and the
+owner's moderation commands, and how their frames are shown.
 
-`ChatClient` (local/chat.py) mixes this in. Messages of the open room are numbered as
-they are shown (`#3`), so commands can name them; without a number, a command means your
-last message (`/edit`, `/delete`) or the room's last message (`/react`, `/reply`).
+Messages of the open room are numbered as they are shown (`#3`), so commands can name them;
+without a number, a command means your last message (`/edit`, `/delete`) or the room's last
+message (`/react`, `/reply`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
-if TYPE_CHECKING:
-    from local.chat import Api, Screen
+from terminal.session import Session
 
 HELP = """\
   /reply [N] TEXT        reply to message N    /edit [N] TEXT     edit your last (or Nth) message
@@ -26,20 +25,8 @@ COMMANDS = {"reply", "edit", "delete", "react", "rename", "remove", "newcode"}
 
 
 class Conversation:
-    """State and behaviour for the conversation features; needs ChatClient's attributes."""
-
-    api: Api
-    screen: Screen
-    username: str
-    current: dict[str, Any] | None
-    names: dict[str, str]
-
-    # ChatClient's, used here
-    def note(self, text: str) -> None: ...
-    def room_tag(self, room_id: str) -> str: ...
-    def say(self, text: str, reply_to: str | None = None) -> None: ...
-
-    def init_conversation(self) -> None:
+    def __init__(self, session: Session):
+        self.session = session
         self.numbered: list[dict[str, Any]] = []  # the open room's messages, as shown
         self.number_of: dict[str, int] = {}  # message id -> its number
 
@@ -50,7 +37,7 @@ class Conversation:
 
     def remember(self, message: dict[str, Any]) -> str:
         """Number a message of the open room (once); the `#N ` to show before it."""
-        if not self.current or message.get("room_id") != self.current["room_id"]:
+        if not self.session.is_open(message.get("room_id", "")):
             return ""
         number = self.number_of.get(message["message_id"])
         if number is None:
@@ -58,87 +45,87 @@ class Conversation:
             number = self.number_of[message["message_id"]] = len(self.numbered)
         else:
             self.numbered[number - 1] = message
-        return self.screen.paint(f"#{number} ", "2")
+        return self.session.screen.paint(f"#{number} ", "2")
 
     def reply_marker(self, message: dict[str, Any]) -> str:
         reply_to = message.get("reply_to")
         if not reply_to or message.get("is_bot"):
             return ""
         number = self.number_of.get(reply_to)
-        return self.screen.paint(f"↪ #{number} " if number else "↪ ", "2")
+        return self.session.screen.paint(f"↪ #{number} " if number else "↪ ", "2")
 
     def decorations(self, message: dict[str, Any]) -> str:
         """What follows a message's text: (edited), its reactions."""
         parts = []
         if message.get("edited_at"):
-            parts.append(self.screen.paint("(edited)", "2"))
+            parts.append(self.session.screen.paint("(edited)", "2"))
         reactions = " ".join(f"{r['emoji']} {r['count']}" for r in message.get("reactions") or [])
         if reactions:
-            parts.append(self.screen.paint(f"[{reactions}]", "33"))
+            parts.append(self.session.screen.paint(f"[{reactions}]", "33"))
         return (" " + " ".join(parts)) if parts else ""
 
     def shown_text(self, message: dict[str, Any]) -> str:
         if message.get("deleted"):
-            return self.screen.paint("(deleted)", "2")
+            return self.session.screen.paint("(deleted)", "2")
         return message["content"]
 
     def _label(self, room_id: str, message_id: str) -> str:
         number = self.number_of.get(message_id)
-        if self.current and room_id == self.current["room_id"] and number:
+        if self.session.is_open(room_id) and number:
             return f"#{number}"
         return "a message"
 
     # ------------------------------------------------------------------ frames
-    def on_conversation_frame(self, frame: dict[str, Any]) -> bool:
+    def on_frame(self, frame: dict[str, Any]) -> bool:
         """Show a conversation frame; False if it is not one (the caller handles it)."""
         kind = frame.get("type")
         room_id = frame.get("room_id", "")
-        tag = self.room_tag(room_id)
+        tag = self.session.room_tag(room_id)
         if kind == "message_updated":
             label = self._label(room_id, frame["message_id"])
             self.remember(frame)
-            self.note(f"{tag}{frame['username']} edited {label}: {frame['content']}")
+            self.session.note(f"{tag}{frame['username']} edited {label}: {frame['content']}")
         elif kind == "message_deleted":
-            self.note(f"{tag}{self._label(room_id, frame['message_id'])} was deleted")
+            self.session.note(f"{tag}{self._label(room_id, frame['message_id'])} was deleted")
         elif kind == "reaction":
             verb = "reacted" if frame["added"] else "took back"
             label = self._label(room_id, frame["message_id"])
-            self.note(
+            self.session.note(
                 f"{tag}{frame['username']} {verb} {frame['emoji']} on {label} ({frame['count']})"
             )
         elif kind == "read":
             pass  # quiet: /members shows who read what
         elif kind == "room_updated":
             if "name" in frame:
-                self.names[room_id] = frame["name"]
-                if self.current and self.current["room_id"] == room_id:
-                    self.current["name"] = frame["name"]
-                    self.screen.prompt = self.screen.paint(f"[{frame['name']}]", "1") + " > "
-                self.note(f"{tag}the room is now called {frame['name']}")
+                self.session.names[room_id] = frame["name"]
+                if self.session.current and self.session.is_open(room_id):
+                    self.session.current["name"] = frame["name"]
+                    self.session.enter(self.session.current)
+                self.session.note(f"{tag}the room is now called {frame['name']}")
             if "owner" in frame:
-                self.note(f"{tag}{frame['owner']} now owns the room")
+                self.session.note(f"{tag}{frame['owner']} now owns the room")
         elif kind == "removed":
-            name = self.names.get(room_id, room_id)
-            self.note(f"you were removed from {name}")
-            if self.current and self.current["room_id"] == room_id:
-                self.current, self.screen.prompt = None, "> "
+            name = self.session.names.get(room_id, room_id)
+            self.session.note(f"you were removed from {name}")
+            if self.session.is_open(room_id):
+                self.session.enter(None)
         else:
-            if kind == "message" and self.current and room_id == self.current["room_id"]:
+            if kind == "message" and self.session.is_open(room_id):
                 self.mark_read_soon(frame["message_id"])
             return False
         return True
 
     def mark_read_soon(self, message_id: str) -> None:
         """Mark the open room read up to a message, off the receiving thread."""
-        if not self.current:
+        if not self.session.current:
             return
-        room_id = self.current["room_id"]
+        room_id = self.session.current["room_id"]
         threading.Thread(target=self._mark_read, args=(room_id, message_id), daemon=True).start()
 
     def _mark_read(self, room_id: str, message_id: str) -> None:
         # best effort: the next message marks it again
         with contextlib.suppress(Exception):
-            self.api.call("PUT", f"/rooms/{room_id}/read", {"message_id": message_id})
+            self.session.api.call("PUT", f"/rooms/{room_id}/read", {"message_id": message_id})
 
     # ------------------------------------------------------------------ commands
     def _target(self, argument: str, *, own: bool) -> tuple[dict[str, Any] | None, str]:
@@ -148,61 +135,61 @@ class Conversation:
             number = int(head.lstrip("#"))
             if 1 <= number <= len(self.numbered):
                 return self.numbered[number - 1], rest.strip()
-            self.note(f"no message #{number} here: /history shows them numbered")
+            self.session.note(f"no message #{number} here: /history shows them numbered")
             return None, ""
         candidates = [
             m
             for m in reversed(self.numbered)
-            if not m.get("deleted") and (not own or m["username"] == self.username)
+            if not m.get("deleted") and (not own or m["username"] == self.session.username)
         ]
         if not candidates:
-            self.note("no such message yet")
+            self.session.note("no such message yet")
             return None, ""
         return candidates[0], argument
 
-    def conversation_command(self, name: str, argument: str) -> bool:
+    def command(self, name: str, argument: str) -> bool:
         """Run a conversation command; False if `name` is not one."""
         if name not in COMMANDS:
             return False
-        if self.current is None:
-            self.note("open a room first: /rooms, /open N")
+        if self.session.current is None:
+            self.session.note("open a room first: /rooms, /open N")
             return True
-        room_id = self.current["room_id"]
+        room_id = self.session.current["room_id"]
         messages = f"/rooms/{room_id}/messages"
         if name == "reply":
             target, text = self._target(argument, own=False)
             if target and text:
-                self.say(text, reply_to=target["message_id"])
+                self.session.say(text, reply_to=target["message_id"])
         elif name == "edit":
             target, text = self._target(argument, own=True)
             if target and text:
-                edited = self.api.call(
+                edited = self.session.api.call(
                     "PATCH", f"{messages}/{target['message_id']}", {"content": text}
                 )
                 self.remember(edited)
         elif name == "delete":
             target, _ = self._target(argument, own=True)
             if target:
-                self.api.call("DELETE", f"{messages}/{target['message_id']}")
+                self.session.api.call("DELETE", f"{messages}/{target['message_id']}")
         elif name == "react":
             target, emoji = self._target(argument, own=False)
             if target and emoji:
                 mine = any(
-                    r["emoji"] == emoji and self.username in r["usernames"]
+                    r["emoji"] == emoji and self.session.username in r["usernames"]
                     for r in target.get("reactions") or []
                 )
                 path = f"{messages}/{target['message_id']}/reactions/{quote(emoji, safe='')}"
-                result = self.api.call("DELETE" if mine else "PUT", path)
+                result = self.session.api.call("DELETE" if mine else "PUT", path)
                 self.remember({**target, "reactions": result["reactions"]})
         elif name == "rename" and argument:
-            self.api.call("PATCH", f"/rooms/{room_id}", {"name": argument})
+            self.session.api.call("PATCH", f"/rooms/{room_id}", {"name": argument})
         elif name == "remove" and argument:
-            self.api.call("DELETE", f"/rooms/{room_id}/members/{quote(argument, safe='')}")
-            self.note(f"{argument} was removed")
+            self.session.api.call("DELETE", f"/rooms/{room_id}/members/{quote(argument, safe='')}")
+            self.session.note(f"{argument} was removed")
         elif name == "newcode":
-            room = self.api.call("POST", f"/rooms/{room_id}/code")
-            self.current["code"] = room["code"]
-            self.note(f"the join code is now {room['code']}; the old one no longer works")
+            room = self.session.api.call("POST", f"/rooms/{room_id}/code")
+            self.session.current["code"] = room["code"]
+            self.session.note(f"the join code is now {room['code']}; the old one no longer works")
         else:
-            self.note(f"incomplete command /{name}: /help")
+            self.session.note(f"incomplete command /{name}: /help")
         return True

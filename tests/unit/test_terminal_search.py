@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from local.chat import ChatClient, Screen
-from local.chat_search import marked
+from terminal.client import ChatClient
+from terminal.screen import Screen
+from terminal.search import marked
 
 
 def _message(message_id: str, room_id: str, content: str) -> dict[str, Any]:
@@ -56,8 +57,8 @@ def client() -> tuple[ChatClient, SearchApi]:
     screen = Screen()
     screen.colour = screen.interactive = False
     chat = ChatClient(api, "ws://unused", screen)  # type: ignore[arg-type]
-    chat.username = "alice"
-    chat.send = lambda **frame: None  # type: ignore[method-assign]
+    chat.session.username = "alice"
+    chat.session.send = lambda **frame: None  # type: ignore[method-assign]
     return chat, api
 
 
@@ -96,7 +97,7 @@ def test_search_here_needs_an_open_room_and_names_it(client, capsys):
     chat, api = client
     chat.command("/search here deplo")
     assert "open a room first" in capsys.readouterr().out
-    chat.current = {"room_id": "r1", "name": "general", "code": "C1"}
+    chat.session.enter({"room_id": "r1", "name": "general", "code": "C1"})
     chat.command("/search here deplo")
     assert ("GET", "/search", {"q": "deplo", "limit": 10, "room_id": "r1"}) in api.calls
 
@@ -107,7 +108,7 @@ def test_goto_opens_the_room_and_shows_the_messages_up_to_the_result(client, cap
     capsys.readouterr()
     chat.command("/goto 2")
     out = capsys.readouterr().out
-    assert chat.current is not None and chat.current["room_id"] == "r1"
+    assert chat.session.is_open("r1")
     assert ("GET", "/rooms/r1/messages", {"limit": 9, "before": "m5"}) in api.calls
     assert out.index("before it") < out.index("déploiement prévu")
     chat.command("/goto 7")

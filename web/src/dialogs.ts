@@ -1,0 +1,179 @@
+// The dialogs of a room: its members (invite, and the owner's moderation), the bot's
+// settings (owner), leaving it.
+import { ApiError, type BotSettings, describe, enc, type Room } from "./api";
+import { h } from "./dom";
+import { features, probeModeration } from "./features";
+import { flash } from "./page";
+import { addRoom, dropRoom, loadMembers } from "./rooms";
+import { app, isOwner, type RoomState, view } from "./state";
+
+function dialog(title: string, ...content: Node[]): HTMLDialogElement {
+  const heading = h("h2", { id: "dialog-title" }, title);
+  const element = h(
+    "dialog",
+    { class: "card", "aria-labelledby": "dialog-title" },
+    heading,
+    ...content,
+    h("form", { method: "dialog", class: "dialog-close" }, h("button", { type: "submit" }, "Close")),
+  );
+  element.addEventListener("close", () => element.remove());
+  document.body.append(element);
+  element.showModal();
+  return element;
+}
+
+export async function showMembers(state: RoomState): Promise<void> {
+  const list = h("ul", { class: "members", id: "members" });
+  const render = () => {
+    const me = app.session?.user.username;
+    list.replaceChildren(
+      ...(state.members ?? []).map((member) => {
+        const online = member.role === "bot" || state.online.has(member.username) || (member.online && member.username === me);
+        const remove =
+          features.moderation && isOwner(state) && member.role === "member"
+            ? h("button", { type: "button", class: "link danger", onclick: () => void removeMember(state, member.username, render) }, "Remove")
+            : null;
+        return h(
+          "li",
+          {},
+          h("span", { class: `dot ${online ? "on" : "off"}`, "aria-hidden": "true" }),
+          h("span", { class: "member-name" }, member.username),
+          h("span", { class: "muted" }, ` ${member.role}${online ? " · online" : ""}`),
+          remove,
+        );
+      }),
+    );
+  };
+  const invite = h("input", { name: "username", required: true, placeholder: "Username", "aria-label": "Username to invite", id: "invite-name" });
+  const result = h("p", { class: "form-note", role: "status" });
+  const inviteForm = h("form", { class: "inline-form" }, invite, h("button", { type: "submit" }, "Invite"));
+  inviteForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const room = await app.api.post<Room>(`/rooms/${enc(state.summary.room_id)}/invite`, { username: invite.value.trim() });
+      state.members = room.members;
+      result.textContent = `${invite.value.trim()} is in the room.`;
+      invite.value = "";
+      render();
+    } catch (error) {
+      result.textContent = error instanceof ApiError && error.status === 404 ? "No user has that name." : describe(error);
+    }
+  });
+  const owner = h("div", { class: "owner-tools" });
+  dialog(`Members of ${state.summary.name}`, list, h("h3", {}, "Invite someone"), inviteForm, result, owner);
+  if (!state.members) await loadMembers(state);
+  render();
+  if (isOwner(state)) {
+    if (features.moderation === null) await probeModeration(state);
+    if (features.moderation) {
+      render();
+      owner.append(...moderationTools(state, result));
+    }
+  }
+}
+
+function moderationTools(state: RoomState, result: HTMLElement): Node[] {
+  const name = h("input", { name: "name", required: true, maxlength: 100, "aria-label": "Room name" });
+  name.value = state.summary.name;
+  const rename = h("form", { class: "inline-form" }, name, h("button", { type: "submit" }, "Rename"));
+  rename.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const room = await app.api.request<Room>("PATCH", `/rooms/${enc(state.summary.room_id)}`, { name: name.value });
+      addRoom(room);
+      view.roomHeader(state);
+      result.textContent = "Renamed.";
+    } catch (error) {
+      result.textContent = describe(error);
+    }
+  });
+  const newCode = h("button", { type: "button" }, "New join code");
+  newCode.addEventListener("click", async () => {
+    try {
+      const room = await app.api.post<Room>(`/rooms/${enc(state.summary.room_id)}/code`);
+      addRoom(room);
+      view.roomHeader(state);
+      result.textContent = `The new code is ${room.code}; the old one no longer works.`;
+    } catch (error) {
+      result.textContent = describe(error);
+    }
+  });
+  return [h("h3", {}, "Moderation"), rename, newCode];
+}
+
+async function removeMember(state: RoomState, username: string, render: () => void): Promise<void> {
+  if (!confirm(`Remove ${username} from the room?`)) return;
+  try {
+    await app.api.request("DELETE", `/rooms/${enc(state.summary.room_id)}/members/${enc(username)}`);
+    state.members = (state.members ?? []).filter((m) => m.username !== username);
+    state.online.delete(username);
+    render();
+    view.presence(state);
+  } catch (error) {
+    flash(describe(error));
+  }
+}
+
+export async function showBotSettings(state: RoomState): Promise<void> {
+  let settings: BotSettings;
+  try {
+    settings = await app.api.get<BotSettings>(`/rooms/${enc(state.summary.room_id)}/bot`);
+  } catch (error) {
+    flash(describe(error));
+    return;
+  }
+  const model = h("input", { name: "model", required: true, id: "bot-model" });
+  model.value = settings.model;
+  const prompt = h("textarea", { name: "system_prompt", rows: 4, id: "bot-prompt" });
+  prompt.value = settings.system_prompt ?? "";
+  const key = h("input", {
+    type: "password",
+    name: "gemini_api_key",
+    id: "bot-key",
+    autocomplete: "off",
+    placeholder: settings.has_api_key ? "A key is set — type to replace it" : "No key — the stack's shared key is used if any",
+  });
+  const removeKey = h("input", { type: "checkbox", id: "bot-remove-key" });
+  const note = h("p", { class: "form-note", role: "status", id: "bot-note" });
+  const form = h(
+    "form",
+    { class: "stack-form" },
+    h("label", { class: "field" }, "Model", model),
+    h("label", { class: "field" }, "System prompt", prompt),
+    h("label", { class: "field" }, "Gemini API key (write-only: never shown again)", key),
+    settings.has_api_key ? h("label", { class: "check" }, removeKey, "Remove the room's key") : null,
+    note,
+    h("button", { type: "submit", class: "primary" }, "Save"),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body: Record<string, unknown> = {};
+    if (model.value.trim() !== settings.model) body.model = model.value.trim();
+    if (prompt.value !== (settings.system_prompt ?? "")) body.system_prompt = prompt.value;
+    if (key.value) body.gemini_api_key = key.value;
+    else if (removeKey.checked) body.gemini_api_key = null;
+    try {
+      settings = await app.api.request<BotSettings>("PUT", `/rooms/${enc(state.summary.room_id)}/bot`, body);
+      key.value = "";
+      key.placeholder = settings.has_api_key ? "A key is set — type to replace it" : "No key";
+      state.summary.has_api_key = settings.has_api_key;
+      note.textContent = `Saved. ${settings.has_api_key ? "The room has its own key." : "The room has no key of its own."}`;
+    } catch (error) {
+      note.textContent = describe(error);
+    }
+  });
+  dialog(`Bot in ${state.summary.name}`, form);
+  model.focus();
+}
+
+export async function leaveRoom(state: RoomState): Promise<void> {
+  if (!confirm(`Leave “${state.summary.name}”?`)) return;
+  try {
+    await app.api.request("DELETE", `/rooms/${enc(state.summary.room_id)}/members/me`);
+    app.socket?.send({ type: "leave", room_id: state.summary.room_id });
+    dropRoom(state.summary.room_id);
+    history.replaceState(null, "", location.pathname + location.search);
+  } catch (error) {
+    flash(describe(error));
+  }
+}
