@@ -12,10 +12,11 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: help venv dev chat test lint unit integration e2e openapi bench build lock clean web chromium browser screenshots publish-web
+.PHONY: help venv dev chat test lint unit integration e2e openapi bench build lock clean web chromium browser screenshots publish-web deploy smoke redrive
 
 help:
 	@echo "make dev | chat | test | lint | unit | integration | e2e | browser | web | publish-web | openapi | bench | build | clean"
+	@echo "make deploy ENV=dev|staging|prod | smoke STACK=<name> | redrive STACK=<name>   (docs/deploy.md)"
 
 $(STAMP): layers/deps/requirements.txt requirements/dev.txt requirements/constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -40,6 +41,9 @@ chat: $(STAMP)
 
 # checkov: every finding is fixed or skipped in template.yaml with a one-line reason
 # (Metadata: checkov: skip). --skip-download: offline, no Prisma Cloud guideline links.
+# checkov reads the template with the parameters' defaults, so it also checks a copy per
+# parameter that decides resources, flipped (tools/checkov_variants.py: WebClient=true …).
+CHECKOV_VARIANTS := .aws-sam/checkov-variants
 lint: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -47,6 +51,8 @@ lint: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/sam validate --lint --template template.yaml --region $(AWS_DEFAULT_REGION)
 	$(BIN)/cfn-lint template.yaml
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --quiet --compact --skip-download
+	rm -rf $(CHECKOV_VARIANTS) && $(BIN)/python -m tools.checkov_variants $(CHECKOV_VARIANTS) > /dev/null
+	$(CHECKOV_VENV)/bin/checkov --directory $(CHECKOV_VARIANTS) --framework cloudformation --quiet --compact --skip-download
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
@@ -66,6 +72,23 @@ openapi: $(STAMP)
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; PYTHONPATH=.:layers/shared $(BIN)/python $$b || exit 1; done
+
+# ---------------------------------------------------------------- releases (docs/deploy.md)
+# Build, deploy an environment of samconfig.toml (a first deploy can fail cleanly), smoke-test it.
+deploy: $(STAMP)
+	@test -n "$(ENV)" || { echo "usage: make deploy ENV=dev|staging|prod" >&2; exit 2; }
+	$(BIN)/python -m tools.deploy $(ENV)
+
+# The contract's main flows against a deployed stack (STACK=name) or a running one (make dev:
+# REST_URL=http://127.0.0.1:3000 WS_URL=ws://127.0.0.1:3001).
+smoke: $(STAMP)
+	@test -n "$(STACK)$(REST_URL)" || { echo "usage: make smoke STACK=<stack> | REST_URL=… WS_URL=…" >&2; exit 2; }
+	$(BIN)/python -m tools.smoke $(if $(STACK),--stack $(STACK),--rest-url $(REST_URL) --ws-url $(WS_URL)) $(if $(REGION),--region $(REGION))
+
+# A stack's dead-lettered bot commands back to its bot queue, once their failure is fixed.
+redrive: $(STAMP)
+	@test -n "$(STACK)" || { echo "usage: make redrive STACK=<stack>" >&2; exit 2; }
+	$(BIN)/python -m tools.redrive --stack $(STACK) $(if $(REGION),--region $(REGION))
 
 # Docker-free: every function and layer uses BuildMethod: makefile (see layers/deps/Makefile).
 build: $(STAMP)

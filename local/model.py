@@ -66,6 +66,8 @@ class RestApiSpec:
     routes: list[RestRoute]
     cors: dict[str, str] | None  # Access-Control-* headers of the OPTIONS answers
     gateway_headers: dict[str, dict[str, str]]  # DEFAULT_4XX / DEFAULT_5XX / … -> headers
+    # response type -> (StatusCode, the application/json ResponseTemplate), where set
+    gateway_answers: dict[str, tuple[int | None, str | None]] = field(default_factory=dict)
 
 
 @dataclass
@@ -319,6 +321,7 @@ def _rest_api(
         routes=routes,
         cors=_cors(api.cors),
         gateway_headers=_gateway_headers(properties.get("GatewayResponses") or {}),
+        gateway_answers=_gateway_answers(properties.get("GatewayResponses") or {}),
     )
 
 
@@ -345,6 +348,16 @@ def _gateway_headers(responses: dict[str, Any]) -> dict[str, dict[str, str]]:
         }
         for response_type, response in responses.items()
     }
+
+
+def _gateway_answers(responses: dict[str, Any]) -> dict[str, tuple[int | None, str | None]]:
+    answers: dict[str, tuple[int | None, str | None]] = {}
+    for response_type, response in responses.items():
+        status = response.get("StatusCode")
+        template = (response.get("ResponseTemplates") or {}).get("application/json")
+        if status is not None or template is not None:
+            answers[response_type] = (int(status) if status is not None else None, template)
+    return answers
 
 
 # ---------------------------------------------------------------------- WebSocket

@@ -39,7 +39,8 @@ class RestApi:
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
-        app.router.add_route("*", "/{tail:.*}", self.handle)
+        # [\s\S]: a path may hold any character once decoded (%0A too), as API Gateway allows
+        app.router.add_route("*", "/{tail:[\\s\\S]*}", self.handle)
         return app
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -133,7 +134,8 @@ class RestApi:
     def gateway_error(
         self, status: int, message: str, response_type: str, request_id: str
     ) -> web.Response:
-        """An answer of API Gateway itself, with the headers GatewayResponses configure."""
+        """An answer of API Gateway itself, with the headers, status and body GatewayResponses
+        configure (a body template is served as written: ours hold no $context variables)."""
         family = "DEFAULT_4XX" if status < 500 else "DEFAULT_5XX"
         headers = {
             **self.spec.gateway_headers.get(family, {}),
@@ -141,6 +143,12 @@ class RestApi:
             "x-amzn-RequestId": request_id,
             "x-amzn-ErrorType": _ERROR_TYPES.get(response_type, "InternalServerErrorException"),
         }
+        configured_status, template = self.spec.gateway_answers.get(response_type, (None, None))
+        status = configured_status or status
+        if template is not None:
+            return web.Response(
+                status=status, text=template, content_type="application/json", headers=headers
+            )
         return web.json_response({"message": message}, status=status, headers=headers)
 
     def _access_log(

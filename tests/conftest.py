@@ -48,10 +48,13 @@ os.environ.update(
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         "JWT_SECRET_ARN": "chat-jwt-signing-key",
         "TOKEN_TTL_SECONDS": "3600",
+        "CORS_ALLOW_ORIGIN": "*",
         "DEFAULT_BOT_MODEL": "gemini-2.5-flash",
         "WEBSOCKET_MANAGEMENT_URL": "https://testws.execute-api.us-east-1.amazonaws.com/v1",
         "IDEMPOTENCY_TABLE": "IdempotencyTable",
         "BCRYPT_COST": "4",
+        # tests register many users from one address (test_limits sets its own limit)
+        "REGISTRATIONS_PER_ADDRESS_PER_HOUR": "10000",
         **_function_environment(),
     }
 )

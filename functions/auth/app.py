@@ -5,7 +5,7 @@ from chat.observability import logger, metrics
 from chat.transport.rest import build_app
 from chat.transport.routes.auth import router
 
-require_settings()
+require_settings("token_ttl_seconds", "cors_allow_origin")
 app = build_app(router)
 
 

@@ -8,7 +8,11 @@ from chat.transport.routes.conversation import router as conversation_router
 from chat.transport.routes.rooms import router
 
 require_settings(
-    "gemini_keys_kms_key_id", "bot_queue_url", "attachments_table", "attachments_bucket"
+    "cors_allow_origin",
+    "gemini_keys_kms_key_id",
+    "bot_queue_url",
+    "attachments_table",
+    "attachments_bucket",
 )
 app = build_app(router, conversation_router, attachments.router)
 

@@ -56,6 +56,8 @@ class LocalStackProcess:
             str(self.ready_file),
             "--parameter-overrides",
             "BcryptCost=4",
+            # every test's users register from 127.0.0.1, in one stack per session
+            "RegistrationsPerAddressPerHour=10000",
             *(extra_args or []),
         ]
         if template is not None:

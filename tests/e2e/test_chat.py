@@ -77,12 +77,14 @@ def test_register_log_in_and_who_am_i(rest: Rest, register) -> None:
     assert me.json()["username"] == username
 
 
-def test_api_gateway_answers_unknown_routes_itself(rest: Rest) -> None:
-    response = rest.get("/no/such/route")
+@pytest.mark.parametrize(("method", "path"), [("GET", "/no/such/route"), ("PUT", "/auth/login")])
+def test_api_gateway_answers_unknown_routes_itself_in_the_contracts_shape(rest, method, path):
+    # GatewayResponses MISSING_AUTHENTICATION_TOKEN: 404, not API Gateway's own 403
+    response = rest.request(method, path)
 
-    assert response.status_code == 403
-    assert response.json() == {"message": "Missing Authentication Token"}
-    assert response.headers["Access-Control-Allow-Origin"] == "*"  # GatewayResponses DEFAULT_4XX
+    assert response.status_code == 404
+    assert response.json() == {"error": {"code": "not_found", "message": "No such route"}}
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Cache-Control"] == "no-store"
 
@@ -197,7 +199,7 @@ def test_the_access_log_never_records_a_query_string(
     _, token = register("fay")
     marker = "query-secret-" + token[-12:]
     assert rest.get(f"/auth/me?token={marker}", token=token).status_code == 200
-    assert rest.get(f"/no/route?token={marker}").status_code == 403
+    assert rest.get(f"/no/route?token={marker}").status_code == 404
     open_socket(token).send(type="ping")
     time.sleep(0.5)
     log = stack.log_path.read_text(errors="replace")

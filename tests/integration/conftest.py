@@ -18,9 +18,20 @@ from chat.config import settings
 from chat.logic.bot import limits
 from local.fake_gemini import FakeGemini, start
 from local.template import create_tables, load_template
+from tests.support import iam
 from tests.support.clients import RestClient, Sockets, WebSocketClient
 
 JWT_KEY = secrets.token_urlsafe(48)
+iam.install()  # every handler's DynamoDB calls are held to its function's IAM policies
+
+
+@pytest.fixture(autouse=True)
+def _iam_refusals() -> Iterator[None]:
+    """A DynamoDB call the function's role does not allow fails the test, even when the
+    handler turned the refusal into an error response."""
+    iam.refusals.clear()
+    yield
+    assert not iam.refusals, f"calls template.yaml's policies refuse: {sorted(set(iam.refusals))}"
 
 
 @pytest.fixture

@@ -191,3 +191,17 @@ def test_responses_never_carry_internal_details(rest):
     assert result.status == 422
     text = str(result.body)
     assert "Traceback" not in text and "pydantic" not in text
+
+
+@pytest.mark.parametrize("token", [None, "not-a-token"])
+def test_a_route_that_needs_a_token_refuses_a_request_without_one_before_its_body(
+    rest, room_with, token
+):
+    # A body that would fail validation: still 401 first, the client must log in
+    room, _ = room_with("alice")
+    result = rest.post(
+        f"/rooms/{room['room_id']}/attachments",
+        {"filename": "x.png", "content_type": "image/png", "size": 0},
+        token=token,
+    )
+    assert (result.status, result.error_code) == (401, "unauthorized")

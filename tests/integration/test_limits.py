@@ -140,3 +140,33 @@ def test_a_reserved_use_counts_until_released_and_a_refused_one_counts_nothing(s
     assert counted() == 1
     assert isinstance(dal_limits.reserve("login#k", 2, 60), dal_limits.Reservation)
     assert isinstance(dal_limits.reserve("login#k", 2, 60), int)
+
+
+# ------------------------------------------------------------------------------ registrations
+def _register(rest, username, ip):
+    body = {"username": username, "password": "a good password"}
+    return rest.post("/auth/register", body, source_ip=ip)
+
+
+def test_registrations_are_limited_per_client_address(rest, limit):
+    # Given an address that already registered as many accounts as the hour allows
+    limit(REGISTRATIONS_PER_ADDRESS_PER_HOUR=3)
+    assert [_register(rest, f"user{i}", "192.0.2.10").status for i in range(3)] == [201] * 3
+    # When it registers one more
+    refused = _register(rest, "user3", "192.0.2.10")
+    # Then it is refused before any password is hashed, with when to try again
+    assert refused.status == 429, refused.body
+    assert refused.error_code == "rate_limited"
+    assert 1 <= int(refused.headers["retry-after"]) <= 3600
+    assert (
+        rest.post("/auth/login", {"username": "user3", "password": "a good password"}).status == 401
+    )
+    # while another address still registers
+    assert _register(rest, "user3", "192.0.2.11").status == 201
+
+
+def test_refused_registrations_count_too(rest, limit):
+    limit(REGISTRATIONS_PER_ADDRESS_PER_HOUR=2)
+    assert _register(rest, "taken", "192.0.2.20").status == 201
+    assert _register(rest, "taken", "192.0.2.20").status == 409  # hashed, then refused
+    assert _register(rest, "fresh", "192.0.2.20").status == 429

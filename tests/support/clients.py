@@ -35,6 +35,7 @@ from tests.support.events import (
     ws_disconnect_event,
     ws_message_event,
 )
+from tests.support.iam import with_role
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,10 +48,11 @@ def _handler(logical_id: str) -> tuple[str, str, str]:
 
 
 def handler_of(logical_id: str):
-    """The lambda_handler of a function of the template (its CodeUri is functions/<dir>)."""
+    """The lambda_handler of a function of the template (its CodeUri is functions/<dir>),
+    run with the function's IAM policies (tests.support.iam)."""
     code_dir, module_name, attribute = _handler(logical_id)
     module = importlib.import_module(f"{code_dir.replace('/', '.')}.{module_name}")
-    return getattr(module, attribute)
+    return with_role(logical_id, getattr(module, attribute))
 
 
 def container_of(logical_id: str):
@@ -62,7 +64,7 @@ def container_of(logical_id: str):
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return getattr(module, attribute)
+    return with_role(logical_id, getattr(module, attribute))
 
 
 @cache

@@ -31,6 +31,7 @@ def rest_event(
     query: dict[str, str] | None = None,
     token: str | None = None,
     source_ip: str = "127.0.0.1",
+    request_id: str | None = None,
 ) -> dict[str, Any]:
     """A REST API proxy event. `resource` is the route template, `path` the real path."""
     all_headers = {"Content-Type": "application/json", **(headers or {})}
@@ -46,6 +47,7 @@ def rest_event(
         body=text,
         source_ip=source_ip,
         user_agent="pytest",
+        request_id=request_id,
     )
 
 

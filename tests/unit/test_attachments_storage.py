@@ -26,7 +26,7 @@ def test_the_bucket_is_private_encrypted_and_kept():
     assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
     assert properties["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
     for name in ("AttachmentsBucket", "AttachmentsTable"):
-        assert RESOURCES[name]["DeletionPolicy"] == "Retain"
+        assert RESOURCES[name]["DeletionPolicy"] == "RetainExceptOnCreate"
         assert RESOURCES[name]["UpdateReplacePolicy"] == "Retain"
 
 

@@ -10,12 +10,12 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from local.template import ROOT, load_template, resources_of_type
+from tests.support.cloudformation import resolver
 from tests.support.sam import translate, translated
 
 SOURCE = load_template()
@@ -98,20 +98,58 @@ def test_route_changes_are_deployed_by_the_next_sam_deploy():
 
 
 # ------------------------------------------------------------------------------ data
-# KMS keys of transient data only: losing them loses nothing (SNS messages in flight).
-TRANSIENT_KEYS = {"AlarmTopicKey"}
+STATEFUL = (
+    "AWS::DynamoDB::Table",
+    "AWS::S3::Bucket",
+    "AWS::KMS::Key",
+    "AWS::SecretsManager::Secret",
+    "AWS::SQS::Queue",
+    "AWS::Logs::LogGroup",
+)
+# Stateful resources not retained, and why (the template says so next to them).
+NOT_RETAINED = {
+    "AWS::SQS::Queue": "a deleted stack has no worker to answer the commands they hold",
+    "AWS::Logs::LogGroup": "named after the stack: a kept group would block a stack of that name",
+}
 
 
-def test_every_stateful_resource_survives_delete_and_replace():
+def test_every_stateful_resource_survives_delete_and_replace_but_not_a_failed_create():
+    resources = translated()["Resources"]
     stateful = {
-        **of_type("AWS::DynamoDB::Table"),
-        **of_type("AWS::SecretsManager::Secret"),
-        **{k: v for k, v in of_type("AWS::KMS::Key").items() if k not in TRANSIENT_KEYS},
+        name: resource
+        for name, resource in resources.items()
+        if resource["Type"] in STATEFUL and resource["Type"] not in NOT_RETAINED
     }
-    assert {"UsersTable", "MessagesTable", "JwtSecret", "GeminiKeysKey"} <= set(stateful)
+    assert {
+        "UsersTable",
+        "MessagesTable",
+        "AttachmentsBucket",
+        "WebClientBucket",
+        "JwtSecret",
+        "GeminiKeysKey",
+        "AlarmTopicKey",
+    } <= set(stateful)
     for name, resource in stateful.items():
-        assert resource.get("DeletionPolicy") == "Retain", name
+        # Kept on delete and on replacement; deleted when the stack's first create fails
+        # (the rollback then leaves nothing behind).
+        assert resource.get("DeletionPolicy") == "RetainExceptOnCreate", name
         assert resource.get("UpdateReplacePolicy") == "Retain", name
+    # The one plain Retain of ours: the account-wide API Gateway logging role, which the
+    # account's setting may name once created (deleting it would break every API's access
+    # logs). SAM keeps function and layer versions itself (code snapshots, for rollbacks).
+    kept_always = {
+        name
+        for name, resource in resources.items()
+        if resource.get("DeletionPolicy") == "Retain"
+        and resource["Type"] not in ("AWS::Lambda::Version", "AWS::Lambda::LayerVersion")
+    }
+    assert kept_always == {"ApiGatewayLogsRole"}
+    source = (ROOT / "template.yaml").read_text()
+    for resource_type in NOT_RETAINED:
+        for name in of_type(resource_type):
+            assert "DeletionPolicy" not in resources[name], name
+    assert "Queues are not retained: a deleted stack has no worker" in source
+    assert "Log groups are not retained: they are named after the stack" in source
     for name, table in of_type("AWS::DynamoDB::Table").items():
         assert table["Properties"]["DeletionProtectionEnabled"] == {
             "Fn::If": ["ProtectTables", True, False]
@@ -140,6 +178,20 @@ def test_every_function_logs_to_its_own_group_with_the_retention_parameter():
         groups.add(ref(group))
     assert len(groups) == len(functions)
     assert PARAMETERS["LogRetentionInDays"]["Default"] == 30
+
+
+LAMBDA_LOG_LEVELS = {"TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"}
+
+
+@pytest.mark.parametrize("level", PARAMETERS["LogLevel"]["AllowedValues"])
+def test_functions_log_json_with_lambdas_own_lines_from_warn(level):
+    resolve = resolver(translated(), {"LogLevel": level})
+    for name, function in of_type("AWS::Lambda::Function").items():
+        config = resolve.resolve(function["Properties"]["LoggingConfig"])
+        assert config["LogFormat"] == "JSON" and config["SystemLogLevel"] == "WARN", name
+        # Lambda drops application lines below its level: it follows LogLevel
+        assert config["ApplicationLogLevel"] in LAMBDA_LOG_LEVELS, name
+        assert config["ApplicationLogLevel"].startswith(level[:4]), name
 
 
 def _access_log_fields(log_format: str) -> dict[str, str]:
@@ -252,6 +304,14 @@ def test_the_alarms_cover_what_the_operator_must_hear_about():
         assert ("AWS/Lambda", "Throttles", function) in alarmed
     for code in ("model_error", "timeout", "rate_limited"):
         assert (CUSTOM, "BotErrorsByCode", code) in alarmed
+    # Failures the functions answer themselves (500s, internal error frames, failed answers)
+    # never reach Lambda's Errors metric: their own metrics are alarmed, at any traffic.
+    assert {(CUSTOM, "UnhandledErrors"), (CUSTOM, "FrameFailures")} <= metrics
+    for function in ("Auth", "Rooms", "WsMessage", "BotWorker"):
+        assert (CUSTOM, "UnhandledErrors", function) in alarmed
+    count = translated()["Resources"]["RestApi5xxCountAlarm"]["Properties"]
+    assert count["MetricName"] == "5XXError" and count["Statistic"] == "Sum"
+    assert "Metrics" not in count  # a count: no share of requests, no minimum traffic
     # The worker's duration, before its timeout
     duration = translated()["Resources"]["BotWorkerDurationAlarm"]["Properties"]
     timeout_ms = translated()["Resources"]["BotWorkerFunction"]["Properties"]["Timeout"] * 1000
@@ -260,6 +320,20 @@ def test_the_alarms_cover_what_the_operator_must_hear_about():
     dead = translated()["Resources"]["BotCommandsDeadLetterAlarm"]["Properties"]
     (expression,) = [m["Expression"] for m in dead["Metrics"] if "Expression" in m]
     assert expression.startswith("DIFF(")
+
+
+def test_only_operator_caused_bot_errors_are_alarmed():
+    bot_alarms = [
+        _metrics(alarm)
+        for alarm in of_type("AWS::CloudWatch::Alarm").values()
+        if any(metric == "BotErrorsByCode" for _, metric, _ in _metrics(alarm))
+    ]
+    assert len(bot_alarms) == 3
+    for metrics in bot_alarms:
+        for _, _, dimensions in metrics:
+            assert dimensions["cause"] == "operator", dimensions
+    code = (ROOT / "layers/shared/chat/logic/bot/answer.py").read_text()
+    assert 'add_dimension(name="cause", value=cause)' in code
 
 
 def test_custom_metric_alarms_match_what_the_functions_emit():
@@ -321,21 +395,49 @@ def test_the_worker_is_bounded_and_its_reservation_optional():
     }
 
 
+def test_bcrypt_routes_have_their_own_throttle_and_auth_can_be_reserved():
+    (stage,) = of_type("AWS::ApiGateway::Stage").values()
+    settings = {
+        (m["ResourcePath"], m["HttpMethod"]): m for m in stage["Properties"]["MethodSettings"]
+    }
+    for path in ("/~1auth~1register", "/~1auth~1login"):  # API Gateway's escaped paths
+        throttle = settings[(path, "POST")]
+        assert throttle["ThrottlingRateLimit"] == {"Ref": "AuthThrottlingRateLimit"}
+        assert throttle["ThrottlingBurstLimit"] == {"Ref": "AuthThrottlingBurstLimit"}
+    assert settings[("/*", "*")]["ThrottlingRateLimit"] == {"Ref": "RestThrottlingRateLimit"}
+    auth = translated()["Resources"]["AuthFunction"]["Properties"]
+    assert auth["ReservedConcurrentExecutions"] == {
+        "Fn::If": [
+            "HasAuthReservedConcurrency",
+            {"Ref": "AuthReservedConcurrency"},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+    assert PARAMETERS["AuthReservedConcurrency"]["Default"] == 0  # fits a 10-wide account
+    variables = auth["Environment"]["Variables"]
+    assert variables["REGISTRATIONS_PER_ADDRESS_PER_HOUR"] == {
+        "Ref": "RegistrationsPerAddressPerHour"
+    }
+
+
 # ------------------------------------------------------------------------------ dashboard
-@pytest.mark.xfail(
-    condition=not (ROOT / "docs/operations.md").exists(),
-    reason="docs/operations.md, which describes the dashboard, is written on another branch",
-    strict=True,
-)
-def test_the_dashboard_has_the_widgets_the_docs_describe():
+def _widgets() -> list[dict[str, Any]]:
     dashboard = translated()["Resources"]["Dashboard"]["Properties"]
-    body = re.sub(r"\$\{[^}]+\}", "x", dashboard["DashboardBody"]["Fn::Sub"])
-    titles = {w["properties"]["title"] for w in json.loads(body)["widgets"]}
+    body = re.sub(r"\$\{([^}]+)\}", r"<\1>", dashboard["DashboardBody"]["Fn::Sub"])
+    return json.loads(body)["widgets"]
+
+
+OPERATIONS = ROOT / "docs" / "operations.md"
+
+
+def test_the_dashboard_has_the_widgets_the_operations_page_describes():
+    titles = {w["properties"]["title"] for w in _widgets()}
     assert {
+        "Alarms",
         "Messages and frames per minute",
         "Push failures and gone connections",
         "Bot time to first chunk (ms)",
-        "Bot errors by code",
+        "Bot errors by code and cause",
         "Bot command queue",
         "Functions: Invocations",
         "Functions: Errors",
@@ -345,13 +447,56 @@ def test_the_dashboard_has_the_widgets_the_docs_describe():
         "REST API: latency (ms)",
         "WebSocket API: connects, messages, errors",
         "DynamoDB throttled requests",
+        "Account concurrency",
+        "Unhandled errors and failed frames",
         "Search: queries, index reads, p95 (ms)",
         "Search indexer: iterator age (ms)",
         "Search indexer: changes, postings, failures",
     } == titles
-    described = Path(ROOT / "docs/operations.md").read_text()
+    operations = OPERATIONS.read_text()
     for title in titles:
-        assert title in described, title
+        assert title in operations, title
+
+
+def test_the_alarm_widget_shows_every_alarm_and_the_account_concurrency_is_drawn():
+    (status,) = [w for w in _widgets() if w["type"] == "alarm"]
+    assert sorted(status["properties"]["alarms"]) == sorted(
+        f"<{name}.Arn>" for name in of_type("AWS::CloudWatch::Alarm")
+    )
+    (concurrency,) = [w for w in _widgets() if w["properties"]["title"] == "Account concurrency"]
+    rows = concurrency["properties"]["metrics"]
+    account = {row[1] for row in rows if row[0] == "AWS/Lambda" and isinstance(row[2], dict)}
+    assert {"ConcurrentExecutions", "UnreservedConcurrentExecutions"} <= account
+    per_function = {row[3] for row in rows if row[2:3] == ["FunctionName"]}
+    assert per_function == {f"<{name}>" for name in of_type("AWS::Lambda::Function")}
+
+
+_NAMED_WIDGETS = re.compile(r'Dashboard: ((?:"[^"]+"(?:, )?)+)\.')
+
+
+def test_every_runbook_names_widgets_that_exist():
+    titles = {w["properties"]["title"] for w in _widgets()}
+    for name, alarm in of_type("AWS::CloudWatch::Alarm").items():
+        description = " ".join(alarm["Properties"]["AlarmDescription"].split())
+        match = _NAMED_WIDGETS.search(description)
+        assert match, f"{name} names no dashboard widget"
+        named = set(re.findall(r'"([^"]+)"', match.group(1)))
+        assert named and named <= titles, (name, named - titles)
+    # the operations page's alarm table: every widget it names (in italics) exists
+    table = [line for line in OPERATIONS.read_text().splitlines() if line.startswith("| `")]
+    named = {title for line in table for title in re.findall(r"\*([^*]+)\*", line)}
+    assert named and named <= titles, named - titles
+    alarms = set(of_type("AWS::CloudWatch::Alarm"))
+    documented = {a for line in table for a in re.findall(r"`(\w+Alarm)`", line)}
+    per_function = {
+        a
+        for a in alarms
+        if re.fullmatch(
+            r"(Auth|Rooms|WsConnect|WsMessage|BotWorker)(Errors|Throttles)Alarm|WsAuthorizerThrottlesAlarm",
+            a,
+        )
+    }
+    assert alarms - per_function <= documented, (alarms - per_function) - documented
 
 
 @pytest.mark.parametrize(

@@ -177,7 +177,7 @@ def test_another_namespace_reaches_the_functions_alarms_and_dashboard():
 
 
 @pytest.mark.parametrize(
-    "namespace", ["CollabChat", "CollabChat-staging", "team/chat.prod", "chat_2#blue", "x" * 255]
+    "namespace", ["CollabChat", "CollabChat-staging", "team/chat.prod", "chat_2#blue", "x" * 48]
 )
 def test_the_namespace_pattern_accepts_cloudwatch_namespaces(namespace):
     assert (
@@ -186,10 +186,10 @@ def test_the_namespace_pattern_accepts_cloudwatch_namespaces(namespace):
 
 
 @pytest.mark.parametrize(
-    "namespace", ["", "AWS/Lambda", "chat staging", 'chat"', "a:b", "x" * 256, "chät"]
+    "namespace", ["", "AWS/Lambda", "chat staging", 'chat"', "a:b", "x" * 49, "chät"]
 )
 def test_the_namespace_pattern_refuses_reserved_or_unsafe_names(namespace):
-    with pytest.raises(TemplateError, match="does not match"):
+    with pytest.raises(TemplateError, match=r"does not match|longer than"):
         parameter_values(SOURCE, {"MetricsNamespace": namespace})
 
 

@@ -24,6 +24,8 @@ Table = Literal[
     "search_index",
 ]
 FunctionSetting = Literal[
+    "token_ttl_seconds",
+    "cors_allow_origin",
     "gemini_keys_kms_key_id",
     "bot_queue_url",
     "idempotency_table",
@@ -45,12 +47,12 @@ class Settings(BaseModel):
     connections_table: str
     rate_limits_table: str
     jwt_secret_arn: str
-    token_ttl_seconds: int = Field(ge=60)
     default_bot_model: str
     websocket_management_url: str
-    cors_allow_origin: str = "*"
 
     # Only some functions get these (see template.yaml and functions/*/app.py).
+    token_ttl_seconds: int | None = Field(default=None, ge=60)  # the one issuing tokens
+    cors_allow_origin: str | None = None  # the REST functions
     bcrypt_cost: int = Field(default=12, ge=4, le=16)
     gemini_keys_kms_key_id: str | None = None
     bot_queue_url: str | None = None
@@ -59,6 +61,7 @@ class Settings(BaseModel):
     bot_user_total_commands_per_minute: int = Field(default=20, ge=1)
     login_failures_per_username: int = Field(default=10, ge=1)
     login_failures_per_address: int = Field(default=100, ge=1)
+    registrations_per_address_per_hour: int = Field(default=20, ge=1)
     room_creations_per_user_per_hour: int = Field(default=30, ge=1)
     idempotency_table: str | None = None
     shared_gemini_key_secret_arn: str | None = None

@@ -9,9 +9,11 @@ from typing import Annotated, Literal, get_args
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
+    StrictBool,
     StrictInt,
     StringConstraints,
     WithJsonSchema,
@@ -161,7 +163,7 @@ class LoginRequest(Body):
 
 class CreateRoomRequest(Body):
     name: RoomName
-    is_group: bool = True
+    is_group: StrictBool = True  # true or false, not 0, 1 or "yes"
     gemini_api_key: GeminiApiKey | None = None
 
 
@@ -188,10 +190,17 @@ class PostMessageRequest(Body):
     reply_to: MessageId | None = None
 
 
+def _integral(value: object) -> object:
+    """JSON has one number type: 1024.0 is the integer 1024 (JSON Schema's `integer` too)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 class CreateAttachmentRequest(Body):
     filename: Filename
     content_type: AttachmentType
-    size: Annotated[StrictInt, Field(ge=1, le=MAX_ATTACHMENT_BYTES)]
+    size: Annotated[StrictInt, Field(ge=1, le=MAX_ATTACHMENT_BYTES), BeforeValidator(_integral)]
 
 
 class EditMessageRequest(Body):

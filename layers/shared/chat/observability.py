@@ -70,6 +70,14 @@ def capture_method(function: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def annotate(**annotations: str) -> None:
+    """X-Ray annotations (searchable) on the current trace, in a process with a tracer."""
+    if _tracer is None:
+        return
+    for key, value in annotations.items():
+        _tracer.put_annotation(key=key, value=value)
+
+
 def _redact_traces() -> None:
     """Every X-Ray segment (metadata, annotations, exceptions) is redacted as it is sent."""
     from aws_xray_sdk.core import xray_recorder

@@ -20,7 +20,11 @@ def _authenticated(user: dict) -> AuthResponse:
     return AuthResponse(user=User(**user), access_token=token, expires_in=lifetime)
 
 
-def register(request: RegisterRequest) -> AuthResponse:
+def register(request: RegisterRequest, source_ip: str | None = None) -> AuthResponse:
+    """A new account; 429 once the client address registered too many this hour (each
+    registration costs a bcrypt hash: a flood of them would take the function's capacity)."""
+    if source_ip:
+        limits.hit(limits.REGISTRATIONS_PER_ADDRESS, source_ip)
     user = {
         "user_id": new_id(),
         "username": request.username,

@@ -5,6 +5,7 @@ sliding window (chat.dal.rate_limits) whose size is a template parameter (chat.c
 |---|---|---|---|
 | failed logins | username (case-folded) | 15 min | LoginFailuresPerUsername |
 | failed logins | client address | 15 min | LoginFailuresPerAddress |
+| registrations | client address | 1 h | RegistrationsPerAddressPerHour |
 | room creations | user | 1 h | RoomCreationsPerUserPerHour |
 | bot commands | user, across rooms | 1 min | BotUserTotalCommandsPerMinute |
 | bot commands | user and room | 1 min | BotUserCommandsPerMinute |
@@ -46,6 +47,13 @@ LOGIN_FAILURES_PER_USERNAME = Policy(
 )
 LOGIN_FAILURES_PER_ADDRESS = Policy(
     "login#addr", "login_failures_per_address", 900, "failed logins", "LoginsThrottled"
+)
+REGISTRATIONS_PER_ADDRESS = Policy(
+    "register#addr",
+    "registrations_per_address_per_hour",
+    3600,
+    "registrations from this address",
+    "RegistrationsLimited",
 )
 ROOM_CREATIONS = Policy(
     "rooms#user", "room_creations_per_user_per_hour", 3600, "new rooms", "RoomCreationsLimited"

@@ -19,7 +19,7 @@ import re
 from itertools import accumulate
 from typing import Any
 
-from chat.errors import BadRequest
+from chat.errors import BadRequest, ValidationFailed
 
 MAX_DEPTH = 64
 MAX_NUMBER_DIGITS = 100
@@ -117,7 +117,11 @@ def check_rest_event(event: dict[str, Any]) -> dict[str, Any]:
     if body:
         if content_type and not is_json_content_type(content_type):
             raise BadRequest("Content-Type must be application/json")
-        loads(body)
+        if not isinstance(loads(body), dict):  # every REST body of the contract is an object
+            raise ValidationFailed(
+                "Request validation failed",
+                details=[{"field": "body", "message": "must be a JSON object"}],
+            )
     for key in keys:
         del headers[key]
     for key in _header_keys(multi, "content-type"):

@@ -10,6 +10,8 @@ too, so its order holds while other rooms go on.
 - A command is not started with less than ``Limits.min_answer`` seconds before the Lambda
   deadline (minus ``Limits.margin`` for the final store and frames): the record fails and
   comes back later, rather than the whole batch timing out.
+- The answer is logged under the correlation id of the request that queued it (a message
+  attribute), and annotated so in its trace.
 - A redelivered command never gets a second answer: Powertools idempotency keyed on the
   command's message_id and generation returns the first run's result; beyond its records
   (expired, or a run that died mid-way) the command itself names its reply of that
@@ -37,6 +39,8 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
+from chat import observability
+from chat.adapters.bot_queue import CORRELATION_ID
 from chat.config import settings
 from chat.logic.bot import limits
 from chat.logic.bot.command import answer_command
@@ -73,6 +77,9 @@ def handle_record(record: SQSRecord, lambda_context: Any) -> dict[str, Any]:
         "generation": int(body.get("generation") or 0),
     }
     logger.append_keys(**command)
+    correlation_id = _correlation_id(record)
+    logger.set_correlation_id(correlation_id)
+    observability.annotate(correlation_id=correlation_id)
     try:
         deadline = _deadline(lambda_context)
         _IDEMPOTENCY.register_lambda_context(lambda_context)
@@ -80,6 +87,14 @@ def handle_record(record: SQSRecord, lambda_context: Any) -> dict[str, Any]:
         return answer(command=command, deadline=deadline)
     finally:
         logger.remove_keys(["room_id", "message_id", "generation"])
+
+
+def _correlation_id(record: SQSRecord) -> str:
+    """The correlation id of the request that queued the command (its API Gateway request
+    id, chat.adapters.bot_queue), else the SQS message id."""
+    attributes = record.message_attributes
+    value = attributes[CORRELATION_ID].string_value if CORRELATION_ID in attributes else None
+    return value or record.message_id
 
 
 def _deadline(lambda_context: Any) -> float:

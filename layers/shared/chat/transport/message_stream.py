@@ -43,6 +43,12 @@ def handle_record(record: DynamoDBRecord) -> None:
     logger.append_keys(room_id=keys.get("room_id"), message_id=keys.get("message_id"))
     try:
         applied = apply_change(change.old_image or None, change.new_image or None)
+    except Exception:
+        # Reported as a batch item failure and retried; counted, since a change that keeps
+        # failing is a bug or a throttled index (UnhandledErrorsAlarm).
+        logger.exception("message change not indexed")
+        metrics.add_metric(name="UnhandledErrors", unit=MetricUnit.Count, value=1)
+        raise
     finally:
         logger.remove_keys(["room_id", "message_id"])
     metrics.add_metric(name="SearchRecordsIndexed", unit=MetricUnit.Count, value=1)

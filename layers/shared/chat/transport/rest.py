@@ -15,17 +15,21 @@ from aws_lambda_powertools.event_handler import (
     Response,
 )
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
+    OpenAPIRequestValidationMiddleware,
+)
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.metrics import MetricUnit
 
 from chat import redaction
 from chat.config import settings
 from chat.errors import ChatError, RateLimited, TooLarge
 from chat.logic.tokens import Principal, verify_token
 from chat.models import ErrorBody, ErrorResponse
-from chat.observability import logger
+from chat.observability import logger, metrics
 from chat.transport import body_rules
 
 MAX_BODY_BYTES = 64 * 1024
@@ -144,7 +148,7 @@ class ChatResolver(APIGatewayRestResolver):
                         "Content-Type": "application/json",
                         "Access-Control-Allow-Origin": settings().cors_allow_origin,
                     },
-                    "body": json.dumps(error_body(exc.code, exc.message)),
+                    "body": json.dumps(error_body(exc.code, exc.message, exc.details)),
                     "isBase64Encoded": False,
                 }
             )
@@ -157,6 +161,18 @@ class ChatResolver(APIGatewayRestResolver):
         return re.compile(base_regex.format(re.sub(r"<(\w+)>", r"(?P<\1>[^/]+)", rule)))
 
 
+class _AuthenticatedFirst(OpenAPIRequestValidationMiddleware):
+    """Powertools validates a request before any dependency of its route runs; a route that
+    needs a token checks it first here, so a request without a valid one is 401 whatever
+    its body says (a client learns it must log in, not how to fix a body)."""
+
+    def handler(self, app: Any, next_middleware: Any) -> Response:
+        route = app.context.get("_route")
+        if route is not None and route.security:
+            verify_token(bearer_token(app.current_event.headers.get("authorization")))
+        return super().handler(app, next_middleware)
+
+
 def build_app(*routers: Router) -> APIGatewayRestResolver:
     app = ChatResolver(
         enable_validation=True,
@@ -166,6 +182,8 @@ def build_app(*routers: Router) -> APIGatewayRestResolver:
             max_age=600,
         ),
     )
+    # Powertools makes this middleware on first use unless the app has one already.
+    app._request_validation_middleware = _AuthenticatedFirst()  # type: ignore[attr-defined]
     for router in routers:
         app.include_router(router)
 
@@ -203,6 +221,7 @@ def build_app(*routers: Router) -> APIGatewayRestResolver:
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response:
         logger.exception("unhandled error")
+        metrics.add_metric(name="UnhandledErrors", unit=MetricUnit.Count, value=1)
         return error_response("internal", "Internal error")
 
     return app

@@ -128,11 +128,13 @@ def handle_frame(socket: presence.Socket, raw: dict[str, Any], body: str | None)
         # A failing dependency must not surface as API Gateway's bare "Internal server
         # error" message: the client gets the contract's error frame, without internals.
         logger.exception("frame failed", extra={"connection_id": connection_id})
-        metrics.add_metric(name="FrameFailures", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="UnhandledErrors", unit=MetricUnit.Count, value=1)
         _reject(connection_id, body, Unavailable())
 
 
 def _reject(connection_id: str, body: str | None, exc: ChatError) -> None:
+    if exc.code == "internal":  # the frame failed on our side (alarmed: FrameFailuresAlarm)
+        metrics.add_metric(name="FrameFailures", unit=MetricUnit.Count, value=1)
     # The message is redacted: it may quote what a library said about a secret.
     message = redaction.redact(exc.message)
     frame = ErrorFrame(code=exc.code, message=message, request_type=request_type(body))

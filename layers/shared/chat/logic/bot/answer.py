@@ -49,9 +49,10 @@ from chat.config import settings
 from chat.dal import messages as message_table
 from chat.frames import BotErrorFrame, BotStreamFrame, ServerFrame, TypingFrame
 from chat.logic import presence
-from chat.logic.bot import gemini, limits
+from chat.logic.bot import failures, gemini, limits
 from chat.logic.bot.coalesce import ChunkCoalescer, json_size, split_for_frames
 from chat.logic.bot.context import ModelInput
+from chat.logic.bot.failures import Cause
 from chat.logic.bot.reader import Ticker, drive
 from chat.models import BOT_USERNAME
 from chat.observability import logger, metrics
@@ -135,9 +136,18 @@ class Answer:
 
     # -- the answer ---------------------------------------------------------------------
     def stream(
-        self, api_key: str, model: str, model_input: ModelInput, deadline: float
+        self,
+        api_key: str,
+        model: str,
+        model_input: ModelInput,
+        deadline: float,
+        *,
+        room_key: bool = False,
+        room_model: bool = False,
     ) -> dict[str, Any]:
-        """Stream the model's answer until its terminal state; returns what became of it."""
+        """Stream the model's answer until its terminal state; returns what became of it.
+        ``room_key``/``room_model``: the key and model are the room's own (a failure they
+        cause is then the room's to fix, chat.logic.bot.failures)."""
         budget = limits.LIMITS
         coalescer = ChunkCoalescer(
             window=budget.coalesce_window,
@@ -153,14 +163,22 @@ class Answer:
             return self._outcome(self.end_stopped())
         except gemini.GeminiError as exc:
             self.push_chunks(coalescer.flush())
+            failure = failures.of_model_error(exc, room_key=room_key, room_model=room_model)
             logger.warning(
                 "bot answer failed",
-                extra={"code": exc.code, "detail": exc.detail, "status": exc.status},
+                extra={
+                    "code": exc.code,
+                    "cause": failure.cause,
+                    "detail": exc.detail,
+                    "status": exc.status,
+                },
             )
-            return self._outcome(self.fail(exc.code, exc.message), exc.code)
+            outcome = self.fail(failure.code, failure.message, cause=failure.cause)
+            return self._outcome(outcome, failure.code)
         except Exception as exc:
             self.push_chunks(coalescer.flush())
             log_unexpected("bot answer failed unexpectedly", exc)
+            metrics.add_metric(name="UnhandledErrors", unit=MetricUnit.Count, value=1)
             error = gemini.GeminiModelError(type(exc).__name__, transient=False)
             return self._outcome(self.fail(error.code, error.message), error.code)
         self.push_chunks(coalescer.flush())
@@ -242,9 +260,12 @@ class Answer:
         _usage_metrics(usage)
         return "complete"
 
-    def fail(self, code: str, message: str, *, stored: bool = False) -> str:
+    def fail(
+        self, code: str, message: str, *, stored: bool = False, cause: Cause = "operator"
+    ) -> str:
         """End the answer as an error: store what was streamed, then tell the room (or end
-        it as stopped, if a stop was asked meanwhile)."""
+        it as stopped, if a stop was asked meanwhile). ``cause``: who must act (the
+        `cause` dimension of BotErrorsByCode; only operator-caused errors are alarmed)."""
         if not stored and not message_table.end_reply(
             self.room_id, self.message_id, "error", self.text
         ):
@@ -262,6 +283,7 @@ class Answer:
             default_dimensions=metrics.default_dimensions,
         ) as metric:
             metric.add_dimension(name="code", value=code)
+            metric.add_dimension(name="cause", value=cause)
         self._answer_metrics()
         return "error"
 

@@ -63,7 +63,7 @@ def answer_command(command: dict[str, Any], deadline: float) -> dict[str, Any]:
     if room is None:
         logger.warning("room of the bot command not found, skipped")
         return {"outcome": "skipped"}
-    api_key = _api_key(room_id, room)
+    api_key, room_key = _api_key(room_id, room)
     model = room.get("model") or settings().default_bot_model
     model_input = _model_input(room, item)
     reply = _reply(room_id, command_id, streaming=bool(api_key))
@@ -75,9 +75,11 @@ def answer_command(command: dict[str, Any], deadline: float) -> dict[str, Any]:
     answer = Answer(room_id, reply.message_id, command_id, started)
     answer.push(MessageFrame.of(reply))
     if not api_key:
-        answer.fail("no_api_key", NO_KEY_MESSAGE, stored=True)
+        answer.fail("no_api_key", NO_KEY_MESSAGE, stored=True, cause="user")
         return {"outcome": "error", "code": "no_api_key", "reply_id": reply.message_id}
-    return answer.stream(api_key, model, model_input, deadline)
+    return answer.stream(
+        api_key, model, model_input, deadline, room_key=room_key, room_model=bool(room.get("model"))
+    )
 
 
 def _model_input(room: dict[str, Any], command: dict[str, Any]) -> ModelInput:
@@ -99,12 +101,13 @@ def _reply(room_id: str, command_id: str, *, streaming: bool) -> Message:
     return new_reply(room_id, command_id, status="streaming" if streaming else "error")
 
 
-def _api_key(room_id: str, room: dict[str, Any]) -> str | None:
-    """The room's own key, else the stack's shared key, else None."""
+def _api_key(room_id: str, room: dict[str, Any]) -> tuple[str | None, bool]:
+    """The room's own key, else the stack's shared key, else None; and whether it is the
+    room's own."""
     ciphertext = room.get("api_key_ciphertext")
     if ciphertext is not None:
-        return gemini_keys.decrypt_api_key(room_id, ciphertext)
-    return gemini_keys.shared_gemini_key()
+        return gemini_keys.decrypt_api_key(room_id, ciphertext), True
+    return gemini_keys.shared_gemini_key(), False
 
 
 def _already_answered(room_id: str, command_id: str, reply_id: str | None) -> dict[str, Any]:

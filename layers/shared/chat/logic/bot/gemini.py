@@ -14,6 +14,11 @@ contract's ``bot_error`` codes:
 
 Each error carries ``partial_text`` (the pieces yielded before it) and ``retryable``
 (transient and nothing yielded yet): retrying after text was shown would show it twice.
+``refused`` says what the model refused, when the request itself was the problem: the key
+(``"key"``: rejected), the key's quota (``"quota"``: 429), the model name (``"model"``:
+404) or the content (``"content"``: a blocked prompt or answer); None for failures of the
+service or the network. Whose key or model it was decides who must act
+(chat.logic.bot.failures).
 Error texts never contain the API key: SDK messages are scrubbed and the SDK exception is
 not chained (``__cause__`` is None).
 
@@ -39,7 +44,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import httpx2
 from google import genai
@@ -48,6 +53,12 @@ from google.genai import types
 
 from chat import redaction
 from chat.logic.bot.context import Blob, Turn
+
+Refused = Literal["key", "quota", "model", "content"]
+# Finish reasons of an answer the model withheld for what it would have said.
+_WITHHELD = frozenset(
+    {"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION", "IMAGE_SAFETY"}
+)
 
 _REDACTED = "[redacted]"
 # The answer stream being read on the current thread (its response hook records the socket).
@@ -77,6 +88,7 @@ class GeminiError(Exception):
         partial_text: str = "",
         status: int | None = None,
         message: str | None = None,
+        refused: Refused | None = None,
     ):
         super().__init__(detail)
         self.detail = detail
@@ -84,6 +96,7 @@ class GeminiError(Exception):
         self.partial_text = partial_text
         self.status = status
         self.message = message or self.default_message
+        self.refused = refused
 
     @property
     def produced_output(self) -> bool:
@@ -221,6 +234,7 @@ class AnswerStream:
                 transient=False,
                 partial_text=self.text,
                 message="The AI model declined to answer this.",
+                refused="content",
             )
         if self.finish_reason is None:
             # The body ended cleanly but the final event never came.
@@ -228,10 +242,16 @@ class AnswerStream:
                 "the stream ended before the model finished", transient=True, partial_text=self.text
             )
         if not self._pieces:
+            withheld = self.finish_reason in _WITHHELD
             raise GeminiModelError(
                 f"the model returned no text (finish reason {self.finish_reason})",
                 transient=False,
-                message="The AI model returned an empty answer.",
+                message=(
+                    "The AI model declined to answer this."
+                    if withheld
+                    else "The AI model returned an empty answer."
+                ),
+                refused="content" if withheld else None,
             )
 
 
@@ -368,20 +388,22 @@ def _from_status(exc: genai_errors.APIError, detail: str, partial_text: str) -> 
             transient=True,
             partial_text=partial_text,
             status=status,
+            refused="quota",
         )
     if status in (408, 504):
         return GeminiTimeout(detail, transient=True, partial_text=partial_text, status=status)
-    message = None
+    message, refused = None, None
     if status in (401, 403) or any(d.get("reason") == "API_KEY_INVALID" for d in details):
-        message = "The room's Gemini API key was rejected."
+        message, refused = "The room's Gemini API key was rejected.", "key"
     elif status == 404:
-        message = "The room's AI model is not available."
+        message, refused = "The room's AI model is not available.", "model"
     return GeminiModelError(
         detail,
         transient=status >= 500,
         partial_text=partial_text,
         status=status,
         message=message,
+        refused=refused,
     )
 
 

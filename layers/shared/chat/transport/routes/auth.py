@@ -23,8 +23,12 @@ router = Router()
     },
     security=[],
 )
-def register(body: RegisterRequest) -> Response[AuthResponse]:
-    return Response(status_code=201, content_type="application/json", body=accounts.register(body))
+def register(
+    body: RegisterRequest, address: Annotated[str, Depends(client_address)]
+) -> Response[AuthResponse]:
+    return Response(
+        status_code=201, content_type="application/json", body=accounts.register(body, address)
+    )
 
 
 @router.post("/auth/login")

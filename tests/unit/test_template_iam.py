@@ -1,0 +1,121 @@
+"""Least privilege, on the template as SAM translates it: each function's role allows the
+DynamoDB actions its code makes on each table and nothing more (the integration tests hold
+every handler to these: tests/support/iam.py), never a Scan or a wildcard; the keys trust
+what they must and no more."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+
+from local.template import resources_of_type
+from tests.support import iam
+from tests.support.sam import translated
+
+# function -> table (or table/index) -> the DynamoDB actions it may make there
+EXPECTED = {
+    "AuthFunction": {
+        "UsersTable": {"GetItem", "PutItem"},
+        "RateLimitsTable": {"UpdateItem"},  # every limit is one conditional update
+    },
+    "RoomsFunction": {
+        "UsersTable": {"GetItem"},  # reads names; password hashes are Auth's
+        "RoomsTable": {"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem"},
+        "MembershipsTable": {
+            "GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "DeleteItem",
+            "ConditionCheckItem",
+        },
+        "MembershipsTable/index/by_user": {"Query"},
+        "MessagesTable": {"GetItem", "Query", "PutItem", "UpdateItem"},
+        "ConnectionsTable": {"Query", "DeleteItem", "BatchWriteItem"},
+        "RateLimitsTable": {"UpdateItem"},
+        "AttachmentsTable": {"BatchGetItem", "PutItem", "UpdateItem", "BatchWriteItem"},
+    },
+    "WsAuthorizerFunction": {},
+    "WsConnectFunction": {"ConnectionsTable": {"PutItem", "Query", "BatchWriteItem"}},
+    "WsMessageFunction": {
+        "AttachmentsTable": {"BatchGetItem", "UpdateItem"},
+        "ConnectionsTable": {"Query", "PutItem", "DeleteItem", "ConditionCheckItem", "BatchWriteItem"},
+        "RoomsTable": {"UpdateItem"},
+        "MembershipsTable": {"GetItem", "ConditionCheckItem"},
+        "MessagesTable": {"GetItem", "PutItem", "UpdateItem"},
+        "RateLimitsTable": {"UpdateItem"},
+    },
+    "BotWorkerFunction": {
+        "RoomsTable": {"GetItem", "UpdateItem"},
+        "MembershipsTable": {"GetItem", "Query"},  # read only
+        "MessagesTable": {"GetItem", "Query", "PutItem", "UpdateItem"},
+        "ConnectionsTable": {"Query", "BatchWriteItem"},
+        "IdempotencyTable": {"GetItem", "PutItem", "UpdateItem", "DeleteItem"},
+    },
+    "SearchFunction": {
+        "SearchIndexTable": {"Query"},
+        "MessagesTable": {"BatchGetItem"},  # the candidates, read back as stored now
+        "MembershipsTable": {"BatchGetItem"},  # the caller's memberships now
+        "MembershipsTable/index/by_user": {"Query"},
+    },
+    "SearchIndexerFunction": {"SearchIndexTable": {"BatchWriteItem"}},
+}  # fmt: skip
+
+
+def _granted() -> dict[str, dict[str, set[str]]]:
+    granted: dict[str, dict[str, set[str]]] = {}
+    for function, grants in iam.dynamodb_grants().items():
+        tables = granted.setdefault(function, defaultdict(set))
+        for action, resource in grants:
+            tables[resource.split(":table/", 1)[1]].add(action.split(":", 1)[1])
+    return {function: dict(tables) for function, tables in granted.items()}
+
+
+def test_each_function_may_make_exactly_its_dynamodb_calls():
+    assert _granted() == EXPECTED
+
+
+def _statements() -> list[tuple[str, dict]]:
+    found = []
+    for name, role in resources_of_type(translated(), "AWS::IAM::Role").items():
+        for policy in role["Properties"].get("Policies") or []:
+            document = policy.get("PolicyDocument") or {}
+            found += [(name, s) for s in document.get("Statement", [])]
+    return found
+
+
+def test_no_role_scans_or_uses_a_dynamodb_wildcard():
+    for role, statement in _statements():
+        actions = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        for action in actions:
+            assert action.lower() != "dynamodb:scan", role
+            assert not (action.startswith("dynamodb:") and "*" in action), (role, action)
+            assert action != "*", role
+    template_text = json.dumps(translated())
+    assert "DynamoDBCrudPolicy" not in template_text
+
+
+def test_the_worker_decrypts_a_shared_keys_cmk_only_through_secrets_manager_for_that_secret():
+    worker = translated()["Resources"]["BotWorkerFunctionRole"]["Properties"]["Policies"]
+    conditional = [p for p in worker if "Fn::If" in p]
+    decrypts = [
+        p["Fn::If"][1]
+        for p in conditional
+        if "kms:Decrypt" in json.dumps(p) and p["Fn::If"][0] == "HasSharedGeminiKey"
+    ]
+    ((statement,),) = [d["PolicyDocument"]["Statement"] for d in decrypts]
+    assert statement["Action"] == "kms:Decrypt"
+    condition = statement["Condition"]["StringEquals"]
+    assert condition["kms:ViaService"] == {"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"}
+    assert condition["kms:EncryptionContext:SecretARN"] == {"Ref": "SharedGeminiKeySecretArn"}
+
+
+def test_the_alarm_topic_key_trusts_this_accounts_alarms_only():
+    policy = translated()["Resources"]["AlarmTopicKey"]["Properties"]["KeyPolicy"]
+    (cloudwatch,) = [
+        s
+        for s in policy["Statement"]
+        if s["Principal"].get("Service") == "cloudwatch.amazonaws.com"
+    ]
+    assert cloudwatch["Condition"]["StringEquals"] == {
+        "aws:SourceAccount": {"Ref": "AWS::AccountId"}
+    }
+    assert "alarm:*" in cloudwatch["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"]
