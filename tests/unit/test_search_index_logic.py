@@ -243,6 +243,7 @@ def test_the_join_pages_below_before_and_reports_where_it_stopped():
 def test_a_join_out_of_reads_says_down_to_where_its_answer_is_complete(monkeypatch):
     monkeypatch.setattr(join, "MIN_PAGE", 10)
     monkeypatch.setattr(join, "MIN_PAGE_UNFILTERED", 10)
+    monkeypatch.setattr(join, "MAX_PAGE", 10)
     ids = _ids(400)
     # "alpha" in the even messages, "beta" in the odd ones, both in the last one only
     texts = {m: ("alpha" if n % 2 == 0 else "beta") for n, m in enumerate(ids)}
@@ -285,6 +286,7 @@ def test_the_join_agrees_with_a_scan_of_every_message(monkeypatch):
         before, want, reads = None, rng.randint(1, 8), rng.randint(1, 6)
         monkeypatch.setattr(join, "MIN_PAGE", rng.choice((1, 3, 10, 200)))
         monkeypatch.setattr(join, "MIN_PAGE_UNFILTERED", rng.choice((1, 2, 50)))
+        monkeypatch.setattr(join, "MAX_PAGE", rng.choice((2, 8, 1000)))
         for _ in range(1000):
             page = _candidates(index, q, want=want, before=before, reads=reads)
             # The join's buckets may yield more than the query (verified on the text later)
@@ -346,6 +348,7 @@ def test_paging_a_search_across_rooms_returns_every_match_once_newest_first(monk
             stored[(room, item["message_id"])] = item
         monkeypatch.setattr(join, "MIN_PAGE", rng.choice((1, 5, 200)))
         monkeypatch.setattr(join, "MIN_PAGE_UNFILTERED", rng.choice((1, 5, 50)))
+        monkeypatch.setattr(join, "MAX_PAGE", rng.choice((2, 8, 1000)))
         monkeypatch.setattr(service, "READS_PER_ROOM", rng.choice((1, 3, 20)))
         monkeypatch.setattr(service.search_index, "read", index.read)
         monkeypatch.setattr(

@@ -25,10 +25,13 @@ from chat.dal.search_index import Bucket, Page
 AFTER = "-"
 
 Reader = Callable[..., Page]  # chat.dal.search_index.read
-# Postings a read asks for: a filtered bucket reads more (its other terms are skipped, and
-# fewer reads mean fewer seeks; 200 postings are ~2 RRU), a bucket of one term what is wanted.
+# Postings a cursor's first read asks for: a filtered bucket more (its other terms are
+# skipped; 200 postings are ~2 RRU), a bucket of one term what is wanted. Each further read
+# of the cursor asks for twice as many, up to MAX_PAGE: a bucket read far (a common word
+# joined with a rare one) costs a few reads, not one per page of what is wanted.
 MIN_PAGE = 200
 MIN_PAGE_UNFILTERED = 50
+MAX_PAGE = 1000
 
 
 class OutOfBudget(Exception):
@@ -91,6 +94,7 @@ class Cursor:
                     self.last = message_id
             self.resume, self.stopped_at = page.resume, page.stopped_at
             self.exhausted = page.resume is None
+            self.page_size = min(MAX_PAGE, 2 * self.page_size)
 
 
 def _within(message_id: str, below: str | None, inclusive: bool) -> bool:
