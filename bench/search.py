@@ -295,7 +295,7 @@ def add_members(scopes: list[Scope]) -> None:
 
 def run_queries(scope: Scope, queries: dict[str, list[str]], calls: Calls) -> list[tuple]:
     from chat.logic.search import service
-    from chat.logic.tokens import Principal
+    from chat.principal import Principal
     from chat.observability import metrics
 
     principal = Principal(scope.user_id, scope.user_id)
@@ -358,7 +358,7 @@ def main() -> None:
     import boto3
     from moto import mock_aws
 
-    from chat import clients
+    from chat import aws
     from local import moto_dynamodb
     from local.template import create_tables, load_template
     from tests.support.streams import TableStream
@@ -367,9 +367,9 @@ def main() -> None:
     rng = random.Random(SEED)
     corpus = Corpus(rng)
     with mock_aws():
-        clients.reset()
+        aws.reset()
         create_tables(boto3.client("dynamodb"), load_template())
-        calls = Calls(clients.dynamodb_resource().meta.client)
+        calls = Calls(aws.dynamodb_resource().meta.client)
         stream = TableStream("MessagesTable")
         rooms = [f"room{n:02d}" for n in range(ROOMS)]
         scopes = [

@@ -67,11 +67,11 @@ def messages(table: Any, rooms: list[str]) -> Iterator[dict[str, Any]]:
 
 def reindex(messages_table: str, rooms: list[str]) -> tuple[int, int]:
     """Put the postings of every searchable message; (messages read, postings put)."""
-    from chat import clients
+    from chat import aws
     from chat.dal import search_index
     from chat.logic.search.postings import postings_of
 
-    table = clients.dynamodb_resource().Table(messages_table)
+    table = aws.dynamodb_resource().Table(messages_table)
     read = put = 0
     pending: list[search_index.Posting] = []
     for item in messages(table, rooms):

@@ -46,7 +46,7 @@ def test_browsers_may_upload_from_the_allowed_origin():
 
 
 def test_lifecycle_deletes_only_uploads_and_aborts_incomplete_ones():
-    from chat.logic.attachments import object_key, upload_key
+    from chat.adapters.storage import object_key, upload_key
 
     rules = BUCKET["Properties"]["LifecycleConfiguration"]["Rules"]
     aborts = [r for r in rules if "AbortIncompleteMultipartUpload" in r]

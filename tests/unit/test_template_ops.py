@@ -332,8 +332,8 @@ def test_only_operator_caused_bot_errors_are_alarmed():
     for metrics in bot_alarms:
         for _, _, dimensions in metrics:
             assert dimensions["cause"] == "operator", dimensions
-    code = (ROOT / "layers/shared/chat/logic/bot/answer.py").read_text()
-    assert 'add_dimension(name="cause", value=cause)' in code
+    code = (ROOT / "layers/shared/chat/logic/bot/ending.py").read_text()
+    assert 'add_dimension(name="cause", value=failure.cause)' in code
 
 
 def test_custom_metric_alarms_match_what_the_functions_emit():

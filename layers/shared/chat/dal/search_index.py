@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
-from chat import clients
+from chat import aws
 from chat.dal.tables import table_name
 
 _BATCH_WRITE_MAX = 25
@@ -61,7 +61,7 @@ def _item(posting: Posting) -> dict[str, str]:
 
 
 def _client() -> Any:
-    return clients.dynamodb_resource().meta.client
+    return aws.dynamodb_resource().meta.client
 
 
 def write(puts: Sequence[Posting], deletes: Sequence[Posting]) -> int:

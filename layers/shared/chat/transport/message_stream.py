@@ -11,7 +11,7 @@ destination (the indexer's dead-letter queue) and the shard moves on.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
@@ -24,10 +24,13 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from chat.logic.search.indexing import apply_change
 from chat.observability import logger, metrics
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+
 _processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
-def handle_batch(event: dict[str, Any], lambda_context: Any) -> dict[str, Any]:
+def handle_batch(event: dict[str, Any], lambda_context: Any) -> PartialItemFailureResponse:
     """A batch of stream records; `batchItemFailures` names the records that failed."""
     return process_partial_response(
         event=event, record_handler=handle_record, processor=_processor, context=lambda_context

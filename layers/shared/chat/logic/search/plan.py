@@ -10,7 +10,7 @@ the search (the bucket of one character holds a large share of the room's terms)
 
 from __future__ import annotations
 
-from chat.dal.search_index import Bucket
+from chat.dal.search_index import Bucket, Match
 from chat.logic.search.postings import LEVELS
 from chat.logic.search.terms import Query
 
@@ -29,7 +29,7 @@ def exact_bucket(room_id: str, word: str) -> Bucket:
 def prefix_bucket(room_id: str, prefix: str) -> Bucket:
     """The bucket of every term starting with `prefix`: the last level it is as long as."""
     level = max(level for level in LEVELS if level <= len(prefix))
-    match = "all" if len(prefix) == level else "prefix"
+    match: Match = "all" if len(prefix) == level else "prefix"
     return Bucket(room_id, level, prefix[:level], match, prefix)
 
 

@@ -22,19 +22,19 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chat.clients import thread_pool
+from chat.aws import thread_pool
 from chat.dal import messages as message_table
 from chat.dal import search_index
 from chat.dal.rooms import member_room_ids, room_ids_of_user
 from chat.errors import NotFound, ValidationFailed
-from chat.logic import attachments
+from chat.logic import message_view
 from chat.logic.search.join import RoomCandidates, candidates
 from chat.logic.search.plan import buckets
 from chat.logic.search.postings import searchable
 from chat.logic.search.terms import Query, parse_query, tokens
-from chat.logic.tokens import Principal
 from chat.models import Message, SearchResults
 from chat.observability import logger, metrics
+from chat.principal import Principal
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 50
@@ -107,7 +107,7 @@ def _search(
                 item = stored.get(key)
                 if item is None or not shows(item, query, viewer):
                     continue
-                results.append(Message(**attachments.with_urls(item)))
+                results.append(message_view.as_message(item))
                 if len(results) == limit:
                     more = index < len(page) - 1 or cursor is not None
                     return SearchResults(results=results, next_before=key[1] if more else None)

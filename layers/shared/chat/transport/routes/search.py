@@ -5,16 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from chat.logic.search import service
-from chat.logic.tokens import Principal
-from chat.models import MessageId, SearchResults
-from chat.transport.rest import BEARER, authenticate
+from chat.models import Id, SearchResults
+from chat.transport.rest import BEARER, Caller
 
 router = Router()
-Caller = Annotated[Principal, Depends(authenticate)]
 
 
 @router.get("/search", security=BEARER)
@@ -23,6 +20,6 @@ def search(
     q: Annotated[str, Query(min_length=1, max_length=200)],
     room_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=service.MAX_LIMIT)] = service.DEFAULT_LIMIT,
-    before: Annotated[MessageId | None, Query()] = None,
+    before: Annotated[Id | None, Query()] = None,
 ) -> SearchResults:
     return service.search(principal, q, room_id=room_id, limit=limit, before=before)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from chat import clients
+from chat import aws
 
 
 class ConnectionGone(Exception):
@@ -13,7 +13,7 @@ class ConnectionGone(Exception):
 
 def post_to_connection(connection_id: str, data: bytes) -> None:
     try:
-        clients.management_api().post_to_connection(ConnectionId=connection_id, Data=data)
+        aws.management_api().post_to_connection(ConnectionId=connection_id, Data=data)
     except ClientError as exc:
         _raise_gone(connection_id, exc)
 
@@ -21,7 +21,7 @@ def post_to_connection(connection_id: str, data: bytes) -> None:
 def delete_connection(connection_id: str) -> None:
     """Close a connection (API Gateway then sends its `$disconnect`)."""
     try:
-        clients.management_api().delete_connection(ConnectionId=connection_id)
+        aws.management_api().delete_connection(ConnectionId=connection_id)
     except ClientError as exc:
         _raise_gone(connection_id, exc)
 

@@ -1,4 +1,5 @@
-"""Time and size limits of one bot answer."""
+"""The budget of one bot answer: its time (deadlines, stalls, retries), its size and its
+checkpoints. Not the rate limits on commands, which are chat.logic.rate_limits."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from chat.logic.bot.context import MAX_MESSAGES
 
 
 @dataclass(frozen=True)
-class Limits:
-    """Time and size limits of one answer (seconds, bytes). Tests replace ``LIMITS``."""
+class AnswerBudget:
+    """Seconds and bytes one answer may take. Tests replace ``BUDGET``."""
 
     answer_timeout: float = 90.0  # the whole answer, retries included
     stall_timeout: float = 20.0  # connecting, first byte, any pause between bytes
@@ -32,4 +33,4 @@ class Limits:
     idempotency_seconds: int = 24 * 3600  # the queue's retention: any redelivery is covered
 
 
-LIMITS = Limits()
+BUDGET = AnswerBudget()

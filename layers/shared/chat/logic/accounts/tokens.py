@@ -1,9 +1,9 @@
-"""Access tokens (HS256 JWT signed with a key from Secrets Manager) and the caller they name."""
+"""Access tokens: HS256 JWTs signed with a key from Secrets Manager, each naming its caller
+(a `Principal`)."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import jwt
 
@@ -11,23 +11,16 @@ from chat.adapters.jwt_key import jwt_signing_key
 from chat.config import settings
 from chat.errors import Unauthorized
 from chat.models import BOT_USER_ID
+from chat.principal import Principal
 
 _ALGORITHM = "HS256"
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is calling: taken from a verified token. `token_expires_at` (epoch seconds) is
-    when that token stops being valid: a WebSocket connection lives on past its handshake."""
-
-    user_id: str
-    username: str
-    token_expires_at: int | None = None
 
 
 def issue_token(user_id: str, username: str) -> tuple[str, int]:
     """A signed access token and its lifetime in seconds."""
     lifetime = settings().token_ttl_seconds
+    if lifetime is None:  # the function that issues tokens requires it (require_settings)
+        raise RuntimeError("TOKEN_TTL_SECONDS is not set for this function")
     now = int(time.time())
     claims = {"sub": user_id, "username": username, "iat": now, "exp": now + lifetime}
     return jwt.encode(claims, jwt_signing_key(), algorithm=_ALGORITHM), lifetime

@@ -1,13 +1,26 @@
-"""Catching up after a reconnect: `GET /rooms/{id}/messages?after=`."""
+"""Reading a room's messages: pages back in time (`GET /rooms/{id}/messages?before=`) and
+catching up after a reconnect (`?after=`)."""
 
 from __future__ import annotations
 
 from chat.dal import messages as message_table
 from chat.errors import ValidationFailed
-from chat.logic import attachments
+from chat.logic import message_view
 from chat.logic.access import require_member
-from chat.logic.tokens import Principal
-from chat.models import Message, MessagesAfterPage
+from chat.models import MessagePage, MessagesAfterPage
+from chat.principal import Principal
+
+
+def history(principal: Principal, room_id: str, limit: int, before: str | None) -> MessagePage:
+    """Up to `limit` messages before `before` (the newest, without it), oldest first;
+    `next_before` is the page's first id while older messages exist, else null."""
+    require_member(room_id, principal.user_id)
+    items, more = message_table.page(room_id, limit, before)
+    items.reverse()  # oldest -> newest within the page
+    return MessagePage(
+        messages=[message_view.as_message(item) for item in items],
+        next_before=items[0]["message_id"] if more and items else None,
+    )
 
 
 def history_after(
@@ -27,6 +40,6 @@ def history_after(
     require_member(room_id, principal.user_id)
     items, more = message_table.page_after(room_id, limit, after)
     return MessagesAfterPage(
-        messages=[Message(**attachments.with_urls(item)) for item in items],
+        messages=[message_view.as_message(item) for item in items],
         next_after=items[-1]["message_id"] if more and items else None,
     )

@@ -4,18 +4,21 @@ single conditional updates, so they never undo a concurrent reaction or each oth
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from chat.dal import message_changes as changes
 from chat.dal import messages as message_table
+from chat.dal.items import MessageItem
 from chat.dal.rooms import get_room
 from chat.errors import Conflict, Forbidden, NotFound
 from chat.frames import MessageDeletedFrame, MessageUpdatedFrame
 from chat.ids import now_iso
-from chat.logic import attachments, presence
+from chat.logic import message_view
 from chat.logic.access import require_member
-from chat.logic.tokens import Principal
+from chat.logic.conversation import attachments
+from chat.logic.realtime import presence
 from chat.models import Message
+from chat.principal import Principal
 
 
 def edit_message(principal: Principal, room_id: str, message_id: str, content: str) -> Message:
@@ -25,17 +28,17 @@ def edit_message(principal: Principal, room_id: str, message_id: str, content: s
     item = changes.edit_text(room_id, message_id, principal.username, content, now_iso())
     if item is None:
         _explain_refused_edit(message_table.get_message(room_id, message_id))
-    message = Message(**attachments.with_urls(item))
+    message = message_view.as_message(item)
     presence.send_to_room(room_id, MessageUpdatedFrame.of(message))
     return message
 
 
-def _explain_refused_edit(current: dict[str, Any] | None) -> NoReturn:
+def _explain_refused_edit(current: MessageItem | None) -> NoReturn:
     if current is None:
         raise NotFound("Message not found")
     if current.get("deleted"):
         raise Conflict("The message was deleted")
-    if current.get("message_type") != "text":
+    if current["message_type"] != "text":
         raise Conflict("Only text messages can be edited, not bot commands or the bot's answers")
     raise Forbidden("Only the author can edit a message")
 

@@ -3,29 +3,29 @@
 The frame is serialised once; pushes run in parallel on a bounded thread pool (the
 management client's connection pool is as large). Any failure of one push is logged and
 counted, never raised, and disturbs no other push. Gone connections (410/403) are only
-reported: what a gone connection means (a disconnect) is presence's rule (chat.logic.presence).
-A room's subscriber whose token has expired gets nothing (shared/API.md: it receives no more
-frames); it is reported too, for presence to close.
+reported: what a gone connection means (a disconnect) is presence's rule
+(chat.logic.realtime.presence). A room's subscriber whose token has expired gets nothing
+(docs/API.md: it receives no more frames); it is reported too, for presence to close.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chat.adapters.push import ConnectionGone, post_to_connection
-from chat.clients import PUSH_POOL_SIZE, thread_pool
-from chat.dal import connections as connection_table
+from chat.adapters.management_api import ConnectionGone, post_to_connection
+from chat.aws import PUSH_POOL_SIZE, thread_pool
+from chat.dal.items import SubscriberItem
 from chat.frames import ServerFrame
 from chat.observability import capture_method, logger, metrics
 
 
-def _pool() -> ThreadPoolExecutor:
+def pool() -> ThreadPoolExecutor:
+    """The pushes' thread pool (also for queries that run while a caller does other work)."""
     return thread_pool("push", PUSH_POOL_SIZE)
 
 
@@ -37,7 +37,7 @@ class FanOut:
     expired: list[str] = field(default_factory=list)  # skipped: their token has expired
 
 
-def token_expired(subscriber: dict[str, Any], now: float) -> bool:
+def token_expired(subscriber: SubscriberItem, now: float) -> bool:
     """Whether the token a subscribed connection opened with has expired."""
     expires_at = subscriber.get("token_expires_at")
     return expires_at is not None and int(expires_at) <= now
@@ -55,7 +55,7 @@ def _push(connection_id: str, data: bytes) -> str:
 
 
 # One trace subsegment per fan-out, not per push: the pushes are signed HTTP requests that
-# X-Ray does not record as AWS calls (chat.clients.ManagementApi), and a room of 1000 would
+# X-Ray does not record as AWS calls (chat.aws.ManagementApi), and a room of 1000 would
 # make a trace of 1000 subsegments. Only where the function has a tracer (the bot worker).
 @capture_method
 def to_connections(connection_ids: Iterable[str], frame: ServerFrame) -> FanOut:
@@ -68,7 +68,7 @@ def to_connections(connection_ids: Iterable[str], frame: ServerFrame) -> FanOut:
     outcomes = (
         [_push(ids[0], data)]
         if len(ids) == 1
-        else list(_pool().map(lambda cid: _push(cid, data), ids))
+        else list(pool().map(lambda cid: _push(cid, data), ids))
     )
     for connection_id, outcome in zip(ids, outcomes, strict=True):
         if outcome == "delivered":
@@ -85,36 +85,21 @@ def to_connections(connection_ids: Iterable[str], frame: ServerFrame) -> FanOut:
     return result
 
 
-def subscribers_of(room_id: str) -> Future[list[dict[str, Any]]]:
-    """The room's subscribers, queried on the pool: the caller does something else meanwhile
-    (stores the message) and pushes once both are done."""
-    return _pool().submit(connection_table.room_subscribers, room_id)
-
-
-def to_room(
-    room_id: str,
+def to_subscribers(
+    subscribers: Sequence[SubscriberItem],
     frame: ServerFrame,
     *,
     exclude_user_id: str | None = None,
     also_connection_id: str | None = None,
-    subscribers: list[dict[str, Any]] | None = None,
 ) -> FanOut:
-    """Push a frame to every live subscriber of a room (one Query for the subscribers,
-    unless the caller already has them: `subscribers_of`).
-
-    `exclude_user_id` leaves out all of one user's sockets; `also_connection_id` adds
-    a connection that may not be subscribed (a sender's own socket, for its ack).
-    Subscribers whose token has expired are left out and reported in ``expired``.
-    """
-    if subscribers is None:
-        subscribers = connection_table.room_subscribers(room_id)
+    """Push a frame to a room's subscribers. `exclude_user_id` leaves out all of one user's
+    sockets; `also_connection_id` adds a connection that may not be subscribed (a sender's
+    own socket, for its ack). Subscribers whose token has expired are left out and reported
+    in ``expired``."""
     now = time.time()
+    live = [s for s in subscribers if not token_expired(s, now)]
     expired = [s["connection_id"] for s in subscribers if token_expired(s, now)]
-    ids = [
-        s["connection_id"]
-        for s in subscribers
-        if s["user_id"] != exclude_user_id and not token_expired(s, now)
-    ]
+    ids = [s["connection_id"] for s in live if s["user_id"] != exclude_user_id]
     if also_connection_id:
         ids.append(also_connection_id)
     result = to_connections(ids, frame)

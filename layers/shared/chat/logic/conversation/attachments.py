@@ -1,5 +1,6 @@
-"""Attachments (shared/API.md, Attachments): uploads through presigned S3 POSTs, the checks
-that let a message carry them, and fresh presigned GET URLs on every read.
+"""Attachments (docs/API.md, Attachments): uploads through presigned S3 POSTs, the checks
+that let a message carry them, and what a deleted
+message leaves of them (reading them, with fresh presigned GET URLs: ``chat.logic.message_view``).
 
 1. ``create_upload``: a member declares a file (name, type, size; validated by
    ``CreateAttachmentRequest`` before anything else). We record who declared it in which
@@ -25,29 +26,26 @@ attached within ``ATTACH_WITHIN_SECONDS`` of its creation.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chat.adapters import storage
 from chat.dal import attachments as records
+from chat.dal.items import AttachmentItem, AttachmentRef, MessageItem
 from chat.errors import ValidationFailed
 from chat.ids import new_id, now_iso
 from chat.logic.access import require_member
-from chat.logic.tokens import Principal
 from chat.models import (
     MAX_ATTACHMENTS_PER_MESSAGE,
-    Attachment,
     AttachmentUpload,
     AttachmentUploadForm,
     CreateAttachmentRequest,
-    Message,
 )
 from chat.observability import logger, metrics
+from chat.principal import Principal
 
 UPLOAD_EXPIRES_SECONDS = 300
-DOWNLOAD_EXPIRES_SECONDS = 3600  # the contract asks for at least 5 minutes
 ATTACH_WITHIN_SECONDS = 12 * 3600
 RECORD_TTL_SECONDS = 2 * 24 * 3600  # unattached records outlive their uploads' lifecycle
 
@@ -79,17 +77,6 @@ IMAGE_SIGNATURES = {
 }
 
 
-def upload_key(room_id: str, attachment_id: str) -> str:
-    """Where the client uploads a declared file (deleted by the lifecycle rule a day later)."""
-    return f"uploads/{room_id}/{attachment_id}"
-
-
-def object_key(room_id: str, message_id: str, attachment_id: str) -> str:
-    """The file a message carries: its upload, copied when the message was stored. Only that
-    message's sending writes it (its id is new), so nothing can replace its bytes."""
-    return f"rooms/{room_id}/{message_id}/{attachment_id}"
-
-
 def looks_like(content_type: str, head: bytes) -> bool:
     """Whether ``head`` (an object's first bytes) is of the declared image format;
     True for types that are not images."""
@@ -104,23 +91,23 @@ def create_upload(
     """Record a declared attachment and return the presigned POST to upload it."""
     require_member(room_id, principal.user_id)
     attachment_id = new_id()
-    key = upload_key(room_id, attachment_id)
+    key = storage.upload_key(room_id, attachment_id)
     upload = storage.presigned_upload(
         key, request.content_type, request.size, UPLOAD_EXPIRES_SECONDS
     )
     records.put_attachment(
-        {
-            "attachment_id": attachment_id,
-            "room_id": room_id,
-            "user_id": principal.user_id,
-            "filename": request.filename,
-            "content_type": request.content_type,
-            "size": request.size,
-            "object_key": key,  # of the upload
-            "created_at": now_iso(),
-            "created_epoch": int(time.time()),
-            "expires_at": int(time.time()) + RECORD_TTL_SECONDS,
-        }
+        AttachmentItem(
+            attachment_id=attachment_id,
+            room_id=room_id,
+            user_id=principal.user_id,
+            filename=request.filename,
+            content_type=request.content_type,
+            size=request.size,
+            object_key=key,  # of the upload
+            created_at=now_iso(),
+            created_epoch=int(time.time()),
+            expires_at=int(time.time()) + RECORD_TTL_SECONDS,
+        )
     )
     metrics.add_metric(name="AttachmentsDeclared", unit=MetricUnit.Count, value=1)
     return AttachmentUpload(
@@ -137,7 +124,7 @@ def _refuse(message: str) -> ValidationFailed:
 
 def prepare(
     principal: Principal, room_id: str, attachment_ids: Sequence[str], message_id: str
-) -> list[dict]:
+) -> list[AttachmentRef]:
     """Check that message ``message_id`` (not stored yet) from ``principal`` in ``room_id``
     may carry these attachments, copying each upload to the message's own key and checking
     the copy; return what the message stores of each (no URL). Raises ValidationFailed
@@ -148,7 +135,7 @@ def prepare(
         raise _refuse("The same attachment is listed twice")
     found = records.get_attachments(attachment_ids)
     now = int(time.time())
-    refs = []
+    refs: list[AttachmentRef] = []
     for attachment_id in attachment_ids:
         record = found.get(attachment_id)
         # Someone else's attachment, or another room's, is as unknown as a made-up id.
@@ -159,19 +146,19 @@ def prepare(
         if now - int(record.get("created_epoch", now)) > ATTACH_WITHIN_SECONDS:
             raise _refuse(f"Attachment {attachment_id} has expired; upload the file again")
         refs.append(
-            {
-                "attachment_id": attachment_id,
-                "filename": record["filename"],
-                "content_type": record["content_type"],
-                "size": int(record["size"]),
-            }
+            AttachmentRef(
+                attachment_id=attachment_id,
+                filename=record["filename"],
+                content_type=record["content_type"],
+                size=int(record["size"]),
+            )
         )
     copies: list[str] = []
     try:
         for attachment_id in attachment_ids:
             record = found[attachment_id]
-            key = object_key(room_id, message_id, attachment_id)
-            if not storage.copy(upload_key(room_id, attachment_id), key):
+            key = storage.object_key(room_id, message_id, attachment_id)
+            if not storage.copy(storage.upload_key(room_id, attachment_id), key):
                 raise _refuse(f"Attachment {attachment_id} was not uploaded")
             copies.append(key)
             _check_copy(record, key)
@@ -181,7 +168,7 @@ def prepare(
     return refs
 
 
-def _check_copy(record: Mapping[str, Any], key: str) -> None:
+def _check_copy(record: AttachmentItem, key: str) -> None:
     attachment_id = record["attachment_id"]
     stored = storage.head(key)
     if stored is None:  # pragma: no cover - copied just before
@@ -213,15 +200,16 @@ def _discard(keys: Sequence[str]) -> None:
         logger.exception("could not delete the copies of an unsent message")
 
 
-def store_message(
-    item: dict[str, Any], refs: Sequence[Mapping[str, Any]], principal: Principal
-) -> None:
+def store_message(item: MessageItem, refs: Sequence[AttachmentRef], principal: Principal) -> None:
     """Store a message item with its attachments (prepared for it), claiming them in the
     same transaction; the copies go when it is not stored."""
-    copies = [object_key(item["room_id"], item["message_id"], ref["attachment_id"]) for ref in refs]
+    copies = [
+        storage.object_key(item["room_id"], item["message_id"], ref["attachment_id"])
+        for ref in refs
+    ]
     try:
         stored = records.put_message_attaching(
-            {**item, "attachments": [dict(ref) for ref in refs]},
+            {**item, "attachments": list(refs)},
             [ref["attachment_id"] for ref in refs],
             room_id=item["room_id"],
             user_id=principal.user_id,
@@ -235,54 +223,18 @@ def store_message(
     metrics.add_metric(name="AttachmentsAttached", unit=MetricUnit.Count, value=len(refs))
 
 
-# ------------------------------------------------------------------------------ reading
-def signed(
-    refs: Sequence[Mapping[str, Any]] | None, room_id: str, message_id: str
-) -> list[Attachment]:
-    """The contract's Attachments of a message's stored refs, each with a fresh presigned GET."""
-    return [
-        Attachment(
-            attachment_id=ref["attachment_id"],
-            filename=ref["filename"],
-            content_type=ref["content_type"],
-            size=int(ref["size"]),
-            url=storage.presigned_download(
-                object_key(room_id, message_id, ref["attachment_id"]),
-                ref["filename"],
-                ref["content_type"],
-                DOWNLOAD_EXPIRES_SECONDS,
-            ),
-        )
-        for ref in refs or ()
-    ]
-
-
-def with_urls(item: Mapping[str, Any]) -> dict[str, Any]:
-    """A stored message item with its attachments signed (none for a deleted message)."""
-    if item.get("deleted"):
-        return {**item, "attachments": []}
-    if not item.get("attachments"):
-        return dict(item)
-    return {
-        **item,
-        "attachments": signed(item["attachments"], item["room_id"], item["message_id"]),
-    }
-
-
-def delete_attachments_of(message: Mapping[str, Any] | Message) -> None:
-    """Delete a message's attachments: their files, their uploads and their records. For
-    message deletion (a stored item or a Message); the message item itself is the caller's
-    to update (a tombstone has no attachments)."""
-    if isinstance(message, Message):
-        message = message.model_dump()
+def delete_attachments_of(message: MessageItem) -> None:
+    """Delete a stored message's attachments: their files, their uploads and their records
+    (message deletion; the message item itself is the caller's to update: a tombstone has
+    no attachments)."""
     refs = message.get("attachments") or []
     if not refs:
         return
     room_id, message_id = message["room_id"], message["message_id"]
     ids = [ref["attachment_id"] for ref in refs]
     storage.delete(
-        [object_key(room_id, message_id, attachment_id) for attachment_id in ids]
-        + [upload_key(room_id, attachment_id) for attachment_id in ids]
+        [storage.object_key(room_id, message_id, attachment_id) for attachment_id in ids]
+        + [storage.upload_key(room_id, attachment_id) for attachment_id in ids]
     )
     records.delete_attachments(ids)
     logger.info("attachments deleted", extra={"count": len(ids)})

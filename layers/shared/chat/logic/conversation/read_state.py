@@ -10,17 +10,16 @@ COUNT Queries run in parallel, 8 at a time.
 
 from __future__ import annotations
 
-from typing import Any
-
 from chat.dal import messages as message_table
 from chat.dal import read_state as pointers
+from chat.dal.items import RoomItem
 from chat.dal.rooms import get_membership
 from chat.errors import NotFound, ValidationFailed
 from chat.frames import ReadFrame
-from chat.logic import presence
 from chat.logic.access import require_member
-from chat.logic.tokens import Principal
+from chat.logic.realtime import presence
 from chat.models import ReadState
+from chat.principal import Principal
 
 UNREAD_CAP = 100
 
@@ -32,8 +31,8 @@ def mark_read(principal: Principal, room_id: str, message_id: str) -> ReadState:
     if message_table.get_message(room_id, message_id) is None:
         message = "message_id is not a message of this room"
         raise ValidationFailed(message, details=[{"field": "message_id", "message": message}])
+    last_read: str | None = message_id
     if pointers.advance_read_pointer(room_id, principal.user_id, message_id):
-        last_read = message_id
         frame = ReadFrame(room_id=room_id, username=principal.username, message_id=message_id)
         presence.send_to_room(room_id, frame, exclude_user_id=principal.user_id)
     else:
@@ -45,17 +44,18 @@ def mark_read(principal: Principal, room_id: str, message_id: str) -> ReadState:
     return ReadState(last_read_message_id=last_read, unread_count=unread)
 
 
-def _never_had_messages(room: dict[str, Any]) -> bool:
+def _never_had_messages(room: RoomItem) -> bool:
     return room.get("last_message_at") is None
 
 
-def read_states(principal: Principal, rooms: list[dict[str, Any]]) -> dict[str, ReadState]:
+def read_states(principal: Principal, rooms: list[RoomItem]) -> dict[str, ReadState]:
     """The caller's read state in each of these rooms (room items), by room id."""
     memberships = pointers.memberships_of(principal.user_id, [room["room_id"] for room in rooms])
     states: dict[str, ReadState] = {}
     pending: list[tuple[str, str | None]] = []
     for room in rooms:
-        last_read = memberships.get(room["room_id"], {}).get("last_read_message_id")
+        membership = memberships.get(room["room_id"])
+        last_read = membership.get("last_read_message_id") if membership else None
         if _never_had_messages(room):
             states[room["room_id"]] = ReadState(last_read_message_id=last_read, unread_count=0)
         else:

@@ -42,9 +42,9 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol, cast
 
 import httpx2
 from google import genai
@@ -52,7 +52,6 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from chat import redaction
-from chat.logic.bot.context import Blob, Turn
 
 Refused = Literal["key", "quota", "model", "content"]
 # Finish reasons of an answer the model withheld for what it would have said.
@@ -64,6 +63,24 @@ _REDACTED = "[redacted]"
 # The answer stream being read on the current thread (its response hook records the socket).
 _reading = threading.local()
 _DETAIL_LIMIT = 500
+
+
+class Turn(Protocol):
+    """A turn of the conversation the model answers (chat.logic.bot.context.Turn)."""
+
+    @property
+    def role(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+
+
+class Blob(Protocol):
+    """A file given to the model as inline bytes (chat.logic.bot.context.Blob)."""
+
+    @property
+    def mime_type(self) -> str: ...
+    @property
+    def data(self) -> bytes: ...
 
 
 @dataclass(frozen=True)
@@ -97,10 +114,6 @@ class GeminiError(Exception):
         self.status = status
         self.message = message or self.default_message
         self.refused = refused
-
-    @property
-    def produced_output(self) -> bool:
-        return bool(self.partial_text)
 
     @property
     def retryable(self) -> bool:
@@ -178,13 +191,16 @@ class AnswerStream:
         if response is not None:
             _shut_down(response)
 
-    def _run(self) -> Iterator[str]:
+    def _run(self) -> Generator[str, None, None]:
         if self._aborted:
             return
         deadline = time.monotonic() + self._total_timeout
         _reading.stream = self
-        responses = self._client.models.generate_content_stream(
-            model=self._model, contents=self._contents, config=self._config
+        responses = cast(
+            Generator[types.GenerateContentResponse, None, None],
+            self._client.models.generate_content_stream(
+                model=self._model, contents=self._contents, config=self._config
+            ),
         )
         try:
             for response in responses:
@@ -325,9 +341,9 @@ class GeminiClient:
 
 
 def _part(part: str | Blob) -> types.Part:
-    if isinstance(part, Blob):
-        return types.Part.from_bytes(data=part.data, mime_type=part.mime_type)
-    return types.Part(text=part)
+    if isinstance(part, str):
+        return types.Part(text=part)
+    return types.Part.from_bytes(data=part.data, mime_type=part.mime_type)
 
 
 def _contents(turns: Sequence[Turn], file_parts: Sequence[str | Blob]) -> list[types.Content]:
@@ -392,7 +408,8 @@ def _from_status(exc: genai_errors.APIError, detail: str, partial_text: str) -> 
         )
     if status in (408, 504):
         return GeminiTimeout(detail, transient=True, partial_text=partial_text, status=status)
-    message, refused = None, None
+    message: str | None = None
+    refused: Refused | None = None
     if status in (401, 403) or any(d.get("reason") == "API_KEY_INVALID" for d in details):
         message, refused = "The room's Gemini API key was rejected.", "key"
     elif status == 404:

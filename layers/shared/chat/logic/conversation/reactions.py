@@ -13,12 +13,13 @@ import unicodedata
 
 from chat.dal import message_changes as changes
 from chat.dal import messages as message_table
+from chat.dal.items import ReactionItem
 from chat.errors import Conflict, NotFound, Unavailable, ValidationFailed
 from chat.frames import ReactionFrame
-from chat.logic import presence
 from chat.logic.access import require_member
-from chat.logic.tokens import Principal
+from chat.logic.realtime import presence
 from chat.models import Reaction, ReactionList
+from chat.principal import Principal
 
 MAX_DISTINCT_EMOJI = 20
 MAX_EMOJI_BYTES = 32
@@ -95,12 +96,14 @@ def react(
             if add:
                 raise Conflict("The message was deleted")
             return ReactionList(reactions=[])
-        current = [Reaction(**reaction) for reaction in item.get("reactions") or []]
+        current = [Reaction.model_validate(reaction) for reaction in item.get("reactions") or []]
         change = _added if add else _removed
         updated = change(current, emoji, principal.username)
         if updated is None:
             return ReactionList(reactions=current)
-        stored = [reaction.model_dump() for reaction in updated]
+        stored = [
+            ReactionItem(emoji=r.emoji, count=r.count, usernames=r.usernames) for r in updated
+        ]
         if changes.replace_reactions(room_id, message_id, stored, item.get("reactions_rev")):
             count = next((r.count for r in updated if r.emoji == emoji), 0)
             frame = ReactionFrame(

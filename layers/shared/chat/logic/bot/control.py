@@ -1,4 +1,4 @@
-"""Bot control (shared/API.md, Bot control): stopping an answer and regenerating one.
+"""Bot control (docs/API.md, Bot control): stopping an answer and regenerating one.
 
 **Stop** (``POST …/messages/{id}/stop``, the ``bot_stop`` frame): ``message_id`` is a bot
 message or the command that asked for it (then its latest answer: the last regeneration's
@@ -6,7 +6,7 @@ or the first). Any member may stop.
 
 - An answer that streams is marked (``stop_requested``, on the condition that it still
   streams). Its worker learns of it at its next checkpoint, at most
-  ``Limits.checkpoint_interval`` later, since the checkpoint is conditional on the mark's
+  ``AnswerBudget.checkpoint_interval`` later, since the checkpoint is conditional on the mark's
   absence; the worker then closes the model's stream, stores what was sent as ``stopped``
   and sends the one final frame (chat.logic.bot.answer).
 - A command whose answer has not started yet (it waits in the room's FIFO queue) is not
@@ -27,25 +27,23 @@ command, so queueing it would answer ``202`` and then nothing).
 
 from __future__ import annotations
 
-import re
-from typing import Any
-
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chat.adapters.bot_queue import enqueue_command
 from chat.dal import messages as message_table
+from chat.dal.items import MessageItem, message_item
 from chat.dal.rooms import touch_last_message
 from chat.errors import Conflict, NotFound, Unavailable, ValidationFailed
-from chat.frames import BotStreamFrame, MessageFrame
+from chat.frames import MessageFrame
 from chat.ids import now_iso
-from chat.logic import presence
 from chat.logic.access import require_member
+from chat.logic.bot.intake import check_bot_limits, queue
 from chat.logic.bot.reply import new_reply
-from chat.logic.messages import check_bot_limits
-from chat.logic.tokens import Principal
-from chat.observability import logger, metrics
+from chat.logic.bot.transcript import Transcript
+from chat.logic.realtime import presence
+from chat.observability import metrics
+from chat.principal import Principal
+from chat.queued_command import QueuedCommand
 
-_MESSAGE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _DELETED_COMMAND = "The command of this answer was deleted; it cannot be answered again"
 
 
@@ -94,40 +92,34 @@ def regenerate(principal: Principal, room_id: str, message_id: str) -> str:
     generation = message_table.next_generation(room_id, command_id)
     if generation is None:
         raise Conflict(_DELETED_COMMAND)
-    try:
-        enqueue_command(room_id, command_id, generation)
-    except Exception as exc:
-        logger.exception(
-            "could not queue a regeneration",
-            extra={"room_id": room_id, "message_id": command_id, "generation": generation},
-        )
-        metrics.add_metric(name="BotCommandsNotQueued", unit=MetricUnit.Count, value=1)
-        raise Unavailable("The bot is unavailable right now; try again later") from exc
+    if not queue(QueuedCommand(room_id, command_id, generation)):
+        raise Unavailable("The bot is unavailable right now; try again later")
     metrics.add_metric(name="BotRegenerationsQueued", unit=MetricUnit.Count, value=1)
     return command_id
 
 
-def _message(room_id: str, message_id: str) -> dict[str, Any]:
-    item = message_table.get_message(room_id, message_id) if _MESSAGE_ID.match(message_id) else None
+def _message(room_id: str, message_id: str) -> MessageItem:
+    item = message_table.get_message(room_id, message_id)
     if item is None:
         raise NotFound("Message not found")
     return item
 
 
-def _latest_reply(room_id: str, command: dict[str, Any]) -> dict[str, Any] | None:
+def _latest_reply(room_id: str, command: MessageItem) -> MessageItem | None:
     """The reply of the command's latest generation; None when this request stopped it
     before it started (its stopped reply stored and announced here)."""
     command_id = command["message_id"]
     generation = int(command.get("generations") or 0)
-    attribute = message_table.reply_attribute(generation)
-    reply_id = command.get(attribute)
+    reply_id = message_table.reply_id(command, generation)
     if reply_id is None:
         if command.get("status") == "error":  # never queued: no answer is coming
             raise Conflict("This command has no answer to stop")
         if _stop_before_start(room_id, command_id, generation):
             return None
         # The worker started the answer meanwhile: stop that one.
-        reply_id = (message_table.get_message(room_id, command_id) or {}).get(attribute)
+        reply_id = message_table.reply_id(
+            message_table.get_message(room_id, command_id), generation
+        )
     reply = message_table.get_message(room_id, reply_id) if reply_id else None
     if reply is None:
         raise Conflict("This command has no answer to stop")
@@ -138,24 +130,10 @@ def _stop_before_start(room_id: str, command_id: str, generation: int) -> bool:
     """Store the command's reply of this generation as stopped and empty, unless the
     worker started it first (False); announce it like an ended answer."""
     reply = new_reply(room_id, command_id, status="stopped")
-    item = reply.model_dump(exclude_none=True)
-    if generation:
-        item["generation"] = generation
-    if not message_table.put_reply(command_id, item, generation):
+    if not message_table.put_reply(message_item(reply), generation):
         return False
     touch_last_message(room_id, reply.created_at)
     presence.send_to_room(room_id, MessageFrame.of(reply))
-    final = BotStreamFrame(
-        room_id=room_id,
-        message_id=reply.message_id,
-        reply_to=command_id,
-        chunk="",
-        is_complete=True,
-        seq=0,
-        offset=0,
-        full_response="",
-        stopped=True,
-    )
-    presence.send_to_room(room_id, final)
+    presence.send_to_room(room_id, Transcript.of_reply(reply).final_frame(stopped=True))
     metrics.add_metric(name="BotCommandsStoppedQueued", unit=MetricUnit.Count, value=1)
     return True

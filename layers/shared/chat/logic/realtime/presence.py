@@ -8,21 +8,24 @@ is a disconnect, so every push that must honour that goes through `send_to_*` he
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chat.adapters.push import ConnectionGone, delete_connection
+from chat.adapters.management_api import ConnectionGone, delete_connection
 from chat.dal import connections as connection_table
+from chat.dal.items import SubscriberItem
 from chat.errors import NotFound, Unauthorized
 from chat.frames import JoinedFrame, LeftFrame, PresenceFrame, ServerFrame, TypingFrame
 from chat.ids import now_iso
-from chat.logic import fanout
 from chat.logic.access import require_member
-from chat.logic.tokens import Principal
+from chat.logic.realtime import fanout
 from chat.observability import logger, metrics
+from chat.principal import Principal
 
 
 @dataclass(frozen=True)
@@ -69,18 +72,32 @@ def send_to_room(
     *,
     exclude_user_id: str | None = None,
     also_connection_id: str | None = None,
-    subscribers: list[dict[str, Any]] | None = None,
+    subscribers: list[SubscriberItem] | None = None,
 ) -> fanout.FanOut:
-    """`fanout.to_room` (to `subscribers` when the caller already has them), then the gone
-    connections are disconnected."""
-    result = fanout.to_room(
-        room_id,
+    """Push a frame to every live subscriber of a room (one Query for them, unless the
+    caller has them already: `prefetched_subscribers`), then disconnect the gone ones.
+    `exclude_user_id` and `also_connection_id` as `fanout.to_subscribers` takes them."""
+    if subscribers is None:
+        subscribers = connection_table.room_subscribers(room_id)
+    result = fanout.to_subscribers(
+        subscribers,
         frame,
         exclude_user_id=exclude_user_id,
         also_connection_id=also_connection_id,
-        subscribers=subscribers,
     )
     return _forget_gone(result)
+
+
+@contextmanager
+def prefetched_subscribers(room_id: str) -> Iterator[Future[list[SubscriberItem]]]:
+    """The room's subscribers, queried on the push pool while the caller does something
+    else (stores a message), for `send_to_room(..., subscribers=...)` to push at once. The
+    query is waited for on leaving, so nothing is left running when the caller fails."""
+    future = fanout.pool().submit(connection_table.room_subscribers, room_id)
+    try:
+        yield future
+    finally:
+        wait([future])
 
 
 # ------------------------------------------------------------------------------ connections
@@ -109,7 +126,7 @@ def disconnect(connection_id: str) -> None:
 
 
 def _announce(
-    subscribers: list[dict[str, Any]],
+    subscribers: list[SubscriberItem],
     room_id: str,
     user_id: str,
     username: str,
@@ -125,13 +142,13 @@ def join(socket: Socket, principal: Principal, room_id: str) -> None:
     """Subscribe a member's socket to a room: it gets `joined`, the others `presence`."""
     require_member(room_id, principal.user_id)
     connection_id = socket.connection_id
-    connection = {
-        "connection_id": connection_id,
-        "user_id": principal.user_id,
-        "username": principal.username,
-        "expires_at": connection_table.expires_at(socket.connected_at),
-        "token_expires_at": principal.token_expires_at,
-    }
+    connection = SubscriberItem(
+        connection_id=connection_id,
+        user_id=principal.user_id,
+        username=principal.username,
+        expires_at=connection_table.expires_at(socket.connected_at),
+        token_expires_at=principal.token_expires_at,
+    )
     before = connection_table.room_subscribers(room_id)
     subscribed = connection_table.subscribe(connection, room_id)
     if subscribed == "connection_gone":

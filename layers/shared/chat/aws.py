@@ -9,7 +9,7 @@ import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import boto3
@@ -52,10 +52,10 @@ class ManagementApi:
         self.credentials = credentials
         self.http = http or URLLib3Session(
             max_pool_connections=PUSH_POOL_SIZE,
-            timeout=(2, 5),
+            timeout=(2, 5),  # type: ignore[arg-type]  # (connect, read), as urllib3 takes it
             # What botocore's clients set: without it, a request's body waits for the ACK
             # of its headers (Nagle's algorithm against delayed ACKs: 40 ms a push).
-            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],  # type: ignore[list-item]
         )
         self.attempts = 2
 
@@ -83,7 +83,7 @@ class ManagementApi:
                 return
             if (status >= 500 or status == 429) and attempt < self.attempts:
                 continue
-            raise ClientError(_error_response(response), operation)
+            raise ClientError(cast(Any, _error_response(response)), operation)
 
     @classmethod
     def from_settings(cls) -> ManagementApi:

@@ -1,4 +1,4 @@
-"""The limits that protect the service and its Gemini spend (shared/API.md, limits): each a
+"""The limits that protect the service and its Gemini spend (docs/API.md, limits): each a
 sliding window (chat.dal.rate_limits) whose size is a template parameter (chat.config).
 
 | policy | counted per | window | setting (template parameter) |
