@@ -34,7 +34,7 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from chat import models, text_rules
 from chat.transport.rest import build_app
-from chat.transport.routes import attachments, auth, bot, conversation, rooms
+from chat.transport.routes import attachments, auth, bot, conversation, rooms, search
 
 # The document depends on the code only, never on a deployment's settings; building the
 # resolver reads them, so a bare shell gets placeholders (see main()).
@@ -325,7 +325,14 @@ def _describe_parameters(spec: dict[str, Any]) -> None:
 
 # ------------------------------------------------------------------------------ the document
 def document() -> str:
-    app = build_app(auth.router, rooms.router, conversation.router, bot.router, attachments.router)
+    app = build_app(
+        auth.router,
+        rooms.router,
+        conversation.router,
+        bot.router,
+        attachments.router,
+        search.router,
+    )
     spec = json.loads(
         app.get_openapi_json_schema(
             title="Collaborative AI chat API",

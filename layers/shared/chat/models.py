@@ -317,6 +317,13 @@ class MessagePage(Model):
     next_before: str | None
 
 
+class SearchResults(Model):
+    """`GET /search`: matching messages, newest first; `next_before` pages on (null: no more)."""
+
+    results: list[Message]
+    next_before: str | None
+
+
 class MessagesAfterPage(Model):
     """A catch-up page (`?after=`): oldest -> newest; `next_after` null when nothing newer."""
 

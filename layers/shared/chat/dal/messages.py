@@ -7,6 +7,7 @@ from typing import Any, cast
 
 from boto3.dynamodb.conditions import Key
 
+from chat import aws
 from chat.dal.items import MessageItem
 from chat.dal.tables import (
     table,
@@ -242,3 +243,29 @@ def _aliases(condition: str, values: dict[str, Any]) -> dict[str, Any]:
         names["#deleted"] = "deleted"
         values = {**values, ":false": False}
     return {"ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
+
+
+_BATCH_GET_MAX = 100
+
+
+def get_messages(keys: list[tuple[str, str]]) -> dict[tuple[str, str], MessageItem]:
+    """Messages by (room_id, message_id), read consistently (what a search shows must be
+    what is stored now), in chunks of BatchGetItem's maximum; missing ones are left out."""
+    dynamodb = aws.dynamodb_resource()
+    name = table_name("messages")
+    found: dict[tuple[str, str], MessageItem] = {}
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), _BATCH_GET_MAX):
+        chunk = unique[start : start + _BATCH_GET_MAX]
+        request: dict[str, Any] = {
+            name: {
+                "Keys": [{"room_id": room, "message_id": message} for room, message in chunk],
+                "ConsistentRead": True,
+            }
+        }
+        while request:
+            response = dynamodb.batch_get_item(RequestItems=request)
+            for item in response["Responses"].get(name, []):
+                found[(item["room_id"], item["message_id"])] = cast(MessageItem, item)
+            request = response.get("UnprocessedKeys") or {}
+    return found

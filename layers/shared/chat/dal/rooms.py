@@ -314,3 +314,28 @@ def leave(room_id: str, user_id: str, successor: MembershipItem | None = None) -
         )
         items[-1]["Update"]["ExpressionAttributeNames"] = {"#owner": "owner"}
     return transact(items) is None
+
+
+def member_room_ids(user_id: str, room_ids: list[str]) -> set[str]:
+    """Which of these rooms the user is a member of now: their membership items, read
+    consistently (the `by_user` index may lag a leave or a removal by a moment)."""
+    dynamodb = aws.dynamodb_resource()
+    name = table_name("memberships")
+    found: set[str] = set()
+    unique = list(dict.fromkeys(room_ids))
+    for start in range(0, len(unique), _BATCH_GET_MAX):
+        request: dict[str, Any] = {
+            name: {
+                "Keys": [
+                    {"room_id": room_id, "user_id": user_id}
+                    for room_id in unique[start : start + _BATCH_GET_MAX]
+                ],
+                "ConsistentRead": True,
+                "ProjectionExpression": "room_id",
+            }
+        }
+        while request:
+            response = dynamodb.batch_get_item(RequestItems=request)
+            found.update(item["room_id"] for item in response["Responses"].get(name, []))
+            request = response.get("UnprocessedKeys") or {}
+    return found

@@ -1,5 +1,6 @@
 """Attachments (docs/API.md, Attachments): uploads through presigned S3 POSTs, the checks
-that let a message carry them, and fresh presigned GET URLs on every read.
+that let a message carry them, and what a deleted
+message leaves of them (reading them, with fresh presigned GET URLs: ``chat.logic.message_view``).
 
 1. ``create_upload``: a member declares a file (name, type, size; validated by
    ``CreateAttachmentRequest`` before anything else). We record who declared it in which
@@ -37,17 +38,14 @@ from chat.ids import new_id, now_iso
 from chat.logic.access import require_member
 from chat.models import (
     MAX_ATTACHMENTS_PER_MESSAGE,
-    Attachment,
     AttachmentUpload,
     AttachmentUploadForm,
     CreateAttachmentRequest,
-    Message,
 )
 from chat.observability import logger, metrics
 from chat.principal import Principal
 
 UPLOAD_EXPIRES_SECONDS = 300
-DOWNLOAD_EXPIRES_SECONDS = 3600  # the contract asks for at least 5 minutes
 ATTACH_WITHIN_SECONDS = 12 * 3600
 RECORD_TTL_SECONDS = 2 * 24 * 3600  # unattached records outlive their uploads' lifecycle
 
@@ -223,34 +221,6 @@ def store_message(item: MessageItem, refs: Sequence[AttachmentRef], principal: P
         _discard(copies)
         raise _refuse("An attachment was attached to another message meanwhile")
     metrics.add_metric(name="AttachmentsAttached", unit=MetricUnit.Count, value=len(refs))
-
-
-# ------------------------------------------------------------------------------ reading
-def signed(refs: Sequence[AttachmentRef] | None, room_id: str, message_id: str) -> list[Attachment]:
-    """The contract's Attachments of a message's stored refs, each with a fresh presigned GET."""
-    return [
-        Attachment(
-            attachment_id=ref["attachment_id"],
-            filename=ref["filename"],
-            content_type=ref["content_type"],
-            size=int(ref["size"]),
-            url=storage.presigned_download(
-                storage.object_key(room_id, message_id, ref["attachment_id"]),
-                ref["filename"],
-                ref["content_type"],
-                DOWNLOAD_EXPIRES_SECONDS,
-            ),
-        )
-        for ref in refs or ()
-    ]
-
-
-def as_message(item: MessageItem) -> Message:
-    """A stored message as the contract shows it: its attachments signed (none for a
-    deleted message)."""
-    refs = [] if item.get("deleted") else item.get("attachments")
-    signed_refs = signed(refs, item["room_id"], item["message_id"])
-    return Message.model_validate({**item, "attachments": signed_refs})
 
 
 def delete_attachments_of(message: MessageItem) -> None:

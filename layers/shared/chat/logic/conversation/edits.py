@@ -13,6 +13,7 @@ from chat.dal.rooms import get_room
 from chat.errors import Conflict, Forbidden, NotFound
 from chat.frames import MessageDeletedFrame, MessageUpdatedFrame
 from chat.ids import now_iso
+from chat.logic import message_view
 from chat.logic.access import require_member
 from chat.logic.conversation import attachments
 from chat.logic.realtime import presence
@@ -27,7 +28,7 @@ def edit_message(principal: Principal, room_id: str, message_id: str, content: s
     item = changes.edit_text(room_id, message_id, principal.username, content, now_iso())
     if item is None:
         _explain_refused_edit(message_table.get_message(room_id, message_id))
-    message = attachments.as_message(item)
+    message = message_view.as_message(item)
     presence.send_to_room(room_id, MessageUpdatedFrame.of(message))
     return message
 

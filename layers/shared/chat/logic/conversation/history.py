@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from chat.dal import messages as message_table
 from chat.errors import ValidationFailed
+from chat.logic import message_view
 from chat.logic.access import require_member
-from chat.logic.conversation import attachments
 from chat.models import MessagePage, MessagesAfterPage
 from chat.principal import Principal
 
@@ -18,7 +18,7 @@ def history(principal: Principal, room_id: str, limit: int, before: str | None) 
     items, more = message_table.page(room_id, limit, before)
     items.reverse()  # oldest -> newest within the page
     return MessagePage(
-        messages=[attachments.as_message(item) for item in items],
+        messages=[message_view.as_message(item) for item in items],
         next_before=items[0]["message_id"] if more and items else None,
     )
 
@@ -40,6 +40,6 @@ def history_after(
     require_member(room_id, principal.user_id)
     items, more = message_table.page_after(room_id, limit, after)
     return MessagesAfterPage(
-        messages=[attachments.as_message(item) for item in items],
+        messages=[message_view.as_message(item) for item in items],
         next_after=items[-1]["message_id"] if more and items else None,
     )

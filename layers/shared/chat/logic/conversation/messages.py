@@ -22,6 +22,7 @@ from chat.dal.rooms import touch_last_message
 from chat.errors import NotFound, ValidationFailed
 from chat.frames import MessageFrame
 from chat.ids import new_id, now_iso
+from chat.logic import message_view
 from chat.logic.access import require_member
 from chat.logic.bot import intake
 from chat.logic.conversation import attachments
@@ -122,7 +123,7 @@ def _store(principal: Principal, message: Message, refs: list[AttachmentRef]) ->
     item = message_item(message)
     if refs:
         attachments.store_message(item, refs, principal)
-        signed = attachments.signed(refs, message.room_id, message.message_id)
+        signed = message_view.signed(refs, message.room_id, message.message_id)
         message = message.model_copy(update={"attachments": signed})
     elif not message_table.put_member_message(item, principal.user_id):
         raise NotFound("Room not found")
