@@ -314,6 +314,27 @@ class Reaction(Model):
     usernames: list[str]
 
 
+class ToolCall(Model):
+    """A tool the bot used for an answer: a search of the room, or of the web."""
+
+    tool: Tool
+    query: str
+
+
+class Source(Model):
+    """A web page a grounded answer cites."""
+
+    title: str
+    url: str
+
+
+class AnswerUsage(Model):
+    """The tokens the model reported for one answer (every request of it, summed)."""
+
+    input_tokens: int
+    output_tokens: int
+
+
 class Message(Model):
     message_id: str
     room_id: str
@@ -329,10 +350,28 @@ class Message(Model):
     deleted: bool = False
     reactions: list[Reaction] = Field(default_factory=list)
     attachments: list[Attachment] = Field(default_factory=list)
+    # A bot answer's model usage, tools used and web pages cited (docs/bot.md).
+    usage: AnswerUsage | None = None
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    sources: list[Source] = Field(default_factory=list)
 
 
 class RegenerateResponse(Model):
     command_id: str
+
+
+class BotUsage(Model):
+    name: str
+    answers: int
+    input_tokens: int
+    output_tokens: int
+
+
+class UsageReport(Model):
+    """`GET /rooms/{id}/usage`: each bot's answers and tokens in one UTC month."""
+
+    month: str
+    bots: list[BotUsage]
 
 
 class MessagePage(Model):

@@ -79,6 +79,21 @@ class AttachmentRef(TypedDict):
     size: Number
 
 
+class ToolCallItem(TypedDict):
+    tool: Tool
+    query: str
+
+
+class SourceItem(TypedDict):
+    title: str
+    url: str
+
+
+class UsageItem(TypedDict):
+    input_tokens: Number
+    output_tokens: Number
+
+
 class MessageItem(TypedDict):
     """messages table, (room_id, message_id)."""
 
@@ -103,6 +118,19 @@ class MessageItem(TypedDict):
     # A bot reply: the next frame's seq at its last checkpoint, and when a stop was asked.
     stream_seq: NotRequired[Number]
     stop_requested: NotRequired[str]
+    # A bot reply, once ended: what the model reported, the tools it used, the pages cited.
+    usage: NotRequired[UsageItem]
+    tool_calls: NotRequired[list[ToolCallItem]]
+    sources: NotRequired[list[SourceItem]]
+    visible_to: NotRequired[str]  # a private command or answer: its one viewer
+
+
+class BotUsageCounts(TypedDict):
+    """rooms table, `USAGE#<room>#<month>`: one bot's counters (chat.dal.bot_usage)."""
+
+    answers: int
+    input: int
+    output: int
 
 
 class ConnectionItem(TypedDict):
