@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NotRequired, TypedDict, cast
 if TYPE_CHECKING:
     from boto3.dynamodb.types import Binary
 
-    from chat.models import Message, MessageStatus, MessageType, Role
+    from chat.models import Message, MessageStatus, MessageType, Role, Tool
 
 Number = int | Decimal  # int as written, Decimal as read
 
@@ -28,8 +28,19 @@ class UserItem(TypedDict):
     created_at: str
 
 
-class RoomItem(TypedDict):
-    """rooms table, `ROOM#<id>`: the room and its bot settings."""
+class BotSettingsFields(TypedDict):
+    """A bot's settings as stored (the default bot's on its room's item): absent, the
+    deployment's model, no instructions, no key of its own, no tools, no budget."""
+
+    model: NotRequired[str]
+    system_prompt: NotRequired[str]
+    api_key_ciphertext: NotRequired[bytes | Binary]
+    tools: NotRequired[list[Tool]]  # absent when none
+    monthly_token_budget: NotRequired[Number]
+
+
+class RoomItem(BotSettingsFields):
+    """rooms table, `ROOM#<id>`: the room and the default bot's settings."""
 
     room_id: str
     name: str
@@ -40,9 +51,6 @@ class RoomItem(TypedDict):
     code: str
     human_count: NotRequired[Number]  # absent on rooms made before it was counted
     last_message_at: NotRequired[str]
-    api_key_ciphertext: NotRequired[bytes | Binary]
-    model: NotRequired[str]
-    system_prompt: NotRequired[str]
 
 
 class MembershipItem(TypedDict):
@@ -71,6 +79,21 @@ class AttachmentRef(TypedDict):
     size: Number
 
 
+class ToolCallItem(TypedDict):
+    tool: Tool
+    query: str
+
+
+class SourceItem(TypedDict):
+    title: str
+    url: str
+
+
+class UsageItem(TypedDict):
+    input_tokens: Number
+    output_tokens: Number
+
+
 class MessageItem(TypedDict):
     """messages table, (room_id, message_id)."""
 
@@ -95,6 +118,19 @@ class MessageItem(TypedDict):
     # A bot reply: the next frame's seq at its last checkpoint, and when a stop was asked.
     stream_seq: NotRequired[Number]
     stop_requested: NotRequired[str]
+    # A bot reply, once ended: what the model reported, the tools it used, the pages cited.
+    usage: NotRequired[UsageItem]
+    tool_calls: NotRequired[list[ToolCallItem]]
+    sources: NotRequired[list[SourceItem]]
+    visible_to: NotRequired[str]  # a private command or answer: its one viewer
+
+
+class BotUsageCounts(TypedDict):
+    """rooms table, `USAGE#<room>#<month>`: one bot's counters (chat.dal.bot_usage)."""
+
+    answers: int
+    input: int
+    output: int
 
 
 class ConnectionItem(TypedDict):

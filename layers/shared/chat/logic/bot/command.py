@@ -5,8 +5,9 @@ regenerations) this loads the command, the room, its members, the recent
 history and its attachments (chat.logic.bot.files), builds what the model sees, and creates
 the bot's reply (``status: "streaming"``) in one transaction with the command's reply
 attribute of that generation (``reply_id``, ``reply_id_1`` …); then the answer is streamed
-(chat.logic.bot.answer). A room without a key (its own, else the stack's shared one) is
-answered ``no_api_key``.
+(chat.logic.bot.answer), with the bot's tools. A room without a key (its own, else the
+stack's shared one) is answered ``no_api_key``; a bot that has used its monthly token budget
+``budget_exceeded``; neither calls the model.
 
 Failures of our own infrastructure before the reply exists (DynamoDB, KMS, Secrets
 Manager) raise, and the queue retries the command; every read happens before the first
@@ -32,12 +33,13 @@ from chat.config import settings
 from chat.dal import messages as message_table
 from chat.dal import rooms as room_table
 from chat.dal.items import MessageItem, RoomItem, message_item
-from chat.logic.bot import budget, files
+from chat.ids import now_iso
+from chat.logic.bot import budget, files, room_settings, usage
 from chat.logic.bot.answer import Answer, Result
 from chat.logic.bot.context import ModelInput, build_model_input
 from chat.logic.bot.failures import Failure
 from chat.logic.bot.reply import new_reply
-from chat.models import MessageStatus
+from chat.models import BOT_USERNAME, MessageStatus
 from chat.observability import logger, metrics
 from chat.queued_command import QueuedCommand
 
@@ -65,7 +67,8 @@ def answer_command(command: QueuedCommand, deadline: float) -> Result:
         return {"outcome": "skipped"}
     api_key, room_key = _api_key(room)
     model_input = _model_input(room, item)  # every read before the first write
-    status: MessageStatus = "streaming" if api_key else "error"
+    refusal = _refusal(room, api_key)
+    status: MessageStatus = "error" if refusal else "streaming"
     reply = new_reply(command.room_id, command.message_id, status=status)
     if not message_table.put_reply(message_item(reply), command.generation):
         # Another run, or a stop request, got there first (or the command vanished).
@@ -73,8 +76,9 @@ def answer_command(command: QueuedCommand, deadline: float) -> Result:
         return _already_answered(command, message_table.reply_id(item, command.generation))
     room_table.touch_last_message(command.room_id, reply.created_at)
     answer = Answer.start(reply, started)
-    if not api_key:
-        return answer.end("error", Failure("no_api_key", NO_KEY_MESSAGE, "user"), stored=True)
+    if refusal or not api_key:
+        return answer.end("error", refusal, stored=True)
+    answer.use_tools(room_settings.tools_of(room), item)
     model = room.get("model") or settings().default_bot_model
     room_model = bool(room.get("model"))
     return answer.stream(
@@ -95,6 +99,18 @@ def _model_input(room: RoomItem, command: MessageItem) -> ModelInput:
     )
     # The files of the window's messages, read before the first write like the rest.
     return files.attach(model_input, history, storage.read)
+
+
+def _refusal(room: RoomItem, api_key: str | None) -> Failure | None:
+    """Why the bot will not call the model for this command, if it will not: no key, or
+    its monthly token budget used up."""
+    if not api_key:
+        return Failure("no_api_key", NO_KEY_MESSAGE, "user")
+    budget_tokens = room_settings.budget_of(room)
+    if usage.over_budget(room["room_id"], BOT_USERNAME, budget_tokens, now_iso()):
+        metrics.add_metric(name="BotBudgetRefusals", unit=MetricUnit.Count, value=1)
+        return Failure("budget_exceeded", usage.BUDGET_EXCEEDED, "user")
+    return None
 
 
 def _api_key(room: RoomItem) -> tuple[str | None, bool]:

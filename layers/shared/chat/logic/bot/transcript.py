@@ -2,8 +2,9 @@
 I/O, so it is tested alone.
 
 Every ``bot_stream`` frame carries ``seq`` (0, 1, 2 …) and ``offset`` (code points of the
-answer before its chunk); the final frame has ``is_complete``, ``full_response`` and
-``stopped``, and is built here only. An answer is at most ``max_bytes`` as JSON
+answer before its chunk); the final frame has ``is_complete``, ``full_response``,
+``stopped``, and the tools the answer used and the pages it cites (``tool_calls``,
+``sources``), and is built here only. An answer is at most ``max_bytes`` as JSON
 (ASCII-escaped, the largest encoding), so the final frame with its ``full_response`` stays
 under the WebSocket frame limit: model text past the cap is cut (``truncated``).
 """
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from chat.dal.items import MessageItem
 from chat.frames import BotErrorFrame, BotStreamFrame
 from chat.logic.bot.coalesce import json_size, prefix_within
-from chat.models import Message
+from chat.models import Message, Source, ToolCall
 
 
 @dataclass
@@ -31,6 +32,8 @@ class Transcript:
     offset: int = 0  # code points sent so far: the next chunk's offset
     admitted_bytes: int = 0  # JSON size of the model text let in so far
     truncated: bool = False  # the model wrote more than the cap
+    tool_calls: list[ToolCall] = field(default_factory=list)  # the tools used so far
+    sources: list[Source] = field(default_factory=list)  # the web pages cited so far
 
     @classmethod
     def of_reply(cls, reply: Message, max_bytes: int = 0) -> Transcript:
@@ -78,7 +81,13 @@ class Transcript:
 
     def final_frame(self, *, stopped: bool) -> BotStreamFrame:
         """The last frame of a complete or stopped answer: the whole text, once more."""
-        return self._stream_frame("", full_response=self.text, stopped=stopped)
+        return self._stream_frame(
+            "",
+            full_response=self.text,
+            stopped=stopped,
+            tool_calls=list(self.tool_calls),
+            sources=list(self.sources),
+        )
 
     def error_frame(self, code: str, message: str) -> BotErrorFrame:
         """The last frame of a failed answer."""
@@ -91,7 +100,13 @@ class Transcript:
         )
 
     def _stream_frame(
-        self, chunk: str, *, full_response: str | None = None, stopped: bool | None = None
+        self,
+        chunk: str,
+        *,
+        full_response: str | None = None,
+        stopped: bool | None = None,
+        tool_calls: list[ToolCall] | None = None,
+        sources: list[Source] | None = None,
     ) -> BotStreamFrame:
         return BotStreamFrame(
             room_id=self.room_id,
@@ -103,4 +118,6 @@ class Transcript:
             offset=self.offset,
             full_response=full_response,
             stopped=stopped,
+            tool_calls=tool_calls,
+            sources=sources,
         )

@@ -1,13 +1,16 @@
-"""A room's bot: its settings, stopping an answer, regenerating one. Every route is for
-members only (changing the settings for the room's owner)."""
+"""A room's bot: its settings, its usage, stopping an answer, regenerating one. Every route
+is for members only (changing the settings for the room's owner)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from chat.logic.bot import control, room_settings
-from chat.models import BotSettings, BotSettingsUpdate, Id, RegenerateResponse
+from chat.logic.bot import control, room_settings, usage
+from chat.models import BotSettings, BotSettingsUpdate, Id, RegenerateResponse, UsageReport
 from chat.transport.rest import BEARER, Caller
 
 router = Router()
@@ -21,6 +24,15 @@ def get_bot(principal: Caller, room_id: Id) -> BotSettings:
 @router.put("/rooms/<room_id>/bot", security=BEARER)
 def put_bot(principal: Caller, room_id: Id, body: BotSettingsUpdate) -> BotSettings:
     return room_settings.update_bot_settings(principal, room_id, body)
+
+
+@router.get("/rooms/<room_id>/usage", security=BEARER)
+def get_usage(
+    principal: Caller,
+    room_id: Id,
+    month: Annotated[str | None, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")] = None,
+) -> UsageReport:
+    return usage.usage_report(principal, room_id, month)
 
 
 @router.post(
