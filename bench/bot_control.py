@@ -63,9 +63,9 @@ def main() -> None:
             world, fake, Reply(text="one two", words_per_event=1, event_delay=10)
         )
 
-    from chat.logic.bot.limits import LIMITS
+    from chat.logic.bot.budget import BUDGET
 
-    print(f"stop request → final frame (checkpoint every {LIMITS.checkpoint_interval:g} s):")
+    print(f"stop request → final frame (checkpoint every {BUDGET.checkpoint_interval:g} s):")
     for name, latencies in (("model streaming", streaming), ("model paused", paused)):
         ordered = sorted(latencies)
         p95 = ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]

@@ -2,7 +2,7 @@
 latency coalescing adds.
 
 The fake Gemini streams 200 one-word tokens over 2 s (an SSE event every 10 ms) through the
-real SDK and chat.logic.bot.gemini. Each piece is fed, as it arrives, to coalescers driven the way
+real SDK and chat.adapters.gemini. Each piece is fed, as it arrives, to coalescers driven the way
 a synchronous worker would drive them (``feed`` per piece, ``flush`` at the end):
 
 - "per SDK chunk": no coalescing, one frame per piece;
@@ -40,9 +40,9 @@ from pathlib import Path
 _ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(_ROOT), str(_ROOT / "layers" / "shared")]
 
+from chat.adapters.gemini import GeminiClient  # noqa: E402
 from chat.logic.bot.coalesce import ChunkCoalescer  # noqa: E402
 from chat.logic.bot.context import Turn  # noqa: E402
-from chat.logic.bot.gemini import GeminiClient  # noqa: E402
 from local.fake_gemini import FakeGemini, Reply, start  # noqa: E402
 
 TOKENS, SECONDS, RUNS = 200, 2.0, 3
@@ -158,15 +158,15 @@ def worker_bench() -> None:
     results: dict[str, list[WorkerRun]] = {}
     # The handlers print their metrics (EMF) to stdout: keep them out of the figures.
     with start() as fake, _moto_stack(fake), redirect_stdout(io.StringIO()):
-        from chat.logic.bot import limits as answer_limits
+        from chat.logic.bot import budget as answer_budget
 
         world = _World()
-        one_worker_answer(world, fake, answer_limits.LIMITS)  # warm-up: imports, connections
-        for name, limits in (
-            ("worker, coalesced", answer_limits.LIMITS),
-            ("worker, per SDK chunk", replace(answer_limits.LIMITS, coalesce_window=0.0)),
+        one_worker_answer(world, fake, answer_budget.BUDGET)  # warm-up: imports, connections
+        for name, rules in (
+            ("worker, coalesced", answer_budget.BUDGET),
+            ("worker, per SDK chunk", replace(answer_budget.BUDGET, coalesce_window=0.0)),
         ):
-            results[name] = [one_worker_answer(world, fake, limits) for _ in range(RUNS)]
+            results[name] = [one_worker_answer(world, fake, rules) for _ in range(RUNS)]
 
     print(
         f"worker end to end: {TOKENS} tokens over {SECONDS:g} s, {SUBSCRIBERS} subscribers; "
@@ -224,14 +224,14 @@ class _World:
 def _timed_sockets_class():
     from urllib.parse import unquote, urlsplit
 
-    from chat import clients
+    from chat import aws
     from tests.support.clients import Sockets
 
     class TimedSockets(Sockets):
         """Sockets recording (time, connection, frame) for every push."""
 
         def __init__(self) -> None:
-            super().__init__(clients.management_api())
+            super().__init__(aws.management_api())
             self.timed: list[tuple[float, str, dict]] = []
 
         def send(self, request):
@@ -249,15 +249,15 @@ def _timed_sockets():
     return _timed_sockets_class()()
 
 
-def one_worker_answer(world: _World, fake: FakeGemini, limits) -> WorkerRun:
+def one_worker_answer(world: _World, fake: FakeGemini, rules) -> WorkerRun:
     import boto3
 
-    from chat.logic.bot import gemini
-    from chat.logic.bot import limits as answer_limits
+    from chat.adapters import gemini
+    from chat.logic.bot import budget as answer_budget
     from tests.support.clients import handler_of
     from tests.support.events import LambdaContext, sqs_event
 
-    answer_limits.LIMITS = limits
+    answer_budget.BUDGET = rules
     handed: list[tuple[float, str]] = []  # (when the SDK handed a piece over, the piece)
     original_next = gemini.AnswerStream.__next__
 
@@ -324,12 +324,12 @@ def _moto_stack(fake: FakeGemini):
     import boto3
     from moto import mock_aws
 
-    from chat import clients
+    from chat import aws
     from chat.config import settings
     from local.template import create_tables, load_template
 
     with mock_aws():
-        clients.reset()
+        aws.reset()
         create_tables(boto3.client("dynamodb"), load_template())
         boto3.client("secretsmanager").create_secret(
             Name=os.environ["JWT_SECRET_ARN"], SecretString="bench-signing-key-" + "x" * 40
@@ -349,7 +349,7 @@ def _moto_stack(fake: FakeGemini):
         )
         settings.cache_clear()
         yield
-        clients.reset()
+        aws.reset()
 
 
 if __name__ == "__main__":

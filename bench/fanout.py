@@ -1,7 +1,7 @@
 """Fan-out figures: one message pushed to 10, 100 and 1000 subscribers of a room.
 
 Every push takes a simulated 20 ms (the management API's round trip). DynamoDB is moto,
-in-process. For each room size the message goes through `chat.logic.messages.post_message`,
+in-process. For each room size the message goes through `chat.logic.conversation.messages.post_message`,
 the path REST and the `message` frame share, and the script prints:
 
 - "pushes": wall time of the push phase (`fanout.to_connections`, which `to_room` calls
@@ -14,7 +14,7 @@ the path REST and the `message` frame share, and the script prints:
   processing (over 90 % of it at 1000 items), not what DynamoDB would take.
 
 Two management clients are measured: a fake whose post_to_connection only sleeps 20 ms,
-and the real one (chat.clients.ManagementApi: SigV4-signed requests) whose HTTP session's
+and the real one (chat.aws.ManagementApi: SigV4-signed requests) whose HTTP session's
 send sleeps 20 ms (so building and signing each request, which hold the GIL, are paid as
 in Lambda).
 
@@ -77,14 +77,15 @@ import boto3  # noqa: E402
 from botocore.awsrequest import AWSResponse  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from chat import clients  # noqa: E402
+from chat import aws  # noqa: E402
 from chat.dal import connections  # noqa: E402
 from chat.dal.tables import table  # noqa: E402
-from chat.logic import fanout, rooms  # noqa: E402
-from chat.logic.messages import post_message  # noqa: E402
-from chat.logic.tokens import Principal  # noqa: E402
+from chat.logic.conversation.messages import post_message  # noqa: E402
+from chat.logic.realtime import fanout  # noqa: E402
+from chat.logic.rooms import directory  # noqa: E402
 from chat.models import CreateRoomRequest  # noqa: E402
 from chat.observability import metrics  # noqa: E402
+from chat.principal import Principal  # noqa: E402
 
 
 class SleepingManagementApi:
@@ -111,9 +112,9 @@ class _SleepingHttp:
 
 
 def real_management_api() -> Any:
-    """The real client (as chat.clients builds it) whose HTTP send sleeps 20 ms."""
-    clients.reset()  # forget the injected fake; the DynamoDB resource is rebuilt on next use
-    client = clients.management_api()
+    """The real client (as chat.aws builds it) whose HTTP send sleeps 20 ms."""
+    aws.reset()  # forget the injected fake; the DynamoDB resource is rebuilt on next use
+    client = aws.management_api()
     client.http = _SleepingHttp()
     return client
 
@@ -136,7 +137,7 @@ class _Writes:
 def room_with_subscribers(owner: Principal, size: int) -> str:
     """A room and `size` live connections subscribed to it, as the connections DAL writes
     them (`put_connection`, then `subscribe`)."""
-    room_id = rooms.create_room(owner, CreateRoomRequest(name=f"bench {size}")).room_id
+    room_id = directory.create_room(owner, CreateRoomRequest(name=f"bench {size}")).room_id
     writes = _Writes()
     real = connections.table, connections.transact
     connections.table, connections.transact = (lambda name: writes), writes.transact
@@ -182,7 +183,7 @@ class Figures:
 
     @property
     def ideal(self) -> float:
-        return math.ceil(self.subscribers / clients.PUSH_POOL_SIZE) * PUSH_SECONDS
+        return math.ceil(self.subscribers / aws.PUSH_POOL_SIZE) * PUSH_SECONDS
 
 
 def measure(owner: Principal, room_id: str, subscribers: int) -> Figures:
@@ -193,7 +194,7 @@ def measure(owner: Principal, room_id: str, subscribers: int) -> Figures:
     def count(model: Any, **_: Any) -> None:
         calls[model.name] += 1
 
-    events = clients.dynamodb_resource().meta.client.meta.events
+    events = aws.dynamodb_resource().meta.client.meta.events
     post_message(owner, room_id, "warm-up")  # pool threads started, clients and code warm
     pushes, query = Timed(fanout.to_connections), Timed(connections.room_subscribers)
     real = fanout.to_connections, connections.room_subscribers
@@ -229,12 +230,12 @@ def main() -> None:
             ("fake management client (post_to_connection sleeps 20 ms)", SleepingManagementApi()),
             ("signed-request management client (HTTP send sleeps 20 ms)", None),
         ):
-            clients.inject("apigatewaymanagementapi", client or real_management_api())
+            aws.inject("apigatewaymanagementapi", client or real_management_api())
             results[label] = [measure(owner, room_ids[size], size) for size in SIZES]
 
     print(
         f"Fan-out of one message: {PUSH_SECONDS * 1000:.0f} ms per push, pool of "
-        f"{clients.PUSH_POOL_SIZE} threads, median of {RUNS} messages (setup {setup:.1f} s)."
+        f"{aws.PUSH_POOL_SIZE} threads, median of {RUNS} messages (setup {setup:.1f} s)."
     )
     for label, rows in results.items():
         print(f"\n{label}")

@@ -1,5 +1,6 @@
-"""SQS event source mappings: Lambda's poller, locally.
+"""Event source mappings: Lambda's pollers of SQS queues and DynamoDB Streams, locally.
 
+SQS (`SqsPoller`):
 Like Lambda's: long-polls the queue, invokes the function with batches of up to BatchSize
 records in the SQS event shape, deletes the records of a successful batch, and with
 `ReportBatchItemFailures` deletes all but the reported ones. Failed records are left alone:
@@ -10,7 +11,15 @@ FIFO queues: a batch holds one message group only, in order; SQS itself does not
 out a group's next messages while earlier ones are in flight, so each group has at most
 one batch in flight while different groups run in parallel.
 
-With `faults` (local.faults), a share of the batches is delivered twice (the function is
+DynamoDB Streams (`StreamPoller`): each shard is read from its StartingPosition, in order, a
+batch at a time (up to BatchSize records, waiting at most the batching window for more),
+as Lambda does with ParallelizationFactor 1. A batch is retried until it succeeds: with
+`ReportBatchItemFailures` from the lowest failed sequence number on, after a function
+error split in halves (`BisectBatchOnFunctionError`). After MaximumRetryAttempts retries it
+is recorded on the on-failure destination (an SQS queue: the shard, the sequence numbers,
+as Lambda's record of a failed batch has them) and the shard moves on.
+
+With `faults` (local.faults), a share of the SQS batches is delivered twice (the function is
 invoked again with the records it just processed, before they are deleted, as Lambda's
 at-least-once delivery may) or late (0.5-5 s).
 """
@@ -19,16 +28,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from local.events import sqs_event
+from local.events import dynamodb_stream_event, sqs_event
 from local.faults import Fault, Faults
 from local.lambda_runtime import InvokeResult
-from local.model import SqsSourceSpec
+from local.model import SqsSourceSpec, StreamSourceSpec
 
 log = logging.getLogger("local")
 
@@ -232,3 +243,206 @@ def _batches(
             message
         )
     return list(groups.values())
+
+
+# ---------------------------------------------------------------------- DynamoDB Streams
+STREAM_POLL_SECONDS = 0.25  # Lambda polls a stream's shards four times a second
+RETRY_PAUSE_SECONDS = 0.5  # between attempts of a failed batch (doubling, up to 8 s)
+
+
+class StreamPoller:
+    def __init__(
+        self, spec: StreamSourceSpec, streams: Any, sqs: Any, invoke: Invoke, *, region: str
+    ):
+        self.spec = spec
+        self.streams = streams  # a boto3 dynamodbstreams client on moto
+        self.sqs = sqs
+        self.invoke = invoke
+        self.region = region
+        self._tasks: dict[str, asyncio.Task[None]] = {}  # shard id -> its reader
+        self._watcher: asyncio.Task[None] | None = None
+        self._executor = ThreadPoolExecutor(
+            max_workers=2, thread_name_prefix=f"stream-{spec.table_logical_id}"
+        )
+
+    @property
+    def name(self) -> str:
+        return f"Stream {self.spec.table_logical_id} -> {self.spec.function}"
+
+    def start(self) -> None:
+        self._watcher = asyncio.create_task(self._watch_shards(), name=self.name)
+
+    async def stop(self) -> None:
+        tasks = [task for task in (self._watcher, *self._tasks.values()) if task is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
+
+    async def _call(self, method: Callable[..., Any], **kwargs: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, lambda: method(**kwargs)
+        )
+
+    async def _watch_shards(self) -> None:
+        """A reader per shard, for the shards there are and the ones that come."""
+        while True:
+            try:
+                description = await self._call(
+                    self.streams.describe_stream, StreamArn=self.spec.stream_arn
+                )
+                for shard in description["StreamDescription"]["Shards"]:
+                    shard_id = shard["ShardId"]
+                    if shard_id not in self._tasks:
+                        self._tasks[shard_id] = asyncio.create_task(self._read_shard(shard_id))
+            except Exception as exc:
+                log.warning("%s: describing the stream failed: %s", self.name, exc)
+            await asyncio.sleep(10)
+
+    async def _read_shard(self, shard_id: str) -> None:
+        iterator = (
+            await self._call(
+                self.streams.get_shard_iterator,
+                StreamArn=self.spec.stream_arn,
+                ShardId=shard_id,
+                ShardIteratorType=self.spec.starting_position,
+            )
+        )["ShardIterator"]
+        while True:
+            try:
+                records, iterator = await self._next_batch(iterator)
+            except Exception as exc:
+                log.warning("%s: reading shard %s failed: %s", self.name, shard_id, exc)
+                await asyncio.sleep(1)
+                continue
+            if not records:
+                await asyncio.sleep(STREAM_POLL_SECONDS)
+                continue
+            try:
+                await self._deliver(shard_id, records)
+            except Exception:
+                log.exception("%s: delivering a batch failed", self.name)
+
+    async def _next_batch(self, iterator: str) -> tuple[list[dict[str, Any]], str]:
+        """Up to BatchSize records, waiting at most the batching window for more than one."""
+        deadline = time.monotonic() + self.spec.batching_window
+        records: list[dict[str, Any]] = []
+        while True:
+            response = await self._call(
+                self.streams.get_records,
+                ShardIterator=iterator,
+                Limit=self.spec.batch_size - len(records),
+            )
+            records += response.get("Records") or []
+            iterator = response["NextShardIterator"]
+            if not records or len(records) >= self.spec.batch_size:
+                return records, iterator
+            if time.monotonic() >= deadline:
+                return records, iterator
+            await asyncio.sleep(min(STREAM_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+
+    async def _deliver(self, shard_id: str, records: list[dict[str, Any]]) -> None:
+        """Invoke the function until the batch succeeds, is split, or runs out of retries."""
+        attempts = 0
+        while records:
+            started = time.monotonic()
+            event = dynamodb_stream_event(records, self.spec.stream_arn, self.region)
+            result = await self.invoke(self.spec.function, event)
+            failed_from = self._failed_from(result, records)
+            log.info(
+                "%s: %d record(s), %s (%.0f ms%s)",
+                self.name,
+                len(records),
+                "ok" if failed_from is None else f"{len(records) - failed_from} to retry",
+                (time.monotonic() - started) * 1000,
+                ", cold start" if result.cold_start else "",
+            )
+            if failed_from is None:
+                return
+            if not result.ok and self.spec.bisect_on_error and len(records) > 1:
+                half = len(records) // 2
+                await self._deliver(shard_id, records[:half])
+                await self._deliver(shard_id, records[half:])
+                return
+            records = records[failed_from:]
+            attempts += 1
+            limit = self.spec.maximum_retry_attempts
+            if limit is not None and attempts > limit:
+                await self._give_up(shard_id, records, attempts, result)
+                return
+            await asyncio.sleep(min(RETRY_PAUSE_SECONDS * 2 ** (attempts - 1), 8.0))
+
+    def _failed_from(self, result: InvokeResult, records: list[dict[str, Any]]) -> int | None:
+        """Where the retry starts (an index into `records`); None when all succeeded."""
+        if not result.ok:
+            return 0
+        payload = result.payload
+        if not self.spec.report_batch_item_failures or not isinstance(payload, dict):
+            return None
+        failures = payload.get("batchItemFailures")
+        if not failures:
+            return None
+        positions = {r["dynamodb"]["SequenceNumber"]: n for n, r in enumerate(records)}
+        found = []
+        for failure in failures:
+            identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+            if identifier not in positions:
+                log.warning("%s: invalid batchItemFailures entry %r", self.name, failure)
+                return 0
+            found.append(positions[identifier])
+        return min(found)
+
+    async def _give_up(
+        self, shard_id: str, records: list[dict[str, Any]], attempts: int, result: InvokeResult
+    ) -> None:
+        first, last = records[0]["dynamodb"], records[-1]["dynamodb"]
+        log.warning(
+            "%s: %d record(s) failed %d times; recorded on the on-failure destination",
+            self.name,
+            len(records),
+            attempts,
+        )
+        if self.spec.on_failure_queue_url is None:
+            return
+        body = {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": self.spec.function_arn,
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": attempts,
+            },
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": None if result.ok else "Unhandled",
+            },
+            "version": "1.0",
+            "timestamp": _iso(time.time()),
+            "DDBStreamBatchInfo": {
+                "shardId": shard_id,
+                "startSequenceNumber": first["SequenceNumber"],
+                "endSequenceNumber": last["SequenceNumber"],
+                "approximateArrivalOfFirstRecord": _iso(_epoch(first)),
+                "approximateArrivalOfLastRecord": _iso(_epoch(last)),
+                "batchSize": len(records),
+                "streamArn": self.spec.stream_arn,
+            },
+        }
+        await self._call(
+            self.sqs.send_message,
+            QueueUrl=self.spec.on_failure_queue_url,
+            MessageBody=json.dumps(body),
+        )
+
+
+def _epoch(change: dict[str, Any]) -> float:
+    created = change.get("ApproximateCreationDateTime")
+    return created.timestamp() if hasattr(created, "timestamp") else float(created or 0)
+
+
+def _iso(epoch: float) -> str:
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{int(epoch * 1000) % 1000:03d}Z"
+    )

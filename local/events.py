@@ -7,6 +7,7 @@
   `ws_authorizer_event` / `ws_connect_event` / `ws_message_event` / `ws_disconnect_event`
   build the events; `authorizer_context` and `policy_allows` read an authorizer's answer.
 - SQS: `sqs_record` / `sqs_event` from messages as ReceiveMessage returns them.
+- DynamoDB Streams: `dynamodb_stream_record` / `dynamodb_stream_event` from GetRecords.
 
 Standard library only: the local Lambda runtime (`lambda_bootstrap.py`) loads this file by
 its path, without putting the repository on the handler's `sys.path`.
@@ -448,3 +449,44 @@ def _message_attribute(value: Mapping[str, Any]) -> dict[str, Any]:
     if "BinaryValue" in value:
         attribute["binaryValue"] = base64.b64encode(value["BinaryValue"]).decode()
     return attribute
+
+
+# ---------------------------------------------------------------------- DynamoDB Streams
+def _stream_json(value: Any) -> Any:
+    """An attribute value of GetRecords (boto3: bytes for B/BS) as the event's JSON has it."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode()
+    if isinstance(value, dict):
+        return {key: _stream_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_stream_json(item) for item in value]
+    return value
+
+
+def dynamodb_stream_record(
+    record: Mapping[str, Any], stream_arn: str, region: str = REGION
+) -> dict[str, Any]:
+    """A record of GetRecords as Lambda hands it to the function (creation time in epoch
+    seconds, binary values base64, the stream's ARN)."""
+    change = dict(record["dynamodb"])
+    created = change.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        change["ApproximateCreationDateTime"] = float(int(created.timestamp()))
+    for key in ("Keys", "NewImage", "OldImage"):
+        if key in change:
+            change[key] = _stream_json(change[key])
+    return {
+        "eventID": record["eventID"],
+        "eventName": record["eventName"],
+        "eventVersion": record.get("eventVersion", "1.1"),
+        "eventSource": "aws:dynamodb",
+        "awsRegion": record.get("awsRegion", region),
+        "dynamodb": change,
+        "eventSourceARN": stream_arn,
+    }
+
+
+def dynamodb_stream_event(
+    records: Iterable[Mapping[str, Any]], stream_arn: str, region: str = REGION
+) -> dict[str, Any]:
+    return {"Records": [dynamodb_stream_record(record, stream_arn, region) for record in records]}

@@ -21,7 +21,7 @@ call n's fate is a pure function of (seed, service, n) (a hash, no shared random
 So the same seed and the same sequence of calls to a service give the same faults, on the
 same calls. Under concurrency, which request is the service's n-th call varies from run
 to run: the faults fall on the same call numbers, with the same kinds, but may hit other
-requests. Each injected fault is logged (`fault dynamodb #123 throttle: …`), and a summary
+requests. Each injected fault is logged (`fault dynamodb call 123 throttle: …`), and a summary
 per service when the stack stops.
 """
 
@@ -73,7 +73,7 @@ class Fault:
         return choices[min(len(choices) - 1, int(self.variant * len(choices)))]
 
     def log(self, what: str) -> None:
-        log.info("fault %s #%d %s: %s", self.service, self.call, self.kind, what)
+        log.info("fault %s call %d %s: %s", self.service, self.call, self.kind, what)
 
 
 @dataclass

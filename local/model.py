@@ -6,7 +6,7 @@ functions. SAM CLI's own providers read the template as `sam local` does (Global
 layers, the REST API's routes, stage and CORS); the symbol table of `local.symbols` makes
 every `Ref`/`Fn::GetAtt` the local resource's name, URL or ARN. What they do not model is read
 here from the template SAM CLI resolved: the WebSocket API (ApiGatewayV2 WEBSOCKET), the SQS
-event sources, gateway responses, reserved concurrency. Nothing here names a route or a table.
+and DynamoDB Stream event sources, gateway responses, reserved concurrency. Nothing here names a route or a table.
 """
 
 from __future__ import annotations
@@ -109,11 +109,29 @@ class SqsSourceSpec:
 
 
 @dataclass
+class StreamSourceSpec:
+    """A DynamoDB Stream event source (a function's `DynamoDB` event or a mapping)."""
+
+    function: str  # logical id
+    function_arn: str
+    table_logical_id: str
+    stream_arn: str
+    starting_position: str  # TRIM_HORIZON or LATEST
+    batch_size: int
+    batching_window: float
+    report_batch_item_failures: bool
+    bisect_on_error: bool
+    maximum_retry_attempts: int | None  # None: until the records expire
+    on_failure_queue_url: str | None  # the on-failure destination, an SQS queue here
+
+
+@dataclass
 class StackModel:
     functions: dict[str, FunctionSpec]
     rest_api: RestApiSpec | None
     websocket_api: WebSocketApiSpec | None
     sqs_sources: list[SqsSourceSpec]
+    stream_sources: list[StreamSourceSpec] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -165,6 +183,7 @@ def build_model(template_path: Path, resolver: Resolver) -> StackModel:
         rest_api=_rest_api(stack, resolver, functions, warnings),
         websocket_api=_websocket_api(stack, resolver, functions, warnings),
         sqs_sources=_sqs_sources(stack, resolver, functions, warnings),
+        stream_sources=_stream_sources(stack, resolver, functions, warnings),
         outputs=_outputs(resolver),
         warnings=warnings,
     )
@@ -468,6 +487,70 @@ def _sqs_source(
 def _int_or_none(value: Any) -> int | None:
     """A number property that may be a parameter's value (a string), or None."""
     return None if value is None else int(value)
+
+
+# ---------------------------------------------------------------------- DynamoDB Streams
+def _stream_sources(
+    stack: Stack, resolver: Resolver, functions: dict[str, FunctionSpec], warnings: list[str]
+) -> list[StreamSourceSpec]:
+    """The functions' `DynamoDB` events and the mappings whose source is a table's stream."""
+    tables = _of_type(stack, "AWS::DynamoDB::Table")
+    table_by_stream = {resolver.symbols.physical[t].attributes.get("StreamArn"): t for t in tables}
+    queue_url_by_arn = {
+        resolver.symbols.physical[q].attributes["Arn"]: resolver.symbols.physical[q].ref
+        for q in _of_type(stack, "AWS::SQS::Queue")
+    }
+    sources: list[tuple[str, dict[str, Any]]] = []
+    for logical_id in functions:
+        events = (stack.resources[logical_id].get("Properties") or {}).get("Events") or {}
+        sources += [
+            (logical_id, event.get("Properties") or {})
+            for event in events.values()
+            if event.get("Type") == "DynamoDB"
+        ]
+    for properties in _of_type(stack, "AWS::Lambda::EventSourceMapping").values():
+        function = _invoked_function(properties.get("FunctionName"), functions)
+        source = properties.get("EventSourceArn")
+        if function is not None and isinstance(source, str) and source in table_by_stream:
+            sources.append((function, {**properties, "Stream": source}))
+    specs = []
+    for function, event in sources:
+        stream = event.get("Stream")
+        table = table_by_stream.get(stream) if isinstance(stream, str) else None
+        if table is None:
+            warnings.append(
+                f"{function}: event source {event.get('Stream')} is not a table's stream here"
+            )
+            continue
+        if event.get("Enabled") is False:
+            continue
+        if event.get("FilterCriteria"):
+            warnings.append(f"{function}: FilterCriteria of its stream event source are ignored")
+        destination = ((event.get("DestinationConfig") or {}).get("OnFailure") or {}).get(
+            "Destination"
+        )
+        if isinstance(destination, str) and destination not in queue_url_by_arn:
+            warnings.append(f"{function}: on-failure destination {destination} is not a queue here")
+        retries = _int_or_none(event.get("MaximumRetryAttempts"))
+        specs.append(
+            StreamSourceSpec(
+                function=function,
+                function_arn=functions[function].arn,
+                table_logical_id=table,
+                stream_arn=str(event["Stream"]),
+                starting_position=str(event.get("StartingPosition", "LATEST")),
+                batch_size=int(event.get("BatchSize", 100)),
+                batching_window=float(event.get("MaximumBatchingWindowInSeconds", 0)),
+                report_batch_item_failures="ReportBatchItemFailures"
+                in (event.get("FunctionResponseTypes") or []),
+                bisect_on_error=bool(event.get("BisectBatchOnFunctionError", False)),
+                maximum_retry_attempts=None if retries is None or retries < 0 else retries,
+                on_failure_queue_url=queue_url_by_arn.get(destination)
+                if isinstance(destination, str)
+                else None,
+            )
+        )
+    return specs
 
 
 # ---------------------------------------------------------------------- outputs

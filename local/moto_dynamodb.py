@@ -5,8 +5,17 @@ Transactions. moto's `transact_write_items` backs up every table a transaction t
 tables: every chat message is a transaction on the messages table, and a local stack under
 load slowed down with each message stored. This keeps moto's semantics (operations applied
 in order, conditions checked against the state so far, all undone when one fails, the same
-errors) but saves and restores only the items the transaction touches. Transactions also
-run one at a time: moto's server is threaded and its backend has no locks.
+errors) but saves and restores only the items the transaction touches, and drops the stream
+records of a cancelled transaction (DynamoDB writes none). Transactions also run one at a
+time: moto's server is threaded and its backend has no locks.
+
+Queries. moto's Query of a table reads, sorts and filters every item of the table to find
+the partition it asked for, so each Query cost time in the size of the table (the search
+index's, and the messages table's history pages, grew slower with every message). Here a
+Query of the table's own key (not of an index) is handed only its partition's items that
+meet the sort key condition, already in order (sorted by their plain values, which is
+DynamoDB's order and moto's); moto's own code does the rest (its sort and key condition
+again, the filter, the limit, pages), so its results are the same.
 
 Idempotent transactions. DynamoDB runs a TransactWriteItems again with the same
 `ClientRequestToken` (botocore fills one in, the same on each of its retries) as a no-op
@@ -34,6 +43,7 @@ from functools import cache
 from typing import Any
 
 from moto.core.responses import ActionResult
+from moto.dynamodb.comparisons import get_comparison_func
 from moto.dynamodb.exceptions import (
     ERROR_TYPE_PREFIX,
     DynamodbException,
@@ -49,6 +59,9 @@ from moto.dynamodb.responses import DynamoHandler
 
 _lock = threading.Lock()
 _original = DynamoDBBackend.transact_write_items
+_all_items = Table.all_items
+_query = Table.query
+_partition = threading.local()  # (table, its items to query) while a Query runs
 
 
 def _key_of(table: Table, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
@@ -59,7 +72,9 @@ def _key_of(table: Table, op_type: str, op: dict[str, Any]) -> dict[str, Any]:
     return key
 
 
-def _restore(backend: DynamoDBBackend, saved: list[tuple[Table, Any, Any, Any]]) -> None:
+def _restore(
+    backend: DynamoDBBackend, saved: list[tuple[Table, Any, Any, Any]], streams: dict[Any, int]
+) -> None:
     for table, hash_key, range_key, item in reversed(saved):
         if item is None:
             table.delete_item(hash_key, range_key)
@@ -67,6 +82,9 @@ def _restore(backend: DynamoDBBackend, saved: list[tuple[Table, Any, Any, Any]])
             table.items[hash_key][range_key] = item
         else:
             table.items[hash_key] = item
+    # A cancelled transaction writes no stream record (nor does undoing it, above).
+    for shard, length in streams.items():
+        del shard.items[length:]
 
 
 def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
@@ -74,6 +92,7 @@ def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, A
         if len(transact_items) > 100:
             raise TooManyTransactionsException()
         saved: list[tuple[Table, Any, Any, Any]] = []  # (table, hash, range, item before)
+        streams: dict[Any, int] = {}  # each touched table's stream shard -> its length before
         # Validate the whole request before changing anything, as moto does (its backup
         # then restores everything on these errors).
         seen: set[tuple[str, str]] = set()
@@ -94,11 +113,13 @@ def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, A
             hash_key, range_key = self.get_keys_value(table, _key_of(table, op_type, op))
             before = table.get_item(hash_key, range_key)
             saved.append((table, hash_key, range_key, copy.deepcopy(before)))
+            if table.stream_shard is not None:
+                streams.setdefault(table.stream_shard, len(table.stream_shard.items))
         try:
             with _NoTableCopies():
                 _original(self, transact_items)
         except (TransactionCanceledException, MockValidationException):
-            _restore(self, saved)
+            _restore(self, saved, streams)
             raise
 
 
@@ -167,6 +188,45 @@ def transact_write_items_request(self: DynamoHandler) -> ActionResult:
         return result
 
 
+def all_items(self: Table) -> list[Any]:
+    only = getattr(_partition, "items", None)
+    if only is not None and only[0] is self:
+        return list(only[1])
+    return _all_items(self)
+
+
+def query(
+    self: Table,
+    hash_key: Any,
+    range_comparison: Any,
+    range_objs: Any,
+    limit: Any,
+    exclusive_start_key: Any,
+    scan_index_forward: Any,
+    projection_expressions: Any,
+    index_name: str | None = None,
+    *args: Any,
+    **kwargs: Any,
+) -> Any:
+    """moto's Query, over the partition of `hash_key` only when it queries the table's key."""
+    arguments = (range_comparison, range_objs, limit, exclusive_start_key, scan_index_forward)
+    if index_name is None and hash_key is not None and self.range_key_attr is not None:
+        items = sorted(
+            (self.items.get(hash_key) or {}).values(), key=lambda item: item.range_key.cast_value
+        )
+        condition = get_comparison_func(range_comparison) if range_comparison else None
+        if condition is not None:
+            bounds = [value.cast_value for value in range_objs]
+            items = [item for item in items if condition(item.range_key.cast_value, *bounds)]
+        _partition.items = (self, items)
+    try:
+        return _query(
+            self, hash_key, *arguments, projection_expressions, index_name, *args, **kwargs
+        )
+    finally:
+        _partition.items = None
+
+
 _DATA_PLANE = frozenset(
     {
         "GetItem",
@@ -213,8 +273,10 @@ def serialized(self: DynamoHandler, action_result: ActionResult) -> Any:
 
 
 def install() -> None:
-    """Use these transactions (idempotent by token) and responses in this process's moto
-    (the local stack's AWS server)."""
+    """Use these transactions (idempotent by token), queries and responses in this
+    process's moto (the local stack's AWS server; bench/search.py)."""
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     DynamoHandler.transact_write_items = transact_write_items_request  # type: ignore[method-assign]
+    Table.all_items = all_items  # type: ignore[method-assign]
+    Table.query = query  # type: ignore[method-assign]
     DynamoHandler.serialized = serialized  # type: ignore[method-assign]

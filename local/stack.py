@@ -3,9 +3,9 @@
 moto's server (DynamoDB, SQS, KMS, Secrets Manager, S3) in a child process, the template's
 tables, queues, secrets, keys and buckets created in it, every function in its own worker
 processes (local.lambda_runtime), the REST API, the WebSocket API with its management
-API, the SQS event sources, and a fake Gemini unless GEMINI_API_KEY is set. `--faults`
-makes a share of the calls to DynamoDB, the management API, SQS deliveries and Gemini fail
-as those services fail (local.faults).
+API, the SQS and DynamoDB Stream event sources, and a fake Gemini unless GEMINI_API_KEY is
+set. `--faults` makes a share of the calls to DynamoDB, the management API, SQS deliveries
+and Gemini fail as those services fail (local.faults).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from aiohttp import web
 from botocore.config import Config
 
 from local import web_site
-from local.event_sources import SqsPoller
+from local.event_sources import SqsPoller, StreamPoller
 from local.faults import FaultPlan, Faults, FaultSpecError
 from local.lambda_runtime import FunctionPool, InvokeResult, code_fingerprint, lambda_environment
 from local.model import StackModel, build_model
@@ -112,7 +112,7 @@ class LocalStack:
         self.model: StackModel | None = None
         self.provisioned = Provisioned()
         self.pools: dict[str, FunctionPool] = {}
-        self.pollers: list[SqsPoller] = []
+        self.pollers: list[SqsPoller | StreamPoller] = []
         self.runners: list[web.AppRunner] = []
         self.websocket: WebSocketApi | None = None
         self.moto: asyncio.subprocess.Process | None = None
@@ -176,6 +176,16 @@ class LocalStack:
             )
             poller.start()
             self.pollers.append(poller)
+        for stream in model.stream_sources:
+            stream_poller = StreamPoller(
+                stream,
+                self.client("dynamodbstreams"),
+                self.client("sqs"),
+                self.invoke,
+                region=options.region,
+            )
+            stream_poller.start()
+            self.pollers.append(stream_poller)
         if options.reload:
             self._watcher = asyncio.create_task(self._watch_code())
         self._banner(time.monotonic() - started)
@@ -449,6 +459,12 @@ class LocalStack:
                 f"  SQS source      {source.queue_logical_id} -> {source.function} "
                 f"(batch {source.batch_size}{', FIFO' if source.fifo else ''}"
                 f"{', partial batch failures' if source.report_batch_item_failures else ''})"
+            )
+        for stream in model.stream_sources:
+            lines.append(
+                f"  Stream source   {stream.table_logical_id} -> {stream.function} "
+                f"(batch {stream.batch_size}, from {stream.starting_position}"
+                f"{', partial batch failures' if stream.report_batch_item_failures else ''})"
             )
         lines.append(f"  AWS (moto)      {self.aws_endpoint}   (AWS SDKs only)")
         lines.append(f"  S3 (moto)       {self.s3_endpoint}   (uploads and downloads)")

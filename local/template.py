@@ -46,6 +46,8 @@ def create_table_kwargs(properties: dict[str, Any], table_name: str) -> dict[str
     for key in _CREATE_TABLE_KEYS:
         if key in properties:
             kwargs[key] = properties[key]
+    if "StreamSpecification" in kwargs:  # CloudFormation names the view only
+        kwargs["StreamSpecification"] = {"StreamEnabled": True, **kwargs["StreamSpecification"]}
     kwargs.setdefault("BillingMode", "PROVISIONED")
     if kwargs["BillingMode"] == "PROVISIONED":
         kwargs["ProvisionedThroughput"] = properties["ProvisionedThroughput"]

@@ -23,6 +23,8 @@ from terminal.api import Api, ApiError
 from terminal.conversation import HELP as CONVERSATION_HELP
 from terminal.conversation import Conversation
 from terminal.screen import Screen, clock, file_size
+from terminal.search import HELP as SEARCH_HELP
+from terminal.search import Search
 from terminal.session import Session
 
 KEEPALIVE_SECONDS = 240  # API Gateway closes WebSockets idle for 10 minutes
@@ -37,6 +39,7 @@ commands:
   /stop                  stop the bot's answer /regenerate        another answer to the last one
   /help                  this list             /quit              (or Ctrl-D)
 {CONVERSATION_HELP}
+{SEARCH_HELP}
 anything else is a message to the current room; start it with @bot to ask the bot."""
 # The commands that act on the open room.
 ROOM_COMMANDS = {"history", "members", "invite", "leave", "bot", "attach", "stop", "regenerate"}
@@ -59,6 +62,13 @@ class ChatClient:
         self.api, self.screen = api, screen
         self.conversation = Conversation(self.session)
         self.answers = BotAnswers(self.session)
+        self.search = Search(
+            self.session,
+            refresh_rooms=self.refresh_rooms,
+            find_room=self.find_room,
+            open_room=self.open,
+            show_message=self.show_message,
+        )
         self.ws_url = ws_url
         self.rooms: list[dict[str, Any]] = []
         self.closing = False
@@ -187,7 +197,8 @@ class ChatClient:
         session.enter(room)
         session.note(f"— {room['name']} (code {room['code']}) —")
         self.conversation.forget_numbers()
-        self.history(history)
+        if history:
+            self.history(history)
         session.send(type="join", room_id=room["room_id"])
 
     def find_room(self, key: str) -> dict[str, Any] | None:
@@ -239,7 +250,11 @@ class ChatClient:
             return False
         if name in ROOM_COMMANDS and self.session.current is None:
             self.session.note("open a room first: /rooms, /open N")
-        elif not (self._room_command(name, argument) or self.conversation.command(name, argument)):
+        elif not (
+            self._room_command(name, argument)
+            or self.conversation.command(name, argument)
+            or self.search.command(name, argument)
+        ):
             self.session.note(f"unknown or incomplete command /{name}: /help")
         return True
 

@@ -34,7 +34,7 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from chat import models, text_rules
 from chat.transport.rest import build_app
-from chat.transport.routes import attachments, auth, conversation, rooms
+from chat.transport.routes import attachments, auth, bot, conversation, rooms, search
 
 # The document depends on the code only, never on a deployment's settings; building the
 # resolver reads them, so a bare shell gets placeholders (see main()).
@@ -174,7 +174,9 @@ def _classes() -> dict[str, str]:
         "multiline": _class(lambda ch: control(ch) and ch not in "\n\t"),  # text_rules.multiline
         "invisible": _class(text_rules.is_invisible),  # text_rules.visible
         "space": _class(str.isspace),  # StringConstraints(strip_whitespace=True)
-        "emoji_forbidden": _class(emoji_forbidden),  # chat.logic.reactions.validate_emoji
+        "emoji_forbidden": _class(
+            emoji_forbidden
+        ),  # chat.logic.conversation.reactions.validate_emoji
         "emoji_invisible": _class(lambda ch: unicodedata.category(ch) in ("Cf", "Mn", "Me")),
     }
 
@@ -278,7 +280,7 @@ def _describe_strings(spec: dict[str, Any]) -> None:
         for field_name, field in model.model_fields.items():
             if field_name in schema.get("properties", {}):
                 _field_rules(schema["properties"][field_name], field.annotation, field.metadata)
-    # A message has text (not only invisible characters) or attachments (chat.logic.messages).
+    # A message has text (not only invisible characters) or attachments (chat.logic.conversation.messages).
     visible = _text_pattern(_classes()["multiline"], _classes()["invisible"])
     schemas["PostMessageRequest"]["anyOf"] = [
         {"required": ["content"], "properties": {"content": {"pattern": visible}}},
@@ -323,7 +325,14 @@ def _describe_parameters(spec: dict[str, Any]) -> None:
 
 # ------------------------------------------------------------------------------ the document
 def document() -> str:
-    app = build_app(auth.router, rooms.router, conversation.router, attachments.router)
+    app = build_app(
+        auth.router,
+        rooms.router,
+        conversation.router,
+        bot.router,
+        attachments.router,
+        search.router,
+    )
     spec = json.loads(
         app.get_openapi_json_schema(
             title="Collaborative AI chat API",

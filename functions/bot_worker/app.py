@@ -2,7 +2,7 @@ from chat import observability
 from chat.adapters.retry_visibility import backs_off_failed_records
 from chat.config import require_settings
 from chat.observability import logger, metrics
-from chat.transport.bot_commands import handle_batch
+from chat.transport.sqs import handle_batch
 
 require_settings("idempotency_table", "attachments_bucket")
 tracer = observability.tracer()  # the only function with a Powertools tracer (chat.observability)

@@ -3,9 +3,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from chat.config import require_settings
 from chat.observability import logger, metrics
 from chat.transport.rest import build_app
-from chat.transport.routes import attachments
-from chat.transport.routes.conversation import router as conversation_router
-from chat.transport.routes.rooms import router
+from chat.transport.routes import attachments, bot, conversation, rooms
 
 require_settings(
     "cors_allow_origin",
@@ -14,7 +12,7 @@ require_settings(
     "attachments_table",
     "attachments_bucket",
 )
-app = build_app(router, conversation_router, attachments.router)
+app = build_app(rooms.router, conversation.router, bot.router, attachments.router)
 
 
 @logger.inject_lambda_context(

@@ -582,3 +582,52 @@ def test_no_page_can_script_against_the_local_aws_endpoints(people, web_stack) -
     assert from_files == {"secrets": "blocked", "listing": 403}, from_files
     assert from_client["secrets"] == "blocked", from_client
     assert from_client["listing"] in (403, "blocked"), from_client
+
+
+def test_search_finds_words_across_rooms_and_opens_the_room_at_the_message(
+    people, web_stack
+) -> None:
+    # Given kim's two rooms: an old message in Planning (beyond the first page of history)
+    # and a newer one in Ops
+    kim = people("kim")
+    token = kim.register_by_api()
+    rest = Rest(web_stack.urls["rest"])
+    planning = rest.post("/rooms", {"name": "Planning"}, token=token).json()
+    ops = rest.post("/rooms", {"name": "Ops"}, token=token).json()
+    path = f"/rooms/{planning['room_id']}/messages"
+    old = rest.post(path, {"content": "The Déploiement plan is ready"}, token=token).json()
+    for number in range(1, 56):  # more than the client's page of 50
+        assert rest.post(path, {"content": f"note {number}"}, token=token).status_code == 201
+    ops_path = f"/rooms/{ops['room_id']}/messages"
+    assert (
+        rest.post(ops_path, {"content": "deployment failed again"}, token=token).status_code == 201
+    )
+    deadline = time.monotonic() + 30  # both indexed (the stream's indexer runs apart)
+    while len(rest.get("/search?q=deplo", token=token).json()["results"]) < 2:
+        assert time.monotonic() < deadline, "not indexed"
+        time.sleep(0.2)
+    # When she searches for the start of the word
+    page = kim.sign_in()
+    page.fill("#search-input", "DEPLO")
+    page.press("#search-input", "Enter")
+    # Then both are listed, newest first, with their room, author, time and the words marked
+    results = page.locator("#search-results .result")
+    expect(results).to_have_count(2)
+    expect(results.nth(0).locator(".result-room")).to_have_text("Ops")
+    expect(results.nth(0).locator(".author")).to_have_text(kim.username)
+    expect(results.nth(0).locator("mark")).to_have_text("deployment")
+    expect(results.nth(1).locator(".result-room")).to_have_text("Planning")
+    expect(results.nth(1).locator("mark")).to_have_text("Déploiement")
+    expect(results.nth(1).locator("time")).not_to_have_text("")
+    # When she opens the older one, its room opens scrolled to it, older pages loaded
+    results.nth(1).click()
+    expect(page.locator("#search-results")).to_have_count(0)
+    expect(page.locator("#room-name")).to_have_text("Planning")
+    found = by_id(page, old["message_id"])
+    expect(found).to_be_visible()
+    expect(found).to_have_class(re.compile(r"\bfound\b"))
+    expect(found.locator(".body")).to_have_text("The Déploiement plan is ready")
+    # A query with no letter or digit is answered with the server's reason
+    page.fill("#search-input", "!!!")
+    page.press("#search-input", "Enter")
+    expect(page.locator("#search-status")).to_contain_text("letter or digit")

@@ -13,9 +13,9 @@ import pytest
 from aws_lambda_powertools.utilities.parameters.base import clear_caches
 from moto import mock_aws
 
-from chat import clients
+from chat import aws
 from chat.config import settings
-from chat.logic.bot import limits
+from chat.logic.bot import budget
 from local.fake_gemini import FakeGemini, start
 from local.template import create_tables, load_template
 from tests.support import iam
@@ -38,7 +38,7 @@ def _iam_refusals() -> Iterator[None]:
 def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """A fresh moto account with the template's resources; returns their ids."""
     with mock_aws():
-        clients.reset()
+        aws.reset()
         clear_caches()
         template = load_template()
         create_tables(boto3.client("dynamodb"), template)
@@ -68,7 +68,7 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         settings.cache_clear()
         yield {"kms_key_id": key_id, "queue_url": queue_url, "dlq_url": dlq_url, "jwt_key": JWT_KEY}
         settings.cache_clear()
-        clients.reset()
+        aws.reset()
         clear_caches()
 
 
@@ -85,7 +85,7 @@ def gemini(stack: dict[str, Any], fake: FakeGemini, monkeypatch: pytest.MonkeyPa
     fake.reset()
     monkeypatch.setenv("GEMINI_BASE_URL", fake.base_url)
     settings.cache_clear()
-    monkeypatch.setattr(limits, "LIMITS", replace(limits.LIMITS, backoff=0.01, stall_timeout=5.0))
+    monkeypatch.setattr(budget, "BUDGET", replace(budget.BUDGET, backoff=0.01, stall_timeout=5.0))
     return fake
 
 
@@ -96,7 +96,7 @@ def rest(stack: dict[str, Any]) -> RestClient:
 
 @pytest.fixture
 def sockets(stack: dict[str, Any]) -> Sockets:
-    return Sockets(clients.management_api())
+    return Sockets(aws.management_api())
 
 
 @pytest.fixture

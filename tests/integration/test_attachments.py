@@ -15,8 +15,8 @@ import requests
 
 from chat.dal import attachments as records
 from chat.errors import ValidationFailed
-from chat.logic import attachments
-from chat.logic.tokens import Principal
+from chat.logic.conversation import attachments
+from chat.principal import Principal
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(range(50))
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 40
@@ -429,7 +429,7 @@ def test_posting_the_upload_form_again_changes_nothing_anyone_reads(rest, room_w
     # Then every member still downloads the attached bytes, and the bot reads them
     (read,) = history(rest, room, tokens["bob"])
     assert requests.get(read["attachments"][0]["url"], timeout=10).content == PNG
-    key = attachments.object_key(room["room_id"], message["message_id"], declared["attachment_id"])
+    key = storage.object_key(room["room_id"], message["message_id"], declared["attachment_id"])
     assert storage.read(key) == PNG
     # and the file is not where any lifecycle rule or upload form reaches
     assert not key.startswith("uploads/")

@@ -20,9 +20,9 @@ import pytest
 
 from chat.config import settings
 from chat.dal import messages as message_table
-from chat.logic import bot_control
-from chat.logic.bot import limits
-from chat.logic.tokens import verify_token
+from chat.logic.accounts.tokens import verify_token
+from chat.logic.bot import budget
+from chat.logic.bot import control as bot_control
 from local.fake_gemini import Reply
 from terminal.answers import STORED_PREFIX_MAX_AGE, apply_frame
 from tests.integration.test_bot_worker import (
@@ -213,7 +213,7 @@ def test_a_streaming_answer_stops_and_keeps_what_was_streamed(
 def test_a_stop_while_the_model_pauses_closes_its_stream_at_once(
     rest, room, joined, gemini, stack, worker, monkeypatch
 ):
-    monkeypatch.setattr(limits, "LIMITS", replace(limits.LIMITS, stall_timeout=25.0))
+    monkeypatch.setattr(budget, "BUDGET", replace(budget.BUDGET, stall_timeout=25.0))
     room_, tokens = room
     alice = joined(tokens["alice"], room_["room_id"])
     gemini.script(Reply(text="one two three", words_per_event=1, event_delay=30))
@@ -415,7 +415,7 @@ def test_a_stop_after_the_natural_end_changes_nothing(
 def test_a_stop_during_the_retry_backoff_ends_the_answer_without_retrying(
     rest, room, joined, gemini, stack, worker, monkeypatch
 ):
-    monkeypatch.setattr(limits, "LIMITS", replace(limits.LIMITS, backoff=8.0, stall_timeout=5.0))
+    monkeypatch.setattr(budget, "BUDGET", replace(budget.BUDGET, backoff=8.0, stall_timeout=5.0))
     room_, tokens = room
     alice = joined(tokens["alice"], room_["room_id"])
     gemini.script(Reply(status=503), Reply(text="never asked for"))
@@ -669,4 +669,4 @@ def test_checkpoints_hold_a_recent_prefix_and_a_reconnecting_client_rebuilds_the
     # Each checkpoint stored a longer prefix of the answer; at most one per second
     assert writes and all(answer.startswith(w) for w in writes)
     assert [len(w) for w in writes] == sorted({len(w) for w in writes})
-    assert len(writes) <= elapsed / limits.LIMITS.checkpoint_interval + 1
+    assert len(writes) <= elapsed / budget.BUDGET.checkpoint_interval + 1

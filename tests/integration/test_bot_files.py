@@ -10,9 +10,9 @@ from typing import Any
 import boto3
 import pytest
 
-from chat.logic import attachments
+from chat.adapters.gemini import GeminiClient, GeminiModelError
 from chat.logic.bot.context import Blob, Turn
-from chat.logic.bot.gemini import GeminiClient, GeminiModelError
+from chat.logic.conversation import attachments
 from tests.integration import test_bot_worker as bot
 from tests.integration.test_attachments import PNG, uploaded
 from tests.integration.test_bot_worker import bot_replies, deliver, stored

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import OrderedDict
 from dataclasses import replace
 from typing import Any
 
@@ -15,10 +16,10 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 from aws_lambda_powertools.utilities.parameters.base import clear_caches
 
 from chat import redaction
+from chat.adapters import gemini as gemini_module
 from chat.adapters import gemini_keys as secrets_adapter
 from chat.config import settings
-from chat.logic.bot import gemini as gemini_module
-from chat.logic.bot import limits
+from chat.logic.bot import budget
 from chat.logic.bot.coalesce import json_size
 from chat.logic.bot.command import INTERRUPTED_MESSAGE
 from local.fake_gemini import Reply
@@ -351,7 +352,7 @@ def test_a_reply_left_streaming_by_a_dead_run_is_ended_on_redelivery(
 def test_a_failed_answer_ends_in_bot_error_and_keeps_what_was_streamed(
     rest, keyed_room, joined, gemini, stack, monkeypatch, directive, code, requests, partial
 ):
-    monkeypatch.setattr(limits, "LIMITS", replace(limits.LIMITS, stall_timeout=0.3, backoff=0.01))
+    monkeypatch.setattr(budget, "BUDGET", replace(budget.BUDGET, stall_timeout=0.3, backoff=0.01))
     room, tokens = keyed_room("alice")
     alice = joined(tokens["alice"], room["room_id"])
     command = post(rest, room, tokens["alice"], f"@bot go {directive}")
@@ -462,7 +463,7 @@ def test_a_transient_failure_before_any_text_is_retried_into_one_answer(
 def test_an_answer_over_the_size_cap_is_cut_and_stored_complete(
     rest, keyed_room, joined, gemini, stack, monkeypatch
 ):
-    monkeypatch.setattr(limits, "LIMITS", replace(limits.LIMITS, max_answer_bytes=500))
+    monkeypatch.setattr(budget, "BUDGET", replace(budget.BUDGET, max_answer_bytes=500))
     room, tokens = keyed_room("alice")
     alice = joined(tokens["alice"], room["room_id"])
     gemini.script(Reply(text="é" * 30 + " " + "word " * 400, words_per_event=5))
@@ -482,7 +483,7 @@ def test_a_command_is_not_started_without_enough_time_left(rest, keyed_room, gem
     room, tokens = keyed_room("alice")
     post(rest, room, tokens["alice"], "@bot hello")
     records = receive_all(stack)
-    too_little = int((limits.LIMITS.margin + limits.LIMITS.min_answer) * 1000) - 500
+    too_little = int((budget.BUDGET.margin + budget.BUDGET.min_answer) * 1000) - 500
 
     # When the invocation has too little time left, the record fails untouched
     assert invoke(stack, records, timeout_ms=too_little) == [records[0]["MessageId"]]
@@ -538,7 +539,7 @@ def test_the_rooms_system_prompt_and_model_are_used(rest, keyed_room, gemini, st
 def test_the_api_key_never_appears_in_logs_frames_or_stored_items(
     rest, keyed_room, joined, gemini, stack, sockets, monkeypatch, caplog, capfd
 ):
-    monkeypatch.setattr(limits, "LIMITS", replace(limits.LIMITS, stall_timeout=0.3, backoff=0.01))
+    monkeypatch.setattr(budget, "BUDGET", replace(budget.BUDGET, stall_timeout=0.3, backoff=0.01))
     room, tokens = keyed_room("alice", key=CANARY)
     joined(tokens["alice"], room["room_id"])
     # Everything the worker and the SDK log from here on, at every level
@@ -574,7 +575,7 @@ def test_the_api_key_never_appears_in_logs_frames_or_stored_items(
     ["AIzaLEGACY\nnewline-key-0003", "AIzaLEGACY\r\nX-Injected: yes", "AIzaLEGACY\x00nul-0004"],
 )
 def test_a_stored_key_with_control_characters_never_appears_in_any_form(
-    rest, keyed_room, joined, gemini, stack, sockets, caplog, capfd, legacy_key
+    rest, keyed_room, joined, gemini, stack, sockets, caplog, capfd, legacy_key, monkeypatch
 ):
     """Keys are validated on the way in now; one stored before that (or by other means)
     makes the HTTP client fail with the key escaped in its message."""
@@ -585,7 +586,11 @@ def test_a_stored_key_with_control_characters_never_appears_in_any_form(
         UpdateExpression="SET api_key_ciphertext = :c",
         ExpressionAttributeValues={":c": ciphertext},
     )
-    redaction.forget_all()  # as in a fresh worker container: the key is only decrypted there
+    # As in a fresh worker container, where the key is only decrypted: nothing registered.
+    monkeypatch.setattr(redaction, "_pinned", {})
+    monkeypatch.setattr(redaction, "_transient", OrderedDict())
+    monkeypatch.setattr(redaction, "_index", {})
+    monkeypatch.setattr(redaction, "_dirty", True)
     joined(tokens["alice"], room["room_id"])
     capfd.readouterr()
     caplog.set_level(logging.DEBUG)

@@ -95,8 +95,9 @@ def test_concurrent_joins_cannot_overfill_a_direct_room(rest, register):
     # The logic is called directly: the REST resolver keeps the current event on the app,
     # so one app cannot serve threads at once (Lambda never does).
     from chat.errors import Conflict
-    from chat.logic import rooms
-    from chat.logic.tokens import Principal, verify_token
+    from chat.logic.accounts.tokens import verify_token
+    from chat.logic.rooms import membership
+    from chat.principal import Principal
 
     owner = register("owner")
     room = rest.post("/rooms", {"name": "dm", "is_group": False}, token=owner).body
@@ -104,7 +105,7 @@ def test_concurrent_joins_cannot_overfill_a_direct_room(rest, register):
 
     def join(index: int) -> str:
         try:
-            rooms.join_room(people[index], room["code"])
+            membership.join_room(people[index], room["code"])
             return "joined"
         except Conflict:
             return "full"
@@ -118,16 +119,16 @@ def test_concurrent_joins_cannot_overfill_a_direct_room(rest, register):
 @pytest.fixture
 def checked_passwords(monkeypatch) -> list[str]:
     """The passwords login checked with bcrypt (thread-safe: list.append)."""
-    from chat.logic import accounts
+    from chat.logic.accounts import sign_in
 
     checked: list[str] = []
-    verify = accounts.verify_password
+    verify = sign_in.verify_password
 
     def counting(password: str, password_hash: str | None) -> bool:
         checked.append(password)
         return verify(password, password_hash)
 
-    monkeypatch.setattr(accounts, "verify_password", counting)
+    monkeypatch.setattr(sign_in, "verify_password", counting)
     return checked
 
 

@@ -1,6 +1,6 @@
 """Simultaneous reactions, edits, deletions and read marks never lose one another.
 
-The threads call the shared logic the handlers call (chat.logic.edits, reactions and
+The threads call the shared logic the handlers call (chat.logic.conversation.edits, reactions and
 read_state), each as its own caller: a Powertools resolver keeps the current event on the
 app object, so one app must not resolve two requests at once in one process (Lambda never
 does).
@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from chat.errors import Conflict
-from chat.logic import edits, reactions, read_state
-from chat.logic.tokens import Principal
+from chat.logic.conversation import edits, reactions, read_state
+from chat.principal import Principal
 from tests.integration.test_concurrency import (  # noqa: F401 - the fixture is autouse
     _all_at_once,
     atomic_moto_requests,

@@ -15,7 +15,7 @@ import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chat.observability import logger
-from chat.transport.bot_commands import _correlation_id
+from chat.transport.sqs import _correlation_id
 from local.fake_gemini import Reply
 from tests.integration import test_bot_worker as bot
 from tests.support.clients import handler_of

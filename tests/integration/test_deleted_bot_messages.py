@@ -47,7 +47,7 @@ def test_a_streaming_reply_deleted_by_the_owner_is_never_written_again(rest, key
         "status": "streaming",
         "deleted": False,
     }
-    message_table.put_message(reply)
+    assert message_table.put_reply(reply)
     reply_id = reply["message_id"]
     assert message_table.checkpoint(room_id, reply_id, "partial", 1)
 

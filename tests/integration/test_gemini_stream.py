@@ -1,4 +1,4 @@
-"""chat.logic.bot.gemini through the real google-genai SDK against the local fake Gemini server."""
+"""chat.adapters.gemini through the real google-genai SDK against the local fake Gemini server."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from collections.abc import Iterator
 import httpx2
 import pytest
 
-from chat.logic.bot.context import Turn
-from chat.logic.bot.gemini import (
+from chat.adapters.gemini import (
     GeminiClient,
     GeminiError,
     GeminiModelError,
     GeminiRateLimited,
     GeminiTimeout,
 )
+from chat.logic.bot.context import Turn
 from local.fake_gemini import FakeGemini, Reply, start
 
 API_KEY = "AIzaFAKE-test-key-0123456789"
@@ -101,7 +101,7 @@ def test_rate_limit_is_transient_and_carries_the_retry_delay(client: GeminiClien
     assert error.code == "rate_limited"
     assert error.status == 429
     assert error.transient and error.retryable
-    assert not error.produced_output
+    assert not error.partial_text
     assert error.retry_after == 7
 
 
@@ -152,7 +152,7 @@ def test_an_answer_overrunning_the_total_timeout_is_a_timeout_keeping_the_text(
     error = failure(stream)
 
     assert isinstance(error, GeminiTimeout)
-    assert error.produced_output and not error.retryable
+    assert error.partial_text and not error.retryable
     assert error.partial_text == stream.text
     assert 0 < len(error.partial_text.split()) < 100
 
@@ -171,7 +171,7 @@ def test_a_cut_stream_is_a_model_error_keeping_the_partial_text(client: GeminiCl
     error = caught.value
     assert len(received) == 2
     assert error.partial_text == "".join(received) == stream.text
-    assert error.transient and error.produced_output and not error.retryable
+    assert error.transient and error.partial_text and not error.retryable
     assert stream.finish_reason is None
 
 

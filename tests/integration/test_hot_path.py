@@ -15,7 +15,7 @@ import jwt
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from chat import clients
+from chat import aws
 from chat.dal import connections
 from chat.transport import websocket
 from local.events import WebSocketConnection, method_arn
@@ -32,7 +32,7 @@ def dynamodb_requests(stack: dict[str, Any]) -> Iterator[list[tuple[str, dict[st
     def record(model: Any, params: dict[str, Any], **_: Any) -> None:
         requests.append((model.name, json.loads(params["body"] or b"{}")))
 
-    events = clients.dynamodb_resource().meta.client.meta.events
+    events = aws.dynamodb_resource().meta.client.meta.events
     events.register("before-call.dynamodb", record, unique_id="test-hot-path")
     yield requests
     events.unregister("before-call.dynamodb", unique_id="test-hot-path")
@@ -117,7 +117,7 @@ def test_connect_without_the_authorizers_context_is_refused(sockets):
     response = handler_of("WsConnectFunction")(event, LambdaContext("WsConnectFunction"))
     # Then it is refused and nothing is recorded
     assert response["statusCode"] == 401
-    assert connections.get_connection(client.connection_id) is None
+    assert connections.remove_connection(client.connection_id) == (None, [])
 
 
 def test_frames_know_their_sender_without_reading_the_connections_table(
@@ -172,8 +172,8 @@ def test_an_expired_socket_already_gone_is_cleaned_up_at_once(
     # When she sends a frame
     alice.send({"type": "ping"})
     # Then her records are removed now (no $disconnect will come for a gone connection)
-    assert connections.get_connection(alice.connection_id) is None
     assert connections.room_subscribers(room["room_id"]) == []
+    assert connections.remove_connection(alice.connection_id) == (None, [])
 
 
 # ------------------------------------------------------------------------------ hot path
@@ -270,7 +270,7 @@ def test_nothing_is_pushed_when_the_message_could_not_be_stored(room_with, conne
             "ResponseMetadata": {"HTTPStatusCode": 500},
         }
 
-    events = clients.dynamodb_resource().meta.client.meta.events
+    events = aws.dynamodb_resource().meta.client.meta.events
     events.register_first("before-call.dynamodb.TransactWriteItems", fail, unique_id="fail-tx")
     try:
         # When alice sends a message

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from chat import clients
+from chat import aws
 from tests.support.dynamo import count_dynamodb_calls
 
 
@@ -175,7 +175,7 @@ def test_bot_commands_are_recognised_and_queued_per_room(
 
 def test_a_command_that_cannot_be_queued_is_marked_failed_and_reported(rest, room_with, stack):
     room, tokens = room_with("alice")
-    sqs = clients.sqs()
+    sqs = aws.sqs()
 
     def refuse(**_):
         raise ClientError(

@@ -113,7 +113,7 @@ def test_a_join_racing_the_removal_of_its_member_never_leaves_them_subscribed(
     rest, room_with, connect, monkeypatch
 ):
     from chat.dal.connections import room_subscribers
-    from chat.logic import presence
+    from chat.logic.realtime import presence
 
     # Given bob's join passed its membership check just as alice removes him
     room, tokens = room_with("alice", "bob")
@@ -193,7 +193,7 @@ def test_rotating_the_code_retires_the_old_one(rest, room_with, register):
 def test_a_code_collision_draws_another_code_and_keeps_the_old_claim_until_then(
     rest, room_with, monkeypatch
 ):
-    from chat.logic import join_codes
+    from chat.logic.rooms import join_codes
 
     room, tokens = room_with("alice")
     other = rest.post("/rooms", {"name": "other"}, token=tokens["alice"]).body

@@ -49,7 +49,7 @@ def test_the_bots_messages_count_as_unread(rest, room_with):
     room, tokens = room_with("alice")
     room_id = room["room_id"]
     command = _post(rest, room_id, tokens["alice"], "@bot hi")
-    store.put_message(
+    store.put_reply(
         {
             "message_id": new_id(),
             "room_id": room_id,

@@ -85,7 +85,7 @@ def test_an_owner_cannot_leave_without_handing_over_while_humans_remain(rest, ro
     """The data layer refuses the owner's leave without a successor (as when the leaver
     became owner between reading the room and leaving); the logic then reads again."""
     from chat.dal import rooms as room_table
-    from chat.logic.tokens import verify_token
+    from chat.logic.accounts.tokens import verify_token
 
     room, tokens = room_with("alice", "bob")
     room_id = room["room_id"]

@@ -158,10 +158,13 @@ ROOM_ROUTES = [
 def test_every_room_route_is_404_for_non_members(rest, room_with, register, method, suffix, body):
     room, _ = room_with("alice")
     outsider = register("eve")
-    for room_id in (room["room_id"], "01UNKNOWNROOM0000000000000"):
+    for room_id in (room["room_id"], "01UNKNOWNROOM0000000000000", "x" * 65, "no.such:room"):
         result = rest.call(method, f"/rooms/{room_id}{suffix}", body=body, token=outsider)
         assert result.status == 404, (method, suffix, room_id)
         assert result.body == {"error": {"code": "not_found", "message": "Room not found"}}
+        # and without a token, whatever the id, the answer is 401
+        anonymous = rest.call(method, f"/rooms/{room_id}{suffix}", body=body)
+        assert anonymous.status == 401, (method, suffix, room_id)
 
 
 def test_bot_settings_defaults(rest, room_with):

@@ -92,7 +92,7 @@ def test_traces_hold_no_tokens_passwords_keys_or_message_text():
     aws_calls = {s["name"] for s in subsegments if s.get("namespace") == "aws"}
     assert {"dynamodb", "kms", "sqs", "secretsmanager"} <= aws_calls, aws_calls
     # and the fan-outs (the pushes are signed HTTP requests, not botocore calls)
-    assert any(s["name"] == "## chat.logic.fanout.to_connections" for s in subsegments)
+    assert any(s["name"] == "## chat.logic.realtime.fanout.to_connections" for s in subsegments)
     # (The model's HTTP call runs on the worker's reader thread, outside the X-Ray context:
     # it is not traced at all.)
     # The control's response reached the daemon: a recorded secret would be found

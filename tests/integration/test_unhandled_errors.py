@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from chat.errors import NotFound, Unavailable
-from chat.logic import accounts, presence
+from chat.logic.accounts import sign_in
+from chat.logic.realtime import presence
 from tests.support.metrics import total as _total
 
 
@@ -23,7 +24,7 @@ def test_an_unexpected_rest_error_is_a_500_counted_as_unhandled(
     rest, register, monkeypatch, capsys
 ):
     token = register("alice")
-    monkeypatch.setattr(accounts, "me", _raise(RuntimeError("a bug")))
+    monkeypatch.setattr(sign_in, "me", _raise(RuntimeError("a bug")))
     capsys.readouterr()
     result = rest.get("/auth/me", token=token)
     assert (result.status, result.error_code) == (500, "internal")
@@ -36,7 +37,7 @@ def test_a_domain_error_is_answered_by_its_code_and_not_counted_as_unhandled(
     error, rest, register, monkeypatch, capsys
 ):
     token = register("alice")
-    monkeypatch.setattr(accounts, "me", _raise(error))
+    monkeypatch.setattr(sign_in, "me", _raise(error))
     capsys.readouterr()
     result = rest.get("/auth/me", token=token)
     assert result.error_code == error.code

@@ -18,7 +18,7 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from botocore.awsrequest import AWSResponse
 
-from chat import clients
+from chat import aws
 from chat.adapters import retry_visibility
 from chat.config import settings
 from local.fake_gemini import FakeGemini
@@ -63,7 +63,7 @@ class KmsOutage:
 
     def __init__(self, count: int) -> None:
         self.left = count
-        clients.kms().meta.events.register("before-call.kms.Decrypt", self._intercept)
+        aws.kms().meta.events.register("before-call.kms.Decrypt", self._intercept)
 
     def _intercept(self, params: dict[str, Any], **_: Any):
         if self.left <= 0:

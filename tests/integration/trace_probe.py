@@ -35,7 +35,7 @@ def main(daemon: str, canaries: dict[str, str]) -> None:
     import boto3
     from moto import mock_aws
 
-    from chat import clients
+    from chat import aws
     from chat.config import settings
     from chat.observability import tracer as create_tracer
     from local.fake_gemini import Reply, start
@@ -64,7 +64,7 @@ def main(daemon: str, canaries: dict[str, str]) -> None:
         )
         settings.cache_clear()
         rest = RestClient()
-        sockets = Sockets(clients.management_api())
+        sockets = Sockets(aws.management_api())
 
         # REST: register, log in, who am I, a room with a key, its bot key changed, a message
         password, api_key = canaries["password"], canaries["api_key"]

@@ -167,7 +167,7 @@ class _Body:
 
 class Sockets:
     """The management API's HTTP endpoint, played in-process: the real management client
-    (chat.clients.ManagementApi) signs and sends each request to it. It records every
+    (chat.aws.ManagementApi) signs and sends each request to it. It records every
     PostToConnection and DeleteConnection, checks each is SigV4-signed for execute-api,
     and answers 410 Gone, 403 Forbidden or 500 for connections marked so (moto never does)."""
 

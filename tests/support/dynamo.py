@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from contextlib import contextmanager
 
-from chat import clients
+from chat import aws
 
 
 @contextmanager
@@ -15,7 +15,7 @@ def count_dynamodb_calls():
     def record(model, **_):
         calls[model.name] += 1
 
-    events = clients.dynamodb_resource().meta.client.meta.events
+    events = aws.dynamodb_resource().meta.client.meta.events
     events.register("before-call.dynamodb", record)
     try:
         yield calls

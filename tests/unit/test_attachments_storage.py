@@ -46,7 +46,7 @@ def test_browsers_may_upload_from_the_allowed_origin():
 
 
 def test_lifecycle_deletes_only_uploads_and_aborts_incomplete_ones():
-    from chat.logic.attachments import object_key, upload_key
+    from chat.adapters.storage import object_key, upload_key
 
     rules = BUCKET["Properties"]["LifecycleConfiguration"]["Rules"]
     aborts = [r for r in rules if "AbortIncompleteMultipartUpload" in r]
@@ -72,7 +72,12 @@ def test_only_the_functions_that_need_it_get_the_bucket_scoped_to_it():
         text = json.dumps(function["Properties"].get("Policies", []))
         if "AttachmentsBucket" in text:
             with_bucket[name] = function["Properties"]
-    assert set(with_bucket) == {"RoomsFunction", "WsMessageFunction", "BotWorkerFunction"}
+    assert set(with_bucket) == {
+        "RoomsFunction",
+        "WsMessageFunction",
+        "BotWorkerFunction",
+        "SearchFunction",
+    }
     for name, properties in with_bucket.items():
         variables = properties["Environment"]["Variables"]
         assert variables["ATTACHMENTS_BUCKET"] == {"Ref": "AttachmentsBucket"}, name
@@ -86,6 +91,9 @@ def test_only_the_functions_that_need_it_get_the_bucket_scoped_to_it():
     bot_s3 = json.dumps(with_bucket["BotWorkerFunction"]["Policies"])
     assert "s3:GetObject" in bot_s3 and "s3:PutObject" not in bot_s3
     assert "uploads/" not in bot_s3  # the bot reads attached files only
+    search_s3 = json.dumps(with_bucket["SearchFunction"]["Policies"])  # signs results' GETs
+    assert "s3:GetObject" in search_s3 and "s3:PutObject" not in search_s3
+    assert "uploads/" not in search_s3
     # Sending over the WebSocket writes (and discards) only attached files, never uploads
     for statement in _s3_statements(with_bucket["WsMessageFunction"]):
         if set(_actions(statement)) - {"s3:GetObject", "s3:ListBucket"}:

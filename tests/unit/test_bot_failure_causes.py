@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from chat.adapters.gemini import GeminiModelError, GeminiRateLimited, GeminiTimeout
 from chat.logic.bot import failures
-from chat.logic.bot.gemini import GeminiModelError, GeminiRateLimited, GeminiTimeout
 
 
 def model_error(refused=None, status=None):

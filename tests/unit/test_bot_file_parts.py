@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from chat.logic.attachments import looks_like, object_key
+from chat.adapters.storage import object_key
 from chat.logic.bot.context import Blob, build_model_input
 from chat.logic.bot.files import MAX_FILE_BYTES, FilePlan, attach, parts, plan
+from chat.logic.conversation.attachments import looks_like
 
 MiB = 1024 * 1024
 

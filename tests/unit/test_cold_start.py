@@ -45,6 +45,9 @@ def _fresh_settings(monkeypatch: pytest.MonkeyPatch):
         ("bot_worker", "ATTACHMENTS_BUCKET"),
         ("auth", "USERS_TABLE"),
         ("ws_connect", "CONNECTIONS_TABLE"),
+        ("search", "SEARCH_INDEX_TABLE"),
+        ("search", "ATTACHMENTS_BUCKET"),
+        ("search_indexer", "SEARCH_INDEX_TABLE"),
     ],
 )
 def test_a_missing_variable_fails_the_init_of_the_function(function, missing, monkeypatch):
@@ -54,6 +57,9 @@ def test_a_missing_variable_fails_the_init_of_the_function(function, missing, mo
     assert missing.lower() in str(failure.value).lower()
 
 
-@pytest.mark.parametrize("function", ["auth", "rooms", "ws_connect", "ws_message", "bot_worker"])
+@pytest.mark.parametrize(
+    "function",
+    ["auth", "rooms", "ws_connect", "ws_message", "bot_worker", "search", "search_indexer"],
+)
 def test_with_its_variables_every_function_initialises(function):
     _init(function)

@@ -48,16 +48,34 @@ def test_the_package_keeps_every_contract(copy: Path):
 @pytest.mark.parametrize(
     ("module", "line", "contract"),
     [
-        ("chat.logic.rooms", "import boto3", "boto3 and botocore only in"),
+        ("chat.logic.rooms.directory", "import boto3", "boto3 and botocore only in"),
         (
             "chat.transport.rest",
             "from botocore.exceptions import ClientError",
             "boto3 and botocore",
         ),
         ("chat.logic.bot.answer", "from google import genai", "The Gemini SDK"),
-        ("chat.logic.messages", "from chat.transport import rest", "Logic never imports"),
-        ("chat.dal.users", "from chat.logic import accounts", "chat is layered"),
-        ("chat.logic.fanout", "from chat.logic import presence", "No import cycle"),
+        (
+            "chat.logic.conversation.messages",
+            "from chat.transport import rest",
+            "Logic never imports",
+        ),
+        ("chat.dal.users", "from chat.logic.accounts import sign_in", "chat is layered"),
+        (
+            "chat.logic.realtime.fanout",
+            "from chat.logic.rooms import directory",
+            "The logic's wings are layered",
+        ),
+        (
+            "chat.logic.bot.control",
+            "from chat.logic.bot import answer",
+            "The REST and WebSocket functions never load the Gemini adapter",
+        ),
+        (
+            "chat.logic.realtime.fanout",
+            "from chat.logic.realtime import presence",
+            "No import cycle",
+        ),
     ],
 )
 def test_a_forbidden_import_breaks_the_lint(copy: Path, module: str, line: str, contract: str):

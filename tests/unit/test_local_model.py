@@ -31,7 +31,10 @@ def _identity(logical_id: str, resource_type: str) -> Physical:
         arn = f"arn:aws:lambda:{REGION}:123456789012:function:stack-{logical_id}"
         return Physical(f"stack-{logical_id}", {"Arn": arn})
     arn = f"arn:aws:test:{REGION}:123456789012:{logical_id}"
-    return Physical(f"ref-{logical_id}", {"Arn": arn, "QueueName": f"name-{logical_id}"})
+    attributes = {"Arn": arn, "QueueName": f"name-{logical_id}"}
+    if resource_type == "AWS::DynamoDB::Table":
+        attributes["StreamArn"] = f"{arn}/stream/2026-01-01T00:00:00.000"
+    return Physical(f"ref-{logical_id}", attributes)
 
 
 def _resolver(template=TEMPLATE, overrides=None) -> Resolver:
@@ -57,6 +60,8 @@ def test_functions_get_globals_layers_and_resolved_environment(model):
         "WsConnectFunction",
         "WsMessageFunction",
         "BotWorkerFunction",
+        "SearchFunction",
+        "SearchIndexerFunction",
     }
     auth = model.functions["AuthFunction"]
     assert auth.name == "stack-AuthFunction"
@@ -127,6 +132,24 @@ def test_websocket_routes_and_sqs_sources_read_beside_sam_cli(model):
         "ref-BotCommandsQueue",
     )
     assert (source.fifo, source.batch_size, source.report_batch_item_failures) == (True, 1, True)
+
+
+def test_stream_sources_are_read_from_the_functions_dynamodb_events(model):
+    (source,) = model.stream_sources
+    assert (source.function, source.table_logical_id) == ("SearchIndexerFunction", "MessagesTable")
+    assert (
+        source.stream_arn
+        == f"arn:aws:test:{REGION}:123456789012:MessagesTable/stream/2026-01-01T00:00:00.000"
+    )
+    assert source.function_arn == model.functions["SearchIndexerFunction"].arn
+    assert (source.starting_position, source.batch_size, source.batching_window) == (
+        "TRIM_HORIZON",
+        100,
+        1.0,
+    )
+    assert source.report_batch_item_failures and source.bisect_on_error
+    assert source.maximum_retry_attempts == 5
+    assert source.on_failure_queue_url == "ref-SearchIndexerFailuresQueue"
 
 
 def test_sam_alias_references_name_the_local_function_qualified_by_its_alias():

@@ -108,6 +108,34 @@ def test_a_cancelled_transaction_leaves_every_item_as_it_was(dynamodb):
     assert _texts(client) == {"m0": "before"}
 
 
+def test_a_cancelled_transaction_leaves_no_stream_record(dynamodb):
+    client, _ = dynamodb
+    client.update_table(
+        TableName="messages",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    streams = boto3.client("dynamodbstreams", region_name="us-east-1")
+    arn = client.describe_table(TableName="messages")["Table"]["LatestStreamArn"]
+    (shard,) = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+
+    def records() -> list[str]:
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        found = streams.get_records(ShardIterator=iterator)["Records"]
+        return [r["dynamodb"]["Keys"]["sk"]["S"] for r in found]
+
+    # A member's message is written and streamed; a non-member's is neither (the Put of the
+    # cancelled transaction ran before its condition check failed, as moto runs them)
+    client.transact_write_items(TransactItems=_transaction("alice", "m1", "hello"))
+    with pytest.raises(ClientError):
+        client.transact_write_items(
+            TransactItems=list(reversed(_transaction("mallory", "m2", "x")))
+        )
+    assert records() == ["m1"]
+    assert _texts(client) == {"m0": "before", "m1": "hello"}
+
+
 def test_two_operations_on_one_item_are_refused_before_anything_is_written(dynamodb):
     client, _ = dynamodb
     twice = _transaction("alice", "m1", "a") + _transaction("alice", "m1", "b")[1:]
@@ -204,3 +232,93 @@ def test_data_plane_responses_are_what_motos_serialiser_writes(monkeypatch):
         "BatchGetItem",
         "DeleteItem",
     } <= set(compared)
+
+
+def test_a_query_reads_its_partition_only_and_answers_as_moto_does(monkeypatch):
+    from moto.dynamodb.models.table import Table
+
+    def run_queries() -> list:
+        with mock_aws():
+            client = boto3.client("dynamodb", region_name="us-east-1")
+            client.create_table(
+                TableName="t",
+                KeySchema=[
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                AttributeDefinitions=[
+                    {"AttributeName": "pk", "AttributeType": "S"},
+                    {"AttributeName": "sk", "AttributeType": "S"},
+                ],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            for n in range(60):
+                item = {"pk": {"S": f"p{n % 3}"}, "sk": {"S": f"{n:03d}"}, "t": {"S": f"w{n % 4}"}}
+                client.put_item(TableName="t", Item=item)
+            answers = []
+            for kwargs in (
+                {
+                    "KeyConditionExpression": "pk = :p",
+                    "ExpressionAttributeValues": {":p": {"S": "p1"}},
+                },
+                {
+                    "KeyConditionExpression": "pk = :p AND sk < :s",
+                    "FilterExpression": "t = :t",
+                    "ExpressionAttributeValues": {
+                        ":p": {"S": "p2"},
+                        ":s": {"S": "050"},
+                        ":t": {"S": "w1"},
+                    },
+                    "ScanIndexForward": False,
+                    "Limit": 4,
+                },
+                {
+                    "KeyConditionExpression": "pk = :p",
+                    "ExpressionAttributeValues": {":p": {"S": "none"}},
+                },
+                {
+                    "KeyConditionExpression": "pk = :p AND sk BETWEEN :a AND :b",
+                    "ExpressionAttributeValues": {
+                        ":p": {"S": "p0"},
+                        ":a": {"S": "010"},
+                        ":b": {"S": "040"},
+                    },
+                    "Limit": 3,
+                },
+                {
+                    "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
+                    "ExpressionAttributeValues": {":p": {"S": "p1"}, ":s": {"S": "04"}},
+                    "ScanIndexForward": False,
+                },
+                {
+                    "KeyConditionExpression": "pk = :p AND sk >= :s",
+                    "ExpressionAttributeValues": {":p": {"S": "p2"}, ":s": {"S": "020"}},
+                    "Limit": 2,
+                },
+            ):
+                pages, start = [], None
+                while True:
+                    extra = {"ExclusiveStartKey": start} if start else {}
+                    page = client.query(TableName="t", **kwargs, **extra)
+                    pages.append((page["Items"], page["Count"], page["ScannedCount"]))
+                    start = page.get("LastEvaluatedKey")
+                    if not start:
+                        break
+                answers.append(pages)
+            return answers
+
+    expected = run_queries()  # moto as it is
+    monkeypatch.setattr(Table, "all_items", moto_dynamodb.all_items)
+    monkeypatch.setattr(Table, "query", moto_dynamodb.query)
+    read: list[int] = []
+    partition = moto_dynamodb._partition
+
+    def counting(self):
+        items = moto_dynamodb.all_items(self)
+        read.append(len(items))
+        return items
+
+    monkeypatch.setattr(Table, "all_items", counting)
+    assert run_queries() == expected
+    assert partition.items is None
+    assert read and max(read) <= 20  # one partition of 20, never the table's 60

@@ -23,7 +23,10 @@ def test_openapi_document_describes_every_route_and_the_bearer_scheme():
         "/rooms/{room_id}/messages/{message_id}", "/rooms/{room_id}/messages/{message_id}/reactions/{emoji}",
         "/rooms/{room_id}/read", "/rooms/{room_id}/members/{username}", "/rooms/{room_id}/code",
         "/rooms/{room_id}/messages/{message_id}/stop",
-        "/rooms/{room_id}/messages/{message_id}/regenerate",
+        "/rooms/{room_id}/messages/{message_id}/regenerate", "/search",
     }  # fmt: skip
     assert "security" not in spec["paths"]["/auth/login"]["post"]
     assert spec["paths"]["/rooms/{room_id}/messages"]["get"]["security"] == [{"bearer": []}]
+    search = spec["paths"]["/search"]["get"]
+    assert search["security"] == [{"bearer": []}]
+    assert {p["name"] for p in search["parameters"]} == {"q", "room_id", "limit", "before"}

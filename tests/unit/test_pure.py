@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from chat.ids import iso, new_id, now_iso
-from chat.logic.join_codes import new_join_code, normalise_code
+from chat.logic.rooms.join_codes import new_join_code, normalise_code
 from chat.models import is_bot_command
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from chat.transport.client_frames import FRAME_TYPES
-from chat.transport.routes import attachments, auth, conversation, rooms
+from chat.transport.routes import attachments, auth, bot, conversation, rooms, search
 from local.template import ROOT, load_template, resources_of_type
 
 TEMPLATE = load_template()
@@ -26,7 +26,14 @@ def _rest_routes_in_template() -> set[tuple[str, str]]:
 
 def _rest_routes_in_code() -> set[tuple[str, str]]:
     routes = set()
-    for router in (auth.router, rooms.router, conversation.router, attachments.router):
+    for router in (
+        auth.router,
+        rooms.router,
+        conversation.router,
+        bot.router,
+        attachments.router,
+        search.router,
+    ):
         for rule, methods, *_ in router._routes:
             path = re.sub(r"<(\w+)>", r"{\1}", rule)
             routes.update((method.upper(), path) for method in methods)

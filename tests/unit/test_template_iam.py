@@ -48,6 +48,13 @@ EXPECTED = {
         "ConnectionsTable": {"Query", "BatchWriteItem"},
         "IdempotencyTable": {"GetItem", "PutItem", "UpdateItem", "DeleteItem"},
     },
+    "SearchFunction": {
+        "SearchIndexTable": {"Query"},
+        "MessagesTable": {"BatchGetItem"},  # the candidates, read back as stored now
+        "MembershipsTable": {"BatchGetItem"},  # the caller's memberships now
+        "MembershipsTable/index/by_user": {"Query"},
+    },
+    "SearchIndexerFunction": {"SearchIndexTable": {"BatchWriteItem"}},
 }  # fmt: skip
 
 

@@ -170,7 +170,7 @@ def _log_group(value: Any) -> dict[str, Any]:
 
 def test_every_function_logs_to_its_own_group_with_the_retention_parameter():
     functions = of_type("AWS::Lambda::Function")
-    assert len(functions) == 6
+    assert len(functions) == 8
     groups = set()
     for name, function in functions.items():
         group = function["Properties"]["LoggingConfig"]["LogGroup"]
@@ -332,8 +332,8 @@ def test_only_operator_caused_bot_errors_are_alarmed():
     for metrics in bot_alarms:
         for _, _, dimensions in metrics:
             assert dimensions["cause"] == "operator", dimensions
-    code = (ROOT / "layers/shared/chat/logic/bot/answer.py").read_text()
-    assert 'add_dimension(name="cause", value=cause)' in code
+    code = (ROOT / "layers/shared/chat/logic/bot/ending.py").read_text()
+    assert 'add_dimension(name="cause", value=failure.cause)' in code
 
 
 def test_custom_metric_alarms_match_what_the_functions_emit():
@@ -342,7 +342,7 @@ def test_custom_metric_alarms_match_what_the_functions_emit():
         f["Properties"]["Environment"]["Variables"]["POWERTOOLS_METRICS_FUNCTION_NAME"]
         for f in resources_of_type(SOURCE, "AWS::Serverless::Function").values()
     }
-    assert len(function_names) == 6  # one distinct `function` dimension each
+    assert len(function_names) == 8  # one distinct `function` dimension each
     custom = [m for a in of_type("AWS::CloudWatch::Alarm").values() for m in _metrics(a)]
     custom = [m for m in custom if not str(m[0]).startswith("AWS/")]
     assert custom
@@ -379,7 +379,7 @@ def test_metrics_carry_the_function_dimension_the_template_sets():
 
 # ------------------------------------------------------------------------------ capacity
 def test_the_worker_is_bounded_and_its_reservation_optional():
-    (mapping,) = of_type("AWS::Lambda::EventSourceMapping").values()
+    mapping = of_type("AWS::Lambda::EventSourceMapping")["BotWorkerFunctionCommands"]
     assert mapping["Properties"]["ScalingConfig"] == {
         "MaximumConcurrency": {"Ref": "BotWorkerMaxConcurrency"}
     }
@@ -449,6 +449,9 @@ def test_the_dashboard_has_the_widgets_the_operations_page_describes():
         "DynamoDB throttled requests",
         "Account concurrency",
         "Unhandled errors and failed frames",
+        "Search: queries, index reads, p95 (ms)",
+        "Search indexer: iterator age (ms)",
+        "Search indexer: changes, postings, failures",
     } == titles
     operations = OPERATIONS.read_text()
     for title in titles:

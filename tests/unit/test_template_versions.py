@@ -108,7 +108,7 @@ def test_the_parameters_that_reach_functions_reach_the_expected_ones():
     assert reached("SnapStart") == everyone
     assert reached("StageName") == everyone  # the WebSocket management URL
     assert reached("BcryptCost") == {"AuthFunction"}
-    assert reached("CorsAllowOrigin") == {"AuthFunction", "RoomsFunction"}
+    assert reached("CorsAllowOrigin") == {"AuthFunction", "RoomsFunction", "SearchFunction"}
     assert reached("SharedGeminiKeySecretArn") == {"BotWorkerFunction"}
     assert reached("BotRoomCommandsPerMinute") == {"RoomsFunction", "WsMessageFunction"}
     assert reached("AlarmEmail") == set()

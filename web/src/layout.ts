@@ -6,6 +6,7 @@ import { resync } from "./messages";
 import { flash, renderStatus, root, ui } from "./page";
 import { openRoom } from "./room-view";
 import { addRoom } from "./rooms";
+import { searchBox } from "./search";
 import type { SocketState } from "./socket";
 import { app, rooms } from "./state";
 
@@ -62,6 +63,7 @@ export function showMain(onSignOut: () => void): void {
     { class: "topbar" },
     h("span", { class: "brand" }, "Chat"),
     ui.status,
+    searchBox(),
     h("span", { class: "me", id: "me" }, user.username),
     h("button", { type: "button", id: "sign-out", onclick: onSignOut }, "Sign out"),
   );

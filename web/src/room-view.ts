@@ -4,9 +4,9 @@ import { append, clear, h } from "./dom";
 import { leaveRoom, showBotSettings, showMembers } from "./dialogs";
 import { probeAttachments } from "./features";
 import { renderMessage } from "./message-view";
-import { loadLatest, loadOlder, markRead } from "./messages";
-import { ui } from "./page";
-import { loadMembers } from "./rooms";
+import { domId, loadLatest, loadOlder, markRead } from "./messages";
+import { flash, ui } from "./page";
+import { loadMembers, refreshRooms } from "./rooms";
 import { app, isOwner, rooms, type RoomState, view } from "./state";
 
 export async function openRoom(roomId: string): Promise<void> {
@@ -25,6 +25,32 @@ export async function openRoom(roomId: string): Promise<void> {
   void probeAttachments(state);
   if (!state.members) void loadMembers(state);
   markRead(state);
+}
+
+/** Open a room scrolled to one of its messages (a search result), loading older pages until
+ * it is there. */
+export async function openRoomAt(roomId: string, messageId: string): Promise<void> {
+  if (!rooms.has(roomId)) await refreshRooms();
+  const state = rooms.get(roomId);
+  if (!state) {
+    flash("That room is no longer one of yours.");
+    return;
+  }
+  await openRoom(roomId);
+  for (let pages = 0; !state.messages.has(messageId) && state.nextBefore && pages < 40; pages++) {
+    await loadOlder(state);
+  }
+  await new Promise((done) => requestAnimationFrame(done)); // rendered on the next frame
+  const element = document.getElementById(domId(messageId));
+  if (!element) {
+    flash("That message is no longer in the room.");
+    return;
+  }
+  element.scrollIntoView({ block: "center" });
+  element.classList.add("found");
+  element.tabIndex = -1;
+  element.focus({ preventScroll: true });
+  window.setTimeout(() => element.classList.remove("found"), 4000);
 }
 
 function renderRoomView(state: RoomState): void {

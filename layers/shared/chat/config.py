@@ -14,7 +14,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Table = Literal[
-    "users", "rooms", "memberships", "messages", "connections", "rate_limits", "attachments"
+    "users",
+    "rooms",
+    "memberships",
+    "messages",
+    "connections",
+    "rate_limits",
+    "attachments",
+    "search_index",
 ]
 FunctionSetting = Literal[
     "token_ttl_seconds",
@@ -24,6 +31,7 @@ FunctionSetting = Literal[
     "idempotency_table",
     "attachments_table",
     "attachments_bucket",
+    "search_index_table",
 ]
 
 
@@ -60,6 +68,7 @@ class Settings(BaseModel):
     gemini_base_url: str | None = None
     attachments_table: str | None = None
     attachments_bucket: str | None = None
+    search_index_table: str | None = None
 
     def table_name(self, table: Table) -> str:
         """The DynamoDB table name of a logical table."""
@@ -72,6 +81,7 @@ class Settings(BaseModel):
             "rate_limits": self.rate_limits_table,
             # Only the functions that attach files get this one (require_settings).
             "attachments": self.attachments_table,
+            "search_index": self.search_index_table,  # the search and indexer functions
         }
         name = names[table]
         if not name:

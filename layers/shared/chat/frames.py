@@ -1,4 +1,4 @@
-"""Every frame the server pushes to WebSocket clients (shared/API.md, server → client), as a
+"""Every frame the server pushes to WebSocket clients (docs/API.md, server → client), as a
 typed model. A frame is built here once and serialised once per fan-out (`encode`)."""
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ class BotErrorFrame(ServerFrame):
 
 
 # ------------------------------------------------------------------------------ conversation
-# Edits, deletions, reactions, read state and moderation (shared/API.md, Conversation features).
+# Edits, deletions, reactions, read state and moderation (docs/API.md, Conversation features).
 class MessageUpdatedFrame(ServerFrame, Message):
     """A message after an edit, whole."""
 

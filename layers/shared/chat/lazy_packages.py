@@ -53,6 +53,7 @@ def defer_init(package: str) -> None:
         return _exported_from(package, init_path)
 
     def __getattr__(name: str) -> object:  # PEP 562: only names not yet in the module
+        value: object
         if name == "__all__":  # `from package import *`
             value = sorted(exported())
         elif name in exported():

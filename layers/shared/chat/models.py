@@ -1,4 +1,4 @@
-"""The contract's shapes (shared/API.md): request bodies validated at the boundary, and the
+"""The contract's shapes (docs/API.md): request bodies validated at the boundary, and the
 resources every transport returns. Field rules live here once."""
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from pydantic import (
 )
 
 from chat.text_rules import (
-    RESERVED_NAMES,
     BlankIfInvisible,
     GeminiKey,
     Line,
@@ -31,14 +30,12 @@ from chat.text_rules import (
     is_invisible,
 )
 
-RESERVED_USERNAMES = RESERVED_NAMES  # also in look-alike forms: text_rules.is_reserved_username
 BOT_USER_ID = "bot"
 BOT_USERNAME = "bot"
 
-RoomId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-MessageId = Annotated[
-    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
-]
+# Every id a client names (rooms, messages, attachments), in bodies, frames, queries and
+# paths. The ids we make are ULIDs (chat.ids.new_id); any id of this alphabet is looked up.
+Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 Username = Annotated[
     str, StringConstraints(min_length=3, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$"), NotReserved
 ]
@@ -71,7 +68,7 @@ Content = Annotated[
     Visible,
 ]
 # A new message's text: may be empty when it carries attachments (checked in
-# chat.logic.messages); text of only invisible characters is made empty here, so it
+# chat.logic.conversation.messages); text of only invisible characters is made empty here, so it
 # counts as empty there too.
 MessageText = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=4000), Multiline, BlankIfInvisible
@@ -108,10 +105,7 @@ AttachmentType = Literal[
 ATTACHMENT_TYPES: tuple[str, ...] = get_args(AttachmentType)
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 MAX_ATTACHMENTS_PER_MESSAGE = 4
-AttachmentId = Annotated[
-    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
-]
-AttachmentIds = Annotated[list[AttachmentId], Field(max_length=MAX_ATTACHMENTS_PER_MESSAGE)]
+AttachmentIds = Annotated[list[Id], Field(max_length=MAX_ATTACHMENTS_PER_MESSAGE)]
 
 
 # Bidirectional formatting (marks, embeddings, overrides, isolates): they can make
@@ -187,7 +181,7 @@ class PostMessageRequest(Body):
     content: MessageText = ""
     client_id: ClientId | None = None
     attachments: AttachmentIds = []
-    reply_to: MessageId | None = None
+    reply_to: Id | None = None
 
 
 def _integral(value: object) -> object:
@@ -212,7 +206,7 @@ class RenameRoomRequest(Body):
 
 
 class MarkReadRequest(Body):
-    message_id: MessageId
+    message_id: Id
 
 
 # ------------------------------------------------------------------------------ resources
@@ -320,6 +314,13 @@ class RegenerateResponse(Model):
 
 class MessagePage(Model):
     messages: list[Message]
+    next_before: str | None
+
+
+class SearchResults(Model):
+    """`GET /search`: matching messages, newest first; `next_before` pages on (null: no more)."""
+
+    results: list[Message]
     next_before: str | None
 
 

@@ -31,7 +31,9 @@ if _function := os.environ.get("POWERTOOLS_METRICS_FUNCTION_NAME"):
 
 redaction.install_record_factory()
 redaction.install_on_logger(logger._logger, logger.handlers)
-metrics.provider.serialize_metric_set = redaction.redacting(metrics.provider.serialize_metric_set)
+metrics.provider.serialize_metric_set = redaction.redacting(  # type: ignore[method-assign]
+    metrics.provider.serialize_metric_set
+)
 
 _tracer: Tracer | None = None
 

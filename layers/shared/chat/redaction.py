@@ -92,15 +92,6 @@ def register(secret: str | None, *, transient: bool = False) -> None:
         _dirty = True
 
 
-def forget_all() -> None:
-    """Forget every registered secret (tests)."""
-    global _dirty
-    with _lock:
-        _pinned.clear()
-        _transient.clear()
-        _dirty = True
-
-
 def _escape_every_byte(data: bytes, fmt: str) -> str:
     return "".join(fmt % byte for byte in data)
 
@@ -286,7 +277,7 @@ def install_on_logger(logger: logging.Logger, handlers: Iterable[logging.Handler
 def redacting_emitter(emitter_class: type) -> type:
     """An X-Ray emitter class whose segments are redacted before they are sent."""
 
-    class RedactingEmitter(emitter_class):  # type: ignore[misc, valid-type]
+    class RedactingEmitter(emitter_class):
         def _send_data(self, data: str) -> None:
             super()._send_data(redact(data))
 

@@ -1,4 +1,4 @@
-"""The contract's string rules (shared/API.md, Validation rules) as reusable pydantic types.
+"""The contract's string rules (docs/API.md, Validation rules) as reusable pydantic types.
 
 Every string a client sends is valid Unicode: no lone surrogates (they cannot be encoded,
 stored or sent) and no NUL. On top of that each kind of text has its rule:
@@ -8,7 +8,7 @@ stored or sent) and no NUL. On top of that each kind of text has its rule:
 - ``Visible``: text that is only whitespace or invisible characters (zero-width spaces and
   joiners, word joiners, byte-order marks...) counts as empty, and is refused;
 - ``BlankIfInvisible``: the same text made empty, where empty text can be allowed (a
-  message's text may be empty when it carries attachments: chat.logic.messages decides);
+  message's text may be empty when it carries attachments: chat.logic.conversation.messages decides);
 - ``Secret`` (passwords, API keys): valid Unicode before ``SecretStr`` wraps it, and
   registered with ``chat.redaction`` so no log line can show it;
 - ``GeminiKey``: 1-256 printable ASCII characters, no whitespace (a key is sent as an HTTP
@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import AfterValidator, BeforeValidator, SecretStr
+from pydantic import AfterValidator, BeforeValidator
 
 from chat import redaction
 
@@ -122,5 +122,3 @@ BlankIfInvisible = AfterValidator(blank_if_invisible)
 Secret = BeforeValidator(secret)
 GeminiKey = BeforeValidator(gemini_key)
 NotReserved = AfterValidator(not_reserved)
-
-SecretText = Annotated[SecretStr, Secret]

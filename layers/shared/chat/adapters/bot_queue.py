@@ -1,9 +1,4 @@
-"""Sending bot commands to the SQS FIFO queue: one message group per room, so a room's
-commands are answered one at a time and in order while rooms run in parallel.
-
-A regeneration (``generation`` 1, 2 …) is the same command queued again: its body names
-the generation and its deduplication id is the command's id with the generation, so FIFO
-deduplication drops a resend of one request but never a deliberate regeneration.
+"""Sending bot commands to the bot queue (SQS FIFO), as chat.queued_command describes them.
 
 Each command carries the request's correlation id (the API Gateway request id, a message
 attribute the worker logs its answer under) and, where the function is traced, the X-Ray
@@ -12,27 +7,23 @@ trace header (the `AWSTraceHeader` system attribute: the answer joins the reques
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
-from chat import clients
+from chat import aws
 from chat.config import settings
 from chat.observability import logger
+from chat.queued_command import CORRELATION_ID, QueuedCommand
 
-CORRELATION_ID = "correlation_id"  # the message attribute
 _TRACE_HEADER = "_X_AMZN_TRACE_ID"  # Lambda's environment variable, set per invocation
 
 
-def enqueue_command(room_id: str, message_id: str, generation: int = 0) -> None:
-    body: dict[str, object] = {"room_id": room_id, "message_id": message_id}
-    if generation:
-        body["generation"] = generation
-    clients.sqs().send_message(
+def enqueue(command: QueuedCommand) -> None:
+    aws.sqs().send_message(
         QueueUrl=settings().bot_queue_url,
-        MessageBody=json.dumps(body),
-        MessageGroupId=room_id,
-        MessageDeduplicationId=message_id if not generation else f"{message_id}.{generation}",
+        MessageBody=command.body(),
+        MessageGroupId=command.group_id,
+        MessageDeduplicationId=command.deduplication_id,
         **_tracing(),
     )
 

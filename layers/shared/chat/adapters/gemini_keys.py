@@ -4,10 +4,15 @@ read, so no log line, metric or trace can show it."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aws_lambda_powertools.utilities import parameters
 
-from chat import clients, redaction
+from chat import aws, redaction
 from chat.config import settings
+
+if TYPE_CHECKING:
+    from boto3.dynamodb.types import Binary
 
 _SECRET_MAX_AGE_SECONDS = 3600
 
@@ -24,7 +29,7 @@ def shared_gemini_key() -> str | None:
 
 def encrypt_api_key(room_id: str, api_key: str) -> bytes:
     """Encrypt a room's Gemini key, bound to the room by the encryption context."""
-    response = clients.kms().encrypt(
+    response = aws.kms().encrypt(
         KeyId=settings().gemini_keys_kms_key_id,
         Plaintext=api_key.encode("utf-8"),
         EncryptionContext={"room_id": room_id},
@@ -32,9 +37,10 @@ def encrypt_api_key(room_id: str, api_key: str) -> bytes:
     return response["CiphertextBlob"]
 
 
-def decrypt_api_key(room_id: str, ciphertext: bytes) -> str:
-    response = clients.kms().decrypt(
-        CiphertextBlob=bytes(ciphertext),
+def decrypt_api_key(room_id: str, ciphertext: bytes | Binary) -> str:
+    """A room's key from its ciphertext (as the room item holds it: DynamoDB's Binary)."""
+    response = aws.kms().decrypt(
+        CiphertextBlob=bytes(ciphertext),  # type: ignore[arg-type]  # boto3-stubs: __bytes__ -> str
         EncryptionContext={"room_id": room_id},
     )
     key = response["Plaintext"].decode("utf-8")

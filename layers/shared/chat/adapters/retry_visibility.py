@@ -23,7 +23,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
-from chat import clients
+from chat import aws
 from chat.observability import logger, metrics
 
 FIRST_DELAY = 2  # seconds before the first retry
@@ -63,7 +63,7 @@ def back_off(records: Iterable[dict[str, Any]]) -> None:
         receive_count = int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1))
         seconds = delay(receive_count)
         try:
-            clients.sqs().change_message_visibility(
+            aws.sqs().change_message_visibility(
                 QueueUrl=_queue_url(record["eventSourceARN"]),
                 ReceiptHandle=record["receiptHandle"],
                 VisibilityTimeout=seconds,
@@ -89,8 +89,6 @@ def _queue_url(queue_arn: str) -> str:
     url = _queue_urls.get(queue_arn)
     if url is None:
         *_, account, name = queue_arn.split(":")
-        url = clients.sqs().get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)[
-            "QueueUrl"
-        ]
+        url = aws.sqs().get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
         _queue_urls[queue_arn] = url
     return url

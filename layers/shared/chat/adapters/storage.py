@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
-from chat import clients
+from chat import aws
 from chat.config import settings
 
 _MISSING = ("404", "NoSuchKey", "NotFound")
@@ -24,6 +24,17 @@ _MISSING = ("404", "NoSuchKey", "NotFound")
 class StoredObject:
     size: int
     content_type: str | None
+
+
+def upload_key(room_id: str, attachment_id: str) -> str:
+    """Where the client uploads a declared file (deleted by the lifecycle rule a day later)."""
+    return f"uploads/{room_id}/{attachment_id}"
+
+
+def object_key(room_id: str, message_id: str, attachment_id: str) -> str:
+    """The file a message carries: its upload, copied when the message was stored. Only that
+    message's sending writes it (its id is new), so nothing can replace its bytes."""
+    return f"rooms/{room_id}/{message_id}/{attachment_id}"
 
 
 def _bucket() -> str:
@@ -36,7 +47,7 @@ def _bucket() -> str:
 def presigned_upload(key: str, content_type: str, size: int, expires_in: int) -> dict:
     """A presigned POST (``{"url", "fields"}``) whose policy pins the key, the exact
     Content-Type and the exact size."""
-    return clients.s3().generate_presigned_post(
+    return aws.s3().generate_presigned_post(
         Bucket=_bucket(),
         Key=key,
         Fields={"Content-Type": content_type},
@@ -48,7 +59,7 @@ def presigned_upload(key: str, content_type: str, size: int, expires_in: int) ->
 def head(key: str) -> StoredObject | None:
     """The object's size and type, or None when nothing was uploaded under ``key``."""
     try:
-        response = clients.s3().head_object(Bucket=_bucket(), Key=key)
+        response = aws.s3().head_object(Bucket=_bucket(), Key=key)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in _MISSING:
             return None
@@ -58,14 +69,14 @@ def head(key: str) -> StoredObject | None:
 
 def first_bytes(key: str, count: int) -> bytes:
     """The first ``count`` bytes of an object (one ranged GET)."""
-    response = clients.s3().get_object(Bucket=_bucket(), Key=key, Range=f"bytes=0-{count - 1}")
+    response = aws.s3().get_object(Bucket=_bucket(), Key=key, Range=f"bytes=0-{count - 1}")
     return response["Body"].read()
 
 
 def read(key: str) -> bytes | None:
     """An object's bytes, or None when it is gone."""
     try:
-        return clients.s3().get_object(Bucket=_bucket(), Key=key)["Body"].read()
+        return aws.s3().get_object(Bucket=_bucket(), Key=key)["Body"].read()
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in _MISSING:
             return None
@@ -78,7 +89,7 @@ def copy(source_key: str, key: str) -> bool:
     while the source is being replaced."""
     bucket = _bucket()
     try:
-        clients.s3().copy_object(
+        aws.s3().copy_object(
             Bucket=bucket,
             Key=key,
             CopySource={"Bucket": bucket, "Key": source_key},
@@ -94,7 +105,7 @@ def copy(source_key: str, key: str) -> bool:
 
 def delete(keys: list[str]) -> None:
     """Delete objects (missing ones are not an error)."""
-    s3 = clients.s3()
+    s3 = aws.s3()
     for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
         batch = keys[start : start + 1000]
         response = s3.delete_objects(
@@ -109,7 +120,7 @@ def presigned_download(key: str, filename: str, content_type: str, expires_in: i
     """A presigned GET that serves the object under its filename and declared type."""
     ascii_name = filename.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
     disposition = f"inline; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
-    return clients.s3().generate_presigned_url(
+    return aws.s3().generate_presigned_url(
         "get_object",
         Params={
             "Bucket": _bucket(),

@@ -10,19 +10,20 @@ by TTL (``expires_at``), like their uploads.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from chat import clients
+from chat import aws
+from chat.dal.items import AttachmentItem, MessageItem
 from chat.dal.tables import table, table_name, transact
 
 
-def put_attachment(item: dict[str, Any]) -> None:
+def put_attachment(item: AttachmentItem) -> None:
     table("attachments").put_item(
         Item=item, ConditionExpression="attribute_not_exists(attachment_id)"
     )
 
 
-def get_attachments(attachment_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+def get_attachments(attachment_ids: Sequence[str]) -> dict[str, AttachmentItem]:
     """The records of these ids that exist (one consistent BatchGetItem, at most 100 ids)."""
     if not attachment_ids:
         return {}
@@ -33,18 +34,18 @@ def get_attachments(attachment_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
             "ConsistentRead": True,
         }
     }
-    found: dict[str, dict[str, Any]] = {}
-    resource = clients.dynamodb_resource()
+    found: dict[str, AttachmentItem] = {}
+    resource = aws.dynamodb_resource()
     while request:
         response = resource.batch_get_item(RequestItems=request)
         for item in response["Responses"].get(name, []):
-            found[item["attachment_id"]] = item
+            found[item["attachment_id"]] = cast(AttachmentItem, item)
         request = response.get("UnprocessedKeys") or {}
     return found
 
 
 def put_message_attaching(
-    message: dict[str, Any], attachment_ids: Sequence[str], *, room_id: str, user_id: str
+    message: MessageItem, attachment_ids: Sequence[str], *, room_id: str, user_id: str
 ) -> bool:
     """Store ``message`` and mark each attachment attached to it, all or nothing.
 

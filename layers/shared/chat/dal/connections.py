@@ -12,10 +12,11 @@ expire; DynamoDB's TTL deletes lazily, so every read here also drops expired ite
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from boto3.dynamodb.conditions import Attr, Key
 
+from chat.dal.items import ConnectionItem, SubscriberItem
 from chat.dal.tables import query_all, table, table_name, transact
 
 # API Gateway's maximum connection duration, plus a margin.
@@ -56,17 +57,10 @@ def put_connection(connection_id: str, user_id: str, username: str, connected_at
     )
 
 
-def get_connection(connection_id: str) -> dict[str, Any] | None:
-    item = table("connections").get_item(Key={"pk": _conn(connection_id), "sk": _META}).get("Item")
-    if item is None or int(item["expires_at"]) <= time.time():
-        return None
-    return item
-
-
 Subscribed = Literal["subscribed", "connection_gone", "not_a_member"]
 
 
-def subscribe(connection: dict[str, Any], room_id: str) -> Subscribed:
+def subscribe(connection: SubscriberItem, room_id: str) -> Subscribed:
     """Subscribe a live connection to a room its user is a member of, both checked in the
     write itself: a join racing the user's removal either lands first (and the removal's
     unsubscribing finds it) or fails here, so a removed member is never left subscribed.
@@ -75,51 +69,27 @@ def subscribe(connection: dict[str, Any], room_id: str) -> Subscribed:
     skips a subscription whose token has expired."""
     name = table_name("connections")
     connection_id = connection["connection_id"]
-    base = {
-        "user_id": connection["user_id"],
-        "username": connection["username"],
-        "expires_at": connection["expires_at"],
-    }
-    if connection.get("token_expires_at") is not None:
-        base["token_expires_at"] = int(connection["token_expires_at"])
+    checks = [
+        {
+            "ConditionCheck": {
+                "TableName": name,
+                "Key": {"pk": _conn(connection_id), "sk": _META},
+                "ConditionExpression": "attribute_exists(pk)",
+            }
+        },
+        {
+            "ConditionCheck": {
+                "TableName": table_name("memberships"),
+                "Key": {"room_id": room_id, "user_id": connection["user_id"]},
+                "ConditionExpression": "attribute_exists(user_id)",
+            }
+        },
+    ]
     codes = transact(
-        [
-            {
-                "ConditionCheck": {
-                    "TableName": name,
-                    "Key": {"pk": _conn(connection_id), "sk": _META},
-                    "ConditionExpression": "attribute_exists(pk)",
-                }
-            },
-            {
-                "ConditionCheck": {
-                    "TableName": table_name("memberships"),
-                    "Key": {"room_id": room_id, "user_id": connection["user_id"]},
-                    "ConditionExpression": "attribute_exists(user_id)",
-                }
-            },
-            {
-                "Put": {
-                    "TableName": name,
-                    "Item": {
-                        "pk": _conn(connection_id),
-                        "sk": _room(room_id),
-                        "room_id": room_id,
-                        **base,
-                    },
-                }
-            },
-            {
-                "Put": {
-                    "TableName": name,
-                    "Item": {
-                        "pk": _room(room_id),
-                        "sk": _conn(connection_id),
-                        "connection_id": connection_id,
-                        **base,
-                    },
-                }
-            },
+        checks
+        + [
+            {"Put": {"TableName": name, "Item": item}}
+            for item in _subscription(connection, room_id)
         ]
     )
     if codes is None:
@@ -129,6 +99,24 @@ def subscribe(connection: dict[str, Any], room_id: str) -> Subscribed:
     if len(codes) > 1 and codes[1] == "ConditionalCheckFailed":
         return "not_a_member"
     raise RuntimeError(f"could not subscribe ({', '.join(codes)})")
+
+
+def _subscription(connection: SubscriberItem, room_id: str) -> list[dict[str, Any]]:
+    """The two items of a subscription: the room under the connection (to clean up on
+    disconnect), the connection under the room (a room's subscribers are one Query)."""
+    connection_id = connection["connection_id"]
+    base: dict[str, Any] = {
+        "user_id": connection["user_id"],
+        "username": connection["username"],
+        "expires_at": connection["expires_at"],
+    }
+    token_expires_at = connection.get("token_expires_at")
+    if token_expires_at is not None:
+        base["token_expires_at"] = int(token_expires_at)
+    return [
+        {"pk": _conn(connection_id), "sk": _room(room_id), "room_id": room_id, **base},
+        {"pk": _room(room_id), "sk": _conn(connection_id), "connection_id": connection_id, **base},
+    ]
 
 
 def unsubscribe(connection_id: str, room_id: str) -> None:
@@ -151,18 +139,19 @@ def unsubscribe(connection_id: str, room_id: str) -> None:
     )
 
 
-def room_subscribers(room_id: str, *, consistent: bool = False) -> list[dict[str, Any]]:
-    """Live subscriptions of a room (connection_id, user_id, username, token_expires_at):
-    one Query; ``consistent`` where a subscription written just before must be seen."""
-    return query_all(
+def room_subscribers(room_id: str, *, consistent: bool = False) -> list[SubscriberItem]:
+    """Live subscriptions of a room: one Query; ``consistent`` where a subscription written
+    just before must be seen."""
+    items = query_all(
         "connections",
         KeyConditionExpression=Key("pk").eq(_room(room_id)),
         FilterExpression=_live(),
         ConsistentRead=consistent,
     )
+    return cast(list[SubscriberItem], items)
 
 
-def remove_connection(connection_id: str) -> tuple[dict[str, Any] | None, list[str]]:
+def remove_connection(connection_id: str) -> tuple[ConnectionItem | None, list[str]]:
     """Delete a connection and all its subscriptions.
 
     Returns the connection's META item (None if it was unknown) and the rooms it followed.
@@ -176,4 +165,4 @@ def remove_connection(connection_id: str) -> tuple[dict[str, Any] | None, list[s
             batch.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
         for room_id in rooms:
             batch.delete_item(Key={"pk": _room(room_id), "sk": _conn(connection_id)})
-    return meta, rooms
+    return cast(ConnectionItem | None, meta), rooms

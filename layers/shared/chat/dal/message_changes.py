@@ -8,8 +8,9 @@ one the caller read (optimistic concurrency).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from chat.dal.items import MessageItem, Number, ReactionItem
 from chat.dal.tables import update_if
 
 _NAMES = {
@@ -29,11 +30,10 @@ def _key(room_id: str, message_id: str) -> dict[str, str]:
     return {"room_id": room_id, "message_id": message_id}
 
 
-def _update(room_id: str, message_id: str, **kwargs: Any) -> dict[str, Any] | None:
+def _update(room_id: str, message_id: str, **kwargs: Any) -> MessageItem | None:
     """One conditional update; the new item, or None when its condition failed."""
-    return update_if(
-        "messages", Key=_key(room_id, message_id), ReturnValues="ALL_NEW", **kwargs
-    ).item
+    updated = update_if("messages", Key=_key(room_id, message_id), ReturnValues="ALL_NEW", **kwargs)
+    return cast(MessageItem, updated.item) if updated.written else None
 
 
 def _names(expression: str) -> dict[str, str]:
@@ -42,7 +42,7 @@ def _names(expression: str) -> dict[str, str]:
 
 def edit_text(
     room_id: str, message_id: str, username: str, content: str, edited_at: str
-) -> dict[str, Any] | None:
+) -> MessageItem | None:
     """Replace the content of `username`'s live text message; None (nothing written) when
     the message is gone, deleted, someone else's or not a text message."""
     condition = f"{_LIVE} AND #username = :username AND #type = :text"
@@ -63,7 +63,7 @@ def edit_text(
     )
 
 
-def tombstone(room_id: str, message_id: str) -> dict[str, Any] | None:
+def tombstone(room_id: str, message_id: str) -> MessageItem | None:
     """Blank a live message for good (content "", deleted, no reactions, no attachments);
     None when it is already deleted or gone."""
     update = (
@@ -87,7 +87,7 @@ def tombstone(room_id: str, message_id: str) -> dict[str, Any] | None:
 
 
 def replace_reactions(
-    room_id: str, message_id: str, reactions: list[dict[str, Any]], read_rev: int | None
+    room_id: str, message_id: str, reactions: list[ReactionItem], read_rev: Number | None
 ) -> bool:
     """Store a message's new reactions if nobody changed them since they were read at
     version `read_rev` (None: never changed) and the message is not deleted."""

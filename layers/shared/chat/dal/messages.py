@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 from boto3.dynamodb.conditions import Key
 
+from chat import aws
+from chat.dal.items import MessageItem
 from chat.dal.tables import (
     table,
     table_name,
@@ -15,11 +18,7 @@ from chat.dal.tables import (
 )
 
 
-def put_message(message: dict[str, Any]) -> None:
-    table("messages").put_item(Item=message, ConditionExpression="attribute_not_exists(message_id)")
-
-
-def put_member_message(message: dict[str, Any], user_id: str) -> bool:
+def put_member_message(message: MessageItem, user_id: str) -> bool:
     """Store a message if its author is a member of its room, in one round trip: a
     transaction of a ConditionCheck on the membership and the Put. False, and nothing
     stored, when the author is not a member."""
@@ -48,44 +47,54 @@ def put_member_message(message: dict[str, Any], user_id: str) -> bool:
     raise RuntimeError(f"could not store the message ({', '.join(codes)})")
 
 
-def get_message(room_id: str, message_id: str) -> dict[str, Any] | None:
-    return (
+def get_message(room_id: str, message_id: str) -> MessageItem | None:
+    item = (
         table("messages")
         .get_item(Key={"room_id": room_id, "message_id": message_id}, ConsistentRead=True)
         .get("Item")
     )
+    return cast(MessageItem | None, item)
 
 
-def page(room_id: str, limit: int, before: str | None) -> tuple[list[dict[str, Any]], bool]:
+def page(room_id: str, limit: int, before: str | None) -> tuple[list[MessageItem], bool]:
     """Up to `limit` messages older than `before` (newest first), and whether older ones exist.
 
     One Query: it asks for one more item than the page to learn whether there are more.
     """
-    condition = Key("room_id").eq(room_id)
+    condition: Any = Key("room_id").eq(room_id)
     if before:
-        condition = condition & Key("message_id").lt(before)
+        condition &= Key("message_id").lt(before)
     response = table("messages").query(
         KeyConditionExpression=condition, ScanIndexForward=False, Limit=limit + 1
     )
-    items = response["Items"]
+    items = cast(list[MessageItem], response["Items"])
     return items[:limit], len(items) > limit
 
 
-def update_message(room_id: str, message_id: str, fields: dict[str, Any]) -> None:
+def mark_failed(room_id: str, message_id: str) -> None:
+    """A command that will not be answered (it could not be queued): status ``error``."""
     table("messages").update_item(
         Key={"room_id": room_id, "message_id": message_id},
         ConditionExpression="attribute_exists(message_id)",
-        **update_expression(fields),
+        **update_expression({"status": "error"}),
     )
 
 
-def reply_attribute(generation: int) -> str:
+def _reply_attribute(generation: int) -> str:
     """The command's attribute naming its reply of one generation: ``reply_id`` for the
     first answer, ``reply_id_<n>`` for the n-th regeneration."""
     return "reply_id" if generation == 0 else f"reply_id_{generation}"
 
 
-def put_reply(command_id: str, reply: dict[str, Any], generation: int = 0) -> bool:
+def reply_id(command: MessageItem | None, generation: int) -> str | None:
+    """The id of the command's reply of this generation, once it has one."""
+    if command is None:
+        return None
+    found = cast(Mapping[str, Any], command).get(_reply_attribute(generation))
+    return str(found) if found else None
+
+
+def put_reply(reply: MessageItem, generation: int = 0) -> bool:
     """Store a bot reply and mark its command as answered by it for this generation, at once.
 
     False, and nothing written, when the command already has a reply of that generation or
@@ -98,10 +107,10 @@ def put_reply(command_id: str, reply: dict[str, Any], generation: int = 0) -> bo
             {
                 "Update": {
                     "TableName": name,
-                    "Key": {"room_id": reply["room_id"], "message_id": command_id},
+                    "Key": {"room_id": reply["room_id"], "message_id": reply["reply_to"]},
                     "UpdateExpression": "SET #reply = :reply",
                     "ConditionExpression": "attribute_exists(message_id) AND attribute_not_exists(#reply)",
-                    "ExpressionAttributeNames": {"#reply": reply_attribute(generation)},
+                    "ExpressionAttributeNames": {"#reply": _reply_attribute(generation)},
                     "ExpressionAttributeValues": {":reply": reply["message_id"]},
                 }
             },
@@ -121,7 +130,7 @@ def put_reply(command_id: str, reply: dict[str, Any], generation: int = 0) -> bo
     raise RuntimeError(f"could not store the bot reply ({', '.join(codes)})")
 
 
-def page_after(room_id: str, limit: int, after: str) -> tuple[list[dict[str, Any]], bool]:
+def page_after(room_id: str, limit: int, after: str) -> tuple[list[MessageItem], bool]:
     """Up to `limit` messages stored after `after` (oldest first), and whether newer ones
     exist. One Query, asking for one more item than the page."""
     response = table("messages").query(
@@ -129,7 +138,7 @@ def page_after(room_id: str, limit: int, after: str) -> tuple[list[dict[str, Any
         ScanIndexForward=True,
         Limit=limit + 1,
     )
-    items = response["Items"]
+    items = cast(list[MessageItem], response["Items"])
     return items[:limit], len(items) > limit
 
 
@@ -234,3 +243,29 @@ def _aliases(condition: str, values: dict[str, Any]) -> dict[str, Any]:
         names["#deleted"] = "deleted"
         values = {**values, ":false": False}
     return {"ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
+
+
+_BATCH_GET_MAX = 100
+
+
+def get_messages(keys: list[tuple[str, str]]) -> dict[tuple[str, str], MessageItem]:
+    """Messages by (room_id, message_id), read consistently (what a search shows must be
+    what is stored now), in chunks of BatchGetItem's maximum; missing ones are left out."""
+    dynamodb = aws.dynamodb_resource()
+    name = table_name("messages")
+    found: dict[tuple[str, str], MessageItem] = {}
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), _BATCH_GET_MAX):
+        chunk = unique[start : start + _BATCH_GET_MAX]
+        request: dict[str, Any] = {
+            name: {
+                "Keys": [{"room_id": room, "message_id": message} for room, message in chunk],
+                "ConsistentRead": True,
+            }
+        }
+        while request:
+            response = dynamodb.batch_get_item(RequestItems=request)
+            for item in response["Responses"].get(name, []):
+                found[(item["room_id"], item["message_id"])] = cast(MessageItem, item)
+            request = response.get("UnprocessedKeys") or {}
+    return found

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chat import clients
+from chat import aws
+from chat.dal.items import MembershipItem
 from chat.dal.tables import table_name, update_if
 
 _BATCH_GET_MAX = 100
@@ -33,11 +34,11 @@ def advance_read_pointer(room_id: str, user_id: str, message_id: str) -> bool:
     ).written
 
 
-def memberships_of(user_id: str, room_ids: list[str]) -> dict[str, dict[str, Any]]:
+def memberships_of(user_id: str, room_ids: list[str]) -> dict[str, MembershipItem]:
     """The user's membership items in these rooms, by room id (BatchGetItem, 100 a call)."""
-    client = clients.dynamodb_resource()
+    client = aws.dynamodb_resource()
     name = table_name("memberships")
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[str, MembershipItem] = {}
     for start in range(0, len(room_ids), _BATCH_GET_MAX):
         keys = [
             {"room_id": r, "user_id": user_id} for r in room_ids[start : start + _BATCH_GET_MAX]
@@ -55,7 +56,7 @@ def count_unread(room_id: str, after: str | None, reader: str, cap: int) -> int:
     """Messages of the room stored after `after` (all, if None) that `reader` did not
     write, counted up to `cap`."""
     # The resource's own client: thread-safe, and it still takes Python values.
-    client = clients.dynamodb_resource().meta.client
+    client = aws.dynamodb_resource().meta.client
     condition = "room_id = :room"
     values: dict[str, Any] = {":room": room_id, ":reader": reader}
     if after:
@@ -82,7 +83,7 @@ def count_unread_many(requests: list[tuple[str, str | None]], reader: str, cap: 
     """`count_unread` for several (room_id, after) pairs, run in parallel."""
     if len(requests) <= 1:
         return [count_unread(room_id, after, reader, cap) for room_id, after in requests]
-    pool = clients.thread_pool("unread", _COUNT_WORKERS)
+    pool = aws.thread_pool("unread", _COUNT_WORKERS)
     return list(
         pool.map(lambda request: count_unread(request[0], request[1], reader, cap), requests)
     )

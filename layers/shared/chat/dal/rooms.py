@@ -3,11 +3,13 @@ join code. memberships table: (room_id, user_id), with the `by_user` index for "
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Literal, TypedDict, cast
 
 from boto3.dynamodb.conditions import Key
 
-from chat import clients
+from chat import aws
+from chat.dal.items import MembershipItem, RoomItem
 from chat.dal.tables import (
     query_all,
     strip_none,
@@ -41,7 +43,7 @@ def _update_room_if(room_id: str, expression: str, condition: str, values: dict[
     )
 
 
-def create_room(room: dict[str, Any], members: list[dict[str, Any]]) -> bool:
+def create_room(room: RoomItem, members: list[MembershipItem]) -> bool:
     """Store a room, its code claim and its first members at once.
 
     False when the join code is already taken (the caller draws another one).
@@ -52,7 +54,7 @@ def create_room(room: dict[str, Any], members: list[dict[str, Any]]) -> bool:
         {
             "Put": {
                 "TableName": rooms,
-                "Item": {**_room_key(room["room_id"]), **strip_none(room)},
+                "Item": {**_room_key(room["room_id"]), **strip_none(dict(room))},
                 "ConditionExpression": condition,
             }
         },
@@ -73,8 +75,8 @@ def create_room(room: dict[str, Any], members: list[dict[str, Any]]) -> bool:
     raise Conflict("Could not create the room now, try again")
 
 
-def get_room(room_id: str) -> dict[str, Any] | None:
-    return table("rooms").get_item(Key=_room_key(room_id)).get("Item")
+def get_room(room_id: str) -> RoomItem | None:
+    return cast(RoomItem | None, table("rooms").get_item(Key=_room_key(room_id)).get("Item"))
 
 
 def room_id_for_code(code: str) -> str | None:
@@ -82,11 +84,11 @@ def room_id_for_code(code: str) -> str | None:
     return item["room_id"] if item else None
 
 
-def get_rooms(room_ids: list[str]) -> list[dict[str, Any]]:
+def get_rooms(room_ids: list[str]) -> list[RoomItem]:
     """Rooms by id, in chunks of BatchGetItem's maximum; unprocessed keys retried."""
-    dynamodb = clients.dynamodb_resource()
+    dynamodb = aws.dynamodb_resource()
     name = table_name("rooms")
-    found: list[dict[str, Any]] = []
+    found: list[RoomItem] = []
     for start in range(0, len(room_ids), _BATCH_GET_MAX):
         request = {
             name: {
@@ -100,16 +102,29 @@ def get_rooms(room_ids: list[str]) -> list[dict[str, Any]]:
     return found
 
 
-def update_room(
-    room_id: str, set_fields: dict[str, Any], remove_fields: list[str]
-) -> dict[str, Any]:
+class RoomChanges(TypedDict, total=False):
+    """What the owner may change of a room (its name, its bot settings)."""
+
+    name: str
+    model: str
+    system_prompt: str
+    api_key_ciphertext: bytes
+
+
+Removable = Literal["model", "system_prompt", "api_key_ciphertext"]
+
+
+def update_room(room_id: str, changes: RoomChanges, removed: Sequence[Removable] = ()) -> RoomItem:
     """Set and remove attributes of an existing room; return the new item."""
-    return table("rooms").update_item(
-        Key=_room_key(room_id),
-        ConditionExpression="attribute_exists(pk)",
-        ReturnValues="ALL_NEW",
-        **update_expression(set_fields, remove_fields),
-    )["Attributes"]
+    return cast(
+        RoomItem,
+        table("rooms").update_item(
+            Key=_room_key(room_id),
+            ConditionExpression="attribute_exists(pk)",
+            ReturnValues="ALL_NEW",
+            **update_expression(dict(changes), removed),
+        )["Attributes"],
+    )
 
 
 def touch_last_message(room_id: str, at: str) -> None:
@@ -123,12 +138,14 @@ def touch_last_message(room_id: str, at: str) -> None:
 
 
 # ------------------------------------------------------------------------------ memberships
-def get_membership(room_id: str, user_id: str) -> dict[str, Any] | None:
-    return table("memberships").get_item(Key={"room_id": room_id, "user_id": user_id}).get("Item")
+def get_membership(room_id: str, user_id: str) -> MembershipItem | None:
+    item = table("memberships").get_item(Key={"room_id": room_id, "user_id": user_id}).get("Item")
+    return cast(MembershipItem | None, item)
 
 
-def list_members(room_id: str) -> list[dict[str, Any]]:
-    return query_all("memberships", KeyConditionExpression=Key("room_id").eq(room_id))
+def list_members(room_id: str) -> list[MembershipItem]:
+    items = query_all("memberships", KeyConditionExpression=Key("room_id").eq(room_id))
+    return cast(list[MembershipItem], items)
 
 
 def room_ids_of_user(user_id: str) -> list[str]:
@@ -211,7 +228,7 @@ def init_human_count(room_id: str, count: int) -> None:
     )
 
 
-def join(member: dict[str, Any], max_humans: int | None) -> str:
+def join(member: MembershipItem, max_humans: int | None) -> str:
     """Add a human member and count them: "joined"; "member" if they already were;
     "closed" when no human is left in the room; "full" at `max_humans`."""
     condition = "attribute_exists(pk) AND human_count > :zero"
@@ -238,12 +255,12 @@ def join(member: dict[str, Any], max_humans: int | None) -> str:
     if codes[0] == "ConditionalCheckFailed":
         return "member"
     if codes[1] == "ConditionalCheckFailed":
-        room = get_room(member["room_id"]) or {}
-        return "closed" if int(room.get("human_count", 0)) <= 0 else "full"
+        room = get_room(member["room_id"])
+        return "closed" if room is None or int(room.get("human_count", 0)) <= 0 else "full"
     raise Conflict("Could not join the room now, try again")
 
 
-def leave(room_id: str, user_id: str, successor: dict[str, Any] | None = None) -> bool:
+def leave(room_id: str, user_id: str, successor: MembershipItem | None = None) -> bool:
     """Remove a human member and uncount them; with `successor` (a membership) the leaver
     is the owner and the successor becomes the owner in the same transaction. False when
     something changed meanwhile (the caller reads again and retries)."""
@@ -297,3 +314,28 @@ def leave(room_id: str, user_id: str, successor: dict[str, Any] | None = None) -
         )
         items[-1]["Update"]["ExpressionAttributeNames"] = {"#owner": "owner"}
     return transact(items) is None
+
+
+def member_room_ids(user_id: str, room_ids: list[str]) -> set[str]:
+    """Which of these rooms the user is a member of now: their membership items, read
+    consistently (the `by_user` index may lag a leave or a removal by a moment)."""
+    dynamodb = aws.dynamodb_resource()
+    name = table_name("memberships")
+    found: set[str] = set()
+    unique = list(dict.fromkeys(room_ids))
+    for start in range(0, len(unique), _BATCH_GET_MAX):
+        request: dict[str, Any] = {
+            name: {
+                "Keys": [
+                    {"room_id": room_id, "user_id": user_id}
+                    for room_id in unique[start : start + _BATCH_GET_MAX]
+                ],
+                "ConsistentRead": True,
+                "ProjectionExpression": "room_id",
+            }
+        }
+        while request:
+            response = dynamodb.batch_get_item(RequestItems=request)
+            found.update(item["room_id"] for item in response["Responses"].get(name, []))
+            request = response.get("UnprocessedKeys") or {}
+    return found

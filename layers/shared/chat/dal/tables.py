@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from botocore.exceptions import ClientError
 
-from chat import clients
+from chat import aws
 from chat.config import Table, settings
 
 _tables: dict[str, tuple[Any, Any]] = {}  # logical name -> (resource, its Table)
@@ -18,7 +18,7 @@ _tables: dict[str, tuple[Any, Any]] = {}  # logical name -> (resource, its Table
 def table(name: Table) -> Any:
     """The boto3 Table of a logical table (`users`, `rooms`, ...), made once per resource:
     building a Table costs more CPU than the call made with it."""
-    resource, physical = clients.dynamodb_resource(), settings().table_name(name)
+    resource, physical = aws.dynamodb_resource(), settings().table_name(name)
     made = _tables.get(name)
     if made is None or made[0] is not resource or made[1].name != physical:
         made = _tables[name] = (resource, resource.Table(physical))
@@ -35,7 +35,7 @@ def transact(items: list[dict[str, Any]], attempts: int = 3) -> list[str] | None
     Transactions cancelled only by a concurrent transaction are retried: the retry then
     sees what the other one wrote and fails its condition, or succeeds.
     """
-    client = clients.dynamodb_resource().meta.client
+    client = aws.dynamodb_resource().meta.client
     for attempt in range(attempts):
         try:
             client.transact_write_items(TransactItems=items)
@@ -100,7 +100,7 @@ def update_if(name: Table, **kwargs: Any) -> Update:
     except ClientError as exc:
         if not is_condition_failure(exc):
             raise
-        old = exc.response.get("Item")
+        old = cast(dict[str, Any] | None, exc.response.get("Item"))
         if old is None:
             return Update(False, None)
         # The resource does not convert it: the old item is in DynamoDB's wire format.

@@ -4,8 +4,9 @@ user and the password hash, so a login is one read)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from chat.dal.items import UserItem
 from chat.dal.tables import strip_none, table, table_name, transact
 from chat.errors import Conflict
 
@@ -24,13 +25,11 @@ def _email_key(email: str) -> dict[str, str]:
     return {"pk": f"EMAIL#{email.lower()}"}
 
 
-def _public(item: dict[str, Any] | None) -> dict[str, Any] | None:
-    if item is None:
-        return None
-    return {key: item.get(key) for key in _PUBLIC}
+def _public(item: dict[str, Any]) -> UserItem:
+    return cast(UserItem, {key: item.get(key) for key in _PUBLIC})
 
 
-def create_user(user: dict[str, Any], password_hash: str) -> None:
+def create_user(user: UserItem, password_hash: str) -> None:
     """Store a new user; Conflict when the username or email is taken (case-insensitively)."""
     users = table_name("users")
     record = strip_none({**user, "password_hash": password_hash})
@@ -51,12 +50,13 @@ def create_user(user: dict[str, Any], password_hash: str) -> None:
             }
         },
     ]
-    if user.get("email"):
+    email = user["email"]
+    if email:
         items.append(
             {
                 "Put": {
                     "TableName": users,
-                    "Item": {**_email_key(user["email"]), "user_id": user["user_id"]},
+                    "Item": {**_email_key(email), "user_id": user["user_id"]},
                     "ConditionExpression": condition,
                 }
             }
@@ -71,16 +71,17 @@ def create_user(user: dict[str, Any], password_hash: str) -> None:
     raise Conflict("Could not register this user now, try again")
 
 
-def get_user(user_id: str) -> dict[str, Any] | None:
-    return _public(table("users").get_item(Key=_user_key(user_id)).get("Item"))
+def get_user(user_id: str) -> UserItem | None:
+    item = table("users").get_item(Key=_user_key(user_id)).get("Item")
+    return _public(item) if item else None
 
 
-def get_by_username(username: str) -> dict[str, Any] | None:
+def get_by_username(username: str) -> UserItem | None:
     found = get_credentials(username)
     return found[0] if found else None
 
 
-def get_credentials(username: str) -> tuple[dict[str, Any], str] | None:
+def get_credentials(username: str) -> tuple[UserItem, str] | None:
     """The user (public fields) and its password hash, by username (any case)."""
     item = table("users").get_item(Key=_username_key(username), ConsistentRead=True).get("Item")
     return (_public(item), item["password_hash"]) if item else None

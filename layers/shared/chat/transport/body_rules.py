@@ -1,4 +1,4 @@
-"""The contract's body rules (shared/API.md, below Validation rules), shared by REST bodies
+"""The contract's body rules (docs/API.md, below Validation rules), shared by REST bodies
 and WebSocket frames: `application/json` in any letter case with any parameters, UTF-8,
 at most 64 levels of nesting, no number longer than 100 digits. Anything else is a
 ``BadRequest`` (400, or an `error` frame), never an exception the transport did not expect.
@@ -16,6 +16,7 @@ import binascii
 import json
 import math
 import re
+from collections.abc import Mapping
 from itertools import accumulate
 from typing import Any
 
@@ -100,7 +101,7 @@ def _header_keys(headers: dict[str, Any] | None, name: str) -> list[str]:
     return [key for key in (headers or {}) if key.lower() == name]
 
 
-def check_rest_event(event: dict[str, Any]) -> dict[str, Any]:
+def check_rest_event(event: Mapping[str, Any]) -> dict[str, Any]:
     """The API Gateway event with its body checked against the body rules and its body and
     Content-Type made plain for the resolver (UTF-8 text, `application/json`); BadRequest
     when a rule is broken. A request without a body may carry any Content-Type."""

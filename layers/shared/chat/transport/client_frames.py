@@ -1,15 +1,17 @@
-"""The frames a WebSocket client sends (shared/API.md, client → server), validated at the
-boundary: a frame is parsed (under the body rules, chat.transport.body_rules) into one of
-these models or rejected with a ChatError."""
+"""The frames a WebSocket client sends (docs/API.md, client → server), validated at the
+boundary: a `ReceivedFrame` is parsed once (under the body rules, chat.transport.body_rules)
+into one of these models, or rejected with a ChatError whose `error` frame echoes the
+frame's type."""
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from chat.errors import BadRequest, ChatError, TooLarge, ValidationFailed
-from chat.models import AttachmentIds, ClientId, MessageId, MessageText, RoomId
+from chat.models import AttachmentIds, ClientId, Id, MessageText
 from chat.transport import body_rules
 
 # The most a client message may hold, as a REST body: API Gateway carries up to 128 KB per
@@ -25,26 +27,26 @@ class _Frame(BaseModel):
 
 class ClientJoin(_Frame):
     type: Literal["join"]
-    room_id: RoomId
+    room_id: Id
 
 
 class ClientLeave(_Frame):
     type: Literal["leave"]
-    room_id: RoomId
+    room_id: Id
 
 
 class ClientMessage(_Frame):
     type: Literal["message"]
-    room_id: RoomId
+    room_id: Id
     content: MessageText = ""  # may be empty when the message carries attachments
     client_id: ClientId | None = None
     attachments: AttachmentIds = []
-    reply_to: MessageId | None = None
+    reply_to: Id | None = None
 
 
 class ClientTyping(_Frame):
     type: Literal["typing"]
-    room_id: RoomId
+    room_id: Id
     is_typing: bool
 
 
@@ -54,8 +56,8 @@ class ClientPing(_Frame):
 
 class ClientBotStop(_Frame):
     type: Literal["bot_stop"]
-    room_id: RoomId
-    message_id: MessageId
+    room_id: Id
+    message_id: Id
 
 
 ClientFrame = Annotated[
@@ -66,30 +68,41 @@ _frames: TypeAdapter[Any] = TypeAdapter(ClientFrame)
 FRAME_TYPES = ("join", "leave", "message", "typing", "ping", "bot_stop")
 
 
-def parse_frame(body: str | None) -> Any:
-    """A validated client frame, or the ChatError that describes what is wrong with it."""
-    raw = body or ""
-    if len(raw.encode("utf-8", "surrogatepass")) > MAX_CLIENT_MESSAGE_BYTES:
-        raise TooLarge(f"Messages are limited to {MAX_CLIENT_MESSAGE_BYTES // 1024} KiB")
-    data = body_rules.loads(raw, "Frame")
-    if not isinstance(data, dict):
-        raise BadRequest("Frame must be a JSON object")
-    if data.get("type") not in FRAME_TYPES:
-        raise BadRequest(f"Unknown frame type; expected one of: {', '.join(FRAME_TYPES)}")
-    try:
-        return _frames.validate_python(data)
-    except ValidationError as exc:
-        fields = sorted(
-            {".".join(str(part) for part in error["loc"][1:]) or "frame" for error in exc.errors()}
-        )
-        raise ValidationFailed(f"Invalid field(s): {', '.join(fields)}") from exc
+class ReceivedFrame:
+    """A frame as a client sent it. Its JSON is read once, for its `type` (echoed in
+    `error` frames, when it is a string) and for its validation."""
 
+    def __init__(self, body: str | None):
+        self.body = body or ""
 
-def request_type(body: str | None) -> str | None:
-    """The `type` of a frame, when it has a string one (echoed in `error` frames)."""
-    try:
-        data = body_rules.loads(body or "", "Frame")
-    except ChatError:
-        return None
-    value = data.get("type") if isinstance(data, dict) else None
-    return value if isinstance(value, str) else None
+    @cached_property
+    def _json(self) -> tuple[Any, ChatError | None]:
+        try:
+            return body_rules.loads(self.body, "Frame"), None
+        except ChatError as exc:
+            return None, exc
+
+    @property
+    def type(self) -> str | None:
+        data, _ = self._json
+        value = data.get("type") if isinstance(data, dict) else None
+        return value if isinstance(value, str) else None
+
+    def validated(self) -> ClientFrame:
+        """The validated frame, or the ChatError that describes what is wrong with it."""
+        if len(self.body.encode("utf-8", "surrogatepass")) > MAX_CLIENT_MESSAGE_BYTES:
+            raise TooLarge(f"Messages are limited to {MAX_CLIENT_MESSAGE_BYTES // 1024} KiB")
+        data, error = self._json
+        if error is not None:
+            raise error
+        if not isinstance(data, dict):
+            raise BadRequest("Frame must be a JSON object")
+        if data.get("type") not in FRAME_TYPES:
+            raise BadRequest(f"Unknown frame type; expected one of: {', '.join(FRAME_TYPES)}")
+        try:
+            return _frames.validate_python(data)
+        except ValidationError as exc:
+            fields = sorted(
+                {".".join(str(p) for p in error["loc"][1:]) or "frame" for error in exc.errors()}
+            )
+            raise ValidationFailed(f"Invalid field(s): {', '.join(fields)}") from exc

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from aws_lambda_powertools.event_handler import (
     APIGatewayRestResolver,
@@ -15,6 +16,7 @@ from aws_lambda_powertools.event_handler import (
     Response,
 )
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
     OpenAPIRequestValidationMiddleware,
 )
@@ -27,10 +29,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from chat import redaction
 from chat.config import settings
 from chat.errors import ChatError, RateLimited, TooLarge
-from chat.logic.tokens import Principal, verify_token
+from chat.logic.accounts.tokens import verify_token
 from chat.models import ErrorBody, ErrorResponse
 from chat.observability import logger, metrics
+from chat.principal import Principal
 from chat.transport import body_rules
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -48,7 +54,7 @@ _STATUS = {
 
 # The routes name the scheme; tools/openapi.py declares it (the OpenAPI models stay off the
 # handlers' import path: 80-115 ms of cold start).
-BEARER = [{"bearer": []}]
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 
 
 def error_body(
@@ -74,6 +80,14 @@ def error_response(
     )
 
 
+def allowed_origin() -> str:
+    """The browsers' origin the REST API answers (CORS)."""
+    origin = settings().cors_allow_origin
+    if origin is None:  # the REST functions require it at cold start (require_settings)
+        raise RuntimeError("CORS_ALLOW_ORIGIN is not set for this function")
+    return origin
+
+
 def bearer_token(authorization: str | None) -> str | None:
     """The token of an `Authorization: Bearer <token>` header value."""
     if not authorization:
@@ -90,10 +104,15 @@ def authenticate(request: Request) -> Principal:
     return verify_token(bearer_token(header))
 
 
+# A route's caller: the principal of its bearer token (401 without a valid one).
+Caller = Annotated[Principal, Depends(authenticate)]
+
+
 def client_address(request: Request) -> str:
     """Dependency: the caller's address as API Gateway saw it (`sourceIp`), from the request
     being resolved (not the router's, which another resolver may share)."""
-    return request.resolved_event.request_context.identity.source_ip
+    event = cast("APIGatewayProxyEvent", request.resolved_event)
+    return event.request_context.identity.source_ip
 
 
 def _field(loc: tuple | list) -> str:
@@ -102,7 +121,20 @@ def _field(loc: tuple | list) -> str:
     return ".".join(parts) or "body"
 
 
-def _body_bytes(event: dict[str, Any]) -> int:
+# A path id that cannot be an id names nothing: 404, as an unknown id is (and as a room the
+# caller is not a member of is, so room ids cannot be probed).
+_NOT_FOUND = {"room_id": "Room not found", "message_id": "Message not found"}
+
+
+def _unknown_in_path(errors: list[dict[str, Any]]) -> str | None:
+    for error in errors:
+        loc = tuple(error.get("loc", ()))
+        if loc[:1] == ("path",):
+            return _NOT_FOUND.get(str(loc[1]) if len(loc) > 1 else "", "Not found")
+    return None
+
+
+def _body_bytes(event: Mapping[str, Any]) -> int:
     body = event.get("body") or ""
     if event.get("isBase64Encoded"):
         return len(body) * 3 // 4
@@ -135,7 +167,7 @@ class ChatResolver(APIGatewayRestResolver):
     (chat.transport.body_rules) before anything parses them (Powertools validates a body
     before any middleware runs), and adding SECURITY_HEADERS to every response."""
 
-    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         try:
             if _body_bytes(event) > MAX_BODY_BYTES:
                 raise TooLarge(f"Request bodies are limited to {MAX_BODY_BYTES // 1024} KiB")
@@ -146,7 +178,7 @@ class ChatResolver(APIGatewayRestResolver):
                     "statusCode": _STATUS[exc.code].value,
                     "headers": {
                         "Content-Type": "application/json",
-                        "Access-Control-Allow-Origin": settings().cors_allow_origin,
+                        "Access-Control-Allow-Origin": allowed_origin(),
                     },
                     "body": json.dumps(error_body(exc.code, exc.message, exc.details)),
                     "isBase64Encoded": False,
@@ -177,13 +209,13 @@ def build_app(*routers: Router) -> APIGatewayRestResolver:
     app = ChatResolver(
         enable_validation=True,
         cors=CORSConfig(
-            allow_origin=settings().cors_allow_origin,
+            allow_origin=allowed_origin(),
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         ),
     )
     # Powertools makes this middleware on first use unless the app has one already.
-    app._request_validation_middleware = _AuthenticatedFirst()  # type: ignore[attr-defined]
+    app._request_validation_middleware = _AuthenticatedFirst()
     for router in routers:
         app.include_router(router)
 
@@ -196,7 +228,10 @@ def build_app(*routers: Router) -> APIGatewayRestResolver:
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(exc: RequestValidationError) -> Response:
-        errors = exc.errors()
+        errors = list(exc.errors())
+        unknown = _unknown_in_path(errors)
+        if unknown:  # the caller was authenticated first (_AuthenticatedFirst)
+            return error_response("not_found", unknown)
         if any(error.get("type") == "json_invalid" for error in errors):
             return error_response("bad_request", "Body is not valid JSON")
         if any(

@@ -21,10 +21,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from chat import redaction
 from chat.errors import ChatError, Unauthorized, Unavailable
 from chat.frames import ErrorFrame, PongFrame
-from chat.logic import bot_control, presence
-from chat.logic.messages import post_message
-from chat.logic.tokens import Principal, verify_token
+from chat.logic.accounts.tokens import verify_token
+from chat.logic.bot import control as bot_control
+from chat.logic.conversation.messages import post_message
+from chat.logic.realtime import presence
 from chat.observability import logger, metrics
+from chat.principal import Principal
 from chat.transport.client_frames import (
     ClientBotStop,
     ClientJoin,
@@ -32,8 +34,7 @@ from chat.transport.client_frames import (
     ClientMessage,
     ClientPing,
     ClientTyping,
-    parse_frame,
-    request_type,
+    ReceivedFrame,
 )
 
 CORRELATION_ID_PATH = "requestContext.requestId"
@@ -113,32 +114,32 @@ def handle_frame_event(raw: dict[str, Any]) -> dict[str, Any]:
 def handle_frame(socket: presence.Socket, raw: dict[str, Any], body: str | None) -> None:
     """Handle one client frame; every failure becomes an `error` frame to the sender."""
     connection_id = socket.connection_id
+    frame = ReceivedFrame(body)
     try:
         principal = principal_of(raw)
         if principal.token_expires_at is not None and principal.token_expires_at <= time.time():
-            _reject(
-                connection_id, body, Unauthorized("Access token expired; reconnect with a new one")
-            )
+            expired = Unauthorized("Access token expired; reconnect with a new one")
+            _reject(connection_id, frame, expired)
             presence.close(connection_id)
             return
-        _dispatch(socket, principal, parse_frame(body))
+        _dispatch(socket, principal, frame.validated())
     except ChatError as exc:
-        _reject(connection_id, body, exc)
+        _reject(connection_id, frame, exc)
     except Exception:
         # A failing dependency must not surface as API Gateway's bare "Internal server
         # error" message: the client gets the contract's error frame, without internals.
         logger.exception("frame failed", extra={"connection_id": connection_id})
         metrics.add_metric(name="UnhandledErrors", unit=MetricUnit.Count, value=1)
-        _reject(connection_id, body, Unavailable())
+        _reject(connection_id, frame, Unavailable())
 
 
-def _reject(connection_id: str, body: str | None, exc: ChatError) -> None:
+def _reject(connection_id: str, frame: ReceivedFrame, exc: ChatError) -> None:
     if exc.code == "internal":  # the frame failed on our side (alarmed: FrameFailuresAlarm)
         metrics.add_metric(name="FrameFailures", unit=MetricUnit.Count, value=1)
     # The message is redacted: it may quote what a library said about a secret.
     message = redaction.redact(exc.message)
-    frame = ErrorFrame(code=exc.code, message=message, request_type=request_type(body))
-    presence.send_to_connection(connection_id, frame)
+    error = ErrorFrame(code=exc.code, message=message, request_type=frame.type)
+    presence.send_to_connection(connection_id, error)
 
 
 def _dispatch(socket: presence.Socket, principal: Principal, frame: Any) -> None:

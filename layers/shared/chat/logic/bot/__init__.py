@@ -1,11 +1,20 @@
-"""The bot: answering queued `@bot` commands by streaming Gemini into the room.
+"""The bot: everything of it, from a room's bot settings to streaming an answer.
 
-- `command`: load one command and its room, create the bot's reply (at most once);
-- `answer`: stream one answer: frames, retries, the size cap, the terminal state, metrics;
-- `reader`: read the model's stream on a thread, so buffered text goes out during stalls;
-- `reply`: a new bot reply (also built by a stop request, without the model's SDK);
-- `limits`: the time and size limits of one answer;
-- `context`: what the model sees; `files`: the room's attachments the model gets as file
-  parts; `coalesce`: pieces into chunks; `gemini`: the model (the only module that
-  imports google-genai).
+In the API functions (never loading the Gemini SDK):
+- `room_settings`: a room's model, system prompt and Gemini key;
+- `command_limits`: the rate limits a command counts against;
+- `control`: stopping an answer and regenerating one;
+- `reply`: a new bot reply (the worker's, or a stop request's for a queued command).
+
+In the worker, for one queued command (chat.queued_command):
+- `command`: load the command and its room, create the reply (at most once), or end the
+  reply of a run that died;
+- `context` (what the model sees) and `files` (the attachments it gets as file parts);
+- `answer`: the answer's checkpoints and retries around its parts: `transcript` (the text
+  sent, seq, offset, the size cap; pure), `room_feed` (pushes, typing), `reader` (the
+  model's stream through the `coalesce`r into the room, and the ticker) and `ending` (the
+  one way an answer ends; `failures`: who must act on a failed one);
+- `budget`: the time and size budget of one answer.
+
+The model itself is chat.adapters.gemini, the only module that imports google-genai.
 """

@@ -97,8 +97,23 @@ def json_size(text: str) -> int:
     return len(json.dumps(text)) - 2
 
 
+def prefix_within(text: str, max_bytes: int) -> str:
+    """The longest prefix of ``text`` whose ``json_size`` is at most ``max_bytes`` (cut
+    between code points, never inside a surrogate pair); "" when not even the first
+    character fits."""
+    size = 0
+    for index, char in enumerate(text):
+        size += _char_json_size(char)
+        if size > max_bytes:
+            if index and _is_low_surrogate(char) and _is_high_surrogate(text[index - 1]):
+                index -= 1  # keep the pair together
+            return text[:index]
+    return text
+
+
 def split_for_frames(text: str, max_bytes: int = MAX_CHUNK_BYTES) -> list[str]:
-    """Split ``text`` into the fewest pieces whose ``json_size`` is at most ``max_bytes``."""
+    """Split ``text`` into the fewest pieces whose ``json_size`` is at most ``max_bytes``
+    (at least 12: the largest escaped code point)."""
     if json_size(text) <= max_bytes:
         return [text]
     chunks: list[str] = []

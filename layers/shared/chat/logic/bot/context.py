@@ -1,7 +1,6 @@
 """What the model sees: the system instruction and the conversation turns for one command.
 
-Pure: messages in, ``ModelInput`` out. Messages are dicts with the contract's ``Message``
-fields (shared/API.md).
+Pure: messages in (stored items, chat.dal.items.MessageItem), ``ModelInput`` out.
 
 Choices, so the worker and the tests agree on them:
 
@@ -30,10 +29,11 @@ Choices, so the worker and the tests agree on them:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
+from chat.dal.items import MessageItem
 from chat.models import BOT_USERNAME, is_bot_command
 
 MAX_MESSAGES = 40
@@ -73,8 +73,8 @@ def build_model_input(
     room_name: str,
     members: Iterable[str],
     system_prompt: str | None,
-    history: Iterable[Mapping[str, Any]],
-    command: Mapping[str, Any],
+    history: Iterable[MessageItem],
+    command: MessageItem,
     max_messages: int = MAX_MESSAGES,
     max_chars: int = MAX_CHARS,
 ) -> ModelInput:
@@ -130,7 +130,7 @@ def system_instruction(room_name: str, members: Iterable[str], system_prompt: st
     return text
 
 
-def _turn(message: Mapping[str, Any]) -> Turn | None:
+def _turn(message: MessageItem) -> Turn | None:
     if message.get("deleted"):
         return None
     content = message.get("content") or ""
@@ -146,7 +146,7 @@ def _turn(message: Mapping[str, Any]) -> Turn | None:
     return Turn("user", _user_text(message))
 
 
-def _user_text(message: Mapping[str, Any]) -> str:
+def _user_text(message: MessageItem) -> str:
     content = message["content"].strip()
     if is_bot_command(content):
         content = _TRIGGER + content[len(_TRIGGER) :]

@@ -16,9 +16,10 @@ operator's when it is the deployment's shared key. So each failure gets a ``caus
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from chat.logic.bot.gemini import GeminiError
+if TYPE_CHECKING:  # a type only: a Failure is ended by chat.logic.bot.ending, SDK-free
+    from chat.adapters.gemini import GeminiError
 
 Cause = Literal["user", "operator"]
 

@@ -1,4 +1,4 @@
-"""What the bot sees of the attachments in its context (shared/API.md, Attachments).
+"""What the bot sees of the attachments in its context (docs/API.md, Attachments).
 
 The attachments of the messages in the model's window (``ModelInput.message_ids``), newest
 message first, are given to the model while they fit ``MAX_FILE_BYTES`` in all: images and
@@ -14,11 +14,11 @@ first write, like every other read of the answer).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
-from chat.logic.attachments import object_key
+from chat.adapters.storage import object_key
+from chat.dal.items import MessageItem
 from chat.logic.bot.context import Blob, ModelInput
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -48,7 +48,7 @@ class FilePlan:
 
 
 def plan(
-    messages: Iterable[Mapping[str, Any]],
+    messages: Iterable[MessageItem],
     message_ids: Iterable[str],
     budget: int = MAX_FILE_BYTES,
 ) -> FilePlan:
@@ -106,7 +106,7 @@ def parts(chosen: FilePlan, read: Callable[[str], bytes | None]) -> tuple[str | 
 
 def attach(
     model_input: ModelInput,
-    messages: Iterable[Mapping[str, Any]],
+    messages: Iterable[MessageItem],
     read: Callable[[str], bytes | None],
 ) -> ModelInput:
     """``model_input`` with the file parts of its window's attachments."""

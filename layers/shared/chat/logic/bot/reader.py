@@ -1,9 +1,15 @@
-"""Reading the model's stream on a thread, so the answer never waits on the model longer
-than it should: buffered text goes out when the coalescer's window is due even if the
-model stalls, the answer's ``Ticker`` (its checkpoints, which also learn of a stop) runs
-on time whatever the model does, and the answer ends at its deadline at once. Leaving
-early (deadline, stop, size cap) aborts the stream: its connection is shut down, so the
-reader thread ends at once and no more of the answer is read."""
+"""Reading the model's stream into the room, so the answer never waits on the model longer
+than it should.
+
+The ``AnswerReader`` owns the answer's coalescer and its ``Ticker``: each model stream is
+read on a thread, every piece is let in under the size cap (``Transcript.admit``) and fed to
+the coalescer, and whatever chunks are due go to one sink (the room). Buffered text goes out
+when the coalescer's window is due even if the model stalls, the ticker (the answer's
+checkpoints, which also learn of a stop) runs on time whatever the model does, and the
+answer ends at its deadline at once. Leaving early (deadline, stop, size cap) aborts the
+stream: its connection is shut down, so the reader thread ends at once and no more of the
+answer is read. Whatever ends the reading, what is still buffered is sent first.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +18,15 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from types import TracebackType
 from typing import Any
 
-from chat.logic.bot import gemini
+from chat.adapters import gemini
+from chat.logic.bot.budget import AnswerBudget
 from chat.logic.bot.coalesce import ChunkCoalescer
+from chat.logic.bot.transcript import Transcript
+
+Sink = Callable[[list[str]], None]
 
 
 class Ticker:
@@ -41,56 +52,89 @@ class Ticker:
             self.poll()
 
 
-def drive(
-    stream: gemini.AnswerStream,
-    deadline: float,
-    take: Callable[[str], bool],
-    coalescer: ChunkCoalescer,
-    push_chunks: Callable[[list[str]], None],
-    ticker: Ticker | None = None,
-) -> None:
-    """Read ``stream`` on a thread; feed pieces to ``take`` (False: stop, the answer is
-    complete as cut); flush the coalescer when its window is due; poll ``ticker`` on time
-    (what it raises ends the answer); give up at ``deadline`` (monotonic clock) with a
-    ``GeminiTimeout``. Errors of the stream are raised here."""
-    inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
-    stop = threading.Event()
-    finished = False
-    threading.Thread(
-        target=_read, args=(stream, inbox, stop), name="gemini-reader", daemon=True
-    ).start()
-    try:
-        while True:
-            now = time.monotonic()
-            if now >= deadline:
-                raise gemini.GeminiTimeout(
-                    "the answer ran out of time", transient=True, partial_text=stream.text
-                )
-            if ticker is not None:
-                ticker.poll()
-            due = coalescer.due_at()
-            wake = min(
-                deadline,
-                math.inf if due is None else due,
-                math.inf if ticker is None else ticker.due,
+class AnswerReader:
+    """The reading of one answer's model streams (one per attempt); a context manager whose
+    exit sends what is still buffered."""
+
+    def __init__(
+        self, transcript: Transcript, sink: Sink, tick: Callable[[], None], rules: AnswerBudget
+    ):
+        self.transcript = transcript
+        self.sink = sink
+        self.coalescer = ChunkCoalescer(
+            window=rules.coalesce_window,
+            flush_chars=rules.coalesce_chars,
+            max_chunk_bytes=rules.max_answer_bytes,
+        )
+        self.ticker = Ticker(rules.checkpoint_interval, tick)
+
+    def __enter__(self) -> AnswerReader:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.sink(self.coalescer.flush())
+
+    def wait(self, seconds: float) -> None:
+        """Wait (a retry's backoff) while the ticker keeps ticking."""
+        self.ticker.sleep(seconds)
+
+    def read(self, stream: gemini.AnswerStream, deadline: float) -> None:
+        """Read ``stream`` until it ends or the size cap is reached; give up at ``deadline``
+        (monotonic clock) with a ``GeminiTimeout``. What the stream or the ticker raises
+        ends the reading."""
+        inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        stop = threading.Event()
+        finished = False
+        threading.Thread(
+            target=_read, args=(stream, inbox, stop), name="gemini-reader", daemon=True
+        ).start()
+        try:
+            while True:
+                kind, value = self._next(stream, inbox, deadline)
+                if kind == "end" or kind == "error":
+                    finished = True
+                    if kind == "error":
+                        raise value
+                    return
+                if kind == "piece" and not self._take(value):
+                    return  # the size cap: the answer is complete as cut
+        finally:
+            stop.set()
+            if not finished:
+                stream.abort()
+
+    def _next(
+        self,
+        stream: gemini.AnswerStream,
+        inbox: queue.SimpleQueue[tuple[str, Any]],
+        deadline: float,
+    ) -> tuple[str, Any]:
+        """The reader thread's next message, or ("idle", None) once the coalescer's buffer
+        was due (and sent) first; ticks the ticker on time."""
+        if time.monotonic() >= deadline:
+            raise gemini.GeminiTimeout(
+                "the answer ran out of time", transient=True, partial_text=stream.text
             )
-            try:
-                kind, value = inbox.get(timeout=max(0.0, wake - time.monotonic()))
-            except queue.Empty:
-                push_chunks(coalescer.poll())
-                continue
-            if kind == "end":
-                finished = True
-                return
-            if kind == "error":
-                finished = True
-                raise value
-            if not take(value):
-                return  # the size cap: the answer is complete as cut
-    finally:
-        stop.set()
-        if not finished:
-            stream.abort()
+        self.ticker.poll()
+        due = self.coalescer.due_at()
+        wake = min(deadline, math.inf if due is None else due, self.ticker.due)
+        try:
+            return inbox.get(timeout=max(0.0, wake - time.monotonic()))
+        except queue.Empty:
+            self.sink(self.coalescer.poll())
+            return "idle", None
+
+    def _take(self, piece: str) -> bool:
+        """Let a piece in under the cap and send what is due; False once the cap is hit."""
+        admitted = self.transcript.admit(piece)
+        if admitted:
+            self.sink(self.coalescer.feed(admitted))
+        return not self.transcript.truncated
 
 
 def _read(

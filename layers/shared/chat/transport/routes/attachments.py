@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.depends import Depends
 
-from chat.logic import attachments
-from chat.logic.tokens import Principal
-from chat.models import AttachmentUpload, CreateAttachmentRequest
-from chat.transport.rest import BEARER, authenticate
+from chat.logic.conversation import attachments
+from chat.models import AttachmentUpload, CreateAttachmentRequest, Id
+from chat.transport.rest import BEARER, Caller
 
 router = Router()
-Caller = Annotated[Principal, Depends(authenticate)]
 
 
 @router.post(
@@ -28,7 +23,7 @@ Caller = Annotated[Principal, Depends(authenticate)]
     },
 )
 def create_attachment(
-    principal: Caller, room_id: str, body: CreateAttachmentRequest
+    principal: Caller, room_id: Id, body: CreateAttachmentRequest
 ) -> Response[AttachmentUpload]:
     upload = attachments.create_upload(principal, room_id, body)
     return Response(status_code=201, content_type="application/json", body=upload)

@@ -8,10 +8,9 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 
-from chat.logic import accounts
-from chat.logic.tokens import Principal
+from chat.logic.accounts import sign_in
 from chat.models import AuthResponse, LoginRequest, RegisterRequest, User
-from chat.transport.rest import BEARER, authenticate, client_address
+from chat.transport.rest import BEARER, Caller, client_address
 
 router = Router()
 
@@ -27,15 +26,15 @@ def register(
     body: RegisterRequest, address: Annotated[str, Depends(client_address)]
 ) -> Response[AuthResponse]:
     return Response(
-        status_code=201, content_type="application/json", body=accounts.register(body, address)
+        status_code=201, content_type="application/json", body=sign_in.register(body, address)
     )
 
 
 @router.post("/auth/login")
 def login(body: LoginRequest, address: Annotated[str, Depends(client_address)]) -> AuthResponse:
-    return accounts.login(body, address)
+    return sign_in.login(body, address)
 
 
 @router.get("/auth/me", security=BEARER)
-def me(principal: Annotated[Principal, Depends(authenticate)]) -> User:
-    return accounts.me(principal)
+def me(principal: Caller) -> User:
+    return sign_in.me(principal)

@@ -1,5 +1,5 @@
-"""Conversation features (shared/API.md): edits, deletions, reactions, read state and
-moderation. Every route is for members only; moderation is for the room's owner."""
+"""A room's conversation: posting and reading messages, edits and deletions, reactions,
+read state. Every route is for members only."""
 
 from __future__ import annotations
 
@@ -7,33 +7,59 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from chat.logic import edits, moderation, reactions, read_state
-from chat.logic.tokens import Principal
+from chat.logic.conversation import edits, history, messages, reactions, read_state
 from chat.models import (
     EditMessageRequest,
+    Id,
     MarkReadRequest,
     Message,
+    MessagePage,
+    MessagesAfterPage,
+    PostMessageRequest,
     ReactionList,
     ReadState,
-    RenameRoomRequest,
-    Room,
 )
-from chat.transport.rest import BEARER, authenticate
+from chat.transport.rest import BEARER, Caller
 
 router = Router()
-Caller = Annotated[Principal, Depends(authenticate)]
 _REACTION = "/rooms/<room_id>/messages/<message_id>/reactions/<emoji>"
 
 
-def _no_content() -> Response:
-    return Response(status_code=204)
+@router.post(
+    "/rooms/<room_id>/messages",
+    security=BEARER,
+    responses={201: {"description": "Stored", "content": {"application/json": {"model": Message}}}},
+)
+def post_message(principal: Caller, room_id: Id, body: PostMessageRequest) -> Response[Message]:
+    message = messages.post_message(
+        principal,
+        room_id,
+        body.content,
+        body.client_id,
+        attachment_ids=body.attachments,
+        reply_to=body.reply_to,
+    )
+    return Response(status_code=201, content_type="application/json", body=message)
+
+
+@router.get("/rooms/<room_id>/messages", security=BEARER)
+def list_messages(
+    principal: Caller,
+    room_id: Id,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    before: Annotated[Id | None, Query()] = None,
+    after: Annotated[Id | None, Query()] = None,
+) -> MessagePage | MessagesAfterPage:
+    if after is not None:
+        return history.history_after(principal, room_id, limit, after, before=before)
+    return history.history(principal, room_id, limit, before)
 
 
 @router.patch("/rooms/<room_id>/messages/<message_id>", security=BEARER)
 def edit_message(
-    principal: Caller, room_id: str, message_id: str, body: EditMessageRequest
+    principal: Caller, room_id: Id, message_id: Id, body: EditMessageRequest
 ) -> Message:
     return edits.edit_message(principal, room_id, message_id, body.content)
 
@@ -43,41 +69,21 @@ def edit_message(
     security=BEARER,
     responses={204: {"description": "Deleted (or already deleted)"}},
 )
-def delete_message(principal: Caller, room_id: str, message_id: str):  # 204: no body
+def delete_message(principal: Caller, room_id: Id, message_id: Id):  # 204: no body
     edits.delete_message(principal, room_id, message_id)
-    return _no_content()
+    return Response(status_code=204)
 
 
 @router.put(_REACTION, security=BEARER)
-def add_reaction(principal: Caller, room_id: str, message_id: str, emoji: str) -> ReactionList:
+def add_reaction(principal: Caller, room_id: Id, message_id: Id, emoji: str) -> ReactionList:
     return reactions.react(principal, room_id, message_id, emoji, add=True)
 
 
 @router.delete(_REACTION, security=BEARER)
-def remove_reaction(principal: Caller, room_id: str, message_id: str, emoji: str) -> ReactionList:
+def remove_reaction(principal: Caller, room_id: Id, message_id: Id, emoji: str) -> ReactionList:
     return reactions.react(principal, room_id, message_id, emoji, add=False)
 
 
 @router.put("/rooms/<room_id>/read", security=BEARER)
-def mark_read(principal: Caller, room_id: str, body: MarkReadRequest) -> ReadState:
+def mark_read(principal: Caller, room_id: Id, body: MarkReadRequest) -> ReadState:
     return read_state.mark_read(principal, room_id, body.message_id)
-
-
-@router.patch("/rooms/<room_id>", security=BEARER)
-def rename_room(principal: Caller, room_id: str, body: RenameRoomRequest) -> Room:
-    return moderation.rename_room(principal, room_id, body.name)
-
-
-@router.delete(
-    "/rooms/<room_id>/members/<username>",
-    security=BEARER,
-    responses={204: {"description": "Removed"}},
-)
-def remove_member(principal: Caller, room_id: str, username: str):  # 204: no body
-    moderation.remove_member(principal, room_id, username)
-    return _no_content()
-
-
-@router.post("/rooms/<room_id>/code", security=BEARER)
-def rotate_code(principal: Caller, room_id: str) -> Room:
-    return moderation.rotate_code(principal, room_id)

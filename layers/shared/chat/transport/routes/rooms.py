@@ -1,41 +1,25 @@
-"""Rooms, members, bot settings, messages and bot control: every route is for members
-only."""
+"""Rooms and their members, and moderation by the owner: every route is for members only
+(moderation for the room's owner)."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.depends import Depends
-from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from chat.logic import bot_control, bot_settings, catch_up, messages, rooms
-from chat.logic.tokens import Principal
+from chat.logic.rooms import directory, membership, moderation
 from chat.models import (
-    BotSettings,
-    BotSettingsUpdate,
     CreateRoomRequest,
+    Id,
     InviteRequest,
     JoinRoomRequest,
     MemberList,
-    Message,
-    MessageId,
-    MessagePage,
-    MessagesAfterPage,
-    PostMessageRequest,
-    RegenerateResponse,
+    RenameRoomRequest,
     Room,
     RoomList,
 )
-from chat.transport.rest import BEARER, authenticate
+from chat.transport.rest import BEARER, Caller
 
 router = Router()
-Caller = Annotated[Principal, Depends(authenticate)]
-
-
-def _created(body: Room | Message) -> Response:
-    return Response(status_code=201, content_type="application/json", body=body)
 
 
 @router.post(
@@ -44,32 +28,36 @@ def _created(body: Room | Message) -> Response:
     responses={201: {"description": "Created", "content": {"application/json": {"model": Room}}}},
 )
 def create_room(principal: Caller, body: CreateRoomRequest) -> Response[Room]:
-    return _created(rooms.create_room(principal, body))
+    return Response(
+        status_code=201,
+        content_type="application/json",
+        body=directory.create_room(principal, body),
+    )
 
 
 @router.get("/rooms", security=BEARER)
 def list_rooms(principal: Caller) -> RoomList:
-    return rooms.list_rooms(principal)
+    return directory.list_rooms(principal)
 
 
 @router.post("/rooms/join", security=BEARER)
 def join_room(principal: Caller, body: JoinRoomRequest) -> Room:
-    return rooms.join_room(principal, body.code)
+    return membership.join_room(principal, body.code)
 
 
 @router.get("/rooms/<room_id>", security=BEARER)
-def get_room(principal: Caller, room_id: str) -> Room:
-    return rooms.get_room(principal, room_id)
+def get_room(principal: Caller, room_id: Id) -> Room:
+    return directory.get_room(principal, room_id)
 
 
 @router.post("/rooms/<room_id>/invite", security=BEARER)
-def invite(principal: Caller, room_id: str, body: InviteRequest) -> Room:
-    return rooms.invite(principal, room_id, body.username)
+def invite(principal: Caller, room_id: Id, body: InviteRequest) -> Room:
+    return membership.invite(principal, room_id, body.username)
 
 
 @router.get("/rooms/<room_id>/members", security=BEARER)
-def list_members(principal: Caller, room_id: str) -> MemberList:
-    return rooms.list_members(principal, room_id)
+def list_members(principal: Caller, room_id: Id) -> MemberList:
+    return membership.list_members(principal, room_id)
 
 
 @router.delete(
@@ -77,76 +65,26 @@ def list_members(principal: Caller, room_id: str) -> MemberList:
     security=BEARER,
     responses={204: {"description": "Left the room"}},
 )
-def leave_room(principal: Caller, room_id: str):  # 204: no body, so no return model
-    rooms.leave_room(principal, room_id)
+def leave_room(principal: Caller, room_id: Id):  # 204: no body, so no return model
+    membership.leave_room(principal, room_id)
     return Response(status_code=204)
 
 
-@router.get("/rooms/<room_id>/bot", security=BEARER)
-def get_bot(principal: Caller, room_id: str) -> BotSettings:
-    return bot_settings.get_bot_settings(principal, room_id)
+@router.patch("/rooms/<room_id>", security=BEARER)
+def rename_room(principal: Caller, room_id: Id, body: RenameRoomRequest) -> Room:
+    return moderation.rename_room(principal, room_id, body.name)
 
 
-@router.put("/rooms/<room_id>/bot", security=BEARER)
-def put_bot(principal: Caller, room_id: str, body: BotSettingsUpdate) -> BotSettings:
-    return bot_settings.update_bot_settings(principal, room_id, body)
-
-
-@router.post(
-    "/rooms/<room_id>/messages",
+@router.delete(
+    "/rooms/<room_id>/members/<username>",
     security=BEARER,
-    responses={201: {"description": "Stored", "content": {"application/json": {"model": Message}}}},
+    responses={204: {"description": "Removed"}},
 )
-def post_message(principal: Caller, room_id: str, body: PostMessageRequest) -> Response[Message]:
-    return _created(
-        messages.post_message(
-            principal,
-            room_id,
-            body.content,
-            body.client_id,
-            attachment_ids=body.attachments,
-            reply_to=body.reply_to,
-        )
-    )
+def remove_member(principal: Caller, room_id: Id, username: str):  # 204: no body
+    moderation.remove_member(principal, room_id, username)
+    return Response(status_code=204)
 
 
-@router.get("/rooms/<room_id>/messages", security=BEARER)
-def list_messages(
-    principal: Caller,
-    room_id: str,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-    before: Annotated[MessageId | None, Query()] = None,
-    after: Annotated[MessageId | None, Query()] = None,
-) -> MessagePage | MessagesAfterPage:
-    if after is not None:
-        return catch_up.history_after(principal, room_id, limit, after, before=before)
-    return messages.history(principal, room_id, limit, before)
-
-
-@router.post(
-    "/rooms/<room_id>/messages/<message_id>/stop",
-    security=BEARER,
-    responses={202: {"description": "The answer is being stopped (a final frame follows)"}},
-)
-def stop_answer(principal: Caller, room_id: str, message_id: str):  # 202: no body
-    bot_control.stop_answer(principal, room_id, message_id)
-    return Response(status_code=202)
-
-
-@router.post(
-    "/rooms/<room_id>/messages/<message_id>/regenerate",
-    security=BEARER,
-    responses={
-        202: {
-            "description": "Queued: the command is answered again",
-            "content": {"application/json": {"model": RegenerateResponse}},
-        }
-    },
-)
-def regenerate(principal: Caller, room_id: str, message_id: str) -> Response[RegenerateResponse]:
-    command_id = bot_control.regenerate(principal, room_id, message_id)
-    return Response(
-        status_code=202,
-        content_type="application/json",
-        body=RegenerateResponse(command_id=command_id),
-    )
+@router.post("/rooms/<room_id>/code", security=BEARER)
+def rotate_code(principal: Caller, room_id: Id) -> Room:
+    return moderation.rotate_code(principal, room_id)

@@ -1,0 +1,141 @@
+"""The items of each table, as the data-access layer hands them to the logic and takes them
+back: typed dicts (a `TypedDict` costs nothing at import or per item, unlike a model class;
+`make lint` type-checks every key the logic reads). Storage keys (`pk`, `sk`) are the table
+modules' own business and are not part of these types.
+
+DynamoDB hands numbers back as `Decimal` (`Number`) and binary attributes as `Binary`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, NotRequired, TypedDict, cast
+
+if TYPE_CHECKING:
+    from boto3.dynamodb.types import Binary
+
+    from chat.models import Message, MessageStatus, MessageType, Role
+
+Number = int | Decimal  # int as written, Decimal as read
+
+
+class UserItem(TypedDict):
+    """users table, the public fields of `USER#<id>` (and of its `USERNAME#` claim)."""
+
+    user_id: str
+    username: str
+    email: str | None
+    created_at: str
+
+
+class RoomItem(TypedDict):
+    """rooms table, `ROOM#<id>`: the room and its bot settings."""
+
+    room_id: str
+    name: str
+    owner: str  # the owner's username
+    owner_id: str
+    is_group: bool
+    created_at: str
+    code: str
+    human_count: NotRequired[Number]  # absent on rooms made before it was counted
+    last_message_at: NotRequired[str]
+    api_key_ciphertext: NotRequired[bytes | Binary]
+    model: NotRequired[str]
+    system_prompt: NotRequired[str]
+
+
+class MembershipItem(TypedDict):
+    """memberships table, (room_id, user_id)."""
+
+    room_id: str
+    user_id: str
+    username: str
+    role: Role
+    joined_at: str
+    last_read_message_id: NotRequired[str]
+
+
+class ReactionItem(TypedDict):
+    emoji: str
+    count: Number
+    usernames: list[str]
+
+
+class AttachmentRef(TypedDict):
+    """What a message stores of each of its attachments (the URL is made on every read)."""
+
+    attachment_id: str
+    filename: str
+    content_type: str
+    size: Number
+
+
+class MessageItem(TypedDict):
+    """messages table, (room_id, message_id)."""
+
+    room_id: str
+    message_id: str
+    username: str
+    content: str
+    message_type: MessageType
+    is_bot: bool
+    created_at: str
+    client_id: NotRequired[str]
+    reply_to: NotRequired[str]
+    status: NotRequired[MessageStatus]
+    edited_at: NotRequired[str]
+    deleted: NotRequired[bool]
+    reactions: NotRequired[list[ReactionItem]]
+    reactions_rev: NotRequired[Number]  # the reactions' version (optimistic concurrency)
+    attachments: NotRequired[list[AttachmentRef]]
+    # A command: how many times it was regenerated; its replies by generation are
+    # `reply_id`, `reply_id_1` … (chat.dal.messages.reply_id reads them).
+    generations: NotRequired[Number]
+    # A bot reply: the next frame's seq at its last checkpoint, and when a stop was asked.
+    stream_seq: NotRequired[Number]
+    stop_requested: NotRequired[str]
+
+
+class ConnectionItem(TypedDict):
+    """connections table, `CONN#<id>` / `META`: a connection and its user."""
+
+    connection_id: str
+    user_id: str
+    username: str
+    connected_at: str
+    expires_at: Number
+
+
+class SubscriberItem(TypedDict):
+    """connections table, `ROOM#<room>` / `CONN#<id>`: a connection following a room."""
+
+    connection_id: str
+    user_id: str
+    username: str
+    expires_at: Number
+    # When the token the connection opened with expires (epoch seconds): the fan-out skips
+    # a subscriber past it.
+    token_expires_at: NotRequired[Number | None]
+
+
+class AttachmentItem(TypedDict):
+    """attachments table, (attachment_id): a declared upload, then the message it is on."""
+
+    attachment_id: str
+    room_id: str
+    user_id: str
+    filename: str
+    content_type: str
+    size: Number
+    object_key: str
+    created_at: str
+    created_epoch: Number
+    expires_at: NotRequired[Number]  # removed once attached
+    attached_to: NotRequired[str]
+
+
+def message_item(message: Message) -> MessageItem:
+    """A new message as it is stored: its fields that have a value, without attachments
+    (the transaction that stores a message with attachments adds their references)."""
+    return cast(MessageItem, message.model_dump(exclude_none=True, exclude={"attachments"}))

@@ -1,0 +1,161 @@
+"""search index table: the postings of message terms, one item per (bucket, message, term).
+
+A posting of `term` in message `message_id` of room `room_id` at prefix level `level` has
+
+- `pk` = ``{room_id}#{level}#{term[:level]}``: the room's bucket of every term that starts
+  with those `level` characters (a term shorter than `level` is a bucket of its own);
+- `sk` = ``{message_id}#{term}``: newest message first when read backwards (message ids
+  sort in storage order), the message's terms of one bucket next to each other;
+- `t` = the term (what a Query's filter reads), and `v` = the viewer of a private message
+  (absent: everyone in the room).
+
+Reads are single-bucket Queries, backwards, below a message id, filtered on `t` and `v`.
+Writes are BatchWriteItem calls of up to 25 puts and deletes. Both go through the client of
+the DynamoDB resource (thread-safe, unlike the resource's tables: a search reads several
+rooms' buckets at once), which converts values to and from attribute values.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, NamedTuple
+
+from chat import aws
+from chat.dal.tables import table_name
+
+_BATCH_WRITE_MAX = 25
+_WRITE_ATTEMPTS = 8
+# Sort keys are `{message_id}#{term}`: "#" sorts below every character of an id, "$" just
+# above "#", so `sk < id` is "messages older than id" and `sk < id$` is "up to id".
+_UP_TO = "$"
+
+
+class Posting(NamedTuple):
+    """One term of one message in the bucket of its first `level` characters."""
+
+    room_id: str
+    message_id: str
+    level: int
+    term: str
+    visible_to: str | None = None  # None: every member of the room
+
+
+def bucket_key(room_id: str, level: int, term: str) -> str:
+    return f"{room_id}#{level}#{term[:level]}"
+
+
+def _key(posting: Posting) -> dict[str, str]:
+    return {
+        "pk": bucket_key(posting.room_id, posting.level, posting.term),
+        "sk": f"{posting.message_id}#{posting.term}",
+    }
+
+
+def _item(posting: Posting) -> dict[str, str]:
+    item = {**_key(posting), "t": posting.term}
+    if posting.visible_to is not None:
+        item["v"] = posting.visible_to
+    return item
+
+
+def _client() -> Any:
+    return aws.dynamodb_resource().meta.client
+
+
+def write(puts: Sequence[Posting], deletes: Sequence[Posting]) -> int:
+    """Put and delete postings (a delete of a missing one is a no-op); returns the
+    BatchWriteItem calls made. Unprocessed items are retried with a growing pause; still
+    unprocessed after that, RuntimeError (the stream record is then retried as a whole,
+    which is safe: putting or deleting a posting twice leaves the same index)."""
+    name = table_name("search_index")
+    requests = [{"PutRequest": {"Item": _item(p)}} for p in puts]
+    requests += [{"DeleteRequest": {"Key": _key(p)}} for p in deletes]
+    calls = 0
+    for start in range(0, len(requests), _BATCH_WRITE_MAX):
+        pending = {name: requests[start : start + _BATCH_WRITE_MAX]}
+        for attempt in range(_WRITE_ATTEMPTS):
+            calls += 1
+            pending = _client().batch_write_item(RequestItems=pending).get("UnprocessedItems")
+            if not pending:
+                break
+            time.sleep(min(0.05 * 2**attempt, 2.0))
+        else:
+            raise RuntimeError("search index writes stayed unprocessed (throttled)")
+    return calls
+
+
+Match = Literal["all", "exact", "prefix"]
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """What one read of the index looks at: a bucket of a room, and which of its terms
+    count (`all` of them, the `exact` term `value`, or terms starting with `value`)."""
+
+    room_id: str
+    level: int
+    chars: str
+    match: Match
+    value: str
+
+
+@dataclass(frozen=True)
+class Page:
+    message_ids: list[str]  # newest first, each once (a message may have several terms here)
+    resume: str | None  # pass as `resume` to read on; None: nothing older is left
+    # The message the read stopped in (its other postings of the bucket may be unread):
+    # every newer one below the bound was read. None when nothing older is left.
+    stopped_at: str | None = None
+
+
+def read(
+    bucket: Bucket,
+    *,
+    below: str | None,
+    inclusive: bool,
+    resume: str | None,
+    viewer: str | None,
+    limit: int,
+) -> Page:
+    """One Query: postings of the bucket's matching terms in messages older than `below`
+    (or up to it, `inclusive`), read on from `resume` if that is further down, newest
+    first. At most `limit` postings are read (fewer match after the filter). Private
+    postings count only for their `viewer` (None: none do)."""
+    bound = None if below is None else below + (_UP_TO if inclusive else "")
+    if resume is not None and (bound is None or resume < bound):
+        bound = resume
+    condition = "pk = :pk"
+    values = {":pk": bucket_key(bucket.room_id, bucket.level, bucket.chars)}
+    if bound is not None:
+        condition += " AND sk < :below"
+        values[":below"] = bound
+    filters = ["(attribute_not_exists(v) OR v = :viewer)" if viewer else "attribute_not_exists(v)"]
+    if viewer:
+        values[":viewer"] = viewer
+    if bucket.match == "exact":
+        filters.append("t = :term")
+        values[":term"] = bucket.value
+    elif bucket.match == "prefix":
+        filters.append("begins_with(t, :term)")
+        values[":term"] = bucket.value
+    response = _client().query(
+        TableName=table_name("search_index"),
+        KeyConditionExpression=condition,
+        FilterExpression=" AND ".join(filters),
+        ExpressionAttributeValues=values,
+        ProjectionExpression="sk",
+        ScanIndexForward=False,
+        Limit=limit,
+    )
+    ids: list[str] = []
+    for item in response["Items"]:
+        message_id = item["sk"].split("#", 1)[0]
+        if not ids or ids[-1] != message_id:
+            ids.append(message_id)
+    last = response.get("LastEvaluatedKey")
+    if not last:
+        return Page(message_ids=ids, resume=None)
+    resume = last["sk"]
+    return Page(message_ids=ids, resume=resume, stopped_at=resume.split("#", 1)[0])

@@ -1,0 +1,1 @@
+"""Accounts: registering, logging in and who-am-I (`sign_in`), passwords, access tokens."""

@@ -1,0 +1,1 @@
+"""Real time: who is online where (`presence`) and pushing frames to sockets (`fanout`)."""

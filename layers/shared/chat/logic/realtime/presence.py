@@ -1,0 +1,198 @@
+"""Who is online where: connections, room subscriptions and `presence` announcements.
+
+The presence rule: a member is online in a room while at least one of their sockets is
+subscribed to it; the others hear `presence` when the first socket joins and the last one
+goes (leave, disconnect, leaving the room). A connection the management API reports gone
+is a disconnect, so every push that must honour that goes through `send_to_*` here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, wait
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Literal
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from chat.adapters.management_api import ConnectionGone, delete_connection
+from chat.dal import connections as connection_table
+from chat.dal.items import SubscriberItem
+from chat.errors import NotFound, Unauthorized
+from chat.frames import JoinedFrame, LeftFrame, PresenceFrame, ServerFrame, TypingFrame
+from chat.ids import now_iso
+from chat.logic.access import require_member
+from chat.logic.realtime import fanout
+from chat.observability import logger, metrics
+from chat.principal import Principal
+
+
+@dataclass(frozen=True)
+class Socket:
+    """A connection as API Gateway describes it in each event: its id, and when it opened
+    (epoch ms), from which its records' expiry follows."""
+
+    connection_id: str
+    connected_at: int = 0
+
+
+# ------------------------------------------------------------------------------ pushing
+def _forget_gone(result: fanout.FanOut) -> fanout.FanOut:
+    """Treat each gone connection as disconnected: its records go and, where it was its
+    user's last socket in a room, the others hear `presence` offline. Its `$disconnect`
+    may still come, but will find nothing left to announce, so this is the only chance.
+    Close each connection skipped because its token expired: its `$disconnect` then
+    forgets it (the client reconnects with a fresh token)."""
+    for connection_id in result.gone:
+        disconnect(connection_id)
+    for connection_id in result.expired:
+        try:
+            close(connection_id)
+        except Exception:  # the frame was pushed to the others: never fail the sender
+            logger.exception("could not close an expired connection")
+    if result.expired:
+        metrics.add_metric(
+            name="ExpiredConnectionsClosed", unit=MetricUnit.Count, value=len(result.expired)
+        )
+    return result
+
+
+def send_to_connections(connection_ids: Iterable[str], frame: ServerFrame) -> fanout.FanOut:
+    return _forget_gone(fanout.to_connections(connection_ids, frame))
+
+
+def send_to_connection(connection_id: str, frame: ServerFrame) -> bool:
+    return send_to_connections([connection_id], frame).delivered == 1
+
+
+def send_to_room(
+    room_id: str,
+    frame: ServerFrame,
+    *,
+    exclude_user_id: str | None = None,
+    also_connection_id: str | None = None,
+    subscribers: list[SubscriberItem] | None = None,
+) -> fanout.FanOut:
+    """Push a frame to every live subscriber of a room (one Query for them, unless the
+    caller has them already: `prefetched_subscribers`), then disconnect the gone ones.
+    `exclude_user_id` and `also_connection_id` as `fanout.to_subscribers` takes them."""
+    if subscribers is None:
+        subscribers = connection_table.room_subscribers(room_id)
+    result = fanout.to_subscribers(
+        subscribers,
+        frame,
+        exclude_user_id=exclude_user_id,
+        also_connection_id=also_connection_id,
+    )
+    return _forget_gone(result)
+
+
+@contextmanager
+def prefetched_subscribers(room_id: str) -> Iterator[Future[list[SubscriberItem]]]:
+    """The room's subscribers, queried on the push pool while the caller does something
+    else (stores a message), for `send_to_room(..., subscribers=...)` to push at once. The
+    query is waited for on leaving, so nothing is left running when the caller fails."""
+    future = fanout.pool().submit(connection_table.room_subscribers, room_id)
+    try:
+        yield future
+    finally:
+        wait([future])
+
+
+# ------------------------------------------------------------------------------ connections
+def connect(connection_id: str, principal: Principal) -> None:
+    """Record a connection the `$connect` authorizer let in."""
+    connection_table.put_connection(connection_id, principal.user_id, principal.username, now_iso())
+
+
+def close(connection_id: str) -> None:
+    """Close a connection from the server side; API Gateway then runs its `$disconnect`."""
+    try:
+        delete_connection(connection_id)
+    except ConnectionGone:
+        disconnect(connection_id)  # already gone: no `$disconnect` may follow
+
+
+def disconnect(connection_id: str) -> None:
+    """Forget a connection; members who had no other socket in a room go offline there."""
+    meta, room_ids = connection_table.remove_connection(connection_id)
+    if meta is None:
+        return
+    for room_id in room_ids:
+        subscribers = connection_table.room_subscribers(room_id)
+        if not any(s["user_id"] == meta["user_id"] for s in subscribers):
+            _announce(subscribers, room_id, meta["user_id"], meta["username"], "offline")
+
+
+def _announce(
+    subscribers: list[SubscriberItem],
+    room_id: str,
+    user_id: str,
+    username: str,
+    status: Literal["online", "offline"],
+) -> None:
+    """Tell the room's other users (every socket of theirs) that a user came or went."""
+    frame = PresenceFrame(room_id=room_id, username=username, status=status)
+    send_to_room(room_id, frame, exclude_user_id=user_id, subscribers=subscribers)
+
+
+# ------------------------------------------------------------------------------ rooms
+def join(socket: Socket, principal: Principal, room_id: str) -> None:
+    """Subscribe a member's socket to a room: it gets `joined`, the others `presence`."""
+    require_member(room_id, principal.user_id)
+    connection_id = socket.connection_id
+    connection = SubscriberItem(
+        connection_id=connection_id,
+        user_id=principal.user_id,
+        username=principal.username,
+        expires_at=connection_table.expires_at(socket.connected_at),
+        token_expires_at=principal.token_expires_at,
+    )
+    before = connection_table.room_subscribers(room_id)
+    subscribed = connection_table.subscribe(connection, room_id)
+    if subscribed == "connection_gone":
+        raise Unauthorized("Connection is no longer open")
+    if subscribed == "not_a_member":  # removed since the check above
+        raise NotFound("Room not found")
+    was_online = any(s["user_id"] == principal.user_id for s in before)
+    online = sorted({s["username"] for s in before} | {principal.username})
+    send_to_connection(connection_id, JoinedFrame(room_id=room_id, online=online))
+    if not was_online:  # so `before` holds none of this user's sockets
+        _announce(before, room_id, principal.user_id, principal.username, "online")
+    logger.debug("joined", extra={"room_id": room_id, "connection_id": connection_id})
+
+
+def leave(connection_id: str, principal: Principal, room_id: str) -> None:
+    """Unsubscribe a socket; its user goes offline there if it was their last socket."""
+    require_member(room_id, principal.user_id)
+    # Only a socket that was subscribed can take its user offline: leaving a room this
+    # socket never joined must not announce someone who was never online.
+    before = connection_table.room_subscribers(room_id)
+    connection_table.unsubscribe(connection_id, room_id)
+    send_to_connection(connection_id, LeftFrame(room_id=room_id))
+    was_subscribed = any(s["connection_id"] == connection_id for s in before)
+    still_online = any(
+        s["user_id"] == principal.user_id and s["connection_id"] != connection_id for s in before
+    )
+    if was_subscribed and not still_online:
+        _announce(before, room_id, principal.user_id, principal.username, "offline")
+
+
+def typing(principal: Principal, room_id: str, is_typing: bool) -> None:
+    """Tell a room's other users that a member started or stopped typing."""
+    require_member(room_id, principal.user_id)
+    frame = TypingFrame(room_id=room_id, username=principal.username, is_typing=is_typing)
+    send_to_room(room_id, frame, exclude_user_id=principal.user_id)
+
+
+def drop_user_from_room(room_id: str, user_id: str, username: str) -> None:
+    """Unsubscribe every socket of a user who left the room, and tell the others."""
+    # Consistent: a join that passed its membership check just before the removal must be
+    # seen here (its subscription is written on the condition of the membership).
+    subscribers = connection_table.room_subscribers(room_id, consistent=True)
+    own = [s["connection_id"] for s in subscribers if s["user_id"] == user_id]
+    for connection_id in own:
+        connection_table.unsubscribe(connection_id, room_id)
+    if own:
+        _announce(subscribers, room_id, user_id, username, "offline")

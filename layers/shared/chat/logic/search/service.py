@@ -1,0 +1,177 @@
+"""Search: `GET /search` across the caller's rooms or in one, and `search_room`, the same
+search in one room as the bot's `room_search` tool calls it.
+
+Who may see what is decided here, when the search runs, never by the index:
+
+- the rooms are the caller's memberships as they are now (read consistently), so a member
+  who left or was removed finds nothing more from that room;
+- each candidate the index yields is read back from the messages table (consistently) and
+  kept only if it is still searchable (not deleted), visible to the viewer (a private
+  message: only to its `visible_to`), and its current text holds every word of the query.
+  A deleted or edited message therefore drops out at once, whatever the index says; the
+  index adds a new or edited text within a second or two (the stream).
+
+A search across rooms reads every room's buckets (in parallel, `POOL_SIZE` at a time) and
+merges their newest messages; docs/search.md says what that costs per room.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from chat.aws import thread_pool
+from chat.dal import messages as message_table
+from chat.dal import search_index
+from chat.dal.rooms import member_room_ids, room_ids_of_user
+from chat.errors import NotFound, ValidationFailed
+from chat.logic import message_view
+from chat.logic.search.join import RoomCandidates, candidates
+from chat.logic.search.plan import buckets
+from chat.logic.search.postings import searchable
+from chat.logic.search.terms import Query, parse_query, tokens
+from chat.models import Message, SearchResults
+from chat.observability import logger, metrics
+from chat.principal import Principal
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 50
+POOL_SIZE = 8  # at most the DynamoDB client's connection pool (10)
+READS_PER_ROOM = 20  # Queries of the index one room's join may make per round
+MARGIN = 5  # candidates beyond the page: a few may fail the check against the stored text
+MAX_ROUNDS = 3  # pages of candidates read to fill one page of results
+
+
+def parse(text: str) -> Query:
+    """The query of `q`; a 422 naming `q` when it holds no letter or digit."""
+    query = parse_query(text)
+    if query is None:
+        message = "must contain at least one letter or digit"
+        raise ValidationFailed(
+            "q must contain at least one letter or digit",
+            details=[{"field": "q", "message": message}],
+        )
+    return query
+
+
+def search(
+    principal: Principal,
+    q: str,
+    *,
+    room_id: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+    before: str | None = None,
+) -> SearchResults:
+    """`GET /search`: the caller's rooms (or `room_id`, 404 unless they are in it)."""
+    query = parse(q)
+    if room_id is not None:
+        if not member_room_ids(principal.user_id, [room_id]):
+            raise NotFound("Room not found")
+        rooms = [room_id]
+    else:
+        listed = room_ids_of_user(principal.user_id)
+        rooms = sorted(member_room_ids(principal.user_id, listed)) if listed else []
+    return _search(rooms, query, principal.username, limit, before)
+
+
+def search_room(
+    room_id: str,
+    query: str,
+    viewer: str | None,
+    limit: int = DEFAULT_LIMIT,
+    before: str | None = None,
+) -> SearchResults:
+    """The search of one room, for the bot's `room_search` tool: no membership check (the
+    caller knows who is asking); `viewer` is the username whose private messages count
+    (None: public messages only). A query without a letter or digit is a ValidationFailed."""
+    return _search([room_id], parse(query), viewer, limit, before)
+
+
+def _search(
+    rooms: Sequence[str], query: Query, viewer: str | None, limit: int, before: str | None
+) -> SearchResults:
+    limit = max(1, min(limit, MAX_LIMIT))
+    results: list[Message] = []
+    cursor = before
+    reads = 0
+    try:
+        if not rooms:
+            return SearchResults(results=[], next_before=None)
+        for _ in range(MAX_ROUNDS):
+            page, cursor, made = _candidate_page(rooms, query, viewer, limit - len(results), cursor)
+            reads += made
+            stored = message_table.get_messages(page) if page else {}
+            for index, key in enumerate(page):
+                item = stored.get(key)
+                if item is None or not shows(item, query, viewer):
+                    continue
+                results.append(message_view.as_message(item))
+                if len(results) == limit:
+                    more = index < len(page) - 1 or cursor is not None
+                    return SearchResults(results=results, next_before=key[1] if more else None)
+            if cursor is None:
+                break
+        return SearchResults(results=results, next_before=cursor)
+    finally:
+        metrics.add_metric(name="SearchQueries", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name="SearchIndexReads", unit=MetricUnit.Count, value=reads)
+        logger.debug("search", extra={"rooms": len(rooms), "index_reads": reads})
+
+
+def shows(item: Mapping[str, Any], query: Query, viewer: str | None) -> bool:
+    """Whether a stored message is a result for this viewer, as it is now."""
+    visible_to = item.get("visible_to")
+    if visible_to and visible_to != viewer:
+        return False
+    return searchable(item) and query.matches(frozenset(tokens(str(item["content"]))))
+
+
+def _candidate_page(
+    rooms: Sequence[str], query: Query, viewer: str | None, limit: int, before: str | None
+) -> tuple[list[tuple[str, str]], str | None, int]:
+    """The newest candidates below `before` across the rooms, (room_id, message_id) newest
+    first, where the next page starts, and the index reads made."""
+    want = limit + MARGIN
+
+    def room(room_id: str) -> RoomCandidates:
+        return candidates(
+            room_id,
+            buckets(room_id, query),
+            search_index.read,
+            viewer=viewer,
+            want=want,
+            before=before,
+            reads=READS_PER_ROOM,
+        )
+
+    if len(rooms) == 1:
+        found = [room(rooms[0])]
+    else:
+        found = list(thread_pool("search", POOL_SIZE).map(room, rooms))
+    page, next_before = merge(found, want)
+    return page, next_before, sum(r.reads for r in found)
+
+
+def merge(rooms: Sequence[RoomCandidates], want: int) -> tuple[list[tuple[str, str]], str | None]:
+    """The newest `want` candidates of all rooms, and the `before` of the next page.
+
+    A room that stopped early (it had `want` candidates, or its reads ran out) knows its
+    matches down to its `complete_from` only; candidates older than the highest of those
+    wait for the next page, so no room's older match is ever skipped."""
+    floors = [r.complete_from for r in rooms if r.complete_from is not None]
+    floor = max(floors) if floors else None
+    pool = sorted(
+        (
+            (message_id, r.room_id)
+            for r in rooms
+            for message_id in r.message_ids
+            if floor is None or message_id >= floor
+        ),
+        reverse=True,
+    )
+    page = [(room_id, message_id) for message_id, room_id in pool[:want]]
+    if len(pool) > want or (floor is not None and len(page) == want):
+        return page, page[-1][1]
+    return page, floor

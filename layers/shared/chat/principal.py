@@ -1,0 +1,15 @@
+"""Who is calling: the user a verified access token names (chat.logic.accounts.tokens)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller. `token_expires_at` (epoch seconds) is when their token stops being valid:
+    a WebSocket connection lives on past its handshake."""
+
+    user_id: str
+    username: str
+    token_expires_at: int | None = None
