@@ -3,48 +3,67 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any, Literal, NamedTuple, cast
 
 from boto3.dynamodb.conditions import Key
 
 from chat import aws
+from chat.dal import client_ids
 from chat.dal.items import MessageItem
 from chat.dal.tables import (
+    persistently,
     table,
     table_name,
     transact,
+    transact_reasons,
     update_expression,
     update_if,
 )
 
 
-def put_member_message(message: MessageItem, user_id: str) -> bool:
+class Put(NamedTuple):
+    """What became of a new message: ``stored``; ``not_a_member`` or ``attachment_taken``
+    (nothing stored); or ``repeat``: its `client_id` already named a message, the one
+    ``message_id`` names (nothing stored)."""
+
+    outcome: Literal["stored", "not_a_member", "attachment_taken", "repeat"]
+    message_id: str
+
+
+def put_member_message(
+    message: MessageItem, user_id: str, claim: dict[str, Any] | None = None
+) -> Put:
     """Store a message if its author is a member of its room, in one round trip: a
-    transaction of a ConditionCheck on the membership and the Put. False, and nothing
-    stored, when the author is not a member."""
-    codes = transact(
-        [
-            {
-                "ConditionCheck": {
-                    "TableName": table_name("memberships"),
-                    "Key": {"room_id": message["room_id"], "user_id": user_id},
-                    "ConditionExpression": "attribute_exists(room_id)",
-                }
-            },
-            {
-                "Put": {
-                    "TableName": table_name("messages"),
-                    "Item": message,
-                    "ConditionExpression": "attribute_not_exists(message_id)",
-                }
-            },
-        ]
-    )
-    if codes is None:
-        return True
-    if codes[0] == "ConditionalCheckFailed":
-        return False
-    raise RuntimeError(f"could not store the message ({', '.join(codes)})")
+    transaction of a ConditionCheck on the membership, the Put and, for a message with a
+    `client_id`, its claim (chat.dal.client_ids.claim), refused when the sender already used
+    that `client_id` in the room."""
+    items: list[dict[str, Any]] = [
+        {
+            "ConditionCheck": {
+                "TableName": table_name("memberships"),
+                "Key": {"room_id": message["room_id"], "user_id": user_id},
+                "ConditionExpression": "attribute_exists(room_id)",
+            }
+        },
+        {
+            "Put": {
+                "TableName": table_name("messages"),
+                "Item": message,
+                "ConditionExpression": "attribute_not_exists(message_id)",
+            }
+        },
+    ]
+    cancelled = transact_reasons(items + ([claim] if claim else []))
+    if cancelled is None:
+        return Put("stored", message["message_id"])
+    if cancelled.codes[0] == "ConditionalCheckFailed":
+        return Put("not_a_member", message["message_id"])
+    if claim and client_ids.own_write(cancelled, message["message_id"]):
+        return Put("stored", message["message_id"])
+    repeat = client_ids.repeat_of(cancelled, message["message_id"]) if claim else None
+    if repeat is not None:
+        return Put("repeat", repeat)
+    raise RuntimeError(f"could not store the message ({', '.join(cancelled.codes)})")
 
 
 def get_message(room_id: str, message_id: str) -> MessageItem | None:
@@ -213,15 +232,29 @@ def stop_requested(room_id: str, message_id: str) -> bool:
 
 def end_reply(room_id: str, message_id: str, status: str, content: str) -> bool:
     """Store a streaming reply's terminal state. ``complete`` and ``error`` only if nobody
-    asked it to stop; ``stopped`` whenever it still streams. False when the condition fails."""
+    asked it to stop; ``stopped`` whenever it still streams. False when the condition fails.
+
+    The end of an answer must not be lost to a burst of faults: the write is tried again
+    when it fails transiently even after botocore's retries. A retry (ours or botocore's)
+    of a write that was applied but whose answer was lost then fails its condition: the
+    item as it was (ReturnValuesOnConditionCheckFailure) tells that it already holds this
+    very end, which is success."""
     condition = _LIVE_REPLY if status == "stopped" else _STREAMING
-    return _conditional_update(
-        room_id,
-        message_id,
-        "SET #status = :end, content = :content",
-        condition,
-        {":end": status, ":content": content, ":streaming": "streaming"},
+    values = {":end": status, ":content": content, ":streaming": "streaming"}
+    update = persistently(
+        lambda: update_if(
+            "messages",
+            Key={"room_id": room_id, "message_id": message_id},
+            UpdateExpression="SET #status = :end, content = :content",
+            ConditionExpression=condition,
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            **_aliases(condition, values),
+        )
     )
+    if update.written:
+        return True
+    old = update.item or {}
+    return old.get("status") == status and old.get("content") == content
 
 
 def _conditional_update(
