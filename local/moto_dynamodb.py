@@ -172,7 +172,7 @@ def transact_write_items_request(self: DynamoHandler) -> ActionResult:
     if not token:
         return _original_request(self)
     digest = hashlib.sha256(
-        json.dumps(self.body.get("TransactItems"), sort_keys=True).encode()
+        json.dumps(self.body.get("TransactItems"), sort_keys=True, default=repr).encode()
     ).hexdigest()
     with _tokens_lock:  # transactions run one at a time anyway (_lock)
         now = time.monotonic()
