@@ -7,9 +7,10 @@ once, with its last frame."""
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -21,6 +22,8 @@ from moto.dynamodb.responses import DynamoHandler
 
 from chat import aws
 from chat.dal import tables
+from chat.logic.bot import budget
+from chat.logic.bot.answer import TIMED_OUT_MESSAGE
 from local import moto_dynamodb
 from tests.integration import test_bot_worker as bot
 from tests.integration.test_bot_worker import deliver, post, stored
@@ -33,7 +36,7 @@ _ERRORS = "com.amazonaws.dynamodb.v20120810#"
 @dataclass
 class Fault:
     operation: str
-    kind: str  # throttle | error | lost | cancelled (a transaction throttled)
+    kind: str  # throttle | error | lost | cancelled (a transaction throttled) | hang
     when: Callable[[dict[str, Any]], bool] = lambda body: True
 
 
@@ -45,6 +48,8 @@ class DynamoDBFaults:
     planned: list[Fault] = field(default_factory=list)
     calls: Counter[str] = field(default_factory=Counter)
     injected: list[str] = field(default_factory=list)
+    hang_seconds: float = 4.0  # a `hang`: the call waits this long, then moto answers it
+    after_hang: Callable[[], None] = lambda: None
 
     def add(
         self, operation: str, *kinds: str, when: Callable[[dict[str, Any]], bool] | None = None
@@ -61,6 +66,10 @@ class DynamoDBFaults:
             return None  # moto answers
         self.planned.remove(fault)
         self.injected.append(f"{operation} {fault.kind}")
+        if fault.kind == "hang":
+            time.sleep(self.hang_seconds)
+            self.after_hang()
+            return None
         if fault.kind == "lost":  # applied by moto, its answer lost
             botocore_stubber(event_name, request)
             return _error(request, 500, "InternalServerError")
@@ -255,3 +264,33 @@ def test_an_answer_whose_end_was_lost_ends_once_with_its_last_frame(
     reply = stored(room["room_id"], final["message_id"])
     assert reply["status"] == "complete" and reply["content"] == final["full_response"]
     assert reply["reply_to"] == command["message_id"]
+
+
+def test_an_answer_stuck_in_a_hanging_call_is_ended_before_the_invocation_ends(
+    faults, rest, keyed_room, joined, gemini, stack, monkeypatch
+):
+    # Given a worker invocation of 6 s, whose answer must end 1.5 s before that, and its
+    # last chance 0.5 s before
+    rules = replace(budget.BUDGET, margin=1.5, min_answer=0.5, last_chance=0.5)
+    monkeypatch.setattr(budget, "BUDGET", rules)
+    room, tokens = keyed_room("alice")
+    alice = joined(tokens["alice"], room["room_id"])
+    post(rest, room, tokens["alice"], "@bot tell me slowly [fake:tokens=40,seconds=4]")
+    # and the answer's first checkpoint hanging for 8 s (DynamoDB not answering)
+    faults.hang_seconds = 8.0
+    ended_by_then: list[int] = []
+    faults.after_hang = lambda: ended_by_then.append(len(alice.frames("bot_error")))
+    faults.add("UpdateItem", "hang", when=lambda body: "stream_seq" in body["UpdateExpression"])
+    started = time.monotonic()
+    assert deliver(stack, timeout_ms=6000) == []
+    # Then the answer was ended while the call still hung, inside the invocation's time
+    assert ended_by_then == [1]
+    (error,) = alice.frames("bot_error")
+    assert error["code"] == "timeout" and error["message"] == TIMED_OUT_MESSAGE
+    reply = stored(room["room_id"], error["message_id"])
+    assert reply["status"] == "error"
+    # and nothing of the answer followed its end
+    frames = [f for f in alice.frames() if f["type"] in ("bot_stream", "bot_error")]
+    assert frames[-1] == error
+    assert any(f["type"] == "bot_stream" for f in frames)  # it was streaming
+    assert time.monotonic() - started < 15
