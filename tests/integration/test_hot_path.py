@@ -191,9 +191,9 @@ def test_a_websocket_message_is_one_transaction_a_query_and_an_update(
     assert [f["content"] for f in bob.frames("message")] == ["hi"]
     assert [f["client_id"] for f in alice.frames("message")] == ["c1"]
     assert _operations(dynamodb_requests) == THREE_CALLS
-    # the transaction: the membership check and the message, together
+    # the transaction: the membership check, the message and its client_id's claim, together
     (transaction,) = [body for op, body in dynamodb_requests if op == "TransactWriteItems"]
-    check, put = transaction["TransactItems"]
+    check, put, claim = transaction["TransactItems"]
     assert check["ConditionCheck"]["TableName"] == "MembershipsTable"
     assert check["ConditionCheck"]["Key"] == {
         "room_id": {"S": room["room_id"]},
@@ -203,6 +203,9 @@ def test_a_websocket_message_is_one_transaction_a_query_and_an_update(
     assert put["Put"]["TableName"] == "MessagesTable"
     assert put["Put"]["Item"]["content"] == {"S": "hi"}
     assert put["Put"]["ConditionExpression"] == "attribute_not_exists(message_id)"
+    assert claim["Put"]["TableName"] == "ClientIdsTable"
+    assert claim["Put"]["Item"]["message_id"] == put["Put"]["Item"]["message_id"]
+    assert claim["Put"]["ConditionExpression"] == "attribute_not_exists(pk) OR expires_at <= :now"
     # the Query: the room's subscribers; the update: the room's last activity, last of all
     (query,) = [body for op, body in dynamodb_requests if op == "Query"]
     assert query["TableName"] == "ConnectionsTable"

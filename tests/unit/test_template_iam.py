@@ -30,6 +30,7 @@ EXPECTED = {
         "ConnectionsTable": {"Query", "DeleteItem", "BatchWriteItem"},
         "RateLimitsTable": {"UpdateItem"},
         "AttachmentsTable": {"BatchGetItem", "PutItem", "UpdateItem", "BatchWriteItem"},
+        "ClientIdsTable": {"GetItem", "PutItem"},  # claimed with a message, read on a retry
     },
     "WsAuthorizerFunction": {},
     "WsConnectFunction": {"ConnectionsTable": {"PutItem", "Query", "BatchWriteItem"}},
@@ -40,6 +41,7 @@ EXPECTED = {
         "MembershipsTable": {"GetItem", "ConditionCheckItem"},
         "MessagesTable": {"GetItem", "PutItem", "UpdateItem"},
         "RateLimitsTable": {"UpdateItem"},
+        "ClientIdsTable": {"GetItem", "PutItem"},
     },
     "BotWorkerFunction": {
         "RoomsTable": {"GetItem", "UpdateItem"},  # UpdateItem: the bots' usage counters too

@@ -133,6 +133,14 @@ class BotUsageCounts(TypedDict):
     output: int
 
 
+class ClientIdItem(TypedDict):
+    """client_ids table, a sender's `client_id` in a room: the message that first carried it,
+    until `expires_at` (epoch seconds; DynamoDB's TTL deletes it some time later)."""
+
+    message_id: str
+    expires_at: Number
+
+
 class ConnectionItem(TypedDict):
     """connections table, `CONN#<id>` / `META`: a connection and its user."""
 

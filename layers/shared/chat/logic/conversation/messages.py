@@ -8,14 +8,25 @@ the same time (presence's prefetch), the pushes start once the transaction succe
 pushed), and the room's last activity is written after the pushes. Three DynamoDB calls,
 whatever the room's size. A command is queued for the bot after it was announced, so the
 room sees it before anything of its answer.
+
+Retries are safe: a message with a `client_id` is stored with a claim of it (sender, room,
+client_id; chat.dal.client_ids) in the same transaction, so a repeat within 24 hours stores
+nothing, whoever comes first. The repeat is answered with the message stored before (one
+read), pushed again to the sending socket alone, never to the room, and never handed to the
+bot again. Commands, replies and attachments, which read the room first anyway, look for
+the claim before the rest (rate limits, copies of files), so a repeat spends none of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future
+from typing import NamedTuple
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from chat.dal import client_ids
+from chat.dal import connections as connection_table
 from chat.dal import messages as message_table
 from chat.dal.items import AttachmentRef, SubscriberItem, message_item
 from chat.dal.rooms import touch_last_message
@@ -33,6 +44,14 @@ from chat.principal import Principal
 from chat.text_rules import is_blank
 
 
+class Posted(NamedTuple):
+    """A posted message as the room is shown it; ``repeated``: its `client_id` named a
+    message the sender posted before, which it is (nothing was stored or pushed to the room)."""
+
+    message: Message
+    repeated: bool = False
+
+
 def post_message(
     principal: Principal,
     room_id: str,
@@ -42,31 +61,48 @@ def post_message(
     attachment_ids: Sequence[str] = (),
     connection_id: str | None = None,
     reply_to: str | None = None,
-) -> Message:
+) -> Posted:
     """Store a member's message, push it to the room, and hand it over to the bot if it is
     a command. `connection_id` is the sending socket, which gets its ack even if not
     joined. `content` may be empty (or only invisible characters) only when the message
     carries attachments."""
-    message, refs = _draft(principal, room_id, content, client_id, reply_to, attachment_ids)
+    content = _text(content, has_attachments=bool(attachment_ids))
+    command = is_bot_command(content)
+    if command or reply_to or attachment_ids:
+        # These read the room first: membership before anything else (and before a command
+        # counts against the limits), and a repeat is known before it spends anything.
+        require_member(room_id, principal.user_id)
+        sent = (
+            client_ids.sent_message_id(room_id, principal.user_id, client_id) if client_id else None
+        )
+        if sent is not None:
+            return _repeat(room_id, sent, connection_id)
+    message, refs = _draft(
+        principal, room_id, content, command, client_id, reply_to, attachment_ids
+    )
     with presence.prefetched_subscribers(room_id) as subscribers:
-        message = _store(principal, message, refs)
-    _announce(message, subscribers.result(), connection_id)
+        put = _store(principal, message, refs)
+    if put.outcome == "repeat":
+        return _repeat(room_id, put.message_id, connection_id)
+    if refs:
+        signed = message_view.signed(refs, room_id, message.message_id)
+        message = message.model_copy(update={"attachments": signed})
+    _announce(message, _subscribers(subscribers, room_id), connection_id)
     if message.message_type == "command":
         intake.hand_over(message)
-    return message
+    return Posted(message)
 
 
 def _draft(
     principal: Principal,
     room_id: str,
     content: str,
+    command: bool,
     client_id: str | None,
     reply_to: str | None,
     attachment_ids: Sequence[str],
 ) -> tuple[Message, list[AttachmentRef]]:
     """The message to store and its attachments, once every rule allows it."""
-    content = _text(content, has_attachments=bool(attachment_ids))
-    command = is_bot_command(content)
     message_id = new_id()
     refs = _admit(principal, room_id, message_id, command, reply_to, attachment_ids)
     message = Message(
@@ -103,12 +139,9 @@ def _admit(
     reply_to: str | None,
     attachment_ids: Sequence[str],
 ) -> list[AttachmentRef]:
-    """The rules beyond the text. A plain text message is checked by its store alone;
-    commands, replies and attachments read the room first, so their membership is checked
-    before anything else (and before a command counts against the limits). Returns what
-    message ``message_id`` stores of its attachments (their files copied for it)."""
-    if command or reply_to or attachment_ids:
-        require_member(room_id, principal.user_id)
+    """The rules beyond the text (membership is checked by the caller or by the store).
+    Returns what message ``message_id`` stores of its attachments (their files copied for
+    it)."""
     if command:
         intake.check_bot_limits(principal, room_id)
     check_reply_to(room_id, reply_to)
@@ -117,18 +150,49 @@ def _admit(
     return attachments.prepare(principal, room_id, attachment_ids, message_id)
 
 
-def _store(principal: Principal, message: Message, refs: list[AttachmentRef]) -> Message:
+def _store(principal: Principal, message: Message, refs: list[AttachmentRef]) -> message_table.Put:
     """Store the message if its author is a member (with its attachments, claimed in the
-    same transaction); the message as the room is shown it."""
+    same transaction, and its `client_id`'s claim); NotFound for a non-member."""
     item = message_item(message)
+    claim = (
+        client_ids.claim(message.room_id, principal.user_id, message.client_id, message.message_id)
+        if message.client_id
+        else None
+    )
     if refs:
-        attachments.store_message(item, refs, principal)
-        signed = message_view.signed(refs, message.room_id, message.message_id)
-        message = message.model_copy(update={"attachments": signed})
-    elif not message_table.put_member_message(item, principal.user_id):
+        put = attachments.store_message(item, refs, principal, claim)
+    else:
+        put = message_table.put_member_message(item, principal.user_id, claim)
+    if put.outcome == "not_a_member":
         raise NotFound("Room not found")
-    metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
-    return message
+    if put.outcome == "stored":
+        metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
+    return put
+
+
+def _repeat(room_id: str, message_id: str, connection_id: str | None) -> Posted:
+    """A send whose `client_id` named `message_id` before: that message, as it is now, again
+    to the sending socket only."""
+    item = message_table.get_message(room_id, message_id)
+    if item is None:  # pragma: no cover - messages are never removed, only tombstoned
+        raise NotFound("Message not found")
+    message = message_view.as_message(item)
+    if connection_id:
+        presence.send_to_connection(connection_id, MessageFrame.of(message))
+    metrics.add_metric(name="MessagesRepeated", unit=MetricUnit.Count, value=1)
+    logger.info("a repeated client_id", extra={"message_id": message_id})
+    return Posted(message, repeated=True)
+
+
+def _subscribers(prefetched: Future[list[SubscriberItem]], room_id: str) -> list[SubscriberItem]:
+    """The room's subscribers from the prefetch; if that Query failed (after botocore's
+    retries), queried again: the message is stored, and its pushes must not be lost to a
+    burst of faults."""
+    try:
+        return prefetched.result()
+    except Exception:
+        logger.warning("the subscriber query failed; querying again", exc_info=True)
+        return connection_table.room_subscribers(room_id)
 
 
 def _announce(
