@@ -12,8 +12,8 @@ member of one room, its WebSocket joined) each send RATE messages per second:
 - users edit their own recent messages and react to recent ones (REST, retried alike);
 - every user reconnects every few minutes (and whenever its socket drops), joins again and
   catches up with `GET …/messages?after=<id>`, from the newest id it had received 10 s
-  before (a message's push can arrive after a newer one's: its id is taken before it is
-  stored, and a push may be retried).
+  before its last joined connection ended (a message's push can arrive after a newer one's:
+  its id is taken before it is stored, and a push may be retried).
 
 Then, from what the clients saw and the rooms' history:
 - every acknowledged message is stored exactly once ("stored twice", "lost");
@@ -128,12 +128,12 @@ class User:
         self.cursor = max(self.cursor, message_id)
         self.received.append((time.time(), message_id))
 
-    def catch_up_from(self, now: float) -> str:
-        """The `after=` of a catch-up: the newest id received CATCH_UP_OVERLAP before `now`
-        (else the oldest received). Not the newest id received: ids are taken before the
-        message is stored, and a push can be late (retried), so a newer message may arrive
-        before an older one."""
-        older = [message_id for at, message_id in self.received if at <= now - CATCH_UP_OVERLAP]
+    def catch_up_from(self, lost_at: float) -> str:
+        """The `after=` of a catch-up for frames lost from `lost_at` on: the newest id
+        received CATCH_UP_OVERLAP before (else the oldest received). Not the newest id
+        received: ids are taken before the message is stored, and a push can be late
+        (retried), so a newer message may arrive before an older one."""
+        older = [message_id for at, message_id in self.received if at <= lost_at - CATCH_UP_OVERLAP]
         if older:
             return max(older)
         return min((message_id for _, message_id in self.received), default="")
@@ -264,9 +264,11 @@ class Run:
         """Connect, join, catch up, read; reconnect when it drops or is due to."""
         number = 0
         while not self.stopping:
-            # Taken before connecting: what comes on the new connection (live frames may
-            # arrive before the catch-up's answer) must not move it.
-            after = user.catch_up_from(time.time())
+            # From before the last joined connection ended (what came live since is still
+            # to be checked), taken before connecting: what comes on the new connection
+            # (live frames may arrive before the catch-up's answer) must not move it.
+            joined_until = [s.closed_at or time.time() for s in user.sessions if s.joined_at]
+            after = user.catch_up_from(max(joined_until, default=time.time()))
             session = Session(user.name, number, opened_at=time.time())
             try:
                 ws = await asyncio.wait_for(
