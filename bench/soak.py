@@ -60,7 +60,7 @@ EMOJIS = ["👍", "🎉", "❤️", ":tada:", "👀", "🚀"]
 ATTEMPTS = 4  # per send, edit or reaction: the first and three retries
 REST_TIMEOUT = 10.0
 JOIN_TIMEOUT = 20.0  # to open a socket
-JOIN_WAIT = 5.0  # for `joined`, before sending `join` again
+JOIN_WAIT = 15.0  # for `joined`, before sending `join` again (its push is retried: rarely lost)
 CATCH_UP_OVERLAP = 10.0  # a catch-up starts from what was received this long before
 LIVE_MARGIN = (1.0, 10.0)  # a session must get live what was stored 1 s after its join …
 # … and 10 s before it closed (a push may wait for DynamoDB retries before it goes out)
