@@ -11,7 +11,9 @@ member of one room, its WebSocket joined) each send RATE messages per second:
 - some are bot commands (a few asking for a slow answer), answered by the fake Gemini;
 - users edit their own recent messages and react to recent ones (REST, retried alike);
 - every user reconnects every few minutes (and whenever its socket drops), joins again and
-  catches up with `GET …/messages?after=<the newest id it has seen>`.
+  catches up with `GET …/messages?after=<id>`, from the newest id it had received 10 s
+  before its last joined connection ended (a message's push can arrive after a newer one's:
+  its id is taken before it is stored, and a push may be retried).
 
 Then, from what the clients saw and the rooms' history:
 - every acknowledged message is stored exactly once ("stored twice", "lost");
@@ -58,7 +60,8 @@ EMOJIS = ["👍", "🎉", "❤️", ":tada:", "👀", "🚀"]
 ATTEMPTS = 4  # per send, edit or reaction: the first and three retries
 REST_TIMEOUT = 10.0
 JOIN_TIMEOUT = 20.0  # to open a socket
-JOIN_WAIT = 5.0  # for `joined`, before sending `join` again
+JOIN_WAIT = 15.0  # for `joined`, before sending `join` again (its push is retried: rarely lost)
+CATCH_UP_OVERLAP = 10.0  # a catch-up starts from what was received this long before
 LIVE_MARGIN = (1.0, 10.0)  # a session must get live what was stored 1 s after its join …
 # … and 10 s before it closed (a push may wait for DynamoDB retries before it goes out)
 DRAIN_SECONDS = 120.0  # for bot answers to end after the traffic
@@ -110,7 +113,9 @@ class User:
     ws: Any = None
     joined: asyncio.Event = field(default_factory=asyncio.Event)
     sessions: list[Session] = field(default_factory=list)
-    cursor: str = ""  # the newest message id received (the `after=` of a catch-up)
+    cursor: str = ""  # the newest message id received
+    # (when, id) of each message received, live or caught up: the `after=` of a catch-up
+    received: deque[tuple[float, str]] = field(default_factory=lambda: deque(maxlen=2000))
     view: set[str] = field(default_factory=set)  # every message id seen, live or caught up
     caught_up: int = 0
     mine: deque[str] = field(default_factory=lambda: deque(maxlen=5))  # own text messages
@@ -121,6 +126,17 @@ class User:
     def see(self, message_id: str) -> None:
         self.view.add(message_id)
         self.cursor = max(self.cursor, message_id)
+        self.received.append((time.time(), message_id))
+
+    def catch_up_from(self, lost_at: float) -> str:
+        """The `after=` of a catch-up for frames lost from `lost_at` on: the newest id
+        received CATCH_UP_OVERLAP before (else the oldest received). Not the newest id
+        received: ids are taken before the message is stored, and a push can be late
+        (retried), so a newer message may arrive before an older one."""
+        older = [message_id for at, message_id in self.received if at <= lost_at - CATCH_UP_OVERLAP]
+        if older:
+            return max(older)
+        return min((message_id for _, message_id in self.received), default="")
 
 
 @dataclass
@@ -248,9 +264,11 @@ class Run:
         """Connect, join, catch up, read; reconnect when it drops or is due to."""
         number = 0
         while not self.stopping:
-            # The newest message the last connection received: what comes on the new one
+            # From before the last joined connection ended (what came live since is still
+            # to be checked), taken before connecting: what comes on the new connection
             # (live frames may arrive before the catch-up's answer) must not move it.
-            after = user.cursor
+            joined_until = [s.closed_at or time.time() for s in user.sessions if s.joined_at]
+            after = user.catch_up_from(max(joined_until, default=time.time()))
             session = Session(user.name, number, opened_at=time.time())
             try:
                 ws = await asyncio.wait_for(
@@ -844,7 +862,7 @@ async def soak(args: argparse.Namespace) -> int:
                 memory = await traffic(run, stack, seconds)
                 histories = await drain(run)
                 for user in run.users:  # what a final catch-up finds is not a gap
-                    await run.catch_up(user, user.cursor)
+                    await run.catch_up(user, user.catch_up_from(time.time()))
                 run.stopping = True
                 for task in list(run.tasks):
                     task.cancel()

@@ -176,8 +176,12 @@ def transact_write_items_request(self: DynamoHandler) -> ActionResult:
     ).hexdigest()
     with _tokens_lock:  # transactions run one at a time anyway (_lock)
         now = time.monotonic()
-        for expired in [t for t, (_, at) in _tokens.items() if now - at > TOKEN_SECONDS]:
-            del _tokens[expired]
+        # Tokens are kept in the order they succeeded: the expired ones are the first few.
+        while _tokens:
+            oldest = next(iter(_tokens))
+            if now - _tokens[oldest][1] <= TOKEN_SECONDS:
+                break
+            del _tokens[oldest]
         seen = _tokens.get(token)
         if seen is not None:
             if seen[0] != digest:
