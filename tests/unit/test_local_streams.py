@@ -6,6 +6,7 @@ batch while the shard moves on."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 import json
 from collections.abc import Callable
 from typing import Any
@@ -94,7 +95,10 @@ def _run(spec: StreamSourceSpec, aws: Any, answer: Answer, until) -> list[list[s
         finally:
             await poller.stop()
 
-    asyncio.run(main())
+    # A thread of its own: a test run may hold an event loop running in this one (the browser
+    # tests' Playwright does, in the same worker).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, main()).result()
     return batches
 
 
