@@ -39,6 +39,9 @@ MESSAGE_FIELDS = {
     "deleted",
     "reactions",
     "attachments",
+    "usage",
+    "tool_calls",
+    "sources",
 }
 
 
