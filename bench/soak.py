@@ -61,6 +61,7 @@ ATTEMPTS = 4  # per send, edit or reaction: the first and three retries
 REST_TIMEOUT = 10.0
 JOIN_TIMEOUT = 20.0  # to open a socket
 JOIN_WAIT = 15.0  # for `joined`, before sending `join` again (its push is retried: rarely lost)
+FIRST_ID = "0" * 26  # sorts before every message id (ULIDs)
 CATCH_UP_OVERLAP = 10.0  # a catch-up starts from what was received this long before
 LIVE_MARGIN = (1.0, 10.0)  # a session must get live what was stored 1 s after its join …
 # … and 10 s before it closed (a push may wait for DynamoDB retries before it goes out)
@@ -130,13 +131,11 @@ class User:
 
     def catch_up_from(self, lost_at: float) -> str:
         """The `after=` of a catch-up for frames lost from `lost_at` on: the newest id
-        received CATCH_UP_OVERLAP before (else the oldest received). Not the newest id
+        received CATCH_UP_OVERLAP before (else the room's first). Not the newest id
         received: ids are taken before the message is stored, and a push can be late
         (retried), so a newer message may arrive before an older one."""
         older = [message_id for at, message_id in self.received if at <= lost_at - CATCH_UP_OVERLAP]
-        if older:
-            return max(older)
-        return min((message_id for _, message_id in self.received), default="")
+        return max(older, default=FIRST_ID)  # nothing received by then: from the beginning
 
 
 @dataclass
