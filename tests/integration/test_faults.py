@@ -326,3 +326,23 @@ def test_a_command_held_in_progress_comes_back_once_the_hold_can_have_expired(
         sqs_events.unregister("provide-client-params.sqs.ChangeMessageVisibility", record)
     (seconds,) = visibility
     assert seconds >= 60  # the invocation's time: the longest a hold can have left
+
+
+def test_a_socket_joining_while_a_slow_store_is_retried_still_gets_the_message(
+    faults, rest, room_with, connect
+):
+    """The subscribers are read while the message is stored; a socket that joins meanwhile is
+    not among them, and its catch-up may come before the store ends. A store that was slow
+    (retried) reads them again after it."""
+    room, tokens = room_with("alice", "bob")
+    alice = _joined(connect, tokens["alice"], room["room_id"])
+    bob = connect(tokens["bob"])
+    # Given the message's store takes long (its retries) and bob joins meanwhile
+    faults.hang_seconds = 0.5
+    faults.after_hang = lambda: bob.send({"type": "join", "room_id": room["room_id"]})
+    faults.add("TransactWriteItems", "hang", when=lambda body: len(body["TransactItems"]) == 3)
+    _send(alice, room, "while you joined", "c-1")
+    # Then bob, joined before it was stored, got it pushed
+    assert faults.injected == ["TransactWriteItems hang"]
+    assert bob.frames("joined")
+    assert [f["content"] for f in bob.frames("message")] == ["while you joined"]
