@@ -61,6 +61,7 @@ ATTEMPTS = 4  # per send, edit or reaction: the first and three retries
 REST_TIMEOUT = 10.0
 JOIN_TIMEOUT = 20.0  # to open a socket
 JOIN_WAIT = 15.0  # for `joined`, before sending `join` again (its push is retried: rarely lost)
+FIRST_ID = "0" * 26  # sorts before every message id (ULIDs)
 CATCH_UP_OVERLAP = 10.0  # a catch-up starts from what was received this long before
 LIVE_MARGIN = (1.0, 10.0)  # a session must get live what was stored 1 s after its join …
 # … and 10 s before it closed (a push may wait for DynamoDB retries before it goes out)
@@ -114,6 +115,7 @@ class User:
     joined: asyncio.Event = field(default_factory=asyncio.Event)
     sessions: list[Session] = field(default_factory=list)
     cursor: str = ""  # the newest message id received
+    unfinished: str = ""  # where a catch-up that failed stopped: the next one starts there
     # (when, id) of each message received, live or caught up: the `after=` of a catch-up
     received: deque[tuple[float, str]] = field(default_factory=lambda: deque(maxlen=2000))
     view: set[str] = field(default_factory=set)  # every message id seen, live or caught up
@@ -130,13 +132,11 @@ class User:
 
     def catch_up_from(self, lost_at: float) -> str:
         """The `after=` of a catch-up for frames lost from `lost_at` on: the newest id
-        received CATCH_UP_OVERLAP before (else the oldest received). Not the newest id
+        received CATCH_UP_OVERLAP before (else the room's first). Not the newest id
         received: ids are taken before the message is stored, and a push can be late
         (retried), so a newer message may arrive before an older one."""
         older = [message_id for at, message_id in self.received if at <= lost_at - CATCH_UP_OVERLAP]
-        if older:
-            return max(older)
-        return min((message_id for _, message_id in self.received), default="")
+        return max(older, default=FIRST_ID)  # nothing received by then: from the beginning
 
 
 @dataclass
@@ -269,6 +269,7 @@ class Run:
             # (live frames may arrive before the catch-up's answer) must not move it.
             joined_until = [s.closed_at or time.time() for s in user.sessions if s.joined_at]
             after = user.catch_up_from(max(joined_until, default=time.time()))
+            after = min(after, user.unfinished or after)  # a catch-up that failed goes on
             session = Session(user.name, number, opened_at=time.time())
             try:
                 ws = await asyncio.wait_for(
@@ -374,16 +375,20 @@ class Run:
             waiting[1].set_result(outcome)
 
     async def catch_up(self, user: User, after: str) -> None:
+        """Page forwards from `after`; one that fails is left to the next catch-up (it starts
+        from where this one stopped, at the latest)."""
         while after:
             path = f"/rooms/{user.room_id}/messages?limit=100&after={after}"
             status, page = await self.call("GET", path, token=user.token)
             if status != 200:
                 self.catch_ups_failed += 1
+                user.unfinished = min(user.unfinished or after, after)
                 return
             for message in page["messages"]:
                 user.see(message["message_id"])
                 user.caught_up += 1
             after = page["next_after"]
+        user.unfinished = ""
 
     # ------------------------------------------------------------------ traffic
     async def talk(self, user: User, until: float) -> None:
@@ -862,7 +867,8 @@ async def soak(args: argparse.Namespace) -> int:
                 memory = await traffic(run, stack, seconds)
                 histories = await drain(run)
                 for user in run.users:  # what a final catch-up finds is not a gap
-                    await run.catch_up(user, user.catch_up_from(time.time()))
+                    after = user.catch_up_from(time.time())
+                    await run.catch_up(user, min(after, user.unfinished or after))
                 run.stopping = True
                 for task in list(run.tasks):
                     task.cancel()

@@ -296,3 +296,55 @@ def test_an_answer_stuck_in_a_hanging_call_is_ended_before_the_invocation_ends(
     assert frames[-1] == error
     assert any(f["type"] == "bot_stream" for f in frames)  # it was streaming
     assert time.monotonic() - started < 15
+
+
+def test_a_command_held_in_progress_comes_back_once_the_hold_can_have_expired(
+    faults, rest, keyed_room, gemini, stack, monkeypatch
+):
+    """Powertools' in-progress record of a command can outlive its run: a run that died, or
+    this run's own write whose answer was lost (its retry finds the record and reports it
+    in progress). The command cannot run before that record's in-progress expiry, at most
+    an invocation's time later: it must not come back after the usual 2 s, 4 s … and spend
+    its receives on the dead-letter queue's way."""
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+    )
+
+    from chat.transport import sqs as transport
+
+    def held(**_: Any) -> Any:
+        raise IdempotencyAlreadyInProgressError("Execution already in progress")
+
+    monkeypatch.setattr(transport, "_answer_once", lambda table: held)
+    visibility: list[int] = []
+    sqs_events = aws.sqs().meta.events
+    record = lambda params, **_: visibility.append(params["VisibilityTimeout"])  # noqa: E731
+    sqs_events.register("provide-client-params.sqs.ChangeMessageVisibility", record)
+    try:
+        room, tokens = keyed_room("alice")
+        post(rest, room, tokens["alice"], "@bot hello")
+        assert len(deliver(stack, timeout_ms=60_000)) == 1
+    finally:
+        sqs_events.unregister("provide-client-params.sqs.ChangeMessageVisibility", record)
+    (seconds,) = visibility
+    assert seconds >= 60  # the invocation's time: the longest a hold can have left
+
+
+def test_a_socket_joining_while_a_slow_store_is_retried_still_gets_the_message(
+    faults, rest, room_with, connect
+):
+    """The subscribers are read while the message is stored; a socket that joins meanwhile is
+    not among them, and its catch-up may come before the store ends. A store that was slow
+    (retried) reads them again after it."""
+    room, tokens = room_with("alice", "bob")
+    alice = _joined(connect, tokens["alice"], room["room_id"])
+    bob = connect(tokens["bob"])
+    # Given the message's store takes long (its retries) and bob joins meanwhile
+    faults.hang_seconds = 0.5
+    faults.after_hang = lambda: bob.send({"type": "join", "room_id": room["room_id"]})
+    faults.add("TransactWriteItems", "hang", when=lambda body: len(body["TransactItems"]) == 3)
+    _send(alice, room, "while you joined", "c-1")
+    # Then bob, joined before it was stored, got it pushed
+    assert faults.injected == ["TransactWriteItems hang"]
+    assert bob.frames("joined")
+    assert [f["content"] for f in bob.frames("message")] == ["while you joined"]

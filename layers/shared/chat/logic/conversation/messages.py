@@ -19,6 +19,7 @@ the claim before the rest (rate limits, copies of files), so a repeat spends non
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import NamedTuple
@@ -42,6 +43,10 @@ from chat.models import Message, is_bot_command
 from chat.observability import logger, metrics
 from chat.principal import Principal
 from chat.text_rules import is_blank
+
+# A store slower than this was retried (a throttle, a lost answer): the subscribers are read
+# again after it, so that a socket joining meanwhile is not missed (`_subscribers`).
+SLOW_STORE_SECONDS = 0.2
 
 
 class Posted(NamedTuple):
@@ -80,6 +85,7 @@ def post_message(
     message, refs = _draft(
         principal, room_id, content, command, client_id, reply_to, attachment_ids
     )
+    started = time.monotonic()
     with presence.prefetched_subscribers(room_id) as subscribers:
         put = _store(principal, message, refs)
     if put.outcome == "repeat":
@@ -87,7 +93,8 @@ def post_message(
     if refs:
         signed = message_view.signed(refs, room_id, message.message_id)
         message = message.model_copy(update={"attachments": signed})
-    _announce(message, _subscribers(subscribers, room_id), connection_id)
+    slow = time.monotonic() - started > SLOW_STORE_SECONDS
+    _announce(message, _subscribers(subscribers, room_id, again=slow), connection_id)
     if message.message_type == "command":
         intake.hand_over(message)
     return Posted(message)
@@ -184,15 +191,25 @@ def _repeat(room_id: str, message_id: str, connection_id: str | None) -> Posted:
     return Posted(message, repeated=True)
 
 
-def _subscribers(prefetched: Future[list[SubscriberItem]], room_id: str) -> list[SubscriberItem]:
-    """The room's subscribers from the prefetch; if that Query failed (after botocore's
-    retries), queried again: the message is stored, and its pushes must not be lost to a
-    burst of faults."""
+def _subscribers(
+    prefetched: Future[list[SubscriberItem]], room_id: str, *, again: bool
+) -> list[SubscriberItem]:
+    """The room's subscribers from the prefetch, or queried again (consistently) after the
+    store: when the prefetch failed (after botocore's retries: the message is stored, its
+    pushes must not be lost to a burst of faults), or when the store was slow (``again``).
+
+    The prefetch reads the subscribers before the message is stored. A socket that joins in
+    between is not among them, and its catch-up (`after=`, once joined) may run before the
+    message is stored: it would get the message neither way. That window is the store's
+    time, milliseconds, unless the store was retried: then the subscribers are read again."""
     try:
-        return prefetched.result()
+        found = prefetched.result()
     except Exception:
         logger.warning("the subscriber query failed; querying again", exc_info=True)
-        return connection_table.room_subscribers(room_id)
+        again = True
+    if again:
+        return connection_table.room_subscribers(room_id, consistent=True)
+    return found
 
 
 def _announce(
