@@ -62,6 +62,7 @@ def test_functions_get_globals_layers_and_resolved_environment(model):
         "BotWorkerFunction",
         "SearchFunction",
         "SearchIndexerFunction",
+        "AccountFunction",
     }
     auth = model.functions["AuthFunction"]
     assert auth.name == "stack-AuthFunction"

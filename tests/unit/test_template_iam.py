@@ -31,8 +31,11 @@ EXPECTED = {
         "RateLimitsTable": {"UpdateItem"},
         "AttachmentsTable": {"BatchGetItem", "PutItem", "UpdateItem", "BatchWriteItem"},
     },
-    "WsAuthorizerFunction": {},
-    "WsConnectFunction": {"ConnectionsTable": {"PutItem", "Query", "BatchWriteItem"}},
+    "WsAuthorizerFunction": {"UsersTable": {"GetItem"}},  # revocations
+    "WsConnectFunction": {
+        "ConnectionsTable": {"Query", "BatchWriteItem"},
+        "UsersTable": {"GetItem"},  # revocations, checked again once recorded
+    },
     "WsMessageFunction": {
         "AttachmentsTable": {"BatchGetItem", "UpdateItem"},
         "ConnectionsTable": {"Query", "PutItem", "DeleteItem", "ConditionCheckItem", "BatchWriteItem"},
@@ -49,12 +52,19 @@ EXPECTED = {
         "IdempotencyTable": {"GetItem", "PutItem", "UpdateItem", "DeleteItem"},
     },
     "SearchFunction": {
+        "UsersTable": {"GetItem"},  # revocations
         "SearchIndexTable": {"Query"},
         "MessagesTable": {"BatchGetItem"},  # the candidates, read back as stored now
         "MembershipsTable": {"BatchGetItem"},  # the caller's memberships now
         "MembershipsTable/index/by_user": {"Query"},
     },
     "SearchIndexerFunction": {"SearchIndexTable": {"BatchWriteItem"}},
+    "AccountFunction": {
+        # credentials, revocations; the account's changes in one transaction; the email claim
+        "UsersTable": {"GetItem", "UpdateItem", "DeleteItem"},
+        "RateLimitsTable": {"UpdateItem"},  # a password asked for again is a login attempt
+        "ConnectionsTable": {"Query", "BatchWriteItem"},  # the sockets of revoked tokens
+    },
 }  # fmt: skip
 
 

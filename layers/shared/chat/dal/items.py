@@ -28,6 +28,14 @@ class UserItem(TypedDict):
     created_at: str
 
 
+class RevocationsItem(TypedDict):
+    """users table, `TOKENS#<user_id>`: the user's token generation (every token of an
+    earlier one is revoked) and the ids of tokens revoked one by one, with their expiry."""
+
+    generation: int
+    revoked: dict[str, int]
+
+
 class RoomItem(TypedDict):
     """rooms table, `ROOM#<id>`: the room and its bot settings."""
 
@@ -105,6 +113,19 @@ class ConnectionItem(TypedDict):
     username: str
     connected_at: str
     expires_at: Number
+    token_id: NotRequired[str]  # the token the connection opened with (its `jti`)
+    token_generation: NotRequired[Number]
+
+
+class UserConnectionItem(TypedDict):
+    """connections table, `USER#<user_id>` / `CONN#<id>`: a user's open connection and the
+    token it opened with, so a revocation finds the sockets to close with one Query."""
+
+    connection_id: str
+    user_id: str
+    expires_at: Number
+    token_id: str
+    token_generation: Number
 
 
 class SubscriberItem(TypedDict):
