@@ -5,7 +5,7 @@ from chat.observability import logger, metrics
 from chat.transport.rest import build_app
 from chat.transport.routes.account import router
 
-require_settings("token_ttl_seconds", "cors_allow_origin")
+require_settings("token_ttl_seconds", "cors_allow_origin", "account_erasure_queue_url")
 app = build_app(router)
 
 

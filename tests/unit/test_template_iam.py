@@ -63,7 +63,22 @@ EXPECTED = {
         # credentials, revocations; the account's changes in one transaction; the email claim
         "UsersTable": {"GetItem", "UpdateItem", "DeleteItem"},
         "RateLimitsTable": {"UpdateItem"},  # a password asked for again is a login attempt
-        "ConnectionsTable": {"Query", "BatchWriteItem"},  # the sockets of revoked tokens
+        # the sockets of revoked tokens; a leaving account's subscriptions
+        "ConnectionsTable": {"Query", "DeleteItem", "BatchWriteItem"},
+        # a closing account leaves its rooms as leaving does
+        "RoomsTable": {"GetItem", "UpdateItem"},
+        "MembershipsTable": {"GetItem", "Query", "UpdateItem", "DeleteItem"},
+        "MembershipsTable/index/by_user": {"Query"},
+    },
+    "AccountEraserFunction": {
+        "UsersTable": {"GetItem"},  # the account is closed
+        "RoomsTable": {"GetItem", "UpdateItem"},
+        "MembershipsTable": {"GetItem", "Query", "UpdateItem", "DeleteItem"},
+        "MembershipsTable/index/by_user": {"Query"},
+        "MessagesTable": {"GetItem", "UpdateItem"},  # each message tombstoned
+        "MessagesTable/index/by_author": {"Query"},  # the account's messages, no Scan
+        "ConnectionsTable": {"Query", "DeleteItem", "BatchWriteItem"},
+        "AttachmentsTable": {"BatchWriteItem"},  # a tombstoned message's files' records
     },
 }  # fmt: skip
 

@@ -32,6 +32,7 @@ FunctionSetting = Literal[
     "attachments_table",
     "attachments_bucket",
     "search_index_table",
+    "account_erasure_queue_url",
 ]
 
 
@@ -69,6 +70,7 @@ class Settings(BaseModel):
     attachments_table: str | None = None
     attachments_bucket: str | None = None
     search_index_table: str | None = None
+    account_erasure_queue_url: str | None = None  # the functions that close accounts
 
     def table_name(self, table: Table) -> str:
         """The DynamoDB table name of a logical table."""

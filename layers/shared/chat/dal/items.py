@@ -89,6 +89,9 @@ class MessageItem(TypedDict):
     message_type: MessageType
     is_bot: bool
     created_at: str
+    # A person's message: its author's user id, the key of the `by_author` index (a closing
+    # account's messages are found there); never on the bot's.
+    author_id: NotRequired[str]
     client_id: NotRequired[str]
     reply_to: NotRequired[str]
     status: NotRequired[MessageStatus]

@@ -121,6 +121,7 @@ def _store(principal: Principal, message: Message, refs: list[AttachmentRef]) ->
     """Store the message if its author is a member (with its attachments, claimed in the
     same transaction); the message as the room is shown it."""
     item = message_item(message)
+    item["author_id"] = principal.user_id  # the by_author index: an account's messages
     if refs:
         attachments.store_message(item, refs, principal)
         signed = message_view.signed(refs, message.room_id, message.message_id)
