@@ -79,7 +79,7 @@ def _error_statuses(path: str, method: str, operation: dict[str, Any]) -> list[s
         statuses.add("401")
     if "{" in path:
         statuses |= {"403", "404", "409"}
-    if path in ("/rooms/join", "/auth/me"):
+    if path in ("/rooms/join", "/auth/me", "/search"):  # search: a room_id not the caller's
         statuses.add("404")
     if path in ("/auth/register", "/rooms/join", "/auth/password", "/auth/me"):
         statuses.add("409")  # taken, full; an account changed by a concurrent request
