@@ -298,3 +298,17 @@ def test_the_bots_and_other_peoples_messages_are_not_in_the_authors_index(rest, 
     _post(rest, room["room_id"], tokens["bob"], "his")
     keys, cursor = message_table.by_author(_user_id(tokens["alice"]), None, 10)
     assert keys == [(room["room_id"], mine["message_id"])] and cursor is None
+
+
+def test_an_erased_messages_files_go_with_it(rest, room_with, stack):
+    from tests.integration.test_attachments import post, stored_keys, stored_records, uploaded
+
+    room, tokens = room_with("alice", "bob")
+    image = uploaded(rest, room, tokens["alice"])
+    message = post(rest, room, tokens["alice"], "my photo", attachments=[image]).body
+    assert stored_keys() and stored_records()
+    assert _close(rest, tokens["alice"], erase=True).status == 204
+    assert _erase_until_done(stack) == 1
+    stored = message_table.get_message(room["room_id"], message["message_id"])
+    assert stored is not None and stored.get("deleted") and stored.get("attachments") == []
+    assert stored_keys() == [] and stored_records() == []
