@@ -34,6 +34,7 @@ FunctionSetting = Literal[
     "attachments_bucket",
     "search_index_table",
     "client_ids_table",
+    "account_erasure_queue_url",
 ]
 
 
@@ -72,6 +73,7 @@ class Settings(BaseModel):
     attachments_bucket: str | None = None
     search_index_table: str | None = None
     client_ids_table: str | None = None
+    account_erasure_queue_url: str | None = None  # the functions that close accounts
 
     def table_name(self, table: Table) -> str:
         """The DynamoDB table name of a logical table."""

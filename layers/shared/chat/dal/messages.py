@@ -1,4 +1,8 @@
-"""messages table: (room_id, message_id); message ids sort in storage order."""
+"""messages table: (room_id, message_id); message ids sort in storage order.
+
+Index `by_author` (author_id, message_id; keys only): a person's messages in every room,
+oldest first, without a Scan (`by_author`). Only people's messages carry `author_id`.
+"""
 
 from __future__ import annotations
 
@@ -351,3 +355,25 @@ def get_messages(keys: list[tuple[str, str]]) -> dict[tuple[str, str], MessageIt
                 found[(item["room_id"], item["message_id"])] = cast(MessageItem, item)
             request = response.get("UnprocessedKeys") or {}
     return found
+
+
+AuthorCursor = dict[str, str]  # where a `by_author` page ended (its LastEvaluatedKey)
+
+
+def by_author(
+    user_id: str, after: AuthorCursor | None, limit: int
+) -> tuple[list[tuple[str, str]], AuthorCursor | None]:
+    """Up to `limit` of a person's messages as (room_id, message_id), oldest first, after
+    the cursor a previous page returned; and the cursor of the next page (None: the last).
+    One Query of the `by_author` index."""
+    kwargs: dict[str, Any] = {
+        "IndexName": "by_author",
+        "KeyConditionExpression": Key("author_id").eq(user_id),
+        "Limit": limit,
+    }
+    if after:
+        kwargs["ExclusiveStartKey"] = after
+    response = table("messages").query(**kwargs)
+    keys = [(item["room_id"], item["message_id"]) for item in response["Items"]]
+    cursor = response.get("LastEvaluatedKey")
+    return keys, ({str(k): str(v) for k, v in cursor.items()} if cursor else None)

@@ -161,6 +161,7 @@ def _store(principal: Principal, message: Message, refs: list[AttachmentRef]) ->
     """Store the message if its author is a member (with its attachments, claimed in the
     same transaction, and its `client_id`'s claim); NotFound for a non-member."""
     item = message_item(message)
+    item["author_id"] = principal.user_id  # the by_author index: an account's messages
     claim = (
         client_ids.claim(message.room_id, principal.user_id, message.client_id, message.message_id)
         if message.client_id
