@@ -190,7 +190,11 @@ class LocalStack:
         options = self.options
         overrides = dict(options.parameter_overrides)
         # S3 on its own origin: the URLs the functions sign point there (botocore reads it).
-        extra_environment: dict[str, str] = {"AWS_ENDPOINT_URL_S3": self.s3_endpoint}
+        # Web Push endpoints on 127.0.0.1 are taken here only (a test's push service).
+        extra_environment: dict[str, str] = {
+            "AWS_ENDPOINT_URL_S3": self.s3_endpoint,
+            "PUSH_ALLOW_LOOPBACK": "true",
+        }
         if not os.environ.get("GEMINI_API_KEY"):
             from local import fake_gemini
 

@@ -19,7 +19,7 @@ EXPECTED = {
         "RateLimitsTable": {"UpdateItem"},  # every limit is one conditional update
     },
     "RoomsFunction": {
-        "UsersTable": {"GetItem"},  # reads names; password hashes are Auth's
+        "UsersTable": {"GetItem", "BatchGetItem"},  # reads names; password hashes are Auth's
         "RoomsTable": {"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem"},
         "MembershipsTable": {
             "GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "DeleteItem",
@@ -30,16 +30,20 @@ EXPECTED = {
         "ConnectionsTable": {"Query", "DeleteItem", "BatchWriteItem"},
         "RateLimitsTable": {"UpdateItem"},
         "AttachmentsTable": {"BatchGetItem", "PutItem", "UpdateItem", "BatchWriteItem"},
+        "NotificationsTable": {"Query", "PutItem", "BatchWriteItem"},  # mention inbox
+        "NotificationsTable/index/by_room_member": {"Query"},  # unread mention counts
     },
     "WsAuthorizerFunction": {},
-    "WsConnectFunction": {"ConnectionsTable": {"PutItem", "Query", "BatchWriteItem"}},
+    "WsConnectFunction": {"ConnectionsTable": {"Query", "BatchWriteItem"}},
     "WsMessageFunction": {
         "AttachmentsTable": {"BatchGetItem", "UpdateItem"},
         "ConnectionsTable": {"Query", "PutItem", "DeleteItem", "ConditionCheckItem", "BatchWriteItem"},
         "RoomsTable": {"UpdateItem"},
-        "MembershipsTable": {"GetItem", "ConditionCheckItem"},
+        "MembershipsTable": {"GetItem", "BatchGetItem", "ConditionCheckItem"},
         "MessagesTable": {"GetItem", "PutItem", "UpdateItem"},
         "RateLimitsTable": {"UpdateItem"},
+        "UsersTable": {"BatchGetItem"},  # mentioned names
+        "NotificationsTable": {"PutItem", "BatchWriteItem"},  # mention inbox entries
     },
     "BotWorkerFunction": {
         "RoomsTable": {"GetItem", "UpdateItem"},
@@ -55,6 +59,18 @@ EXPECTED = {
         "MembershipsTable/index/by_user": {"Query"},
     },
     "SearchIndexerFunction": {"SearchIndexTable": {"BatchWriteItem"}},
+    "NotificationsFunction": {
+        "NotificationsTable": {"Query", "GetItem", "PutItem", "DeleteItem"},
+        "MembershipsTable": {"BatchGetItem", "UpdateItem"},  # rooms still in; levels
+        "MessagesTable": {"BatchGetItem"},  # the inbox's messages as stored now
+    },
+    "NotifierFunction": {
+        "MessagesTable": {"GetItem"},
+        "RoomsTable": {"GetItem"},
+        "MembershipsTable": {"Query"},
+        "ConnectionsTable": {"Query", "BatchWriteItem"},
+        "NotificationsTable": {"Query", "GetItem", "DeleteItem"},
+    },
 }  # fmt: skip
 
 

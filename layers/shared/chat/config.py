@@ -22,6 +22,7 @@ Table = Literal[
     "rate_limits",
     "attachments",
     "search_index",
+    "notifications",
 ]
 FunctionSetting = Literal[
     "token_ttl_seconds",
@@ -32,6 +33,9 @@ FunctionSetting = Literal[
     "attachments_table",
     "attachments_bucket",
     "search_index_table",
+    "notifications_table",
+    "notifications_queue_url",
+    "vapid_secret_arn",
 ]
 
 
@@ -69,6 +73,14 @@ class Settings(BaseModel):
     attachments_table: str | None = None
     attachments_bucket: str | None = None
     search_index_table: str | None = None
+    # Mentions and notifications (chat.logic.notifications): the mention inbox and push
+    # subscriptions, the queue to the notifier, the VAPID key and its contact (`sub`).
+    notifications_table: str | None = None
+    notifications_queue_url: str | None = None
+    vapid_secret_arn: str | None = None
+    push_contact: str = "mailto:webpush@example.com"
+    # Only the local stack (and the tests) accept http://127.0.0.1 push endpoints.
+    push_allow_loopback: bool = False
 
     def table_name(self, table: Table) -> str:
         """The DynamoDB table name of a logical table."""
@@ -82,6 +94,7 @@ class Settings(BaseModel):
             # Only the functions that attach files get this one (require_settings).
             "attachments": self.attachments_table,
             "search_index": self.search_index_table,  # the search and indexer functions
+            "notifications": self.notifications_table,
         }
         name = names[table]
         if not name:

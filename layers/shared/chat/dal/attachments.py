@@ -45,9 +45,15 @@ def get_attachments(attachment_ids: Sequence[str]) -> dict[str, AttachmentItem]:
 
 
 def put_message_attaching(
-    message: MessageItem, attachment_ids: Sequence[str], *, room_id: str, user_id: str
+    message: MessageItem,
+    attachment_ids: Sequence[str],
+    *,
+    room_id: str,
+    user_id: str,
+    also: Sequence[dict[str, Any]] = (),
 ) -> bool:
-    """Store ``message`` and mark each attachment attached to it, all or nothing.
+    """Store ``message`` and mark each attachment attached to it, all or nothing (with
+    `also`, more items written with it: its mentions' inbox entries).
 
     False, with nothing written, when an attachment is not the sender's in this room or is
     already attached (e.g. another message won the race for it).
@@ -78,7 +84,7 @@ def put_message_attaching(
                 }
             }
         )
-    codes = transact(items)
+    codes = transact([*items, *also])
     if codes is None:
         return True
     if "ConditionalCheckFailed" in codes:

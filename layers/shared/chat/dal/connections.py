@@ -3,7 +3,9 @@
 - `CONN#<id>` / `META`: the connection's user;
 - `CONN#<id>` / `ROOM#<room>`: a room this connection follows (to clean up on disconnect);
 - `ROOM#<room>` / `CONN#<id>`: the same subscription seen from the room, so a room's
-  subscribers are one Query.
+  subscribers are one Query;
+- `USER#<user>` / `CONN#<id>`: the connection seen from its user, so a user's open
+  connections (are they online anywhere? where do their own frames go?) are one Query.
 
 API Gateway closes a connection after 2 hours and $disconnect is best-effort, so records
 expire; DynamoDB's TTL deletes lazily, so every read here also drops expired items.
@@ -16,7 +18,7 @@ from typing import Any, Literal, cast
 
 from boto3.dynamodb.conditions import Attr, Key
 
-from chat.dal.items import ConnectionItem, SubscriberItem
+from chat.dal.items import ConnectionItem, SubscriberItem, UserConnectionItem
 from chat.dal.tables import query_all, table, table_name, transact
 
 # API Gateway's maximum connection duration, plus a margin.
@@ -32,6 +34,10 @@ def _room(room_id: str) -> str:
     return f"ROOM#{room_id}"
 
 
+def _user(user_id: str) -> str:
+    return f"USER#{user_id}"
+
+
 def _live() -> Any:
     return Attr("expires_at").gt(int(time.time()))
 
@@ -43,18 +49,47 @@ def expires_at(connected_at_ms: int) -> int:
     return opened + CONNECTION_LIFETIME_SECONDS
 
 
-def put_connection(connection_id: str, user_id: str, username: str, connected_at: str) -> None:
-    table("connections").put_item(
-        Item={
-            "pk": _conn(connection_id),
-            "sk": _META,
-            "connection_id": connection_id,
-            "user_id": user_id,
-            "username": username,
-            "connected_at": connected_at,
-            "expires_at": int(time.time()) + CONNECTION_LIFETIME_SECONDS,
-        }
+def put_connection(
+    connection_id: str,
+    user_id: str,
+    username: str,
+    connected_at: str,
+    token_expires_at: int | None = None,
+) -> None:
+    """Record a connection, and the same under its user (one BatchWriteItem)."""
+    expires = int(time.time()) + CONNECTION_LIFETIME_SECONDS
+    by_user: dict[str, Any] = {
+        "pk": _user(user_id),
+        "sk": _conn(connection_id),
+        "connection_id": connection_id,
+        "user_id": user_id,
+        "expires_at": expires,
+    }
+    if token_expires_at is not None:
+        by_user["token_expires_at"] = int(token_expires_at)
+    with table("connections").batch_writer() as batch:
+        batch.put_item(
+            Item={
+                "pk": _conn(connection_id),
+                "sk": _META,
+                "connection_id": connection_id,
+                "user_id": user_id,
+                "username": username,
+                "connected_at": connected_at,
+                "expires_at": expires,
+            }
+        )
+        batch.put_item(Item=by_user)
+
+
+def user_connections(user_id: str) -> list[UserConnectionItem]:
+    """A user's open connections (one Query; expired records left out)."""
+    items = query_all(
+        "connections",
+        KeyConditionExpression=Key("pk").eq(_user(user_id)),
+        FilterExpression=_live(),
     )
+    return cast(list[UserConnectionItem], items)
 
 
 Subscribed = Literal["subscribed", "connection_gone", "not_a_member"]
@@ -165,4 +200,6 @@ def remove_connection(connection_id: str) -> tuple[ConnectionItem | None, list[s
             batch.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
         for room_id in rooms:
             batch.delete_item(Key={"pk": _room(room_id), "sk": _conn(connection_id)})
+        if meta is not None:
+            batch.delete_item(Key={"pk": _user(meta["user_id"]), "sk": _conn(connection_id)})
     return cast(ConnectionItem | None, meta), rooms

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NotRequired, TypedDict, cast
 if TYPE_CHECKING:
     from boto3.dynamodb.types import Binary
 
-    from chat.models import Message, MessageStatus, MessageType, Role
+    from chat.models import Message, MessageStatus, MessageType, NotificationLevel, Role
 
 Number = int | Decimal  # int as written, Decimal as read
 
@@ -54,6 +54,7 @@ class MembershipItem(TypedDict):
     role: Role
     joined_at: str
     last_read_message_id: NotRequired[str]
+    notifications: NotRequired[NotificationLevel]  # absent: the room kind's default
 
 
 class ReactionItem(TypedDict):
@@ -95,6 +96,11 @@ class MessageItem(TypedDict):
     # A bot reply: the next frame's seq at its last checkpoint, and when a stop was asked.
     stream_seq: NotRequired[Number]
     stop_requested: NotRequired[str]
+    # The members it mentions (usernames, in order) and their user ids, in the same order.
+    mentions: NotRequired[list[str]]
+    mention_ids: NotRequired[list[str]]
+    # A private bot command and its answer: the one user who sees them.
+    visible_to: NotRequired[str]
 
 
 class ConnectionItem(TypedDict):
@@ -135,7 +141,38 @@ class AttachmentItem(TypedDict):
     attached_to: NotRequired[str]
 
 
+class UserConnectionItem(TypedDict):
+    """connections table, `USER#<user>` / `CONN#<id>`: an open connection of a user (who is
+    online anywhere; where a user's own frames go)."""
+
+    connection_id: str
+    user_id: str
+    expires_at: Number
+    token_expires_at: NotRequired[Number | None]
+
+
+class MentionItem(TypedDict):
+    """notifications table, `MENTION#<user>` / `<message_id>`: a message mentioning a user."""
+
+    room_id: str
+    message_id: str
+
+
+class PushSubscriptionItem(TypedDict):
+    """notifications table, `PUSH#<user>` / `<endpoint id>`: a browser's Web Push
+    subscription (its push service URL and keys)."""
+
+    user_id: str
+    subscription_id: str  # sha256 of the endpoint, hex
+    endpoint: str
+    p256dh: str
+    auth: str
+    created_at: str
+
+
 def message_item(message: Message) -> MessageItem:
     """A new message as it is stored: its fields that have a value, without attachments
-    (the transaction that stores a message with attachments adds their references)."""
-    return cast(MessageItem, message.model_dump(exclude_none=True, exclude={"attachments"}))
+    (the transaction that stores a message with attachments adds their references) and
+    without mentions when it has none."""
+    exclude = {"attachments"} if message.mentions else {"attachments", "mentions"}
+    return cast(MessageItem, message.model_dump(exclude_none=True, exclude=exclude))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from boto3.dynamodb.conditions import Key
@@ -18,10 +18,13 @@ from chat.dal.tables import (
 )
 
 
-def put_member_message(message: MessageItem, user_id: str) -> bool:
+def put_member_message(
+    message: MessageItem, user_id: str, also: Sequence[dict[str, Any]] = ()
+) -> bool:
     """Store a message if its author is a member of its room, in one round trip: a
-    transaction of a ConditionCheck on the membership and the Put. False, and nothing
-    stored, when the author is not a member."""
+    transaction of a ConditionCheck on the membership and the Put (with `also`, more items
+    written with it: its mentions' inbox entries). False, and nothing stored, when the
+    author is not a member."""
     codes = transact(
         [
             {
@@ -38,6 +41,7 @@ def put_member_message(message: MessageItem, user_id: str) -> bool:
                     "ConditionExpression": "attribute_not_exists(message_id)",
                 }
             },
+            *also,
         ]
     )
     if codes is None:

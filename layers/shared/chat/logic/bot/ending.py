@@ -6,6 +6,8 @@ Every terminal write is conditional (chat.dal.messages.end_reply), so a stop rac
 natural end, an error or a dead run's clean-up ends the answer exactly once, and only the
 ending whose write succeeded sends the last frame: an answer asked to stop ends ``stopped``
 whatever else happened (``complete`` and ``error`` are refused once a stop was asked).
+An answer that ends complete is handed to the notifier (members who hear of every message
+get it once, now that it is whole).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Literal
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from chat.adapters import notification_queue
+from chat.adapters.notification_queue import NotificationJob
 from chat.dal import messages as message_table
 from chat.logic.bot.failures import Failure
 from chat.logic.bot.room_feed import RoomFeed, ms_metric
@@ -51,6 +55,9 @@ def end_answer(
     else:
         feed.push(transcript.final_frame(stopped=status == "stopped"))
     _typing_off(feed)
+    if status == "complete":  # once, by the ending whose write succeeded
+        job = NotificationJob("answer", transcript.room_id, transcript.message_id)
+        notification_queue.submit(job)
     _metrics(feed, status, failure, checkpoint_writes)
     return status
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -200,9 +201,15 @@ def _discard(keys: Sequence[str]) -> None:
         logger.exception("could not delete the copies of an unsent message")
 
 
-def store_message(item: MessageItem, refs: Sequence[AttachmentRef], principal: Principal) -> None:
+def store_message(
+    item: MessageItem,
+    refs: Sequence[AttachmentRef],
+    principal: Principal,
+    also: Sequence[dict[str, Any]] = (),
+) -> None:
     """Store a message item with its attachments (prepared for it), claiming them in the
-    same transaction; the copies go when it is not stored."""
+    same transaction (with `also`, more items written with it); the copies go when it is
+    not stored."""
     copies = [
         storage.object_key(item["room_id"], item["message_id"], ref["attachment_id"])
         for ref in refs
@@ -213,6 +220,7 @@ def store_message(item: MessageItem, refs: Sequence[AttachmentRef], principal: P
             [ref["attachment_id"] for ref in refs],
             room_id=item["room_id"],
             user_id=principal.user_id,
+            also=also,
         )
     except BaseException:
         _discard(copies)

@@ -8,6 +8,11 @@ the same time (presence's prefetch), the pushes start once the transaction succe
 pushed), and the room's last activity is written after the pushes. Three DynamoDB calls,
 whatever the room's size. A command is queued for the bot after it was announced, so the
 room sees it before anything of its answer.
+
+A message that names members (`@name`) costs two BatchGetItem calls more, before the store
+(chat.logic.notifications.mentions); their mention inbox entries are written in the store's
+transaction. Once the room has the message, a job goes to the notifications queue, while the
+room's last activity is written (the notifier, not the sender, waits for push services).
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ from chat.logic import message_view
 from chat.logic.access import require_member
 from chat.logic.bot import intake
 from chat.logic.conversation import attachments
-from chat.logic.realtime import presence
+from chat.logic.notifications import mentions, outbox
+from chat.logic.realtime import fanout, presence
 from chat.models import Message, is_bot_command
 from chat.observability import logger, metrics
 from chat.principal import Principal
@@ -47,9 +53,11 @@ def post_message(
     a command. `connection_id` is the sending socket, which gets its ack even if not
     joined. `content` may be empty (or only invisible characters) only when the message
     carries attachments."""
-    message, refs = _draft(principal, room_id, content, client_id, reply_to, attachment_ids)
+    message, refs, mentioned = _draft(
+        principal, room_id, content, client_id, reply_to, attachment_ids
+    )
     with presence.prefetched_subscribers(room_id) as subscribers:
-        message = _store(principal, message, refs)
+        message = _store(principal, message, refs, mentioned)
     _announce(message, subscribers.result(), connection_id)
     if message.message_type == "command":
         intake.hand_over(message)
@@ -63,12 +71,14 @@ def _draft(
     client_id: str | None,
     reply_to: str | None,
     attachment_ids: Sequence[str],
-) -> tuple[Message, list[AttachmentRef]]:
-    """The message to store and its attachments, once every rule allows it."""
+) -> tuple[Message, list[AttachmentRef], list[mentions.Mentioned]]:
+    """The message to store, its attachments and the members it mentions, once every rule
+    allows it."""
     content = _text(content, has_attachments=bool(attachment_ids))
     command = is_bot_command(content)
     message_id = new_id()
     refs = _admit(principal, room_id, message_id, command, reply_to, attachment_ids)
+    mentioned = mentions.resolve(room_id, principal, content)
     message = Message(
         message_id=message_id,
         room_id=room_id,
@@ -79,8 +89,9 @@ def _draft(
         created_at=now_iso(),
         client_id=client_id,
         reply_to=reply_to,
+        mentions=[member.username for member in mentioned],
     )
-    return message, refs
+    return message, refs, mentioned
 
 
 def _text(content: str, *, has_attachments: bool) -> str:
@@ -117,16 +128,23 @@ def _admit(
     return attachments.prepare(principal, room_id, attachment_ids, message_id)
 
 
-def _store(principal: Principal, message: Message, refs: list[AttachmentRef]) -> Message:
+def _store(
+    principal: Principal,
+    message: Message,
+    refs: list[AttachmentRef],
+    mentioned: list[mentions.Mentioned],
+) -> Message:
     """Store the message if its author is a member (with its attachments, claimed in the
-    same transaction); the message as the room is shown it."""
+    same transaction, and its mentions' inbox entries); the message as the room is shown it."""
     item = message_item(message)
+    inbox = mentions.stored_with(item, mentioned)
     if refs:
-        attachments.store_message(item, refs, principal)
+        attachments.store_message(item, refs, principal, also=inbox)
         signed = message_view.signed(refs, message.room_id, message.message_id)
         message = message.model_copy(update={"attachments": signed})
-    elif not message_table.put_member_message(item, principal.user_id):
+    elif not message_table.put_member_message(item, principal.user_id, also=inbox):
         raise NotFound("Room not found")
+    mentions.store_overflow(item)
     metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
     return message
 
@@ -135,16 +153,18 @@ def _announce(
     message: Message, subscribers: list[SubscriberItem], connection_id: str | None
 ) -> None:
     """Push the stored message to the room (and its sender's socket), then record the
-    room's last activity (room lists sort by it), off the path to the pushes: the message
-    is stored and pushed by then, so a failure there is logged, never reported to the
-    sender as a failed send."""
+    room's last activity (room lists sort by it) while the notifier's job is queued, off
+    the path to the pushes: the message is stored and pushed by then, so a failure there is
+    logged, never reported to the sender as a failed send."""
     frame = MessageFrame.of(message)
     room_id = message.room_id
     presence.send_to_room(room_id, frame, also_connection_id=connection_id, subscribers=subscribers)
+    queued = fanout.pool().submit(outbox.message_stored, message)
     try:
         touch_last_message(room_id, message.created_at)
     except Exception:
         logger.exception("could not record the room's last activity", extra={"room_id": room_id})
+    queued.result()  # it logs its own failure
 
 
 def check_reply_to(room_id: str, reply_to: str | None) -> None:
