@@ -7,19 +7,18 @@ subscription (RFC 8291, `aes128gcm`, by http-ece), signed with the deployment's 
 - `retry` (429, 5xx, 408, no answer): worth trying again later (`retry_after` seconds, when
   the push service said so);
 - `refused` (any other answer: a payload or a key it will not take): not retried.
+
+pywebpush (and cryptography) are imported at the first push of a container, not at its
+start: pywebpush loads aiohttp and asyncio (about 200 ms of a cold start), and most jobs push
+nothing (their recipients are online, or their level asks for nothing).
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import requests
-from py_vapid import Vapid02
-from pywebpush import WebPushException, webpush
-
-from chat.adapters import vapid_keys
 from chat.config import settings
 
 TTL_SECONDS = 24 * 3600
@@ -37,7 +36,13 @@ class PushResult:
     retry_after: int | None = None
 
 
+if TYPE_CHECKING:
+    import requests
+
+
 def _session() -> requests.Session:
+    import requests
+
     session = getattr(_local, "session", None)
     if session is None:
         session = _local.session = requests.Session()
@@ -47,7 +52,13 @@ def _session() -> requests.Session:
 def send(endpoint: str, p256dh: str, auth: str, data: str) -> PushResult:
     """Push `data` (a JSON text) to one subscription (its endpoint and keys); never raises
     for what the push service answered or for a network failure."""
-    info = {"endpoint": endpoint, "keys": {"p256dh": p256dh, "auth": auth}}
+    import requests
+    from py_vapid import Vapid02
+    from pywebpush import WebPushException, webpush
+
+    from chat.adapters import vapid_keys  # cryptography: loaded with the first push too
+
+    info: dict[str, Any] = {"endpoint": endpoint, "keys": {"p256dh": p256dh, "auth": auth}}
     try:
         response = webpush(
             subscription_info=info,
