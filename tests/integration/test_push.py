@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 
+from chat import aws
 from chat.logic.notifications import delivery
 from tests.support.clients import RestClient
 from tests.support.notifier import queued_jobs, run_notifier
@@ -322,3 +323,35 @@ def test_no_job_is_lost_when_the_notifier_fails_it_is_retried(
     monkeypatch.setattr(notifier.plan, "recipients", real)
     assert notify() == []
     assert [p["preview"] for p in push_service.delivered(bob)] == ["eventually"]
+
+
+def test_a_group_rooms_notifier_reads_only_who_may_hear_not_every_member(
+    rest, room_with, register, subscribed, push_service, notify, stack
+):
+    # Given a group room of 12: carol chose `all`, then erin chose `all` and left
+    names = ["alice", "bob", "carol", "dave", "erin", *(f"member{i}" for i in range(7))]
+    room, tokens = room_with(*names)
+    browsers = {name: subscribed(tokens[name], name) for name in ("bob", "carol", "erin")}
+    _level(rest, room["room_id"], tokens["carol"], "all")
+    _level(rest, room["room_id"], tokens["erin"], "all")
+    assert rest.delete(f"/rooms/{room['room_id']}/members/me", token=tokens["erin"]).status == 204
+    _post(rest, room, tokens["alice"], "@bob ping")
+    # When the notifier runs, its DynamoDB reads recorded
+    calls: list[tuple[str, str]] = []
+
+    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+        tables = params.get("RequestItems") or {params.get("TableName"): None}
+        calls.extend((model.name, str(table)) for table in tables)
+
+    events = aws.dynamodb_resource().meta.client.meta.events
+    events.register("before-parameter-build.dynamodb", record, unique_id="notifier-reads")
+    try:
+        assert notify() == []
+    finally:
+        events.unregister("before-parameter-build.dynamodb", unique_id="notifier-reads")
+    # Then bob (mentioned) and carol (all) got it, erin (gone) not; and no Query read the
+    # room's memberships: the `all` set and one BatchGetItem of the candidates' memberships
+    got = {name: len(push_service.delivered(browser)) for name, browser in browsers.items()}
+    assert got == {"bob": 1, "carol": 1, "erin": 0}
+    assert ("Query", "MembershipsTable") not in calls
+    assert calls.count(("BatchGetItem", "MembershipsTable")) == 1

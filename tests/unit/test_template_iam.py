@@ -60,14 +60,14 @@ EXPECTED = {
     },
     "SearchIndexerFunction": {"SearchIndexTable": {"BatchWriteItem"}},
     "NotificationsFunction": {
-        "NotificationsTable": {"Query", "GetItem", "PutItem", "DeleteItem"},
+        "NotificationsTable": {"Query", "GetItem", "PutItem", "UpdateItem", "DeleteItem"},
         "MembershipsTable": {"BatchGetItem", "UpdateItem"},  # rooms still in; levels
         "MessagesTable": {"BatchGetItem"},  # the inbox's messages as stored now
     },
     "NotifierFunction": {
         "MessagesTable": {"GetItem"},
         "RoomsTable": {"GetItem"},
-        "MembershipsTable": {"Query"},
+        "MembershipsTable": {"Query", "BatchGetItem"},
         "ConnectionsTable": {"Query", "BatchWriteItem"},
         "NotificationsTable": {"Query", "GetItem", "DeleteItem"},
     },

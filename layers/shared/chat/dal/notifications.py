@@ -6,6 +6,10 @@
   Written in the transaction that stores the message (`mention_puts`), so a mention is
   in the inbox as soon as the message exists; an edit adds and removes entries, a deletion
   removes them.
+- `LEVELS#<room>` / `ALL`: the members who chose `all` in a room (`users`, a string set of
+  user ids, changed in the transaction that sets a level on the membership): the notifier
+  reads it, and the memberships of those and of the mentioned members, never every member of
+  a large room.
 - `PUSH#<user>` / `<endpoint id>` (sha256 of the endpoint, hex): a Web Push subscription.
   `ENDPOINT#<endpoint id>` / `OWNER` names the user an endpoint belongs to: a browser that
   subscribes for another user stops receiving the first one's notifications.
@@ -151,6 +155,50 @@ def count_mentions_many(
         return [count_mentions(room_id, user_id, after, cap) for room_id, after in requests]
     pool = aws.thread_pool("mentions", _COUNT_WORKERS)
     return list(pool.map(lambda r: count_mentions(r[0], user_id, r[1], cap), requests))
+
+
+# ------------------------------------------------------------------------------ levels
+def _levels(room_id: str) -> dict[str, str]:
+    return {"pk": f"LEVELS#{room_id}", "sk": "ALL"}
+
+
+def set_level(room_id: str, user_id: str, level: str) -> bool:
+    """Set a member's level on their membership and keep the room's `all` set in step, at
+    once; False (nothing written) when they are not a member."""
+    change = "ADD" if level == "all" else "DELETE"
+    codes = transact(
+        [
+            {
+                "Update": {
+                    "TableName": table_name("memberships"),
+                    "Key": {"room_id": room_id, "user_id": user_id},
+                    "UpdateExpression": "SET notifications = :level",
+                    "ConditionExpression": "attribute_exists(room_id)",
+                    "ExpressionAttributeValues": {":level": level},
+                }
+            },
+            {
+                "Update": {
+                    "TableName": table_name("notifications"),
+                    "Key": _levels(room_id),
+                    "UpdateExpression": f"{change} #users :user",
+                    "ExpressionAttributeNames": {"#users": "users"},
+                    "ExpressionAttributeValues": {":user": {user_id}},
+                }
+            },
+        ]
+    )
+    if codes is None:
+        return True
+    if codes[0] == "ConditionalCheckFailed":
+        return False
+    raise RuntimeError(f"could not set the level ({', '.join(codes)})")
+
+
+def all_level_users(room_id: str) -> set[str]:
+    """Who chose `all` in a room (members or not any more: the caller checks)."""
+    item = table("notifications").get_item(Key=_levels(room_id)).get("Item") or {}
+    return set(item.get("users") or ())
 
 
 # ------------------------------------------------------------------------------ subscriptions

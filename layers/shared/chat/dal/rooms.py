@@ -364,14 +364,3 @@ def members_among(room_id: str, user_ids: list[str]) -> dict[str, MembershipItem
                 found[item["user_id"]] = cast(MembershipItem, item)
             request = response.get("UnprocessedKeys") or {}
     return found
-
-
-def set_notification_level(room_id: str, user_id: str, level: str) -> bool:
-    """Set a member's notification level in a room; False when they are not a member."""
-    return update_if(
-        "memberships",
-        Key={"room_id": room_id, "user_id": user_id},
-        UpdateExpression="SET notifications = :level",
-        ConditionExpression="attribute_exists(room_id)",
-        ExpressionAttributeValues={":level": level},
-    ).written

@@ -1,7 +1,7 @@
 """The notifier: one job of the notifications queue (chat.adapters.notification_queue).
 
-A job names a message; the notifier reads it, its room and the room's members as they are
-now, decides who hears of it (`plan`), and who of them is online now (has an open
+A job names a message; the notifier reads it, its room and the members who may hear of it
+as they are now, decides who hears of it (`plan`), and who of them is online now (has an open
 WebSocket connection anywhere): the mentioned ones who are get the `mention` frame on every
 connection; the ones who are not get a Web Push message at each of their subscriptions, if
 their level asks for it. Recipients are handled in parallel, on a bounded pool.
@@ -17,8 +17,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from chat import aws
 from chat.adapters.notification_queue import NotificationJob
 from chat.dal import messages as message_table
+from chat.dal import notifications as notification_table
 from chat.dal import rooms as room_table
-from chat.dal.items import MessageItem, RoomItem
+from chat.dal.items import MembershipItem, MessageItem, RoomItem
 from chat.frames import MentionFrame
 from chat.logic.notifications import delivery, plan
 from chat.logic.realtime import presence
@@ -43,12 +44,27 @@ def handle(job: NotificationJob) -> None:
     room = room_table.get_room(job.room_id)
     if room is None:
         return
-    members = room_table.list_members(job.room_id)
+    members = _candidates(job, message, room)
     recipients = plan.recipients(message, room["is_group"], members, job.kind, job.mentioned)
     if recipients:
         reached = sum(_pool().map(lambda r: _reach(r, message, room), recipients))
         metrics.add_metric(name="NotificationsDelivered", unit=MetricUnit.Count, value=reached)
     metrics.add_metric(name="NotificationJobs", unit=MetricUnit.Count, value=1)
+
+
+def _candidates(job: NotificationJob, message: MessageItem, room: RoomItem) -> list[MembershipItem]:
+    """The memberships that may hear of the message: a direct room's few members; in a group,
+    those it mentions and those who chose `all` (the default there is `mentions`), read
+    consistently, so anyone who left is not among them. A group of any size costs one GetItem
+    and a BatchGetItem per 100 of them."""
+    if not room["is_group"]:
+        return room_table.list_members(job.room_id)
+    wanted = notification_table.all_level_users(job.room_id) if job.kind != "edit" else set()
+    if job.kind != "answer":
+        wanted |= set(message.get("mention_ids") or [])
+    if not wanted:
+        return []
+    return list(room_table.members_among(job.room_id, sorted(wanted)).values())
 
 
 def _reach(recipient: plan.Recipient, message: MessageItem, room: RoomItem) -> int:
