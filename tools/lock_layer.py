@@ -28,7 +28,6 @@ import re
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,13 +61,15 @@ WEBPUSH_SHIPS = ("cryptography", "cffi", "pycparser")
 SOURCE_ONLY = {"http-ece": "Web Push encryption, RFC 8188; no wheel is published"}
 
 
-@dataclass
 class Layer:
-    name: str
-    requirements: list[Path]
-    lock: Path
-    excluded: dict[str, str]
-    provided: set[str] = field(default_factory=set)  # shipped by the dependencies layer
+    def __init__(
+        self, name: str, requirements: list[Path], lock: Path, excluded: dict[str, str]
+    ) -> None:
+        self.name = name
+        self.requirements = requirements
+        self.lock = lock
+        self.excluded = excluded
+        self.provided: set[str] = set()  # shipped by the dependencies layer
 
 
 def _canonical(name: str) -> str:

@@ -80,7 +80,10 @@ def warm_up_the_bot(stack: LocalStackProcess, timeout: float = 120) -> None:
         socket.close()
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps its event loop marked running on
+# the thread while it lives, so a later test file of the same pytest worker that calls
+# asyncio.run() (the local stack's event sources) would fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     executable = chromium_path()
     with sync_playwright() as playwright:

@@ -62,6 +62,8 @@ def test_functions_get_globals_layers_and_resolved_environment(model):
         "BotWorkerFunction",
         "SearchFunction",
         "SearchIndexerFunction",
+        "NotificationsFunction",
+        "NotifierFunction",
     }
     auth = model.functions["AuthFunction"]
     assert auth.name == "stack-AuthFunction"
@@ -125,13 +127,20 @@ def test_websocket_routes_and_sqs_sources_read_beside_sam_cli(model):
     assert authorizer.identity_sources == ["route.request.querystring.token"]
     assert authorizer.authorizer_id == "ref-WebSocketAuthorizer"
     assert [key for key, route in ws.routes.items() if route.authorizer] == ["$connect"]
-    (source,) = model.sqs_sources
+    source, notifier = sorted(model.sqs_sources, key=lambda s: s.function)
     assert (source.function, source.queue_logical_id, source.queue_url) == (
         "BotWorkerFunction",
         "BotCommandsQueue",
         "ref-BotCommandsQueue",
     )
     assert (source.fifo, source.batch_size, source.report_batch_item_failures) == (True, 1, True)
+    # the notifications queue: standard, batches of 10 within a second, bounded
+    assert (notifier.function, notifier.queue_logical_id) == (
+        "NotifierFunction",
+        "NotificationsQueue",
+    )
+    assert (notifier.fifo, notifier.batch_size, notifier.batching_window) == (False, 10, 1.0)
+    assert notifier.report_batch_item_failures and notifier.maximum_concurrency == 2
 
 
 def test_stream_sources_are_read_from_the_functions_dynamodb_events(model):
