@@ -18,7 +18,7 @@ help:
 	@echo "make dev | chat | test | lint | unit | integration | e2e | browser | web | publish-web | openapi | bench | soak | build | clean"
 	@echo "make deploy ENV=dev|staging|prod | smoke STACK=<name> | redrive STACK=<name>   (docs/deploy.md)"
 
-$(STAMP): layers/deps/requirements.txt requirements/dev.txt requirements/constraints.txt
+$(STAMP): layers/deps/requirements.txt layers/webpush/requirements.txt requirements/dev.txt requirements/constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
@@ -102,7 +102,7 @@ redrive: $(STAMP)
 build: $(STAMP)
 	$(BIN)/sam build --template template.yaml
 
-# The dev pins, then the dependencies layer's hashed lock at the same versions.
+# The dev pins, then the layers' hashed locks (dependencies, Web Push) at the same versions.
 lock: $(STAMP)
 	{ echo '# Exact versions of every package in the dev environment (pip install -c); regenerate with `make lock`.'; \
 	  $(BIN)/python -m pip freeze --exclude-editable; } > requirements/constraints.txt

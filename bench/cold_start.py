@@ -161,25 +161,28 @@ def ensure_runtime(python313: str) -> None:
     (RUNTIME / ".bench-stamp").write_text(stamp)
 
 
-def ensure_host_layer() -> tuple[Path, str]:
-    """The dependencies layer the host can load, and a sentence saying what it is."""
+def ensure_host_layer(layer: str = "DependenciesLayer", source: str = "deps") -> tuple[Path, str]:
+    """A pip-built layer (the dependencies layer, or the Web Push layer) the host can load,
+    and a sentence saying what it is."""
     if platform.machine() in ("aarch64", "arm64"):
-        return BUILD / "DependenciesLayer", "the arm64 artifacts of .aws-sam/build as shipped"
-    target = BENCH_X86 / "DependenciesLayer"
+        return BUILD / layer, "the arm64 artifacts of .aws-sam/build as shipped"
+    target = BENCH_X86 / layer
     stamp = _digest(
-        LOCK, ROOT / "layers" / "deps" / "Makefile", ROOT / "tools" / "compile_bytecode.py"
+        ROOT / "layers" / source / "requirements.lock",
+        ROOT / "layers" / source / "Makefile",
+        ROOT / "tools" / "compile_bytecode.py",
     )
     if not _fresh(target, stamp):
         shutil.rmtree(target, ignore_errors=True)
-        print("host layer: building the dependencies layer for x86_64 (same lock and Makefile)")
+        print(f"host layer: building {layer} for x86_64 (same lock and Makefile)")
         make = shutil.which("make") or "/usr/bin/make"
         subprocess.run(  # noqa: S603 - make on our Makefile
             [
                 make,
                 "--no-print-directory",
                 "-C",
-                str(ROOT / "layers" / "deps"),
-                "build-DependenciesLayer",
+                str(ROOT / "layers" / source),
+                f"build-{layer}",
                 f"ARTIFACTS_DIR={target}",
                 "PLATFORM=manylinux2014_x86_64",
             ],
@@ -192,6 +195,12 @@ def ensure_host_layer() -> tuple[Path, str]:
         "dependencies layer from the same lock and Makefile with PLATFORM=manylinux2014_x86_64 "
         f"({target.relative_to(ROOT)}), the shared layer and functions from .aws-sam/build"
     )
+
+
+def _carries(logical_id: str, layer: str) -> bool:
+    """Whether a function has a layer of its own besides the Globals' two."""
+    own = functions()[logical_id]["Properties"].get("Layers") or []
+    return {"Ref": layer} in own
 
 
 def functions() -> dict[str, dict[str, Any]]:
@@ -339,8 +348,10 @@ def main() -> int:
             base_env,
         ),
     }
+    web_push = ensure_host_layer("WebPushLayer", "webpush")[0] / "python"
     for logical_id, (directory, env) in specs.items():
-        cases[logical_id] = ([directory, *layers], "import app", env)
+        own = [web_push] if _carries(logical_id, "WebPushLayer") else []
+        cases[logical_id] = ([directory, *layers[:2], *own, RUNTIME], "import app", env)
 
     # Interleaved rounds, so a busy moment on a shared machine hits every case alike.
     wall: dict[str, list[float]] = {name: [] for name in cases}
@@ -366,12 +377,13 @@ def main() -> int:
         bare = [
             strip_bytecode(shared, Path(tmp) / "shared"),
             strip_bytecode(deps / "python", Path(tmp) / "deps"),
-            RUNTIME,
         ]
+        bare_web_push = strip_bytecode(web_push, Path(tmp) / "webpush")
         for logical_id, (directory, env) in specs.items():
             function_copy = strip_bytecode(directory, Path(tmp) / logical_id)
+            own = [bare_web_push] if _carries(logical_id, "WebPushLayer") else []
             runs = [
-                run(python, [function_copy, *bare], "import app", env)["cpu_ms"]
+                run(python, [function_copy, *bare, *own, RUNTIME], "import app", env)["cpu_ms"]
                 for _ in range(args.source_runs)
             ]
             source_only[logical_id] = statistics.median(runs)
@@ -417,8 +429,9 @@ def main() -> int:
 
     # -------------------------------------------------------------- where the time goes
     print("\nwhere the import time goes (-X importtime, one run; self time per package, ms):")
-    for logical_id, (directory, env) in specs.items():
-        data = run(python, [directory, *layers], "import app", env, "-X", "importtime")
+    for logical_id, (_, env) in specs.items():
+        paths = cases[logical_id][0]
+        data = run(python, paths, "import app", env, "-X", "importtime")
         packages, cuts = importtime_groups(data["stderr"])
         top = sorted(packages.items(), key=lambda item: -item[1])[:8]
         total = sum(packages.values())

@@ -17,7 +17,8 @@ Figures, for a room of 5 subscribers and one of 1000:
 - "round trips before the first push": DynamoDB calls made one after the other before the
   first push reached the endpoint (calls that overlap in time count once);
 - "wall/message": the handler's duration (median), RTT_MS per DynamoDB round trip included;
-- "DynamoDB calls/message".
+- "DynamoDB calls/message", and the SQS calls (the notifier's job: one per message);
+- the same for a message that mentions a member (`@user1`): what resolving a name costs.
 
 The same for a REST request: the real `RoomsFunction` handler posting one message to the
 5-subscriber room, with its bearer token checked as every REST request's is (signature,
@@ -143,6 +144,8 @@ class FakeAws(BaseHTTPRequestHandler):
                     "joined_at": _s("2026-01-01T00:00:00.000Z"),
                 }
             }
+        if operation == "BatchGetItem":
+            return {"Responses": self._batch_get(request["RequestItems"])}
         if operation == "Query":
             items = []
             for index in range(self.subscribers):
@@ -159,6 +162,29 @@ class FakeAws(BaseHTTPRequestHandler):
                 )
             return {"Items": items, "Count": len(items), "ScannedCount": len(items)}
         return {}
+
+    @staticmethod
+    def _batch_get(requests: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+        """The mentioned users (`USERNAME#user<N>` claims) and their memberships: all exist."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        for table, request in requests.items():
+            items = found.setdefault(table, [])
+            for key in request["Keys"]:
+                if table == "UsersTable":
+                    name = key["pk"]["S"].removeprefix("USERNAME#")
+                    items.append({"user_id": _s(f"u-{name}"), "username": _s(name)})
+                elif table == "MembershipsTable":
+                    user_id = key["user_id"]["S"]
+                    items.append(
+                        {
+                            "room_id": key["room_id"],
+                            "user_id": _s(user_id),
+                            "username": _s(user_id.removeprefix("u-")),
+                            "role": _s("member"),
+                            "joined_at": _s("2026-01-01T00:00:00.000Z"),
+                        }
+                    )
+        return found
 
 
 def serve() -> None:
@@ -203,6 +229,9 @@ def _environment(port: int) -> dict[str, str]:
         "DEFAULT_BOT_MODEL": "gemini-2.5-flash",
         "WEBSOCKET_MANAGEMENT_URL": f"{endpoint}/v1",
         "BOT_QUEUE_URL": f"{endpoint}/123456789012/BotCommandsQueue.fifo",
+        "CLIENT_IDS_TABLE": "ClientIdsTable",
+        "NOTIFICATIONS_QUEUE_URL": f"{endpoint}/123456789012/NotificationsQueue",
+        "NOTIFICATIONS_TABLE": "NotificationsTable",
     }
 
 
@@ -212,7 +241,7 @@ def _get(port: int, path: str) -> Any:
     return json.loads(body) if body else None
 
 
-def _event(index: int) -> dict[str, Any]:
+def _event(index: int, mention: bool = False) -> dict[str, Any]:
     from local.events import WebSocketConnection, ws_message_event
 
     connection = WebSocketConnection(SENDER)
@@ -220,7 +249,7 @@ def _event(index: int) -> dict[str, Any]:
         {
             "type": "message",
             "room_id": ROOM_ID,
-            "content": f"hello {index}",
+            "content": f"hello @user1 {index}" if mention else f"hello {index}",
             "client_id": f"c{index}",
         }
     )
@@ -235,6 +264,9 @@ def _event(index: int) -> dict[str, Any]:
     return event
 
 
+_NOT_DYNAMODB = ("push", "DeleteConnection", "SendMessage")
+
+
 def _round_trips_before(first_push: float, log: list[tuple[float, str]]) -> int:
     """Sequential DynamoDB round trips before the first push: calls that overlap in time
     count as one (each lasts RTT_MS at the endpoint)."""
@@ -242,12 +274,12 @@ def _round_trips_before(first_push: float, log: list[tuple[float, str]]) -> int:
     for at, what in sorted(log):
         if at >= first_push:
             break
-        if what not in ("push", "DeleteConnection") and at >= round_end:
+        if what not in _NOT_DYNAMODB and at >= round_end:
             rounds, round_end = rounds + 1, at + RTT_MS / 1000
     return rounds
 
 
-def measure(port: int, subscribers: int, runs: int) -> dict[str, float]:
+def measure(port: int, subscribers: int, runs: int, mention: bool = False) -> dict[str, float]:
     from functions.ws_message.app import lambda_handler
     from local.events import LambdaContext
 
@@ -256,9 +288,9 @@ def measure(port: int, subscribers: int, runs: int) -> dict[str, float]:
     for index in range(WARM_UP):
         lambda_handler(_event(index), context)
     _get(port, "/__log")
-    cpu, wall, first_push, calls = 0.0, [], [], []
+    cpu, wall, first_push, calls, sqs = 0.0, [], [], [], []
     for index in range(runs):
-        event = _event(index)
+        event = _event(index, mention)
         started, cpu_started = time.monotonic(), time.process_time()
         result = lambda_handler(event, context)
         cpu += time.process_time() - cpu_started
@@ -268,12 +300,14 @@ def measure(port: int, subscribers: int, runs: int) -> dict[str, float]:
         pushes = [at for at, what in log if what == "push"]
         assert len(pushes) == subscribers, (len(pushes), log)
         first_push.append(_round_trips_before(min(pushes), log))
-        calls.append(sum(1 for _, what in log if what not in ("push", "DeleteConnection")))
+        calls.append(sum(1 for _, what in log if what not in _NOT_DYNAMODB))
+        sqs.append(sum(1 for _, what in log if what == "SendMessage"))
     return {
         "cpu_ms": cpu / runs * 1000,
         "wall_ms": statistics.median(wall) * 1000,
         "first_push_rtts": statistics.median(first_push),
         "calls": statistics.median(calls),
+        "sqs": statistics.median(sqs),
     }
 
 
@@ -365,6 +399,7 @@ def main() -> None:
             large = measure(port, LARGE, RUNS_LARGE)
             without = measure_rest(port, RUNS_REST, revocation_check=False)
             checked = measure_rest(port, RUNS_REST, revocation_check=True)
+            named = measure(port, SMALL, RUNS_SMALL, mention=True)
         sys.stdout = real_stdout
     finally:
         assert server.stdin is not None
@@ -376,13 +411,14 @@ def main() -> None:
         f"(its time not in the CPU figures); pushes to a fake management endpoint.\n"
     )
     print(
-        f"{'subscribers':>11} {'CPU/message':>12} {'wall/message':>13} "
-        f"{'round trips before the first push':>34} {'DynamoDB calls/message':>23}"
+        f"{'message':<12} {'subscribers':>11} {'CPU/message':>12} {'wall/message':>13} "
+        f"{'round trips before the first push':>34} {'DynamoDB calls':>15} {'SQS calls':>10}"
     )
-    for size, row in ((SMALL, small), (LARGE, large)):
+    rows = (("plain", SMALL, small), ("plain", LARGE, large), ("@user1", SMALL, named))
+    for kind, size, row in rows:
         print(
-            f"{size:>11} {row['cpu_ms']:>9.2f} ms {row['wall_ms']:>10.1f} ms "
-            f"{row['first_push_rtts']:>34.0f} {row['calls']:>23.0f}"
+            f"{kind:<12} {size:>11} {row['cpu_ms']:>9.2f} ms {row['wall_ms']:>10.1f} ms "
+            f"{row['first_push_rtts']:>34.0f} {row['calls']:>15.0f} {row['sqs']:>10.0f}"
         )
     print(f"\nCPU per push (1000-subscriber room): {per_push:.3f} ms")
     _print_rest(without, checked)

@@ -200,7 +200,11 @@ class LocalStack:
         options = self.options
         overrides = dict(options.parameter_overrides)
         # S3 on its own origin: the URLs the functions sign point there (botocore reads it).
-        extra_environment: dict[str, str] = {"AWS_ENDPOINT_URL_S3": self.s3_endpoint}
+        # Web Push endpoints on 127.0.0.1 are taken here only (a test's push service).
+        extra_environment: dict[str, str] = {
+            "AWS_ENDPOINT_URL_S3": self.s3_endpoint,
+            "PUSH_ALLOW_LOOPBACK": "true",
+        }
         if not os.environ.get("GEMINI_API_KEY"):
             from local import fake_gemini
 
@@ -323,9 +327,17 @@ class LocalStack:
         return _EXECUTE_API_URL.sub(replace, value)
 
     async def _prewarm(self) -> None:
-        """One warm environment per function, started together: the first requests are fast."""
+        """One warm environment per function, the first requests are fast; as many starting
+        at once as there are cores: all together, each init waits its turn for the CPU and
+        can pass Lambda's 10 s init limit on a busy machine."""
         names = list(self.pools)
-        errors = await asyncio.gather(*(self.pools[name].prewarm() for name in names))
+        slots = asyncio.Semaphore(max(1, os.cpu_count() or 1))
+
+        async def prewarm(name: str) -> dict[str, Any] | None:
+            async with slots:
+                return await self.pools[name].prewarm()
+
+        errors = await asyncio.gather(*(prewarm(name) for name in names))
         for name, error in zip(names, errors, strict=True):
             if error is not None:
                 log.warning(

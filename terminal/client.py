@@ -216,9 +216,12 @@ class ChatClient:
             last = clock(room["last_message_at"]) if room.get("last_message_at") else "no messages"
             unread = room.get("unread_count") or 0
             news = self.screen.paint(f" {unread}{'+' if unread >= 100 else ''} unread", "33;1")
+            mentions = room.get("mention_count") or 0
+            named = self.screen.paint(f" @{mentions}{'+' if mentions >= 100 else ''}", "31;1")
             self.session.note(
                 f"{marker}{index:>2}. {room['name']:<24} code {room['code']:<12} {last}"
                 + (news if unread else "")
+                + (named if mentions else "")
             )
 
     def open(self, room: dict[str, Any], history: int = 20) -> None:

@@ -1,5 +1,5 @@
-"""The conversation features: replies, edits, deletions, reactions, read state and the
-owner's moderation commands, and how their frames are shown.
+"""The conversation features: replies, edits, deletions, reactions, read state, mentions and
+the owner's moderation commands, and how their frames are shown.
 
 Messages of the open room are numbered as they are shown (`#3`), so commands can name them;
 without a number, a command means your last message (`/edit`, `/delete`) or the room's last
@@ -9,6 +9,7 @@ message (`/react`, `/reply`).
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from typing import Any
 from urllib.parse import quote
@@ -22,6 +23,7 @@ HELP = """\
   owner: /rename NAME  /remove USERNAME  /newcode (a new join code; the old one stops working)"""
 
 COMMANDS = {"reply", "edit", "delete", "react", "rename", "remove", "newcode"}
+_NAME = "A-Za-z0-9_.-"  # a username's characters: what ends an @mention
 
 
 class Conversation:
@@ -67,7 +69,26 @@ class Conversation:
     def shown_text(self, message: dict[str, Any]) -> str:
         if message.get("deleted"):
             return self.session.screen.paint("(deleted)", "2")
-        return message["content"]
+        return self.with_mentions(message["content"], message.get("mentions") or [])
+
+    def with_mentions(self, text: str, mentions: list[str]) -> str:
+        """The text with the `@name`s it mentions marked: yours stand out (reverse video, or
+        `>>@you<<` without colour), the others' in bold."""
+        if not mentions:
+            return text
+        me = self.session.username.lower()
+        pattern = re.compile(
+            rf"(?<![{_NAME}])@({'|'.join(map(re.escape, mentions))})(?![{_NAME}])", re.IGNORECASE
+        )
+
+        def mark(match: re.Match[str]) -> str:
+            if match.group(1).lower() != me:
+                return self.session.screen.paint(match.group(0), "1")
+            if not self.session.screen.colour:
+                return f">>{match.group(0)}<<"
+            return self.session.screen.paint(match.group(0), "1;7;33")
+
+        return pattern.sub(mark, text)
 
     def _label(self, room_id: str, message_id: str) -> str:
         number = self.number_of.get(message_id)
@@ -95,6 +116,10 @@ class Conversation:
             )
         elif kind == "read":
             pass  # quiet: /members shows who read what
+        elif kind == "mention":
+            if not self.session.is_open(room_id):  # the open room shows the message itself
+                text = self.with_mentions(frame["content"], [self.session.username])
+                self.session.note(f"{tag}{frame['username']} mentioned you: {text}")
         elif kind == "room_updated":
             if "name" in frame:
                 self.session.names[room_id] = frame["name"]

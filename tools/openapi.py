@@ -34,7 +34,16 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from chat import models, text_rules
 from chat.transport.rest import build_app
-from chat.transport.routes import account, attachments, auth, bot, conversation, rooms, search
+from chat.transport.routes import (
+    account,
+    attachments,
+    auth,
+    bot,
+    conversation,
+    notifications,
+    rooms,
+    search,
+)
 
 # The document depends on the code only, never on a deployment's settings; building the
 # resolver reads them, so a bare shell gets placeholders (see main()).
@@ -341,6 +350,7 @@ def document() -> str:
         bot.router,
         attachments.router,
         search.router,
+        notifications.router,
     )
     spec = json.loads(
         app.get_openapi_json_schema(

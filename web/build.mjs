@@ -20,6 +20,16 @@ await build({
   outfile: "dist/app.js",
   logLevel: "warning",
 });
+// The service worker: its own script at the site's root (its scope), not part of app.js.
+await build({
+  entryPoints: ["src/sw.ts"],
+  bundle: true,
+  minify: true,
+  format: "iife",
+  target: ["es2022"],
+  outfile: "dist/sw.js",
+  logLevel: "warning",
+});
 for (const name of ["index.html", "styles.css", "favicon.svg"]) {
   copyFileSync(new URL(`./static/${name}`, import.meta.url), new URL(name, dist));
 }

@@ -67,6 +67,7 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         monkeypatch.setenv("GEMINI_KEYS_KMS_KEY_ID", key_id)
         monkeypatch.setenv("BOT_QUEUE_URL", queue_url)
         monkeypatch.setenv("ACCOUNT_ERASURE_QUEUE_URL", erasure_queue_url)
+        notifications = _notifications(sqs, monkeypatch)
         settings.cache_clear()
         yield {
             "kms_key_id": key_id,
@@ -74,10 +75,24 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
             "dlq_url": dlq_url,
             "jwt_key": JWT_KEY,
             "erasure_queue_url": erasure_queue_url,
+            **notifications,
         }
         settings.cache_clear()
         aws.reset()
         clear_caches()
+
+
+def _notifications(sqs: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """The notifications queue and the VAPID secret (a generated value, as the stack's), and
+    push endpoints on 127.0.0.1 allowed (tests.support.push_service)."""
+    url = sqs.create_queue(QueueName="NotificationsQueue")["QueueUrl"]
+    vapid = boto3.client("secretsmanager").create_secret(
+        Name="chat-vapid-key", SecretString=secrets.token_urlsafe(48)
+    )["ARN"]
+    monkeypatch.setenv("NOTIFICATIONS_QUEUE_URL", url)
+    monkeypatch.setenv("VAPID_SECRET_ARN", vapid)
+    monkeypatch.setenv("PUSH_ALLOW_LOOPBACK", "true")
+    return {"notifications_queue_url": url, "vapid_secret_arn": vapid}
 
 
 @pytest.fixture(scope="session")

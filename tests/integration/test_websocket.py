@@ -42,6 +42,7 @@ MESSAGE_FIELDS = {
     "usage",
     "tool_calls",
     "sources",
+    "mentions",
 }
 
 

@@ -78,6 +78,7 @@ def test_only_the_functions_that_need_it_get_the_bucket_scoped_to_it():
         "BotWorkerFunction",
         "SearchFunction",
         "AccountEraserFunction",  # a closed account's erased messages' files
+        "NotificationsFunction",
     }
     for name, properties in with_bucket.items():
         variables = properties["Environment"]["Variables"]
@@ -92,9 +93,10 @@ def test_only_the_functions_that_need_it_get_the_bucket_scoped_to_it():
     bot_s3 = json.dumps(with_bucket["BotWorkerFunction"]["Policies"])
     assert "s3:GetObject" in bot_s3 and "s3:PutObject" not in bot_s3
     assert "uploads/" not in bot_s3  # the bot reads attached files only
-    search_s3 = json.dumps(with_bucket["SearchFunction"]["Policies"])  # signs results' GETs
-    assert "s3:GetObject" in search_s3 and "s3:PutObject" not in search_s3
-    assert "uploads/" not in search_s3
+    for reader in ("SearchFunction", "NotificationsFunction"):  # sign the results' GETs
+        reader_s3 = json.dumps(with_bucket[reader]["Policies"])
+        assert "s3:GetObject" in reader_s3 and "s3:PutObject" not in reader_s3
+        assert "uploads/" not in reader_s3
     eraser_s3 = json.dumps(with_bucket["AccountEraserFunction"]["Policies"])  # deletes only
     assert "s3:DeleteObject" in eraser_s3
     assert "s3:GetObject" not in eraser_s3 and "s3:PutObject" not in eraser_s3

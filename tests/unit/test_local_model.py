@@ -64,6 +64,8 @@ def test_functions_get_globals_layers_and_resolved_environment(model):
         "SearchIndexerFunction",
         "AccountFunction",
         "AccountEraserFunction",
+        "NotificationsFunction",
+        "NotifierFunction",
     }
     auth = model.functions["AuthFunction"]
     assert auth.name == "stack-AuthFunction"
@@ -128,7 +130,7 @@ def test_websocket_routes_and_sqs_sources_read_beside_sam_cli(model):
     assert authorizer.authorizer_id == "ref-WebSocketAuthorizer"
     assert [key for key, route in ws.routes.items() if route.authorizer] == ["$connect"]
     sources = {source.function: source for source in model.sqs_sources}
-    assert set(sources) == {"BotWorkerFunction", "AccountEraserFunction"}
+    assert set(sources) == {"BotWorkerFunction", "AccountEraserFunction", "NotifierFunction"}
     source = sources["BotWorkerFunction"]
     assert (source.function, source.queue_logical_id, source.queue_url) == (
         "BotWorkerFunction",
@@ -142,6 +144,14 @@ def test_websocket_routes_and_sqs_sources_read_beside_sam_cli(model):
         False,
         1,
     )
+    # the notifications queue: standard, batches of 10 within a second, bounded
+    notifier = sources["NotifierFunction"]
+    assert (notifier.function, notifier.queue_logical_id) == (
+        "NotifierFunction",
+        "NotificationsQueue",
+    )
+    assert (notifier.fifo, notifier.batch_size, notifier.batching_window) == (False, 10, 1.0)
+    assert notifier.report_batch_item_failures and notifier.maximum_concurrency == 2
 
 
 def test_stream_sources_are_read_from_the_functions_dynamodb_events(model):

@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 
 from chat.transport.client_frames import FRAME_TYPES
-from chat.transport.routes import account, attachments, auth, bot, conversation, rooms, search
+from chat.transport.routes import (
+    account,
+    attachments,
+    auth,
+    bot,
+    conversation,
+    notifications,
+    rooms,
+    search,
+)
 from local.template import ROOT, load_template, resources_of_type
 
 TEMPLATE = load_template()
@@ -34,6 +43,7 @@ def _rest_routes_in_code() -> set[tuple[str, str]]:
         bot.router,
         attachments.router,
         search.router,
+        notifications.router,
     ):
         for rule, methods, *_ in router._routes:
             path = re.sub(r"<(\w+)>", r"{\1}", rule)

@@ -19,7 +19,7 @@ EXPECTED = {
         "RateLimitsTable": {"UpdateItem"},  # every limit is one conditional update
     },
     "RoomsFunction": {
-        "UsersTable": {"GetItem"},  # reads names; password hashes are Auth's
+        "UsersTable": {"GetItem", "BatchGetItem"},  # reads names; password hashes are Auth's
         "RoomsTable": {"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem"},
         "MembershipsTable": {
             "GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "DeleteItem",
@@ -31,6 +31,8 @@ EXPECTED = {
         "RateLimitsTable": {"UpdateItem"},
         "AttachmentsTable": {"BatchGetItem", "PutItem", "UpdateItem", "BatchWriteItem"},
         "ClientIdsTable": {"GetItem", "PutItem"},  # claimed with a message, read on a retry
+        "NotificationsTable": {"Query", "PutItem", "BatchWriteItem"},  # mention inbox
+        "NotificationsTable/index/by_room_member": {"Query"},  # unread mention counts
     },
     "WsAuthorizerFunction": {"UsersTable": {"GetItem"}},  # revocations
     "WsConnectFunction": {
@@ -41,10 +43,12 @@ EXPECTED = {
         "AttachmentsTable": {"BatchGetItem", "UpdateItem"},
         "ConnectionsTable": {"Query", "PutItem", "DeleteItem", "ConditionCheckItem", "BatchWriteItem"},
         "RoomsTable": {"UpdateItem"},
-        "MembershipsTable": {"GetItem", "ConditionCheckItem"},
+        "MembershipsTable": {"GetItem", "BatchGetItem", "ConditionCheckItem"},
         "MessagesTable": {"GetItem", "PutItem", "UpdateItem"},
         "RateLimitsTable": {"UpdateItem"},
         "ClientIdsTable": {"GetItem", "PutItem"},
+        "UsersTable": {"BatchGetItem"},  # mentioned names
+        "NotificationsTable": {"PutItem", "BatchWriteItem"},  # mention inbox entries
     },
     "BotWorkerFunction": {
         "RoomsTable": {"GetItem", "UpdateItem"},  # UpdateItem: the bots' usage counters too
@@ -73,6 +77,7 @@ EXPECTED = {
         "RoomsTable": {"GetItem", "UpdateItem"},
         "MembershipsTable": {"GetItem", "Query", "UpdateItem", "DeleteItem"},
         "MembershipsTable/index/by_user": {"Query"},
+        "NotificationsTable": {"Query", "DeleteItem"},  # push subscriptions
     },
     "AccountEraserFunction": {
         "UsersTable": {"GetItem"},  # the account is closed
@@ -83,6 +88,19 @@ EXPECTED = {
         "MessagesTable/index/by_author": {"Query"},  # the account's messages, no Scan
         "ConnectionsTable": {"Query", "DeleteItem", "BatchWriteItem"},
         "AttachmentsTable": {"BatchWriteItem"},  # a tombstoned message's files' records
+    },
+    "NotificationsFunction": {
+        "UsersTable": {"GetItem"},  # revocations
+        "NotificationsTable": {"Query", "GetItem", "PutItem", "UpdateItem", "DeleteItem"},
+        "MembershipsTable": {"BatchGetItem", "UpdateItem"},  # rooms still in; levels
+        "MessagesTable": {"BatchGetItem"},  # the inbox's messages as stored now
+    },
+    "NotifierFunction": {
+        "MessagesTable": {"GetItem"},
+        "RoomsTable": {"GetItem"},
+        "MembershipsTable": {"Query", "BatchGetItem"},
+        "ConnectionsTable": {"Query", "BatchWriteItem"},
+        "NotificationsTable": {"Query", "GetItem", "DeleteItem"},
     },
 }  # fmt: skip
 

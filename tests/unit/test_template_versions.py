@@ -47,6 +47,7 @@ OTHER_TEXT = {
     ),
     "MetricsNamespace": "CollabChat-staging",
     "AlarmEmail": "ops@example.com",
+    "PushContact": "https://chat.example.com/contact",
 }
 
 
@@ -113,7 +114,9 @@ def test_the_parameters_that_reach_functions_reach_the_expected_ones():
         "RoomsFunction",
         "SearchFunction",
         "AccountFunction",
+        "NotificationsFunction",
     }
+    assert reached("PushContact") == {"NotifierFunction"}
     assert reached("SharedGeminiKeySecretArn") == {"BotWorkerFunction"}
     assert reached("BotRoomCommandsPerMinute") == {"RoomsFunction", "WsMessageFunction"}
     assert reached("AlarmEmail") == set()
@@ -134,6 +137,11 @@ def test_a_changed_layer_publishes_a_version_of_every_function(layer):
     assert changed(before, after, "runs") == set(FUNCTIONS)  # its new layer version
     for name in FUNCTIONS:  # a new logical id: CloudFormation creates a new version
         assert before["versions"][name][0] != after["versions"][name][0], name
+
+
+def test_a_changed_web_push_layer_publishes_a_version_of_the_functions_that_carry_it():
+    before, after = deployed(), deployed(content=(("WebPushLayer", "2"),))
+    assert changed(before, after, "runs") == {"NotificationsFunction", "NotifierFunction"}
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)

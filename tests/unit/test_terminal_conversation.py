@@ -138,3 +138,39 @@ def test_frames_are_shown_as_they_arrive(capsys):
         "  you were removed from crew",
     ]
     assert client.session.current is None
+
+
+def test_mentions_are_marked_yours_most_of_all(capsys):
+    client, _ = _client(capsys)
+    client.show_message(
+        _message("m5", "bob", "@ALICE and @carol, mail bob@alice.com", mentions=["alice", "carol"])
+    )
+    line = capsys.readouterr().out
+    assert ">>@ALICE<< and @carol, mail bob@alice.com" in line  # no colour: marked in text
+    client.screen.colour = True
+    client.show_message(_message("m6", "bob", "@carol only", mentions=["carol"]))
+    assert "\033[1m@carol\033[0m only" in capsys.readouterr().out
+
+
+def test_a_mention_elsewhere_is_announced(capsys):
+    client, _ = _client(capsys)
+    client.on_frame(
+        {
+            "type": "mention",
+            "room_id": "r2",
+            "message_id": "m9",
+            "username": "bob",
+            "content": "@alice look",
+        }
+    )
+    assert "bob mentioned you: >>@alice<< look" in capsys.readouterr().out
+    client.on_frame(  # in the open room the message itself shows it
+        {
+            "type": "mention",
+            "room_id": "r1",
+            "message_id": "m9",
+            "username": "bob",
+            "content": "@alice",
+        }
+    )
+    assert capsys.readouterr().out == ""

@@ -38,6 +38,9 @@ export interface RoomSummary {
   last_message_at?: string | null;
   last_read_message_id?: string | null;
   unread_count?: number;
+  // Mentions and notifications: unread messages that mention the caller, and their level.
+  mention_count?: number;
+  notifications?: "all" | "mentions" | "none";
 }
 
 export interface Room extends RoomSummary {
@@ -113,6 +116,7 @@ export interface Message {
   tool_calls?: ToolCall[];
   sources?: Source[];
   usage?: AnswerUsage | null;
+  mentions?: string[]; // the members it mentions
 }
 
 export interface MessagePage {

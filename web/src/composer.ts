@@ -4,6 +4,7 @@ import { h } from "./dom";
 import { features } from "./features";
 import { snippet } from "./message-view";
 import { send } from "./messages";
+import { attachCompletion } from "./notify";
 import { flash } from "./page";
 import { app, type RoomState } from "./state";
 import { sendTyping, stopTyping } from "./typing";
@@ -13,15 +14,17 @@ export function renderComposer(state: RoomState): HTMLFormElement {
     id: "composer-input",
     rows: 1,
     maxlength: 4000,
-    placeholder: "Message (@bot asks the bot)",
+    placeholder: "Message (@bot asks the bot, @name mentions someone)",
     title: "Enter sends, Shift+Enter starts a new line, @bot or /bot asks the bot",
     "aria-label": "Message",
   });
   const sendButton = h("button", { type: "submit", class: "primary", id: "send" }, "Send");
+  const completions = attachCompletion(input, state); // `@` completes members' names
   const form = h(
     "form",
     { class: "composer", id: "composer", "aria-label": "Send a message" },
     h("div", { class: "composer-tools", id: "composer-tools" }),
+    completions,
     h("div", { class: "composer-row" }, input, sendButton),
   );
   form.addEventListener("submit", async (event) => {

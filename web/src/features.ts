@@ -16,6 +16,7 @@ export const features = {
   botControl: false, // `seq` in bot_stream frames
   catchUpAfter: true, // `next_after` in an ?after= page; false once a server ignored it
   moderation: null as boolean | null, // probed once, owner only
+  notifications: false, // `mention_count` in RoomSummary, or a `mention` frame
 };
 Object.assign(features, JSON.parse(sessionStorage.getItem(FEATURES_KEY) ?? "{}"));
 

@@ -2,6 +2,7 @@
 import type { Message, Reaction, Source, ToolCall } from "./api";
 import { features, saveFeatures } from "./features";
 import { insertSorted, markRead, upsert } from "./messages";
+import { onMention } from "./notify";
 import { flash } from "./page";
 import { dropRoom, loadMembers } from "./rooms";
 import type { Frame } from "./socket";
@@ -81,6 +82,9 @@ export function onFrame(frame: Frame): void {
         flash(`You were removed from “${state.summary.name}”.`);
         dropRoom(state.summary.room_id);
       }
+      return;
+    case "mention":
+      onMention(frame);
       return;
     case "error":
       if (frame.code === "unauthorized") view.signOut("Your session has expired. Please sign in again.");

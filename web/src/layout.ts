@@ -4,11 +4,12 @@ import { clear, h, time } from "./dom";
 import { features } from "./features";
 import { resync } from "./messages";
 import { flash, renderStatus, root, ui } from "./page";
-import { openRoom } from "./room-view";
+import { notificationsButton } from "./notify";
+import { openRoom, renderRoomHeader } from "./room-view";
 import { addRoom } from "./rooms";
 import { searchBox } from "./search";
 import type { SocketState } from "./socket";
-import { app, rooms } from "./state";
+import { app, currentRoom, rooms } from "./state";
 
 export function showMain(onSignOut: () => void, onSettings: () => void): void {
   const user = app.session!.user;
@@ -64,6 +65,7 @@ export function showMain(onSignOut: () => void, onSettings: () => void): void {
     h("span", { class: "brand" }, "Chat"),
     ui.status,
     searchBox(),
+    h("span", { class: "notifications-control", id: "notifications-control" }),
     h("span", { class: "me", id: "me" }, user.username),
     h("button", { type: "button", id: "settings", onclick: onSettings }, "Settings"),
     h("button", { type: "button", id: "sign-out", onclick: onSignOut }, "Sign out"),
@@ -79,6 +81,16 @@ export function onSocketState(state: SocketState, opened: boolean): void {
     // A handshake refused again and again: an expired or revoked token gets 401 here.
     app.api.get<User>("/auth/me").catch(() => undefined);
   }
+}
+
+/** The top bar's notifications control: enable them, or their state. */
+export function renderNotifications(): void {
+  const holder = document.getElementById("notifications-control");
+  if (!holder) return;
+  const control = notificationsButton();
+  holder.replaceChildren(...(control ? [control] : []));
+  const state = currentRoom();
+  if (state) renderRoomHeader(state); // the room's level control shows once they are offered
 }
 
 export function renderRooms(): void {
@@ -105,6 +117,14 @@ function drawRooms(): void {
       const badge = unread
         ? h("span", { class: "badge", "aria-label": `${unread >= 100 ? "100 or more" : unread} unread` }, unread >= 100 ? "99+" : String(unread))
         : null;
+      const mentions = summary.mention_count ?? 0;
+      const mentionBadge = mentions
+        ? h(
+            "span",
+            { class: "badge mention", "aria-label": `${mentions >= 100 ? "100 or more" : mentions} mentioning you` },
+            mentions >= 100 ? "@99+" : `@${mentions}`,
+          )
+        : null;
       const active = summary.room_id === app.currentRoomId;
       return h(
         "li",
@@ -119,6 +139,7 @@ function drawRooms(): void {
             onclick: () => void openRoom(summary.room_id),
           },
           h("span", { class: "room-name" }, summary.name),
+          mentionBadge,
           badge,
           h("time", { class: "room-time", datetime: summary.last_message_at ?? "" }, time(summary.last_message_at)),
         ),

@@ -9,13 +9,14 @@
 //   features.ts      what the server offers        page.ts       the page's fixed parts
 //   search.ts        the search box and its results
 //   settings.ts      the account: change the password, delete the account
+//   notify.ts        mentions, the room's level, Web Push (sw.ts: the service worker)
 //   state.ts         what the client knows, and `view`: how the page shows a change
 //   api.ts socket.ts dom.ts markdown.ts            the contract's two sides, elements, Markdown
 import { Api, type Config } from "./api";
 import { renderComposerTools } from "./composer";
 import { h } from "./dom";
 import { features } from "./features";
-import { renderRooms } from "./layout";
+import { renderNotifications, renderRooms } from "./layout";
 import { renderMessageNow, scheduleRender, scrollToBottom } from "./message-view";
 import { markRead } from "./messages";
 import { root } from "./page";
@@ -34,6 +35,7 @@ Object.assign(view, {
   typing: renderTyping,
   roomHeader: renderRoomHeader,
   signOut,
+  notifications: renderNotifications,
 } satisfies typeof view);
 
 async function main(): Promise<void> {

@@ -5,6 +5,7 @@ import { bytes, h, time } from "./dom";
 import { features, saveFeatures } from "./features";
 import { renderMarkdown } from "./markdown";
 import { domId, upsert } from "./messages";
+import { mentionsMe } from "./notify";
 import { flash } from "./page";
 import { app, currentRoom, isOwner, type RoomState, view } from "./state";
 
@@ -61,6 +62,7 @@ export function renderMessage(state: RoomState, messageId: string): HTMLElement 
   if (message.is_bot) classes.push("bot");
   if (messageId.startsWith("pending:")) classes.push("pending");
   if (message.deleted) classes.push("deleted");
+  if (!message.deleted && mentionsMe(message)) classes.push("mentions-me");
 
   const body = h("div", { class: "body" });
   if (message.deleted) {

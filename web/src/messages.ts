@@ -197,6 +197,7 @@ export function markRead(state: RoomState): void {
       );
       state.summary.last_read_message_id = read.last_read_message_id;
       state.summary.unread_count = read.unread_count;
+      if (read.unread_count === 0) state.summary.mention_count = 0; // mentions are among the unread
       view.rooms();
     } catch (error) {
       if (notOffered(error)) features.readState = false;

@@ -5,6 +5,7 @@ import { leaveRoom, showBotSettings, showMembers, showUsage } from "./dialogs";
 import { probeAttachments } from "./features";
 import { renderMessage } from "./message-view";
 import { domId, loadLatest, loadOlder, markRead } from "./messages";
+import { levelControl } from "./notify";
 import { flash, ui } from "./page";
 import { loadMembers, refreshRooms } from "./rooms";
 import { app, isOwner, rooms, type RoomState, view } from "./state";
@@ -16,6 +17,7 @@ export async function openRoom(roomId: string): Promise<void> {
   app.replyTo = null;
   app.pendingAttachments = [];
   state.newSinceSeen = 0;
+  state.summary.mention_count = 0; // they are on the screen now (the server agrees once read)
   history.replaceState(null, "", `#room=${encodeURIComponent(roomId)}`);
   ui.layout.classList.add("room-open");
   view.rooms();
@@ -108,6 +110,7 @@ export function renderRoomHeader(state: RoomState): void {
       h("span", { class: "presence", id: "presence" }),
     ),
     h("span", { class: "code", title: "Share this code to let people join" }, "Code ", h("code", { id: "room-code" }, summary.code)),
+    levelControl(state),
     h("button", { type: "button", id: "members-button", onclick: () => void showMembers(state) }, "Members"),
     isOwner(state) ? h("button", { type: "button", id: "bot-button", onclick: () => void showBotSettings(state) }, "Bot") : null,
     h("button", { type: "button", id: "usage-button", onclick: () => void showUsage(state) }, "Usage"),

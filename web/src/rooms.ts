@@ -12,6 +12,10 @@ export async function refreshRooms(): Promise<void> {
   for (const summary of summaries) {
     seen.add(summary.room_id);
     if ("unread_count" in summary) features.readState = true;
+    if ("mention_count" in summary && !features.notifications) {
+      features.notifications = true;
+      view.notifications();
+    }
     const state = rooms.get(summary.room_id);
     if (state) {
       state.summary = { ...state.summary, ...summary };

@@ -4,7 +4,8 @@ import { h } from "./dom";
 import { onFrame } from "./frames";
 import { onSocketState, showMain } from "./layout";
 import { flash, root } from "./page";
-import { openRoom } from "./room-view";
+import { startPush } from "./notify";
+import { openRoom, openRoomAt } from "./room-view";
 import { refreshRooms } from "./rooms";
 import { ChatSocket } from "./socket";
 import { showSettings, type SessionActions } from "./settings";
@@ -114,8 +115,12 @@ export async function startSession(next: Session): Promise<void> {
       refreshRooms().catch(() => undefined);
     }
   }, ROOMS_REFRESH_MS);
-  const wanted = location.hash.startsWith("#room=") ? decodeURIComponent(location.hash.slice(6)) : null;
-  if (wanted && rooms.has(wanted)) void openRoom(wanted);
+  void startPush((roomId, messageId) => void openRoomAt(roomId, messageId));
+  // A link to a room (`#room=<id>`), or to a message in it (a notification: `&message=<id>`)
+  const wanted = new URLSearchParams(location.hash.slice(1));
+  const roomId = wanted.get("room");
+  const messageId = wanted.get("message");
+  if (roomId && rooms.has(roomId)) void (messageId ? openRoomAt(roomId, messageId) : openRoom(roomId));
 }
 
 const accountActions: SessionActions = {

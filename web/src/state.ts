@@ -55,6 +55,8 @@ export const view = {
   typing: (_state: RoomState): void => {},
   roomHeader: (_state: RoomState): void => {},
   signOut: (_notice: string): void => {},
+  /** The top bar's notifications control (its permission or subscription changed). */
+  notifications: (): void => {},
 };
 
 export function roomState(summary: RoomSummary): RoomState {

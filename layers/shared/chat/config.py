@@ -23,6 +23,7 @@ Table = Literal[
     "attachments",
     "search_index",
     "client_ids",
+    "notifications",
 ]
 FunctionSetting = Literal[
     "token_ttl_seconds",
@@ -35,6 +36,9 @@ FunctionSetting = Literal[
     "search_index_table",
     "client_ids_table",
     "account_erasure_queue_url",
+    "notifications_table",
+    "notifications_queue_url",
+    "vapid_secret_arn",
 ]
 
 
@@ -74,6 +78,14 @@ class Settings(BaseModel):
     search_index_table: str | None = None
     client_ids_table: str | None = None
     account_erasure_queue_url: str | None = None  # the functions that close accounts
+    # Mentions and notifications (chat.logic.notifications): the mention inbox and push
+    # subscriptions, the queue to the notifier, the VAPID key and its contact (`sub`).
+    notifications_table: str | None = None
+    notifications_queue_url: str | None = None
+    vapid_secret_arn: str | None = None
+    push_contact: str = "mailto:webpush@example.com"
+    # Only the local stack (and the tests) accept http://127.0.0.1 push endpoints.
+    push_allow_loopback: bool = False
 
     def table_name(self, table: Table) -> str:
         """The DynamoDB table name of a logical table."""
@@ -89,6 +101,7 @@ class Settings(BaseModel):
             # the search and indexer functions, and the worker (the room_search tool)
             "search_index": self.search_index_table,
             "client_ids": self.client_ids_table,  # the functions that store messages
+            "notifications": self.notifications_table,
         }
         name = names[table]
         if not name:

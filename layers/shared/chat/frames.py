@@ -162,3 +162,15 @@ class RemovedFrame(ServerFrame):
 
     type: Literal["removed"] = "removed"
     room_id: str
+
+
+# ------------------------------------------------------------------------------ notifications
+class MentionFrame(ServerFrame):
+    """To every open connection of a member a message mentions (joined to the room or not);
+    `username` is the message's author."""
+
+    type: Literal["mention"] = "mention"
+    room_id: str
+    message_id: str
+    username: str
+    content: str

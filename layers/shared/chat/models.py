@@ -86,6 +86,7 @@ JoinCode = Annotated[
 AnyUsername = Annotated[str, StringConstraints(min_length=1, max_length=64), Line]
 
 Role = Literal["owner", "member", "bot"]
+NotificationLevel = Literal["all", "mentions", "none"]
 MessageType = Literal["text", "command", "bot"]
 MessageStatus = Literal["complete", "streaming", "error", "stopped"]
 
@@ -301,6 +302,10 @@ class RoomSummary(_RoomFields):
     last_message_at: str | None
     last_read_message_id: str | None = None
     unread_count: int = 0
+    # Mentions and notifications: unread messages that mention the caller (up to 100), and
+    # the caller's notification level in the room.
+    mention_count: int = 0
+    notifications: NotificationLevel = "mentions"
 
 
 class Room(_RoomFields):
@@ -365,6 +370,7 @@ class Message(Model):
     deleted: bool = False
     reactions: list[Reaction] = Field(default_factory=list)
     attachments: list[Attachment] = Field(default_factory=list)
+    mentions: list[str] = Field(default_factory=list)  # the members it mentions, in order
     # A bot answer's model usage, tools used and web pages cited (docs/bot.md).
     usage: AnswerUsage | None = None
     tool_calls: list[ToolCall] = Field(default_factory=list)
@@ -415,6 +421,58 @@ class ReactionList(Model):
 class ReadState(Model):
     last_read_message_id: str | None
     unread_count: int
+
+
+# ------------------------------------------------------------------------------ notifications
+# The contract's Mentions and notifications: the mention inbox, notification levels and Web
+# Push subscriptions.
+class MentionPage(Model):
+    """`GET /mentions`: messages that mention the caller, newest first."""
+
+    mentions: list[Message]
+    next_before: str | None
+
+
+class NotificationLevelRequest(Body):
+    level: NotificationLevel
+
+
+class NotificationLevelSetting(Model):
+    level: NotificationLevel
+
+
+class PushKey(Model):
+    """The deployment's VAPID application server key: base64url, uncompressed P-256 point."""
+
+    public_key: str
+
+
+# A push subscription's endpoint: the browser's push service URL (checked further in
+# chat.logic.notifications.subscriptions); its keys are base64url (padding allowed).
+PushEndpoint = Annotated[str, StringConstraints(min_length=9, max_length=1024), Line]
+PushKeyText = Annotated[
+    str, StringConstraints(min_length=16, max_length=128, pattern=r"^[A-Za-z0-9_=-]+$")
+]
+
+
+class PushSubscriptionKeys(Body):
+    p256dh: PushKeyText
+    auth: PushKeyText
+
+
+class PushSubscriptionRequest(Body):
+    """A browser `PushSubscription` as JSON (`expirationTime` and other fields are ignored)."""
+
+    endpoint: PushEndpoint
+    keys: PushSubscriptionKeys
+
+
+class PushUnsubscribeRequest(Body):
+    endpoint: PushEndpoint
+
+
+class PushSubscriptionSaved(Model):
+    endpoint: str
 
 
 class ErrorBody(Model):

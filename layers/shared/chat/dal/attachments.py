@@ -53,9 +53,11 @@ def put_message_attaching(
     room_id: str,
     user_id: str,
     claim: dict[str, Any] | None = None,
+    also: Sequence[dict[str, Any]] = (),
 ) -> Put:
     """Store ``message`` and mark each attachment attached to it, all or nothing, with the
-    claim of its `client_id` if it has one (chat.dal.client_ids.claim).
+    claim of its `client_id` if it has one (chat.dal.client_ids.claim) and, with `also`,
+    more items written with it (its mentions' inbox entries).
 
     Nothing is written when an attachment is not the sender's in this room or is already
     attached, e.g. another message won the race for it (``attachment_taken``), or when the
@@ -87,7 +89,7 @@ def put_message_attaching(
                 }
             }
         )
-    cancelled = transact_reasons(items + ([claim] if claim else []))
+    cancelled = transact_reasons([*items, *also, *([claim] if claim else [])])
     if cancelled is None:
         return Put("stored", message["message_id"])
     if claim and client_ids.own_write(cancelled, message["message_id"]):

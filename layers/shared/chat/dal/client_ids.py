@@ -28,7 +28,8 @@ def _key(room_id: str, user_id: str, client_id: str) -> dict[str, str]:
 
 def claim(room_id: str, user_id: str, client_id: str, message_id: str) -> dict[str, Any]:
     """The transaction item that claims `client_id` for `message_id`: a Put, refused while
-    a live claim of the same key exists (its item then comes back with the cancellation)."""
+    a live claim of the same key exists (its item then comes back with the cancellation).
+    Whole seconds: the claim lasts from 24 hours to 24 hours and a second, never less."""
     now = int(time.time())
     return {
         "Put": {
@@ -36,7 +37,7 @@ def claim(room_id: str, user_id: str, client_id: str, message_id: str) -> dict[s
             "Item": {
                 **_key(room_id, user_id, client_id),
                 "message_id": message_id,
-                "expires_at": now + CLIENT_ID_SECONDS,
+                "expires_at": now + 1 + CLIENT_ID_SECONDS,
             },
             "ConditionExpression": "attribute_not_exists(pk) OR expires_at <= :now",
             "ExpressionAttributeValues": {":now": now},

@@ -4,8 +4,9 @@
 - `CONN#<id>` / `ROOM#<room>`: a room this connection follows (to clean up on disconnect);
 - `ROOM#<room>` / `CONN#<id>`: the same subscription seen from the room, so a room's
   subscribers are one Query;
-- `USER#<user>` / `CONN#<id>`: a user's connection and the token it opened with (its id and
-  generation), so a revoked token's sockets are one Query away.
+- `USER#<user>` / `CONN#<id>`: the connection seen from its user, with the token it opened
+  with (its id, generation and expiry): a user's open connections (are they online anywhere?
+  where do their own frames go? which sockets does a revocation close?) are one Query.
 
 API Gateway closes a connection after 2 hours and $disconnect is best-effort, so records
 expire; DynamoDB's TTL deletes lazily, so every read here also drops expired items.
@@ -34,6 +35,10 @@ def _room(room_id: str) -> str:
     return f"ROOM#{room_id}"
 
 
+def _user(user_id: str) -> str:
+    return f"USER#{user_id}"
+
+
 def _live() -> Any:
     return Attr("expires_at").gt(int(time.time()))
 
@@ -45,34 +50,29 @@ def expires_at(connected_at_ms: int) -> int:
     return opened + CONNECTION_LIFETIME_SECONDS
 
 
-def _user(user_id: str) -> str:
-    return f"USER#{user_id}"
-
-
 def put_connection(connection: ConnectionItem) -> None:
-    """Record a connection, and under its user with the token it opened with (a token
-    without an id records no user item)."""
+    """Record a connection, and the same under its user with the token it opened with (one
+    BatchWriteItem)."""
     connection_id = connection["connection_id"]
+    by_user: dict[str, Any] = {
+        "pk": _user(connection["user_id"]),
+        "sk": _conn(connection_id),
+        "connection_id": connection_id,
+        "user_id": connection["user_id"],
+        "expires_at": connection["expires_at"],
+        "token_generation": connection.get("token_generation", 0),
+    }
+    for key in ("token_id", "token_expires_at"):
+        if connection.get(key) is not None:
+            by_user[key] = connection[key]
     with table("connections").batch_writer() as batch:
         batch.put_item(Item={"pk": _conn(connection_id), "sk": _META, **connection})
-        token_id = connection.get("token_id")
-        if token_id:
-            batch.put_item(
-                Item={
-                    "pk": _user(connection["user_id"]),
-                    "sk": _conn(connection_id),
-                    "connection_id": connection_id,
-                    "user_id": connection["user_id"],
-                    "expires_at": connection["expires_at"],
-                    "token_id": token_id,
-                    "token_generation": connection.get("token_generation", 0),
-                }
-            )
+        batch.put_item(Item=by_user)
 
 
 def user_connections(user_id: str) -> list[UserConnectionItem]:
-    """A user's live connections (one consistent Query: a connection recorded just before a
-    revocation must be seen by it)."""
+    """A user's open connections (one consistent Query, expired records left out: a
+    connection recorded just before a revocation must be seen by it)."""
     items = query_all(
         "connections",
         KeyConditionExpression=Key("pk").eq(_user(user_id)),
@@ -190,6 +190,6 @@ def remove_connection(connection_id: str) -> tuple[ConnectionItem | None, list[s
             batch.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
         for room_id in rooms:
             batch.delete_item(Key={"pk": _room(room_id), "sk": _conn(connection_id)})
-        if meta is not None and meta.get("token_id"):
+        if meta is not None:
             batch.delete_item(Key={"pk": _user(meta["user_id"]), "sk": _conn(connection_id)})
     return cast(ConnectionItem | None, meta), rooms

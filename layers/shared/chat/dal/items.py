@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NotRequired, TypedDict, cast
 if TYPE_CHECKING:
     from boto3.dynamodb.types import Binary
 
-    from chat.models import Message, MessageStatus, MessageType, Role, Tool
+    from chat.models import Message, MessageStatus, MessageType, NotificationLevel, Role, Tool
 
 Number = int | Decimal  # int as written, Decimal as read
 
@@ -70,6 +70,7 @@ class MembershipItem(TypedDict):
     role: Role
     joined_at: str
     last_read_message_id: NotRequired[str]
+    notifications: NotRequired[NotificationLevel]  # absent: the room kind's default
 
 
 class ReactionItem(TypedDict):
@@ -134,6 +135,9 @@ class MessageItem(TypedDict):
     tool_calls: NotRequired[list[ToolCallItem]]
     sources: NotRequired[list[SourceItem]]
     visible_to: NotRequired[str]  # a private command or answer: its one viewer
+    # The members it mentions (usernames, in order) and their user ids, in the same order.
+    mentions: NotRequired[list[str]]
+    mention_ids: NotRequired[list[str]]
 
 
 class BotUsageCounts(TypedDict):
@@ -162,17 +166,20 @@ class ConnectionItem(TypedDict):
     expires_at: Number
     token_id: NotRequired[str]  # the token the connection opened with (its `jti`)
     token_generation: NotRequired[Number]
+    token_expires_at: NotRequired[Number | None]
 
 
 class UserConnectionItem(TypedDict):
-    """connections table, `USER#<user_id>` / `CONN#<id>`: a user's open connection and the
-    token it opened with, so a revocation finds the sockets to close with one Query."""
+    """connections table, `USER#<user>` / `CONN#<id>`: an open connection of a user and the
+    token it opened with (who is online anywhere; where a user's own frames go; which
+    sockets a revocation closes, one Query)."""
 
     connection_id: str
     user_id: str
     expires_at: Number
-    token_id: str
-    token_generation: Number
+    token_id: NotRequired[str]  # absent for a token without an id
+    token_generation: NotRequired[Number]
+    token_expires_at: NotRequired[Number | None]
 
 
 class SubscriberItem(TypedDict):
@@ -203,7 +210,28 @@ class AttachmentItem(TypedDict):
     attached_to: NotRequired[str]
 
 
+class MentionItem(TypedDict):
+    """notifications table, `MENTION#<user>` / `<message_id>`: a message mentioning a user."""
+
+    room_id: str
+    message_id: str
+
+
+class PushSubscriptionItem(TypedDict):
+    """notifications table, `PUSH#<user>` / `<endpoint id>`: a browser's Web Push
+    subscription (its push service URL and keys)."""
+
+    user_id: str
+    subscription_id: str  # sha256 of the endpoint, hex
+    endpoint: str
+    p256dh: str
+    auth: str
+    created_at: str
+
+
 def message_item(message: Message) -> MessageItem:
     """A new message as it is stored: its fields that have a value, without attachments
-    (the transaction that stores a message with attachments adds their references)."""
-    return cast(MessageItem, message.model_dump(exclude_none=True, exclude={"attachments"}))
+    (the transaction that stores a message with attachments adds their references) and
+    without mentions when it has none."""
+    exclude = {"attachments"} if message.mentions else {"attachments", "mentions"}
+    return cast(MessageItem, message.model_dump(exclude_none=True, exclude=exclude))

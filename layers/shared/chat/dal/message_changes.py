@@ -8,6 +8,7 @@ one the caller read (optimistic concurrency).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 from chat.dal.items import MessageItem, Number, ReactionItem
@@ -22,6 +23,8 @@ _NAMES = {
     "#edited": "edited_at",
     "#username": "username",
     "#type": "message_type",
+    "#mentions": "mentions",
+    "#mention_ids": "mention_ids",
 }
 _LIVE = "attribute_exists(message_id) AND (attribute_not_exists(#deleted) OR #deleted = :false)"
 
@@ -41,34 +44,58 @@ def _names(expression: str) -> dict[str, str]:
 
 
 def edit_text(
-    room_id: str, message_id: str, username: str, content: str, edited_at: str
-) -> MessageItem | None:
-    """Replace the content of `username`'s live text message; None (nothing written) when
-    the message is gone, deleted, someone else's or not a text message."""
+    room_id: str,
+    message_id: str,
+    username: str,
+    content: str,
+    edited_at: str,
+    mentions: Sequence[str] = (),
+    mention_ids: Sequence[str] = (),
+) -> tuple[MessageItem, MessageItem] | None:
+    """Replace the content (and the mentions) of `username`'s live text message: the item
+    before and after; None (nothing written) when the message is gone, deleted, someone
+    else's or not a text message."""
     condition = f"{_LIVE} AND #username = :username AND #type = :text"
     update = "SET #content = :content, #edited = :at"
-    return _update(
-        room_id,
-        message_id,
+    values: dict[str, Any] = {
+        ":false": False,
+        ":username": username,
+        ":text": "text",
+        ":content": content,
+        ":at": edited_at,
+    }
+    if mentions:
+        update += ", #mentions = :mentions, #mention_ids = :mention_ids"
+        values.update({":mentions": list(mentions), ":mention_ids": list(mention_ids)})
+    else:
+        update += " REMOVE #mentions, #mention_ids"
+    updated = update_if(
+        "messages",
+        Key=_key(room_id, message_id),
+        ReturnValues="ALL_OLD",
         UpdateExpression=update,
         ConditionExpression=condition,
         ExpressionAttributeNames=_names(condition + update),
-        ExpressionAttributeValues={
-            ":false": False,
-            ":username": username,
-            ":text": "text",
-            ":content": content,
-            ":at": edited_at,
-        },
+        ExpressionAttributeValues=values,
     )
+    if not updated.written or updated.item is None:
+        return None
+    before = cast(MessageItem, updated.item)
+    after = cast(MessageItem, {**before, "content": content, "edited_at": edited_at})
+    after.pop("mentions", None)
+    after.pop("mention_ids", None)
+    if mentions:
+        after["mentions"], after["mention_ids"] = list(mentions), list(mention_ids)
+    return before, after
 
 
 def tombstone(room_id: str, message_id: str) -> MessageItem | None:
-    """Blank a live message for good (content "", deleted, no reactions, no attachments);
+    """Blank a live message for good (content "", deleted, no reactions, no attachments, no
+    mentions);
     None when it is already deleted or gone."""
     update = (
         "SET #content = :empty, #deleted = :true, #reactions = :none, #attachments = :none"
-        " ADD #rev :one"
+        " REMOVE #mentions, #mention_ids ADD #rev :one"
     )
     return _update(
         room_id,

@@ -35,12 +35,16 @@ class Put(NamedTuple):
 
 
 def put_member_message(
-    message: MessageItem, user_id: str, claim: dict[str, Any] | None = None
+    message: MessageItem,
+    user_id: str,
+    claim: dict[str, Any] | None = None,
+    also: Sequence[dict[str, Any]] = (),
 ) -> Put:
     """Store a message if its author is a member of its room, in one round trip: a
     transaction of a ConditionCheck on the membership, the Put and, for a message with a
     `client_id`, its claim (chat.dal.client_ids.claim), refused when the sender already used
-    that `client_id` in the room."""
+    that `client_id` in the room; with `also`, more items written with it (its mentions'
+    inbox entries)."""
     items: list[dict[str, Any]] = [
         {
             "ConditionCheck": {
@@ -57,7 +61,7 @@ def put_member_message(
             }
         },
     ]
-    cancelled = transact_reasons(items + ([claim] if claim else []))
+    cancelled = transact_reasons([*items, *also, *([claim] if claim else [])])
     if cancelled is None:
         return Put("stored", message["message_id"])
     if cancelled.codes[0] == "ConditionalCheckFailed":

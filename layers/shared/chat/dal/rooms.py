@@ -352,3 +352,28 @@ def member_room_ids(user_id: str, room_ids: list[str]) -> set[str]:
             found.update(item["room_id"] for item in response["Responses"].get(name, []))
             request = response.get("UnprocessedKeys") or {}
     return found
+
+
+def members_among(room_id: str, user_ids: list[str]) -> dict[str, MembershipItem]:
+    """The memberships of these users in the room, by user id, read consistently (one
+    BatchGetItem per 100 users): who of them is a member now, and in which role."""
+    dynamodb = aws.dynamodb_resource()
+    name = table_name("memberships")
+    found: dict[str, MembershipItem] = {}
+    unique = list(dict.fromkeys(user_ids))
+    for start in range(0, len(unique), _BATCH_GET_MAX):
+        request: dict[str, Any] = {
+            name: {
+                "Keys": [
+                    {"room_id": room_id, "user_id": user_id}
+                    for user_id in unique[start : start + _BATCH_GET_MAX]
+                ],
+                "ConsistentRead": True,
+            }
+        }
+        while request:
+            response = dynamodb.batch_get_item(RequestItems=request)
+            for item in response["Responses"].get(name, []):
+                found[item["user_id"]] = cast(MembershipItem, item)
+            request = response.get("UnprocessedKeys") or {}
+    return found

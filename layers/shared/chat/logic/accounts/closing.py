@@ -23,6 +23,7 @@ from chat.dal import users as user_table
 from chat.errors import ChatError, Conflict, NotFound
 from chat.ids import now_iso
 from chat.logic.accounts import revocation, sign_in
+from chat.logic.notifications import subscriptions
 from chat.logic.rooms import membership
 from chat.models import DeleteAccountRequest
 from chat.observability import logger, metrics
@@ -43,17 +44,12 @@ def close_account(
         extra={"user_id": principal.user_id, "erase_messages": request.erase_messages},
     )
     revocation.revoke_earlier_tokens(principal.user_id, generation)
-    forget_push_subscriptions(principal.user_id)
+    subscriptions.forget_user(principal.user_id)
     job = erasure_queue.ErasureJob(
         principal.user_id, principal.username, erase_messages=request.erase_messages
     )
     erasure_queue.enqueue(job, delay_seconds=erasure_queue.START_DELAY_SECONDS)
     leave_every_room(principal, strict=False)
-
-
-def forget_push_subscriptions(user_id: str) -> None:
-    """Remove the user's Web Push subscriptions. This branch has none to remove: the
-    notifications wing (Web Push) calls its removal from here when it lands."""
 
 
 def leave_every_room(principal: Principal, *, strict: bool) -> int:

@@ -50,13 +50,13 @@ def revoke_token(principal: Principal) -> None:
         raise Unauthorized("This token cannot be revoked")
     revocations.revoke_token(principal.user_id, principal.token_id, principal.token_expires_at)
     metrics.add_metric(name="LoggedOut", unit=MetricUnit.Count, value=1)
-    close_revoked_sockets(principal.user_id, lambda c: c["token_id"] == principal.token_id)
+    close_revoked_sockets(principal.user_id, lambda c: c.get("token_id") == principal.token_id)
 
 
 def revoke_earlier_tokens(user_id: str, generation: int) -> None:
     """Close the sockets opened with a token of a generation before `generation` (the
     generation itself was stored with the change that revoked them)."""
-    close_revoked_sockets(user_id, lambda c: int(c["token_generation"]) < generation)
+    close_revoked_sockets(user_id, lambda c: int(c.get("token_generation", 0)) < generation)
 
 
 def close_revoked_sockets(user_id: str, revoked: Callable[[UserConnectionItem], bool]) -> int:

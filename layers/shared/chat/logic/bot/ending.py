@@ -10,6 +10,9 @@ whatever else happened (``complete`` and ``error`` are refused once a stop was a
 The terminal write also stores the answer's usage, tool calls and sources, and counts its
 usage for the bot's month (``charge``) in the same transaction: an answer is counted
 exactly when it ends.
+
+An answer that ends complete is handed to the notifier (members who hear of every message
+get it once, now that it is whole).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from typing import Any, Literal
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from chat.adapters import notification_queue
+from chat.adapters.notification_queue import NotificationJob
 from chat.dal import messages as message_table
 from chat.dal.items import SourceItem, ToolCallItem
 from chat.logic.bot.failures import Failure
@@ -68,6 +73,9 @@ def end_answer(
     else:
         feed.push(transcript.final_frame(stopped=status == "stopped"))
     _typing_off(feed)
+    if status == "complete":  # once, by the ending whose write succeeded
+        job = NotificationJob("answer", transcript.room_id, transcript.message_id)
+        notification_queue.submit(job)
     _metrics(feed, status, failure, checkpoint_writes)
     return status
 

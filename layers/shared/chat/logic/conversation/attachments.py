@@ -207,11 +207,12 @@ def store_message(
     refs: Sequence[AttachmentRef],
     principal: Principal,
     claim: dict[str, Any] | None = None,
+    also: Sequence[dict[str, Any]] = (),
 ) -> Put:
     """Store a message item with its attachments (prepared for it), claiming them (and its
-    `client_id`, with ``claim``) in the same transaction; the copies go when it is not
-    stored. A repeated `client_id` is an outcome (``repeat``); a lost race for an
-    attachment a 422."""
+    `client_id`, with ``claim``) in the same transaction, with `also` (more items written
+    with it); the copies go when it is not stored. A repeated `client_id` is an outcome
+    (``repeat``); a lost race for an attachment a 422."""
     copies = [
         storage.object_key(item["room_id"], item["message_id"], ref["attachment_id"])
         for ref in refs
@@ -223,6 +224,7 @@ def store_message(
             room_id=item["room_id"],
             user_id=principal.user_id,
             claim=claim,
+            also=also,
         )
     except BaseException:
         _discard(copies)

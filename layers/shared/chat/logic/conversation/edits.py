@@ -1,6 +1,7 @@
-"""Editing and deleting messages. An edit changes only `content` and `edited_at` of the
-author's text message; a deletion leaves a tombstone (same id, author and time). Both are
-single conditional updates, so they never undo a concurrent reaction or each other."""
+"""Editing and deleting messages. An edit changes only `content`, `edited_at` and the
+mentions of the author's text message; a deletion leaves a tombstone (same id, author and
+time, no mentions). Both are single conditional updates, so they never undo a concurrent
+reaction or each other; the mention inboxes follow."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from chat.ids import now_iso
 from chat.logic import message_view
 from chat.logic.access import require_member
 from chat.logic.conversation import attachments
+from chat.logic.notifications import mentions, outbox
 from chat.logic.realtime import presence
 from chat.models import Message
 from chat.principal import Principal
@@ -25,11 +27,23 @@ def edit_message(principal: Principal, room_id: str, message_id: str, content: s
     """Replace the text of the caller's own text message. The message stays `text` whatever
     the new content says: an edit never becomes a bot command."""
     require_member(room_id, principal.user_id)
-    item = changes.edit_text(room_id, message_id, principal.username, content, now_iso())
-    if item is None:
+    mentioned = mentions.resolve(room_id, principal, content)
+    edit = changes.edit_text(
+        room_id,
+        message_id,
+        principal.username,
+        content,
+        now_iso(),
+        mentions=[member.username for member in mentioned],
+        mention_ids=[member.user_id for member in mentioned],
+    )
+    if edit is None:
         _explain_refused_edit(message_table.get_message(room_id, message_id))
-    message = message_view.as_message(item)
+    before, after = edit
+    newly_mentioned = mentions.edited(before, after)
+    message = message_view.as_message(after)
     presence.send_to_room(room_id, MessageUpdatedFrame.of(message))
+    outbox.message_edited(message, newly_mentioned)
     return message
 
 
@@ -75,7 +89,9 @@ def _tombstone(item: MessageItem) -> bool:
     room_id, message_id = item["room_id"], item["message_id"]
     if changes.tombstone(room_id, message_id) is None:
         return False
-    # The files go with the message (the tombstone no longer names them).
+    # The files go with the message (the tombstone no longer names them), and so do its
+    # mentions.
     attachments.delete_attachments_of(item)
+    mentions.deleted(item)
     presence.send_to_room(room_id, MessageDeletedFrame(room_id=room_id, message_id=message_id))
     return True

@@ -15,6 +15,11 @@ nothing, whoever comes first. The repeat is answered with the message stored bef
 read), pushed again to the sending socket alone, never to the room, and never handed to the
 bot again. Commands, replies and attachments, which read the room first anyway, look for
 the claim before the rest (rate limits, copies of files), so a repeat spends none of them.
+
+A message that names members (`@name`) costs two BatchGetItem calls more, before the store
+(chat.logic.notifications.mentions); their mention inbox entries are written in the store's
+transaction. Once the room has the message, a job goes to the notifications queue, while the
+room's last activity is written (the notifier, not the sender, waits for push services).
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ from chat.logic import message_view
 from chat.logic.access import require_member
 from chat.logic.bot import intake
 from chat.logic.conversation import attachments
-from chat.logic.realtime import presence
+from chat.logic.notifications import mentions, outbox
+from chat.logic.realtime import fanout, presence
 from chat.models import Message, is_bot_command
 from chat.observability import logger, metrics
 from chat.principal import Principal
@@ -82,12 +88,12 @@ def post_message(
         )
         if sent is not None:
             return _repeat(room_id, sent, connection_id)
-    message, refs = _draft(
+    message, refs, mentioned = _draft(
         principal, room_id, content, command, client_id, reply_to, attachment_ids
     )
     started = time.monotonic()
     with presence.prefetched_subscribers(room_id) as subscribers:
-        put = _store(principal, message, refs)
+        put = _store(principal, message, refs, mentioned)
     if put.outcome == "repeat":
         return _repeat(room_id, put.message_id, connection_id)
     if refs:
@@ -108,10 +114,12 @@ def _draft(
     client_id: str | None,
     reply_to: str | None,
     attachment_ids: Sequence[str],
-) -> tuple[Message, list[AttachmentRef]]:
-    """The message to store and its attachments, once every rule allows it."""
+) -> tuple[Message, list[AttachmentRef], list[mentions.Mentioned]]:
+    """The message to store, its attachments and the members it mentions, once every rule
+    allows it."""
     message_id = new_id()
     refs = _admit(principal, room_id, message_id, command, reply_to, attachment_ids)
+    mentioned = mentions.resolve(room_id, principal, content)
     message = Message(
         message_id=message_id,
         room_id=room_id,
@@ -122,8 +130,9 @@ def _draft(
         created_at=now_iso(),
         client_id=client_id,
         reply_to=reply_to,
+        mentions=[member.username for member in mentioned],
     )
-    return message, refs
+    return message, refs, mentioned
 
 
 def _text(content: str, *, has_attachments: bool) -> str:
@@ -157,23 +166,31 @@ def _admit(
     return attachments.prepare(principal, room_id, attachment_ids, message_id)
 
 
-def _store(principal: Principal, message: Message, refs: list[AttachmentRef]) -> message_table.Put:
+def _store(
+    principal: Principal,
+    message: Message,
+    refs: list[AttachmentRef],
+    mentioned: list[mentions.Mentioned],
+) -> message_table.Put:
     """Store the message if its author is a member (with its attachments, claimed in the
-    same transaction, and its `client_id`'s claim); NotFound for a non-member."""
+    same transaction, its `client_id`'s claim and its mentions' inbox entries); NotFound
+    for a non-member."""
     item = message_item(message)
     item["author_id"] = principal.user_id  # the by_author index: an account's messages
+    inbox = mentions.stored_with(item, mentioned)
     claim = (
         client_ids.claim(message.room_id, principal.user_id, message.client_id, message.message_id)
         if message.client_id
         else None
     )
     if refs:
-        put = attachments.store_message(item, refs, principal, claim)
+        put = attachments.store_message(item, refs, principal, claim, also=inbox)
     else:
-        put = message_table.put_member_message(item, principal.user_id, claim)
+        put = message_table.put_member_message(item, principal.user_id, claim, also=inbox)
     if put.outcome == "not_a_member":
         raise NotFound("Room not found")
     if put.outcome == "stored":
+        mentions.store_overflow(item)
         metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
     return put
 
@@ -217,16 +234,18 @@ def _announce(
     message: Message, subscribers: list[SubscriberItem], connection_id: str | None
 ) -> None:
     """Push the stored message to the room (and its sender's socket), then record the
-    room's last activity (room lists sort by it), off the path to the pushes: the message
-    is stored and pushed by then, so a failure there is logged, never reported to the
-    sender as a failed send."""
+    room's last activity (room lists sort by it) while the notifier's job is queued, off
+    the path to the pushes: the message is stored and pushed by then, so a failure there is
+    logged, never reported to the sender as a failed send."""
     frame = MessageFrame.of(message)
     room_id = message.room_id
     presence.send_to_room(room_id, frame, also_connection_id=connection_id, subscribers=subscribers)
+    queued = fanout.pool().submit(outbox.message_stored, message)
     try:
         touch_last_message(room_id, message.created_at)
     except Exception:
         logger.exception("could not record the room's last activity", extra={"room_id": room_id})
+    queued.result()  # it logs its own failure
 
 
 def check_reply_to(room_id: str, reply_to: str | None) -> None:

@@ -19,7 +19,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from chat.adapters.management_api import ConnectionGone, post_to_connection
 from chat.aws import PUSH_POOL_SIZE, thread_pool
-from chat.dal.items import SubscriberItem
+from chat.dal.items import SubscriberItem, UserConnectionItem
 from chat.frames import ServerFrame
 from chat.observability import capture_method, logger, metrics
 
@@ -37,8 +37,8 @@ class FanOut:
     expired: list[str] = field(default_factory=list)  # skipped: their token has expired
 
 
-def token_expired(subscriber: SubscriberItem, now: float) -> bool:
-    """Whether the token a subscribed connection opened with has expired."""
+def token_expired(subscriber: SubscriberItem | UserConnectionItem, now: float) -> bool:
+    """Whether the token a connection opened with has expired."""
     expires_at = subscriber.get("token_expires_at")
     return expires_at is not None and int(expires_at) <= now
 

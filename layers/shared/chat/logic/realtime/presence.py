@@ -8,6 +8,7 @@ is a disconnect, so every push that must honour that goes through `send_to_*` he
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, wait
 from contextlib import contextmanager
@@ -88,6 +89,17 @@ def send_to_room(
     return _forget_gone(result)
 
 
+def open_connections(user_id: str) -> list[str]:
+    """A user's open connections whose token is still valid, in any room or none: where
+    their own frames go (none: they are offline). One Query."""
+    now = time.time()
+    return [
+        connection["connection_id"]
+        for connection in connection_table.user_connections(user_id)
+        if not fanout.token_expired(connection, now)
+    ]
+
+
 @contextmanager
 def prefetched_subscribers(room_id: str) -> Iterator[Future[list[SubscriberItem]]]:
     """The room's subscribers, queried on the push pool while the caller does something
@@ -110,6 +122,7 @@ def connect(socket: Socket, principal: Principal) -> None:
         connected_at=now_iso(),
         expires_at=connection_table.expires_at(socket.connected_at),
         token_generation=principal.token_generation,
+        token_expires_at=principal.token_expires_at,
     )
     if principal.token_id:
         connection["token_id"] = principal.token_id

@@ -13,6 +13,7 @@ from chat.ids import new_id, now_iso
 from chat.logic import rate_limits
 from chat.logic.access import require_member, room_or_404
 from chat.logic.conversation import read_state
+from chat.logic.notifications import inbox, levels
 from chat.logic.rooms.join_codes import new_join_code
 from chat.logic.rooms.membership import membership
 from chat.logic.rooms.views import room_view, summary_fields
@@ -51,14 +52,25 @@ def create_room(principal: Principal, request: CreateRoomRequest) -> Room:
 
 
 def list_rooms(principal: Principal) -> RoomList:
+    """The caller's rooms, newest activity first, with their read state, unread mentions
+    (counted only where something is unread) and notification level."""
     rooms = room_table.get_rooms(room_table.room_ids_of_user(principal.user_id))
-    reads = read_state.read_states(principal, rooms)
+    memberships = read_state.my_memberships(principal, rooms)
+    reads = read_state.read_states(principal, rooms, memberships)
+    unread = [
+        (room_id, state.last_read_message_id)
+        for room_id, state in reads.items()
+        if state.unread_count > 0
+    ]
+    mention_counts = inbox.mention_counts(principal, unread)
     summaries = [
         RoomSummary(
             **summary_fields(room),
             last_message_at=room.get("last_message_at"),
             last_read_message_id=reads[room["room_id"]].last_read_message_id,
             unread_count=reads[room["room_id"]].unread_count,
+            mention_count=mention_counts.get(room["room_id"], 0),
+            notifications=levels.level_of(memberships.get(room["room_id"]), room["is_group"]),
         )
         for room in rooms
     ]
