@@ -190,6 +190,7 @@ def _environment(port: int) -> dict[str, str]:
         "DEFAULT_BOT_MODEL": "gemini-2.5-flash",
         "WEBSOCKET_MANAGEMENT_URL": f"{endpoint}/v1",
         "BOT_QUEUE_URL": f"{endpoint}/123456789012/BotCommandsQueue.fifo",
+        "FANOUT_QUEUE_URL": f"{endpoint}/123456789012/FanoutQueue.fifo",
     }
 
 

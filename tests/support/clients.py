@@ -169,7 +169,8 @@ class Sockets:
     """The management API's HTTP endpoint, played in-process: the real management client
     (chat.aws.ManagementApi) signs and sends each request to it. It records every
     PostToConnection and DeleteConnection, checks each is SigV4-signed for execute-api,
-    and answers 410 Gone, 403 Forbidden or 500 for connections marked so (moto never does)."""
+    and answers 410 Gone, 403 Forbidden, 500 or 429 (the account's rate) for connections
+    marked so (moto never does)."""
 
     def __init__(self, management_client: Any) -> None:
         self.sent: dict[str, list[dict[str, Any]]] = {}
@@ -177,6 +178,7 @@ class Sockets:
         self.gone: set[str] = set()
         self.forbidden: set[str] = set()
         self.failing: set[str] = set()
+        self.throttled: set[str] = set()
         management_client.http = self
 
     def send(self, request: Any) -> AWSResponse:
@@ -189,6 +191,7 @@ class Sockets:
             (self.gone, 410, "GoneException"),
             (self.forbidden, 403, "ForbiddenException"),
             (self.failing, 500, "InternalServerErrorException"),
+            (self.throttled, 429, "LimitExceededException"),
         ):
             if connection_id in marked:
                 body = json.dumps({"message": code}).encode()

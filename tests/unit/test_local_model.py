@@ -62,6 +62,7 @@ def test_functions_get_globals_layers_and_resolved_environment(model):
         "BotWorkerFunction",
         "SearchFunction",
         "SearchIndexerFunction",
+        "FanoutFunction",
     }
     auth = model.functions["AuthFunction"]
     assert auth.name == "stack-AuthFunction"
@@ -125,13 +126,19 @@ def test_websocket_routes_and_sqs_sources_read_beside_sam_cli(model):
     assert authorizer.identity_sources == ["route.request.querystring.token"]
     assert authorizer.authorizer_id == "ref-WebSocketAuthorizer"
     assert [key for key, route in ws.routes.items() if route.authorizer] == ["$connect"]
-    (source,) = model.sqs_sources
+    source, fanout = sorted(model.sqs_sources, key=lambda s: s.function)
     assert (source.function, source.queue_logical_id, source.queue_url) == (
         "BotWorkerFunction",
         "BotCommandsQueue",
         "ref-BotCommandsQueue",
     )
     assert (source.fifo, source.batch_size, source.report_batch_item_failures) == (True, 1, True)
+    assert (fanout.function, fanout.queue_logical_id, fanout.fifo) == (
+        "FanoutFunction",
+        "FanoutQueue",
+        True,
+    )
+    assert (fanout.batch_size, fanout.maximum_concurrency) == (1, 50)
 
 
 def test_stream_sources_are_read_from_the_functions_dynamodb_events(model):

@@ -55,6 +55,8 @@ EXPECTED = {
         "MembershipsTable/index/by_user": {"Query"},
     },
     "SearchIndexerFunction": {"SearchIndexTable": {"BatchWriteItem"}},
+    # shard markers (UpdateItem, PutItem); gone connections and their presence
+    "FanoutFunction": {"ConnectionsTable": {"UpdateItem", "PutItem", "Query", "BatchWriteItem"}},
 }  # fmt: skip
 
 

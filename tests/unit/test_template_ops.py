@@ -170,7 +170,7 @@ def _log_group(value: Any) -> dict[str, Any]:
 
 def test_every_function_logs_to_its_own_group_with_the_retention_parameter():
     functions = of_type("AWS::Lambda::Function")
-    assert len(functions) == 8
+    assert len(functions) == 9
     groups = set()
     for name, function in functions.items():
         group = function["Properties"]["LoggingConfig"]["LogGroup"]
@@ -342,7 +342,7 @@ def test_custom_metric_alarms_match_what_the_functions_emit():
         f["Properties"]["Environment"]["Variables"]["POWERTOOLS_METRICS_FUNCTION_NAME"]
         for f in resources_of_type(SOURCE, "AWS::Serverless::Function").values()
     }
-    assert len(function_names) == 8  # one distinct `function` dimension each
+    assert len(function_names) == 9  # one distinct `function` dimension each
     custom = [m for a in of_type("AWS::CloudWatch::Alarm").values() for m in _metrics(a)]
     custom = [m for m in custom if not str(m[0]).startswith("AWS/")]
     assert custom
@@ -452,6 +452,9 @@ def test_the_dashboard_has_the_widgets_the_operations_page_describes():
         "Search: queries, index reads, p95 (ms)",
         "Search indexer: iterator age (ms)",
         "Search indexer: changes, postings, failures",
+        "Big rooms: shards and pushes",
+        "Big rooms: fan-out queue",
+        "Big rooms: bot send pacing",
     } == titles
     operations = OPERATIONS.read_text()
     for title in titles:

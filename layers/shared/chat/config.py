@@ -32,6 +32,8 @@ FunctionSetting = Literal[
     "attachments_table",
     "attachments_bucket",
     "search_index_table",
+    "fanout_queue_url",
+    "big_rooms_parameter",
 ]
 
 
@@ -69,6 +71,18 @@ class Settings(BaseModel):
     attachments_table: str | None = None
     attachments_bucket: str | None = None
     search_index_table: str | None = None
+    # Big rooms (docs/big-rooms.md): the functions that push to rooms get the fan-out queue;
+    # a room with more recipients than the threshold is pushed to in shards of this size.
+    fanout_queue_url: str | None = None
+    fanout_shard_threshold: int = Field(default=250, ge=1)
+    fanout_shard_size: int = Field(default=250, ge=1, le=1000)
+    # The account's send budget (API Gateway requests per second, pushes included), shared
+    # by the bot answers that may stream at once.
+    send_budget_per_second: int = Field(default=10_000, ge=1)
+    bot_worker_max_concurrency: int = Field(default=5, ge=1)
+    # The bot worker reads the four settings above from this SSM parameter instead
+    # (chat.adapters.big_rooms_settings).
+    big_rooms_parameter: str | None = None
 
     def table_name(self, table: Table) -> str:
         """The DynamoDB table name of a logical table."""

@@ -1,0 +1,101 @@
+"""A frame to a room's connections, however many: pushed by the caller, or, in a big room,
+partly by the fan-out function through the fan-out queue (docs/big-rooms.md).
+
+``send`` plans the broadcast (chat.logic.realtime.shards): up to the threshold every push is
+the caller's, as in any room; above it the caller queues the other buckets' shards (on the
+push pool, while it pushes) and pushes bucket 0 itself. A shard SQS did not take is pushed
+by the caller too: a frame is never dropped for the queue's sake.
+
+``deliver`` is the fan-out function's part: one queued shard, pushed at most once however
+often SQS hands it over (its marker, chat.dal.fanout_shards). Pushes API Gateway throttled
+(the account's send rate), and what is left when the invocation nears its end, are not
+dropped: the shard is left pending with those connections and its record fails (the
+caller raises ``ShardIncomplete`` once the gone connections are dealt with); it comes back after a growing delay (2, 4, 8 … s) and pushes only them. The
+bucket's later frames wait in its message group meanwhile, so each connection still gets
+its frames in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from chat.adapters import big_rooms_settings, fanout_queue
+from chat.dal import fanout_shards
+from chat.frames import ServerFrame
+from chat.ids import new_id
+from chat.logic.realtime import fanout, shards
+from chat.observability import metrics
+from chat.queued_shard import QueuedShard
+
+SLICE = 4 * fanout.PUSH_POOL_SIZE  # pushes between two looks at the clock
+# A slice takes at most a few seconds (two attempts of a push, each with its timeouts):
+# with less time left, the rest of a shard is left for the record's next delivery.
+STOP_BEFORE_SECONDS = 15.0
+
+
+class ShardIncomplete(Exception):
+    """Some of a shard's connections are still to be pushed: its record must come back."""
+
+
+def send(
+    room_id: str, connection_ids: Sequence[str], frame: ServerFrame, *, first: str | None = None
+) -> fanout.FanOut:
+    """Push a frame to a room's connections (``first``, a sender's socket, first), in
+    shards through the queue above the threshold; what became of the pushes made here, and
+    how many were handed to the queue."""
+    if not fanout_queue.available():
+        return fanout.to_connections([first, *connection_ids] if first else connection_ids, frame)
+    config = big_rooms_settings.current()
+    data = frame.encode()
+    plan = shards.plan(
+        connection_ids,
+        threshold=config.fanout_shard_threshold,
+        shard_size=config.fanout_shard_size,
+        first=first,
+    )
+    if not plan.shards:
+        return fanout.push(plan.inline, data)
+    broadcast_id = new_id()
+    queued = [
+        QueuedShard(f"{broadcast_id}.{bucket}", room_id, bucket, tuple(ids), data)
+        for bucket, ids in plan.shards.items()
+    ]
+    queueing = fanout.pool().submit(fanout_queue.send, queued)
+    result = fanout.push(plan.inline, data)
+    unsent = queueing.result()
+    metrics.add_metric(
+        name="FanoutShardsQueued", unit=MetricUnit.Count, value=len(queued) - len(unsent)
+    )
+    result.queued = plan.queued - sum(len(s.connection_ids) for s in unsent)
+    result.recipients += result.queued
+    for shard in unsent:
+        result.add(fanout.push(shard.connection_ids, data))
+    return result
+
+
+def deliver(shard: QueuedShard, time_left: Callable[[], float]) -> fanout.FanOut | None:
+    """Push a queued shard unless it was pushed already (None then); ``time_left``: seconds
+    left in the invocation. The result's ``queued`` counts the connections left pending for
+    the record's next delivery (throttled, or no time left)."""
+    claim = fanout_shards.claim(shard.shard_id, lease_seconds=time_left())
+    if not claim.claimed:
+        metrics.add_metric(name="FanoutShardsSkipped", unit=MetricUnit.Count, value=1)
+        return None
+    ids = list(shard.connection_ids) if claim.remaining is None else claim.remaining
+    result = fanout.FanOut()
+    left: list[str] = []
+    for start in range(0, len(ids), SLICE):
+        if time_left() < STOP_BEFORE_SECONDS:
+            left = ids[start:]
+            break
+        result.add(fanout.push(ids[start : start + SLICE], shard.frame))
+    left = result.throttled + left
+    if left:
+        fanout_shards.suspend(shard.shard_id, left)
+        result.queued = len(left)
+        return result
+    fanout_shards.finish(shard.shard_id)
+    metrics.add_metric(name="FanoutShardsPushed", unit=MetricUnit.Count, value=1)
+    return result

@@ -1,0 +1,312 @@
+"""Big rooms: a frame for more connections than the threshold goes partly through the fan-out
+queue and FanoutFunction (docs/big-rooms.md). The threshold and shard size are lowered so
+that a room of a few sockets is big."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+from chat.adapters import big_rooms_settings
+from chat.config import settings
+from chat.dal import connections
+from chat.dal.tables import table
+from local.template import load_template
+from tests.support.clients import RestClient, Sockets, WebSocketClient, handler_of
+from tests.support.cloudformation import parameter_value
+from tests.support.events import LambdaContext, sqs_event
+
+THRESHOLD, SHARD_SIZE = 3, 2
+
+
+def shard_settings(threshold: int, shard_size: int = SHARD_SIZE) -> None:
+    """The template's big-room parameters set so (as the stack's BigRoomsSettings and the
+    functions' environment would have them)."""
+    value = parameter_value(
+        load_template(),
+        "BigRoomsSettings",
+        {"FanoutShardThreshold": str(threshold), "FanoutShardSize": str(shard_size)},
+    )
+    boto3.client("ssm").put_parameter(
+        Name=os.environ["BIG_ROOMS_PARAMETER"], Type="String", Value=value, Overwrite=True
+    )
+    os.environ["FANOUT_SHARD_THRESHOLD"] = str(threshold)
+    os.environ["FANOUT_SHARD_SIZE"] = str(shard_size)
+    settings.cache_clear()
+    big_rooms_settings.forget()
+
+
+@pytest.fixture
+def big(monkeypatch: pytest.MonkeyPatch, stack: dict[str, Any]) -> dict[str, Any]:
+    """A room is big from THRESHOLD + 1 recipients on."""
+    monkeypatch.setenv("FANOUT_SHARD_THRESHOLD", str(THRESHOLD))  # restored after the test
+    monkeypatch.setenv("FANOUT_SHARD_SIZE", str(SHARD_SIZE))
+    shard_settings(THRESHOLD)
+    return stack
+
+
+@pytest.fixture
+def crowd(big, room_with, connect):
+    """A room of seven people, each with a socket subscribed to it."""
+    names = [f"fan{i}" for i in range(7)]
+    room, tokens = room_with(*names)
+    clients = {}
+    for name in names:
+        client = connect(tokens[name])
+        assert client.send({"type": "join", "room_id": room["room_id"]}) == 200
+        clients[name] = client
+    drain(big)  # the joins' presence frames, sharded too
+    sockets = clients[names[0]].sockets
+    sockets.clear()
+    return room, tokens, clients
+
+
+# ------------------------------------------------------------------------------ the queue
+def receive(stack: dict[str, Any]) -> list[dict[str, Any]]:
+    """The shards the event source (BatchSize 1) would hand over now: the first waiting
+    message of each message group. SQS may return a group's next messages in the same
+    receive; they wait here (visible again) until the one before them is done."""
+    sqs = boto3.client("sqs")
+    first: dict[str, dict[str, Any]] = {}
+    later: list[dict[str, Any]] = []
+    while batch := sqs.receive_message(
+        QueueUrl=stack["fanout_url"],
+        MaxNumberOfMessages=10,
+        MessageAttributeNames=["All"],
+        AttributeNames=["All"],
+    ).get("Messages", []):
+        for message in batch:
+            group = message["Attributes"]["MessageGroupId"]
+            if group in first:
+                later.append(message)
+            else:
+                first[group] = message
+    for message in later:
+        sqs.change_message_visibility(
+            QueueUrl=stack["fanout_url"],
+            ReceiptHandle=message["ReceiptHandle"],
+            VisibilityTimeout=0,
+        )
+    return list(first.values())
+
+
+def invoke(stack: dict[str, Any], records: list[dict[str, Any]], *, delete: bool = True) -> list:
+    """FanoutFunction on one record at a time, as its event source (BatchSize 1) runs it;
+    succeeded records are deleted. Returns the failed records' ids."""
+    sqs = boto3.client("sqs")
+    arn = sqs.get_queue_attributes(QueueUrl=stack["fanout_url"], AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    failed = []
+    for record in records:
+        try:
+            response = handler_of("FanoutFunction")(
+                sqs_event([record], arn), LambdaContext("FanoutFunction", 30_000)
+            )
+            failed += [item["itemIdentifier"] for item in response["batchItemFailures"]]
+        except BatchProcessingError:
+            failed.append(record["MessageId"])
+        if delete and record["MessageId"] not in failed:
+            sqs.delete_message(QueueUrl=stack["fanout_url"], ReceiptHandle=record["ReceiptHandle"])
+    return failed
+
+
+def drain(stack: dict[str, Any]) -> int:
+    """Push every shard on the queue, round after round (a FIFO group hands over its next
+    message once the one before is done); the number of records handled."""
+    handled = 0
+    while records := receive(stack):
+        assert invoke(stack, records) == []
+        handled += len(records)
+    return handled
+
+
+def frames_of(sockets: Sockets, client: WebSocketClient, frame_type: str) -> list[dict]:
+    return sockets.frames(client.connection_id, frame_type)
+
+
+def post(rest: RestClient, room: dict, token: str, content: str) -> dict:
+    result = rest.post(f"/rooms/{room['room_id']}/messages", {"content": content}, token=token)
+    assert result.status == 201, result.body
+    return result.body
+
+
+# ------------------------------------------------------------------------------ tests
+def test_a_message_to_a_big_room_reaches_every_socket_once_through_the_shards(
+    big, crowd, rest, sockets
+):
+    room, _, clients = crowd
+    # When fan0 sends over the WebSocket (its own socket gets the ack)
+    sender = clients["fan0"]
+    assert sender.send({"type": "message", "room_id": room["room_id"], "content": "hi all"}) == 200
+    # Then the sender's function pushed to its own socket and bucket 0 ...
+    assert len(frames_of(sockets, sender, "message")) == 1
+    inline = {c.connection_id for c in clients.values() if frames_of(sockets, c, "message")}
+    # ... and queued the other buckets: 7 sockets in ceil(7 / 2) = 4 buckets
+    shards = receive(big)
+    bodies = [json.loads(record["Body"]) for record in shards]
+    queued = [c for body in bodies for c in body["connections"]]
+    assert sorted(inline | set(queued)) == sorted(c.connection_id for c in clients.values())
+    assert not inline & set(queued)
+    assert {body["bucket"] for body in bodies} <= {1, 2, 3}
+    assert {r["Attributes"]["MessageGroupId"] for r in shards} == {
+        f"{room['room_id']}.{body['bucket']}" for body in bodies
+    }
+    # When the fan-out function pushes them
+    assert invoke(big, shards) == []
+    # Then every socket has the message exactly once, the same frame whichever path it took
+    received = {name: frames_of(sockets, c, "message") for name, c in clients.items()}
+    assert all(len(frames) == 1 for frames in received.values()), received
+    assert len({json.dumps(frames[0], sort_keys=True) for frames in received.values()}) == 1
+    assert received["fan3"][0]["content"] == "hi all"
+    assert receive(big) == []
+
+
+def test_a_small_room_and_a_big_room_get_the_same_frame(big, crowd, rest, sockets, monkeypatch):
+    room, tokens, clients = crowd
+    frames = []
+    for threshold in (1000, THRESHOLD):  # the direct path, then the sharded one
+        shard_settings(threshold)
+        sockets.clear()
+        post(rest, room, tokens["fan1"], "same words")
+        queued = drain(big)
+        assert (queued > 0) == (threshold == THRESHOLD)
+        per_socket = [frames_of(sockets, c, "message") for c in clients.values()]
+        assert all(len(f) == 1 for f in per_socket)
+        frames.append(per_socket[-1][0])
+    direct, sharded = (
+        {k: v for k, v in f.items() if k not in ("message_id", "created_at")} for f in frames
+    )
+    assert direct == sharded
+
+
+def test_each_socket_gets_a_big_rooms_frames_in_order(big, crowd, rest, sockets):
+    room, tokens, clients = crowd
+    for index in range(4):
+        post(rest, room, tokens["fan1"], f"number {index}")
+    # each bucket's four shards are one message group: handed over one after the other
+    assert drain(big) > 0
+    for client in clients.values():
+        contents = [f["content"] for f in frames_of(sockets, client, "message")]
+        assert contents == [f"number {i}" for i in range(4)]
+
+
+def test_a_shard_handed_over_again_is_not_pushed_again(big, crowd, rest, sockets):
+    room, tokens, clients = crowd
+    post(rest, room, tokens["fan1"], "once only")
+    shards = receive(big)
+    # SQS hands every shard over twice (it may: a batch that failed after the shard was
+    # pushed comes back, or a message is delivered twice)
+    assert invoke(big, shards, delete=False) == []
+    assert invoke(big, shards) == []
+    for client in clients.values():
+        assert len(frames_of(sockets, client, "message")) == 1
+
+
+def marker(shard_id: str, state: str, lease_from_now: int) -> None:
+    """Given: a shard's marker as another invocation left it."""
+    table("connections").put_item(
+        Item={
+            "pk": f"SHARD#{shard_id}",
+            "sk": "SHARD",
+            "state": state,
+            "lease_until": int(time.time()) + lease_from_now,
+            "expires_at": int(time.time()) + 3600,
+        }
+    )
+
+
+def test_a_shard_whose_pusher_died_is_pushed_again(big, crowd, rest, sockets):
+    room, tokens, clients = crowd
+    post(rest, room, tokens["fan1"], "at least once")
+    shards = receive(big)
+    for record in shards:  # claimed, then the invocation died (its lease ran out)
+        marker(json.loads(record["Body"])["shard_id"], "claimed", -1)
+    assert invoke(big, shards) == []
+    for client in clients.values():
+        assert len(frames_of(sockets, client, "message")) == 1
+
+
+def test_a_shard_being_pushed_elsewhere_is_skipped(big, crowd, rest, sockets):
+    room, tokens, clients = crowd
+    post(rest, room, tokens["fan1"], "concurrently")
+    shards = receive(big)
+    inline = [c for c in clients.values() if frames_of(sockets, c, "message")]
+    for record in shards:  # another invocation holds it (its lease still runs)
+        marker(json.loads(record["Body"])["shard_id"], "claimed", 60)
+    assert invoke(big, shards) == []
+    assert [c for c in clients.values() if frames_of(sockets, c, "message")] == inline
+
+
+def test_gone_connections_in_a_shard_are_cleaned_up_and_announced(big, crowd, rest, sockets):
+    room, tokens, clients = crowd
+    post(rest, room, tokens["fan1"], "who is still here")
+    shards = receive(big)
+    queued = [c for body in shards for c in json.loads(body["Body"])["connections"]]
+    gone = next(name for name, c in clients.items() if c.connection_id == queued[0])
+    sockets.gone.add(clients[gone].connection_id)  # API Gateway answers 410 (moto never does)
+    sockets.clear()
+    assert invoke(big, shards) == []
+    # The gone connection is forgotten (its subscription too) ...
+    subscribed = {s["connection_id"] for s in connections.room_subscribers(room["room_id"])}
+    assert subscribed == {c.connection_id for n, c in clients.items() if n != gone}
+    # ... and, its user's last socket, the others hear them go offline (through the shards)
+    drain(big)
+    for name, client in clients.items():
+        offline = [
+            f
+            for f in frames_of(sockets, client, "presence")
+            if f["username"] == gone and f["status"] == "offline"
+        ]
+        assert len(offline) == (0 if name == gone else 1), name
+
+
+def test_throttled_pushes_are_pushed_again_later_alone_and_in_order(big, crowd, rest, sockets):
+    room, tokens, clients = crowd
+    post(rest, room, tokens["fan1"], "first")
+    post(rest, room, tokens["fan1"], "second")
+    shards = receive(big)  # each group's first: the shards of "first"
+    queued = [c for body in shards for c in json.loads(body["Body"])["connections"]]
+    throttled = set(queued[:2])
+    sockets.throttled |= throttled  # API Gateway answers 429: the account's rate
+    # The shards with throttled pushes fail (their records come back), the others are done
+    failed = invoke(big, shards)
+    assert failed and all(
+        set(json.loads(r["Body"])["connections"]) & throttled
+        for r in shards
+        if r["MessageId"] in failed
+    )
+    assert all(not sockets.sent.get(c) for c in throttled)
+    assert all(len(sockets.sent[c]) == 1 for c in queued if c not in throttled)
+    # When the records come back (the throttle over), only the throttled ones are pushed,
+    # and "second" follows "first" on every socket
+    sockets.throttled.clear()
+    boto3_sqs = boto3.client("sqs")
+    for record in shards:
+        if record["MessageId"] in failed:
+            boto3_sqs.change_message_visibility(
+                QueueUrl=big["fanout_url"],
+                ReceiptHandle=record["ReceiptHandle"],
+                VisibilityTimeout=0,
+            )
+    drain(big)
+    for client in clients.values():
+        contents = [f["content"] for f in frames_of(sockets, client, "message")]
+        assert contents == ["first", "second"], client.connection_id
+
+
+def test_a_shard_the_queue_refuses_is_pushed_by_the_sender(big, crowd, rest, sockets, monkeypatch):
+    from chat.adapters import fanout_queue
+
+    room, tokens, clients = crowd
+    monkeypatch.setattr(fanout_queue, "send", lambda shards: list(shards))
+    post(rest, room, tokens["fan1"], "no queue today")
+    assert receive(big) == []
+    for client in clients.values():
+        assert len(frames_of(sockets, client, "message")) == 1
