@@ -4,8 +4,10 @@ that a room of a few sockets is big."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import threading
 import time
 from typing import Any
 
@@ -17,6 +19,7 @@ from chat.adapters import big_rooms_settings
 from chat.config import settings
 from chat.dal import connections
 from chat.dal.tables import table
+from local.fake_gemini import Reply
 from local.template import load_template
 from tests.support.clients import RestClient, Sockets, WebSocketClient, handler_of
 from tests.support.cloudformation import parameter_value
@@ -310,3 +313,127 @@ def test_a_shard_the_queue_refuses_is_pushed_by_the_sender(big, crowd, rest, soc
     assert receive(big) == []
     for client in clients.values():
         assert len(frames_of(sockets, client, "message")) == 1
+
+
+# ------------------------------------------------------------------------------ bot answers
+API_KEY = "AIzaROOM-key-for-the-big-room-tests-01"
+
+
+@pytest.fixture
+def keyed_crowd(big, gemini, register, rest, connect):
+    """Seven people, a socket each, in a room with its own Gemini key."""
+    names = [f"fan{i}" for i in range(7)]
+    tokens = {name: register(name) for name in names}
+    room = rest.post(
+        "/rooms", {"name": "stadium", "gemini_api_key": API_KEY}, token=tokens[names[0]]
+    ).body
+    for name in names[1:]:
+        assert rest.post("/rooms/join", {"code": room["code"]}, token=tokens[name]).status == 200
+    clients = {}
+    for name in names:
+        clients[name] = connect(tokens[name])
+        assert clients[name].send({"type": "join", "room_id": room["room_id"]}) == 200
+    drain(big)
+    return room, tokens, clients
+
+
+class Timed:
+    """Records when the management API was asked for each bot frame (monotonic clock)."""
+
+    def __init__(self, sockets: Sockets) -> None:
+        self.sockets = sockets
+        self.pushes: list[tuple[float, str, dict]] = []
+        self._send = sockets.send
+        sockets.send = self.send  # type: ignore[method-assign]
+
+    def send(self, request: Any) -> Any:
+        response = self._send(request)
+        if request.method == "POST" and response.status_code == 200:
+            frame = json.loads(request.body)
+            if frame["type"] in ("bot_stream", "typing"):
+                connection_id = request.url.rsplit("/", 1)[-1]
+                self.pushes.append((time.monotonic(), connection_id, frame))
+        return response
+
+
+def answer_now(stack: dict[str, Any], rest: RestClient, room: dict, token: str) -> dict:
+    """Post a command and run the worker on it, as its queue's event source would."""
+    command = post(rest, room, token, "@bot tell everyone")
+    sqs = boto3.client("sqs")
+    records = sqs.receive_message(
+        QueueUrl=stack["queue_url"], MaxNumberOfMessages=10, AttributeNames=["All"]
+    )["Messages"]
+    arn = sqs.get_queue_attributes(QueueUrl=stack["queue_url"], AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    response = handler_of("BotWorkerFunction")(
+        sqs_event(records, arn), LambdaContext("BotWorkerFunction", 120_000)
+    )
+    assert response["batchItemFailures"] == []
+    return command
+
+
+def streams(sockets: Sockets, clients: dict[str, WebSocketClient]) -> dict[str, str]:
+    """Each socket's answer as its chunks put it together (checked whole and in order)."""
+    texts = {}
+    for name, client in clients.items():
+        frames = frames_of(sockets, client, "bot_stream")
+        chunks = [f for f in frames if not f["is_complete"]]
+        assert [f["seq"] for f in chunks] == list(range(len(chunks))), name
+        (final,) = [f for f in frames if f["is_complete"]]
+        texts[name] = "".join(f["chunk"] for f in chunks)
+        assert texts[name] == final["full_response"], name
+    return texts
+
+
+def test_a_bot_answer_in_a_big_room_keeps_to_its_share_of_the_send_budget(
+    big, keyed_crowd, gemini, rest, sockets, monkeypatch
+):
+    from chat.logic.bot import pacing
+
+    room, tokens, clients = keyed_crowd
+    # Given a room of 7 counts as big, and an answer's share is 14 pushes a second
+    monkeypatch.setattr(pacing, "PACED_ABOVE", 3)
+    value = parameter_value(
+        load_template(),
+        "BigRoomsSettings",
+        {
+            "FanoutShardThreshold": str(THRESHOLD),
+            "FanoutShardSize": str(SHARD_SIZE),
+            "SendBudgetPerSecond": "14",
+            "BotWorkerMaxConcurrency": "2",  # the smallest the template allows
+        },
+    )
+    boto3.client("ssm").put_parameter(
+        Name=os.environ["BIG_ROOMS_PARAMETER"], Type="String", Value=value, Overwrite=True
+    )
+    big_rooms_settings.forget()
+    gemini.script(Reply(tokens=60, seconds=2.0, words_per_event=1))
+    timed = Timed(sockets)
+    # When the bot answers (its frames 7 / 7 = 1 s apart at most; the spacing is 1 s)
+    answer_now(big, rest, room, tokens["fan1"])
+    drain(big)
+    # Then the frames pushed by the worker itself are spaced by 1 s (7 pushes a frame at 7 a
+    # second), the contract's most
+    worker_side = {cid for _, cid, _ in timed.pushes[:1]}
+    times = sorted({t for t, cid, _ in timed.pushes if cid in worker_side})
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert gaps and min(gaps) >= 0.95, gaps
+    # and every socket has the whole answer, once, in order
+    texts = streams(sockets, clients)
+    assert len(set(texts.values())) == 1 and len(next(iter(texts.values())).split()) == 60
+    frames = frames_of(sockets, clients["fan0"], "bot_stream")
+    assert len(frames) <= 2.0 / 1.0 + 3  # fewer, longer chunks than the 0.1 s window's ~20
+
+
+def test_throttled_bot_pushes_back_off_and_leave_no_gap(big, keyed_crowd, gemini, rest, sockets):
+    room, tokens, clients = keyed_crowd
+    shard_settings(1000)  # a small room: the worker pushes to every socket itself
+    gemini.script(Reply(tokens=40, seconds=1.5, words_per_event=1))
+    victim = clients["fan3"].connection_id
+    sockets.throttled.add(victim)  # API Gateway throttles this socket's pushes for a while
+    threading.Timer(0.8, sockets.throttled.discard, args=(victim,)).start()
+    answer_now(big, rest, room, tokens["fan1"])
+    texts = streams(sockets, clients)
+    assert len(set(texts.values())) == 1  # the throttled socket has the whole answer too
+    assert len(texts["fan3"].split()) == 40

@@ -124,7 +124,9 @@ class Answer:
         ``room_model``: the key and the model are the room's own (a failure they cause is
         then the room's to fix, chat.logic.bot.failures)."""
         self.feed.set_typing(True)
-        reader = AnswerReader(self.transcript, self.feed.send, self.checkpoint, budget.BUDGET)
+        reader = AnswerReader(
+            self.transcript, self.feed.send, self.checkpoint, budget.BUDGET, self.feed.pacer
+        )
         try:
             with reader:
                 usage = self._call_model(reader, api_key, model, model_input, deadline)

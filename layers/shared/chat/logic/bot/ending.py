@@ -48,8 +48,9 @@ def end_answer(
         return "duplicate"
     if failure is not None:
         feed.push(transcript.error_frame(failure.code, failure.message))
-    else:
-        feed.push(transcript.final_frame(stopped=status == "stopped"))
+    else:  # a stop's last frame does not wait for a big room's pace (the contract's 2 s)
+        stopped = status == "stopped"
+        feed.push(transcript.final_frame(stopped=stopped), urgent=stopped)
     _typing_off(feed)
     _metrics(feed, status, failure, checkpoint_writes)
     return status
