@@ -191,6 +191,9 @@ def _environment(port: int) -> dict[str, str]:
         "WEBSOCKET_MANAGEMENT_URL": f"{endpoint}/v1",
         "BOT_QUEUE_URL": f"{endpoint}/123456789012/BotCommandsQueue.fifo",
         "FANOUT_QUEUE_URL": f"{endpoint}/123456789012/FanoutQueue.fifo",
+        # The direct path (every push by the handler), at both sizes: a big room's sharded
+        # path is bench/big_room.py's.
+        "FANOUT_SHARD_THRESHOLD": "100000",
     }
 
 

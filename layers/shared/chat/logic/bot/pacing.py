@@ -6,8 +6,8 @@ every room included. One answer's share is that budget over the answers that may
 once (``BotWorkerMaxConcurrency``). In a room of more than 100 subscriptions (the contract
 lets frames come up to 1 s apart there) the answer's frames are spaced so that frames ×
 subscribers per second stays within the share: ``subscribers / share`` seconds apart, at
-least the coalescer's own window, at most 1 s. Above ``share`` subscribers even 1 s is too
-often; the answer then takes more than its share (``over_share``: the deployment needs a
+least the coalescer's own window, at most 1 s (0.98 s, for the pushes' own jitter). Above
+``share`` subscribers even 1 s is too often; the answer then takes more than its share (``over_share``: the deployment needs a
 bigger budget, docs/big-rooms.md).
 
 When pushes are throttled anyway (API Gateway answered 429: other rooms, other answers), the
@@ -25,6 +25,9 @@ from dataclasses import dataclass
 
 PACED_ABOVE = 100  # subscriptions; at most, frames come as fast as the coalescer makes them
 MAX_SPACING = 1.0  # seconds between two frames the contract allows in a paced room
+# Spacing at most this: a frame's pushes begin a few milliseconds after its turn (the
+# subscriber Query, the loop's wake-up), and must still come within the contract's 1 s.
+LONGEST_SPACING = 0.98
 MAX_BACKOFF = 4.0  # throttled: the spacing grows up to this many times
 
 
@@ -33,7 +36,7 @@ def frame_spacing(recipients: int, share: float, base_window: float) -> float:
     second (0: as fast as the coalescer goes, in a room of at most 100)."""
     if recipients <= PACED_ABOVE:
         return 0.0
-    return min(MAX_SPACING, max(base_window, recipients / share))
+    return min(LONGEST_SPACING, max(base_window, recipients / share))
 
 
 @dataclass
@@ -66,14 +69,16 @@ class SendPacer:
         """Seconds until the next frame may go."""
         return max(0.0, self.next_at - self.clock())
 
-    def sent(self, recipients: int, throttled: int = 0) -> bool:
+    def sent(self, recipients: int, throttled: int = 0, *, at: float | None = None) -> bool:
         """A frame went to ``recipients`` connections, ``throttled`` of them refused for the
-        account's rate; True if that made the pacer back off."""
+        account's rate; ``at``: when its pushes began (default: now), from which the next
+        frame's turn counts. True if that made the pacer back off."""
+        began = self.clock() if at is None else at
         self.recipients = recipients
         backed_off = bool(throttled) and self.backoff < MAX_BACKOFF
         if throttled:
             self.backoff = min(MAX_BACKOFF, self.backoff * 2)
         else:
             self.backoff = max(1.0, self.backoff / 2)
-        self.next_at = max(self.next_at, self.clock()) + self.spacing()
+        self.next_at = max(self.next_at, began) + self.spacing()
         return backed_off

@@ -8,7 +8,8 @@ that must go at once (``urgent``: the last frame of a stopped answer, the contra
 Connections API Gateway throttled are pushed the frame again after the (longer) spacing, up
 to ``THROTTLE_RETRIES`` times, before the next frame: the answer slows down and coalesces
 more rather than leave a gap in anyone's stream. (The fan-out queue retries its own shards'
-throttled pushes.)
+throttled pushes.) In a room big enough for the fan-out queue, a frame's pushes are spread
+over the time to the next frame (chat.logic.realtime.broadcast), not sent in one burst.
 """
 
 from __future__ import annotations
@@ -52,14 +53,16 @@ class RoomFeed:
     def push(self, frame: ServerFrame, *, urgent: bool = False) -> None:
         if not urgent:
             time.sleep(self.pacer.wait())
+        began = self.pacer.clock()
+        spread = 0.0 if urgent else self.pacer.spacing()  # over the time to the next frame
         try:
-            result = presence.send_to_room(self.transcript.room_id, frame)
+            result = presence.send_to_room(self.transcript.room_id, frame, spread=spread)
         except Exception as exc:
             log_unexpected("bot frame push failed", exc)
             metrics.add_metric(name="BotPushFailures", unit=MetricUnit.Count, value=1)
             return
         self.frames += result.delivered + result.queued
-        self._paced_sent(result.recipients, result.throttled)
+        self._paced_sent(result.recipients, result.throttled, began)
         if result.throttled:
             self._push_again(frame, result.throttled)
 
@@ -73,15 +76,15 @@ class RoomFeed:
                 log_unexpected("bot frame push failed", exc)
                 return
             self.frames += again.delivered
-            self._paced_sent(self.pacer.recipients, again.throttled)
+            self._paced_sent(self.pacer.recipients, again.throttled, None)
             throttled = again.throttled
             if not throttled:
                 return
         logger.warning("bot frame not pushed: throttled", extra={"connections": len(throttled)})
         metrics.add_metric(name="BotPushFailures", unit=MetricUnit.Count, value=1)
 
-    def _paced_sent(self, recipients: int, throttled: list[str]) -> None:
-        if self.pacer.sent(recipients, len(throttled)):
+    def _paced_sent(self, recipients: int, throttled: list[str], began: float | None) -> None:
+        if self.pacer.sent(recipients, len(throttled), at=began):
             metrics.add_metric(name="BotThrottleBackoffs", unit=MetricUnit.Count, value=1)
         if self.pacer.paced and not self.paced:
             self.paced = True

@@ -4,7 +4,10 @@ partly by the fan-out function through the fan-out queue (docs/big-rooms.md).
 ``send`` plans the broadcast (chat.logic.realtime.shards): up to the threshold every push is
 the caller's, as in any room; above it the caller queues the other buckets' shards (on the
 push pool, while it pushes) and pushes bucket 0 itself. A shard SQS did not take is pushed
-by the caller too: a frame is never dropped for the queue's sake.
+by the caller too: a frame is never dropped for the queue's sake. With ``spread`` (a bot
+answer's frame, ``spread`` seconds before its next), bucket ``b`` of ``B`` begins ``b / B``
+of it later: the frame's pushes are spread over that time instead of a burst, which API
+Gateway's account throttle (a token bucket) would refuse in part.
 
 ``deliver`` is the fan-out function's part: one queued shard, pushed at most once however
 often SQS hands it over (its marker, chat.dal.fanout_shards). Pushes API Gateway throttled
@@ -17,6 +20,7 @@ its frames in order.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -33,6 +37,7 @@ SLICE = 4 * fanout.PUSH_POOL_SIZE  # pushes between two looks at the clock
 # A slice takes at most a few seconds (two attempts of a push, each with its timeouts):
 # with less time left, the rest of a shard is left for the record's next delivery.
 STOP_BEFORE_SECONDS = 15.0
+MAX_SPREAD_SECONDS = 4.0  # a spread frame's last bucket waits at most this (the pacer's most)
 
 
 class ShardIncomplete(Exception):
@@ -40,11 +45,16 @@ class ShardIncomplete(Exception):
 
 
 def send(
-    room_id: str, connection_ids: Sequence[str], frame: ServerFrame, *, first: str | None = None
+    room_id: str,
+    connection_ids: Sequence[str],
+    frame: ServerFrame,
+    *,
+    first: str | None = None,
+    spread: float = 0.0,
 ) -> fanout.FanOut:
     """Push a frame to a room's connections (``first``, a sender's socket, first), in
-    shards through the queue above the threshold; what became of the pushes made here, and
-    how many were handed to the queue."""
+    shards through the queue above the threshold (spread over ``spread`` seconds); what
+    became of the pushes made here, and how many were handed to the queue."""
     if not fanout_queue.available():
         return fanout.to_connections([first, *connection_ids] if first else connection_ids, frame)
     config = big_rooms_settings.current()
@@ -57,9 +67,16 @@ def send(
     )
     if not plan.shards:
         return fanout.push(plan.inline, data)
-    broadcast_id = new_id()
+    broadcast_id, now, buckets = new_id(), time.time(), max(plan.shards) + 1
     queued = [
-        QueuedShard(f"{broadcast_id}.{bucket}", room_id, bucket, tuple(ids), data)
+        QueuedShard(
+            f"{broadcast_id}.{bucket}",
+            room_id,
+            bucket,
+            tuple(ids),
+            data,
+            not_before=now + spread * bucket / buckets if spread else None,
+        )
         for bucket, ids in plan.shards.items()
     ]
     queueing = fanout.pool().submit(fanout_queue.send, queued)
@@ -83,6 +100,8 @@ def deliver(shard: QueuedShard, time_left: Callable[[], float]) -> fanout.FanOut
     if not claim.claimed:
         metrics.add_metric(name="FanoutShardsSkipped", unit=MetricUnit.Count, value=1)
         return None
+    if shard.not_before is not None:  # its part of a spread frame
+        time.sleep(max(0.0, min(shard.not_before - time.time(), MAX_SPREAD_SECONDS)))
     ids = list(shard.connection_ids) if claim.remaining is None else claim.remaining
     result = fanout.FanOut()
     left: list[str] = []
