@@ -156,7 +156,8 @@ class Broadcast:
     started: float  # wall clock: the sender's broadcast began (its pushes, its queueing)
     sender: Invocation
     batches: int  # SendMessageBatch calls
-    shards: list[tuple[str, Invocation]] = field(default_factory=list)  # (group, run)
+    # (FIFO group, run, seconds after `started` before which it may not begin: a spread frame)
+    shards: list[tuple[str, Invocation, float]] = field(default_factory=list)
 
 
 # ---------------------------------------------------------------------- the model
@@ -181,9 +182,9 @@ def deliveries(
     offsets, _ = broadcast.sender.scaled(sender_vcpu)
     times = [at + o for o in offsets]
     available = at + (broadcast.batches * SQS_MS + DISPATCH_MS) / 1000
-    for group, run in broadcast.shards:
+    for group, run, delay in broadcast.shards:
         free = heapq.heappop(slots)
-        start = max(available, free, groups.get(group, 0.0))
+        start = max(available, free, groups.get(group, 0.0), at + delay)
         pushing = start + (INVOKE_MS + DYNAMO_MS) / 1000
         times += [pushing + o for o in run.offsets]
         end = pushing + run.wall + DYNAMO_MS / 1000
@@ -323,8 +324,8 @@ class Shards:
         ]["QueueArn"]
         self.handler = handler_of("FanoutFunction")
 
-    def drain(self) -> list[tuple[str, str, Invocation]]:
-        """Every shard pushed: (shard id, group, its run)."""
+    def drain(self) -> list[tuple[str, str, Invocation, float | None]]:
+        """Every shard pushed: (shard id, group, its run, its not_before)."""
         done = []
         while batch := self._receive():
             for message in batch:
@@ -348,7 +349,7 @@ class Shards:
                     first[group] = message
         return list(first.values())
 
-    def _invoke(self, message: dict[str, Any]) -> tuple[str, str, Invocation]:
+    def _invoke(self, message: dict[str, Any]) -> tuple[str, str, Invocation, float | None]:
         from tests.support.events import LambdaContext, sqs_event
 
         records(self.port)  # nothing of an earlier phase
@@ -362,7 +363,8 @@ class Shards:
         pushed = records(self.port)
         body = json.loads(message["Body"])
         run = Invocation([at - started for at, *_ in pushed], wall, cpu, [c for _, c, _ in pushed])
-        return body["shard_id"], message["Attributes"]["MessageGroupId"], run
+        group = message["Attributes"]["MessageGroupId"]
+        return body["shard_id"], group, run, body.get("not_before")
 
 
 # ---------------------------------------------------------------------- messages
@@ -390,9 +392,9 @@ def one_message(port: int, shards: Shards, recorder: Recorder, room_id: str, n: 
     pushed = records(port)
     sender = Invocation([at - started for at, *_ in pushed], wall, cpu, [c for _, c, _ in pushed])
     broadcast = Broadcast(started, sender, recorder.batches[first])
-    for shard_id, group, run in shards.drain():
+    for shard_id, group, run, _ in shards.drain():
         assert recorder.shard_of[shard_id] == first
-        broadcast.shards.append((group, run))
+        broadcast.shards.append((group, run, 0.0))
     return broadcast
 
 
@@ -403,7 +405,7 @@ def measure_size(
     for _ in range(messages):
         broadcast = one_message(port, shards, recorder, room_id, n)
         got = Counter(broadcast.sender.connections)
-        for _, run in broadcast.shards:
+        for _, run, _ in broadcast.shards:
             got.update(run.connections)
         sized.exactly_once &= len(got) == n and set(got.values()) == {1}
         pre = max(query_ms(n), DYNAMO_MS) / 1000
@@ -472,7 +474,7 @@ def _bot_figures(
     recorder: Recorder,
     first: int,
     worker_pushes: list[tuple[float, str, str]],
-    runs: list[tuple[str, str, Invocation]],
+    runs: list[tuple[str, str, Invocation, float | None]],
     answer_s: float,
 ) -> BotRun:
     starts = recorder.starts[first:]
@@ -482,7 +484,9 @@ def _bot_figures(
     for index, start in enumerate(starts):
         broadcast = Broadcast(start, Invocation([], 0.0, 0.0), recorder.batches[first + index])
         broadcast.shards = [
-            (g, run) for sid, g, run in runs if recorder.shard_of[sid] == first + index
+            (group, run, (not_before - start) if not_before else 0.0)
+            for shard_id, group, run, not_before in runs
+            if recorder.shard_of[shard_id] == first + index
         ]
         times += deliveries(broadcast, start - origin, slots=slots, groups=groups)
     one = worker_pushes[0][1]
@@ -490,6 +494,44 @@ def _bot_figures(
     spacing = [(b - a) * 1000 for a, b in itertools.pairwise(starts)]
     _, throttled = throttle(times)
     return BotRun(n, kinds, spacing, peak_per_second(times), throttled, answer_s)
+
+
+# ---------------------------------------------------------------------- what it costs
+def answer_frames(recipients: int, tokens: int = 300, seconds: float = 6.0) -> int:
+    """Frames per subscriber of an answer whose model sends `tokens` words evenly over
+    `seconds`, as the worker's coalescer and pacer release them (simulated clock): the
+    reply's row, typing on, the chunks, the final frame, typing off."""
+    from chat.logic.bot.budget import BUDGET as RULES
+    from chat.logic.bot.coalesce import ChunkCoalescer
+    from chat.logic.bot.pacing import SendPacer
+
+    now = [0.0]
+    pacer = SendPacer(share=BUDGET / 5, base_window=RULES.coalesce_window, clock=lambda: now[0])
+    coalescer = ChunkCoalescer(window=RULES.coalesce_window, clock=lambda: now[0])
+    chunks = 0
+
+    def release(found: list[str]) -> None:
+        nonlocal chunks
+        for _ in found:
+            now[0] += pacer.wait()
+            pacer.sent(recipients)
+            chunks += 1
+
+    for _ in range(2):  # the row, typing on
+        now[0] += pacer.wait()
+        pacer.sent(recipients)
+    for index in range(tokens):
+        arrives = now[0] + seconds / tokens
+        coalescer.hold_until(pacer.next_at)
+        while (due := coalescer.due_at()) is not None and due <= arrives:
+            now[0] = max(now[0], due)
+            release(coalescer.poll())
+            coalescer.hold_until(pacer.next_at)
+        now[0] = max(now[0], arrives)
+        release(coalescer.feed(f"w{index} "))
+    now[0] = max(now[0], pacer.next_at)
+    release(coalescer.flush())
+    return chunks + 4
 
 
 # ---------------------------------------------------------------------- main
@@ -576,6 +618,17 @@ def report(sized: dict[int, Sized], direct: dict[int, Sized], bot: BotRun) -> No
             f"{n:>11,} {statistics.median(d.last_ms):>11.0f} ms {statistics.median(d.last_512_ms):>11.0f} ms"
             f" {statistics.median(s.last_ms):>12.0f} ms {statistics.median(s.last_512_ms):>12.0f} ms"
         )
+    print(
+        "\nWhat it costs in API Gateway messages (each push is one; a frame sent by a client "
+        "one more). A 300-token answer streamed over 6 s, through the worker's coalescer "
+        "and pacer:"
+    )
+    print(
+        f"{'subscribers':>11} {'a message':>10} {'answer frames/subscriber':>25} {'an answer':>10}"
+    )
+    for n in (10, 100, 1_000, 10_000):
+        frames = answer_frames(n)
+        print(f"{n:>11,} {n + 1:>10,} {frames:>25} {frames * n:>10,}")
     share = BUDGET / 5
     print(
         f"\nBot answer: {bot.subscribers:,} subscribers, share {share:,.0f} pushes/s "
