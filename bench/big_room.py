@@ -72,7 +72,13 @@ INVOKE_MS = 5.0  # an invocation's own overhead
 RETRY_S = 2.0  # a throttled push's shard comes back after this
 CONCURRENCY = 50  # FanoutMaxConcurrency's default
 SENDER_VCPU = 512 / 1769  # WsMessageFunction's share of a vCPU
-SUBSCRIBER_BYTES = 190  # a subscription item as a Query returns it (for its pages)
+# A subscription item as DynamoDB reads it (its 1 MB pages count items before projection).
+SUBSCRIBER_BYTES = 230
+PARSE_S = 20e-6  # CPU to parse one subscriber of a Query (measured at start: run())
+POOL = 32  # chat.aws.PUSH_POOL_SIZE: pushes at once in an invocation
+# CPU and round trips overlap only in part (a push's signing holds the GIL while others wait):
+# an invocation alone takes this much longer than the larger of the two.
+OVERLAP = 1.3
 SIZES = (100, 1_000, 10_000)
 THRESHOLD_SIZES = (100, 250, 500, 1_000)
 
@@ -144,9 +150,16 @@ class Invocation:
     connections: list[str] = field(default_factory=list)
 
     def scaled(self, vcpu: float) -> tuple[list[float], float]:
-        """Offsets and duration on `vcpu` of a vCPU (CPU-bound time stretched)."""
-        factor = max(1.0, self.cpu / vcpu / self.wall) if self.wall > 0 else 1.0
-        return [o * factor for o in self.offsets], self.wall * factor
+        """Offsets and duration on `vcpu` of a vCPU of its own. Here the invocation shared two
+        cores with everything else running: its wall time is squeezed back to what its own
+        CPU time and its pushes' round trips (PUSH_POOL_SIZE at a time) need, then stretched
+        where `vcpu` is less than a core."""
+        if self.wall <= 0:
+            return list(self.offsets), self.wall
+        rounds = math.ceil(len(self.offsets) / POOL) * LATENCY_MS / 1000
+        alone = min(self.wall, max(self.cpu, rounds) * OVERLAP)
+        wall = max(alone, self.cpu / vcpu)
+        return [o * wall / self.wall for o in self.offsets], wall
 
 
 @dataclass
@@ -162,8 +175,46 @@ class Broadcast:
 
 # ---------------------------------------------------------------------- the model
 def query_ms(subscribers: int) -> float:
+    """A room's subscriber Query on DynamoDB: its 1 MB pages, one after the other."""
     pages = max(1, math.ceil(subscribers * SUBSCRIBER_BYTES / 1_000_000))
     return pages * DYNAMO_MS
+
+
+def before_pushes(subscribers: int, vcpu: float) -> float:
+    """Seconds from the sender's start to its first push: the subscriber Query's pages and
+    their parsing (the message's store runs meanwhile, one round trip)."""
+    return max(query_ms(subscribers) / 1000 + subscribers * PARSE_S / vcpu, DYNAMO_MS / 1000)
+
+
+def parse_seconds_per_item() -> float:
+    """CPU to parse one subscriber of a Query's answer as the function does: botocore's JSON
+    parser over DynamoDB's model, then boto3's deserializer (median of five 2,000-item
+    pages, the projected attributes of chat.dal.connections)."""
+    import botocore.session
+    from boto3.dynamodb.types import TypeDeserializer
+    from botocore.parsers import create_parser
+
+    shape = botocore.session.get_session().get_service_model("dynamodb")
+    shape = shape.operation_model("Query").output_shape
+    parser, deserialize = create_parser("json"), TypeDeserializer().deserialize
+    items = [
+        {
+            "connection_id": {"S": f"AbCdEfGhIjK{i:05d}="},
+            "user_id": {"S": f"01J{i:023d}"},
+            "username": {"S": f"user{i}"},
+            "expires_at": {"N": "1796224809"},
+            "token_expires_at": {"N": "1796224809"},
+        }
+        for i in range(2000)
+    ]
+    body = json.dumps({"Items": items, "Count": 2000, "ScannedCount": 2000}).encode()
+    runs = []
+    for _ in range(5):
+        cpu = time.process_time()
+        parsed = parser.parse({"status_code": 200, "headers": {}, "body": body}, shape)
+        [{k: deserialize(v) for k, v in item.items()} for item in parsed["Items"]]
+        runs.append((time.process_time() - cpu) / 2000)
+    return statistics.median(runs)
 
 
 def deliveries(
@@ -408,9 +459,10 @@ def measure_size(
         for _, run, _ in broadcast.shards:
             got.update(run.connections)
         sized.exactly_once &= len(got) == n and set(got.values()) == {1}
-        pre = max(query_ms(n), DYNAMO_MS) / 1000
         for vcpu, into in ((1.0, sized.last_ms), (SENDER_VCPU, sized.last_512_ms)):
-            times, throttled = throttle(deliveries(broadcast, pre, sender_vcpu=vcpu))
+            times, throttled = throttle(
+                deliveries(broadcast, before_pushes(n, vcpu), sender_vcpu=vcpu)
+            )
             into.append(max(times) * 1000)
             if vcpu == 1.0:
                 sized.throttled += throttled
@@ -432,6 +484,8 @@ class BotRun:
     peak: int  # sends in the busiest second of the modelled timeline
     throttled: int
     answer_s: float
+    modelled_spacing: float = 0.0  # seconds between frames on Lambda
+    worker_s: float = 0.0  # the worker's own time per frame at 512 MB
 
 
 def bot_answer(port: int, shards: Shards, recorder: Recorder, n: int, tokens: int) -> BotRun:
@@ -477,23 +531,42 @@ def _bot_figures(
     runs: list[tuple[str, str, Invocation, float | None]],
     answer_s: float,
 ) -> BotRun:
+    """The answer's frames placed as on Lambda: one after the other, the pacer's spacing
+    apart, or the worker's own time per frame if longer (its subscriber Query and its pushes
+    to bucket 0 at 512 MB); each frame's shards as the event source runs them, spread as the
+    frame asked (not_before); the worker's pushes as its shard-sized run here."""
+    from chat.logic.bot.pacing import frame_spacing
+
     starts = recorder.starts[first:]
-    origin = starts[0]
-    times = [at - origin for at, *_ in worker_pushes]  # the worker's own, as they happened
+    per_push = statistics.median(run.cpu / max(1, len(run.offsets)) for _, _, run, _ in runs)
+    inline: dict[int, list[float]] = {}
+    for at, *_ in worker_pushes:
+        frame = max(i for i, start in enumerate(starts) if start <= at)
+        inline.setdefault(frame, []).append(at - starts[frame])
+    own = [
+        Invocation(offsets, max(max(offsets), 1e-3), per_push * len(offsets))
+        for offsets in (inline.get(i, [0.0]) for i in range(len(starts)))
+    ]
+    worker_s = query_ms(n) / 1000 + n * PARSE_S / SENDER_VCPU
+    worker_s += max(run.scaled(SENDER_VCPU)[1] for run in own)
+    spacing = max(frame_spacing(n, BUDGET / 5, 0.1), worker_s)
+    times: list[float] = []
     slots, groups = [0.0] * CONCURRENCY, {}
     for index, start in enumerate(starts):
-        broadcast = Broadcast(start, Invocation([], 0.0, 0.0), recorder.batches[first + index])
+        broadcast = Broadcast(start, own[index], recorder.batches[first + index])
         broadcast.shards = [
             (group, run, (not_before - start) if not_before else 0.0)
             for shard_id, group, run, not_before in runs
             if recorder.shard_of[shard_id] == first + index
         ]
-        times += deliveries(broadcast, start - origin, slots=slots, groups=groups)
+        times += deliveries(
+            broadcast, index * spacing, sender_vcpu=SENDER_VCPU, slots=slots, groups=groups
+        )
     one = worker_pushes[0][1]
     kinds = Counter(kind for _, c, kind in worker_pushes if c == one)
-    spacing = [(b - a) * 1000 for a, b in itertools.pairwise(starts)]
+    asked = [(b - a) * 1000 for a, b in itertools.pairwise(starts)]
     _, throttled = throttle(times)
-    return BotRun(n, kinds, spacing, peak_per_second(times), throttled, answer_s)
+    return BotRun(n, kinds, asked, peak_per_second(times), throttled, answer_s, spacing, worker_s)
 
 
 # ---------------------------------------------------------------------- what it costs
@@ -563,6 +636,8 @@ def run(port: int, args: argparse.Namespace) -> tuple[dict[int, Sized], dict, Bo
     from chat.models import CreateRoomRequest
     from chat.principal import Principal
 
+    global PARSE_S
+    PARSE_S = parse_seconds_per_item()
     owner = Principal("owner", "owner")
     recorder, shards = Recorder(), Shards(port)
     sized: dict[int, Sized] = {}
@@ -629,15 +704,24 @@ def report(sized: dict[int, Sized], direct: dict[int, Sized], bot: BotRun) -> No
     for n in (10, 100, 1_000, 10_000):
         frames = answer_frames(n)
         print(f"{n:>11,} {n + 1:>10,} {frames:>25} {frames * n:>10,}")
+    query = query_ms(10_000) + 10_000 * PARSE_S * 1000
+    print(
+        f"\nA subscriber Query of a room of 10,000: {query_ms(10_000):.0f} ms of DynamoDB pages "
+        f"and {10_000 * PARSE_S * 1000:.0f} ms of CPU parsing them ({PARSE_S * 1e6:.0f} µs a "
+        f"subscriber, measured): {query:.0f} ms on a vCPU, "
+        f"{query_ms(10_000) + 10_000 * PARSE_S * 1000 / SENDER_VCPU:.0f} ms at 512 MB, paid by the "
+        "sender before its first push and by the bot worker for every frame."
+    )
     share = BUDGET / 5
     print(
-        f"\nBot answer: {bot.subscribers:,} subscribers, share {share:,.0f} pushes/s "
+        f"\nBot answer, {bot.subscribers:,} subscribers, a share of {share:,.0f} pushes/s "
         f"(budget / 5 answers at once): {sum(bot.frames.values())} frames per subscriber "
-        f"({bot.frames['bot_stream']} bot_stream), frame spacing min "
-        f"{min(bot.spacing_ms):.0f} / median {statistics.median(bot.spacing_ms):.0f} / max "
-        f"{max(bot.spacing_ms):.0f} ms, "
-        f"answer {bot.answer_s:.1f} s; peak sends in any second {bot.peak:,} "
-        f"(budget {BUDGET:,}/s), throttled in the model {bot.throttled}."
+        f"({bot.frames['bot_stream']} bot_stream); the pacer's turns here at least "
+        f"{min(bot.spacing_ms):.0f} ms apart (answer {bot.answer_s:.1f} s on this machine). "
+        f"On Lambda: the worker's own time per frame at 512 MB {bot.worker_s * 1000:.0f} ms "
+        f"(its subscriber Query and its bucket's pushes), so frames {bot.modelled_spacing * 1000:.0f}"
+        f" ms apart; peak sends in any second {bot.peak:,} (budget {BUDGET:,}/s), pushes "
+        f"the account's token bucket would throttle: {bot.throttled}."
     )
 
 
@@ -677,6 +761,7 @@ def main() -> None:
         assert server.stdin is not None
         server.stdin.close()
         server.wait(10)
+    print(f"(load average of this machine at the end: {os.getloadavg()[0]:.1f})")
     report(sized, direct, bot)
     p95 = percentile(sized[10_000].last_ms, 0.95) if 10_000 in sized else float("nan")
     held = "yes" if bot.peak <= BUDGET and bot.throttled == 0 else "no"
