@@ -398,15 +398,19 @@ def test_a_bot_answer_in_a_big_room_keeps_to_its_share_of_the_send_budget(
         return sent(self, recipients, throttled, at=at)
 
     monkeypatch.setattr(pacing.SendPacer, "sent", recording)
+    queued = queued_shards(monkeypatch)
     # When the bot answers
     answer_now(big, rest, room, tokens["fan1"])
     drain(big)
-    # Then after its first frame (the reply's row, the room's size not known yet) each
-    # frame waited its turn: 7 connections at 7 pushes a second, 0.98 s apart (the
-    # contract's 1 s less a margin): 7 / 0.98 = 7.1 pushes a second
+    # Then each frame waited its turn: 7 connections at 7 pushes a second, 0.98 s apart
+    # (the contract's 1 s less a margin): 7 / 0.98 = 7.1 pushes a second
     assert {n for _, n in began} == {len(clients)}
     gaps = [b - a for (a, _), (b, _) in itertools.pairwise(began)]
     assert len(gaps) >= 4 and min(gaps) >= 0.98 - 0.001, gaps
+    # and each frame's pushes were spread over its 0.98 s, the first one's too (the reply's
+    # row: the room's size was not known before it went)
+    row = next(shards for _, shards in queued if json.loads(shards[0].frame)["username"] == "bot")
+    assert spread_of(row) == pytest.approx(0.98, abs=0.05)
     # and every socket has the whole answer, once, in order
     texts = streams(sockets, clients)
     assert len(set(texts.values())) == 1 and len(next(iter(texts.values())).split()) == 60
@@ -426,6 +430,66 @@ def test_throttled_bot_pushes_back_off_and_leave_no_gap(big, keyed_crowd, gemini
     texts = streams(sockets, clients)
     assert len(set(texts.values())) == 1  # the throttled socket has the whole answer too
     assert len(texts["fan3"].split()) == 40
+
+
+def queued_shards(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, list[Any]]]:
+    """Every list of shards handed to the fan-out queue from now on, with when."""
+    from chat.adapters import fanout_queue
+
+    queued: list[tuple[float, list[Any]]] = []
+    send = fanout_queue.send
+
+    def recording(shards):
+        queued.append((time.time(), list(shards)))
+        return send(shards)
+
+    monkeypatch.setattr(fanout_queue, "send", recording)
+    return queued
+
+
+def spread_of(shards: list[Any]) -> float:
+    """Seconds over which a frame's buckets were spread (bucket b of B begins b / B of it
+    after the frame's broadcast began), from two of its shards' not_before."""
+    buckets = 1 + max(s.bucket for s in shards)  # bucket 0 is the sender's own
+    first, last = min(shards, key=lambda s: s.bucket), max(shards, key=lambda s: s.bucket)
+    assert first.not_before is not None and last.not_before is not None
+    return (last.not_before - first.not_before) * buckets / (last.bucket - first.bucket)
+
+
+def test_a_big_message_is_spread_within_the_send_budget(big, crowd, rest, sockets, monkeypatch):
+    room, tokens, clients = crowd
+    # Given an account whose send budget is 8 pushes a second (a burst of 4): a message to
+    # the room's 7 sockets, in 4 buckets, is more than the burst takes at once
+    value = parameter_value(
+        load_template(),
+        "BigRoomsSettings",
+        {
+            "FanoutShardThreshold": str(THRESHOLD),
+            "FanoutShardSize": str(SHARD_SIZE),
+            "SendBudgetPerSecond": "8",
+        },
+    )
+    boto3.client("ssm").put_parameter(
+        Name=os.environ["BIG_ROOMS_PARAMETER"], Type="String", Value=value, Overwrite=True
+    )
+    monkeypatch.setenv("SEND_BUDGET_PER_SECOND", "8")
+    settings.cache_clear()
+    big_rooms_settings.forget()
+    queued = queued_shards(monkeypatch)
+    # When a message is posted
+    post(rest, room, tokens["fan0"], "to everyone")
+    ((_, shards),) = queued
+    # Then its buckets begin one after the other, so that its pushes keep to the budget:
+    # (7 + 7/4) / 8 - 0.5 s, until the last of the 4 buckets begins
+    assert spread_of(shards) == pytest.approx((8.75 / 8 - 0.5) * 4 / 3, abs=0.02)
+    # and the fan-out function pushes none before its time, every socket gets it once
+    records = receive(big)
+    started = time.time()
+    assert invoke(big, records) == []
+    assert time.time() >= max(s.not_before for s in shards) - 0.01
+    assert time.time() - started < 1.5
+    for client in clients.values():
+        assert len(frames_of(sockets, client, "message")) == 1
 
 
 def test_a_spread_frames_buckets_begin_one_after_the_other_over_the_spread(big, crowd, sockets):

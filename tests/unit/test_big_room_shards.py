@@ -1,5 +1,6 @@
-"""Big rooms' fan-out, the pure parts: planning a broadcast into buckets, the fan-out queue's
-message, and packing shards into SQS batches (docs/big-rooms.md)."""
+"""Big rooms' fan-out, the pure parts: planning a broadcast into buckets, spreading its
+buckets within the send budget, the fan-out queue's message, and packing shards into SQS
+batches (docs/big-rooms.md)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections import Counter
 import pytest
 
 from chat.adapters.fanout_queue import SQS_BATCH_BYTES, batches
+from chat.logic.realtime.broadcast import BURST_SECONDS, MAX_SPREAD_SECONDS, message_spread
 from chat.logic.realtime.shards import bucket_of, plan
 from chat.queued_shard import QueuedShard
 
@@ -80,11 +82,49 @@ def test_a_bad_setting_is_refused(threshold, shard_size):
         plan(ids(5), threshold=threshold, shard_size=shard_size)
 
 
+# ------------------------------------------------------------------------------ spreading
+def throttled_at_once(n: int, budget: int, shard_size: int, spread: float) -> int:
+    """Pushes API Gateway's account throttle (a token bucket: ``budget`` a second, a burst of
+    BURST_SECONDS of it) refuses when a frame's buckets begin ``b / B`` of ``spread`` apart
+    and each bucket's pushes all go at once (the worst case: in truth they take a while)."""
+    planned = plan(ids(n), threshold=shard_size, shard_size=shard_size)
+    sizes = [len(planned.inline)] + [len(c) for c in planned.shards.values()]
+    buckets = len(sizes)
+    tokens, last, refused = budget * BURST_SECONDS, 0.0, 0
+    for bucket, size in enumerate(sizes):
+        at = spread * bucket / buckets
+        tokens = min(budget * BURST_SECONDS, tokens + (at - last) * budget)
+        last = at
+        taken = min(size, int(tokens))
+        tokens -= taken
+        refused += size - taken
+    return refused
+
+
+@pytest.mark.parametrize(
+    ("n", "budget", "shard_size"),
+    [(10_000, 10_000, 250), (7_500, 10_000, 250), (10_000, 2_500, 250), (2_000, 1_000, 100)],
+)
+def test_a_big_frames_buckets_are_spread_within_the_send_budget(n, budget, shard_size):
+    buckets = len(plan(ids(n), threshold=shard_size, shard_size=shard_size).shards) + 1
+    spread = message_spread(n, budget, buckets)
+    assert throttled_at_once(n, budget, shard_size, spread) == 0
+    assert throttled_at_once(n, budget, shard_size, 0.0) > 0  # all at once: refused in part
+    # and not much longer than the budget needs: 15 % less would be refused in part
+    assert throttled_at_once(n, budget, shard_size, spread * 0.85) > 0
+
+
+def test_a_frame_the_burst_takes_whole_is_not_spread():
+    assert message_spread(4_750, 10_000, 20) == 0.0
+    assert message_spread(1_000, 10_000, 4) == 0.0
+    assert message_spread(10_000, 10_000, 40) == pytest.approx(0.525 * 40 / 39)  # ~0.54 s
+
+
+def test_a_spread_is_bounded():
+    assert message_spread(10_000, 1, 40) == MAX_SPREAD_SECONDS
+
+
 # ------------------------------------------------------------------------------ the message
-def shard(frame: bytes = b'{"type":"message","content":"hi"}', n: int = 3) -> QueuedShard:
-    return QueuedShard("01HX.2", "room1", 2, tuple(ids(n)), frame)
-
-
 def test_the_reader_gets_back_the_very_bytes_the_writer_sent():
     frame = '{"type":"message","content":"ünïcødé 🎉 \\u0000 \uffff \\"q\\""}'.encode()
     original = shard(frame)
@@ -112,6 +152,10 @@ def test_the_largest_shard_fits_one_sqs_message():
     frame = json.dumps({"content": "\u00e9" * 10_000}, ensure_ascii=False).encode()
     body = shard(frame[: 32 * 1024 - 2] + b'"}', 1000).body()
     assert len(body.encode()) <= SQS_BATCH_BYTES
+
+
+def shard(frame: bytes = b'{"type":"message","content":"hi"}', n: int = 3) -> QueuedShard:
+    return QueuedShard("01HX.2", "room1", 2, tuple(ids(n)), frame)
 
 
 # ------------------------------------------------------------------------------ SQS batches

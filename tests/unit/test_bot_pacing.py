@@ -43,6 +43,16 @@ def test_frames_are_spaced_for_the_rooms_share_of_the_budget(recipients, spacing
     assert frame_spacing(recipients, SHARE, 0.1) == pytest.approx(spacing)
 
 
+def test_the_first_frame_is_spaced_for_the_recipients_it_is_for():
+    pacer = SendPacer(share=SHARE, base_window=0.1, clock=Clock())
+    # before any frame the pacer has no room size; the frame about to go gives it one
+    assert pacer.spacing() == 0.0
+    assert pacer.spacing(10_000) == pytest.approx(0.98)
+    assert pacer.spacing(1000) == pytest.approx(0.5)
+    pacer.sent(1000, throttled=3)  # backing off counts for the frame about to go too
+    assert pacer.spacing(1000) == pytest.approx(1.0)
+
+
 def test_a_room_over_the_share_is_told_so():
     pacer = SendPacer(share=SHARE, base_window=0.1, clock=Clock())
     pacer.sent(1999)

@@ -57,10 +57,13 @@ class SendPacer:
         """Even a frame a second is more pushes than the share."""
         return self.paced and self.recipients / self.share > MAX_SPACING
 
-    def spacing(self) -> float:
+    def spacing(self, recipients: int | None = None) -> float:
         """Seconds from one frame to the next (backing off, at least the base window's
-        multiple, in a room of any size)."""
-        spacing = frame_spacing(self.recipients, self.share, self.base_window)
+        multiple, in a room of any size): for the last frame's recipients, or for
+        ``recipients`` (a frame about to go, the first one included, whose spread over the
+        time to the next is sized from the connections it is for)."""
+        count = self.recipients if recipients is None else recipients
+        spacing = frame_spacing(count, self.share, self.base_window)
         if self.backoff > 1:
             spacing = max(spacing, self.base_window)
         return spacing * self.backoff

@@ -9,7 +9,8 @@ Connections API Gateway throttled are pushed the frame again after the (longer) 
 to ``THROTTLE_RETRIES`` times, before the next frame: the answer slows down and coalesces
 more rather than leave a gap in anyone's stream. (The fan-out queue retries its own shards'
 throttled pushes.) In a room big enough for the fan-out queue, a frame's pushes are spread
-over the time to the next frame (chat.logic.realtime.broadcast), not sent in one burst.
+over the time to the next frame (chat.logic.realtime.broadcast), not sent in one burst: the
+first frame's too, its spacing sized from the room's recipients as the broadcast finds them.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from chat.logic.bot import budget
 from chat.logic.bot.pacing import SendPacer
 from chat.logic.bot.transcript import Transcript
 from chat.logic.realtime import presence
+from chat.logic.realtime.broadcast import Spread
 from chat.models import BOT_USERNAME
 from chat.observability import logger, metrics
 
@@ -54,7 +56,8 @@ class RoomFeed:
         if not urgent:
             time.sleep(self.pacer.wait())
         began = self.pacer.clock()
-        spread = 0.0 if urgent else self.pacer.spacing()  # over the time to the next frame
+        # over the time to the next frame, sized from the recipients (known once queried)
+        spread: Spread = 0.0 if urgent else self.pacer.spacing
         try:
             result = presence.send_to_room(self.transcript.room_id, frame, spread=spread)
         except Exception as exc:

@@ -4,10 +4,15 @@ partly by the fan-out function through the fan-out queue (docs/big-rooms.md).
 ``send`` plans the broadcast (chat.logic.realtime.shards): up to the threshold every push is
 the caller's, as in any room; above it the caller queues the other buckets' shards (on the
 push pool, while it pushes) and pushes bucket 0 itself. A shard SQS did not take is pushed
-by the caller too: a frame is never dropped for the queue's sake. With ``spread`` (a bot
-answer's frame, ``spread`` seconds before its next), bucket ``b`` of ``B`` begins ``b / B``
-of it later: the frame's pushes are spread over that time instead of a burst, which API
-Gateway's account throttle (a token bucket) would refuse in part.
+by the caller too: a frame is never dropped for the queue's sake.
+
+A sharded frame's pushes are spread over some time rather than sent in one burst, which API
+Gateway's account throttle (a token bucket) would refuse in part: bucket ``b`` of ``B``
+begins ``b / B`` of that time later (its shard's ``not_before``). Any frame is spread at
+least over what the account's send budget needs for it (``message_spread``: what the
+bucket's burst cannot take at once, at the budget's rate; about half a second for 10,000
+connections at the default 10,000/s); a bot answer's frame asks for more (``spread``: the
+time to its next frame, sized from the recipients once they are known).
 
 ``deliver`` is the fan-out function's part: one queued shard, pushed at most once however
 often SQS hands it over (its marker, chat.dal.fanout_shards). Pushes API Gateway throttled
@@ -38,6 +43,11 @@ SLICE = 4 * fanout.PUSH_POOL_SIZE  # pushes between two looks at the clock
 # with less time left, the rest of a shard is left for the record's next delivery.
 STOP_BEFORE_SECONDS = 15.0
 MAX_SPREAD_SECONDS = 4.0  # a spread frame's last bucket waits at most this (the pacer's most)
+# API Gateway's account throttle is a token bucket holding half a second of its rate (a burst
+# of 5,000 at the default 10,000/s): that many pushes may go at once.
+BURST_SECONDS = 0.5
+
+Spread = float | Callable[[int], float]  # seconds, or seconds for a number of recipients
 
 
 class ShardIncomplete(Exception):
@@ -50,11 +60,12 @@ def send(
     frame: ServerFrame,
     *,
     first: str | None = None,
-    spread: float = 0.0,
+    spread: Spread = 0.0,
 ) -> fanout.FanOut:
     """Push a frame to a room's connections (``first``, a sender's socket, first), in
-    shards through the queue above the threshold (spread over ``spread`` seconds); what
-    became of the pushes made here, and how many were handed to the queue."""
+    shards through the queue above the threshold, spread over ``spread`` seconds (or
+    ``spread(recipients)``) or what the send budget needs (``message_spread``), whichever is
+    longer; what became of the pushes made here, and how many were handed to the queue."""
     if not fanout_queue.available():
         return fanout.to_connections([first, *connection_ids] if first else connection_ids, frame)
     config = big_rooms_settings.current()
@@ -67,7 +78,12 @@ def send(
     )
     if not plan.shards:
         return fanout.push(plan.inline, data)
-    broadcast_id, now, buckets = new_id(), time.time(), max(plan.shards) + 1
+    recipients, buckets = len(plan.inline) + plan.queued, max(plan.shards) + 1
+    seconds = max(
+        spread(recipients) if callable(spread) else spread,
+        message_spread(recipients, config.send_budget_per_second, buckets),
+    )
+    broadcast_id, now = new_id(), time.time()
     queued = [
         QueuedShard(
             f"{broadcast_id}.{bucket}",
@@ -75,7 +91,7 @@ def send(
             bucket,
             tuple(ids),
             data,
-            not_before=now + spread * bucket / buckets if spread else None,
+            not_before=now + seconds * bucket / buckets if seconds else None,
         )
         for bucket, ids in plan.shards.items()
     ]
@@ -90,6 +106,18 @@ def send(
     for shard in unsent:
         result.add(fanout.push(shard.connection_ids, data))
     return result
+
+
+def message_spread(recipients: int, budget: float, buckets: int) -> float:
+    """Seconds over which a frame to ``recipients`` connections in ``buckets`` is spread so
+    that its pushes keep within the account's ``budget`` (pushes per second) even if each
+    bucket's pushes went at once: what the token bucket's burst cannot take at once (less a
+    bucket's worth, for buckets of uneven size), at the budget's rate, until the last bucket
+    begins (0 for a frame the burst takes whole)."""
+    over = (recipients + recipients / buckets) / budget - BURST_SECONDS
+    if over <= 0 or buckets < 2:
+        return 0.0
+    return min(MAX_SPREAD_SECONDS, over * buckets / (buckets - 1))
 
 
 def deliver(shard: QueuedShard, time_left: Callable[[], float]) -> fanout.FanOut | None:

@@ -74,14 +74,15 @@ def send_to_room(
     exclude_user_id: str | None = None,
     also_connection_id: str | None = None,
     subscribers: list[SubscriberItem] | None = None,
-    spread: float = 0.0,
+    spread: broadcast.Spread = 0.0,
 ) -> fanout.FanOut:
     """Push a frame to every live subscriber of a room (one Query for them, unless the
     caller has them already: `prefetched_subscribers`), in shards through the fan-out queue
     in a big room (chat.logic.realtime.broadcast), then disconnect the gone ones.
     `exclude_user_id` leaves out all of one user's sockets; `also_connection_id` adds a
     connection that may not be subscribed (a sender's own socket, for its ack); `spread`
-    spreads a big room's pushes over that many seconds (a bot answer's paced frame)."""
+    spreads a big room's pushes over that many seconds, or over ``spread(recipients)`` (a
+    bot answer's paced frame), if longer than the send budget asks for anyway."""
     if subscribers is None:
         subscribers = connection_table.room_subscribers(room_id)
     ids, expired = fanout.recipients(
