@@ -18,7 +18,10 @@ then places them as Lambda would run them:
   and its store (DYNAMO_MS, at the same time) before it pushes (moto's own time left out);
 - SQS_MS per SendMessageBatch; a shard reaches an invocation DISPATCH_MS after it is queued;
 - at most CONCURRENCY (FanoutMaxConcurrency) shards at once, one bucket's shards one after
-  the other (its FIFO group); an invocation adds INVOKE_MS and its two marker writes;
+  the other (its FIFO group), none before its `not_before` (a big frame's buckets are spread
+  within the send budget: chat.logic.realtime.broadcast); an invocation adds INVOKE_MS and
+  its two marker writes (here a shard is handed to the handler once its time has come, so
+  that its run is its pushes, not its wait);
   warm functions (no cold start);
 - one vCPU per invocation: the fan-out function has 1,769 MB (one vCPU, about a core here).
   The sender, WsMessageFunction at 512 MB, has 0.29: its CPU-bound time stretches ("512 MB"
@@ -403,6 +406,9 @@ class Shards:
     def _invoke(self, message: dict[str, Any]) -> tuple[str, str, Invocation, float | None]:
         from tests.support.events import LambdaContext, sqs_event
 
+        body = json.loads(message["Body"])
+        if body.get("not_before"):  # its part of a spread frame: the model places it so
+            time.sleep(max(0.0, body["not_before"] - time.time()))
         records(self.port)  # nothing of an earlier phase
         started, cpu = time.time(), time.process_time()
         result = self.handler(
@@ -412,7 +418,6 @@ class Shards:
         assert result["batchItemFailures"] == [], result
         self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
         pushed = records(self.port)
-        body = json.loads(message["Body"])
         run = Invocation([at - started for at, *_ in pushed], wall, cpu, [c for _, c, _ in pushed])
         group = message["Attributes"]["MessageGroupId"]
         return body["shard_id"], group, run, body.get("not_before")
@@ -443,9 +448,9 @@ def one_message(port: int, shards: Shards, recorder: Recorder, room_id: str, n: 
     pushed = records(port)
     sender = Invocation([at - started for at, *_ in pushed], wall, cpu, [c for _, c, _ in pushed])
     broadcast = Broadcast(started, sender, recorder.batches[first])
-    for shard_id, group, run, _ in shards.drain():
+    for shard_id, group, run, not_before in shards.drain():
         assert recorder.shard_of[shard_id] == first
-        broadcast.shards.append((group, run, 0.0))
+        broadcast.shards.append((group, run, (not_before - started) if not_before else 0.0))
     return broadcast
 
 
