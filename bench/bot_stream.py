@@ -327,6 +327,7 @@ def _moto_stack(fake: FakeGemini):
     from chat import aws
     from chat.config import settings
     from local.template import create_tables, load_template
+    from tests.support.cloudformation import parameter_value
 
     with mock_aws():
         aws.reset()
@@ -339,10 +340,20 @@ def _moto_stack(fake: FakeGemini):
             QueueName="BotCommandsQueue.fifo",
             Attributes={"FifoQueue": "true", "VisibilityTimeout": "720"},
         )["QueueUrl"]
+        fanout_url = boto3.client("sqs").create_queue(
+            QueueName="FanoutQueue.fifo", Attributes={"FifoQueue": "true"}
+        )["QueueUrl"]
+        boto3.client("ssm").put_parameter(
+            Name="BigRoomsSettings",
+            Type="String",
+            Value=parameter_value(load_template(), "BigRoomsSettings"),
+        )
         os.environ.update(
             {
                 "GEMINI_KEYS_KMS_KEY_ID": key_id,
                 "BOT_QUEUE_URL": queue_url,
+                "FANOUT_QUEUE_URL": fanout_url,
+                "BIG_ROOMS_PARAMETER": "BigRoomsSettings",
                 "GEMINI_BASE_URL": fake.base_url,
                 "POWERTOOLS_LOG_LEVEL": "ERROR",
             }

@@ -232,6 +232,10 @@ def _environment(port: int) -> dict[str, str]:
         "CLIENT_IDS_TABLE": "ClientIdsTable",
         "NOTIFICATIONS_QUEUE_URL": f"{endpoint}/123456789012/NotificationsQueue",
         "NOTIFICATIONS_TABLE": "NotificationsTable",
+        "FANOUT_QUEUE_URL": f"{endpoint}/123456789012/FanoutQueue.fifo",
+        # The direct path (every push by the handler), at both sizes: a big room's sharded
+        # path is bench/big_room.py's.
+        "FANOUT_SHARD_THRESHOLD": "100000",
     }
 
 

@@ -68,6 +68,7 @@ class Provisioned:
     secrets: dict[str, str] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
     buckets: dict[str, str] = field(default_factory=dict)
+    parameters: dict[str, str] = field(default_factory=dict)  # SSM Parameter Store
     not_emulated: dict[str, str] = field(default_factory=dict)  # logical id -> type
 
 
@@ -199,6 +200,22 @@ class Provisioner:
             return json.dumps(document)
         return password
 
+    # ------------------------------------------------------------------ SSM Parameter Store
+    def _parameter(self, logical_id: str, properties: dict[str, Any]) -> Physical:
+        """A String parameter; named as CloudFormation would (the stack and logical id)
+        when the template does not name it. `Ref` is its name, as on AWS."""
+        name = properties.get("Name") or f"CFN-{self.stack}-{logical_id}"
+        kwargs: dict[str, Any] = {
+            "Name": name,
+            "Type": properties.get("Type", "String"),
+            "Value": scalar_string(properties["Value"]),
+        }
+        if "Description" in properties:
+            kwargs["Description"] = properties["Description"]
+        self.client("ssm").put_parameter(**kwargs)
+        self.created.parameters[logical_id] = name
+        return Physical(name, {"Type": kwargs["Type"], "Value": kwargs["Value"]})
+
     # ------------------------------------------------------------------ KMS
     def _key(self, logical_id: str, properties: dict[str, Any]) -> Physical:
         kwargs: dict[str, Any] = {}
@@ -270,6 +287,7 @@ _IN_MOTO: dict[str, Callable[[Provisioner, str, dict[str, Any]], Physical]] = {
     "AWS::SecretsManager::Secret": Provisioner._secret,
     "AWS::KMS::Key": Provisioner._key,
     "AWS::KMS::Alias": Provisioner._alias,
+    "AWS::SSM::Parameter": Provisioner._parameter,
     s3.BUCKET_TYPE: Provisioner._bucket,
 }
 # Layers: SAM CLI's function provider finds their code from SAM's own Ref of them.

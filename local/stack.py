@@ -486,6 +486,7 @@ class LocalStack:
             ("Secrets", created.secrets),
             ("KMS keys", created.keys),
             ("S3", created.buckets),
+            ("SSM", created.parameters),
         ):
             if names:
                 lines.append(f"      {kind:<10} {', '.join(names)}")

@@ -4,7 +4,9 @@ from chat.config import require_settings
 from chat.observability import logger, metrics
 from chat.transport.sqs import handle_batch
 
-require_settings("idempotency_table", "attachments_bucket")
+require_settings(
+    "idempotency_table", "attachments_bucket", "fanout_queue_url", "big_rooms_parameter"
+)
 tracer = observability.tracer()  # the only function with a Powertools tracer (chat.observability)
 
 

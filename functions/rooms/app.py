@@ -12,6 +12,7 @@ require_settings(
     "attachments_table",
     "attachments_bucket",
     "client_ids_table",
+    "fanout_queue_url",
 )
 app = build_app(rooms.router, conversation.router, bot.router, attachments.router)
 

@@ -184,7 +184,9 @@ def test_mentions_badge_highlight_level_and_completion(people) -> None:
     a.reload()
     a.locator("#room-list button.room", has_text=room_name).click()
     expect(a.locator("#level-select")).to_have_value("all")
-    # `@` completes the room's members in the composer
+    # `@` completes the room's members in the composer (once the page has read them: the
+    # room's members, bob online among them, load after the room opens)
+    expect(a.get_by_text(f"Online: {bob.username}")).to_be_visible()
     box = a.locator("#composer-input")
     box.fill("")
     box.type(f"hi @{bob.username[:4]}")

@@ -14,12 +14,14 @@ from aws_lambda_powertools.utilities.parameters.base import clear_caches
 from moto import mock_aws
 
 from chat import aws
+from chat.adapters import big_rooms_settings
 from chat.config import settings
 from chat.logic.bot import budget
 from local.fake_gemini import FakeGemini, start
 from local.template import create_tables, load_template
 from tests.support import iam
 from tests.support.clients import RestClient, Sockets, WebSocketClient
+from tests.support.cloudformation import parameter_value
 
 JWT_KEY = secrets.token_urlsafe(48)
 iam.install()  # every handler's DynamoDB calls are held to its function's IAM policies
@@ -64,20 +66,39 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
             },
         )["QueueUrl"]
         erasure_queue_url = sqs.create_queue(QueueName="AccountErasureQueue")["QueueUrl"]
+        fanout = template["Resources"]["FanoutQueue"]["Properties"]
+        fanout_url = sqs.create_queue(
+            QueueName="FanoutQueue.fifo",
+            Attributes={
+                "FifoQueue": "true",
+                "ContentBasedDeduplication": str(fanout["ContentBasedDeduplication"]).lower(),
+                "VisibilityTimeout": str(fanout["VisibilityTimeout"]),
+            },
+        )["QueueUrl"]
+        boto3.client("ssm").put_parameter(
+            Name="BigRoomsSettings",
+            Type="String",
+            Value=parameter_value(template, "BigRoomsSettings"),
+        )
         monkeypatch.setenv("GEMINI_KEYS_KMS_KEY_ID", key_id)
         monkeypatch.setenv("BOT_QUEUE_URL", queue_url)
         monkeypatch.setenv("ACCOUNT_ERASURE_QUEUE_URL", erasure_queue_url)
+        monkeypatch.setenv("FANOUT_QUEUE_URL", fanout_url)
+        monkeypatch.setenv("BIG_ROOMS_PARAMETER", "BigRoomsSettings")
         notifications = _notifications(sqs, monkeypatch)
         settings.cache_clear()
+        big_rooms_settings.forget()
         yield {
             "kms_key_id": key_id,
             "queue_url": queue_url,
             "dlq_url": dlq_url,
+            "fanout_url": fanout_url,
             "jwt_key": JWT_KEY,
             "erasure_queue_url": erasure_queue_url,
             **notifications,
         }
         settings.cache_clear()
+        big_rooms_settings.forget()
         aws.reset()
         clear_caches()
 

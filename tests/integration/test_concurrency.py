@@ -115,6 +115,35 @@ def test_concurrent_joins_cannot_overfill_a_direct_room(rest, register):
     assert len(list_members(room["room_id"])) == 3  # the owner, one other, the bot
 
 
+def test_concurrent_joins_cannot_overfill_a_room_of_ten_thousand(rest, register):
+    from chat.dal.rooms import get_room
+    from chat.errors import Conflict
+    from chat.logic.accounts.tokens import verify_token
+    from chat.logic.rooms import membership
+    from chat.principal import Principal
+    from tests.integration.test_room_rules import people_in
+
+    room = rest.post("/rooms", {"name": "stadium"}, token=register("owner")).body
+    people_in(room["room_id"], membership.ROOM_MAX_PEOPLE - 2)  # two places left
+    people: list[Principal] = [verify_token(register(f"fan{i}")) for i in range(8)]
+
+    def join(index: int) -> str:
+        try:
+            membership.join_room(people[index], room["code"])
+            return "joined"
+        except Conflict:
+            return "full"
+
+    # When eight people join at once for the last two places
+    outcomes = _all_at_once(join, 8)
+    # Then two get in, six are refused, and the count is exactly the limit
+    assert sorted(outcomes) == ["full"] * 6 + ["joined"] * 2
+    stored = get_room(room["room_id"])
+    assert stored is not None and int(stored["human_count"]) == membership.ROOM_MAX_PEOPLE
+    joined = {m["username"] for m in list_members(room["room_id"])} & {p.username for p in people}
+    assert len(joined) == 2
+
+
 # ------------------------------------------------------------------------------ login bursts
 @pytest.fixture
 def checked_passwords(monkeypatch) -> list[str]:

@@ -96,6 +96,8 @@ def test_handlers_and_libraries_work_without_the_packages_the_layer_leaves_out()
         "POWERTOOLS_TRACE_DISABLED": "false",
         # Settings only some functions get; each handler checks its own at import.
         "BOT_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/q.fifo",
+        "FANOUT_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/fanout.fifo",
+        "BIG_ROOMS_PARAMETER": "big-rooms",
         "GEMINI_KEYS_KMS_KEY_ID": "key-id",
     }
     result = subprocess.run(  # noqa: S603 - our own script

@@ -1,6 +1,19 @@
-"""Owner hand-over, closed rooms and direct rooms (docs/API.md, Rooms)."""
+"""Owner hand-over, closed rooms, direct rooms and the room size (docs/API.md, Rooms and
+Room size)."""
 
 from __future__ import annotations
+
+from chat.dal.tables import table
+from chat.logic.rooms.membership import ROOM_MAX_PEOPLE
+
+
+def people_in(room_id: str, count: int) -> None:
+    """Given: the room counts `count` people (set up as if they had joined)."""
+    table("rooms").update_item(
+        Key={"pk": f"ROOM#{room_id}"},
+        UpdateExpression="SET human_count = :n",
+        ExpressionAttributeValues={":n": count},
+    )
 
 
 def _members(rest, room_id, token):
@@ -79,6 +92,24 @@ def test_a_direct_room_holds_two_people_besides_the_bot(rest, register):
 def test_group_rooms_have_no_such_limit(rest, room_with):
     room, tokens = room_with("a1a", "b2b", "c3c", "d4d")
     assert len(_members(rest, room["room_id"], tokens["a1a"])) == 5
+
+
+def test_a_room_holds_ten_thousand_people_besides_its_bots(rest, room_with, register):
+    room, tokens = room_with("alice", "bob")
+    people_in(room["room_id"], ROOM_MAX_PEOPLE - 1)
+    carol, dave = register("carol"), register("dave")
+    # The 10,000th person joins; the next one, joining or invited, is refused
+    assert rest.post("/rooms/join", {"code": room["code"]}, token=carol).status == 200
+    refused = rest.post("/rooms/join", {"code": room["code"]}, token=dave)
+    assert refused.status == 409, refused.body
+    assert refused.error_code == "conflict"
+    invited = rest.post(f"/rooms/{room['room_id']}/invite", {"username": "dave"}, token=carol)
+    assert invited.status == 409
+    assert "dave" not in _members(rest, room["room_id"], tokens["alice"])
+    # A member joining again is a no-op, not a refusal; a leave makes room for one more
+    assert rest.post("/rooms/join", {"code": room["code"]}, token=tokens["bob"]).status == 200
+    assert _leave(rest, room["room_id"], tokens["bob"]).status == 204
+    assert rest.post("/rooms/join", {"code": room["code"]}, token=dave).status == 200
 
 
 def test_an_owner_cannot_leave_without_handing_over_while_humans_remain(rest, room_with):

@@ -139,6 +139,8 @@ def test_api_handlers_load_no_xray_sdk():
         "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
         "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
         "BOT_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/q.fifo",
+        "FANOUT_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/fanout.fifo",
+        "BIG_ROOMS_PARAMETER": "big-rooms",
         "GEMINI_KEYS_KMS_KEY_ID": "key-id",
     }
     handlers = ["auth", "rooms", "ws_authorizer", "ws_connect", "ws_message", "bot_worker"]

@@ -41,6 +41,7 @@ def main(daemon: str, canaries: dict[str, str]) -> None:
     from local.fake_gemini import Reply, start
     from local.template import create_tables, load_template
     from tests.support.clients import RestClient, Sockets, WebSocketClient, handler_of
+    from tests.support.cloudformation import parameter_value
     from tests.support.events import LambdaContext, sqs_event
 
     # Only the bot worker has a tracer; created first here, as if every function had one, it
@@ -59,8 +60,20 @@ def main(daemon: str, canaries: dict[str, str]) -> None:
         queue_url = sqs.create_queue(
             QueueName="BotCommandsQueue.fifo", Attributes={"FifoQueue": "true"}
         )["QueueUrl"]
+        fanout_url = sqs.create_queue(
+            QueueName="FanoutQueue.fifo", Attributes={"FifoQueue": "true"}
+        )["QueueUrl"]
+        boto3.client("ssm").put_parameter(
+            Name="BigRoomsSettings",
+            Type="String",
+            Value=parameter_value(load_template(), "BigRoomsSettings"),
+        )
         os.environ.update(
-            GEMINI_KEYS_KMS_KEY_ID=key_id, BOT_QUEUE_URL=queue_url, GEMINI_BASE_URL=gemini.base_url
+            GEMINI_KEYS_KMS_KEY_ID=key_id,
+            BOT_QUEUE_URL=queue_url,
+            FANOUT_QUEUE_URL=fanout_url,
+            BIG_ROOMS_PARAMETER="BigRoomsSettings",
+            GEMINI_BASE_URL=gemini.base_url,
         )
         settings.cache_clear()
         rest = RestClient()

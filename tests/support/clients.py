@@ -170,9 +170,10 @@ class Sockets:
     """The management API's HTTP endpoint, played in-process: the real management client
     (chat.aws.ManagementApi) signs and sends each request to it. It records every
     PostToConnection and DeleteConnection, checks each is SigV4-signed for execute-api,
-    and answers 410 Gone, 403 Forbidden or 500 for connections marked so (moto never does).
-    `faults[connection_id]` lists the statuses its next requests get (429, 500, 503 …), one
-    each, before it answers normally again; `attempts` counts every request per connection."""
+    and answers 410 Gone, 403 Forbidden, 500 or 429 (the account's rate) for connections
+    marked so (moto never does). `faults[connection_id]` lists the statuses its next
+    requests get (429, 500, 503 …), one each, before it answers normally again; `attempts`
+    counts every request per connection."""
 
     _ERRORS: ClassVar[dict[int, str]] = {
         410: "GoneException",
@@ -191,6 +192,7 @@ class Sockets:
         self.failing: set[str] = set()
         self.faults: dict[str, list[int]] = {}
         self.attempts: Counter[str] = Counter()
+        self.throttled: set[str] = set()
         management_client.http = self
 
     def send(self, request: Any) -> AWSResponse:
@@ -210,6 +212,7 @@ class Sockets:
             (self.gone, 410, "GoneException"),
             (self.forbidden, 403, "ForbiddenException"),
             (self.failing, 500, "InternalServerErrorException"),
+            (self.throttled, 429, "LimitExceededException"),
         ):
             if connection_id in marked:
                 body = json.dumps({"message": code}).encode()

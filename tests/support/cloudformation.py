@@ -63,3 +63,12 @@ def as_deployed(template: Mapping[str, Any], overrides: Mapping[str, str]) -> di
         for logical_id, resource in template["Resources"].items()
         if resolve.is_created(logical_id)
     }
+
+
+def parameter_value(
+    template: Mapping[str, Any], logical_id: str, overrides: Mapping[str, str] | None = None
+) -> str:
+    """The value an AWS::SSM::Parameter of the template takes with these parameter values
+    (the defaults for the others)."""
+    properties = template["Resources"][logical_id]["Properties"]
+    return str(resolver(template, overrides).resolve(properties["Value"]))

@@ -72,6 +72,7 @@ def test_the_api_functions_never_load_the_gemini_sdk(function):
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "layers" / "shared")]),
         "BOT_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/q.fifo",
+        "FANOUT_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/1/fanout.fifo",
         "GEMINI_KEYS_KMS_KEY_ID": "key-id",
     }
     result = subprocess.run(  # noqa: S603 - our own interpreter and code

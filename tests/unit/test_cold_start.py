@@ -26,6 +26,8 @@ def _init(function: str) -> None:
 def _fresh_settings(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("BOT_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/1/q.fifo")
     monkeypatch.setenv("GEMINI_KEYS_KMS_KEY_ID", "key-id")
+    monkeypatch.setenv("FANOUT_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/1/fanout")
+    monkeypatch.setenv("BIG_ROOMS_PARAMETER", "big-rooms")
     settings.cache_clear()
     yield
     settings.cache_clear()
@@ -50,6 +52,12 @@ def _fresh_settings(monkeypatch: pytest.MonkeyPatch):
         ("search", "SEARCH_INDEX_TABLE"),
         ("search", "ATTACHMENTS_BUCKET"),
         ("search_indexer", "SEARCH_INDEX_TABLE"),
+        ("fanout", "FANOUT_QUEUE_URL"),
+        ("rooms", "FANOUT_QUEUE_URL"),
+        ("ws_connect", "FANOUT_QUEUE_URL"),
+        ("ws_message", "FANOUT_QUEUE_URL"),
+        ("bot_worker", "FANOUT_QUEUE_URL"),
+        ("bot_worker", "BIG_ROOMS_PARAMETER"),
     ],
 )
 def test_a_missing_variable_fails_the_init_of_the_function(function, missing, monkeypatch):
@@ -61,7 +69,16 @@ def test_a_missing_variable_fails_the_init_of_the_function(function, missing, mo
 
 @pytest.mark.parametrize(
     "function",
-    ["auth", "rooms", "ws_connect", "ws_message", "bot_worker", "search", "search_indexer"],
+    [
+        "auth",
+        "rooms",
+        "ws_connect",
+        "ws_message",
+        "bot_worker",
+        "search",
+        "search_indexer",
+        "fanout",
+    ],
 )
 def test_with_its_variables_every_function_initialises(function):
     _init(function)

@@ -66,6 +66,7 @@ def test_functions_get_globals_layers_and_resolved_environment(model):
         "AccountEraserFunction",
         "NotificationsFunction",
         "NotifierFunction",
+        "FanoutFunction",
     }
     auth = model.functions["AuthFunction"]
     assert auth.name == "stack-AuthFunction"
@@ -130,7 +131,12 @@ def test_websocket_routes_and_sqs_sources_read_beside_sam_cli(model):
     assert authorizer.authorizer_id == "ref-WebSocketAuthorizer"
     assert [key for key, route in ws.routes.items() if route.authorizer] == ["$connect"]
     sources = {source.function: source for source in model.sqs_sources}
-    assert set(sources) == {"BotWorkerFunction", "AccountEraserFunction", "NotifierFunction"}
+    assert set(sources) == {
+        "BotWorkerFunction",
+        "AccountEraserFunction",
+        "NotifierFunction",
+        "FanoutFunction",
+    }
     source = sources["BotWorkerFunction"]
     assert (source.function, source.queue_logical_id, source.queue_url) == (
         "BotWorkerFunction",
@@ -152,6 +158,13 @@ def test_websocket_routes_and_sqs_sources_read_beside_sam_cli(model):
     )
     assert (notifier.fifo, notifier.batch_size, notifier.batching_window) == (False, 10, 1.0)
     assert notifier.report_batch_item_failures and notifier.maximum_concurrency == 2
+    fanout = sources["FanoutFunction"]
+    assert (fanout.function, fanout.queue_logical_id, fanout.fifo) == (
+        "FanoutFunction",
+        "FanoutQueue",
+        True,
+    )
+    assert (fanout.batch_size, fanout.maximum_concurrency) == (1, 50)
 
 
 def test_stream_sources_are_read_from_the_functions_dynamodb_events(model):

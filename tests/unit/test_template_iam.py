@@ -102,6 +102,8 @@ EXPECTED = {
         "ConnectionsTable": {"Query", "BatchWriteItem"},
         "NotificationsTable": {"Query", "GetItem", "DeleteItem"},
     },
+    # shard markers (UpdateItem, PutItem); gone connections and their presence
+    "FanoutFunction": {"ConnectionsTable": {"UpdateItem", "PutItem", "Query", "BatchWriteItem"}},
 }  # fmt: skip
 
 

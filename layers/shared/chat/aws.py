@@ -131,6 +131,7 @@ _FACTORIES: dict[str, Callable[[], Any]] = {
     "dynamodb": lambda: boto3.resource("dynamodb", config=_retrying()),
     "sqs": lambda: boto3.client("sqs", config=_retrying()),
     "kms": lambda: boto3.client("kms", config=_retrying()),
+    "ssm": lambda: boto3.client("ssm", config=_retrying()),
     # SigV4 for presigned URLs (the default for presigned POST is still SigV2).
     "s3": lambda: boto3.client("s3", config=_retrying().merge(Config(signature_version="s3v4"))),
     "apigatewaymanagementapi": ManagementApi.from_settings,
@@ -173,6 +174,11 @@ def kms() -> Any:
     return _once("kms")
 
 
+def ssm() -> Any:
+    """Parameter Store (the bot worker's big-room settings)."""
+    return _once("ssm")
+
+
 def s3() -> Any:
     """The attachments bucket's client (chat.adapters.storage)."""
     return _once("s3")
@@ -184,7 +190,8 @@ def management_api() -> Any:
 
 
 def inject(name: str, value: Any) -> None:
-    """Use `value` for `name` ("dynamodb", "sqs", "kms", "s3", "apigatewaymanagementapi"): tests."""
+    """Use `value` for `name` ("dynamodb", "sqs", "kms", "ssm", "s3", "apigatewaymanagementapi"):
+    tests."""
     if name not in _FACTORIES:
         raise KeyError(name)
     _made[name] = value

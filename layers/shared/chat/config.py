@@ -39,6 +39,8 @@ FunctionSetting = Literal[
     "notifications_table",
     "notifications_queue_url",
     "vapid_secret_arn",
+    "fanout_queue_url",
+    "big_rooms_parameter",
 ]
 
 
@@ -86,6 +88,18 @@ class Settings(BaseModel):
     push_contact: str = "mailto:webpush@example.com"
     # Only the local stack (and the tests) accept http://127.0.0.1 push endpoints.
     push_allow_loopback: bool = False
+    # Big rooms (docs/big-rooms.md): the functions that push to rooms get the fan-out queue;
+    # a room with more recipients than the threshold is pushed to in shards of this size.
+    fanout_queue_url: str | None = None
+    fanout_shard_threshold: int = Field(default=250, ge=1)
+    fanout_shard_size: int = Field(default=250, ge=1, le=1000)
+    # The account's send budget (API Gateway requests per second, pushes included), shared
+    # by the bot answers that may stream at once.
+    send_budget_per_second: int = Field(default=10_000, ge=1)
+    bot_worker_max_concurrency: int = Field(default=5, ge=1)
+    # The bot worker reads the four settings above from this SSM parameter instead
+    # (chat.adapters.big_rooms_settings).
+    big_rooms_parameter: str | None = None
 
     def table_name(self, table: Table) -> str:
         """The DynamoDB table name of a logical table."""

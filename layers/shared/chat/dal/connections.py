@@ -164,6 +164,12 @@ def unsubscribe(connection_id: str, room_id: str) -> None:
     )
 
 
+# A subscriber's attributes, without the keys (which repeat the room and the connection id):
+# in a room of 10,000 a third fewer bytes to read, and to parse (botocore parses every
+# attribute of every item: ~40 µs an item, the largest cost of a big room's broadcast).
+_SUBSCRIBER = ("connection_id", "user_id", "username", "expires_at", "token_expires_at")
+
+
 def room_subscribers(room_id: str, *, consistent: bool = False) -> list[SubscriberItem]:
     """Live subscriptions of a room: one Query; ``consistent`` where a subscription written
     just before must be seen."""
@@ -171,6 +177,9 @@ def room_subscribers(room_id: str, *, consistent: bool = False) -> list[Subscrib
         "connections",
         KeyConditionExpression=Key("pk").eq(_room(room_id)),
         FilterExpression=_live(),
+        # as names: a projection must not spell a word DynamoDB reserves
+        ProjectionExpression=", ".join(f"#a{i}" for i in range(len(_SUBSCRIBER))),
+        ExpressionAttributeNames={f"#a{i}": name for i, name in enumerate(_SUBSCRIBER)},
         ConsistentRead=consistent,
     )
     return cast(list[SubscriberItem], items)

@@ -206,7 +206,9 @@ class Answer:
         ``room_model``: the key and the model are the room's own (a failure they cause is
         then the room's to fix, chat.logic.bot.failures)."""
         self.feed.set_typing(True)
-        reader = AnswerReader(self.transcript, self._send, self.checkpoint, budget.BUDGET)
+        reader = AnswerReader(
+            self.transcript, self._send, self.checkpoint, budget.BUDGET, self.feed.pacer
+        )
         rules = budget.BUDGET
         try:
             with self.last_chance(deadline + rules.margin - rules.last_chance), reader:

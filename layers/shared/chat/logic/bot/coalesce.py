@@ -16,6 +16,11 @@ largest encoding any JSON encoder produces. Big pieces are split between code po
 never inside a surrogate pair. The concatenation of the chunks is always the
 concatenation of the pieces.
 
+In a big room the answer's pace (chat.logic.bot.pacing) sets ``hold_until(not_before)``: a
+time before which nothing is released at all (not the first piece, not a full buffer), so
+that frames stay within the room's share of the send budget; at that time whatever was
+buffered goes, at least its window after its first piece.
+
 Time only moves when the coalescer is called: a driver that can wait for the next piece
 with a timeout should wake up at ``due_at()`` and call ``poll()``.
 """
@@ -53,6 +58,11 @@ class ChunkCoalescer:
         self._chars = 0
         self._first_at: float | None = None
         self._emitted = False
+        self._not_before = 0.0
+
+    def hold_until(self, not_before: float) -> None:
+        """Release nothing before ``not_before`` (clock time)."""
+        self._not_before = not_before
 
     def feed(self, piece: str) -> list[str]:
         """Buffer a piece; return the chunks that are due now (often none)."""
@@ -63,6 +73,8 @@ class ChunkCoalescer:
             self._first_at = now
         self._pieces.append(piece)
         self._chars += len(piece)
+        if now < self._not_before:
+            return []
         if (
             (self._eager_first and not self._emitted)
             or self._chars >= self._flush_chars
@@ -78,7 +90,20 @@ class ChunkCoalescer:
 
     def due_at(self) -> float | None:
         """When the buffered text must go out (clock time), or None with nothing buffered."""
-        return None if self._first_at is None else self._first_at + self._window
+        if self._first_at is None:
+            return None
+        return max(self._first_at + self._window, self._not_before)
+
+    def pending(self) -> bool:
+        """Whether text is buffered."""
+        return bool(self._pieces)
+
+    def drop(self) -> None:
+        """Forget what is buffered (an answer ending before it was due: never sent, never
+        part of the answer)."""
+        self._pieces.clear()
+        self._chars = 0
+        self._first_at = None
 
     def flush(self) -> list[str]:
         """Everything buffered, as chunks within the size limit."""

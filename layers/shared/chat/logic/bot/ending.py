@@ -70,8 +70,9 @@ def end_answer(
         return "duplicate"
     if failure is not None:
         feed.push(transcript.error_frame(failure.code, failure.message))
-    else:
-        feed.push(transcript.final_frame(stopped=status == "stopped"))
+    else:  # a stop's last frame does not wait for a big room's pace (the contract's 2 s)
+        stopped = status == "stopped"
+        feed.push(transcript.final_frame(stopped=stopped), urgent=stopped)
     _typing_off(feed)
     if status == "complete":  # once, by the ending whose write succeeded
         job = NotificationJob("answer", transcript.room_id, transcript.message_id)

@@ -8,7 +8,10 @@ when the coalescer's window is due even if the model stalls, the ticker (the ans
 checkpoints, which also learn of a stop) runs on time whatever the model does, and the
 answer ends at its deadline at once. Leaving early (deadline, stop, size cap) aborts the
 stream: its connection is shut down, so the reader thread ends at once and no more of the
-answer is read. Whatever ends the reading, what is still buffered is sent first.
+answer is read. Whatever ends the reading, what is still buffered is sent first; only in a
+big room, where frames keep to the answer's pace (chat.logic.bot.pacing), an answer ended by
+an error or a stop before its next frame was due leaves that text unsent (and unstored: the
+answer is what its room was sent), so that the end is not held up.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 from chat.adapters import gemini
 from chat.logic.bot.budget import AnswerBudget
 from chat.logic.bot.coalesce import ChunkCoalescer
+from chat.logic.bot.pacing import SendPacer
 from chat.logic.bot.transcript import Transcript
 
 Sink = Callable[[list[str]], None]
@@ -57,7 +61,12 @@ class AnswerReader:
     exit sends what is still buffered."""
 
     def __init__(
-        self, transcript: Transcript, sink: Sink, tick: Callable[[], None], rules: AnswerBudget
+        self,
+        transcript: Transcript,
+        sink: Sink,
+        tick: Callable[[], None],
+        rules: AnswerBudget,
+        pacer: SendPacer | None = None,
     ):
         self.transcript = transcript
         self.sink = sink
@@ -67,6 +76,7 @@ class AnswerReader:
             max_chunk_bytes=rules.max_answer_bytes,
         )
         self.ticker = Ticker(rules.checkpoint_interval, tick)
+        self.pacer = pacer
 
     def __enter__(self) -> AnswerReader:
         return self
@@ -77,7 +87,16 @@ class AnswerReader:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
+        pacer = self.pacer
+        if error is not None and pacer is not None and pacer.paced and pacer.wait() > 0:
+            self.coalescer.drop()
+            return
         self.sink(self.coalescer.flush())
+
+    def _pace(self) -> None:
+        """The coalescer keeps to the answer's pace, as the last frame left it."""
+        if self.pacer is not None:
+            self.coalescer.hold_until(self.pacer.next_at)
 
     def wait(self, seconds: float) -> None:
         """Wait (a retry's backoff) while the ticker keeps ticking."""
@@ -121,6 +140,7 @@ class AnswerReader:
                 "the answer ran out of time", transient=True, partial_text=stream.text
             )
         self.ticker.poll()
+        self._pace()
         due = self.coalescer.due_at()
         wake = min(deadline, math.inf if due is None else due, self.ticker.due)
         try:
@@ -133,6 +153,7 @@ class AnswerReader:
         """Let a piece in under the cap and send what is due; False once the cap is hit."""
         admitted = self.transcript.admit(piece)
         if admitted:
+            self._pace()
             self.sink(self.coalescer.feed(admitted))
         return not self.transcript.truncated
 

@@ -5,7 +5,9 @@ management client's connection pool is as large). Any failure of one push is log
 counted, never raised, and disturbs no other push. Gone connections (410/403) are only
 reported: what a gone connection means (a disconnect) is presence's rule
 (chat.logic.realtime.presence). A room's subscriber whose token has expired gets nothing
-(docs/API.md: it receives no more frames); it is reported too, for presence to close.
+(docs/API.md: it receives no more frames); it is reported too, for presence to close. A push
+API Gateway throttled (the account's send rate) is reported apart, so that the caller can
+send it again later (chat.logic.realtime.broadcast) and slow down.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from chat.adapters.management_api import ConnectionGone, post_to_connection
+from chat.adapters.management_api import ConnectionGone, Throttled, post_to_connection
 from chat.aws import PUSH_POOL_SIZE, thread_pool
 from chat.dal.items import SubscriberItem, UserConnectionItem
 from chat.frames import ServerFrame
@@ -35,6 +37,19 @@ class FanOut:
     gone: list[str] = field(default_factory=list)
     failed: int = 0
     expired: list[str] = field(default_factory=list)  # skipped: their token has expired
+    throttled: list[str] = field(default_factory=list)  # refused for the account's rate
+    queued: int = 0  # handed to the fan-out queue (pushed by the fan-out function)
+    recipients: int = 0  # connections the frame was for (every outcome above but expired)
+
+    def add(self, other: FanOut) -> None:
+        """Count another part of the same broadcast in."""
+        self.delivered += other.delivered
+        self.gone += other.gone
+        self.failed += other.failed
+        self.expired += other.expired
+        self.throttled += other.throttled
+        self.queued += other.queued
+        self.recipients += other.recipients
 
 
 def token_expired(subscriber: SubscriberItem | UserConnectionItem, now: float) -> bool:
@@ -49,6 +64,8 @@ def _push(connection_id: str, data: bytes) -> str:
         return "delivered"
     except ConnectionGone:
         return "gone"
+    except Throttled:
+        return "throttled"
     except Exception:  # one bad push must not stop the others
         logger.exception("push failed", extra={"connection_id": connection_id})
         return "failed"
@@ -60,9 +77,14 @@ def _push(connection_id: str, data: bytes) -> str:
 @capture_method
 def to_connections(connection_ids: Iterable[str], frame: ServerFrame) -> FanOut:
     """Push a frame to the given connections in parallel; report what became of each."""
-    data = frame.encode()
+    return push(connection_ids, frame.encode())
+
+
+def push(connection_ids: Iterable[str], data: bytes) -> FanOut:
+    """Push an encoded frame to the given connections in parallel; report what became of
+    each."""
     ids = list(dict.fromkeys(connection_ids))
-    result = FanOut()
+    result = FanOut(recipients=len(ids))
     if not ids:
         return result
     outcomes = (
@@ -75,6 +97,8 @@ def to_connections(connection_ids: Iterable[str], frame: ServerFrame) -> FanOut:
             result.delivered += 1
         elif outcome == "gone":
             result.gone.append(connection_id)
+        elif outcome == "throttled":
+            result.throttled.append(connection_id)
         else:
             result.failed += 1
     metrics.add_metric(name="FramesPushed", unit=MetricUnit.Count, value=result.delivered)
@@ -82,6 +106,10 @@ def to_connections(connection_ids: Iterable[str], frame: ServerFrame) -> FanOut:
         metrics.add_metric(name="GoneConnections", unit=MetricUnit.Count, value=len(result.gone))
     if result.failed:
         metrics.add_metric(name="PushFailures", unit=MetricUnit.Count, value=result.failed)
+    if result.throttled:
+        metrics.add_metric(
+            name="PushesThrottled", unit=MetricUnit.Count, value=len(result.throttled)
+        )
     return result
 
 
@@ -92,16 +120,32 @@ def to_subscribers(
     exclude_user_id: str | None = None,
     also_connection_id: str | None = None,
 ) -> FanOut:
-    """Push a frame to a room's subscribers. `exclude_user_id` leaves out all of one user's
-    sockets; `also_connection_id` adds a connection that may not be subscribed (a sender's
-    own socket, for its ack). Subscribers whose token has expired are left out and reported
-    in ``expired``."""
-    now = time.time()
-    live = [s for s in subscribers if not token_expired(s, now)]
-    expired = [s["connection_id"] for s in subscribers if token_expired(s, now)]
-    ids = [s["connection_id"] for s in live if s["user_id"] != exclude_user_id]
-    if also_connection_id:
-        ids.append(also_connection_id)
+    """Push a frame to a room's subscribers, every push from here (a big room's frame goes
+    through chat.logic.realtime.broadcast instead); arguments as `recipients` takes them.
+    Subscribers whose token has expired are left out and reported in ``expired``."""
+    ids, expired = recipients(
+        subscribers, exclude_user_id=exclude_user_id, also_connection_id=also_connection_id
+    )
     result = to_connections(ids, frame)
-    result.expired = [cid for cid in expired if cid != also_connection_id]
+    result.expired = expired
     return result
+
+
+def recipients(
+    subscribers: Sequence[SubscriberItem],
+    *,
+    exclude_user_id: str | None = None,
+    also_connection_id: str | None = None,
+) -> tuple[list[str], list[str]]:
+    """Who a room's frame goes to: every live subscriber but `exclude_user_id`'s sockets,
+    and `also_connection_id` (first); and the subscribers left out for an expired token."""
+    now = time.time()
+    expired = [s["connection_id"] for s in subscribers if token_expired(s, now)]
+    ids = [
+        s["connection_id"]
+        for s in subscribers
+        if not token_expired(s, now) and s["user_id"] != exclude_user_id
+    ]
+    if also_connection_id:
+        ids.insert(0, also_connection_id)
+    return list(dict.fromkeys(ids)), [cid for cid in expired if cid != also_connection_id]

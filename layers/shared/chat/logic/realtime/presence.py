@@ -9,7 +9,7 @@ is a disconnect, so every push that must honour that goes through `send_to_*` he
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,9 +24,10 @@ from chat.errors import NotFound, Unauthorized
 from chat.frames import JoinedFrame, LeftFrame, PresenceFrame, ServerFrame, TypingFrame
 from chat.ids import now_iso
 from chat.logic.access import require_member
-from chat.logic.realtime import fanout
+from chat.logic.realtime import broadcast, fanout
 from chat.observability import logger, metrics
 from chat.principal import Principal
+from chat.queued_shard import QueuedShard
 
 
 @dataclass(frozen=True)
@@ -74,18 +75,22 @@ def send_to_room(
     exclude_user_id: str | None = None,
     also_connection_id: str | None = None,
     subscribers: list[SubscriberItem] | None = None,
+    spread: broadcast.Spread = 0.0,
 ) -> fanout.FanOut:
     """Push a frame to every live subscriber of a room (one Query for them, unless the
-    caller has them already: `prefetched_subscribers`), then disconnect the gone ones.
-    `exclude_user_id` and `also_connection_id` as `fanout.to_subscribers` takes them."""
+    caller has them already: `prefetched_subscribers`), in shards through the fan-out queue
+    in a big room (chat.logic.realtime.broadcast), then disconnect the gone ones.
+    `exclude_user_id` leaves out all of one user's sockets; `also_connection_id` adds a
+    connection that may not be subscribed (a sender's own socket, for its ack); `spread`
+    spreads a big room's pushes over that many seconds, or over ``spread(recipients)`` (a
+    bot answer's paced frame), if longer than the send budget asks for anyway."""
     if subscribers is None:
         subscribers = connection_table.room_subscribers(room_id)
-    result = fanout.to_subscribers(
-        subscribers,
-        frame,
-        exclude_user_id=exclude_user_id,
-        also_connection_id=also_connection_id,
+    ids, expired = fanout.recipients(
+        subscribers, exclude_user_id=exclude_user_id, also_connection_id=also_connection_id
     )
+    result = broadcast.send(room_id, ids, frame, first=also_connection_id, spread=spread)
+    result.expired = expired
     return _forget_gone(result)
 
 
@@ -98,6 +103,20 @@ def open_connections(user_id: str) -> list[str]:
         for connection in connection_table.user_connections(user_id)
         if not fanout.token_expired(connection, now)
     ]
+
+
+def send_shard(shard: QueuedShard, time_left: Callable[[], float]) -> fanout.FanOut | None:
+    """Push a shard of a big room's broadcast (the fan-out function), unless it was pushed
+    already (None), then disconnect the gone connections; ``time_left``: seconds left.
+    Raises ``broadcast.ShardIncomplete`` when connections are left for the shard's next
+    delivery (throttled pushes, or no time left)."""
+    result = broadcast.deliver(shard, time_left)
+    if result is None:
+        return None
+    _forget_gone(result)
+    if result.queued:
+        raise broadcast.ShardIncomplete(f"{result.queued} connections left for later")
+    return result
 
 
 @contextmanager

@@ -1,6 +1,7 @@
 """Joining and leaving rooms: by code, by invitation, leaving (an owner hands the room on),
 and a member removed by the owner. The room item counts its humans (chat.dal.rooms), so the
-direct-room size rule and "no human left, no joining" hold under concurrent joins."""
+size rules (a direct room's two people, any room's 10,000) and "no human left, no joining"
+hold under concurrent joins: each is a condition on the count, written with the membership."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from chat.models import BOT_USER_ID, MemberList, Role, Room
 from chat.principal import Principal
 
 DIRECT_ROOM_PEOPLE = 2  # a room created with is_group: false, besides the bot
+ROOM_MAX_PEOPLE = 10_000  # any room, besides its bots (docs/API.md, "Room size")
 
 
 def membership(room_id: str, user_id: str, username: str, role: Role, at: str) -> MembershipItem:
@@ -74,16 +76,17 @@ def remove_human(room_id: str, user_id: str) -> None:
 
 
 def _add_human(room: RoomItem, user_id: str, username: str, *, closed_message: str) -> None:
-    """Join a human to a room: a direct room holds two people besides the bot (409 for a
-    third), and a room no human is left in cannot be joined."""
+    """Join a human to a room: a direct room holds two people besides the bot, any room
+    10,000 (409 beyond), and a room no human is left in cannot be joined."""
     room = _counted(room)
-    max_humans = None if room.get("is_group", True) else DIRECT_ROOM_PEOPLE
+    max_humans = ROOM_MAX_PEOPLE if room.get("is_group", True) else DIRECT_ROOM_PEOPLE
     member = membership(room["room_id"], user_id, username, "member", now_iso())
     outcome = room_table.join(member, max_humans)
     if outcome == "closed":
         raise NotFound(closed_message)
     if outcome == "full":
-        raise Conflict(f"A direct room holds at most {DIRECT_ROOM_PEOPLE} people")
+        kind = "A room" if room.get("is_group", True) else "A direct room"
+        raise Conflict(f"{kind} holds at most {max_humans:,} people")
 
 
 def _successor(room_id: str, leaver_id: str) -> MembershipItem | None:
