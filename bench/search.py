@@ -295,8 +295,8 @@ def add_members(scopes: list[Scope]) -> None:
 
 def run_queries(scope: Scope, queries: dict[str, list[str]], calls: Calls) -> list[tuple]:
     from chat.logic.search import service
-    from chat.principal import Principal
     from chat.observability import metrics
+    from chat.principal import Principal
 
     principal = Principal(scope.user_id, scope.user_id)
     rows = []

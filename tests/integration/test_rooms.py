@@ -171,7 +171,12 @@ def test_bot_settings_defaults(rest, room_with):
     room, tokens = room_with("alice", "bob")
     result = rest.get(f"/rooms/{room['room_id']}/bot", token=tokens["bob"])
     assert result.status == 200
-    assert result.body == {"model": "gemini-2.5-flash", "system_prompt": None, "has_api_key": False}
+    assert result.body == {
+        "model": "gemini-2.5-flash",
+        "system_prompt": None,
+        "has_api_key": False,
+        "answers_replies": False,
+    }
 
 
 def test_only_the_owner_changes_bot_settings(rest, room_with):
@@ -204,6 +209,7 @@ def test_owner_updates_and_removes_bot_settings(rest, room_with):
         "model": "gemini-2.5-pro",
         "system_prompt": "Be brief.",
         "has_api_key": True,
+        "answers_replies": False,
     }
     # Absent fields stay as they are
     unchanged = rest.put(path, {"system_prompt": "Be kind."}, token=token)
@@ -211,6 +217,7 @@ def test_owner_updates_and_removes_bot_settings(rest, room_with):
         "model": "gemini-2.5-pro",
         "system_prompt": "Be kind.",
         "has_api_key": True,
+        "answers_replies": False,
     }
     # null removes the key
     removed = rest.put(path, {"gemini_api_key": None}, token=token)

@@ -170,11 +170,24 @@ class InviteRequest(Body):
 
 
 class BotSettingsUpdate(Body):
-    """Absent fields stay as they are; `gemini_api_key: null` removes the room's key."""
+    """Absent fields stay as they are; `gemini_api_key: null` removes the bot's key. The
+    same fields change the default bot (`PUT …/bot`) and a named one (`PATCH …/bots/{name}`)."""
 
     gemini_api_key: GeminiApiKey | None = None
     model: ModelName | None = None
     system_prompt: SystemPrompt | None = None
+    answers_replies: StrictBool | None = None
+
+
+class CreateBotRequest(BotSettingsUpdate):
+    """A named bot: its name follows the username rules and shares their namespace."""
+
+    name: Username
+
+
+class SummaryRequest(Body):
+    since: Id | None = None
+    private: StrictBool = True
 
 
 class PostMessageRequest(Body):
@@ -182,6 +195,7 @@ class PostMessageRequest(Body):
     client_id: ClientId | None = None
     attachments: AttachmentIds = []
     reply_to: Id | None = None
+    private: StrictBool = False  # only on a bot command
 
 
 def _integral(value: object) -> object:
@@ -283,6 +297,17 @@ class BotSettings(Model):
     model: str
     system_prompt: str | None
     has_api_key: bool
+    answers_replies: bool = False
+
+
+class Bot(BotSettings):
+    """A bot of a room: the default one (`bot`) or a named one, with its settings."""
+
+    name: str
+
+
+class BotList(Model):
+    bots: list[Bot]
 
 
 class Reaction(Model):
@@ -306,6 +331,7 @@ class Message(Model):
     deleted: bool = False
     reactions: list[Reaction] = Field(default_factory=list)
     attachments: list[Attachment] = Field(default_factory=list)
+    visible_to: str | None = None  # a private command and its answer: only this user's
 
 
 class RegenerateResponse(Model):
@@ -351,8 +377,32 @@ class ErrorResponse(Model):
 
 
 _BOT_TRIGGER = re.compile(r"^[@/]bot(?:\s|$)", re.IGNORECASE)
+_ADDRESS = re.compile(r"^@([A-Za-z0-9_.-]{1,32})(?:\s|$)")
+MAX_BOTS_PER_ROOM = 5  # the default bot included
 
 
 def is_bot_command(content: str) -> bool:
     """The contract's trigger: trimmed content starts with @bot or /bot, then whitespace or end."""
     return _BOT_TRIGGER.match(content.strip()) is not None
+
+
+def addressed_name(content: str) -> str | None:
+    """The name a message addresses, in lower case: `bot` for @bot and /bot, `name` for
+    @name (any case) followed by whitespace or the end; None otherwise. Whether a bot of
+    that name is in the room is the caller's question (if not, the message is plain text)."""
+    text = content.strip()
+    if _BOT_TRIGGER.match(text):
+        return BOT_USERNAME
+    found = _ADDRESS.match(text)
+    return found.group(1).lower() if found else None
+
+
+def bot_user_id(name: str) -> str:
+    """The membership key of a room's bot: `bot` for the default one, `bot.<name>` for a
+    named one (a user's id is a ULID, never this)."""
+    key = name.lower()
+    return BOT_USER_ID if key == BOT_USERNAME else f"{BOT_USER_ID}.{key}"
+
+
+def is_bot_user_id(user_id: str) -> bool:
+    return user_id == BOT_USER_ID or user_id.startswith(BOT_USER_ID + ".")

@@ -28,8 +28,26 @@ class UserItem(TypedDict):
     created_at: str
 
 
+class BotConfig(TypedDict, total=False):
+    """A bot's settings as stored: the default bot's are attributes of the room item, a
+    named bot's are its entry in the room's `bots` map (the same keys)."""
+
+    model: str
+    system_prompt: str
+    api_key_ciphertext: bytes | Binary
+    answers_replies: bool
+
+
+class BotEntry(BotConfig, total=False):
+    """A named bot of a room: its entry in the room item's `bots`, keyed by its name in
+    lower case."""
+
+    name: str  # as its owner wrote it
+    created_at: str
+
+
 class RoomItem(TypedDict):
-    """rooms table, `ROOM#<id>`: the room and its bot settings."""
+    """rooms table, `ROOM#<id>`: the room, its default bot's settings and its named bots."""
 
     room_id: str
     name: str
@@ -43,6 +61,8 @@ class RoomItem(TypedDict):
     api_key_ciphertext: NotRequired[bytes | Binary]
     model: NotRequired[str]
     system_prompt: NotRequired[str]
+    answers_replies: NotRequired[bool]
+    bots: NotRequired[dict[str, BotEntry]]  # the named bots, by name in lower case
 
 
 class MembershipItem(TypedDict):
@@ -89,6 +109,11 @@ class MessageItem(TypedDict):
     reactions: NotRequired[list[ReactionItem]]
     reactions_rev: NotRequired[Number]  # the reactions' version (optimistic concurrency)
     attachments: NotRequired[list[AttachmentRef]]
+    visible_to: NotRequired[str]  # a private command and its answer: its author's username
+    # A command: the named bot it addresses (absent: the default bot), and for a summary
+    # the message it summarizes after ("": from the room's start).
+    bot: NotRequired[str]
+    summary_after: NotRequired[str]
     # A command: how many times it was regenerated; its replies by generation are
     # `reply_id`, `reply_id_1` … (chat.dal.messages.reply_id reads them).
     generations: NotRequired[Number]

@@ -24,7 +24,7 @@ from chat.errors import Conflict
 _BATCH_GET_MAX = 100
 
 
-def _room_key(room_id: str) -> dict[str, str]:
+def room_key(room_id: str) -> dict[str, str]:
     return {"pk": f"ROOM#{room_id}"}
 
 
@@ -36,7 +36,7 @@ def _update_room_if(room_id: str, expression: str, condition: str, values: dict[
     """Update the room item; nothing is written when the condition fails."""
     update_if(
         "rooms",
-        Key=_room_key(room_id),
+        Key=room_key(room_id),
         UpdateExpression=expression,
         ConditionExpression=condition,
         ExpressionAttributeValues=values,
@@ -54,7 +54,7 @@ def create_room(room: RoomItem, members: list[MembershipItem]) -> bool:
         {
             "Put": {
                 "TableName": rooms,
-                "Item": {**_room_key(room["room_id"]), **strip_none(dict(room))},
+                "Item": {**room_key(room["room_id"]), **strip_none(dict(room))},
                 "ConditionExpression": condition,
             }
         },
@@ -76,7 +76,7 @@ def create_room(room: RoomItem, members: list[MembershipItem]) -> bool:
 
 
 def get_room(room_id: str) -> RoomItem | None:
-    return cast(RoomItem | None, table("rooms").get_item(Key=_room_key(room_id)).get("Item"))
+    return cast(RoomItem | None, table("rooms").get_item(Key=room_key(room_id)).get("Item"))
 
 
 def room_id_for_code(code: str) -> str | None:
@@ -92,7 +92,7 @@ def get_rooms(room_ids: list[str]) -> list[RoomItem]:
     for start in range(0, len(room_ids), _BATCH_GET_MAX):
         request = {
             name: {
-                "Keys": [_room_key(room_id) for room_id in room_ids[start : start + _BATCH_GET_MAX]]
+                "Keys": [room_key(room_id) for room_id in room_ids[start : start + _BATCH_GET_MAX]]
             }
         }
         while request:
@@ -103,15 +103,16 @@ def get_rooms(room_ids: list[str]) -> list[RoomItem]:
 
 
 class RoomChanges(TypedDict, total=False):
-    """What the owner may change of a room (its name, its bot settings)."""
+    """What the owner may change of a room (its name, its default bot's settings)."""
 
     name: str
     model: str
     system_prompt: str
     api_key_ciphertext: bytes
+    answers_replies: bool
 
 
-Removable = Literal["model", "system_prompt", "api_key_ciphertext"]
+Removable = Literal["model", "system_prompt", "api_key_ciphertext", "answers_replies"]
 
 
 def update_room(room_id: str, changes: RoomChanges, removed: Sequence[Removable] = ()) -> RoomItem:
@@ -119,7 +120,7 @@ def update_room(room_id: str, changes: RoomChanges, removed: Sequence[Removable]
     return cast(
         RoomItem,
         table("rooms").update_item(
-            Key=_room_key(room_id),
+            Key=room_key(room_id),
             ConditionExpression="attribute_exists(pk)",
             ReturnValues="ALL_NEW",
             **update_expression(dict(changes), removed),
@@ -180,7 +181,7 @@ def replace_code(room_id: str, old_code: str, new_code: str) -> bool:
             {
                 "Update": {
                     "TableName": rooms,
-                    "Key": _room_key(room_id),
+                    "Key": room_key(room_id),
                     "UpdateExpression": "SET code = :new",
                     "ConditionExpression": "code = :old",
                     "ExpressionAttributeValues": {":new": new_code, ":old": old_code},
@@ -210,7 +211,7 @@ def _room_update(
     return {
         "Update": {
             "TableName": table_name("rooms"),
-            "Key": _room_key(room_id),
+            "Key": room_key(room_id),
             "UpdateExpression": expression,
             "ConditionExpression": condition,
             "ExpressionAttributeValues": values,

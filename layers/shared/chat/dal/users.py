@@ -1,6 +1,10 @@
 """users table: `USER#<id>` holds the user; `USERNAME#<lower>` and `EMAIL#<lower>` are
 uniqueness claims written in the same transaction (the username item also carries the
-user and the password hash, so a login is one read)."""
+user and the password hash, so a login is one read).
+
+A room's named bot claims its name in the same namespace (chat.dal.bots): a `USERNAME#`
+item with `bot_name` and the bot's `room_id`, and no password. It stays when the bot is
+removed, so nobody can ever register the name; it is no user (no login, no invitation)."""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ def _user_key(user_id: str) -> dict[str, str]:
     return {"pk": f"USER#{user_id}"}
 
 
-def _username_key(username: str) -> dict[str, str]:
+def username_key(username: str) -> dict[str, str]:
     return {"pk": f"USERNAME#{username.lower()}"}
 
 
@@ -45,7 +49,7 @@ def create_user(user: UserItem, password_hash: str) -> None:
         {
             "Put": {
                 "TableName": users,
-                "Item": {**_username_key(user["username"]), **record},
+                "Item": {**username_key(user["username"]), **record},
                 "ConditionExpression": condition,
             }
         },
@@ -83,5 +87,7 @@ def get_by_username(username: str) -> UserItem | None:
 
 def get_credentials(username: str) -> tuple[UserItem, str] | None:
     """The user (public fields) and its password hash, by username (any case)."""
-    item = table("users").get_item(Key=_username_key(username), ConsistentRead=True).get("Item")
-    return (_public(item), item["password_hash"]) if item else None
+    item = table("users").get_item(Key=username_key(username), ConsistentRead=True).get("Item")
+    if item is None or "password_hash" not in item:  # no user, or a bot's claim
+        return None
+    return _public(item), item["password_hash"]

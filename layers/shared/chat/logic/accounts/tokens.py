@@ -10,7 +10,7 @@ import jwt
 from chat.adapters.jwt_key import jwt_signing_key
 from chat.config import settings
 from chat.errors import Unauthorized
-from chat.models import BOT_USER_ID
+from chat.models import is_bot_user_id
 from chat.principal import Principal
 
 _ALGORITHM = "HS256"
@@ -45,6 +45,6 @@ def verify_token(token: str | None) -> Principal:
         raise Unauthorized("Invalid access token") from exc
     user_id, username = claims.get("sub"), claims.get("username")
     # The bot acts only through the worker; no token may speak for it.
-    if not isinstance(user_id, str) or not isinstance(username, str) or user_id == BOT_USER_ID:
+    if not isinstance(user_id, str) or not isinstance(username, str) or is_bot_user_id(user_id):
         raise Unauthorized("Invalid access token")
     return Principal(user_id=user_id, username=username, token_expires_at=int(claims["exp"]))

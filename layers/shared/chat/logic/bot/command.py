@@ -28,16 +28,15 @@ import time
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chat.adapters import gemini_keys, storage
-from chat.config import settings
 from chat.dal import messages as message_table
 from chat.dal import rooms as room_table
 from chat.dal.items import MessageItem, RoomItem, message_item
-from chat.logic.bot import budget, files
+from chat.logic.bot import budget, files, roster
 from chat.logic.bot.answer import Answer, Result
-from chat.logic.bot.context import ModelInput, build_model_input
+from chat.logic.bot.context import MAX_CHAIN, ModelInput, build_model_input
 from chat.logic.bot.failures import Failure
-from chat.logic.bot.reply import new_reply
-from chat.models import MessageStatus
+from chat.logic.bot.reply import command_bot, reply_to
+from chat.logic.bot.roster import BotProfile
 from chat.observability import logger, metrics
 from chat.queued_command import QueuedCommand
 
@@ -60,13 +59,13 @@ def answer_command(command: QueuedCommand, deadline: float) -> Result:
     if reply_id:
         return _already_answered(command, reply_id)
     room = room_table.get_room(command.room_id)
-    if room is None:
-        logger.warning("room of the bot command not found, skipped")
+    bot = roster.find(room, command_bot(item)) if room is not None else None
+    if room is None or bot is None:
+        logger.warning("room or bot of the command not found (removed), skipped")
         return {"outcome": "skipped"}
-    api_key, room_key = _api_key(room)
-    model_input = _model_input(room, item)  # every read before the first write
-    status: MessageStatus = "streaming" if api_key else "error"
-    reply = new_reply(command.room_id, command.message_id, status=status)
+    api_key, own_key = _api_key(room, bot)
+    model_input = _model_input(room, bot, item)  # every read before the first write
+    reply = reply_to(item, status="streaming" if api_key else "error")
     if not message_table.put_reply(message_item(reply), command.generation):
         # Another run, or a stop request, got there first (or the command vanished).
         item = message_table.get_message(command.room_id, command.message_id)
@@ -75,31 +74,53 @@ def answer_command(command: QueuedCommand, deadline: float) -> Result:
     answer = Answer.start(reply, started)
     if not api_key:
         return answer.end("error", Failure("no_api_key", NO_KEY_MESSAGE, "user"), stored=True)
-    model = room.get("model") or settings().default_bot_model
-    room_model = bool(room.get("model"))
     return answer.stream(
-        api_key, model, model_input, deadline, room_key=room_key, room_model=room_model
+        api_key, bot.model, model_input, deadline, room_key=own_key, room_model=bot.own_model
     )
 
 
-def _model_input(room: RoomItem, command: MessageItem) -> ModelInput:
+def _model_input(room: RoomItem, bot: BotProfile, command: MessageItem) -> ModelInput:
     room_id = room["room_id"]
     earlier = message_table.page(room_id, budget.BUDGET.history_messages, command["message_id"])
     history = [*earlier[0], command]
+    chain = _reply_chain(room_id, command, history)
     model_input = build_model_input(
         room_name=room.get("name", ""),
         members=[member["username"] for member in room_table.list_members(room_id)],
-        system_prompt=room.get("system_prompt"),
+        system_prompt=bot.system_prompt,
         history=history,
         command=command,
+        bot=bot.name,
+        bots=[other.name for other in roster.profiles(room)],
+        chain=chain,
     )
     # The files of the window's messages, read before the first write like the rest.
-    return files.attach(model_input, history, storage.read)
+    return files.attach(model_input, [*chain, *history], storage.read)
 
 
-def _api_key(room: RoomItem) -> tuple[str | None, bool]:
-    """The room's own key, else the stack's shared key, else None; and whether it is the
-    room's own."""
+def _reply_chain(
+    room_id: str, command: MessageItem, loaded: list[MessageItem]
+) -> list[MessageItem]:
+    """The messages the command replies to, up the chain (at most ``MAX_CHAIN``), newest
+    first; those the recent history holds are not read again."""
+    known = {item["message_id"]: item for item in loaded}
+    chain: list[MessageItem] = []
+    next_id = command.get("reply_to")
+    while next_id and len(chain) < MAX_CHAIN and next_id not in {m["message_id"] for m in chain}:
+        found = known.get(next_id) or message_table.get_message(room_id, next_id)
+        if found is None:
+            break
+        chain.append(found)
+        next_id = found.get("reply_to")
+    return chain
+
+
+def _api_key(room: RoomItem, bot: BotProfile) -> tuple[str | None, bool]:
+    """The bot's own key, else the default bot's, else the stack's shared key, else None;
+    and whether it is the room's (its own or its default bot's)."""
+    own = bot.config.get("api_key_ciphertext")
+    if own is not None and not bot.is_default:
+        return gemini_keys.decrypt_api_key(room["room_id"], own, bot.key), True
     ciphertext = room.get("api_key_ciphertext")
     if ciphertext is not None:
         return gemini_keys.decrypt_api_key(room["room_id"], ciphertext), True

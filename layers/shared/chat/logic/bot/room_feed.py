@@ -13,7 +13,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from chat.frames import ServerFrame, TypingFrame
 from chat.logic.bot.transcript import Transcript
 from chat.logic.realtime import presence
-from chat.models import BOT_USERNAME
 from chat.observability import logger, metrics
 
 
@@ -27,7 +26,9 @@ class RoomFeed:
 
     def push(self, frame: ServerFrame) -> None:
         try:
-            self.frames += presence.send_to_room(self.transcript.room_id, frame).delivered
+            self.frames += presence.send_to_room(
+                self.transcript.room_id, frame, only_username=self.transcript.visible_to
+            ).delivered
         except Exception as exc:
             log_unexpected("bot frame push failed", exc)
             metrics.add_metric(name="BotPushFailures", unit=MetricUnit.Count, value=1)
@@ -42,8 +43,8 @@ class RoomFeed:
 
     def set_typing(self, is_typing: bool) -> None:
         self.typing = is_typing
-        room_id = self.transcript.room_id
-        self.push(TypingFrame(room_id=room_id, username=BOT_USERNAME, is_typing=is_typing))
+        room_id, bot = self.transcript.room_id, self.transcript.username
+        self.push(TypingFrame(room_id=room_id, username=bot, is_typing=is_typing))
 
 
 def ms_metric(name: str, since: float) -> None:

@@ -13,11 +13,12 @@ room sees it before anything of its answer.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chat.dal import messages as message_table
-from chat.dal.items import AttachmentRef, SubscriberItem, message_item
+from chat.dal.items import AttachmentRef, MessageItem, SubscriberItem, message_item
 from chat.dal.rooms import touch_last_message
 from chat.errors import NotFound, ValidationFailed
 from chat.frames import MessageFrame
@@ -27,7 +28,7 @@ from chat.logic.access import require_member
 from chat.logic.bot import intake
 from chat.logic.conversation import attachments
 from chat.logic.realtime import presence
-from chat.models import Message, is_bot_command
+from chat.models import BOT_USERNAME, Message
 from chat.observability import logger, metrics
 from chat.principal import Principal
 from chat.text_rules import is_blank
@@ -42,45 +43,53 @@ def post_message(
     attachment_ids: Sequence[str] = (),
     connection_id: str | None = None,
     reply_to: str | None = None,
+    private: bool = False,
 ) -> Message:
     """Store a member's message, push it to the room, and hand it over to the bot if it is
     a command. `connection_id` is the sending socket, which gets its ack even if not
     joined. `content` may be empty (or only invisible characters) only when the message
-    carries attachments."""
-    message, refs = _draft(principal, room_id, content, client_id, reply_to, attachment_ids)
+    carries attachments. A `private` command is its author's alone, and so is its answer."""
+    draft = _draft(
+        principal, room_id, _text(content, has_attachments=bool(attachment_ids)), reply_to
+    )
+    if private and draft.bot is None:
+        refused = "only a bot command can be private"
+        raise ValidationFailed(refused, details=[{"field": "private", "message": refused}])
+    message = Message(
+        message_id=draft.message_id,
+        room_id=room_id,
+        username=principal.username,
+        content=draft.content,
+        message_type="text" if draft.bot is None else "command",
+        is_bot=False,
+        created_at=now_iso(),
+        client_id=client_id,
+        reply_to=reply_to,
+        visible_to=principal.username if private else None,
+    )
+    refs = _admit(principal, message, draft.bot is not None, attachment_ids)
     with presence.prefetched_subscribers(room_id) as subscribers:
-        message = _store(principal, message, refs)
+        message = _store(principal, message, refs, draft.bot)
     _announce(message, subscribers.result(), connection_id)
     if message.message_type == "command":
         intake.hand_over(message)
     return message
 
 
-def _draft(
-    principal: Principal,
-    room_id: str,
-    content: str,
-    client_id: str | None,
-    reply_to: str | None,
-    attachment_ids: Sequence[str],
-) -> tuple[Message, list[AttachmentRef]]:
-    """The message to store and its attachments, once every rule allows it."""
-    content = _text(content, has_attachments=bool(attachment_ids))
-    command = is_bot_command(content)
-    message_id = new_id()
-    refs = _admit(principal, room_id, message_id, command, reply_to, attachment_ids)
-    message = Message(
-        message_id=message_id,
-        room_id=room_id,
-        username=principal.username,
-        content=content,
-        message_type="command" if command else "text",
-        is_bot=False,
-        created_at=now_iso(),
-        client_id=client_id,
-        reply_to=reply_to,
-    )
-    return message, refs
+@dataclass(frozen=True)
+class _Draft:
+    message_id: str
+    content: str
+    bot: str | None  # the bot it is a command for (`bot`: the default one), None: text
+
+
+def _draft(principal: Principal, room_id: str, content: str, reply_to: str | None) -> _Draft:
+    """What a new message is: a command for which bot, if any. A reply must reply to a
+    message of the room its author can see (a member: checked before the read)."""
+    if reply_to is not None:
+        require_member(room_id, principal.user_id)
+    replied = check_reply_to(room_id, reply_to, principal.username)
+    return _Draft(new_id(), content, intake.addressee(room_id, content, replied))
 
 
 def _text(content: str, *, has_attachments: bool) -> str:
@@ -96,31 +105,31 @@ def _text(content: str, *, has_attachments: bool) -> str:
 
 
 def _admit(
-    principal: Principal,
-    room_id: str,
-    message_id: str,
-    command: bool,
-    reply_to: str | None,
-    attachment_ids: Sequence[str],
+    principal: Principal, message: Message, command: bool, attachment_ids: Sequence[str]
 ) -> list[AttachmentRef]:
     """The rules beyond the text. A plain text message is checked by its store alone;
-    commands, replies and attachments read the room first, so their membership is checked
-    before anything else (and before a command counts against the limits). Returns what
-    message ``message_id`` stores of its attachments (their files copied for it)."""
-    if command or reply_to or attachment_ids:
+    commands and attachments check the membership before anything else (before a command
+    counts against the limits; a reply's was checked before what it replies to was read).
+    Returns what the message stores of its attachments (their files copied for it)."""
+    room_id = message.room_id
+    if (command or attachment_ids) and not message.reply_to:
         require_member(room_id, principal.user_id)
     if command:
         intake.check_bot_limits(principal, room_id)
-    check_reply_to(room_id, reply_to)
     if not attachment_ids:
         return []
-    return attachments.prepare(principal, room_id, attachment_ids, message_id)
+    return attachments.prepare(principal, room_id, attachment_ids, message.message_id)
 
 
-def _store(principal: Principal, message: Message, refs: list[AttachmentRef]) -> Message:
+def _store(
+    principal: Principal, message: Message, refs: list[AttachmentRef], bot: str | None
+) -> Message:
     """Store the message if its author is a member (with its attachments, claimed in the
-    same transaction); the message as the room is shown it."""
+    same transaction); the message as the room is shown it. A command names its bot
+    (none: the default one)."""
     item = message_item(message)
+    if bot is not None and bot != BOT_USERNAME:
+        item["bot"] = bot
     if refs:
         attachments.store_message(item, refs, principal)
         signed = message_view.signed(refs, message.room_id, message.message_id)
@@ -140,15 +149,26 @@ def _announce(
     sender as a failed send."""
     frame = MessageFrame.of(message)
     room_id = message.room_id
-    presence.send_to_room(room_id, frame, also_connection_id=connection_id, subscribers=subscribers)
+    presence.send_to_room(
+        room_id,
+        frame,
+        also_connection_id=connection_id,
+        subscribers=subscribers,
+        only_username=message.visible_to,
+    )
     try:
         touch_last_message(room_id, message.created_at)
     except Exception:
         logger.exception("could not record the room's last activity", extra={"room_id": room_id})
 
 
-def check_reply_to(room_id: str, reply_to: str | None) -> None:
-    """422 (`details` naming reply_to) unless `reply_to` is absent or a message of the room."""
-    if reply_to is not None and message_table.get_message(room_id, reply_to) is None:
+def check_reply_to(room_id: str, reply_to: str | None, viewer: str) -> MessageItem | None:
+    """The message replied to; 422 (`details` naming reply_to) unless `reply_to` is absent
+    or a message of the room that `viewer` can see (not another person's private one)."""
+    if reply_to is None:
+        return None
+    replied = message_table.get_message(room_id, reply_to)
+    if replied is None or not message_view.visible(replied, viewer):
         message = "reply_to is not a message of this room"
         raise ValidationFailed(message, details=[{"field": "reply_to", "message": message}])
+    return replied

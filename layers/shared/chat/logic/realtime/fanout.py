@@ -91,12 +91,16 @@ def to_subscribers(
     *,
     exclude_user_id: str | None = None,
     also_connection_id: str | None = None,
+    only_username: str | None = None,
 ) -> FanOut:
     """Push a frame to a room's subscribers. `exclude_user_id` leaves out all of one user's
-    sockets; `also_connection_id` adds a connection that may not be subscribed (a sender's
-    own socket, for its ack). Subscribers whose token has expired are left out and reported
-    in ``expired``."""
+    sockets; `only_username` keeps only one user's (a private message's frames);
+    `also_connection_id` adds a connection that may not be subscribed (a sender's own
+    socket, for its ack). Subscribers whose token has expired are left out and reported in
+    ``expired``."""
     now = time.time()
+    if only_username is not None:
+        subscribers = [s for s in subscribers if s["username"] == only_username]
     live = [s for s in subscribers if not token_expired(s, now)]
     expired = [s["connection_id"] for s in subscribers if token_expired(s, now)]
     ids = [s["connection_id"] for s in live if s["user_id"] != exclude_user_id]

@@ -73,10 +73,12 @@ def send_to_room(
     exclude_user_id: str | None = None,
     also_connection_id: str | None = None,
     subscribers: list[SubscriberItem] | None = None,
+    only_username: str | None = None,
 ) -> fanout.FanOut:
     """Push a frame to every live subscriber of a room (one Query for them, unless the
     caller has them already: `prefetched_subscribers`), then disconnect the gone ones.
-    `exclude_user_id` and `also_connection_id` as `fanout.to_subscribers` takes them."""
+    `exclude_user_id`, `also_connection_id` and `only_username` as `fanout.to_subscribers`
+    takes them."""
     if subscribers is None:
         subscribers = connection_table.room_subscribers(room_id)
     result = fanout.to_subscribers(
@@ -84,6 +86,7 @@ def send_to_room(
         frame,
         exclude_user_id=exclude_user_id,
         also_connection_id=also_connection_id,
+        only_username=only_username,
     )
     return _forget_gone(result)
 

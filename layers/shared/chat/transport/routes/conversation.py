@@ -40,6 +40,7 @@ def post_message(principal: Caller, room_id: Id, body: PostMessageRequest) -> Re
         body.client_id,
         attachment_ids=body.attachments,
         reply_to=body.reply_to,
+        private=body.private,
     )
     return Response(status_code=201, content_type="application/json", body=message)
 
