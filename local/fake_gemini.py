@@ -21,6 +21,19 @@ with ``valid_keys`` set, unknown keys get Gemini's 400 ``API_KEY_INVALID``. Ever
 is recorded in ``FakeGemini.requests``, with how many events of its answer were sent and
 whether the client went away before the end (``events_sent``, ``disconnected``).
 
+Tools, as Gemini speaks them: ``[fake:tool=room_search,query=WORDS]`` answers a request
+that declares the ``room_search`` function (and does not forbid calls: function calling
+mode ``NONE``) with a ``functionCall`` part ``room_search({"query": WORDS})`` carrying a
+``thoughtSignature``; each further ``query=`` is one more call, one per request. A request
+whose contents end with ``functionResponse`` parts is answered one line per message found
+in the request (``message_id: content``, from every round's results). Like Gemini 3, a request whose model turn carries a
+``functionCall`` without the signature the fake gave it gets a 400. ``[fake:sources=N]``
+answers, when the request offered the ``googleSearch`` tool, with ``groundingMetadata``
+citing N pages (``groundingChunks[].web``, ``groundingSupports``, ``webSearchQueries``);
+``[fake:usage=IN/OUT]`` reports IN prompt and OUT candidates tokens (in every response).
+``[fake:context]`` answers with the context it was given, one line per message,
+``username: content``, oldest first (``context_lines``): tests read what a bot sees.
+
 What the fake answers is chosen per request, first match wins:
 
 1. the next scripted ``Reply`` queued with ``FakeGemini.script(...)``;
@@ -111,6 +124,11 @@ class Reply:
     malformed: bool = False
     finish_reason: str = "STOP"
     retry_after_s: int = 7
+    tool: str | None = None  # a function to call first (``room_search``)
+    queries: list[str] = field(default_factory=list)  # its calls' queries, one per request
+    sources: int | None = None  # pages a grounded answer cites (with google_search offered)
+    usage: tuple[int, int] | None = None  # (prompt, candidates) tokens reported
+    context: bool = False  # answer with the context it was given, one line per message
 
     @classmethod
     def from_directive(cls, directive: str) -> Reply:
@@ -119,7 +137,9 @@ class Reply:
         A bare number is an HTTP status (``429``, ``500``, ``503`` ...). Keys: ``tokens``,
         ``seconds``, ``words`` (per event), ``delay`` (before the first byte), ``event_delay``,
         ``cut`` (abort after N events), ``end`` (end without finishReason after N events),
-        ``finish`` (finishReason), ``text`` (without commas). Flag: ``malformed``.
+        ``finish`` (finishReason), ``text`` (without commas), ``tool`` (``room_search``),
+        ``query`` (once per call), ``sources``, ``usage`` (``IN/OUT``). Flags: ``malformed``,
+        ``context`` (the answer lists the context it was given, ``context_lines``).
         """
         reply = cls()
         for item in filter(None, (part.strip() for part in directive.split(","))):
@@ -130,6 +150,12 @@ class Reply:
                 reply.status = int(key)
             elif key == "malformed":
                 reply.malformed = True
+            elif key == "context":
+                reply.context = True
+            elif key == "query":
+                reply.queries.append(value)
+            elif key == "tool" and value != "room_search":
+                raise ValueError(f"unknown fake tool {value!r}")
             elif key in _DIRECTIVE_KEYS:
                 name, convert = _DIRECTIVE_KEYS[key]
                 setattr(reply, name, convert(value))
@@ -148,7 +174,18 @@ _DIRECTIVE_KEYS: dict[str, tuple[str, Any]] = {
     "end": ("end_after", int),
     "finish": ("finish_reason", str),
     "text": ("text", str),
+    "tool": ("tool", str),
+    "sources": ("sources", int),
+    "usage": ("usage", lambda value: _token_pair(value)),
 }
+
+
+def _token_pair(value: str) -> tuple[int, int]:
+    """``IN/OUT`` of ``usage=IN/OUT``."""
+    prompt, slash, answer = value.partition("/")
+    if not slash:
+        raise ValueError(f"usage must be IN/OUT, not {value!r}")
+    return int(prompt), int(answer)
 
 
 @dataclass
@@ -197,6 +234,7 @@ class FakeGemini:
     _runner: web.AppRunner | None = None
     _thread: threading.Thread | None = None
     _ids: itertools.count = field(default_factory=itertools.count)
+    _signatures: set[bytes] = field(default_factory=set)  # thought signatures handed out
 
     def script(self, *replies: Reply) -> None:
         """Queue replies: each request takes the next one before directives are looked at."""
@@ -250,7 +288,7 @@ class FakeGemini:
         if not isinstance(body, dict) or not body.get("contents"):
             return _error(400, "* GenerateContentRequest.contents: contents is not specified")
 
-        problem = _check_inline_parts(body["contents"])
+        problem = _check_inline_parts(body["contents"]) or self._check_signatures(body)
         if problem:
             return _error(400, problem)
         files = [
@@ -258,8 +296,9 @@ class FakeGemini:
             for blob in _inline_blobs(body["contents"])
         ]
         prompt = [_text_of(content) for content in body["contents"]]
+        asked = _last_user_text(body["contents"])
         try:
-            reply = self._queue.popleft() if self._queue else _reply_for(prompt[-1])
+            reply = self._queue.popleft() if self._queue else _reply_for(asked)
         except ValueError as exc:
             return _error(400, str(exc))
         if reply.first_byte_delay:
@@ -269,16 +308,18 @@ class FakeGemini:
         if reply.status != 200:
             return _error(reply.status, reply.message)
 
-        words = _answer_words(reply, prompt[-1], files)
-        usage = _usage(prompt, words)
+        answer = self._answer(reply, body, asked, files)
+        usage = _usage(prompt, answer.words, reply.usage)
         response_id = f"fake-{next(self._ids)}"
         if method == "generateContent":
             await asyncio.sleep(reply.event_delay)
             return web.json_response(
-                _event(model, response_id, "".join(words), reply.finish_reason, usage)
+                _event(
+                    model, response_id, "".join(answer.words), reply.finish_reason, usage, answer
+                )
             )
         try:
-            return await self._stream(request, recorded, reply, model, response_id, words, usage)
+            return await self._stream(request, recorded, reply, model, response_id, answer, usage)
         except (asyncio.CancelledError, ConnectionResetError):
             recorded.disconnected = True  # the client closed the stream mid-answer
             raise
@@ -290,9 +331,10 @@ class FakeGemini:
         reply: Reply,
         model: str,
         response_id: str,
-        words: list[str],
+        answer: _Answer,
         usage: dict[str, int],
     ) -> web.StreamResponse:
+        words = answer.words
         pieces = [
             "".join(words[i : i + reply.words_per_event])
             for i in range(0, len(words), max(1, reply.words_per_event))
@@ -318,6 +360,7 @@ class FakeGemini:
                 piece,
                 reply.finish_reason if last else None,
                 usage if last else None,
+                answer if last else None,
             )
             await response.write(f"data: {json.dumps(event)}\r\n\r\n".encode())
             recorded.events_sent += 1
@@ -325,6 +368,184 @@ class FakeGemini:
                 await asyncio.sleep(delay)
         await response.write_eof()
         return response
+
+    def _check_signatures(self, body: dict[str, Any]) -> str | None:
+        """Gemini 3's complaint about a function call sent back without its signature."""
+        for content in body["contents"]:
+            for part in _parts(content):
+                if "functionCall" in part or "function_call" in part:
+                    signature = part.get("thoughtSignature", part.get("thought_signature"))
+                    try:
+                        known = _b64decode(str(signature)) in self._signatures
+                    except ValueError:
+                        known = False
+                    if not known:
+                        return "Function call is missing a thought_signature in functionCall parts."
+        return None
+
+    def _answer(
+        self, reply: Reply, body: dict[str, Any], asked: str, files: list[tuple[str, int]]
+    ) -> _Answer:
+        """What this request is answered: a function call, the lines of the function results
+        it carries, or words (grounded when asked and offered)."""
+        offered = _offered(body)
+        calls_made = _calls_before(body["contents"])
+        calling = reply.tool in offered.functions and offered.may_call
+        if reply.tool and calling and calls_made < len(reply.queries):
+            signature = f"fake-signature-{next(self._ids)}".encode()
+            self._signatures.add(signature)
+            call = {
+                "functionCall": {
+                    "id": f"fake-call-{calls_made + 1}",
+                    "name": reply.tool,
+                    "args": {"query": reply.queries[calls_made]},
+                },
+                "thoughtSignature": base64.b64encode(signature).decode(),
+            }
+            return _Answer(words=[], call=call)
+        ended_with_results = any(
+            _function_response(part) is not None for part in _parts(body["contents"][-1])
+        )
+        results = [
+            response
+            for content in body["contents"]
+            for part in _parts(content)
+            if (response := _function_response(part)) is not None
+        ]
+        if ended_with_results and reply.text is None and reply.tokens is None:
+            return _Answer(words=_result_lines(results))
+        if reply.context:
+            text = "\n".join(context_lines(body))
+            return _Answer(words=re.findall(r"\S+\s*|\s+", text))
+        if reply.sources is not None and offered.google_search:
+            text = f"A grounded answer citing {reply.sources} web pages."
+            words = re.findall(r"\S+\s*|\s+", text)
+            return _Answer(words=words, grounding=_grounding(reply.sources, asked, text))
+        return _Answer(words=_answer_words(reply, asked, files))
+
+
+def context_lines(body: dict[str, Any]) -> list[str]:
+    """The context a request gave, one line per message, ``username: content``, oldest
+    first: the user turns' lines as the bot wrote them (``alice: hi``), the model's own
+    turns under the name its system instruction gives it (``You are "reviewer"``)."""
+    system = _text_of(body.get("systemInstruction") or body.get("system_instruction") or {})
+    named = re.search(r'You are "([^"]+)"', system)
+    own = named.group(1) if named else "model"
+    lines: list[str] = []
+    for content in body.get("contents") or []:
+        texts = [part["text"] for part in _parts(content) if isinstance(part.get("text"), str)]
+        if not texts:
+            continue  # function calls and their results
+        if content.get("role") == "model":
+            lines += [f"{own}: {line}" for line in texts[-1].splitlines() if line.strip()]
+        else:  # the message turns are its last text part (files' texts come before it)
+            lines += [line for line in texts[-1].splitlines() if line.strip()]
+    return lines
+
+
+@dataclass
+class _Answer:
+    words: list[str]
+    call: dict[str, Any] | None = None  # a functionCall part (the answer is that alone)
+    grounding: dict[str, Any] | None = None  # groundingMetadata of the last event
+
+
+@dataclass
+class _Offered:
+    functions: frozenset[str]
+    google_search: bool
+    may_call: bool
+
+
+def _offered(body: dict[str, Any]) -> _Offered:
+    """The tools a request offers: its functions' names, Google Search, whether calls may
+    be made (function calling mode not NONE)."""
+    functions: set[str] = set()
+    google_search = False
+    for tool in body.get("tools") or []:
+        declarations = tool.get("functionDeclarations", tool.get("function_declarations")) or []
+        functions |= {d.get("name") for d in declarations if isinstance(d, dict)}
+        google_search = google_search or "googleSearch" in tool or "google_search" in tool
+    tool_config = body.get("toolConfig", body.get("tool_config")) or {}
+    calling = tool_config.get("functionCallingConfig", tool_config.get("function_calling_config"))
+    mode = str((calling or {}).get("mode", "AUTO")).upper()
+    return _Offered(frozenset(functions), google_search, mode != "NONE")
+
+
+def _parts(content: Any) -> list[dict[str, Any]]:
+    parts = content.get("parts") if isinstance(content, dict) else None
+    return [part for part in parts or [] if isinstance(part, dict)]
+
+
+def _function_response(part: dict[str, Any]) -> dict[str, Any] | None:
+    response = part.get("functionResponse", part.get("function_response"))
+    return response if isinstance(response, dict) else None
+
+
+def _calls_before(contents: list[Any]) -> int:
+    """Function results in earlier turns (each a call already made)."""
+    return sum(
+        1
+        for content in contents
+        for part in _parts(content)
+        if _function_response(part) is not None
+    )
+
+
+def _result_lines(results: list[dict[str, Any]]) -> list[str]:
+    """One line per message the function results hold (each once), ``message_id: content``."""
+    lines: list[str] = []
+    for result in results:
+        response = result.get("response") or {}
+        if "error" in response:
+            lines.append(f"error: {response['error']}")
+            continue
+        output = response.get("output", response)
+        for message in output.get("messages", []) if isinstance(output, dict) else []:
+            line = f"{message.get('message_id')}: {message.get('content')}"
+            if line not in lines:
+                lines.append(line)
+    text = "\n".join(lines) if lines else "No messages found."
+    return re.findall(r"\S+\s*|\s+", text)
+
+
+def _grounding(pages: int, asked: str, text: str) -> dict[str, Any]:
+    """Google Search grounding metadata citing ``pages`` pages for the whole answer."""
+    # What a model would search for: the request's last line, without the directives, the
+    # speaker's name and the bot's address.
+    line = asked.strip().splitlines()[-1] if asked.strip() else ""
+    line = re.sub(r"^[^\s:]+:\s*", "", _DIRECTIVE.sub(" ", line))
+    query = " ".join(word for word in line.split() if not word.startswith(("@", "/")))
+    chunks = [
+        {"web": {"uri": f"https://example.com/fake-page-{n}", "title": f"Fake page {n}"}}
+        for n in range(1, pages + 1)
+    ]
+    supports = (
+        [
+            {
+                "segment": {"startIndex": 0, "endIndex": len(text.encode()), "text": text},
+                "groundingChunkIndices": list(range(pages)),
+            }
+        ]
+        if pages
+        else []
+    )
+    return {
+        "webSearchQueries": [query or "fake query"],
+        "searchEntryPoint": {"renderedContent": "<div>fake search suggestions</div>"},
+        "groundingChunks": chunks,
+        "groundingSupports": supports,
+    }
+
+
+def _last_user_text(contents: list[Any]) -> str:
+    """The text of the last user turn that has any (a function results turn has none)."""
+    for content in reversed(contents):
+        if isinstance(content, dict) and content.get("role", "user") == "user":
+            text = _text_of(content)
+            if text:
+                return text
+    return ""
 
 
 def start(
@@ -447,10 +668,14 @@ def _answer_words(
     return re.findall(r"\S+\s*|\s+", text)
 
 
-def _usage(prompt: list[str], words: list[str]) -> dict[str, int]:
+def _usage(
+    prompt: list[str], words: list[str], given: tuple[int, int] | None = None
+) -> dict[str, int]:
     # One token per whitespace-separated word: crude, deterministic.
     prompt_tokens = sum(len(text.split()) for text in prompt)
     answer_tokens = sum(len(word.split()) for word in words)
+    if given is not None:
+        prompt_tokens, answer_tokens = given
     return {
         "promptTokenCount": prompt_tokens,
         "candidatesTokenCount": answer_tokens,
@@ -464,10 +689,16 @@ def _event(
     text: str,
     finish_reason: str | None,
     usage: dict[str, int] | None,
+    answer: _Answer | None = None,
 ) -> dict[str, Any]:
-    candidate: dict[str, Any] = {"content": {"parts": [{"text": text}], "role": "model"}}
+    parts: list[dict[str, Any]] = [{"text": text}]
+    if answer is not None and answer.call is not None:
+        parts = [answer.call]
+    candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}}
     if finish_reason:
         candidate["finishReason"] = finish_reason
+    if answer is not None and answer.grounding is not None:
+        candidate["groundingMetadata"] = answer.grounding
     candidate["index"] = 0
     event: dict[str, Any] = {"candidates": [candidate]}
     if usage:

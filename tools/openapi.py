@@ -226,6 +226,7 @@ _EXPRESSIBLE = {
     models._email: None,  # format: email
     models._integral: None,  # 1024.0 is 1024, as JSON Schema's integer says
     models._safe_filename: "filename",
+    models._distinct: "unique",
 }
 _RESERVED = {
     "anyOf": [
@@ -248,6 +249,12 @@ def _field_rules(field_schema: dict[str, Any], annotation: Any, metadata: list[A
     if unknown:
         raise SystemExit(f"tools/openapi.py: say what {sorted(f.__name__ for f in unknown)} allow")
     names = {_EXPRESSIBLE[f] for f in functions} - {None}
+    if "unique" in names:
+        names.discard("unique")
+        branches = field_schema.get("anyOf", [field_schema])
+        for branch in branches:
+            if branch.get("type") == "array":
+                branch["uniqueItems"] = True
     if not names and not stripped:
         return
     target = _string_branch(field_schema)

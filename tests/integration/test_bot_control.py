@@ -285,6 +285,8 @@ def test_a_queued_command_is_not_answered_and_the_next_one_starts(
         "offset": 0,
         "full_response": "",
         "stopped": True,
+        "tool_calls": [],
+        "sources": [],
     }
     # And when the worker runs, the first is skipped and the second answered
     assert deliver(stack) == []
@@ -366,11 +368,11 @@ def test_a_stop_racing_the_natural_end_gives_one_final_frame(
     real_end = message_table.end_reply
     stops: list[str] = []
 
-    def stop_just_before_the_end(room_id, message_id, status, content):
+    def stop_just_before_the_end(room_id, message_id, status, content, *result):
         if status == "complete" and not stops:  # the stop lands between the last chunk and the end
             bot_control.stop_answer(principal, room_id, message_id)
             stops.append(message_id)
-        return real_end(room_id, message_id, status, content)
+        return real_end(room_id, message_id, status, content, *result)
 
     monkeypatch.setattr(message_table, "end_reply", stop_just_before_the_end)
     post(rest, room_, tokens["alice"], "@bot hi [fake:text=all of it was said]")
@@ -394,8 +396,8 @@ def test_a_stop_after_the_natural_end_changes_nothing(
     real_end = message_table.end_reply
     refused: list[str] = []
 
-    def stop_just_after_the_end(room_id, message_id, status, content):
-        ended = real_end(room_id, message_id, status, content)
+    def stop_just_after_the_end(room_id, message_id, status, content, *result):
+        ended = real_end(room_id, message_id, status, content, *result)
         try:
             bot_control.stop_answer(principal, room_id, message_id)
         except Exception as exc:

@@ -175,6 +175,8 @@ def test_bot_settings_defaults(rest, room_with):
         "model": "gemini-2.5-flash",
         "system_prompt": None,
         "has_api_key": False,
+        "tools": [],
+        "monthly_token_budget": None,
         "answers_replies": False,
     }
 
@@ -209,6 +211,8 @@ def test_owner_updates_and_removes_bot_settings(rest, room_with):
         "model": "gemini-2.5-pro",
         "system_prompt": "Be brief.",
         "has_api_key": True,
+        "tools": [],
+        "monthly_token_budget": None,
         "answers_replies": False,
     }
     # Absent fields stay as they are
@@ -217,6 +221,8 @@ def test_owner_updates_and_removes_bot_settings(rest, room_with):
         "model": "gemini-2.5-pro",
         "system_prompt": "Be kind.",
         "has_api_key": True,
+        "tools": [],
+        "monthly_token_budget": None,
         "answers_replies": False,
     }
     # null removes the key
@@ -225,8 +231,43 @@ def test_owner_updates_and_removes_bot_settings(rest, room_with):
     assert rest.get(f"/rooms/{room['room_id']}", token=token).body["has_api_key"] is False
 
 
+def test_owner_sets_and_clears_tools_and_budget(rest, room_with):
+    room, tokens = room_with("alice", "bob")
+    path, token = f"/rooms/{room['room_id']}/bot", tokens["alice"]
+    both = {"tools": ["web_search", "room_search"], "monthly_token_budget": 50000}
+    assert rest.put(path, both, token=token).status == 200
+    seen = rest.get(path, token=tokens["bob"]).body
+    assert (seen["tools"], seen["monthly_token_budget"]) == (["web_search", "room_search"], 50000)
+    # another field alone leaves them as they are; a float that is an integer is one
+    kept = rest.put(path, {"model": "gemini-2.5-pro", "monthly_token_budget": 1000.0}, token=token)
+    assert (kept.body["tools"], kept.body["monthly_token_budget"]) == (both["tools"], 1000)
+    # [] and null clear the tools, null the budget; 0 is a budget that allows nothing
+    assert rest.put(path, {"tools": []}, token=token).body["tools"] == []
+    assert rest.put(path, {"tools": ["room_search"]}, token=token).body["tools"] == ["room_search"]
+    assert rest.put(path, {"tools": None}, token=token).body["tools"] == []
+    assert (
+        rest.put(path, {"monthly_token_budget": 0}, token=token).body["monthly_token_budget"] == 0
+    )
+    cleared = rest.put(path, {"monthly_token_budget": None}, token=token).body
+    assert cleared["monthly_token_budget"] is None
+    assert rest.put(path, both, token=tokens["bob"]).status == 403
+
+
 @pytest.mark.parametrize(
-    "body", [{"model": "../../evil"}, {"model": ""}, {"system_prompt": "x" * 4001}]
+    "body",
+    [
+        {"model": "../../evil"},
+        {"model": ""},
+        {"system_prompt": "x" * 4001},
+        {"tools": ["shell"]},
+        {"tools": "room_search"},
+        {"tools": ["room_search", "room_search"]},
+        {"monthly_token_budget": -1},
+        {"monthly_token_budget": 1.5},
+        {"monthly_token_budget": "1000"},
+        {"monthly_token_budget": True},
+        {"monthly_token_budget": 10**16},
+    ],
 )
 def test_bot_settings_are_validated(rest, room_with, body):
     room, tokens = room_with("alice")

@@ -40,6 +40,9 @@ MESSAGE_FIELDS = {
     "reactions",
     "attachments",
     "visible_to",
+    "usage",
+    "tool_calls",
+    "sources",
 }
 
 

@@ -45,6 +45,8 @@ def test_the_final_frame_carries_the_whole_text_after_the_last_chunk(stopped):
         "offset": 7,
         "full_response": "one two",
         "stopped": stopped,
+        "tool_calls": [],
+        "sources": [],
     }
 
 

@@ -23,7 +23,7 @@ def test_openapi_document_describes_every_route_and_the_bearer_scheme():
         "/rooms/{room_id}/messages/{message_id}", "/rooms/{room_id}/messages/{message_id}/reactions/{emoji}",
         "/rooms/{room_id}/read", "/rooms/{room_id}/members/{username}", "/rooms/{room_id}/code",
         "/rooms/{room_id}/messages/{message_id}/stop",
-        "/rooms/{room_id}/messages/{message_id}/regenerate", "/search",
+        "/rooms/{room_id}/messages/{message_id}/regenerate", "/search", "/rooms/{room_id}/usage",
         "/rooms/{room_id}/bots", "/rooms/{room_id}/bots/{name}",
     }  # fmt: skip
     assert "security" not in spec["paths"]["/auth/login"]["post"]

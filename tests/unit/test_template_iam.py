@@ -43,9 +43,11 @@ EXPECTED = {
         "RateLimitsTable": {"UpdateItem"},
     },
     "BotWorkerFunction": {
-        "RoomsTable": {"GetItem", "UpdateItem"},
+        "RoomsTable": {"GetItem", "UpdateItem"},  # UpdateItem: the bots' usage counters too
         "MembershipsTable": {"GetItem", "Query"},  # read only
-        "MessagesTable": {"GetItem", "Query", "PutItem", "UpdateItem"},
+        # BatchGetItem: what room_search found, read back as stored now
+        "MessagesTable": {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem"},
+        "SearchIndexTable": {"Query"},  # the room_search tool
         "ConnectionsTable": {"Query", "BatchWriteItem"},
         "IdempotencyTable": {"GetItem", "PutItem", "UpdateItem", "DeleteItem"},
     },

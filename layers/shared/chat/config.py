@@ -81,7 +81,8 @@ class Settings(BaseModel):
             "rate_limits": self.rate_limits_table,
             # Only the functions that attach files get this one (require_settings).
             "attachments": self.attachments_table,
-            "search_index": self.search_index_table,  # the search and indexer functions
+            # the search and indexer functions, and the worker (the room_search tool)
+            "search_index": self.search_index_table,
         }
         name = names[table]
         if not name:

@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from chat.models import Message
+from chat.models import Message, Source, ToolCall
 
 # API Gateway's WebSocket frame size: the bot's answer frames are kept under it (a client
 # message may be larger: chat.transport.client_frames).
@@ -92,10 +92,11 @@ class ErrorFrame(ServerFrame):
 
 class BotStreamFrame(ServerFrame):
     """A part of the bot's answer; the last one has `is_complete`, `full_response` and
-    `stopped`. `seq` numbers the frames of one answer (0, 1, 2 …); `offset` is the number of
-    characters (code points) of the answer before `chunk`."""
+    `stopped`, and the answer's `tool_calls` and `sources`. `seq` numbers the frames of one
+    answer (0, 1, 2 …); `offset` is the number of characters (code points) of the answer
+    before `chunk`."""
 
-    omit_if_none = frozenset({"full_response", "stopped"})
+    omit_if_none = frozenset({"full_response", "stopped", "tool_calls", "sources"})
     type: Literal["bot_stream"] = "bot_stream"
     room_id: str
     message_id: str
@@ -107,6 +108,8 @@ class BotStreamFrame(ServerFrame):
     offset: int
     full_response: str | None = None
     stopped: bool | None = None
+    tool_calls: list[ToolCall] | None = None
+    sources: list[Source] | None = None
 
 
 class BotErrorFrame(ServerFrame):

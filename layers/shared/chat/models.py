@@ -169,27 +169,6 @@ class InviteRequest(Body):
     username: AnyUsername
 
 
-class BotSettingsUpdate(Body):
-    """Absent fields stay as they are; `gemini_api_key: null` removes the bot's key. The
-    same fields change the default bot (`PUT …/bot`) and a named one (`PATCH …/bots/{name}`)."""
-
-    gemini_api_key: GeminiApiKey | None = None
-    model: ModelName | None = None
-    system_prompt: SystemPrompt | None = None
-    answers_replies: StrictBool | None = None
-
-
-class CreateBotRequest(BotSettingsUpdate):
-    """A named bot: its name follows the username rules and shares their namespace."""
-
-    name: Username
-
-
-class SummaryRequest(Body):
-    since: Id | None = None
-    private: StrictBool = True
-
-
 class PostMessageRequest(Body):
     content: MessageText = ""
     client_id: ClientId | None = None
@@ -203,6 +182,48 @@ def _integral(value: object) -> object:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+# ------------------------------------------------------------------------------ bot settings
+# What a bot may use besides the conversation (docs/bot.md): the room's search as a function
+# the model calls, and Gemini's Google Search grounding.
+Tool = Literal["room_search", "web_search"]
+TOOLS: tuple[str, ...] = get_args(Tool)
+
+
+def _distinct(tools: list[str]) -> list[str]:
+    if len(set(tools)) != len(tools):
+        raise ValueError("must not name a tool twice")
+    return tools
+
+
+Tools = Annotated[list[Tool], Field(max_length=len(TOOLS)), AfterValidator(_distinct)]
+# Input plus output tokens a bot may use in a UTC month; 0 stops it from answering at all.
+TokenBudget = Annotated[StrictInt, Field(ge=0, le=10**15), BeforeValidator(_integral)]
+
+
+class BotSettingsUpdate(Body):
+    """Absent fields stay as they are; `gemini_api_key: null` removes the bot's key,
+    `monthly_token_budget: null` the budget, and `tools: null` is no tools (as `[]`). The
+    same fields change the default bot (`PUT …/bot`) and a named one (`PATCH …/bots/{name}`)."""
+
+    gemini_api_key: GeminiApiKey | None = None
+    model: ModelName | None = None
+    system_prompt: SystemPrompt | None = None
+    tools: Tools | None = None
+    monthly_token_budget: TokenBudget | None = None
+    answers_replies: StrictBool | None = None
+
+
+class CreateBotRequest(BotSettingsUpdate):
+    """A named bot: its name follows the username rules and shares their namespace."""
+
+    name: Username
+
+
+class SummaryRequest(Body):
+    since: Id | None = None
+    private: StrictBool = True
 
 
 class CreateAttachmentRequest(Body):
@@ -297,6 +318,8 @@ class BotSettings(Model):
     model: str
     system_prompt: str | None
     has_api_key: bool
+    tools: list[Tool]
+    monthly_token_budget: int | None
     answers_replies: bool = False
 
 
@@ -316,6 +339,27 @@ class Reaction(Model):
     usernames: list[str]
 
 
+class ToolCall(Model):
+    """A tool the bot used for an answer: a search of the room, or of the web."""
+
+    tool: Tool
+    query: str
+
+
+class Source(Model):
+    """A web page a grounded answer cites."""
+
+    title: str
+    url: str
+
+
+class AnswerUsage(Model):
+    """The tokens the model reported for one answer (every request of it, summed)."""
+
+    input_tokens: int
+    output_tokens: int
+
+
 class Message(Model):
     message_id: str
     room_id: str
@@ -332,10 +376,28 @@ class Message(Model):
     reactions: list[Reaction] = Field(default_factory=list)
     attachments: list[Attachment] = Field(default_factory=list)
     visible_to: str | None = None  # a private command and its answer: only this user's
+    # A bot answer's model usage, tools used and web pages cited (docs/bot.md).
+    usage: AnswerUsage | None = None
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    sources: list[Source] = Field(default_factory=list)
 
 
 class RegenerateResponse(Model):
     command_id: str
+
+
+class BotUsage(Model):
+    name: str
+    answers: int
+    input_tokens: int
+    output_tokens: int
+
+
+class UsageReport(Model):
+    """`GET /rooms/{id}/usage`: each bot's answers and tokens in one UTC month."""
+
+    month: str
+    bots: list[BotUsage]
 
 
 class MessagePage(Model):

@@ -28,6 +28,16 @@ to us (a stopped answer reads no more tokens). The socket is known from the mome
 response headers arrive (an httpx2 response hook); an abort before that shuts the
 connection as soon as they do.
 
+Tools: ``stream_answer(tools=ToolOffer(...))`` offers the model functions (function
+calling; the SDK's automatic calling stays off: the caller runs them) and Google Search
+grounding. After the iteration ends, ``function_calls`` holds the calls the model asked for
+(the round ended without the answer), and ``sources`` and ``web_queries`` what Google Search
+grounded the text in. ``exchange(results)`` makes the round's turn and its function results
+into an ``Exchange`` the next ``stream_answer(exchanges=...)`` carries: the model's parts are
+sent back as they came (thought signatures and server-side tool parts included, as Gemini
+asks). Models before Gemini 3 cannot combine Google Search with functions in one request:
+they are offered the functions only (``combines_tools``).
+
 Retries are the caller's: the SDK is built with ``HttpRetryOptions(attempts=1)``, so it
 never retries by itself. ``base_url`` is None in production; locally and in tests it points
 at the fake Gemini (local/fake_gemini.py).
@@ -88,6 +98,67 @@ class Usage:
     prompt_tokens: int | None = None
     candidates_tokens: int | None = None
     total_tokens: int | None = None
+    thoughts_tokens: int | None = None  # a thinking model's thoughts (billed as output)
+    tool_use_prompt_tokens: int | None = None  # the results of its own tools (Google Search)
+
+    @property
+    def input_tokens(self) -> int:
+        return (self.prompt_tokens or 0) + (self.tool_use_prompt_tokens or 0)
+
+    @property
+    def output_tokens(self) -> int:
+        return (self.candidates_tokens or 0) + (self.thoughts_tokens or 0)
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A function the model may call: its name, what it does, its parameters (JSON Schema)."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolOffer:
+    """What the model may use besides the conversation. ``may_call`` False: the functions
+    are declared but the model must answer in text now (its calls are used up)."""
+
+    functions: tuple[FunctionSpec, ...] = ()
+    web_search: bool = False
+    may_call: bool = True
+
+
+@dataclass(frozen=True)
+class FunctionCall:
+    """A call the model asked for; ``id`` (when the model gave one) goes back with its result."""
+
+    name: str
+    args: dict[str, Any]
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """A web page a grounded answer cites."""
+
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One round's function calls and their results, as the next request shows them: the
+    model's turn as it came, then the results."""
+
+    model_turn: types.Content
+    results_turn: types.Content
+
+
+def combines_tools(model: str) -> bool:
+    """Whether the model takes Google Search and functions in one request (Gemini 3 on)."""
+    match = re.match(r"(?:models/)?gemini-(\d+)", model)
+    return match is not None and int(match.group(1)) >= 3
 
 
 class GeminiError(Exception):
@@ -161,9 +232,13 @@ class AnswerStream:
         self._total_timeout = total_timeout
         self._api_key = api_key
         self._pieces: list[str] = []
+        self._parts: list[types.Part] = []  # the model's parts as they came (for an Exchange)
         self._block_reason: str | None = None
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
+        self.function_calls: list[FunctionCall] = []
+        self.sources: list[Source] = []
+        self.web_queries: list[str] = []
         self._response: httpx2.Response | None = None
         self._aborted = False
         self._iterator = self._run()
@@ -177,6 +252,22 @@ class AnswerStream:
 
     def __next__(self) -> str:
         return next(self._iterator)
+
+    def exchange(self, results: Sequence[tuple[FunctionCall, dict[str, Any]]]) -> Exchange:
+        """This round's turn and the ``results`` of its function calls (each a JSON object:
+        ``{"output": ...}`` or ``{"error": ...}``), for the next request."""
+        responses = [
+            types.Part(
+                function_response=types.FunctionResponse(
+                    id=call.id, name=call.name, response=result
+                )
+            )
+            for call, result in results
+        ]
+        return Exchange(
+            model_turn=types.Content(role="model", parts=list(self._parts)),
+            results_turn=types.Content(role="user", parts=responses),
+        )
 
     def close(self) -> None:
         """Stop reading (e.g. the caller gave up); safe to call more than once. Only from
@@ -231,6 +322,8 @@ class AnswerStream:
                 prompt_tokens=meta.prompt_token_count,
                 candidates_tokens=meta.candidates_token_count,
                 total_tokens=meta.total_token_count,
+                thoughts_tokens=meta.thoughts_token_count,
+                tool_use_prompt_tokens=meta.tool_use_prompt_token_count,
             )
         feedback = response.prompt_feedback
         if feedback is not None and feedback.block_reason:
@@ -240,8 +333,27 @@ class AnswerStream:
         candidate = response.candidates[0]
         if candidate.finish_reason:
             self.finish_reason = _name(candidate.finish_reason)
-        parts = candidate.content.parts if candidate.content else None
-        return "".join(part.text for part in parts or () if part.text and not part.thought)
+        if candidate.grounding_metadata is not None:
+            self._ground(candidate.grounding_metadata)
+        parts = (candidate.content.parts if candidate.content else None) or []
+        self._parts += parts
+        for part in parts:
+            call = part.function_call
+            if call is not None and call.name:
+                self.function_calls.append(FunctionCall(call.name, dict(call.args or {}), call.id))
+        return "".join(part.text for part in parts if part.text and not part.thought)
+
+    def _ground(self, meta: types.GroundingMetadata) -> None:
+        """The pages and queries of Google Search grounding (they may come in several events)."""
+        for query in meta.web_search_queries or ():
+            if query and query not in self.web_queries:
+                self.web_queries.append(query)
+        known = {source.url for source in self.sources}
+        for chunk in meta.grounding_chunks or ():
+            web = chunk.web
+            if web is not None and web.uri and web.uri not in known:
+                known.add(web.uri)
+                self.sources.append(Source(title=web.title or web.domain or web.uri, url=web.uri))
 
     def _check_complete(self) -> None:
         if self._block_reason:
@@ -257,7 +369,7 @@ class AnswerStream:
             raise GeminiModelError(
                 "the stream ended before the model finished", transient=True, partial_text=self.text
             )
-        if not self._pieces:
+        if not self._pieces and not self.function_calls:
             withheld = self.finish_reason in _WITHHELD
             raise GeminiModelError(
                 f"the model returned no text (finish reason {self.finish_reason})",
@@ -308,9 +420,12 @@ class GeminiClient:
         total_timeout: float = 120.0,
         max_output_tokens: int | None = None,
         file_parts: Sequence[str | Blob] = (),
+        tools: ToolOffer | None = None,
+        exchanges: Sequence[Exchange] = (),
     ) -> AnswerStream:
         """Stream the model's answer to ``contents`` (oldest turn first, ending with a user
-        turn). ``file_parts`` (texts and inline files) go before the last turn's text.
+        turn). ``file_parts`` (texts and inline files) go before the last turn's text;
+        ``exchanges`` (the earlier rounds' function calls and results) after it.
 
         ``timeout`` bounds connecting, the wait for the first byte and any stall between
         bytes; ``total_timeout`` bounds the whole answer (checked as pieces arrive, and
@@ -319,6 +434,7 @@ class GeminiClient:
         config = types.GenerateContentConfig(
             system_instruction=system_instruction or None,
             max_output_tokens=max_output_tokens,
+            **_tool_config(model, tools),
             automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
             http_options=types.HttpOptions(
                 timeout=max(1, round(timeout * 1000)),
@@ -329,7 +445,7 @@ class GeminiClient:
         return AnswerStream(
             self._client,
             model=model,
-            contents=_contents(contents, file_parts),
+            contents=_contents(contents, file_parts, exchanges),
             config=config,
             total_timeout=total_timeout,
             api_key=self._api_key,
@@ -346,12 +462,43 @@ def _part(part: str | Blob) -> types.Part:
     return types.Part.from_bytes(data=part.data, mime_type=part.mime_type)
 
 
-def _contents(turns: Sequence[Turn], file_parts: Sequence[str | Blob]) -> list[types.Content]:
+def _contents(
+    turns: Sequence[Turn], file_parts: Sequence[str | Blob], exchanges: Sequence[Exchange] = ()
+) -> list[types.Content]:
     contents = [types.Content(role=turn.role, parts=[types.Part(text=turn.text)]) for turn in turns]
     if file_parts and contents:
         last = contents[-1]
         last.parts = [*(_part(part) for part in file_parts), *(last.parts or [])]
+    for exchange in exchanges:
+        contents += [exchange.model_turn, exchange.results_turn]
     return contents
+
+
+def _tool_config(model: str, offer: ToolOffer | None) -> dict[str, Any]:
+    """The ``tools`` and ``tool_config`` of a request offering ``offer``."""
+    if offer is None or not (offer.functions or offer.web_search):
+        return {}
+    tool = types.Tool()
+    config = types.ToolConfig()
+    if offer.functions:
+        tool.function_declarations = [
+            types.FunctionDeclaration(
+                name=spec.name,
+                description=spec.description,
+                parameters_json_schema=spec.parameters,
+            )
+            for spec in offer.functions
+        ]
+        modes = types.FunctionCallingConfigMode
+        config.function_calling_config = types.FunctionCallingConfig(
+            mode=modes.AUTO if offer.may_call else modes.NONE
+        )
+    if offer.web_search and (not offer.functions or combines_tools(model)):
+        tool.google_search = types.GoogleSearch()
+        if offer.functions:
+            # Gemini 3 answers with its own search's parts, to be sent back with the rest.
+            config.include_server_side_tool_invocations = True
+    return {"tools": [tool], "tool_config": config if offer.functions else None}
 
 
 @functools.lru_cache(maxsize=8)

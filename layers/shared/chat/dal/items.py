@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NotRequired, TypedDict, cast
 if TYPE_CHECKING:
     from boto3.dynamodb.types import Binary
 
-    from chat.models import Message, MessageStatus, MessageType, Role
+    from chat.models import Message, MessageStatus, MessageType, Role, Tool
 
 Number = int | Decimal  # int as written, Decimal as read
 
@@ -28,17 +28,20 @@ class UserItem(TypedDict):
     created_at: str
 
 
-class BotConfig(TypedDict, total=False):
-    """A bot's settings as stored: the default bot's are attributes of the room item, a
-    named bot's are its entry in the room's `bots` map (the same keys)."""
+class BotSettingsFields(TypedDict):
+    """A bot's settings as stored (the default bot's on its room's item, a named bot's in
+    its entry of the room's `bots`): absent, the deployment's model, no instructions, no
+    key of its own, no tools, no budget, not answering replies."""
 
-    model: str
-    system_prompt: str
-    api_key_ciphertext: bytes | Binary
-    answers_replies: bool
+    model: NotRequired[str]
+    system_prompt: NotRequired[str]
+    api_key_ciphertext: NotRequired[bytes | Binary]
+    tools: NotRequired[list[Tool]]  # absent when none
+    monthly_token_budget: NotRequired[Number]
+    answers_replies: NotRequired[bool]
 
 
-class BotEntry(BotConfig, total=False):
+class BotEntry(BotSettingsFields):
     """A named bot of a room: its entry in the room item's `bots`, keyed by its name in
     lower case."""
 
@@ -46,8 +49,8 @@ class BotEntry(BotConfig, total=False):
     created_at: str
 
 
-class RoomItem(TypedDict):
-    """rooms table, `ROOM#<id>`: the room, its default bot's settings and its named bots."""
+class RoomItem(BotSettingsFields):
+    """rooms table, `ROOM#<id>`: the room, the default bot's settings and the named bots."""
 
     room_id: str
     name: str
@@ -58,10 +61,6 @@ class RoomItem(TypedDict):
     code: str
     human_count: NotRequired[Number]  # absent on rooms made before it was counted
     last_message_at: NotRequired[str]
-    api_key_ciphertext: NotRequired[bytes | Binary]
-    model: NotRequired[str]
-    system_prompt: NotRequired[str]
-    answers_replies: NotRequired[bool]
     bots: NotRequired[dict[str, BotEntry]]  # the named bots, by name in lower case
 
 
@@ -89,6 +88,21 @@ class AttachmentRef(TypedDict):
     filename: str
     content_type: str
     size: Number
+
+
+class ToolCallItem(TypedDict):
+    tool: Tool
+    query: str
+
+
+class SourceItem(TypedDict):
+    title: str
+    url: str
+
+
+class UsageItem(TypedDict):
+    input_tokens: Number
+    output_tokens: Number
 
 
 class MessageItem(TypedDict):
@@ -120,6 +134,18 @@ class MessageItem(TypedDict):
     # A bot reply: the next frame's seq at its last checkpoint, and when a stop was asked.
     stream_seq: NotRequired[Number]
     stop_requested: NotRequired[str]
+    # A bot reply, once ended: what the model reported, the tools it used, the pages cited.
+    usage: NotRequired[UsageItem]
+    tool_calls: NotRequired[list[ToolCallItem]]
+    sources: NotRequired[list[SourceItem]]
+
+
+class BotUsageCounts(TypedDict):
+    """rooms table, `USAGE#<room>#<month>`: one bot's counters (chat.dal.bot_usage)."""
+
+    answers: int
+    input: int
+    output: int
 
 
 class ConnectionItem(TypedDict):

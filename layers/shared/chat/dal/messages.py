@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, cast
+from collections.abc import Mapping, Sequence
+from typing import Any, TypedDict, cast
 
 from boto3.dynamodb.conditions import Key
 
 from chat import aws
-from chat.dal.items import MessageItem
+from chat.dal.items import MessageItem, SourceItem, ToolCallItem, UsageItem
 from chat.dal.tables import (
     table,
     table_name,
@@ -211,17 +211,55 @@ def stop_requested(room_id: str, message_id: str) -> bool:
     )
 
 
-def end_reply(room_id: str, message_id: str, status: str, content: str) -> bool:
+class ReplyResult(TypedDict, total=False):
+    """What an ended answer stores besides its text (attributes left out when unused)."""
+
+    usage: UsageItem
+    tool_calls: list[ToolCallItem]
+    sources: list[SourceItem]
+
+
+def end_reply(
+    room_id: str,
+    message_id: str,
+    status: str,
+    content: str,
+    result: ReplyResult | None = None,
+    also: Sequence[dict[str, Any]] = (),
+) -> bool:
     """Store a streaming reply's terminal state. ``complete`` and ``error`` only if nobody
-    asked it to stop; ``stopped`` whenever it still streams. False when the condition fails."""
+    asked it to stop; ``stopped`` whenever it still streams. False when the condition fails.
+    ``also``: transaction items written with it, or not at all (the answer's usage)."""
     condition = _LIVE_REPLY if status == "stopped" else _STREAMING
-    return _conditional_update(
-        room_id,
-        message_id,
-        "SET #status = :end, content = :content",
-        condition,
-        {":end": status, ":content": content, ":streaming": "streaming"},
-    )
+    update = "SET #status = :end, content = :content"
+    values: dict[str, Any] = {":end": status, ":content": content, ":streaming": "streaming"}
+    names: dict[str, str] = {}
+    for name, value in (result or {}).items():
+        update += f", #{name} = :{name}"
+        names[f"#{name}"], values[f":{name}"] = name, value
+    aliases = _aliases(condition, values)
+    aliases["ExpressionAttributeNames"].update(names)
+    if not also:
+        return update_if(
+            "messages",
+            Key={"room_id": room_id, "message_id": message_id},
+            UpdateExpression=update,
+            ConditionExpression=condition,
+            **aliases,
+        ).written
+    reply = {
+        "TableName": table_name("messages"),
+        "Key": {"room_id": room_id, "message_id": message_id},
+        "UpdateExpression": update,
+        "ConditionExpression": condition,
+        **aliases,
+    }
+    codes = transact([{"Update": reply}, *also])
+    if codes is None:
+        return True
+    if codes[0] == "ConditionalCheckFailed":
+        return False
+    raise RuntimeError(f"the reply's end was cancelled: {codes}")
 
 
 def _conditional_update(

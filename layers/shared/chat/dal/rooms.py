@@ -4,7 +4,7 @@ join code. memberships table: (room_id, user_id), with the `by_user` index for "
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal, TypedDict, cast
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast
 
 from boto3.dynamodb.conditions import Key
 
@@ -20,6 +20,9 @@ from chat.dal.tables import (
     update_if,
 )
 from chat.errors import Conflict
+
+if TYPE_CHECKING:
+    from chat.models import Tool
 
 _BATCH_GET_MAX = 100
 
@@ -102,20 +105,37 @@ def get_rooms(room_ids: list[str]) -> list[RoomItem]:
     return found
 
 
-class RoomChanges(TypedDict, total=False):
-    """What the owner may change of a room (its name, its default bot's settings)."""
+class BotSettingsChanges(TypedDict, total=False):
+    """What the owner may set of a bot's settings (chat.dal.items.BotSettingsFields)."""
 
-    name: str
     model: str
     system_prompt: str
     api_key_ciphertext: bytes
+    tools: list[Tool]
+    monthly_token_budget: int
     answers_replies: bool
 
 
-Removable = Literal["model", "system_prompt", "api_key_ciphertext", "answers_replies"]
+class RoomChanges(BotSettingsChanges, total=False):
+    """What the owner may change of a room (its name, the default bot's settings)."""
+
+    name: str
 
 
-def update_room(room_id: str, changes: RoomChanges, removed: Sequence[Removable] = ()) -> RoomItem:
+# The bot settings an update may remove (back to their defaults).
+Removable = Literal[
+    "model",
+    "system_prompt",
+    "api_key_ciphertext",
+    "tools",
+    "monthly_token_budget",
+    "answers_replies",
+]
+
+
+def update_room(
+    room_id: str, changes: RoomChanges | BotSettingsChanges, removed: Sequence[Removable] = ()
+) -> RoomItem:
     """Set and remove attributes of an existing room; return the new item."""
     return cast(
         RoomItem,

@@ -16,6 +16,14 @@ what was buffered is sent, and the answer ends ``stopped``. Writes per answer: a
 checkpoint per second while text arrives (at most 90 at the 90 s cap), plus the reply's
 creation and its end.
 
+Tools (chat.logic.bot.tools): an answer whose bot has tools may take several model requests
+(rounds): a round that ends with function calls (room searches) is followed by one that
+carries their results, until a round answers, at most ``tools.MAX_ROUNDS``. Every round's
+text streams into the same transcript under the same rules; retries are per round.
+
+Usage (chat.logic.bot.usage): the tokens every request reported, summed, are stored on the
+reply and counted for the bot's month in the same write that ends the answer.
+
 Retries: model failures are *answered* (``bot_error``: ``rate_limited``, ``model_error``,
 ``timeout``); transient ones are retried first, with a short backoff, under one rule
 (``retry_wait``): the error is ``retryable`` (transient, and no text of it was handed out:
@@ -32,6 +40,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Sequence
 from typing import Literal, NotRequired, TypedDict
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -41,14 +50,15 @@ from chat.config import settings
 from chat.dal import messages as message_table
 from chat.dal.items import MessageItem
 from chat.frames import MessageFrame
-from chat.logic.bot import budget, failures
+from chat.logic.bot import budget, failures, usage
 from chat.logic.bot.context import ModelInput
 from chat.logic.bot.ending import Outcome, Status, end_answer
 from chat.logic.bot.failures import Failure
 from chat.logic.bot.reader import AnswerReader
 from chat.logic.bot.room_feed import RoomFeed, log_unexpected
+from chat.logic.bot.tools import MAX_ROUNDS, ToolRun
 from chat.logic.bot.transcript import Transcript
-from chat.models import Message
+from chat.models import Message, Tool
 from chat.observability import logger, metrics
 
 
@@ -65,16 +75,21 @@ class Result(TypedDict):
 
 
 class Answer:
-    def __init__(self, transcript: Transcript, started: float):
+    def __init__(self, transcript: Transcript, started: float, created_at: str):
         self.transcript = transcript
         self.feed = RoomFeed(transcript, started)
         self.saved = len(transcript.text)  # code points stored by the last checkpoint
         self.checkpoint_writes = 0
+        self.created_at = created_at  # the reply's: its usage counts in that month
+        self.bot = transcript.username  # whose usage it is
+        self.tokens = usage.Tokens()
+        self.tools: ToolRun | None = None
 
     @classmethod
     def start(cls, reply: Message, started: float) -> Answer:
         """The answer of a reply just stored: the room is shown its message row."""
-        answer = cls(Transcript.of_reply(reply, budget.BUDGET.max_answer_bytes), started)
+        transcript = Transcript.of_reply(reply, budget.BUDGET.max_answer_bytes)
+        answer = cls(transcript, started, reply.created_at)
         answer.feed.push(MessageFrame.of(reply))
         return answer
 
@@ -82,14 +97,29 @@ class Answer:
     def resume(cls, reply: MessageItem) -> Answer:
         """The answer a run that died left streaming (Lambda timeout or crash), with what
         its last checkpoint stored, to be ended."""
-        return cls(Transcript.resumed(reply), time.monotonic())
+        return cls(Transcript.resumed(reply), time.monotonic(), reply["created_at"])
+
+    def use_tools(self, tools: Sequence[Tool], command: MessageItem) -> None:
+        """Offer the model the bot's ``tools`` for this answer to ``command``; the answer's
+        text then leaves room for what they record in the final frame."""
+        rules = budget.BUDGET
+        run = ToolRun(tools, command, self.transcript, rules.max_tool_bytes)
+        if run.enabled:
+            self.tools = run
+            self.transcript.max_bytes = rules.max_answer_bytes - rules.max_tool_bytes
 
     def end(
         self, status: Status, failure: Failure | None = None, *, stored: bool = False
     ) -> Result:
         """End the answer (chat.logic.bot.ending); what became of it."""
         outcome = end_answer(
-            self.feed, status, failure, stored=stored, checkpoint_writes=self.checkpoint_writes
+            self.feed,
+            status,
+            failure,
+            stored=stored,
+            checkpoint_writes=self.checkpoint_writes,
+            tokens=self.tokens,
+            charge=usage.charge(self.transcript.room_id, self.bot, self.created_at, self.tokens),
         )
         result: Result = {"outcome": outcome, "reply_id": self.transcript.message_id}
         if outcome == "error" and failure is not None:
@@ -127,7 +157,7 @@ class Answer:
         reader = AnswerReader(self.transcript, self.feed.send, self.checkpoint, budget.BUDGET)
         try:
             with reader:
-                usage = self._call_model(reader, api_key, model, model_input, deadline)
+                self._call_model(reader, api_key, model, model_input, deadline)
         except StopRequested:
             return self.end("stopped")
         except gemini.GeminiError as exc:
@@ -149,7 +179,7 @@ class Answer:
             return self.end("error", Failure(error.code, error.message, "operator"))
         result = self.end("complete")
         if result["outcome"] == "complete":
-            _usage_metrics(usage)
+            _usage_metrics(self.tokens)
         return result
 
     def _call_model(
@@ -159,8 +189,30 @@ class Answer:
         model: str,
         model_input: ModelInput,
         deadline: float,
-    ) -> gemini.Usage | None:
+    ) -> None:
+        """The model's rounds until one answers (one round without tools)."""
         client = gemini.client_for(api_key, settings().gemini_base_url)
+        exchanges: list[gemini.Exchange] = []
+        for _ in range(MAX_ROUNDS):
+            stream = self._round(reader, client, model, model_input, deadline, exchanges)
+            if self.tools is None or self.transcript.truncated:
+                return
+            exchange = self.tools.after(stream)
+            if exchange is None:
+                return
+            exchanges.append(exchange)
+        raise gemini.GeminiModelError("the model kept calling its tools", transient=False)
+
+    def _round(
+        self,
+        reader: AnswerReader,
+        client: gemini.GeminiClient,
+        model: str,
+        model_input: ModelInput,
+        deadline: float,
+        exchanges: Sequence[gemini.Exchange],
+    ) -> gemini.AnswerStream:
+        """One model request read into the room, retried under the one rule."""
         rules = budget.BUDGET
         for attempt in range(1, rules.attempts + 1):
             left = deadline - time.monotonic()
@@ -172,10 +224,12 @@ class Answer:
                 total_timeout=max(0.1, left),
                 max_output_tokens=rules.max_output_tokens,
                 file_parts=model_input.file_parts,
+                tools=self.tools.offer() if self.tools else None,
+                exchanges=exchanges,
             )
             try:
                 reader.read(stream, deadline)
-                return stream.usage
+                return stream
             except gemini.GeminiError as exc:
                 wait = retry_wait(exc, attempt, deadline)
                 if wait is None:
@@ -183,7 +237,14 @@ class Answer:
                 metrics.add_metric(name="BotModelRetries", unit=MetricUnit.Count, value=1)
                 logger.info("retrying the model", extra={"code": exc.code, "attempt": attempt})
                 reader.wait(wait)  # a stop during the backoff still ends the answer on time
+            finally:
+                self._count(stream.usage)
         raise AssertionError("unreachable")  # pragma: no cover - the last attempt raises
+
+    def _count(self, reported: gemini.Usage | None) -> None:
+        """Add a request's reported tokens (thinking counts as output, as Gemini bills it)."""
+        if reported is not None:
+            self.tokens.add(reported.input_tokens, reported.output_tokens)
 
 
 def retry_wait(exc: gemini.GeminiError, attempt: int, deadline: float) -> float | None:
@@ -201,13 +262,12 @@ def retry_wait(exc: gemini.GeminiError, attempt: int, deadline: float) -> float 
     return wait
 
 
-def _usage_metrics(usage: gemini.Usage | None) -> None:
-    if usage is None:
+def _usage_metrics(tokens: usage.Tokens) -> None:
+    if not tokens.reported:
         return
     for name, value in (
-        ("BotPromptTokens", usage.prompt_tokens),
-        ("BotOutputTokens", usage.candidates_tokens),
-        ("BotTotalTokens", usage.total_tokens),
+        ("BotPromptTokens", tokens.input),
+        ("BotOutputTokens", tokens.output),
+        ("BotTotalTokens", tokens.input + tokens.output),
     ):
-        if value is not None:
-            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)

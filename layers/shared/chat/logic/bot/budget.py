@@ -23,6 +23,9 @@ class AnswerBudget:
     max_output_tokens: int = 8192
     # full_response as JSON, so the final frame (with its envelope) stays under the limit
     max_answer_bytes: int = MAX_FRAME_BYTES - 2 * 1024
+    # of an answer with tools: what its final frame's tool_calls and sources may take (as
+    # JSON); its text gets that much less
+    max_tool_bytes: int = 4 * 1024
     history_messages: int = MAX_MESSAGES  # messages read before the command (one Query)
     # While text arrives, the stored answer is brought up to date this often (a conditional
     # write that also learns of a stop); while the model pauses, a read learns of a stop.

@@ -5,8 +5,9 @@ regenerations) this loads the command, the room, its members, the recent
 history and its attachments (chat.logic.bot.files), builds what the model sees, and creates
 the bot's reply (``status: "streaming"``) in one transaction with the command's reply
 attribute of that generation (``reply_id``, ``reply_id_1`` …); then the answer is streamed
-(chat.logic.bot.answer). A room without a key (its own, else the stack's shared one) is
-answered ``no_api_key``.
+(chat.logic.bot.answer), with the bot's tools. A room without a key (its own, else the
+stack's shared one) is answered ``no_api_key``; a bot that has used its monthly token budget
+``budget_exceeded``; neither calls the model.
 
 Failures of our own infrastructure before the reply exists (DynamoDB, KMS, Secrets
 Manager) raise, and the queue retries the command; every read happens before the first
@@ -31,12 +32,14 @@ from chat.adapters import gemini_keys, storage
 from chat.dal import messages as message_table
 from chat.dal import rooms as room_table
 from chat.dal.items import MessageItem, RoomItem, message_item
-from chat.logic.bot import budget, files, roster
+from chat.ids import now_iso
+from chat.logic.bot import budget, files, roster, usage
 from chat.logic.bot.answer import Answer, Result
 from chat.logic.bot.context import MAX_CHAIN, ModelInput, build_model_input
 from chat.logic.bot.failures import Failure
 from chat.logic.bot.reply import command_bot, reply_to
 from chat.logic.bot.roster import BotProfile
+from chat.models import MessageStatus
 from chat.observability import logger, metrics
 from chat.queued_command import QueuedCommand
 
@@ -65,15 +68,18 @@ def answer_command(command: QueuedCommand, deadline: float) -> Result:
         return {"outcome": "skipped"}
     api_key, own_key = _api_key(room, bot)
     model_input = _model_input(room, bot, item)  # every read before the first write
-    reply = reply_to(item, status="streaming" if api_key else "error")
+    refusal = _refusal(room["room_id"], bot, api_key)
+    status: MessageStatus = "error" if refusal else "streaming"
+    reply = reply_to(item, status=status)
     if not message_table.put_reply(message_item(reply), command.generation):
         # Another run, or a stop request, got there first (or the command vanished).
         item = message_table.get_message(command.room_id, command.message_id)
         return _already_answered(command, message_table.reply_id(item, command.generation))
     room_table.touch_last_message(command.room_id, reply.created_at)
     answer = Answer.start(reply, started)
-    if not api_key:
-        return answer.end("error", Failure("no_api_key", NO_KEY_MESSAGE, "user"), stored=True)
+    if refusal or not api_key:
+        return answer.end("error", refusal, stored=True)
+    answer.use_tools(bot.tools, item)
     return answer.stream(
         api_key, bot.model, model_input, deadline, room_key=own_key, room_model=bot.own_model
     )
@@ -113,6 +119,17 @@ def _reply_chain(
         chain.append(found)
         next_id = found.get("reply_to")
     return chain
+
+
+def _refusal(room_id: str, bot: BotProfile, api_key: str | None) -> Failure | None:
+    """Why the bot will not call the model for this command, if it will not: no key, or
+    its monthly token budget used up."""
+    if not api_key:
+        return Failure("no_api_key", NO_KEY_MESSAGE, "user")
+    if usage.over_budget(room_id, bot.name, bot.monthly_token_budget, now_iso()):
+        metrics.add_metric(name="BotBudgetRefusals", unit=MetricUnit.Count, value=1)
+        return Failure("budget_exceeded", usage.BUDGET_EXCEEDED, "user")
+    return None
 
 
 def _api_key(room: RoomItem, bot: BotProfile) -> tuple[str | None, bool]:

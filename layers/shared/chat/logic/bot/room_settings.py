@@ -1,17 +1,20 @@
 """A room's bots and their settings: the default bot's (`GET`/`PUT …/bot`), and the named
 bots the owner adds, changes and removes (`…/bots`). Every bot has the same settings (its
-model, system prompt, Gemini key and the rest of `BotSettingsUpdate`); only the owner may
-change them. A named bot's name shares the username namespace (chat.dal.bots)."""
+model, system prompt, Gemini key, tools, monthly token budget, whether it answers replies);
+only the owner may change them. A named bot's name shares the username namespace
+(chat.dal.bots).
+
+``settings_changes`` works on any bot's stored settings (chat.dal.items.BotSettingsFields):
+the default bot keeps them on its room's item, a named bot in its entry of the room's
+`bots`."""
 
 from __future__ import annotations
-
-from typing import Any, cast
 
 from chat.adapters.gemini_keys import encrypt_api_key
 from chat.dal import bots as bot_table
 from chat.dal import rooms as room_table
 from chat.dal.items import BotEntry, MembershipItem
-from chat.dal.rooms import Removable, RoomChanges
+from chat.dal.rooms import BotSettingsChanges, Removable
 from chat.errors import Conflict, NotFound
 from chat.ids import now_iso
 from chat.logic.access import require_member, require_owner, room_or_404
@@ -28,21 +31,19 @@ from chat.models import (
 )
 from chat.principal import Principal
 
-_SETTINGS = frozenset(BotSettingsUpdate.model_fields) - {"gemini_api_key"}
-
 
 def get_bot_settings(principal: Principal, room_id: str) -> BotSettings:
     require_member(room_id, principal.user_id)
     return roster.default_bot(room_or_404(room_id)).settings_view()
 
 
-def _changes(
+def settings_changes(
     room_id: str, update: BotSettingsUpdate, bot: str | None = None
-) -> tuple[dict[str, Any], list[str]]:
-    """The settings an update sets and removes (absent fields stay as they are); `bot` is
-    a named bot's name (its key's encryption is bound to it)."""
-    changes: dict[str, Any] = {}
-    removed: list[str] = []
+) -> tuple[BotSettingsChanges, list[Removable]]:
+    """The attributes an update sets and removes (absent fields stay as they are). The key
+    is encrypted for ``room_id`` and, for a named bot, for its name ``bot``."""
+    changes = BotSettingsChanges()
+    removed: list[Removable] = []
     given = update.model_fields_set
     if "gemini_api_key" in given:
         if update.gemini_api_key:
@@ -50,17 +51,28 @@ def _changes(
             changes["api_key_ciphertext"] = encrypt_api_key(room_id, key, bot)
         else:
             removed.append("api_key_ciphertext")
+    if "model" in given and update.model:  # a model is changed, never removed
+        changes["model"] = update.model
     if "system_prompt" in given:
         if update.system_prompt and update.system_prompt.strip():
             changes["system_prompt"] = update.system_prompt
         else:
             removed.append("system_prompt")
-    for name in sorted((given & _SETTINGS) - {"system_prompt"}):
-        value = getattr(update, name)
-        if value is not None:
-            changes[name] = value
-        elif name != "model":  # a model cannot be removed, only changed
-            removed.append(name)
+    if "tools" in given:
+        if update.tools:
+            changes["tools"] = list(update.tools)
+        else:
+            removed.append("tools")
+    if "monthly_token_budget" in given:
+        if update.monthly_token_budget is None:
+            removed.append("monthly_token_budget")
+        else:
+            changes["monthly_token_budget"] = update.monthly_token_budget
+    if "answers_replies" in given:
+        if update.answers_replies:
+            changes["answers_replies"] = True
+        else:
+            removed.append("answers_replies")
     return changes, removed
 
 
@@ -68,12 +80,9 @@ def update_bot_settings(
     principal: Principal, room_id: str, update: BotSettingsUpdate
 ) -> BotSettings:
     room = require_owner(room_id, principal.user_id, "change the bot's settings")
-    changes, removed = _changes(room_id, update)
+    changes, removed = settings_changes(room_id, update)
     if changes or removed:
-        # The settings' names are the room item's attributes (chat.dal.items.BotConfig).
-        room = room_table.update_room(
-            room_id, cast(RoomChanges, changes), cast(list[Removable], removed)
-        )
+        room = room_table.update_room(room_id, changes, removed)
     return roster.default_bot(room).settings_view()
 
 
@@ -88,9 +97,9 @@ def create_bot(principal: Principal, room_id: str, request: CreateBotRequest) ->
     room has all the bots it may have."""
     require_owner(room_id, principal.user_id, "add bots")
     name = request.name
-    changes, _ = _changes(room_id, request, name)
+    changes, _ = settings_changes(room_id, request, name)
     created_at = now_iso()
-    entry = BotEntry(name=name, created_at=created_at, **changes)  # type: ignore[typeddict-item]
+    entry = BotEntry(name=name, created_at=created_at, **changes)
     member = MembershipItem(
         room_id=room_id, user_id=bot_user_id(name), username=name, role="bot", joined_at=created_at
     )
@@ -113,8 +122,8 @@ def update_bot(principal: Principal, room_id: str, name: str, update: BotSetting
     bot = roster.find(room, name)
     if bot is None:
         raise NotFound("Bot not found")
-    changes, removed = _changes(room_id, update, bot.key)
-    found = bot_table.update_bot(room_id, bot.key, changes, removed)
+    changes, removed = settings_changes(room_id, update, bot.key)
+    found = bot_table.update_bot(room_id, bot.key, dict(changes), list(removed))
     bot = roster.find(found, name) if found is not None else None
     if bot is None:
         raise NotFound("Bot not found")

@@ -4,19 +4,18 @@ message addresses. Pure: the room item in, profiles out."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
 from chat.config import settings
-from chat.dal.items import BotConfig, MessageItem, RoomItem
-from chat.models import BOT_USERNAME, Bot, BotSettings, addressed_name
+from chat.dal.items import BotSettingsFields, MessageItem, RoomItem
+from chat.models import BOT_USERNAME, Bot, BotSettings, Tool, addressed_name
 
 
 @dataclass(frozen=True)
 class BotProfile:
     name: str  # as the owner wrote it (`bot` for the default bot)
-    config: BotConfig  # its stored settings
+    config: BotSettingsFields  # its stored settings
     is_default: bool
 
     @property
@@ -44,9 +43,15 @@ class BotProfile:
     def has_api_key(self) -> bool:
         return self.config.get("api_key_ciphertext") is not None
 
-    def setting(self, name: str, default: Any = None) -> Any:
-        """A stored setting by name (those other wings add, e.g. the bot's tools)."""
-        return cast(Mapping[str, Any], self.config).get(name, default)
+    @property
+    def tools(self) -> list[Tool]:
+        return list(self.config.get("tools") or [])
+
+    @property
+    def monthly_token_budget(self) -> int | None:
+        """The bot's monthly token budget; None: unlimited."""
+        budget = self.config.get("monthly_token_budget")
+        return None if budget is None else int(budget)
 
     def settings_view(self) -> BotSettings:
         return BotSettings.model_validate(self._view_fields())
@@ -55,22 +60,18 @@ class BotProfile:
         return Bot.model_validate({"name": self.name, **self._view_fields()})
 
     def _view_fields(self) -> dict[str, Any]:
-        stored = {
-            key: value
-            for key, value in self.config.items()
-            if key in BotSettings.model_fields and value is not None
-        }
         return {
-            **stored,
             "model": self.model,
             "system_prompt": self.system_prompt,
             "has_api_key": self.has_api_key,
+            "tools": self.tools,
+            "monthly_token_budget": self.monthly_token_budget,
             "answers_replies": self.answers_replies,
         }
 
 
 def default_bot(room: RoomItem) -> BotProfile:
-    return BotProfile(BOT_USERNAME, cast(BotConfig, room), is_default=True)
+    return BotProfile(BOT_USERNAME, cast(BotSettingsFields, room), is_default=True)
 
 
 def profiles(room: RoomItem) -> list[BotProfile]:

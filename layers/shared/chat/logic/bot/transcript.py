@@ -2,8 +2,9 @@
 I/O, so it is tested alone.
 
 Every ``bot_stream`` frame carries ``seq`` (0, 1, 2 …) and ``offset`` (code points of the
-answer before its chunk); the final frame has ``is_complete``, ``full_response`` and
-``stopped``, and is built here only. An answer is at most ``max_bytes`` as JSON
+answer before its chunk); the final frame has ``is_complete``, ``full_response``,
+``stopped``, and the tools the answer used and the pages it cites (``tool_calls``,
+``sources``), and is built here only. An answer is at most ``max_bytes`` as JSON
 (ASCII-escaped, the largest encoding), so the final frame with its ``full_response`` stays
 under the WebSocket frame limit: model text past the cap is cut (``truncated``).
 """
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from chat.dal.items import MessageItem
 from chat.frames import BotErrorFrame, BotStreamFrame
 from chat.logic.bot.coalesce import json_size, prefix_within
-from chat.models import BOT_USERNAME, Message
+from chat.models import BOT_USERNAME, Message, Source, ToolCall
 
 
 @dataclass
@@ -33,6 +34,8 @@ class Transcript:
     truncated: bool = False  # the model wrote more than the cap
     username: str = BOT_USERNAME  # the bot answering
     visible_to: str | None = None  # a private command's author: the only one sent frames
+    tool_calls: list[ToolCall] = field(default_factory=list)  # the tools used so far
+    sources: list[Source] = field(default_factory=list)  # the web pages cited so far
 
     @classmethod
     def of_reply(cls, reply: Message, max_bytes: int = 0) -> Transcript:
@@ -89,7 +92,13 @@ class Transcript:
 
     def final_frame(self, *, stopped: bool) -> BotStreamFrame:
         """The last frame of a complete or stopped answer: the whole text, once more."""
-        return self._stream_frame("", full_response=self.text, stopped=stopped)
+        return self._stream_frame(
+            "",
+            full_response=self.text,
+            stopped=stopped,
+            tool_calls=list(self.tool_calls),
+            sources=list(self.sources),
+        )
 
     def error_frame(self, code: str, message: str) -> BotErrorFrame:
         """The last frame of a failed answer."""
@@ -103,7 +112,13 @@ class Transcript:
         )
 
     def _stream_frame(
-        self, chunk: str, *, full_response: str | None = None, stopped: bool | None = None
+        self,
+        chunk: str,
+        *,
+        full_response: str | None = None,
+        stopped: bool | None = None,
+        tool_calls: list[ToolCall] | None = None,
+        sources: list[Source] | None = None,
     ) -> BotStreamFrame:
         return BotStreamFrame(
             room_id=self.room_id,
@@ -116,4 +131,6 @@ class Transcript:
             offset=self.offset,
             full_response=full_response,
             stopped=stopped,
+            tool_calls=tool_calls,
+            sources=sources,
         )

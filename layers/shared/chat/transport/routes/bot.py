@@ -1,12 +1,16 @@
-"""A room's bots: their settings, the named bots, stopping an answer, regenerating one, a
-summary. Every route is for members only (changing the bots for the room's owner)."""
+"""A room's bots: their settings, the named bots, their usage, stopping an answer,
+regenerating one, a summary. Every route is for members only (changing the bots for the
+room's owner)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from chat.logic.bot import control, room_settings
+from chat.logic.bot import control, room_settings, usage
 from chat.models import (
     Bot,
     BotList,
@@ -15,6 +19,7 @@ from chat.models import (
     CreateBotRequest,
     Id,
     RegenerateResponse,
+    UsageReport,
 )
 from chat.transport.rest import BEARER, Caller
 
@@ -59,6 +64,15 @@ def update_bot(principal: Caller, room_id: Id, name: str, body: BotSettingsUpdat
 def remove_bot(principal: Caller, room_id: Id, name: str):  # 204: no body
     room_settings.remove_bot(principal, room_id, name)
     return Response(status_code=204)
+
+
+@router.get("/rooms/<room_id>/usage", security=BEARER)
+def get_usage(
+    principal: Caller,
+    room_id: Id,
+    month: Annotated[str | None, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")] = None,
+) -> UsageReport:
+    return usage.usage_report(principal, room_id, month)
 
 
 @router.post(
