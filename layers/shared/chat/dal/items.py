@@ -186,6 +186,13 @@ class AttachmentItem(TypedDict):
     attached_to: NotRequired[str]
 
 
+class CommandFields(TypedDict, total=False):
+    """What a command item holds beyond the contract's Message (chat.dal.items.MessageItem)."""
+
+    bot: str
+    summary_after: str
+
+
 def message_item(message: Message) -> MessageItem:
     """A new message as it is stored: its fields that have a value, without attachments
     (the transaction that stores a message with attachments adds their references)."""

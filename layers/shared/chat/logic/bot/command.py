@@ -33,7 +33,7 @@ from chat.dal import messages as message_table
 from chat.dal import rooms as room_table
 from chat.dal.items import MessageItem, RoomItem, message_item
 from chat.ids import now_iso
-from chat.logic.bot import budget, files, roster, usage
+from chat.logic.bot import budget, files, roster, summary, usage
 from chat.logic.bot.answer import Answer, Result
 from chat.logic.bot.context import MAX_CHAIN, ModelInput, build_model_input
 from chat.logic.bot.failures import Failure
@@ -87,6 +87,12 @@ def answer_command(command: QueuedCommand, deadline: float) -> Result:
 
 def _model_input(room: RoomItem, bot: BotProfile, command: MessageItem) -> ModelInput:
     room_id = room["room_id"]
+    after = command.get("summary_after")
+    if after is not None:  # a summary: the messages since its `since`, up to 1,000
+        found = message_table.newest_between(
+            room_id, after, command["message_id"], summary.MAX_MESSAGES
+        )
+        return summary.model_input(room.get("name", ""), command, found)
     earlier = message_table.page(room_id, budget.BUDGET.history_messages, command["message_id"])
     history = [*earlier[0], command]
     chain = _reply_chain(room_id, command, history)

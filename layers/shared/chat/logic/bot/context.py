@@ -37,7 +37,7 @@ Choices, so the worker and the tests agree on them:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -75,6 +75,11 @@ class ModelInput:
     # Attachments of those messages, put before the text of the last user turn: texts and
     # inline files, in order (chat.logic.bot.files fills them in).
     file_parts: tuple[str | Blob, ...] = ()
+    # Input too long for one request (a summary, chat.logic.bot.summary): parts the model
+    # condenses first, each answered whole and not shown, then `combine` of their texts is
+    # the input answered.
+    stages: tuple[ModelInput, ...] = ()
+    combine: Callable[[Sequence[str]], ModelInput] | None = None
 
 
 @dataclass(frozen=True)

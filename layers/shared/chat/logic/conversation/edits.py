@@ -27,14 +27,14 @@ def edit_message(principal: Principal, room_id: str, message_id: str, content: s
     require_member(room_id, principal.user_id)
     item = changes.edit_text(room_id, message_id, principal.username, content, now_iso())
     if item is None:
-        _explain_refused_edit(message_table.get_message(room_id, message_id))
+        _explain_refused_edit(message_table.get_message(room_id, message_id), principal)
     message = message_view.as_message(item)
     presence.send_to_room(room_id, MessageUpdatedFrame.of(message))
     return message
 
 
-def _explain_refused_edit(current: MessageItem | None) -> NoReturn:
-    if current is None:
+def _explain_refused_edit(current: MessageItem | None, principal: Principal) -> NoReturn:
+    if current is None or not message_view.visible(current, principal.username):
         raise NotFound("Message not found")
     if current.get("deleted"):
         raise Conflict("The message was deleted")
@@ -48,7 +48,7 @@ def delete_message(principal: Principal, room_id: str, message_id: str) -> None:
     deleting a deleted message changes nothing and pushes nothing."""
     require_member(room_id, principal.user_id)
     item = message_table.get_message(room_id, message_id)
-    if item is None:
+    if item is None or not message_view.visible(item, principal.username):
         raise NotFound("Message not found")
     if item.get("deleted"):
         return
@@ -61,4 +61,5 @@ def delete_message(principal: Principal, room_id: str, message_id: str) -> None:
         return  # deleted meanwhile by someone else: that deletion was announced
     # The files go with the message (the tombstone no longer names them).
     attachments.delete_attachments_of(item)
-    presence.send_to_room(room_id, MessageDeletedFrame(room_id=room_id, message_id=message_id))
+    frame = MessageDeletedFrame(room_id=room_id, message_id=message_id)
+    presence.send_to_room(room_id, frame, only_username=item.get("visible_to"))

@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chat.dal import messages as message_table
-from chat.dal.items import AttachmentRef, MessageItem, SubscriberItem, message_item
+from chat.dal.items import (
+    AttachmentRef,
+    CommandFields,
+    MessageItem,
+    SubscriberItem,
+    message_item,
+)
 from chat.dal.rooms import touch_last_message
 from chat.errors import NotFound, ValidationFailed
 from chat.frames import MessageFrame
@@ -68,8 +74,27 @@ def post_message(
         visible_to=principal.username if private else None,
     )
     refs = _admit(principal, message, draft.bot is not None, attachment_ids)
-    with presence.prefetched_subscribers(room_id) as subscribers:
-        message = _store(principal, message, refs, draft.bot)
+    fields = CommandFields(bot=draft.bot) if draft.bot not in (None, BOT_USERNAME) else None
+    return _send(principal, message, refs, fields, connection_id)
+
+
+def post_command(principal: Principal, message: Message, fields: CommandFields) -> Message:
+    """Store, announce and hand over a command the server words (a summary), counted
+    against the bot limits like any other; `fields`: what the worker reads of it."""
+    require_member(message.room_id, principal.user_id)
+    intake.check_bot_limits(principal, message.room_id)
+    return _send(principal, message, [], fields, None)
+
+
+def _send(
+    principal: Principal,
+    message: Message,
+    refs: list[AttachmentRef],
+    fields: CommandFields | None,
+    connection_id: str | None,
+) -> Message:
+    with presence.prefetched_subscribers(message.room_id) as subscribers:
+        message = _store(principal, message, refs, fields)
     _announce(message, subscribers.result(), connection_id)
     if message.message_type == "command":
         intake.hand_over(message)
@@ -122,14 +147,17 @@ def _admit(
 
 
 def _store(
-    principal: Principal, message: Message, refs: list[AttachmentRef], bot: str | None
+    principal: Principal,
+    message: Message,
+    refs: list[AttachmentRef],
+    fields: CommandFields | None,
 ) -> Message:
     """Store the message if its author is a member (with its attachments, claimed in the
-    same transaction); the message as the room is shown it. A command names its bot
-    (none: the default one)."""
+    same transaction); the message as the room is shown it. A command's `fields` name its
+    bot (none: the default one) or the summary it asks for."""
     item = message_item(message)
-    if bot is not None and bot != BOT_USERNAME:
-        item["bot"] = bot
+    if fields:
+        item.update(fields)
     if refs:
         attachments.store_message(item, refs, principal)
         signed = message_view.signed(refs, message.room_id, message.message_id)

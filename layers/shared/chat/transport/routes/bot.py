@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from chat.logic.bot import control, room_settings, usage
+from chat.logic.conversation import summaries
 from chat.models import (
     Bot,
     BotList,
@@ -19,6 +20,7 @@ from chat.models import (
     CreateBotRequest,
     Id,
     RegenerateResponse,
+    SummaryRequest,
     UsageReport,
 )
 from chat.transport.rest import BEARER, Caller
@@ -97,6 +99,25 @@ def stop_answer(principal: Caller, room_id: Id, message_id: Id):  # 202: no body
 )
 def regenerate(principal: Caller, room_id: Id, message_id: Id) -> Response[RegenerateResponse]:
     command_id = control.regenerate(principal, room_id, message_id)
+    return Response(
+        status_code=202,
+        content_type="application/json",
+        body=RegenerateResponse(command_id=command_id),
+    )
+
+
+@router.post(
+    "/rooms/<room_id>/summary",
+    security=BEARER,
+    responses={
+        202: {
+            "description": "Queued: the default bot summarizes what the caller missed",
+            "content": {"application/json": {"model": RegenerateResponse}},
+        }
+    },
+)
+def summarize(principal: Caller, room_id: Id, body: SummaryRequest) -> Response[RegenerateResponse]:
+    command_id = summaries.request_summary(principal, room_id, body.since, body.private)
     return Response(
         status_code=202,
         content_type="application/json",
