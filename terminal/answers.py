@@ -33,6 +33,27 @@ def apply_frame(text: str, frame: dict[str, Any]) -> str | None:
     return text
 
 
+TOOL_WORDS = {"room_search": "searched the room", "web_search": "searched the web"}
+
+
+def tool_notes(answer: dict[str, Any]) -> list[str]:
+    """What a bot answer (a message, or its final frame) used and cites: one line for its
+    tool calls, one per source."""
+    notes = []
+    calls = answer.get("tool_calls") or []
+    if calls:
+        notes.append(
+            "🔎 "
+            + " · ".join(
+                f"{TOOL_WORDS.get(call['tool'], call['tool'])} for “{call['query']}”"
+                for call in calls
+            )
+        )
+    for number, source in enumerate(answer.get("sources") or [], 1):
+        notes.append(f"[{number}] {source['title']} {source['url']}")
+    return notes
+
+
 class BotAnswers:
     def __init__(self, session: Session):
         self.session = session
@@ -91,6 +112,8 @@ class BotAnswers:
                 message_id, self.session.bot_header(room_id), screen.paint(" [stopped]", "2")
             )
         screen.end_stream(message_id)
+        for note in tool_notes(frame):
+            self.session.note(note)
 
     def on_error(self, frame: dict[str, Any]) -> None:
         session = self.session

@@ -18,7 +18,7 @@ import httpx
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
-from terminal.answers import BotAnswers
+from terminal.answers import BotAnswers, tool_notes
 from terminal.api import Api, ApiError
 from terminal.conversation import HELP as CONVERSATION_HELP
 from terminal.conversation import Conversation
@@ -35,6 +35,8 @@ commands:
   /history [N]           last N messages       /members           who is in the room
   /invite USERNAME       add someone           /leave             leave the room for good
   /bot                   bot settings          /bot key|model|prompt VALUE   (owner)
+  /bot tools room_search,web_search|none       /bot budget TOKENS|none       (owner)
+  /usage [YYYY-MM]       what the room's bots used this month (or that one)
   /attach PATH [text]    send a file (PNG, JPEG, WEBP, GIF, PDF, .txt, .md; up to 10 MiB)
   /stop                  stop the bot's answer /regenerate        another answer to the last one
   /help                  this list             /quit              (or Ctrl-D)
@@ -42,7 +44,17 @@ commands:
 {SEARCH_HELP}
 anything else is a message to the current room; start it with @bot to ask the bot."""
 # The commands that act on the open room.
-ROOM_COMMANDS = {"history", "members", "invite", "leave", "bot", "attach", "stop", "regenerate"}
+ROOM_COMMANDS = {
+    "history",
+    "members",
+    "invite",
+    "leave",
+    "bot",
+    "usage",
+    "attach",
+    "stop",
+    "regenerate",
+}
 
 _TYPES = {
     ".png": "image/png",
@@ -54,6 +66,22 @@ _TYPES = {
     ".txt": "text/plain",
     ".md": "text/markdown",
 }
+
+
+def _bot_change(field: str, value: str) -> dict[str, Any] | None:
+    """The bot settings body of `/bot FIELD VALUE`; None when it is not one."""
+    if field == "key":
+        return {"gemini_api_key": None if value in ("", "none", "null") else value}
+    if field in ("model", "prompt"):
+        return {"model" if field == "model" else "system_prompt": value}
+    if field == "tools":
+        none = value in ("", "none", "[]")
+        return {"tools": [] if none else [t.strip() for t in value.split(",") if t.strip()]}
+    if field == "budget":
+        if value in ("none", "null"):
+            return {"monthly_token_budget": None}
+        return {"monthly_token_budget": int(value)} if value.isdigit() else None
+    return None
 
 
 class ChatClient:
@@ -92,6 +120,9 @@ class ChatClient:
                 f"📎 {attachment['filename']} ({attachment['content_type']}, "
                 f"{file_size(attachment['size'])}) {attachment['url']}"
             )
+        if message.get("is_bot") and not message.get("deleted"):
+            for note in tool_notes(message):
+                session.note(note)
 
     # ------------------------------------------------------------------ WebSocket
     def connect(self) -> None:
@@ -288,6 +319,8 @@ class ChatClient:
             self.leave()
         elif name == "bot":
             self.bot_settings(argument)
+        elif name == "usage":
+            self.usage(argument)
         elif name == "attach":
             self.attach(argument)
         elif name == "stop":
@@ -301,23 +334,36 @@ class ChatClient:
     def bot_settings(self, argument: str) -> None:
         path = f"/rooms/{self._open_room_id()}/bot"
         field, _, value = argument.partition(" ")
-        fields = {"key": "gemini_api_key", "model": "model", "prompt": "system_prompt"}
         if field:
-            if field not in fields:
+            body = _bot_change(field, value.strip())
+            if body is None:
                 self.session.note(
                     "usage: /bot key KEY | /bot key none | /bot model NAME | /bot prompt TEXT"
+                    " | /bot tools room_search,web_search | /bot tools none"
+                    " | /bot budget TOKENS | /bot budget none"
                 )
                 return
-            new_value: str | None = value.strip()
-            if field == "key" and new_value in ("", "none", "null"):
-                new_value = None
-            settings = self.api.call("PUT", path, {fields[field]: new_value})
+            settings = self.api.call("PUT", path, body)
         else:
             settings = self.api.call("GET", path)
+        budget = settings.get("monthly_token_budget")
         self.session.note(
             f"model {settings['model']}, own API key: {'yes' if settings['has_api_key'] else 'no'}, "
-            f"system prompt: {settings.get('system_prompt') or '(default)'}"
+            f"system prompt: {settings.get('system_prompt') or '(default)'}, "
+            f"tools: {', '.join(settings.get('tools') or []) or 'none'}, "
+            f"monthly token budget: {'none' if budget is None else budget}"
         )
+
+    def usage(self, month: str) -> None:
+        """/usage [YYYY-MM]: each bot's answers and tokens in the month (default: this one)."""
+        params = {"month": month} if month else {}
+        report = self.api.call("GET", f"/rooms/{self._open_room_id()}/usage", **params)
+        self.session.note(f"bot usage in {report['month']} (UTC):")
+        for bot in report["bots"]:
+            self.session.note(
+                f"  {bot['name']}: {bot['answers']} answers, {bot['input_tokens']} input "
+                f"+ {bot['output_tokens']} output tokens"
+            )
 
     def attach(self, argument: str) -> None:
         """/attach PATH [text]: declare the file, upload it with the presigned POST, send it."""

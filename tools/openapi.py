@@ -73,13 +73,14 @@ _POWERTOOLS_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValida
 def _error_statuses(path: str, method: str, operation: dict[str, Any]) -> list[str]:
     """The errors an operation can answer: the body and limit errors every one can; 401
     where a token (or credentials) is checked; 403, 404, 409 where a room, a message or a
-    member is named; registration and joining can conflict."""
+    member is named (in the path, or search's `room_id`); registration and joining can
+    conflict."""
     statuses = {"400", "413", "422", "429", "500"}
     if operation.get("security") or path == "/auth/login":
         statuses.add("401")
     if "{" in path:
         statuses |= {"403", "404", "409"}
-    if path in ("/rooms/join", "/auth/me"):
+    if path in ("/rooms/join", "/auth/me", "/search"):
         statuses.add("404")
     if path in ("/auth/register", "/rooms/join"):
         statuses.add("409")

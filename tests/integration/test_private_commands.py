@@ -13,7 +13,7 @@ from chat.config import settings
 from chat.logic.bot import summary
 from local.fake_gemini import Reply
 from tests.integration import test_bot_worker as worker_tests
-from tests.integration import test_search as search_tests
+from tests.integration import test_search_api as search_tests
 from tests.integration.test_bot_worker import bot_replies, deliver, post, receive_all, stored
 
 keyed_room = worker_tests.keyed_room

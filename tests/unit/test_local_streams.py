@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -94,7 +95,10 @@ def _run(spec: StreamSourceSpec, aws: Any, answer: Answer, until) -> list[list[s
         finally:
             await poller.stop()
 
-    asyncio.run(main())
+    # A thread of its own: a test run may hold an event loop running in this one (the browser
+    # tests' Playwright does, in the same worker).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, main()).result()
     return batches
 
 

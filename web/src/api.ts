@@ -44,10 +44,37 @@ export interface Room extends RoomSummary {
   members: Member[];
 }
 
+export type Tool = "room_search" | "web_search";
+
 export interface BotSettings {
   model: string;
   system_prompt: string | null;
   has_api_key: boolean;
+  // Tools and budgets: present once the server implements them.
+  tools?: Tool[];
+  monthly_token_budget?: number | null;
+}
+
+/** A tool a bot answer used: a search of the room, or of the web. */
+export interface ToolCall {
+  tool: Tool;
+  query: string;
+}
+
+/** A web page a grounded answer cites. */
+export interface Source {
+  title: string;
+  url: string;
+}
+
+export interface AnswerUsage {
+  input_tokens: number;
+  output_tokens: number;
+}
+
+export interface UsageReport {
+  month: string;
+  bots: { name: string; answers: number; input_tokens: number; output_tokens: number }[];
 }
 
 export interface Reaction {
@@ -82,6 +109,10 @@ export interface Message {
   deleted?: boolean;
   reactions?: Reaction[];
   attachments?: Attachment[];
+  // A bot answer's tools, cited pages and token usage.
+  tool_calls?: ToolCall[];
+  sources?: Source[];
+  usage?: AnswerUsage | null;
 }
 
 export interface MessagePage {

@@ -1,6 +1,6 @@
 // The dialogs of a room: its members (invite, and the owner's moderation), the bot's
 // settings (owner), leaving it.
-import { ApiError, type BotSettings, describe, enc, type Room } from "./api";
+import { ApiError, type BotSettings, describe, enc, notOffered, type Room, type Tool, type UsageReport } from "./api";
 import { h } from "./dom";
 import { features, probeModeration } from "./features";
 import { flash } from "./page";
@@ -135,6 +135,26 @@ export async function showBotSettings(state: RoomState): Promise<void> {
   });
   const removeKey = h("input", { type: "checkbox", id: "bot-remove-key" });
   const note = h("p", { class: "form-note", role: "status", id: "bot-note" });
+  const toolBoxes = (["room_search", "web_search"] as Tool[]).map((tool) => {
+    const box = h("input", { type: "checkbox", id: `bot-tool-${tool}`, value: tool });
+    box.checked = settings.tools?.includes(tool) ?? false;
+    return box;
+  });
+  const budget = h("input", { type: "number", min: 0, step: 1, id: "bot-budget", placeholder: "No budget" });
+  budget.value = settings.monthly_token_budget == null ? "" : String(settings.monthly_token_budget);
+  const toolFields =
+    settings.tools === undefined
+      ? []
+      : [
+          h(
+            "fieldset",
+            { class: "field" },
+            h("legend", {}, "Tools"),
+            h("label", { class: "check" }, toolBoxes[0], "Search this room's history (room_search)"),
+            h("label", { class: "check" }, toolBoxes[1], "Search the web and cite sources (web_search)"),
+          ),
+          h("label", { class: "field" }, "Monthly token budget (empty: none)", budget),
+        ];
   const form = h(
     "form",
     { class: "stack-form" },
@@ -142,6 +162,7 @@ export async function showBotSettings(state: RoomState): Promise<void> {
     h("label", { class: "field" }, "System prompt", prompt),
     h("label", { class: "field" }, "Gemini API key (write-only: never shown again)", key),
     settings.has_api_key ? h("label", { class: "check" }, removeKey, "Remove the room's key") : null,
+    ...toolFields,
     note,
     h("button", { type: "submit", class: "primary" }, "Save"),
   );
@@ -152,6 +173,12 @@ export async function showBotSettings(state: RoomState): Promise<void> {
     if (prompt.value !== (settings.system_prompt ?? "")) body.system_prompt = prompt.value;
     if (key.value) body.gemini_api_key = key.value;
     else if (removeKey.checked) body.gemini_api_key = null;
+    if (toolFields.length) {
+      const tools = toolBoxes.filter((box) => box.checked).map((box) => box.value as Tool);
+      if (tools.join() !== (settings.tools ?? []).join()) body.tools = tools;
+      const wanted = budget.value.trim() === "" ? null : Number(budget.value);
+      if (wanted !== (settings.monthly_token_budget ?? null)) body.monthly_token_budget = wanted;
+    }
     try {
       settings = await app.api.request<BotSettings>("PUT", `/rooms/${enc(state.summary.room_id)}/bot`, body);
       key.value = "";
@@ -164,6 +191,37 @@ export async function showBotSettings(state: RoomState): Promise<void> {
   });
   dialog(`Bot in ${state.summary.name}`, form);
   model.focus();
+}
+
+/** What the room's bots used this month (any member). */
+export async function showUsage(state: RoomState): Promise<void> {
+  let report: UsageReport;
+  try {
+    report = await app.api.get<UsageReport>(`/rooms/${enc(state.summary.room_id)}/usage`);
+  } catch (error) {
+    flash(notOffered(error) ? "This server does not report usage." : describe(error));
+    return;
+  }
+  const table = h(
+    "table",
+    { class: "usage", id: "usage" },
+    h("thead", {}, h("tr", {}, h("th", {}, "Bot"), h("th", {}, "Answers"), h("th", {}, "Input tokens"), h("th", {}, "Output tokens"))),
+    h(
+      "tbody",
+      {},
+      ...report.bots.map((bot) =>
+        h(
+          "tr",
+          {},
+          h("td", {}, bot.name),
+          h("td", {}, String(bot.answers)),
+          h("td", {}, bot.input_tokens.toLocaleString()),
+          h("td", {}, bot.output_tokens.toLocaleString()),
+        ),
+      ),
+    ),
+  );
+  dialog(`Bot usage in ${state.summary.name}, ${report.month} (UTC)`, table);
 }
 
 export async function leaveRoom(state: RoomState): Promise<void> {

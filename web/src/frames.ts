@@ -1,5 +1,5 @@
 // The server's frames, each applied to the state; the page is told what changed.
-import type { Message, Reaction } from "./api";
+import type { Message, Reaction, Source, ToolCall } from "./api";
 import { features, saveFeatures } from "./features";
 import { insertSorted, markRead, upsert } from "./messages";
 import { flash } from "./page";
@@ -166,6 +166,8 @@ function onBotStream(state: RoomState, frame: Frame): void {
       ...message,
       content: typeof frame.full_response === "string" ? frame.full_response : message.content,
       status: frame.stopped ? "stopped" : "complete",
+      ...(Array.isArray(frame.tool_calls) ? { tool_calls: frame.tool_calls as ToolCall[] } : {}),
+      ...(Array.isArray(frame.sources) ? { sources: frame.sources as Source[] } : {}),
     };
   } else {
     next = { ...message, content: applyChunk(message.content, String(frame.chunk ?? ""), frame.offset), status: "streaming" };

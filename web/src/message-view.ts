@@ -85,7 +85,9 @@ export function renderMessage(state: RoomState, messageId: string): HTMLElement 
       "header",
       {},
       h("span", { class: "author" }, message.is_bot ? "bot" : message.username),
-      message.is_bot ? h("span", { class: "tag" }, "AI") : null,
+      message.is_bot
+        ? h("span", { class: "tag", title: message.usage ? `${message.usage.input_tokens} input + ${message.usage.output_tokens} output tokens` : null }, "AI")
+        : null,
       h("time", { datetime: message.created_at, title: new Date(message.created_at).toLocaleString() }, time(message.created_at)),
       message.edited_at && !message.deleted ? h("span", { class: "edited" }, "(edited)") : null,
       status === "stopped" ? h("span", { class: "edited" }, "(stopped)") : null,
@@ -100,11 +102,37 @@ export function renderMessage(state: RoomState, messageId: string): HTMLElement 
   article.append(body);
   const error = state.errors.get(messageId) ?? (status === "error" ? "The bot could not finish this answer." : null);
   if (error) article.append(h("p", { class: "bot-error", role: "alert" }, `⚠ ${error}`));
+  if (message.is_bot && !message.deleted) article.append(...renderTools(message));
   if (message.attachments?.length && !message.deleted) article.append(renderAttachments(message));
   if (message.reactions?.length && !message.deleted) article.append(renderReactions(state, message));
   const actions = renderActions(state, message, mine);
   if (actions.childElementCount) article.append(actions);
   return article;
+}
+
+const TOOL_LABELS: Record<string, string> = { room_search: "searched the room", web_search: "searched the web" };
+
+/** A bot answer's tool calls as one small line, and the web pages it cites. */
+function renderTools(message: Message): HTMLElement[] {
+  const parts: HTMLElement[] = [];
+  const calls = message.tool_calls ?? [];
+  if (calls.length) {
+    const text = calls.map((call) => `${TOOL_LABELS[call.tool] ?? call.tool} for “${call.query}”`).join(" · ");
+    parts.push(h("p", { class: "tool-calls", title: `${calls.length} tool call${calls.length === 1 ? "" : "s"}` }, `🔎 ${text}`));
+  }
+  const sources = (message.sources ?? []).filter((source) => /^https?:\/\//i.test(source.url));
+  if (sources.length) {
+    parts.push(
+      h(
+        "ol",
+        { class: "sources", "aria-label": "Sources" },
+        ...sources.map((source) =>
+          h("li", {}, h("a", { href: source.url, target: "_blank", rel: "noopener noreferrer nofollow", title: source.url }, source.title || source.url)),
+        ),
+      ),
+    );
+  }
+  return parts;
 }
 
 function renderAttachments(message: Message): HTMLElement {

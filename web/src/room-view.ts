@@ -1,7 +1,7 @@
 // The open room: its header, the messages, who is online and typing, the composer.
 import { renderComposer, renderComposerTools } from "./composer";
 import { append, clear, h } from "./dom";
-import { leaveRoom, showBotSettings, showMembers } from "./dialogs";
+import { leaveRoom, showBotSettings, showMembers, showUsage } from "./dialogs";
 import { probeAttachments } from "./features";
 import { renderMessage } from "./message-view";
 import { domId, loadLatest, loadOlder, markRead } from "./messages";
@@ -110,6 +110,7 @@ export function renderRoomHeader(state: RoomState): void {
     h("span", { class: "code", title: "Share this code to let people join" }, "Code ", h("code", { id: "room-code" }, summary.code)),
     h("button", { type: "button", id: "members-button", onclick: () => void showMembers(state) }, "Members"),
     isOwner(state) ? h("button", { type: "button", id: "bot-button", onclick: () => void showBotSettings(state) }, "Bot") : null,
+    h("button", { type: "button", id: "usage-button", onclick: () => void showUsage(state) }, "Usage"),
     h("button", { type: "button", id: "leave-button", class: "danger", onclick: () => void leaveRoom(state) }, "Leave"),
   );
   renderPresence(state);

@@ -7,6 +7,7 @@
 import { describe, type Message } from "./api";
 import { h, time } from "./dom";
 import { openRoomAt } from "./room-view";
+import { refreshRooms } from "./rooms";
 import { app, rooms } from "./state";
 
 export interface SearchResults {
@@ -159,6 +160,11 @@ async function showResults(q: string): Promise<void> {
     if (before) params.set("before", before);
     try {
       const page = await app.api.get<SearchResults>(`/search?${params}`);
+      // Results name their rooms: a room not listed yet (the list still loading, or joined
+      // elsewhere meanwhile) is fetched with the list first.
+      if (page.results.some((message) => !rooms.has(message.room_id))) {
+        await refreshRooms().catch(() => undefined);
+      }
       for (const message of page.results) list.append(result(element, message, q));
       before = page.next_before;
       more.hidden = !before;

@@ -106,7 +106,7 @@ class Answer:
         run = ToolRun(tools, command, self.transcript, rules.max_tool_bytes)
         if run.enabled:
             self.tools = run
-            self.transcript.max_bytes = rules.max_answer_bytes - rules.max_tool_bytes
+            self.transcript.max_bytes = max(0, rules.max_answer_bytes - rules.max_tool_bytes)
 
     def end(
         self, status: Status, failure: Failure | None = None, *, stored: bool = False
