@@ -1,8 +1,10 @@
 """Answering one queued bot command, at most once.
 
 For a command (chat.queued_command; generation 0 is the first answer, 1, 2 … its
-regenerations) this loads the command, the room, its members, the recent
-history and its attachments (chat.logic.bot.files), builds what the model sees, and creates
+regenerations) this loads the command, the room and the bot it names (chat.logic.bot.roster;
+a bot removed meanwhile: the command is skipped), its members, the recent history, the
+chain the command replies to and its attachments (chat.logic.bot.files), or for a summary
+the messages since its `since` (chat.logic.bot.summary), builds what the model sees, and creates
 the bot's reply (``status: "streaming"``) in one transaction with the command's reply
 attribute of that generation (``reply_id``, ``reply_id_1`` …); then the answer is streamed
 (chat.logic.bot.answer), with the bot's tools. A room without a key (its own, else the
