@@ -7,8 +7,8 @@ chain the command replies to and its attachments (chat.logic.bot.files), or for 
 the messages since its `since` (chat.logic.bot.summary), builds what the model sees, and creates
 the bot's reply (``status: "streaming"``) in one transaction with the command's reply
 attribute of that generation (``reply_id``, ``reply_id_1`` …); then the answer is streamed
-(chat.logic.bot.answer), with the bot's tools. A room without a key (its own, else the
-stack's shared one) is answered ``no_api_key``; a bot that has used its monthly token budget
+(chat.logic.bot.answer), with the bot's tools. A bot without a key (its own, else the
+default bot's, else the stack's shared one) is answered ``no_api_key``; a bot that has used its monthly token budget
 ``budget_exceeded``; neither calls the model.
 
 Failures of our own infrastructure before the reply exists (DynamoDB, KMS, Secrets
