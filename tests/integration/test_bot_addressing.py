@@ -82,6 +82,24 @@ def test_at_name_in_any_case_is_a_command_for_that_bot_which_answers_by_its_name
     ]
 
 
+def test_a_named_bots_command_over_the_websocket(rest, keyed_room, joined, gemini, stack):
+    room, tokens = keyed_room("alice")
+    add_bot(rest, room, tokens["alice"], "Tutor", answers_replies=True)
+    alice = joined(tokens["alice"], room["room_id"])
+    frame = {"type": "message", "room_id": room["room_id"], "content": "@tutor hi [fake:text=yo]"}
+
+    assert alice.send(frame) == 200
+
+    (ack,) = alice.frames("message")
+    assert ack["message_type"] == "command"
+    assert deliver(stack) == []
+    answer = answer_of(rest, room, tokens["alice"], ack)
+    assert answer["username"] == "Tutor"
+    assert alice.send({**frame, "content": "why?", "reply_to": answer["message_id"]}) == 200
+    assert alice.frames("message")[-1]["message_type"] == "command"
+    assert alice.frames("error") == []
+
+
 @pytest.mark.parametrize(
     "content",
     ["@ghost hello", "@reviewerx hi", "@reviewer, hi", "email @reviewer", "@alice hi"],

@@ -37,7 +37,7 @@ EXPECTED = {
     "WsMessageFunction": {
         "AttachmentsTable": {"BatchGetItem", "UpdateItem"},
         "ConnectionsTable": {"Query", "PutItem", "DeleteItem", "ConditionCheckItem", "BatchWriteItem"},
-        "RoomsTable": {"UpdateItem"},
+        "RoomsTable": {"GetItem", "UpdateItem"},  # GetItem: the named bots (@name)
         "MembershipsTable": {"GetItem", "ConditionCheckItem"},
         "MessagesTable": {"GetItem", "PutItem", "UpdateItem"},
         "RateLimitsTable": {"UpdateItem"},
