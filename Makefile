@@ -12,10 +12,10 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: help venv dev chat test lint unit integration e2e openapi bench build lock clean web chromium browser screenshots publish-web deploy smoke redrive
+.PHONY: help venv dev chat test lint unit integration e2e openapi bench soak build lock clean web chromium browser screenshots publish-web deploy smoke redrive
 
 help:
-	@echo "make dev | chat | test | lint | unit | integration | e2e | browser | web | publish-web | openapi | bench | build | clean"
+	@echo "make dev | chat | test | lint | unit | integration | e2e | browser | web | publish-web | openapi | bench | soak | build | clean"
 	@echo "make deploy ENV=dev|staging|prod | smoke STACK=<name> | redrive STACK=<name>   (docs/deploy.md)"
 
 $(STAMP): layers/deps/requirements.txt requirements/dev.txt requirements/constraints.txt
@@ -72,8 +72,14 @@ test: lint web chromium
 openapi: $(STAMP)
 	PYTHONPATH=.:layers/shared $(BIN)/python -m tools.openapi > docs/openapi.json
 
+# Every benchmark but the soak, which runs for 20 minutes (make soak).
 bench: $(STAMP)
-	@for b in bench/*.py; do echo "== $$b"; PYTHONPATH=.:layers/shared $(BIN)/python $$b || exit 1; done
+	@for b in bench/*.py; do [ "$$b" = bench/soak.py ] && continue; echo "== $$b"; PYTHONPATH=.:layers/shared $(BIN)/python $$b || exit 1; done
+
+# The local stack with faults on under mixed traffic, checked from the clients' view
+# (bench/soak.py; ARGS="--minutes 5", "--no-faults", "--fault-seed 7" …).
+soak: $(STAMP)
+	PYTHONPATH=.:layers/shared $(BIN)/python bench/soak.py $(ARGS)
 
 # ---------------------------------------------------------------- releases (docs/deploy.md)
 # Build, deploy an environment of samconfig.toml (a first deploy can fail cleanly), smoke-test it.

@@ -23,6 +23,7 @@ Run: .venv/bin/python bench/fanout.py
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import statistics
@@ -79,6 +80,7 @@ from moto import mock_aws  # noqa: E402
 
 from chat import aws  # noqa: E402
 from chat.dal import connections  # noqa: E402
+from chat.dal.items import ConnectionItem  # noqa: E402
 from chat.dal.tables import table  # noqa: E402
 from chat.logic.conversation.messages import post_message  # noqa: E402
 from chat.logic.realtime import fanout  # noqa: E402
@@ -130,6 +132,9 @@ class _Writes:
     def put_item(self, Item: dict[str, Any]) -> None:
         self.items.append(Item)
 
+    def batch_writer(self) -> contextlib.nullcontext[_Writes]:
+        return contextlib.nullcontext(self)
+
     def transact(self, items: list[dict[str, Any]], attempts: int = 3) -> None:
         self.items += [item["Put"]["Item"] for item in items if "Put" in item]
 
@@ -144,7 +149,14 @@ def room_with_subscribers(owner: Principal, size: int) -> str:
     try:
         for index in range(size):
             connection_id = f"bench-{size}-{index}="
-            connections.put_connection(connection_id, f"user{index}", f"user{index}", "now")
+            connection = ConnectionItem(
+                connection_id=connection_id,
+                user_id=f"user{index}",
+                username=f"user{index}",
+                connected_at="now",
+                expires_at=connections.expires_at(0),
+            )
+            connections.put_connection(connection)
             assert connections.subscribe(writes.items[-1], room_id)
     finally:
         connections.table, connections.transact = real

@@ -19,6 +19,11 @@ Figures, for a room of 5 subscribers and one of 1000:
 - "wall/message": the handler's duration (median), RTT_MS per DynamoDB round trip included;
 - "DynamoDB calls/message".
 
+The same for a REST request: the real `RoomsFunction` handler posting one message to the
+5-subscriber room, with its bearer token checked as every REST request's is (signature,
+then whether it was revoked: chat.logic.accounts.revocation), and with the revocation
+check left out, to show what that check costs.
+
 Run: .venv/bin/python bench/hot_path.py
 """
 
@@ -41,6 +46,8 @@ _ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(_ROOT), str(_ROOT / "layers" / "shared")]
 
 RTT_MS = 10.0  # simulated DynamoDB round trip
+JWT_KEY = "bench-signing-key-bench-signing-key-bench-signing-key"
+RUNS_REST = 200
 SMALL, LARGE = 5, 1000
 RUNS_SMALL, RUNS_LARGE, WARM_UP = 200, 10, 20
 ROOM_ID, USER_ID, USERNAME = "01ROOMBENCH", "u-sender", "sender"
@@ -112,6 +119,8 @@ class FakeAws(BaseHTTPRequestHandler):
 
     def _dynamodb(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
         expires = int(time.time()) + 7200
+        if operation == "GetSecretValue":  # the JWT signing key (Secrets Manager)
+            return {"ARN": request["SecretId"], "Name": "jwt", "SecretString": JWT_KEY}
         if operation == "GetItem" and request.get("TableName") == "ConnectionsTable":
             return {
                 "Item": {
@@ -180,6 +189,10 @@ def _environment(port: int) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": "bench",
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_LAMBDA_FUNCTION_NAME": "WsMessageFunction",
+        "CORS_ALLOW_ORIGIN": "*",
+        "GEMINI_KEYS_KMS_KEY_ID": "bench-key",
+        "ATTACHMENTS_TABLE": "AttachmentsTable",
+        "ATTACHMENTS_BUCKET": "attachments",
         "POWERTOOLS_SERVICE_NAME": "chat",
         "POWERTOOLS_METRICS_NAMESPACE": "CollabChat",
         "POWERTOOLS_METRICS_FUNCTION_NAME": "WsMessage",
@@ -264,6 +277,76 @@ def measure(port: int, subscribers: int, runs: int) -> dict[str, float]:
     }
 
 
+def _rest_event(index: int, token: str) -> dict[str, Any]:
+    from local.events import rest_event
+
+    body = json.dumps({"content": f"hello {index}", "client_id": f"r{index}"})
+    return rest_event(
+        "POST",
+        "/rooms/{room_id}/messages",
+        f"/rooms/{ROOM_ID}/messages",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        body=body,
+    )
+
+
+def measure_rest(port: int, runs: int, *, revocation_check: bool) -> dict[str, float]:
+    """One REST message per run through RoomsFunction, its token checked for revocation or
+    (`revocation_check` False) for its signature only."""
+    import jwt
+
+    from chat.logic.accounts import revocation
+    from functions.rooms.app import lambda_handler
+    from local.events import LambdaContext
+
+    now = int(time.time())
+    claims = {"sub": USER_ID, "username": USERNAME, "iat": now, "exp": now + 3600, "jti": "b"}
+    token = jwt.encode(claims, JWT_KEY, "HS256")
+    real_check = revocation.check
+    if not revocation_check:
+        revocation.check = lambda principal: None  # type: ignore[assignment]
+    try:
+        _get(port, f"/__subscribers/{SMALL}")
+        context = LambdaContext("RoomsFunction")
+        for index in range(WARM_UP):
+            lambda_handler(_rest_event(index, token), context)
+        _get(port, "/__log")
+        cpu, wall, calls = 0.0, [], []
+        for index in range(runs):
+            event = _rest_event(index, token)
+            started, cpu_started = time.monotonic(), time.process_time()
+            result = lambda_handler(event, context)
+            cpu += time.process_time() - cpu_started
+            wall.append(time.monotonic() - started)
+            assert result["statusCode"] == 201, result
+            log = _get(port, "/__log")
+            calls.append(sum(1 for _, what in log if what not in ("push", "DeleteConnection")))
+    finally:
+        revocation.check = real_check  # type: ignore[assignment]
+    return {
+        "cpu_ms": cpu / runs * 1000,
+        "wall_ms": statistics.median(wall) * 1000,
+        "calls": statistics.median(calls),
+    }
+
+
+def _print_rest(without: dict[str, float], checked: dict[str, float]) -> None:
+    print(
+        f"\nRoomsFunction, POST /rooms/{{id}}/messages ({SMALL} subscribers), bearer token "
+        "checked as on every REST request:\n"
+    )
+    print(f"{'':<34} {'CPU/request':>12} {'wall/request':>13} {'DynamoDB calls':>15}")
+    for label, row in (("signature only", without), ("signature + revocation", checked)):
+        print(
+            f"{label:<34} {row['cpu_ms']:>9.2f} ms {row['wall_ms']:>10.1f} ms {row['calls']:>15.0f}"
+        )
+    print(
+        f"{'the revocation check costs':<34} {checked['cpu_ms'] - without['cpu_ms']:>9.2f} ms "
+        f"{checked['wall_ms'] - without['wall_ms']:>10.1f} ms "
+        f"{checked['calls'] - without['calls']:>15.0f}"
+    )
+
+
 def main() -> None:
     server = subprocess.Popen(  # noqa: S603 - this script
         [sys.executable, __file__, "--serve"],
@@ -280,6 +363,8 @@ def main() -> None:
             # Metric and log lines go where Lambda sends them (stdout): written, not shown.
             small = measure(port, SMALL, RUNS_SMALL)
             large = measure(port, LARGE, RUNS_LARGE)
+            without = measure_rest(port, RUNS_REST, revocation_check=False)
+            checked = measure_rest(port, RUNS_REST, revocation_check=True)
         sys.stdout = real_stdout
     finally:
         assert server.stdin is not None
@@ -300,6 +385,7 @@ def main() -> None:
             f"{row['first_push_rtts']:>34.0f} {row['calls']:>23.0f}"
         )
     print(f"\nCPU per push (1000-subscriber room): {per_push:.3f} ms")
+    _print_rest(without, checked)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,9 +41,13 @@ START_TIMEOUT, DRAIN_TIMEOUT, RUN_LIMIT = 90.0, 30.0, 600.0
 
 # ---------------------------------------------------------------------- the stack
 class Stack:
-    def __init__(self, workdir: Path, concurrency: int | None):
+    """`python -m local` on free ports, its output in `workdir/stack.log` (also imported by
+    bench/soak.py, which adds `--faults`)."""
+
+    def __init__(self, workdir: Path, concurrency: int | None, extra_args: Sequence[str] = ()):
         self.ready_file = workdir / "ready.json"
-        self.log = (workdir / "stack.log").open("wb")
+        self.log_path = workdir / "stack.log"
+        self.log = self.log_path.open("wb")
         args = [
             sys.executable,
             "-m",
@@ -51,9 +56,11 @@ class Stack:
             *("--stack-name", "bench", "--no-reload", "-q"),
             *("--ready-file", str(self.ready_file)),
             *("--parameter-overrides", "BcryptCost=4", "LogLevel=WARNING"),
+            "RegistrationsPerAddressPerHour=10000",  # every bench user registers from here
         ]
         if concurrency:
             args += ["--concurrency", str(concurrency)]
+        args += extra_args
         environment = {k: v for k, v in os.environ.items() if k != "GEMINI_API_KEY"}
         self.process = subprocess.Popen(  # noqa: S603 - our own module
             args,
@@ -70,18 +77,21 @@ class Stack:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the local stack exited with {self.process.returncode}")
+                self.log.flush()
+                tail = self.log_path.read_text(errors="replace").splitlines()[-20:]
+                raise RuntimeError(
+                    f"the local stack exited with {self.process.returncode}:\n" + "\n".join(tail)
+                )
             if self.ready_file.exists():
                 self.urls = json.loads(self.ready_file.read_text())["urls"]
                 return
             await asyncio.sleep(0.1)
         raise RuntimeError("the local stack did not start")
 
-    def cpu_seconds(self) -> dict[str, float]:
-        """CPU time (user + system) used so far by each kind of process of the stack: the
-        gateway (REST, WebSocket, management API, event sources), moto, each function."""
-        used: dict[str, float] = defaultdict(float)
-        ticks = os.sysconf("SC_CLK_TCK")
+    def processes(self) -> Iterator[tuple[int, str, list[str]]]:
+        """Each process of the stack (its process group): pid, kind (the gateway serving
+        REST, WebSocket, management API and event sources; moto; each function by name),
+        and the fields of /proc/pid/stat after the command."""
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
@@ -102,8 +112,20 @@ class Stack:
                 kind = kind.removeprefix("bench-")
             else:
                 kind = "gateway (python -m local)"
+            yield int(entry.name), kind, fields
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time (user + system) used so far by each kind of process of the stack."""
+        used: dict[str, float] = defaultdict(float)
+        ticks = os.sysconf("SC_CLK_TCK")
+        for _, kind, fields in self.processes():
             used[kind] += (int(fields[11]) + int(fields[12])) / ticks
         return used
+
+    def rss(self) -> dict[int, tuple[str, int]]:
+        """Each process's resident memory now: pid -> (kind, bytes)."""
+        page = os.sysconf("SC_PAGE_SIZE")
+        return {pid: (kind, int(fields[21]) * page) for pid, kind, fields in self.processes()}
 
     def stop(self) -> None:
         with contextlib.suppress(ProcessLookupError):

@@ -14,7 +14,9 @@ services' APIs from theirs:
 
 `python -m local.aws_server --host 127.0.0.1 --port 0 --s3-port 0` prints
 `listening <port> <s3 port>` once it serves, and exits when its standard input closes (the
-local stack stopped or died).
+local stack stopped or died). `--faults dynamodb=0.05 --fault-seed 7` makes DynamoDB's
+calls fail as DynamoDB's do (local.faults); each fault and, at exit, their summary are
+logged on standard error.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from local.faults import DynamoDBFaults, FaultPlan
 from local.s3 import S3Checks, signing_service
 
 # What browsers send, and SDKs never do: any request carrying one comes from a page.
@@ -96,12 +99,27 @@ class S3Only:
         return self.app(environ, with_nosniff)
 
 
+def _log_to_stderr() -> None:
+    """The faults' log lines on standard error (the local stack's output; standard output
+    is the pipe the stack reads the ports from)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+    logger = logging.getLogger("local.faults")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="the AWS APIs (0: any free port)")
     parser.add_argument("--s3-port", type=int, default=0, help="S3 (0: any free port)")
+    parser.add_argument("--faults", default="", help="local.faults' specification")
+    parser.add_argument("--fault-seed", type=int, default=0)
+    parser.add_argument("--region", default="us-east-1")
     args = parser.parse_args()
+    faults = FaultPlan.parse(args.faults, args.fault_seed).faults("dynamodb")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us, by closing stdin
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log line per AWS call
 
@@ -127,7 +145,11 @@ def main() -> None:
                     app = self.app_instances["s3"] = self.create_app("s3")
                 return app
 
-    apis = SdkOnly(S3Checks(DomainDispatcherApplication(create_backend_app)))
+    apis: Callable[..., Any] = S3Checks(DomainDispatcherApplication(create_backend_app))
+    if faults is not None:
+        _log_to_stderr()
+        apis = DynamoDBFaults(apis, faults, args.region)
+    apis = SdkOnly(apis)
     s3 = S3Only(S3Checks(S3Dispatcher(create_backend_app)))
     servers = []
     for port, app in ((args.port, apis), (args.s3_port, s3)):
@@ -140,9 +162,16 @@ def main() -> None:
             os._exit(1)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
+
+    def leave(*_: Any) -> None:
+        if faults is not None:
+            logging.getLogger("local.faults").info("%s", faults.summary())
+        os._exit(0)  # the servers' threads need no clean-up: their state lives in memory only
+
+    signal.signal(signal.SIGTERM, leave)  # a terminal's group-wide TERM: the summary too
     print(f"listening {servers[0].server_port} {servers[1].server_port}", flush=True)
     sys.stdin.read()  # returns at EOF: when the parent closes the pipe or dies
-    os._exit(0)  # the servers' threads need no clean-up: their state lives in memory only
+    leave()
 
 
 if __name__ == "__main__":

@@ -18,6 +18,10 @@ as Lambda does with ParallelizationFactor 1. A batch is retried until it succeed
 error split in halves (`BisectBatchOnFunctionError`). After MaximumRetryAttempts retries it
 is recorded on the on-failure destination (an SQS queue: the shard, the sequence numbers,
 as Lambda's record of a failed batch has them) and the shard moves on.
+
+With `faults` (local.faults), a share of the SQS batches is delivered twice (the function is
+invoked again with the records it just processed, before they are deleted, as Lambda's
+at-least-once delivery may) or late (0.5-5 s).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from local.events import dynamodb_stream_event, sqs_event
+from local.faults import Fault, Faults
 from local.lambda_runtime import InvokeResult
 from local.model import SqsSourceSpec, StreamSourceSpec
 
@@ -51,8 +56,10 @@ class SqsPoller:
         *,
         region: str,
         max_concurrency: int,
+        faults: Faults | None = None,
     ):
         self.spec = spec
+        self.faults = faults
         self.sqs = sqs  # a boto3 SQS client on moto (used from worker threads)
         self.invoke = invoke
         self.region = region
@@ -133,12 +140,17 @@ class SqsPoller:
 
     async def _process(self, messages: list[dict[str, Any]]) -> None:
         try:
+            fault = self.faults.next() if self.faults is not None else None
+            if fault is not None and fault.kind == "delay":
+                await self._late(fault, messages)
             started = time.monotonic()
             event = sqs_event(messages, self.spec.queue_arn, self.region)
             records = event["Records"]
             result = await self.invoke(self.spec.function, event)
             failed = self._failed_ids(result, records)
             done = [m for m in messages if m["MessageId"] not in failed]
+            if fault is not None and fault.kind == "duplicate" and done:
+                await self._again(fault, done)
             await self._delete(done)
             group = records[0]["attributes"].get("MessageGroupId")
             log.info(
@@ -155,6 +167,29 @@ class SqsPoller:
             log.exception("SQS %s: processing a batch failed", self.spec.queue_logical_id)
         finally:
             self.slots.release()
+
+    async def _late(self, fault: Fault, messages: list[dict[str, Any]]) -> None:
+        seconds = 0.5 + 4.5 * fault.variant
+        fault.log(
+            f"{len(messages)} record(s) of {self.spec.queue_logical_id} delivered {seconds:.1f} s late"
+        )
+        await asyncio.sleep(seconds)
+
+    async def _again(self, fault: Fault, messages: list[dict[str, Any]]) -> None:
+        """The processed records delivered once more (received once more, as SQS counts)."""
+        again = []
+        for message in messages:
+            attributes = dict(message.get("Attributes") or {})
+            count = int(attributes.get("ApproximateReceiveCount", "1"))
+            attributes["ApproximateReceiveCount"] = str(count + 1)
+            again.append({**message, "Attributes": attributes})
+        result = await self.invoke(
+            self.spec.function, sqs_event(again, self.spec.queue_arn, self.region)
+        )
+        fault.log(
+            f"{len(again)} record(s) of {self.spec.queue_logical_id} delivered again -> "
+            f"{self.spec.function} {'ok' if result.ok else (result.error or {}).get('errorType')}"
+        )
 
     def _failed_ids(self, result: InvokeResult, records: list[dict[str, Any]]) -> set[str]:
         """The records to leave on the queue, by Lambda's rules for batch responses."""

@@ -42,6 +42,11 @@ What the fake answers is chosen per request, first match wins:
 3. the default: a short answer saying it is a local stand-in, echoing the last line of
    the last user turn (the command, when several messages were merged into that turn).
 
+With ``faults`` (local.faults' ``gemini`` faults: ``start(faults=...)``), a share of the
+requests fail as Gemini fails: ``429`` (with a ``RetryInfo`` of 1-20 s), ``500``, ``503``,
+or ``cut``: the stream breaks off after at least one event (when the answer has more than
+one), whatever the request asked for.
+
 In-process: ``fake = start(); ...; fake.stop()`` (or ``with start() as fake:``).
 Standalone: ``python -m local.fake_gemini --port 8089``.
 """
@@ -52,8 +57,10 @@ import argparse
 import asyncio
 import base64
 import collections
+import dataclasses
 import itertools
 import json
+import logging
 import re
 import socket
 import threading
@@ -61,6 +68,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from local.faults import Fault, FaultPlan, Faults
 
 # HTTP status -> google.rpc status name, as Gemini reports them.
 _STATUS_NAMES = {
@@ -228,6 +237,7 @@ class FakeGemini:
 
     base_url: str
     valid_keys: frozenset[str] | None = None
+    faults: Faults | None = None
     requests: list[RecordedRequest] = field(default_factory=list)
     _queue: collections.deque[Reply] = field(default_factory=collections.deque)
     _loop: asyncio.AbstractEventLoop | None = None
@@ -301,6 +311,9 @@ class FakeGemini:
             reply = self._queue.popleft() if self._queue else _reply_for(asked)
         except ValueError as exc:
             return _error(400, str(exc))
+        fault = self.faults.next() if self.faults is not None else None
+        if fault is not None and fault.kind != "cut":
+            return _fault_error(fault, method, model)
         if reply.first_byte_delay:
             await asyncio.sleep(reply.first_byte_delay)
         if reply.status == 429:
@@ -311,6 +324,17 @@ class FakeGemini:
         answer = self._answer(reply, body, asked, files)
         usage = _usage(prompt, answer.words, reply.usage)
         response_id = f"fake-{next(self._ids)}"
+        if fault is not None:  # a cut: the stream breaks off after at least one event
+            events = max(1, -(-len(answer.words) // max(1, reply.words_per_event)))
+            cut = 1 + int(fault.variant * (events - 1)) if events > 1 else 0
+            fault.log(f"{method} {model}: the connection breaks after {cut} of {events} events")
+            if method == "generateContent" or cut == 0:
+                assert request.transport is not None
+                request.transport.close()
+                return web.Response(status=500)
+            reply = dataclasses.replace(
+                reply, cut_after=cut if reply.cut_after is None else min(cut, reply.cut_after)
+            )
         if method == "generateContent":
             await asyncio.sleep(reply.event_delay)
             return web.json_response(
@@ -549,9 +573,14 @@ def _last_user_text(contents: list[Any]) -> str:
 
 
 def start(
-    host: str = "127.0.0.1", port: int = 0, *, valid_keys: set[str] | None = None
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    valid_keys: set[str] | None = None,
+    faults: Faults | None = None,
 ) -> FakeGemini:
-    """Start a fake Gemini server on a background thread; port 0 picks a free port."""
+    """Start a fake Gemini server on a background thread; port 0 picks a free port.
+    ``faults`` (local.faults, service ``gemini``) makes a share of its answers fail."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
@@ -559,6 +588,7 @@ def start(
     fake = FakeGemini(
         base_url=f"http://{bound_host}:{bound_port}",
         valid_keys=frozenset(valid_keys) if valid_keys is not None else None,
+        faults=faults,
     )
     # Requests carry inline files (base64): room for the bot's 20 MiB of them and more.
     app = web.Application(client_max_size=100 * 1024 * 1024)
@@ -588,6 +618,14 @@ def _reply_for(last_user_text: str) -> Reply:
     # The last directive: a merged user turn may hold earlier messages' directives too.
     directives = _DIRECTIVE.findall(last_user_text)
     return Reply.from_directive(directives[-1]) if directives else Reply()
+
+
+def _fault_error(fault: Fault, method: str, model: str) -> web.Response:
+    status = int(fault.kind)
+    fault.log(f"{method} {model} -> {status} {_STATUS_NAMES[status]}")
+    if status == 429:
+        return _error(429, details=[_retry_info(1 + int(fault.variant * 20))])
+    return _error(status)
 
 
 def _retry_info(seconds: int) -> dict[str, str]:
@@ -725,8 +763,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Run the fake Gemini server.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8089)
+    parser.add_argument("--faults", default="", help="e.g. gemini=0.1 (local.faults)")
+    parser.add_argument("--fault-seed", type=int, default=0)
     args = parser.parse_args()
-    fake = start(args.host, args.port)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    fake = start(
+        args.host, args.port, faults=FaultPlan.parse(args.faults, args.fault_seed).faults("gemini")
+    )
     print(f"fake Gemini listening on {fake.base_url} (GEMINI_BASE_URL={fake.base_url})", flush=True)
     try:
         threading.Event().wait()

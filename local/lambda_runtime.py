@@ -6,6 +6,12 @@ A worker runs one invocation at a time, with exactly the environment the templat
 the function plus Lambda's own variables. An invocation that outlives the function's
 Timeout has its worker killed (the next invocation starts a fresh one), as Lambda does.
 Code changes are picked up: workers started before a change are retired.
+
+Init: an environment's init (its imports) may take `INIT_TIMEOUT_SECONDS`, Lambda's 10 s. As
+on Lambda, an init started for an invocation that overruns it is not a failed invocation:
+Lambda runs the init again within the invocation, under the function's Timeout, and the
+handler gets what is left of it. Here the init simply goes on under that Timeout (a prewarm,
+which serves no invocation, still gives up at 10 s).
 """
 
 from __future__ import annotations
@@ -71,8 +77,10 @@ class Worker:
     def alive(self) -> bool:
         return self.process is not None and self.process.returncode is None
 
-    async def start(self) -> dict[str, Any] | None:
-        """Start the process and run the function's init; returns the init error, if any."""
+    async def start(self, init_timeout: float | None = None) -> dict[str, Any] | None:
+        """Start the process and run the function's init, for at most `init_timeout`
+        seconds (Lambda's init limit by default); returns the init error, if any."""
+        init_timeout = INIT_TIMEOUT_SECONDS if init_timeout is None else init_timeout
         spec = self.pool.spec
         parent, child = socket.socketpair()
         config = {
@@ -105,12 +113,13 @@ class Worker:
             asyncio.create_task(self._pump(self.process.stderr)),
         ]
         try:
-            message = await asyncio.wait_for(self._receive(), INIT_TIMEOUT_SECONDS)
+            message = await asyncio.wait_for(self._receive(), init_timeout)
         except TimeoutError:
             self.kill()
+            await self.wait_closed()
             return {
                 "errorType": "Runtime.InitTimeout",
-                "errorMessage": f"Init took longer than {INIT_TIMEOUT_SECONDS:.0f} s",
+                "errorMessage": f"Init took longer than {init_timeout:.0f} s",
             }
         except WorkerDied:
             self.kill()
@@ -222,8 +231,8 @@ class FunctionPool:
                 worker.kill()
             worker = Worker(self)
             self._workers.add(worker)
-            try:
-                init_error = await worker.start()
+            try:  # an init over 10 s goes on under the invocation's Timeout, as on Lambda
+                init_error = await worker.start(max(INIT_TIMEOUT_SECONDS, self.spec.timeout))
             except BaseException:
                 worker.kill()
                 raise
@@ -233,12 +242,14 @@ class FunctionPool:
                     ok=False, error=init_error, duration_ms=_ms(started), cold_start=True
                 )
         assert worker is not None
-        timeout = self.spec.timeout
+        # The invocation's Timeout covers an init past Lambda's 10 s (a suppressed init).
+        overrun = max(0.0, time.monotonic() - started - INIT_TIMEOUT_SECONDS) if cold_start else 0.0
+        timeout = max(0.001, self.spec.timeout - overrun)
         request = {
             "id": request_id,
             "request_id": request_id,
             "event": event,
-            "deadline_ms": int(time.time() * 1000) + timeout * 1000,
+            "deadline_ms": int(time.time() * 1000 + timeout * 1000),
             "trace_id": _trace_id(),
         }
         invoked = time.monotonic()

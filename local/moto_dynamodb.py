@@ -17,6 +17,13 @@ meet the sort key condition, already in order (sorted by their plain values, whi
 DynamoDB's order and moto's); moto's own code does the rest (its sort and key condition
 again, the filter, the limit, pages), so its results are the same.
 
+Idempotent transactions. DynamoDB runs a TransactWriteItems again with the same
+`ClientRequestToken` (botocore fills one in, the same on each of its retries) as a no-op
+success for 10 minutes after it succeeded, and refuses the token with other items; moto
+ignores the token, so a retry after a lost answer (local.faults' `lost`) would apply the
+transaction twice, or fail its conditions, where DynamoDB answers success. This keeps the
+tokens.
+
 Responses. moto serialises every response through botocore's shape model, member by
 member: for a Query of a room's subscribers that is most of moto's time per call. The items
 of DynamoDB's data-plane operations are already in the wire format (attribute values), so
@@ -28,14 +35,18 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import json
 import threading
+import time
 from functools import cache
 from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.dynamodb.comparisons import get_comparison_func
 from moto.dynamodb.exceptions import (
+    ERROR_TYPE_PREFIX,
+    DynamodbException,
     MockValidationException,
     MultipleTransactionsException,
     TooManyTransactionsException,
@@ -140,6 +151,47 @@ class _ShallowTables:
         return getattr(copy, name)
 
 
+TOKEN_SECONDS = 600.0  # how long DynamoDB remembers a transaction's ClientRequestToken
+_tokens: dict[str, tuple[str, float]] = {}  # token -> (digest of the items, when it succeeded)
+_tokens_lock = threading.Lock()
+_original_request = DynamoHandler.transact_write_items
+
+
+class IdempotentParameterMismatchException(DynamodbException):
+    def __init__(self) -> None:
+        super().__init__(
+            ERROR_TYPE_PREFIX + "IdempotentParameterMismatchException",
+            message="DynamoDB rejected the request because you retried a request with a "
+            "different payload but with an idempotent token that was already used.",
+        )
+
+
+def transact_write_items_request(self: DynamoHandler) -> ActionResult:
+    """moto's TransactWriteItems, idempotent by `ClientRequestToken` as DynamoDB's is."""
+    token = self.body.get("ClientRequestToken")
+    if not token:
+        return _original_request(self)
+    digest = hashlib.sha256(
+        json.dumps(self.body.get("TransactItems"), sort_keys=True, default=repr).encode()
+    ).hexdigest()
+    with _tokens_lock:  # transactions run one at a time anyway (_lock)
+        now = time.monotonic()
+        # Tokens are kept in the order they succeeded: the expired ones are the first few.
+        while _tokens:
+            oldest = next(iter(_tokens))
+            if now - _tokens[oldest][1] <= TOKEN_SECONDS:
+                break
+            del _tokens[oldest]
+        seen = _tokens.get(token)
+        if seen is not None:
+            if seen[0] != digest:
+                raise IdempotentParameterMismatchException()
+            return ActionResult({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})
+        result = _original_request(self)
+        _tokens[token] = (digest, now)
+        return result
+
+
 def all_items(self: Table) -> list[Any]:
     only = getattr(_partition, "items", None)
     if only is not None and only[0] is self:
@@ -225,9 +277,10 @@ def serialized(self: DynamoHandler, action_result: ActionResult) -> Any:
 
 
 def install() -> None:
-    """Use these transactions, queries and responses in this process's moto (the local
-    stack's AWS server; bench/search.py)."""
+    """Use these transactions (idempotent by token), queries and responses in this
+    process's moto (the local stack's AWS server; bench/search.py)."""
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    DynamoHandler.transact_write_items = transact_write_items_request  # type: ignore[method-assign]
     Table.all_items = all_items  # type: ignore[method-assign]
     Table.query = query  # type: ignore[method-assign]
     DynamoHandler.serialized = serialized  # type: ignore[method-assign]

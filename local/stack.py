@@ -4,7 +4,8 @@ moto's server (DynamoDB, SQS, KMS, Secrets Manager, S3) in a child process, the 
 tables, queues, secrets, keys and buckets created in it, every function in its own worker
 processes (local.lambda_runtime), the REST API, the WebSocket API with its management
 API, the SQS and DynamoDB Stream event sources, and a fake Gemini unless GEMINI_API_KEY is
-set.
+set. `--faults` makes a share of the calls to DynamoDB, the management API, SQS deliveries
+and Gemini fail as those services fail (local.faults).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from botocore.config import Config
 
 from local import web_site
 from local.event_sources import SqsPoller, StreamPoller
+from local.faults import FaultPlan, Faults, FaultSpecError
 from local.lambda_runtime import FunctionPool, InvokeResult, code_fingerprint, lambda_environment
 from local.model import StackModel, build_model
 from local.provision import Provisioned, Provisioner
@@ -66,6 +68,7 @@ class Options:
     reload: bool = True
     ready_file: Path | None = None
     web_port: int | None = None  # serve the web client there (local/web_site.py)
+    faults: FaultPlan | None = None  # injected failures (local/faults.py)
 
 
 def _public_host(host: str) -> str:
@@ -122,6 +125,12 @@ class LocalStack:
         self._sockets: dict[str, socket.socket] = {}
         self.timings: dict[str, float] = {}
         self.web: web_site.WebClientServer | None = None
+        self.faults: dict[str, Faults] = {}  # this process's: management API, SQS, Gemini
+        if options.faults is not None:
+            for service in ("management_api", "sqs", "gemini"):
+                faults = options.faults.faults(service)
+                if faults is not None:
+                    self.faults[service] = faults
 
     # ------------------------------------------------------------------ start
     async def start(self) -> None:
@@ -163,6 +172,7 @@ class LocalStack:
                 self.invoke,
                 region=options.region,
                 max_concurrency=self.pools[source.function].max_workers,
+                faults=self.faults.get("sqs"),
             )
             poller.start()
             self.pollers.append(poller)
@@ -194,7 +204,9 @@ class LocalStack:
         if not os.environ.get("GEMINI_API_KEY"):
             from local import fake_gemini
 
-            self.fake_gemini = fake_gemini.start(host="127.0.0.1", port=0)
+            self.fake_gemini = fake_gemini.start(
+                host="127.0.0.1", port=0, faults=self.faults.get("gemini")
+            )
             extra_environment["GEMINI_BASE_URL"] = self.fake_gemini.base_url
             self.urls["gemini"] = self.fake_gemini.base_url
         if (
@@ -239,6 +251,7 @@ class LocalStack:
             str(self.options.aws_port),
             "--s3-port",
             str(self.options.s3_port),
+            *self._moto_fault_args(),
             cwd=ROOT,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
@@ -256,6 +269,16 @@ class LocalStack:
         _, port, s3_port = line.split()
         public = _public_host(host)
         return f"http://{public}:{int(port)}", f"http://{public}:{int(s3_port)}"
+
+    def _moto_fault_args(self) -> list[str]:
+        plan = self.options.faults
+        if plan is None or "dynamodb" not in plan.rates:
+            return []
+        dynamodb = FaultPlan({"dynamodb": plan.rates["dynamodb"]}, plan.seed)
+        return [
+            *("--faults", dynamodb.spec(), "--fault-seed", str(plan.seed)),
+            *("--region", self.options.region),
+        ]
 
     def client(self, service: str) -> Any:
         return boto3.client(
@@ -319,7 +342,9 @@ class LocalStack:
         else:
             apps.append(("rest", _empty_app("This template has no REST API")))
         if model.websocket_api is not None:
-            self.websocket = WebSocketApi(model.websocket_api, self.invoke)
+            self.websocket = WebSocketApi(
+                model.websocket_api, self.invoke, faults=self.faults.get("management_api")
+            )
             apps.append(("ws", self.websocket.app()))
         else:
             apps.append(("ws", _empty_app("This template has no WebSocket API")))
@@ -399,6 +424,8 @@ class LocalStack:
         if self.options.ready_file is not None:
             with contextlib.suppress(FileNotFoundError):
                 self.options.ready_file.unlink()
+        for faults in self.faults.values():
+            logging.getLogger("local.faults").info("%s", faults.summary())
 
     # ------------------------------------------------------------------ banner
     def _banner(self, seconds: float) -> None:
@@ -458,6 +485,12 @@ class LocalStack:
             )
         else:
             lines.append("  Gemini          the real API (GEMINI_API_KEY is set)")
+        if self.options.faults is not None:
+            plan = self.options.faults
+            lines.append(
+                f"  Faults          {plan.describe() or 'none'}   "
+                f"(seed {plan.seed}: --fault-seed {plan.seed} repeats them)"
+            )
         if self.outputs:
             lines.append("  Outputs")
             for name, value in self.outputs.items():
@@ -606,9 +639,29 @@ def parse_args(argv: list[str] | None = None) -> Options:
         help="serve the web client (web/dist) on this port (0: any free port)",
     )
     parser.add_argument(
+        "--faults",
+        default=env.get("LOCAL_FAULTS", ""),
+        metavar="SERVICE=RATE,…",
+        help="make that share of calls fail as the service fails them [LOCAL_FAULTS], e.g. "
+        "dynamodb=0.05,management_api=0.05,sqs=0.02,gemini=0.05 (docs/local-stack.md)",
+    )
+    parser.add_argument(
+        "--fault-seed",
+        type=int,
+        default=int(env["LOCAL_FAULT_SEED"]) if env.get("LOCAL_FAULT_SEED") else None,
+        help="seed of the faults [LOCAL_FAULT_SEED] (default: a random one, printed)",
+    )
+    parser.add_argument(
         "-q", "--quiet", action="store_true", help="hide the functions' own log lines"
     )
     args = parser.parse_args(argv)
+    faults = None
+    if args.faults:
+        seed = args.fault_seed if args.fault_seed is not None else _random_seed()
+        try:
+            faults = FaultPlan.parse(args.faults, seed)
+        except FaultSpecError as exc:
+            parser.error(f"--faults: {exc}")
     options = Options(
         template=args.template.resolve(),
         host=args.host,
@@ -624,6 +677,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         reload=not args.no_reload,
         ready_file=args.ready_file,
         web_port=args.web_port,
+        faults=faults,
     )
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stdout
@@ -631,6 +685,10 @@ def parse_args(argv: list[str] | None = None) -> Options:
     if args.quiet:
         function_log.setLevel(logging.WARNING)
     return options
+
+
+def _random_seed() -> int:
+    return int.from_bytes(os.urandom(3), "big")
 
 
 async def serve(options: Options) -> None:

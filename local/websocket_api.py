@@ -10,7 +10,8 @@
   proxy event. `$disconnect` runs once the socket is closed, whoever closed it.
 - `POST|GET|DELETE /@connections/{id}` (also under `/{stage}`) is the management API
   (`apigatewaymanagementapi`): send a frame, describe, close; 410 GoneException for a
-  connection that is not open.
+  connection that is not open. With `faults` (local.faults), a share of these calls fail as
+  API Gateway's do: 429, 500, or 410 with the socket dropped.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from local.events import (
     ws_disconnect_event,
     ws_message_event,
 )
+from local.faults import Faults, management_api_error
 from local.gateway import forwarded_headers
 from local.lambda_runtime import InvokeResult
 from local.model import WebSocketApiSpec, WebSocketAuthorizer
@@ -60,6 +62,7 @@ class Connection(WebSocketConnection):
     last_active_at: int = 0
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     closed_by_server: bool = False
+    transport: asyncio.Transport | None = None  # its TCP connection (to drop it)
 
 
 def new_connection_id() -> str:
@@ -74,11 +77,17 @@ def _iso(epoch_ms: int) -> str:
 
 class WebSocketApi:
     def __init__(
-        self, spec: WebSocketApiSpec, invoke: Invoke, *, idle_timeout: float = IDLE_TIMEOUT_SECONDS
+        self,
+        spec: WebSocketApiSpec,
+        invoke: Invoke,
+        *,
+        idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+        faults: Faults | None = None,
     ):
         self.spec = spec
         self.invoke = invoke
         self.idle_timeout = idle_timeout
+        self.faults = faults
         self.connections: dict[str, Connection] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
@@ -147,6 +156,7 @@ class WebSocketApi:
             # so it hears about its end like any other.
             await self._disconnected(connection)
             raise
+        connection.transport = request.transport
         self.connections[connection.connection_id] = connection
         try:
             await self._receive_frames(connection)
@@ -292,6 +302,9 @@ class WebSocketApi:
 
     # ------------------------------------------------------------------ management API
     async def post_to_connection(self, request: web.Request) -> web.Response:
+        refusal = await self._fault(request, "PostToConnection")
+        if refusal is not None:
+            return refusal
         try:
             data = await request.read()
         except web.HTTPRequestEntityTooLarge:
@@ -303,6 +316,9 @@ class WebSocketApi:
         return web.Response(status=200)
 
     async def get_connection(self, request: web.Request) -> web.Response:
+        refusal = await self._fault(request, "GetConnection")
+        if refusal is not None:
+            return refusal
         connection = self.connections.get(request.match_info["connection_id"])
         if connection is None:
             return _management_error(410, "GoneException", None)
@@ -318,12 +334,31 @@ class WebSocketApi:
         )
 
     async def delete_connection(self, request: web.Request) -> web.Response:
+        refusal = await self._fault(request, "DeleteConnection")
+        if refusal is not None:
+            return refusal
         connection = self.connections.get(request.match_info["connection_id"])
         if connection is None or connection.ws.closed:
             return _management_error(410, "GoneException", None)
         connection.closed_by_server = True
         await connection.ws.close(code=1000, message=b"")
         return web.Response(status=204)
+
+    async def _fault(self, request: web.Request, operation: str) -> web.Response | None:
+        """The injected failure of this management call, if it gets one."""
+        fault = self.faults.next() if self.faults is not None else None
+        if fault is None:
+            return None
+        connection_id = request.match_info["connection_id"]
+        status, code, message = management_api_error(fault)
+        if fault.kind == "gone":
+            # API Gateway answers 410 for a connection that is gone: the client's network
+            # dropped it. Its socket breaks without a close frame; $disconnect runs.
+            connection = self.connections.get(connection_id)
+            if connection is not None and connection.transport is not None:
+                connection.transport.abort()
+        fault.log(f"{operation} {connection_id} -> {status} {code}")
+        return _management_error(status, code, message or None)
 
     async def close_all(self) -> None:
         """Stopping: close every socket (going away) without running $disconnect."""

@@ -42,6 +42,7 @@ commands:
   /attach PATH [text]    send a file (PNG, JPEG, WEBP, GIF, PDF, .txt, .md; up to 10 MiB)
   /stop                  stop the bot's answer /regenerate        another answer to the last one
   /help                  this list             /quit              (or Ctrl-D)
+  /logout                sign out: this session's token stops working, then quit
 {BOTS_HELP}
 {CONVERSATION_HELP}
 {SEARCH_HELP}
@@ -270,6 +271,9 @@ class ChatClient:
         argument = argument.strip()
         if name in ("quit", "exit", "q"):
             return False
+        if name == "logout":
+            self.logout()
+            return False
         if name in ROOM_COMMANDS and self.session.current is None:
             self.session.note("open a room first: /rooms, /open N")
         elif not (
@@ -322,6 +326,15 @@ class ChatClient:
         else:
             return False
         return True
+
+    def logout(self) -> None:
+        """/logout: the server revokes this session's token (and closes its socket)."""
+        self.closing = True  # the socket's close is expected: no reconnecting
+        try:
+            self.api.call("POST", "/auth/logout")
+        except ApiError as exc:  # revoked or expired already: signed out all the same
+            self.session.note(f"the server says: {exc.message}")
+        self.session.note("signed out; this session's token no longer works")
 
     def bot_settings(self, argument: str) -> None:
         path = f"/rooms/{self._open_room_id()}/bot"

@@ -34,7 +34,7 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 
 from chat import models, text_rules
 from chat.transport.rest import build_app
-from chat.transport.routes import attachments, auth, bot, conversation, rooms, search
+from chat.transport.routes import account, attachments, auth, bot, conversation, rooms, search
 
 # The document depends on the code only, never on a deployment's settings; building the
 # resolver reads them, so a bare shell gets placeholders (see main()).
@@ -80,10 +80,10 @@ def _error_statuses(path: str, method: str, operation: dict[str, Any]) -> list[s
         statuses.add("401")
     if "{" in path:
         statuses |= {"403", "404", "409"}
-    if path in ("/rooms/join", "/auth/me", "/search"):
+    if path in ("/rooms/join", "/auth/me", "/search"):  # search: a room_id not the caller's
         statuses.add("404")
-    if path in ("/auth/register", "/rooms/join"):
-        statuses.add("409")
+    if path in ("/auth/register", "/rooms/join", "/auth/password", "/auth/me"):
+        statuses.add("409")  # taken, full; an account changed by a concurrent request
     return sorted(statuses)
 
 
@@ -335,6 +335,7 @@ def _describe_parameters(spec: dict[str, Any]) -> None:
 def document() -> str:
     app = build_app(
         auth.router,
+        account.router,
         rooms.router,
         conversation.router,
         bot.router,

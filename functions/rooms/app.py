@@ -11,6 +11,7 @@ require_settings(
     "bot_queue_url",
     "attachments_table",
     "attachments_bucket",
+    "client_ids_table",
 )
 app = build_app(rooms.router, conversation.router, bot.router, attachments.router)
 

@@ -80,7 +80,9 @@ def warm_up_the_bot(stack: LocalStackProcess, timeout: float = 120) -> None:
         socket.close()
 
 
-@pytest.fixture(scope="session")
+# One browser per file: Playwright's sync API keeps its event loop marked as running on the
+# worker's main thread while it is open, and the next file on this worker may run asyncio.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     executable = chromium_path()
     with sync_playwright() as playwright:

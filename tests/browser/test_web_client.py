@@ -608,6 +608,8 @@ def test_search_finds_words_across_rooms_and_opens_the_room_at_the_message(
         time.sleep(0.2)
     # When she searches for the start of the word
     page = kim.sign_in()
+    # (results name their rooms from the room list, which loads after sign-in)
+    expect(page.locator("#room-list")).to_contain_text("Ops")
     page.fill("#search-input", "DEPLO")
     page.press("#search-input", "Enter")
     # Then both are listed, newest first, with their room, author, time and the words marked

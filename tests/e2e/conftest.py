@@ -58,6 +58,9 @@ class LocalStackProcess:
             "BcryptCost=4",
             # every test's users register from 127.0.0.1, in one stack per session
             "RegistrationsPerAddressPerHour=10000",
+            # and fail logins from it: schemathesis's wrong passwords (logins, password
+            # changes, deletions) must not throttle the other tests' right ones
+            "LoginFailuresPerAddress=10000",
             *(extra_args or []),
         ]
         if template is not None:

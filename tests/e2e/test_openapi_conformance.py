@@ -11,6 +11,7 @@ answers that no schema can predict, each with its reason."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,10 @@ def test_schemathesis_with_every_check_finds_nothing(stack: LocalStackProcess, t
     )
     assert registered.status_code == 201, registered.text
     token = registered.json()["access_token"]
+    # Logging out revokes its token: that operation runs with another user's (schemathesis.toml)
+    other = rest.post("/auth/register", {"username": unique("fuzz"), "password": "a good password"})
+    assert other.status_code == 201, other.text
+    environment = {**os.environ, "SCHEMATHESIS_LOGOUT_TOKEN": other.json()["access_token"]}
 
     run = subprocess.run(  # noqa: S603 - the venv's schemathesis
         [
@@ -60,6 +65,7 @@ def test_schemathesis_with_every_check_finds_nothing(stack: LocalStackProcess, t
             "30",
         ],
         cwd=tmp_path,  # its cache stays out of the repository
+        env=environment,
         capture_output=True,
         text=True,
         timeout=600,

@@ -63,10 +63,18 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
                 "VisibilityTimeout": str(queue_properties["VisibilityTimeout"]),
             },
         )["QueueUrl"]
+        erasure_queue_url = sqs.create_queue(QueueName="AccountErasureQueue")["QueueUrl"]
         monkeypatch.setenv("GEMINI_KEYS_KMS_KEY_ID", key_id)
         monkeypatch.setenv("BOT_QUEUE_URL", queue_url)
+        monkeypatch.setenv("ACCOUNT_ERASURE_QUEUE_URL", erasure_queue_url)
         settings.cache_clear()
-        yield {"kms_key_id": key_id, "queue_url": queue_url, "dlq_url": dlq_url, "jwt_key": JWT_KEY}
+        yield {
+            "kms_key_id": key_id,
+            "queue_url": queue_url,
+            "dlq_url": dlq_url,
+            "jwt_key": JWT_KEY,
+            "erasure_queue_url": erasure_queue_url,
+        }
         settings.cache_clear()
         aws.reset()
         clear_caches()

@@ -400,13 +400,16 @@ def test_the_claim_is_conditional_on_sender_and_room(room_with, rest):
     image = uploaded(rest, room, tokens["alice"])
     owner = stored_records()[0]["user_id"]
     message = {"room_id": room["room_id"], "message_id": "01X", "content": ""}
-    assert not records.put_message_attaching(
+    refused = records.put_message_attaching(
         message, [image], room_id=room["room_id"], user_id="someone-else"
     )
-    assert not records.put_message_attaching(
+    assert refused.outcome == "attachment_taken"
+    refused = records.put_message_attaching(
         {**message, "room_id": "other"}, [image], room_id="other", user_id=owner
     )
-    assert records.put_message_attaching(message, [image], room_id=room["room_id"], user_id=owner)
+    assert refused.outcome == "attachment_taken"
+    stored = records.put_message_attaching(message, [image], room_id=room["room_id"], user_id=owner)
+    assert stored.outcome == "stored"
 
 
 # ------------------------------------------------------------------------------ fixed bytes

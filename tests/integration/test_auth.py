@@ -159,7 +159,14 @@ def _token(claims: dict, key: str) -> str:
 
 def _claims(user_id: str, **overrides) -> dict:
     now = int(time.time())
-    return {"sub": user_id, "username": "mallory", "iat": now, "exp": now + 600, **overrides}
+    return {
+        "sub": user_id,
+        "username": "mallory",
+        "iat": now,
+        "exp": now + 600,
+        "jti": "test-token",
+        **overrides,
+    }
 
 
 def test_token_rules(rest, register, stack):
@@ -175,7 +182,10 @@ def test_token_rules(rest, register, stack):
         "expired": _token(
             _claims(user_id, iat=int(time.time()) - 7200, exp=int(time.time()) - 3600), key
         ),
-        "no exp": _token({"sub": user_id, "username": "mallory", "iat": int(time.time())}, key),
+        "no exp": _token(
+            {"sub": user_id, "username": "mallory", "iat": int(time.time()), "jti": "t"}, key
+        ),
+        "no token id": _token({k: v for k, v in _claims(user_id).items() if k != "jti"}, key),
         "bot impersonation": _token(_claims("bot", username="bot"), key),
     }
     for name, bad in cases.items():

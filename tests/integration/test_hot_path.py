@@ -50,7 +50,13 @@ def _joined(connect, token: str, room_id: str) -> WebSocketClient:
 
 def _token(stack: dict[str, Any], user_id: str, username: str, expires_in: int) -> str:
     now = int(time.time())
-    claims = {"sub": user_id, "username": username, "iat": now, "exp": now + expires_in}
+    claims = {
+        "sub": user_id,
+        "username": username,
+        "iat": now,
+        "exp": now + expires_in,
+        "jti": f"t{now}",
+    }
     return jwt.encode(claims, stack["jwt_key"], "HS256")
 
 
@@ -69,7 +75,8 @@ def test_the_authorizer_allows_a_valid_token_and_names_the_user(register):
     event = ws_authorizer_event("conn-auth=", token)
     # When the $connect authorizer runs on her handshake
     answer = handler_of("WsAuthorizerFunction")(event, LambdaContext("WsAuthorizerFunction"))
-    # Then it allows exactly this route, and its context names her and the token's expiry
+    # Then it allows exactly this route, and its context names her and the token's expiry,
+    # id and generation (what a revocation closes the socket by)
     assert answer["principalId"] == claims["sub"]
     assert answer["policyDocument"]["Statement"] == [
         {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": event["methodArn"]}
@@ -79,6 +86,8 @@ def test_the_authorizer_allows_a_valid_token_and_names_the_user(register):
         "user_id": claims["sub"],
         "username": "alice",
         "token_expires_at": claims["exp"],
+        "token_id": claims["jti"],
+        "token_generation": 0,
     }
 
 
@@ -86,7 +95,7 @@ def test_the_authorizer_refuses_bad_tokens_with_api_gateways_401(register, stack
     key = stack["jwt_key"]
     user_id = _user_id(register("mallory"))
     now = int(time.time())
-    claims = {"sub": user_id, "username": "mallory", "iat": now, "exp": now + 600}
+    claims = {"sub": user_id, "username": "mallory", "iat": now, "exp": now + 600, "jti": "t1"}
     bad = {
         "missing": None,
         "empty": "",
@@ -191,9 +200,9 @@ def test_a_websocket_message_is_one_transaction_a_query_and_an_update(
     assert [f["content"] for f in bob.frames("message")] == ["hi"]
     assert [f["client_id"] for f in alice.frames("message")] == ["c1"]
     assert _operations(dynamodb_requests) == THREE_CALLS
-    # the transaction: the membership check and the message, together
+    # the transaction: the membership check, the message and its client_id's claim, together
     (transaction,) = [body for op, body in dynamodb_requests if op == "TransactWriteItems"]
-    check, put = transaction["TransactItems"]
+    check, put, claim = transaction["TransactItems"]
     assert check["ConditionCheck"]["TableName"] == "MembershipsTable"
     assert check["ConditionCheck"]["Key"] == {
         "room_id": {"S": room["room_id"]},
@@ -203,6 +212,9 @@ def test_a_websocket_message_is_one_transaction_a_query_and_an_update(
     assert put["Put"]["TableName"] == "MessagesTable"
     assert put["Put"]["Item"]["content"] == {"S": "hi"}
     assert put["Put"]["ConditionExpression"] == "attribute_not_exists(message_id)"
+    assert claim["Put"]["TableName"] == "ClientIdsTable"
+    assert claim["Put"]["Item"]["message_id"] == put["Put"]["Item"]["message_id"]
+    assert claim["Put"]["ConditionExpression"] == "attribute_not_exists(pk) OR expires_at <= :now"
     # the Query: the room's subscribers; the update: the room's last activity, last of all
     (query,) = [body for op, body in dynamodb_requests if op == "Query"]
     assert query["TableName"] == "ConnectionsTable"
@@ -234,7 +246,14 @@ def test_a_message_costs_three_calls_whatever_the_rooms_size(
         rest.post("/rooms/join", {"code": room["code"]}, token=token)
         _joined(connect, token, room["room_id"])
     crowded = send("crowded")
-    assert alone == crowded == THREE_CALLS
+    # A REST request also reads whether its token was revoked: one GetItem, whatever the
+    # route's dependencies ask of the caller; a frame reads nothing (checked at $connect).
+    revocation_check = Counter({"GetItem": 1}) if transport == "rest" else Counter()
+    assert alone == crowded == THREE_CALLS + revocation_check
+    if transport == "rest":
+        (read,) = [body for op, body in dynamodb_requests if op == "GetItem"]
+        assert read["TableName"] == "UsersTable" and read["ConsistentRead"] is True
+        assert read["Key"] == {"pk": {"S": f"TOKENS#{_user_id(tokens['alice'])}"}}
 
 
 def test_a_non_members_message_over_rest_is_neither_stored_nor_pushed(

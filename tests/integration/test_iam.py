@@ -31,12 +31,10 @@ def joined(connect):
 
 def test_a_call_the_role_does_not_allow_is_refused_and_reported(stack, register):
     register("alice")
-    with iam.acting_as("WsAuthorizerFunction"), pytest.raises(ClientError) as refused:
+    with iam.acting_as("BotWorkerFunction"), pytest.raises(ClientError) as refused:
         user_table.get_credentials("alice")
     assert refused.value.response["Error"]["Code"] == "AccessDeniedException"
-    assert iam.refusals == [
-        "WsAuthorizerFunction is not allowed dynamodb:GetItem on table/UsersTable"
-    ]
+    assert iam.refusals == ["BotWorkerFunction is not allowed dynamodb:GetItem on table/UsersTable"]
     iam.refusals.clear()
 
 

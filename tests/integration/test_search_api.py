@@ -340,12 +340,13 @@ def test_a_search_across_rooms_costs_one_query_per_room(rest, room_with, index):
     index()
     with count_dynamodb_calls() as calls:
         assert len(_found(rest, tokens["alice"], "weekly")) == 5
-    # her rooms (the by_user index), their memberships read consistently, one Query of the
-    # index per room, the messages read back
-    assert calls == {"Query": 1 + len(rooms), "BatchGetItem": 2}
+    # whether her token was revoked (as every REST request), her rooms (the by_user index),
+    # their memberships read consistently, one Query of the index per room, the messages
+    # read back
+    assert calls == {"GetItem": 1, "Query": 1 + len(rooms), "BatchGetItem": 2}
     with count_dynamodb_calls() as calls:
         assert len(_found(rest, tokens["alice"], "weekly sync", room_id=rooms[0])) == 1
-    assert calls == {"BatchGetItem": 2, "Query": 2}
+    assert calls == {"GetItem": 1, "BatchGetItem": 2, "Query": 2}
 
 
 def test_a_lagging_rooms_index_never_brings_back_a_room_the_caller_left(

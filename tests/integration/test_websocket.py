@@ -112,7 +112,7 @@ def _bad_tokens(register: Callable[..., str], key: str) -> dict[str, str | None]
     token = register("mallory")
     user_id = jwt.decode(token, key, algorithms=["HS256"])["sub"]
     now = int(time.time())
-    claims = {"sub": user_id, "username": "mallory", "iat": now, "exp": now + 600}
+    claims = {"sub": user_id, "username": "mallory", "iat": now, "exp": now + 600, "jti": "t1"}
     return {
         "missing": None,
         "empty": "",
@@ -180,7 +180,7 @@ def test_a_socket_whose_token_expired_gets_no_more_frames_and_is_closed(
     room, tokens = room_with("alice", "bob")
     bob_id = jwt.decode(tokens["bob"], stack["jwt_key"], algorithms=["HS256"])["sub"]
     now = int(time.time())
-    claims = {"sub": bob_id, "username": "bob", "iat": now, "exp": now + 60}
+    claims = {"sub": bob_id, "username": "bob", "iat": now, "exp": now + 60, "jti": "short"}
     short_lived = jwt.encode(claims, stack["jwt_key"], "HS256")
     bob = joined(short_lived, room["room_id"])
     alice = joined(tokens["alice"], room["room_id"])

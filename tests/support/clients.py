@@ -7,10 +7,11 @@ import importlib
 import importlib.util
 import json
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from botocore.awsrequest import AWSResponse
@@ -169,7 +170,18 @@ class Sockets:
     """The management API's HTTP endpoint, played in-process: the real management client
     (chat.aws.ManagementApi) signs and sends each request to it. It records every
     PostToConnection and DeleteConnection, checks each is SigV4-signed for execute-api,
-    and answers 410 Gone, 403 Forbidden or 500 for connections marked so (moto never does)."""
+    and answers 410 Gone, 403 Forbidden or 500 for connections marked so (moto never does).
+    `faults[connection_id]` lists the statuses its next requests get (429, 500, 503 …), one
+    each, before it answers normally again; `attempts` counts every request per connection."""
+
+    _ERRORS: ClassVar[dict[int, str]] = {
+        410: "GoneException",
+        403: "ForbiddenException",
+        429: "LimitExceededException",
+        500: "InternalServerErrorException",
+        502: "BadGatewayException",
+        503: "ServiceUnavailableException",
+    }
 
     def __init__(self, management_client: Any) -> None:
         self.sent: dict[str, list[dict[str, Any]]] = {}
@@ -177,6 +189,8 @@ class Sockets:
         self.gone: set[str] = set()
         self.forbidden: set[str] = set()
         self.failing: set[str] = set()
+        self.faults: dict[str, list[int]] = {}
+        self.attempts: Counter[str] = Counter()
         management_client.http = self
 
     def send(self, request: Any) -> AWSResponse:
@@ -185,6 +199,13 @@ class Sockets:
         assert authorization.startswith("AWS4-HMAC-SHA256 Credential="), authorization
         assert "/execute-api/aws4_request" in authorization, authorization
         connection_id = unquote(urlsplit(request.url).path.rsplit("/", 1)[-1])  # sent quoted
+        self.attempts[connection_id] += 1
+        burst = self.faults.get(connection_id)
+        if burst:
+            status = burst.pop(0)
+            body = json.dumps({"message": self._ERRORS[status]}).encode()
+            headers = {"x-amzn-ErrorType": self._ERRORS[status]}
+            return AWSResponse(request.url, status, headers, _Body(body))
         for marked, status, code in (
             (self.gone, 410, "GoneException"),
             (self.forbidden, 403, "ForbiddenException"),

@@ -77,6 +77,7 @@ def test_only_the_functions_that_need_it_get_the_bucket_scoped_to_it():
         "WsMessageFunction",
         "BotWorkerFunction",
         "SearchFunction",
+        "AccountEraserFunction",  # a closed account's erased messages' files
     }
     for name, properties in with_bucket.items():
         variables = properties["Environment"]["Variables"]
@@ -94,6 +95,9 @@ def test_only_the_functions_that_need_it_get_the_bucket_scoped_to_it():
     search_s3 = json.dumps(with_bucket["SearchFunction"]["Policies"])  # signs results' GETs
     assert "s3:GetObject" in search_s3 and "s3:PutObject" not in search_s3
     assert "uploads/" not in search_s3
+    eraser_s3 = json.dumps(with_bucket["AccountEraserFunction"]["Policies"])  # deletes only
+    assert "s3:DeleteObject" in eraser_s3
+    assert "s3:GetObject" not in eraser_s3 and "s3:PutObject" not in eraser_s3
     # Sending over the WebSocket writes (and discards) only attached files, never uploads
     for statement in _s3_statements(with_bucket["WsMessageFunction"]):
         if set(_actions(statement)) - {"s3:GetObject", "s3:ListBucket"}:

@@ -62,6 +62,8 @@ def test_functions_get_globals_layers_and_resolved_environment(model):
         "BotWorkerFunction",
         "SearchFunction",
         "SearchIndexerFunction",
+        "AccountFunction",
+        "AccountEraserFunction",
     }
     auth = model.functions["AuthFunction"]
     assert auth.name == "stack-AuthFunction"
@@ -125,13 +127,21 @@ def test_websocket_routes_and_sqs_sources_read_beside_sam_cli(model):
     assert authorizer.identity_sources == ["route.request.querystring.token"]
     assert authorizer.authorizer_id == "ref-WebSocketAuthorizer"
     assert [key for key, route in ws.routes.items() if route.authorizer] == ["$connect"]
-    (source,) = model.sqs_sources
+    sources = {source.function: source for source in model.sqs_sources}
+    assert set(sources) == {"BotWorkerFunction", "AccountEraserFunction"}
+    source = sources["BotWorkerFunction"]
     assert (source.function, source.queue_logical_id, source.queue_url) == (
         "BotWorkerFunction",
         "BotCommandsQueue",
         "ref-BotCommandsQueue",
     )
     assert (source.fifo, source.batch_size, source.report_batch_item_failures) == (True, 1, True)
+    eraser = sources["AccountEraserFunction"]
+    assert (eraser.queue_logical_id, eraser.fifo, eraser.batch_size) == (
+        "AccountErasureQueue",
+        False,
+        1,
+    )
 
 
 def test_stream_sources_are_read_from_the_functions_dynamodb_events(model):

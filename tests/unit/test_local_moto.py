@@ -145,6 +145,34 @@ def test_two_operations_on_one_item_are_refused_before_anything_is_written(dynam
     assert _texts(client) == {"m0": "before"}
 
 
+def test_a_transaction_sent_again_with_its_token_is_a_success_that_changes_nothing(
+    dynamodb, monkeypatch
+):
+    from moto.dynamodb.responses import DynamoHandler
+
+    monkeypatch.setattr(
+        DynamoHandler, "transact_write_items", moto_dynamodb.transact_write_items_request
+    )
+    monkeypatch.setattr(moto_dynamodb, "_tokens", {})
+    client, _ = dynamodb
+    # Given a transaction that succeeded, and its message deleted since
+    items = _transaction("alice", "m1", "hello")
+    client.transact_write_items(TransactItems=items, ClientRequestToken="token-1")
+    client.delete_item(TableName="messages", Key={"pk": {"S": "room"}, "sk": {"S": "m1"}})
+    # When it is sent again with its token (botocore's retry), it succeeds and writes nothing
+    client.transact_write_items(TransactItems=items, ClientRequestToken="token-1")
+    assert _texts(client) == {"m0": "before"}
+    # and the token with other items is refused, as DynamoDB refuses it
+    with pytest.raises(ClientError) as refused:
+        client.transact_write_items(
+            TransactItems=_transaction("alice", "m2", "other"), ClientRequestToken="token-1"
+        )
+    assert refused.value.response["Error"]["Code"] == "IdempotentParameterMismatchException"
+    # while a new token runs the transaction again
+    client.transact_write_items(TransactItems=items, ClientRequestToken="token-2")
+    assert _texts(client) == {"m0": "before", "m1": "hello"}
+
+
 def test_data_plane_responses_are_what_motos_serialiser_writes(monkeypatch):
     # Given moto's own serialiser and ours side by side on the same results
     from moto.dynamodb.responses import DynamoHandler

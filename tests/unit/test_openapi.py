@@ -17,7 +17,7 @@ def test_openapi_document_describes_every_route_and_the_bearer_scheme():
     spec = json.loads(document())
     assert "bearer" in spec["components"]["securitySchemes"]
     assert set(spec["paths"]) == {
-        "/auth/register", "/auth/login", "/auth/me", "/rooms", "/rooms/join", "/rooms/{room_id}",
+        "/auth/register", "/auth/login", "/auth/me", "/auth/logout", "/auth/password", "/rooms", "/rooms/join", "/rooms/{room_id}",
         "/rooms/{room_id}/invite", "/rooms/{room_id}/members", "/rooms/{room_id}/members/me",
         "/rooms/{room_id}/bot", "/rooms/{room_id}/messages", "/rooms/{room_id}/attachments",
         "/rooms/{room_id}/messages/{message_id}", "/rooms/{room_id}/messages/{message_id}/reactions/{emoji}",

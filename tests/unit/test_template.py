@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from chat.transport.client_frames import FRAME_TYPES
-from chat.transport.routes import attachments, auth, bot, conversation, rooms, search
+from chat.transport.routes import account, attachments, auth, bot, conversation, rooms, search
 from local.template import ROOT, load_template, resources_of_type
 
 TEMPLATE = load_template()
@@ -28,6 +28,7 @@ def _rest_routes_in_code() -> set[tuple[str, str]]:
     routes = set()
     for router in (
         auth.router,
+        account.router,
         rooms.router,
         conversation.router,
         bot.router,

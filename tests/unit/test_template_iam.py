@@ -31,9 +31,13 @@ EXPECTED = {
         "ConnectionsTable": {"Query", "DeleteItem", "BatchWriteItem"},
         "RateLimitsTable": {"UpdateItem"},
         "AttachmentsTable": {"BatchGetItem", "PutItem", "UpdateItem", "BatchWriteItem"},
+        "ClientIdsTable": {"GetItem", "PutItem"},  # claimed with a message, read on a retry
     },
-    "WsAuthorizerFunction": {},
-    "WsConnectFunction": {"ConnectionsTable": {"PutItem", "Query", "BatchWriteItem"}},
+    "WsAuthorizerFunction": {"UsersTable": {"GetItem"}},  # revocations
+    "WsConnectFunction": {
+        "ConnectionsTable": {"Query", "BatchWriteItem"},
+        "UsersTable": {"GetItem"},  # revocations, checked again once recorded
+    },
     "WsMessageFunction": {
         "AttachmentsTable": {"BatchGetItem", "UpdateItem"},
         "ConnectionsTable": {"Query", "PutItem", "DeleteItem", "ConditionCheckItem", "BatchWriteItem"},
@@ -41,6 +45,7 @@ EXPECTED = {
         "MembershipsTable": {"GetItem", "ConditionCheckItem"},
         "MessagesTable": {"GetItem", "PutItem", "UpdateItem"},
         "RateLimitsTable": {"UpdateItem"},
+        "ClientIdsTable": {"GetItem", "PutItem"},
     },
     "BotWorkerFunction": {
         "RoomsTable": {"GetItem", "UpdateItem"},  # UpdateItem: the bots' usage counters too
@@ -52,12 +57,34 @@ EXPECTED = {
         "IdempotencyTable": {"GetItem", "PutItem", "UpdateItem", "DeleteItem"},
     },
     "SearchFunction": {
+        "UsersTable": {"GetItem"},  # revocations
         "SearchIndexTable": {"Query"},
         "MessagesTable": {"BatchGetItem"},  # the candidates, read back as stored now
         "MembershipsTable": {"BatchGetItem"},  # the caller's memberships now
         "MembershipsTable/index/by_user": {"Query"},
     },
     "SearchIndexerFunction": {"SearchIndexTable": {"BatchWriteItem"}},
+    "AccountFunction": {
+        # credentials, revocations; the account's changes in one transaction; the email claim
+        "UsersTable": {"GetItem", "UpdateItem", "DeleteItem"},
+        "RateLimitsTable": {"UpdateItem"},  # a password asked for again is a login attempt
+        # the sockets of revoked tokens; a leaving account's subscriptions
+        "ConnectionsTable": {"Query", "DeleteItem", "BatchWriteItem"},
+        # a closing account leaves its rooms as leaving does
+        "RoomsTable": {"GetItem", "UpdateItem"},
+        "MembershipsTable": {"GetItem", "Query", "UpdateItem", "DeleteItem"},
+        "MembershipsTable/index/by_user": {"Query"},
+    },
+    "AccountEraserFunction": {
+        "UsersTable": {"GetItem"},  # the account is closed
+        "RoomsTable": {"GetItem", "UpdateItem"},
+        "MembershipsTable": {"GetItem", "Query", "UpdateItem", "DeleteItem"},
+        "MembershipsTable/index/by_user": {"Query"},
+        "MessagesTable": {"GetItem", "UpdateItem"},  # each message tombstoned
+        "MessagesTable/index/by_author": {"Query"},  # the account's messages, no Scan
+        "ConnectionsTable": {"Query", "DeleteItem", "BatchWriteItem"},
+        "AttachmentsTable": {"BatchWriteItem"},  # a tombstoned message's files' records
+    },
 }  # fmt: skip
 
 

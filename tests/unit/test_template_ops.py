@@ -170,7 +170,7 @@ def _log_group(value: Any) -> dict[str, Any]:
 
 def test_every_function_logs_to_its_own_group_with_the_retention_parameter():
     functions = of_type("AWS::Lambda::Function")
-    assert len(functions) == 8
+    assert len(functions) == 10
     groups = set()
     for name, function in functions.items():
         group = function["Properties"]["LoggingConfig"]["LogGroup"]
@@ -342,7 +342,7 @@ def test_custom_metric_alarms_match_what_the_functions_emit():
         f["Properties"]["Environment"]["Variables"]["POWERTOOLS_METRICS_FUNCTION_NAME"]
         for f in resources_of_type(SOURCE, "AWS::Serverless::Function").values()
     }
-    assert len(function_names) == 8  # one distinct `function` dimension each
+    assert len(function_names) == 10  # one distinct `function` dimension each
     custom = [m for a in of_type("AWS::CloudWatch::Alarm").values() for m in _metrics(a)]
     custom = [m for m in custom if not str(m[0]).startswith("AWS/")]
     assert custom
@@ -452,6 +452,8 @@ def test_the_dashboard_has_the_widgets_the_operations_page_describes():
         "Search: queries, index reads, p95 (ms)",
         "Search indexer: iterator age (ms)",
         "Search indexer: changes, postings, failures",
+        "Accounts: logouts, password changes, closings",
+        "Accounts: erasure queue",
     } == titles
     operations = OPERATIONS.read_text()
     for title in titles:

@@ -159,7 +159,7 @@ def test_another_namespace_reaches_the_functions_alarms_and_dashboard():
     template = translated()
     resolver = _resolver(template, {"MetricsNamespace": "CollabChat-staging"})
     functions = resources_of_type(template, "AWS::Lambda::Function")
-    assert len(functions) == 8
+    assert len(functions) == 10
     for name, function in functions.items():
         env = resolver.resolve(function["Properties"]["Environment"]["Variables"])
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "CollabChat-staging", name

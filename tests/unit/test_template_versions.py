@@ -107,8 +107,13 @@ def test_the_parameters_that_reach_functions_reach_the_expected_ones():
     assert reached("LogLevel") == everyone  # environment and Lambda's log level
     assert reached("SnapStart") == everyone
     assert reached("StageName") == everyone  # the WebSocket management URL
-    assert reached("BcryptCost") == {"AuthFunction"}
-    assert reached("CorsAllowOrigin") == {"AuthFunction", "RoomsFunction", "SearchFunction"}
+    assert reached("BcryptCost") == {"AuthFunction", "AccountFunction"}
+    assert reached("CorsAllowOrigin") == {
+        "AuthFunction",
+        "RoomsFunction",
+        "SearchFunction",
+        "AccountFunction",
+    }
     assert reached("SharedGeminiKeySecretArn") == {"BotWorkerFunction"}
     assert reached("BotRoomCommandsPerMinute") == {"RoomsFunction", "WsMessageFunction"}
     assert reached("AlarmEmail") == set()

@@ -62,6 +62,24 @@ def test_quit_ends_the_loop(client):
     assert client.command("/quit") is False
 
 
+def test_logout_revokes_the_sessions_token_and_ends_the_loop(client, capsys):
+    assert client.command("/logout") is False
+    assert client.api.calls == [("POST", "/auth/logout", None)]
+    assert client.closing  # the server closes the socket: no reconnecting
+    assert "signed out" in capsys.readouterr().out
+
+
+def test_logout_with_a_token_already_revoked_still_signs_out(client, capsys):
+    from terminal.api import ApiError
+
+    def refused(method: str, path: str, body: Any = None, **params: Any) -> Any:
+        raise ApiError(401, "unauthorized", "Access token revoked; log in again")
+
+    client.api.call = refused
+    assert client.command("/logout") is False
+    assert "signed out" in capsys.readouterr().out
+
+
 def test_a_streamed_answer_is_printed_once_even_when_frames_overlap(client, capsys):
     client.session.enter({"room_id": "r1", "name": "general", "code": "C"})
     capsys.readouterr()

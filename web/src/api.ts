@@ -156,7 +156,9 @@ export class Api {
 
   constructor(readonly config: Config) {}
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** `endsSession` false: a 401 here does not end the session (a password asked for again
+   * may be wrong; the caller checks the session itself). */
+  async request<T>(method: string, path: string, body?: unknown, endsSession = true): Promise<T> {
     const headers: Record<string, string> = {};
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (this.token) headers.Authorization = `Bearer ${this.token}`;
@@ -184,7 +186,7 @@ export class Api {
       const missing = [403, 404, 405].includes(response.status);
       throw new ApiError(response.status, missing ? "route_missing" : "http", `HTTP ${response.status}`, null, missing);
     }
-    if (response.status === 401 && this.token) this.onUnauthorized();
+    if (response.status === 401 && this.token && endsSession) this.onUnauthorized();
     const retry = response.headers.get("Retry-After");
     const message = error.message ?? `HTTP ${response.status}`;
     throw new ApiError(

@@ -10,7 +10,7 @@ import { searchBox } from "./search";
 import type { SocketState } from "./socket";
 import { app, rooms } from "./state";
 
-export function showMain(onSignOut: () => void): void {
+export function showMain(onSignOut: () => void, onSettings: () => void): void {
   const user = app.session!.user;
   document.title = "Chat";
   const createName = h("input", { name: "name", required: true, maxlength: 100, placeholder: "Room name", "aria-label": "New room name", id: "create-name" });
@@ -65,6 +65,7 @@ export function showMain(onSignOut: () => void): void {
     ui.status,
     searchBox(),
     h("span", { class: "me", id: "me" }, user.username),
+    h("button", { type: "button", id: "settings", onclick: onSettings }, "Settings"),
     h("button", { type: "button", id: "sign-out", onclick: onSignOut }, "Sign out"),
   );
   root.replaceChildren(header, ui.flash, ui.layout);

@@ -8,6 +8,7 @@
 //   rooms.ts         the rooms and their members   typing.ts     "… is typing", both ways
 //   features.ts      what the server offers        page.ts       the page's fixed parts
 //   search.ts        the search box and its results
+//   settings.ts      the account: change the password, delete the account
 //   state.ts         what the client knows, and `view`: how the page shows a change
 //   api.ts socket.ts dom.ts markdown.ts            the contract's two sides, elements, Markdown
 import { Api, type Config } from "./api";

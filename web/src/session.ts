@@ -7,6 +7,7 @@ import { flash, root } from "./page";
 import { openRoom } from "./room-view";
 import { refreshRooms } from "./rooms";
 import { ChatSocket } from "./socket";
+import { showSettings, type SessionActions } from "./settings";
 import { app, rooms, type Session } from "./state";
 
 const SESSION_KEY = "chat.session";
@@ -96,7 +97,7 @@ export async function startSession(next: Session): Promise<void> {
     () => signOut("Your session has expired. Please sign in again."),
     Math.min(next.expires_at - Date.now(), 2 ** 31 - 1),
   );
-  showMain(() => signOut());
+  showMain(() => void logOut(), () => showSettings(accountActions));
   app.socket = new ChatSocket(app.config.ws_url, () => app.session?.token ?? null);
   app.socket.onFrame = onFrame;
   app.socket.onState = onSocketState;
@@ -115,6 +116,39 @@ export async function startSession(next: Session): Promise<void> {
   }, ROOMS_REFRESH_MS);
   const wanted = location.hash.startsWith("#room=") ? decodeURIComponent(location.hash.slice(6)) : null;
   if (wanted && rooms.has(wanted)) void openRoom(wanted);
+}
+
+const accountActions: SessionActions = {
+  replaceToken(auth: AuthResponse): void {
+    if (!app.session) return;
+    const next: Session = {
+      token: auth.access_token,
+      expires_at: Date.now() + auth.expires_in * 1000,
+      user: auth.user,
+    };
+    app.session = next;
+    app.api.token = next.token;
+    sessionStorage.setItem(SESSION_KEY, JSON.stringify(next));
+    window.clearTimeout(expiryTimer);
+    expiryTimer = window.setTimeout(
+      () => signOut("Your session has expired. Please sign in again."),
+      Math.min(next.expires_at - Date.now(), 2 ** 31 - 1),
+    );
+  },
+  signOut: (notice: string) => signOut(notice),
+};
+
+/** Sign out: the server revokes this session's token (its sockets close), then the page
+ * forgets it. Signed out here even when the server cannot be reached. */
+export async function logOut(): Promise<void> {
+  if (!app.session) return;
+  app.socket?.stop();
+  try {
+    await app.api.request<void>("POST", "/auth/logout", undefined, false);
+  } catch {
+    /* revoked or expired already, or offline: the page forgets the token all the same */
+  }
+  signOut();
 }
 
 export function signOut(notice = ""): void {

@@ -5,8 +5,10 @@ The thread pools that run calls in parallel are made here too, once per containe
 from __future__ import annotations
 
 import json
+import random
 import socket
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
@@ -33,6 +35,13 @@ def _retrying() -> Config:
     return Config(retries={"mode": "standard", "max_attempts": 3})
 
 
+def backoff(attempt: int, base: float, cap: float) -> float:
+    """Seconds to wait before retry number `attempt` (1, 2 …): "full jitter", a random share
+    of an exponentially growing ceiling (`base`, doubled each retry, at most `cap`), so that
+    callers failed by the same throttle do not all come back at once."""
+    return random.uniform(0.0, min(cap, base * 2 ** (attempt - 1)))  # noqa: S311
+
+
 class ManagementApi:
     """The WebSocket management API (`post_to_connection`, `delete_connection`, as boto3's
     client names them) as SigV4-signed requests on one pooled HTTP session.
@@ -40,11 +49,19 @@ class ManagementApi:
     A push is the hot path's most repeated call, and botocore's client spends most of its
     CPU per call on what a push does not need (parameter validation, the event hooks,
     serialising and parsing through the service model, the user agent). This keeps what it
-    does need: botocore's signer and HTTP session, the client's timeouts and pool size, one
-    retry of a failed connection or a 5xx/429, and the client's error (ClientError with the
-    error code and HTTP status), so callers treat both alike. `http` is the HTTP session
-    (`send(prepared request) -> AWSResponse`), replaceable by tests.
+    does need: botocore's signer and HTTP session, the client's timeouts and pool size,
+    retries, and the client's error (ClientError with the error code and HTTP status), so
+    callers treat both alike. `http` is the HTTP session (`send(prepared request) ->
+    AWSResponse`), replaceable by tests.
+
+    Retries: a throttle (429 `LimitExceededException`), a 5xx or a failed connection is tried
+    again, up to `attempts` in all, after a full-jitter backoff (`RETRY_BASE` doubling, at
+    most `RETRY_CAP`); botocore's client would retry them too, and we bypass it. A 410 (the
+    connection is gone) or 403 is never retried: it is an answer, not a fault.
     """
+
+    RETRY_BASE = 0.05
+    RETRY_CAP = 1.0
 
     def __init__(self, endpoint_url: str, region: str, credentials: Any, http: Any = None):
         self.endpoint_url = endpoint_url.rstrip("/")
@@ -57,7 +74,7 @@ class ManagementApi:
             # of its headers (Nagle's algorithm against delayed ACKs: 40 ms a push).
             socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],  # type: ignore[list-item]
         )
-        self.attempts = 2
+        self.attempts = 4
 
     def post_to_connection(self, *, ConnectionId: str, Data: bytes) -> None:
         self._call("POST", "PostToConnection", ConnectionId, Data)
@@ -68,6 +85,8 @@ class ManagementApi:
     def _call(self, method: str, operation: str, connection_id: str, data: bytes) -> None:
         url = f"{self.endpoint_url}/@connections/{quote(connection_id, safe='')}"
         for attempt in range(1, self.attempts + 1):
+            if attempt > 1:
+                time.sleep(backoff(attempt - 1, self.RETRY_BASE, self.RETRY_CAP))
             request = AWSRequest(method=method, url=url, data=data)
             SigV4Auth(
                 self.credentials.get_frozen_credentials(), "execute-api", self.region

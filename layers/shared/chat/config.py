@@ -22,6 +22,7 @@ Table = Literal[
     "rate_limits",
     "attachments",
     "search_index",
+    "client_ids",
 ]
 FunctionSetting = Literal[
     "token_ttl_seconds",
@@ -32,6 +33,8 @@ FunctionSetting = Literal[
     "attachments_table",
     "attachments_bucket",
     "search_index_table",
+    "client_ids_table",
+    "account_erasure_queue_url",
 ]
 
 
@@ -69,6 +72,8 @@ class Settings(BaseModel):
     attachments_table: str | None = None
     attachments_bucket: str | None = None
     search_index_table: str | None = None
+    client_ids_table: str | None = None
+    account_erasure_queue_url: str | None = None  # the functions that close accounts
 
     def table_name(self, table: Table) -> str:
         """The DynamoDB table name of a logical table."""
@@ -83,6 +88,7 @@ class Settings(BaseModel):
             "attachments": self.attachments_table,
             # the search and indexer functions, and the worker (the room_search tool)
             "search_index": self.search_index_table,
+            "client_ids": self.client_ids_table,  # the functions that store messages
         }
         name = names[table]
         if not name:

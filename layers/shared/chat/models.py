@@ -155,6 +155,21 @@ class LoginRequest(Body):
     password: Annotated[SecretStr, Secret, Field(min_length=1, max_length=128)]
 
 
+# A password asked for again (a password change, a deletion): like a login's, any wrong one
+# is a 401, counted as a failed login.
+CurrentPassword = Annotated[SecretStr, Secret, Field(min_length=1, max_length=128)]
+
+
+class ChangePasswordRequest(Body):
+    current_password: CurrentPassword
+    new_password: Password
+
+
+class DeleteAccountRequest(Body):
+    password: CurrentPassword
+    erase_messages: StrictBool = False
+
+
 class CreateRoomRequest(Body):
     name: RoomName
     is_group: StrictBool = True  # true or false, not 0, 1 or "yes"

@@ -8,6 +8,7 @@ failed (or every record, when the whole batch raised) is made visible again afte
 ``delay(receive_count)`` seconds: 2, 4, 8, 16, then 30 s at most. A transient failure
 (throttled DynamoDB, KMS unreachable) therefore stalls a room for seconds; one that keeps
 failing reaches the dead-letter queue after the redrive policy's maxReceiveCount receives.
+A record the handler knows cannot succeed before some time (``hold``) waits that long.
 
 Needs ``sqs:ChangeMessageVisibility`` and ``sqs:GetQueueUrl`` on the queue. A failure to
 change the visibility is logged and ignored: the record then comes back after the full
@@ -30,6 +31,14 @@ FIRST_DELAY = 2  # seconds before the first retry
 MAX_DELAY = 30  # no retry waits longer than this
 
 _queue_urls: dict[str, str] = {}  # queue ARN -> URL, once per container
+_held: dict[str, int] = {}  # SQS message id -> seconds it must wait at least (`hold`)
+
+
+def hold(sqs_message_id: str, seconds: int) -> None:
+    """Make a record that fails in this invocation wait at least `seconds` before it comes
+    back (instead of ``delay``): it cannot succeed sooner, and each early receive would
+    bring it closer to the dead-letter queue for nothing."""
+    _held[sqs_message_id] = max(seconds, _held.get(sqs_message_id, 0))
 
 
 def delay(receive_count: int) -> int:
@@ -45,6 +54,7 @@ def backs_off_failed_records(
     @functools.wraps(handler)
     def wrapper(event: dict[str, Any], context: Any) -> dict[str, Any]:
         records = event.get("Records") or []
+        _held.clear()  # holds are for this invocation's records
         try:
             response = handler(event, context)
         except BatchProcessingError:  # every record failed (Powertools raises then)
@@ -61,7 +71,7 @@ def back_off(records: Iterable[dict[str, Any]]) -> None:
     """Make each failed record visible again after ``delay`` of its receive count."""
     for record in records:
         receive_count = int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1))
-        seconds = delay(receive_count)
+        seconds = max(delay(receive_count), _held.pop(record["messageId"], 0))
         try:
             aws.sqs().change_message_visibility(
                 QueueUrl=_queue_url(record["eventSourceARN"]),

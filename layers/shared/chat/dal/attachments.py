@@ -13,8 +13,10 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from chat import aws
+from chat.dal import client_ids
 from chat.dal.items import AttachmentItem, MessageItem
-from chat.dal.tables import table, table_name, transact
+from chat.dal.messages import Put
+from chat.dal.tables import table, table_name, transact_reasons
 
 
 def put_attachment(item: AttachmentItem) -> None:
@@ -45,12 +47,19 @@ def get_attachments(attachment_ids: Sequence[str]) -> dict[str, AttachmentItem]:
 
 
 def put_message_attaching(
-    message: MessageItem, attachment_ids: Sequence[str], *, room_id: str, user_id: str
-) -> bool:
-    """Store ``message`` and mark each attachment attached to it, all or nothing.
+    message: MessageItem,
+    attachment_ids: Sequence[str],
+    *,
+    room_id: str,
+    user_id: str,
+    claim: dict[str, Any] | None = None,
+) -> Put:
+    """Store ``message`` and mark each attachment attached to it, all or nothing, with the
+    claim of its `client_id` if it has one (chat.dal.client_ids.claim).
 
-    False, with nothing written, when an attachment is not the sender's in this room or is
-    already attached (e.g. another message won the race for it).
+    Nothing is written when an attachment is not the sender's in this room or is already
+    attached, e.g. another message won the race for it (``attachment_taken``), or when the
+    sender sent this `client_id` before (``repeat``, naming that message).
     """
     items: list[dict[str, Any]] = [
         {
@@ -78,12 +87,17 @@ def put_message_attaching(
                 }
             }
         )
-    codes = transact(items)
-    if codes is None:
-        return True
-    if "ConditionalCheckFailed" in codes:
-        return False
-    raise RuntimeError(f"could not store the message ({', '.join(codes)})")
+    cancelled = transact_reasons(items + ([claim] if claim else []))
+    if cancelled is None:
+        return Put("stored", message["message_id"])
+    if claim and client_ids.own_write(cancelled, message["message_id"]):
+        return Put("stored", message["message_id"])
+    repeat = client_ids.repeat_of(cancelled, message["message_id"]) if claim else None
+    if repeat is not None:
+        return Put("repeat", repeat)
+    if "ConditionalCheckFailed" in cancelled.codes:
+        return Put("attachment_taken", message["message_id"])
+    raise RuntimeError(f"could not store the message ({', '.join(cancelled.codes)})")
 
 
 def delete_attachments(attachment_ids: Sequence[str]) -> None:

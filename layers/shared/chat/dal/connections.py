@@ -3,7 +3,9 @@
 - `CONN#<id>` / `META`: the connection's user;
 - `CONN#<id>` / `ROOM#<room>`: a room this connection follows (to clean up on disconnect);
 - `ROOM#<room>` / `CONN#<id>`: the same subscription seen from the room, so a room's
-  subscribers are one Query.
+  subscribers are one Query;
+- `USER#<user>` / `CONN#<id>`: a user's connection and the token it opened with (its id and
+  generation), so a revoked token's sockets are one Query away.
 
 API Gateway closes a connection after 2 hours and $disconnect is best-effort, so records
 expire; DynamoDB's TTL deletes lazily, so every read here also drops expired items.
@@ -16,7 +18,7 @@ from typing import Any, Literal, cast
 
 from boto3.dynamodb.conditions import Attr, Key
 
-from chat.dal.items import ConnectionItem, SubscriberItem
+from chat.dal.items import ConnectionItem, SubscriberItem, UserConnectionItem
 from chat.dal.tables import query_all, table, table_name, transact
 
 # API Gateway's maximum connection duration, plus a margin.
@@ -43,18 +45,41 @@ def expires_at(connected_at_ms: int) -> int:
     return opened + CONNECTION_LIFETIME_SECONDS
 
 
-def put_connection(connection_id: str, user_id: str, username: str, connected_at: str) -> None:
-    table("connections").put_item(
-        Item={
-            "pk": _conn(connection_id),
-            "sk": _META,
-            "connection_id": connection_id,
-            "user_id": user_id,
-            "username": username,
-            "connected_at": connected_at,
-            "expires_at": int(time.time()) + CONNECTION_LIFETIME_SECONDS,
-        }
+def _user(user_id: str) -> str:
+    return f"USER#{user_id}"
+
+
+def put_connection(connection: ConnectionItem) -> None:
+    """Record a connection, and under its user with the token it opened with (a token
+    without an id records no user item)."""
+    connection_id = connection["connection_id"]
+    with table("connections").batch_writer() as batch:
+        batch.put_item(Item={"pk": _conn(connection_id), "sk": _META, **connection})
+        token_id = connection.get("token_id")
+        if token_id:
+            batch.put_item(
+                Item={
+                    "pk": _user(connection["user_id"]),
+                    "sk": _conn(connection_id),
+                    "connection_id": connection_id,
+                    "user_id": connection["user_id"],
+                    "expires_at": connection["expires_at"],
+                    "token_id": token_id,
+                    "token_generation": connection.get("token_generation", 0),
+                }
+            )
+
+
+def user_connections(user_id: str) -> list[UserConnectionItem]:
+    """A user's live connections (one consistent Query: a connection recorded just before a
+    revocation must be seen by it)."""
+    items = query_all(
+        "connections",
+        KeyConditionExpression=Key("pk").eq(_user(user_id)),
+        FilterExpression=_live(),
+        ConsistentRead=True,
     )
+    return cast(list[UserConnectionItem], items)
 
 
 Subscribed = Literal["subscribed", "connection_gone", "not_a_member"]
@@ -165,4 +190,6 @@ def remove_connection(connection_id: str) -> tuple[ConnectionItem | None, list[s
             batch.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
         for room_id in rooms:
             batch.delete_item(Key={"pk": _room(room_id), "sk": _conn(connection_id)})
+        if meta is not None and meta.get("token_id"):
+            batch.delete_item(Key={"pk": _user(meta["user_id"]), "sk": _conn(connection_id)})
     return cast(ConnectionItem | None, meta), rooms

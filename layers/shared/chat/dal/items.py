@@ -28,6 +28,14 @@ class UserItem(TypedDict):
     created_at: str
 
 
+class RevocationsItem(TypedDict):
+    """users table, `TOKENS#<user_id>`: the user's token generation (every token of an
+    earlier one is revoked) and the ids of tokens revoked one by one, with their expiry."""
+
+    generation: int
+    revoked: dict[str, int]
+
+
 class BotSettingsFields(TypedDict):
     """A bot's settings as stored (the default bot's on its room's item, a named bot's in
     its entry of the room's `bots`): absent, the deployment's model, no instructions, no
@@ -115,6 +123,9 @@ class MessageItem(TypedDict):
     message_type: MessageType
     is_bot: bool
     created_at: str
+    # A person's message: its author's user id, the key of the `by_author` index (a closing
+    # account's messages are found there); never on the bot's.
+    author_id: NotRequired[str]
     client_id: NotRequired[str]
     reply_to: NotRequired[str]
     status: NotRequired[MessageStatus]
@@ -148,6 +159,14 @@ class BotUsageCounts(TypedDict):
     output: int
 
 
+class ClientIdItem(TypedDict):
+    """client_ids table, a sender's `client_id` in a room: the message that first carried it,
+    until `expires_at` (epoch seconds; DynamoDB's TTL deletes it some time later)."""
+
+    message_id: str
+    expires_at: Number
+
+
 class ConnectionItem(TypedDict):
     """connections table, `CONN#<id>` / `META`: a connection and its user."""
 
@@ -156,6 +175,19 @@ class ConnectionItem(TypedDict):
     username: str
     connected_at: str
     expires_at: Number
+    token_id: NotRequired[str]  # the token the connection opened with (its `jti`)
+    token_generation: NotRequired[Number]
+
+
+class UserConnectionItem(TypedDict):
+    """connections table, `USER#<user_id>` / `CONN#<id>`: a user's open connection and the
+    token it opened with, so a revocation finds the sockets to close with one Query."""
+
+    connection_id: str
+    user_id: str
+    expires_at: Number
+    token_id: str
+    token_generation: Number
 
 
 class SubscriberItem(TypedDict):

@@ -1,50 +1,73 @@
-"""messages table: (room_id, message_id); message ids sort in storage order."""
+"""messages table: (room_id, message_id); message ids sort in storage order.
+
+Index `by_author` (author_id, message_id; keys only): a person's messages in every room,
+oldest first, without a Scan (`by_author`). Only people's messages carry `author_id`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, TypedDict, cast
+from typing import Any, Literal, NamedTuple, TypedDict, cast
 
 from boto3.dynamodb.conditions import Attr, Key
 
 from chat import aws
+from chat.dal import client_ids
 from chat.dal.items import MessageItem, SourceItem, ToolCallItem, UsageItem
 from chat.dal.tables import (
+    persistently,
     table,
     table_name,
     transact,
+    transact_reasons,
     update_expression,
     update_if,
 )
 
 
-def put_member_message(message: MessageItem, user_id: str) -> bool:
+class Put(NamedTuple):
+    """What became of a new message: ``stored``; ``not_a_member`` or ``attachment_taken``
+    (nothing stored); or ``repeat``: its `client_id` already named a message, the one
+    ``message_id`` names (nothing stored)."""
+
+    outcome: Literal["stored", "not_a_member", "attachment_taken", "repeat"]
+    message_id: str
+
+
+def put_member_message(
+    message: MessageItem, user_id: str, claim: dict[str, Any] | None = None
+) -> Put:
     """Store a message if its author is a member of its room, in one round trip: a
-    transaction of a ConditionCheck on the membership and the Put. False, and nothing
-    stored, when the author is not a member."""
-    codes = transact(
-        [
-            {
-                "ConditionCheck": {
-                    "TableName": table_name("memberships"),
-                    "Key": {"room_id": message["room_id"], "user_id": user_id},
-                    "ConditionExpression": "attribute_exists(room_id)",
-                }
-            },
-            {
-                "Put": {
-                    "TableName": table_name("messages"),
-                    "Item": message,
-                    "ConditionExpression": "attribute_not_exists(message_id)",
-                }
-            },
-        ]
-    )
-    if codes is None:
-        return True
-    if codes[0] == "ConditionalCheckFailed":
-        return False
-    raise RuntimeError(f"could not store the message ({', '.join(codes)})")
+    transaction of a ConditionCheck on the membership, the Put and, for a message with a
+    `client_id`, its claim (chat.dal.client_ids.claim), refused when the sender already used
+    that `client_id` in the room."""
+    items: list[dict[str, Any]] = [
+        {
+            "ConditionCheck": {
+                "TableName": table_name("memberships"),
+                "Key": {"room_id": message["room_id"], "user_id": user_id},
+                "ConditionExpression": "attribute_exists(room_id)",
+            }
+        },
+        {
+            "Put": {
+                "TableName": table_name("messages"),
+                "Item": message,
+                "ConditionExpression": "attribute_not_exists(message_id)",
+            }
+        },
+    ]
+    cancelled = transact_reasons(items + ([claim] if claim else []))
+    if cancelled is None:
+        return Put("stored", message["message_id"])
+    if cancelled.codes[0] == "ConditionalCheckFailed":
+        return Put("not_a_member", message["message_id"])
+    if claim and client_ids.own_write(cancelled, message["message_id"]):
+        return Put("stored", message["message_id"])
+    repeat = client_ids.repeat_of(cancelled, message["message_id"]) if claim else None
+    if repeat is not None:
+        return Put("repeat", repeat)
+    raise RuntimeError(f"could not store the message ({', '.join(cancelled.codes)})")
 
 
 def get_message(room_id: str, message_id: str) -> MessageItem | None:
@@ -269,7 +292,13 @@ def end_reply(
 ) -> bool:
     """Store a streaming reply's terminal state. ``complete`` and ``error`` only if nobody
     asked it to stop; ``stopped`` whenever it still streams. False when the condition fails.
-    ``also``: transaction items written with it, or not at all (the answer's usage)."""
+    ``also``: transaction items written with it, or not at all (the answer's usage).
+
+    The end of an answer must not be lost to a burst of faults: the write is tried again
+    when it fails transiently even after botocore's retries. A retry (ours or botocore's)
+    of a write that was applied but whose answer was lost then fails its condition: the
+    item as it was (ReturnValuesOnConditionCheckFailure) tells that it already holds this
+    very end, which is success. A transaction repeats with its ClientRequestToken instead."""
     condition = _LIVE_REPLY if status == "stopped" else _STREAMING
     update = "SET #status = :end, content = :content"
     values: dict[str, Any] = {":end": status, ":content": content, ":streaming": "streaming"}
@@ -279,17 +308,36 @@ def end_reply(
         names[f"#{name}"], values[f":{name}"] = name, value
     aliases = _aliases(condition, values)
     aliases["ExpressionAttributeNames"].update(names)
-    if not also:
-        return update_if(
+    key = {"room_id": room_id, "message_id": message_id}
+    if also:
+        return _end_reply_with(key, update, condition, aliases, also)
+    written = persistently(
+        lambda: update_if(
             "messages",
-            Key={"room_id": room_id, "message_id": message_id},
+            Key=key,
             UpdateExpression=update,
             ConditionExpression=condition,
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
             **aliases,
-        ).written
+        )
+    )
+    if written.written:
+        return True
+    old = written.item or {}
+    return old.get("status") == status and old.get("content") == content
+
+
+def _end_reply_with(
+    key: dict[str, str],
+    update: str,
+    condition: str,
+    aliases: dict[str, Any],
+    also: Sequence[dict[str, Any]],
+) -> bool:
+    """An answer's end written in one transaction with `also`."""
     reply = {
         "TableName": table_name("messages"),
-        "Key": {"room_id": room_id, "message_id": message_id},
+        "Key": key,
         "UpdateExpression": update,
         "ConditionExpression": condition,
         **aliases,
@@ -347,3 +395,25 @@ def get_messages(keys: list[tuple[str, str]]) -> dict[tuple[str, str], MessageIt
                 found[(item["room_id"], item["message_id"])] = cast(MessageItem, item)
             request = response.get("UnprocessedKeys") or {}
     return found
+
+
+AuthorCursor = dict[str, str]  # where a `by_author` page ended (its LastEvaluatedKey)
+
+
+def by_author(
+    user_id: str, after: AuthorCursor | None, limit: int
+) -> tuple[list[tuple[str, str]], AuthorCursor | None]:
+    """Up to `limit` of a person's messages as (room_id, message_id), oldest first, after
+    the cursor a previous page returned; and the cursor of the next page (None: the last).
+    One Query of the `by_author` index."""
+    kwargs: dict[str, Any] = {
+        "IndexName": "by_author",
+        "KeyConditionExpression": Key("author_id").eq(user_id),
+        "Limit": limit,
+    }
+    if after:
+        kwargs["ExclusiveStartKey"] = after
+    response = table("messages").query(**kwargs)
+    keys = [(item["room_id"], item["message_id"]) for item in response["Items"]]
+    cursor = response.get("LastEvaluatedKey")
+    return keys, ({str(k): str(v) for k, v in cursor.items()} if cursor else None)

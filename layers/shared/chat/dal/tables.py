@@ -4,14 +4,17 @@ transactions, paged queries, update expressions."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from typing import Any, NamedTuple, cast
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, TypeVar, cast
 
-from botocore.exceptions import ClientError
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import BotoCoreError, ClientError
 
 from chat import aws
 from chat.config import Table, settings
 
+T = TypeVar("T")
 _tables: dict[str, tuple[Any, Any]] = {}  # logical name -> (resource, its Table)
 
 
@@ -29,25 +32,104 @@ def table_name(name: Table) -> str:
     return settings().table_name(name)
 
 
-def transact(items: list[dict[str, Any]], attempts: int = 3) -> list[str] | None:
-    """Run a write transaction. None on success, else each item's cancellation code.
+# Errors DynamoDB answers when it did not (or may not have) done the work, and which a later
+# attempt may get past: throttles and 5xx. botocore's standard mode retries them itself; the
+# caller sees them only once its attempts are spent.
+TRANSIENT_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TransactionInProgressException",
+        "InternalServerError",
+        "ServiceUnavailable",
+    }
+)
+# A transaction's cancellation reasons that mean "not now" rather than "no": botocore never
+# retries a TransactionCanceledException, whatever its reasons.
+_TRANSIENT_REASONS = frozenset(
+    {"None", "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
+)
+RETRY_BASE = 0.05  # seconds: the first retry's ceiling, doubled each time (full jitter)
+RETRY_CAP = 1.0
 
-    Transactions cancelled only by a concurrent transaction are retried: the retry then
-    sees what the other one wrote and fails its condition, or succeeds.
+
+def is_transient(exc: Exception) -> bool:
+    """A DynamoDB failure worth another attempt: a throttle, a 5xx or a broken connection."""
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return exc.response.get("Error", {}).get("Code") in TRANSIENT_CODES or status >= 500
+    return isinstance(exc, BotoCoreError)
+
+
+class Cancelled(NamedTuple):
+    """Why a transaction was cancelled: each item's reason code, and the item as it was for
+    those whose failed condition asked for it (ReturnValuesOnConditionCheckFailure ALL_OLD)."""
+
+    codes: list[str]
+    items: list[dict[str, Any] | None]
+
+
+def transact(items: list[dict[str, Any]], attempts: int = 5) -> list[str] | None:
+    """Run a write transaction. None on success, else each item's cancellation code."""
+    cancelled = transact_reasons(items, attempts)
+    return None if cancelled is None else cancelled.codes
+
+
+def transact_reasons(items: list[dict[str, Any]], attempts: int = 5) -> Cancelled | None:
+    """Run a write transaction: None on success, else why it was cancelled.
+
+    A transaction cancelled only by a throttle or a concurrent transaction is run again,
+    after a full-jitter backoff: the retry then sees what the other one wrote and fails its
+    condition, or succeeds. So is one whose call failed after botocore's own retries (a
+    throttle, a 5xx, a lost connection), with the same ClientRequestToken: if an earlier
+    attempt was applied and only its answer lost, DynamoDB answers the repeat as a success
+    without applying it again (for 10 minutes). Anything else is raised.
     """
     client = aws.dynamodb_resource().meta.client
-    for attempt in range(attempts):
+    token = uuid.uuid4().hex
+    for attempt in range(1, attempts + 1):
+        if attempt > 1:
+            time.sleep(aws.backoff(attempt - 1, RETRY_BASE, RETRY_CAP))
         try:
-            client.transact_write_items(TransactItems=items)
+            client.transact_write_items(TransactItems=items, ClientRequestToken=token)
             return None
         except client.exceptions.TransactionCanceledException as exc:
-            codes = [
-                reason.get("Code", "None") for reason in exc.response.get("CancellationReasons", [])
-            ]
-            if "ConditionalCheckFailed" in codes or attempt == attempts - 1:
-                return codes
-            time.sleep(0.02 * (attempt + 1))
-    return None  # pragma: no cover - the loop always returns
+            cancelled = _cancelled(exc.response.get("CancellationReasons") or [])
+            if not set(cancelled.codes) <= _TRANSIENT_REASONS or attempt == attempts:
+                return cancelled
+            token = uuid.uuid4().hex  # nothing was applied: the next attempt is a new one
+        except (ClientError, BotoCoreError) as exc:
+            if not is_transient(exc) or attempt == attempts:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover - the last attempt returns
+
+
+def _cancelled(reasons: list[dict[str, Any]]) -> Cancelled:
+    deserialize = TypeDeserializer().deserialize
+    return Cancelled(
+        [reason.get("Code", "None") for reason in reasons],
+        [
+            {key: deserialize(value) for key, value in reason["Item"].items()}
+            if reason.get("Item")
+            else None
+            for reason in reasons
+        ],
+    )
+
+
+def persistently(call: Callable[[], T], attempts: int = 3) -> T:
+    """`call` (one DynamoDB request), tried again after a full-jitter backoff when it fails
+    transiently even after botocore's own retries; for the writes that must not be lost to a
+    burst of faults (a message's fan-out, an answer's end). The call must be safe to repeat."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except (ClientError, BotoCoreError) as exc:
+            if not is_transient(exc) or attempt == attempts:
+                raise
+        time.sleep(aws.backoff(attempt, RETRY_BASE, RETRY_CAP))
+    raise AssertionError("unreachable")  # pragma: no cover - the last attempt raises
 
 
 def query_all(name: Table, **kwargs: Any) -> list[dict[str, Any]]:
@@ -104,8 +186,6 @@ def update_if(name: Table, **kwargs: Any) -> Update:
         if old is None:
             return Update(False, None)
         # The resource does not convert it: the old item is in DynamoDB's wire format.
-        from boto3.dynamodb.types import TypeDeserializer  # rare path: not at import
-
         deserialize = TypeDeserializer().deserialize
         return Update(False, {key: deserialize(value) for key, value in old.items()})
     return Update(True, response.get("Attributes"))

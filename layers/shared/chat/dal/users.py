@@ -1,6 +1,10 @@
 """users table: `USER#<id>` holds the user; `USERNAME#<lower>` and `EMAIL#<lower>` are
 uniqueness claims written in the same transaction (the username item also carries the
-user and the password hash, so a login is one read).
+user, the password hash and the token generation, so a login is one read).
+
+A closed account keeps its `USER#` and `USERNAME#` items, marked `deleted_at`, without a
+password hash or an email: the username stays taken for good, nobody can log in as it, and
+its email claim is given up. `TOKENS#<id>` items are chat.dal.revocations'.
 
 A room's named bot claims its name in the same namespace (chat.dal.bots): a `USERNAME#`
 item with `bot_name` and the bot's `room_id`, and no password. It stays when the bot is
@@ -8,8 +12,9 @@ removed, so nobody can ever register the name; it is no user (no login, no invit
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
+from chat.dal import revocations
 from chat.dal.items import UserItem
 from chat.dal.tables import strip_none, table, table_name, transact
 from chat.errors import Conflict
@@ -76,18 +81,93 @@ def create_user(user: UserItem, password_hash: str) -> None:
 
 
 def get_user(user_id: str) -> UserItem | None:
+    """A user whose account is open."""
     item = table("users").get_item(Key=_user_key(user_id)).get("Item")
-    return _public(item) if item else None
+    return _public(item) if item and "deleted_at" not in item else None
 
 
 def get_by_username(username: str) -> UserItem | None:
     found = get_credentials(username)
-    return found[0] if found else None
+    return found.user if found else None
 
 
-def get_credentials(username: str) -> tuple[UserItem, str] | None:
-    """The user (public fields) and its password hash, by username (any case)."""
+class Credentials(NamedTuple):
+    user: UserItem
+    password_hash: str
+    token_generation: int  # the generation new tokens of the user carry
+
+
+def get_credentials(username: str) -> Credentials | None:
+    """The user (public fields), password hash and token generation of an open account,
+    by username (any case)."""
     item = table("users").get_item(Key=username_key(username), ConsistentRead=True).get("Item")
-    if item is None or "password_hash" not in item:  # no user, or a bot's claim
+    if not item or "password_hash" not in item:  # unknown, closed, or a bot's claim
         return None
-    return _public(item), item["password_hash"]
+    generation = int(item.get("token_generation", 0))
+    return Credentials(_public(item), item["password_hash"], generation)
+
+
+def _generation_condition(previous: int) -> str:
+    condition = "attribute_exists(password_hash) AND "
+    if previous == 0:
+        return condition + "(attribute_not_exists(token_generation) OR token_generation = :prev)"
+    return condition + "token_generation = :prev"
+
+
+def _account_updates(
+    credentials: Credentials, update: str, values: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The same conditional update of the user's `USER#` and `USERNAME#` items, and the
+    new token generation (`:generation` in `values`) on its revocations: a transaction's
+    items. Each item's condition: the account is open and still of the generation read."""
+    user = credentials.user
+    generation = values[":generation"]
+    condition = _generation_condition(credentials.token_generation)
+    return [
+        {
+            "Update": {
+                "TableName": table_name("users"),
+                "Key": key,
+                "UpdateExpression": update,
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": {**values, ":prev": credentials.token_generation},
+            }
+        }
+        for key in (_user_key(user["user_id"]), username_key(user["username"]))
+    ] + [revocations.generation_update(user["user_id"], generation)]
+
+
+def replace_password(credentials: Credentials, password_hash: str) -> int | None:
+    """Store a new password hash and move the user to the next token generation (every
+    earlier token revoked); the new generation, or None when the account changed meanwhile
+    (closed, or another change of its password won)."""
+    generation = credentials.token_generation + 1
+    items = _account_updates(
+        credentials,
+        "SET password_hash = :hash, token_generation = :generation",
+        {":hash": password_hash, ":generation": generation},
+    )
+    return generation if transact(items) is None else None
+
+
+def close_account(credentials: Credentials, closed_at: str, erase_messages: bool) -> int | None:
+    """Close the account: no password, no email (its claim given up), the next token
+    generation, `deleted_at` set; the username stays taken. The new generation, or None
+    when the account changed meanwhile."""
+    generation = credentials.token_generation + 1
+    items = _account_updates(
+        credentials,
+        "SET deleted_at = :at, token_generation = :generation, erase_messages = :erase"
+        " REMOVE password_hash, email",
+        {":at": closed_at, ":generation": generation, ":erase": erase_messages},
+    )
+    email = credentials.user["email"]
+    if email:
+        items.append({"Delete": {"TableName": table_name("users"), "Key": _email_key(email)}})
+    return generation if transact(items) is None else None
+
+
+def get_closed_account(user_id: str) -> UserItem | None:
+    """A closed account's public fields (its email gone), or None while it is open."""
+    item = table("users").get_item(Key=_user_key(user_id), ConsistentRead=True).get("Item")
+    return _public(item) if item and "deleted_at" in item else None

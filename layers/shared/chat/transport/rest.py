@@ -29,7 +29,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from chat import redaction
 from chat.config import settings
 from chat.errors import ChatError, RateLimited, TooLarge
-from chat.logic.accounts.tokens import verify_token
+from chat.logic.accounts import revocation
 from chat.models import ErrorBody, ErrorResponse
 from chat.observability import logger, metrics
 from chat.principal import Principal
@@ -98,10 +98,23 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip()
 
 
+_CALLER = "caller"  # the resolver's context key of the request's authenticated principal
+
+
+def caller_of(context: dict[str, Any], headers: Mapping[str, str]) -> Principal:
+    """The caller of the request being resolved, from its bearer token: checked once per
+    request (its signature, then whether it was revoked: one read), and kept in the
+    resolver's context, which Powertools clears after each request."""
+    principal = context.get(_CALLER)
+    if principal is None:
+        principal = revocation.authenticate(bearer_token(headers.get("authorization")))
+        context[_CALLER] = principal
+    return principal
+
+
 def authenticate(request: Request) -> Principal:
     """Dependency of every authenticated route: the caller, from the bearer token."""
-    header = request.resolved_event.headers.get("authorization")
-    return verify_token(bearer_token(header))
+    return caller_of(request.context, request.resolved_event.headers)
 
 
 # A route's caller: the principal of its bearer token (401 without a valid one).
@@ -201,7 +214,7 @@ class _AuthenticatedFirst(OpenAPIRequestValidationMiddleware):
     def handler(self, app: Any, next_middleware: Any) -> Response:
         route = app.context.get("_route")
         if route is not None and route.security:
-            verify_token(bearer_token(app.current_event.headers.get("authorization")))
+            caller_of(app.context, app.current_event.headers)
         return super().handler(app, next_middleware)
 
 

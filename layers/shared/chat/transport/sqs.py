@@ -16,10 +16,16 @@ too, so its order holds while other rooms go on.
   (expired, or a run that died mid-way) the command itself names its reply of that
   generation (chat.logic.bot.command). A regeneration is another generation, so neither
   guard swallows it.
+- A command whose idempotency record is held "in progress" (by a run that died, or by this
+  very run's write whose answer was lost and whose retry then found it) cannot run until
+  the hold expires, at most the invocation's time later: the record fails and comes back
+  after that long (chat.adapters.retry_visibility.hold), not after the usual seconds that
+  would spend its receives and send it to the dead-letter queue unanswered.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from functools import lru_cache
@@ -36,8 +42,12 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+)
 
 from chat import observability
+from chat.adapters import retry_visibility
 from chat.config import settings
 from chat.logic.bot import budget
 from chat.logic.bot.answer import Result
@@ -83,6 +93,12 @@ def handle_record(record: SQSRecord, lambda_context: Any) -> Result:
         _IDEMPOTENCY.register_lambda_context(lambda_context)
         answer = _answer_once(str(settings().idempotency_table))
         return answer(command=command, deadline=deadline)
+    except IdempotencyAlreadyInProgressError:
+        held_for = math.ceil(lambda_context.get_remaining_time_in_millis() / 1000) + 5
+        logger.warning("bot command held in progress; retried later", extra={"seconds": held_for})
+        metrics.add_metric(name="BotCommandsHeld", unit=MetricUnit.Count, value=1)
+        retry_visibility.hold(record.message_id, held_for)
+        raise
     finally:
         logger.remove_keys(list(keys))
 

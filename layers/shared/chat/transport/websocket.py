@@ -21,7 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from chat import redaction
 from chat.errors import ChatError, Unauthorized, Unavailable
 from chat.frames import ErrorFrame, PongFrame
-from chat.logic.accounts.tokens import verify_token
+from chat.logic.accounts import revocation
 from chat.logic.bot import control as bot_control
 from chat.logic.conversation.messages import post_message
 from chat.logic.realtime import presence
@@ -57,7 +57,7 @@ def handle_authorizer_event(raw: dict[str, Any]) -> dict[str, Any]:
     handshake, with the user as context for every later route; anything else a 401."""
     token = (raw.get("queryStringParameters") or {}).get("token")
     try:
-        principal = verify_token(token)
+        principal = revocation.authenticate(token)
     except ChatError as exc:
         logger.info("handshake refused", extra={"reason": exc.message})
         raise HandshakeRefused from None
@@ -69,6 +69,8 @@ def handle_authorizer_event(raw: dict[str, Any]) -> dict[str, Any]:
             "user_id": principal.user_id,
             "username": principal.username,
             "token_expires_at": principal.token_expires_at,
+            "token_id": principal.token_id,
+            "token_generation": principal.token_generation,
         },
     }
 
@@ -77,17 +79,22 @@ def principal_of(raw: dict[str, Any]) -> Principal:
     """The user the authorizer let in; API Gateway may hand context numbers as strings."""
     context = (raw.get("requestContext") or {}).get("authorizer") or {}
     try:
+        token_id = context.get("token_id")
         return Principal(
             user_id=str(context["user_id"]),
             username=str(context["username"]),
             token_expires_at=int(context["token_expires_at"]),
+            token_id=str(token_id) if token_id else None,
+            token_generation=int(context.get("token_generation") or 0),
         )
     except (KeyError, TypeError, ValueError):
         raise Unauthorized("Connection is not authenticated; reconnect with a token") from None
 
 
 def handle_connection_event(raw: dict[str, Any]) -> dict[str, Any]:
-    """$connect (after the authorizer): record the connection; $disconnect: clean up."""
+    """$connect (after the authorizer): record the connection, then check its token again
+    (a revocation made since the authorizer ran found no record of it to close);
+    $disconnect: clean up."""
     context = raw["requestContext"]
     connection_id = context["connectionId"]
     if context.get("eventType") == "DISCONNECT":
@@ -98,15 +105,25 @@ def handle_connection_event(raw: dict[str, Any]) -> dict[str, Any]:
     except ChatError as exc:
         logger.info("handshake refused", extra={"reason": exc.message})
         return _status(401, "Unauthorized")
-    presence.connect(connection_id, principal)
+    presence.connect(presence.Socket(connection_id, _connected_at(context)), principal)
+    try:
+        revocation.check(principal)
+    except ChatError as exc:
+        logger.info("handshake refused", extra={"reason": exc.message})
+        presence.disconnect(connection_id)
+        return _status(401, "Unauthorized")
     logger.append_keys(user_id=principal.user_id)
     return _status(200)
+
+
+def _connected_at(context: dict[str, Any]) -> int:
+    return int(context.get("connectedAt") or 0)
 
 
 # ------------------------------------------------------------------------------ frames
 def handle_frame_event(raw: dict[str, Any]) -> dict[str, Any]:
     context = raw["requestContext"]
-    socket = presence.Socket(context["connectionId"], int(context.get("connectedAt") or 0))
+    socket = presence.Socket(context["connectionId"], _connected_at(context))
     handle_frame(socket, raw, raw.get("body"))
     return _status(200)
 

@@ -32,6 +32,15 @@ does not ask to wait longer than ``AnswerBudget.max_retry_wait``. The model is a
 most ``AnswerBudget.max_output_tokens`` tokens (thinking models count their thoughts in that
 budget, hence the generous figure).
 
+The last chance: the answer must end before Lambda ends the invocation, or its message stays
+``streaming`` until the queue delivers the command again (the queue's visibility timeout,
+12 minutes; ``chat.logic.bot.command`` then ends it). Its deadline leaves
+``AnswerBudget.margin`` for the end; should a call hang past even that (DynamoDB or the
+management API not answering), a timer ends the answer ``timeout`` with what was sent,
+``AnswerBudget.last_chance`` seconds before the invocation's end. ``end`` runs once, whoever
+calls it first; the run, when it comes back, sends nothing more (the failed checkpoint of an
+ended answer, or its next chunk, stops it).
+
 The API key is only handed to chat.adapters.gemini; it is never logged, pushed or stored.
 Unexpected exceptions are logged by type and code location only.
 """
@@ -39,8 +48,10 @@ Unexpected exceptions are logged by type and code location only.
 from __future__ import annotations
 
 import random
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Literal, NotRequired, TypedDict
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -74,6 +85,9 @@ class Result(TypedDict):
     code: NotRequired[str]  # the bot_error code, with outcome "error"
 
 
+TIMED_OUT_MESSAGE = "The answer took too long and was cut off."
+
+
 class Answer:
     def __init__(self, transcript: Transcript, started: float, created_at: str):
         self.transcript = transcript
@@ -84,6 +98,8 @@ class Answer:
         self.bot = transcript.username  # whose usage it is
         self.tokens = usage.Tokens()
         self.tools: ToolRun | None = None
+        self._ending = threading.Lock()
+        self._result: Result | None = None  # once ended
 
     @classmethod
     def start(cls, reply: Message, started: float) -> Answer:
@@ -111,7 +127,14 @@ class Answer:
     def end(
         self, status: Status, failure: Failure | None = None, *, stored: bool = False
     ) -> Result:
-        """End the answer (chat.logic.bot.ending); what became of it."""
+        """End the answer (chat.logic.bot.ending), once: what became of it (the first
+        ending's, if the last-chance timer ended it already)."""
+        with self._ending:
+            if self._result is None:
+                self._result = self._end(status, failure, stored)
+            return self._result
+
+    def _end(self, status: Status, failure: Failure | None, stored: bool) -> Result:
         outcome = end_answer(
             self.feed,
             status,
@@ -125,6 +148,35 @@ class Answer:
         if outcome == "error" and failure is not None:
             result["code"] = failure.code
         return result
+
+    @contextmanager
+    def last_chance(self, at: float) -> Iterator[None]:
+        """End the answer as a ``timeout`` at ``at`` (monotonic clock) unless it ended."""
+        timer = threading.Timer(max(0.0, at - time.monotonic()), self._give_up)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+
+    def _give_up(self) -> None:
+        if not self._ending.acquire(blocking=False):
+            return  # the run is ending it right now
+        try:
+            if self._result is None:
+                logger.warning("bot answer still running at its last chance: ended")
+                metrics.add_metric(name="BotAnswersCutOff", unit=MetricUnit.Count, value=1)
+                failure = Failure("timeout", TIMED_OUT_MESSAGE, "operator")
+                self._result = self._end("error", failure, False)
+        finally:
+            self._ending.release()
+
+    def _send(self, chunks: list[str]) -> None:
+        """The reader's sink: the room's next chunks, unless the answer has ended."""
+        if self._result is not None:
+            raise StopRequested
+        self.feed.send(chunks)
 
     def checkpoint(self) -> None:
         """Store what was sent since the last checkpoint (a write), or, with nothing new,
@@ -154,9 +206,10 @@ class Answer:
         ``room_model``: the key and the model are the room's own (a failure they cause is
         then the room's to fix, chat.logic.bot.failures)."""
         self.feed.set_typing(True)
-        reader = AnswerReader(self.transcript, self.feed.send, self.checkpoint, budget.BUDGET)
+        reader = AnswerReader(self.transcript, self._send, self.checkpoint, budget.BUDGET)
+        rules = budget.BUDGET
         try:
-            with reader:
+            with self.last_chance(deadline + rules.margin - rules.last_chance), reader:
                 self._call_model(reader, api_key, model, model_input, deadline)
         except StopRequested:
             return self.end("stopped")

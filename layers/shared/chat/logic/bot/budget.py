@@ -16,6 +16,9 @@ class AnswerBudget:
     answer_timeout: float = 90.0  # the whole answer, retries included
     stall_timeout: float = 20.0  # connecting, first byte, any pause between bytes
     margin: float = 6.0  # kept before the Lambda deadline to store and push the end
+    # A call hanging past the deadline: the answer is ended this long before the Lambda
+    # deadline whatever the run is doing (chat.logic.bot.answer, the last chance).
+    last_chance: float = 2.0
     min_answer: float = 5.0  # less time than this left: do not start a command
     attempts: int = 3  # model calls per answer (retries only before any text)
     backoff: float = 0.4  # first retry wait; doubled each time, with jitter

@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chat.adapters import storage
 from chat.dal import attachments as records
 from chat.dal.items import AttachmentItem, AttachmentRef, MessageItem
+from chat.dal.messages import Put
 from chat.errors import ValidationFailed
 from chat.ids import new_id, now_iso
 from chat.logic.access import require_member
@@ -200,27 +202,38 @@ def _discard(keys: Sequence[str]) -> None:
         logger.exception("could not delete the copies of an unsent message")
 
 
-def store_message(item: MessageItem, refs: Sequence[AttachmentRef], principal: Principal) -> None:
-    """Store a message item with its attachments (prepared for it), claiming them in the
-    same transaction; the copies go when it is not stored."""
+def store_message(
+    item: MessageItem,
+    refs: Sequence[AttachmentRef],
+    principal: Principal,
+    claim: dict[str, Any] | None = None,
+) -> Put:
+    """Store a message item with its attachments (prepared for it), claiming them (and its
+    `client_id`, with ``claim``) in the same transaction; the copies go when it is not
+    stored. A repeated `client_id` is an outcome (``repeat``); a lost race for an
+    attachment a 422."""
     copies = [
         storage.object_key(item["room_id"], item["message_id"], ref["attachment_id"])
         for ref in refs
     ]
     try:
-        stored = records.put_message_attaching(
+        put = records.put_message_attaching(
             {**item, "attachments": list(refs)},
             [ref["attachment_id"] for ref in refs],
             room_id=item["room_id"],
             user_id=principal.user_id,
+            claim=claim,
         )
     except BaseException:
         _discard(copies)
         raise
-    if not stored:
+    if put.outcome != "stored":
         _discard(copies)
+    if put.outcome == "attachment_taken":
         raise _refuse("An attachment was attached to another message meanwhile")
-    metrics.add_metric(name="AttachmentsAttached", unit=MetricUnit.Count, value=len(refs))
+    if put.outcome == "stored":
+        metrics.add_metric(name="AttachmentsAttached", unit=MetricUnit.Count, value=len(refs))
+    return put
 
 
 def delete_attachments_of(message: MessageItem) -> None:

@@ -57,9 +57,26 @@ def delete_message(principal: Principal, room_id: str, message_id: str) -> None:
         room = get_room(room_id)
         if room is None or room.get("owner_id") != principal.user_id:
             raise Forbidden("Only the author or the room's owner can delete a message")
+    _tombstone(item)
+
+
+def erase_message(room_id: str, message_id: str) -> bool:
+    """Tombstone a message as a deletion does, whoever may (its author's account closing
+    with their messages erased); False when it is gone or was deleted already."""
+    item = message_table.get_message(room_id, message_id)
+    if item is None or item.get("deleted"):
+        return False
+    return _tombstone(item)
+
+
+def _tombstone(item: MessageItem) -> bool:
+    """Blank a live message, delete its files and tell the room; False when someone else
+    deleted it meanwhile (that deletion was announced)."""
+    room_id, message_id = item["room_id"], item["message_id"]
     if changes.tombstone(room_id, message_id) is None:
-        return  # deleted meanwhile by someone else: that deletion was announced
+        return False
     # The files go with the message (the tombstone no longer names them).
     attachments.delete_attachments_of(item)
     frame = MessageDeletedFrame(room_id=room_id, message_id=message_id)
     presence.send_to_room(room_id, frame, only_username=item.get("visible_to"))
+    return True

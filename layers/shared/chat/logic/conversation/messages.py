@@ -8,15 +8,26 @@ the same time (presence's prefetch), the pushes start once the transaction succe
 pushed), and the room's last activity is written after the pushes. Three DynamoDB calls,
 whatever the room's size. A command is queued for the bot after it was announced, so the
 room sees it before anything of its answer.
+
+Retries are safe: a message with a `client_id` is stored with a claim of it (sender, room,
+client_id; chat.dal.client_ids) in the same transaction, so a repeat within 24 hours stores
+nothing, whoever comes first. The repeat is answered with the message stored before (one
+read), pushed again to the sending socket alone, never to the room, and never handed to the
+bot again. Commands, replies and attachments, which read the room first anyway, look for
+the claim before the rest (rate limits, copies of files), so a repeat spends none of them.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from concurrent.futures import Future
+from typing import NamedTuple
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from chat.dal import client_ids
+from chat.dal import connections as connection_table
 from chat.dal import messages as message_table
 from chat.dal.items import (
     AttachmentRef,
@@ -39,6 +50,18 @@ from chat.observability import logger, metrics
 from chat.principal import Principal
 from chat.text_rules import is_blank
 
+# A store slower than this was retried (a throttle, a lost answer): the subscribers are read
+# again after it, so that a socket joining meanwhile is not missed (`_subscribers`).
+SLOW_STORE_SECONDS = 0.2
+
+
+class Posted(NamedTuple):
+    """A posted message as the room is shown it; ``repeated``: its `client_id` named a
+    message the sender posted before, which it is (nothing was stored or pushed to the room)."""
+
+    message: Message
+    repeated: bool = False
+
 
 def post_message(
     principal: Principal,
@@ -50,31 +73,43 @@ def post_message(
     connection_id: str | None = None,
     reply_to: str | None = None,
     private: bool = False,
-) -> Message:
+) -> Posted:
     """Store a member's message, push it to the room, and hand it over to the bot if it is
     a command. `connection_id` is the sending socket, which gets its ack even if not
     joined. `content` may be empty (or only invisible characters) only when the message
     carries attachments. A `private` command is its author's alone, and so is its answer."""
-    draft = _draft(
-        principal, room_id, _text(content, has_attachments=bool(attachment_ids)), reply_to
-    )
-    if private and draft.bot is None:
+    content = _text(content, has_attachments=bool(attachment_ids))
+    # Replies and attachments read the room first: membership before anything else (before
+    # what a reply replies to is read), and a repeat is known before it spends anything.
+    checked = bool(reply_to or attachment_ids)
+    if checked and (repeat := _sent_before(principal, room_id, client_id, connection_id)):
+        return repeat
+    replied = check_reply_to(room_id, reply_to, principal.username)
+    bot = intake.addressee(room_id, content, replied)
+    if private and bot is None:
         refused = "only a bot command can be private"
         raise ValidationFailed(refused, details=[{"field": "private", "message": refused}])
+    # So does a command, before it counts against the limits.
+    if (
+        bot
+        and not checked
+        and (repeat := _sent_before(principal, room_id, client_id, connection_id))
+    ):
+        return repeat
     message = Message(
-        message_id=draft.message_id,
+        message_id=new_id(),
         room_id=room_id,
         username=principal.username,
-        content=draft.content,
-        message_type="text" if draft.bot is None else "command",
+        content=content,
+        message_type="text" if bot is None else "command",
         is_bot=False,
         created_at=now_iso(),
         client_id=client_id,
         reply_to=reply_to,
         visible_to=principal.username if private else None,
     )
-    refs = _admit(principal, message, draft.bot is not None, attachment_ids)
-    fields = CommandFields(bot=draft.bot) if draft.bot not in (None, BOT_USERNAME) else None
+    refs = _admit(principal, message, bot is not None, attachment_ids)
+    fields = CommandFields(bot=bot) if bot not in (None, BOT_USERNAME) else None
     return _send(principal, message, refs, fields, connection_id)
 
 
@@ -83,7 +118,17 @@ def post_command(principal: Principal, message: Message, fields: CommandFields) 
     against the bot limits like any other; `fields`: what the worker reads of it."""
     require_member(message.room_id, principal.user_id)
     intake.check_bot_limits(principal, message.room_id)
-    return _send(principal, message, [], fields, None)
+    return _send(principal, message, [], fields, None).message
+
+
+def _sent_before(
+    principal: Principal, room_id: str, client_id: str | None, connection_id: str | None
+) -> Posted | None:
+    """After checking the membership: the message the sender's `client_id` already named in
+    the room (given again to the sending socket), or None for a new one."""
+    require_member(room_id, principal.user_id)
+    sent = client_ids.sent_message_id(room_id, principal.user_id, client_id) if client_id else None
+    return _repeat(room_id, sent, connection_id) if sent is not None else None
 
 
 def _send(
@@ -92,29 +137,21 @@ def _send(
     refs: list[AttachmentRef],
     fields: CommandFields | None,
     connection_id: str | None,
-) -> Message:
-    with presence.prefetched_subscribers(message.room_id) as subscribers:
-        message = _store(principal, message, refs, fields)
-    _announce(message, subscribers.result(), connection_id)
+) -> Posted:
+    room_id = message.room_id
+    started = time.monotonic()
+    with presence.prefetched_subscribers(room_id) as subscribers:
+        put = _store(principal, message, refs, fields)
+    if put.outcome == "repeat":
+        return _repeat(room_id, put.message_id, connection_id)
+    if refs:
+        signed = message_view.signed(refs, room_id, message.message_id)
+        message = message.model_copy(update={"attachments": signed})
+    slow = time.monotonic() - started > SLOW_STORE_SECONDS
+    _announce(message, _subscribers(subscribers, room_id, again=slow), connection_id)
     if message.message_type == "command":
         intake.hand_over(message)
-    return message
-
-
-@dataclass(frozen=True)
-class _Draft:
-    message_id: str
-    content: str
-    bot: str | None  # the bot it is a command for (`bot`: the default one), None: text
-
-
-def _draft(principal: Principal, room_id: str, content: str, reply_to: str | None) -> _Draft:
-    """What a new message is: a command for which bot, if any. A reply must reply to a
-    message of the room its author can see (a member: checked before the read)."""
-    if reply_to is not None:
-        require_member(room_id, principal.user_id)
-    replied = check_reply_to(room_id, reply_to, principal.username)
-    return _Draft(new_id(), content, intake.addressee(room_id, content, replied))
+    return Posted(message)
 
 
 def _text(content: str, *, has_attachments: bool) -> str:
@@ -132,13 +169,9 @@ def _text(content: str, *, has_attachments: bool) -> str:
 def _admit(
     principal: Principal, message: Message, command: bool, attachment_ids: Sequence[str]
 ) -> list[AttachmentRef]:
-    """The rules beyond the text. A plain text message is checked by its store alone;
-    commands and attachments check the membership before anything else (before a command
-    counts against the limits; a reply's was checked before what it replies to was read).
+    """The rules beyond the text (membership is checked by the caller or by the store).
     Returns what the message stores of its attachments (their files copied for it)."""
     room_id = message.room_id
-    if (command or attachment_ids) and not message.reply_to:
-        require_member(room_id, principal.user_id)
     if command:
         intake.check_bot_limits(principal, room_id)
     if not attachment_ids:
@@ -151,21 +184,63 @@ def _store(
     message: Message,
     refs: list[AttachmentRef],
     fields: CommandFields | None,
-) -> Message:
+) -> message_table.Put:
     """Store the message if its author is a member (with its attachments, claimed in the
-    same transaction); the message as the room is shown it. A command's `fields` name its
-    bot (none: the default one) or the summary it asks for."""
+    same transaction, and its `client_id`'s claim); NotFound for a non-member. A command's
+    `fields` name its bot (none: the default one) or the summary it asks for."""
     item = message_item(message)
+    item["author_id"] = principal.user_id  # the by_author index: an account's messages
     if fields:
         item.update(fields)
+    claim = (
+        client_ids.claim(message.room_id, principal.user_id, message.client_id, message.message_id)
+        if message.client_id
+        else None
+    )
     if refs:
-        attachments.store_message(item, refs, principal)
-        signed = message_view.signed(refs, message.room_id, message.message_id)
-        message = message.model_copy(update={"attachments": signed})
-    elif not message_table.put_member_message(item, principal.user_id):
+        put = attachments.store_message(item, refs, principal, claim)
+    else:
+        put = message_table.put_member_message(item, principal.user_id, claim)
+    if put.outcome == "not_a_member":
         raise NotFound("Room not found")
-    metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
-    return message
+    if put.outcome == "stored":
+        metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
+    return put
+
+
+def _repeat(room_id: str, message_id: str, connection_id: str | None) -> Posted:
+    """A send whose `client_id` named `message_id` before: that message, as it is now, again
+    to the sending socket only."""
+    item = message_table.get_message(room_id, message_id)
+    if item is None:  # pragma: no cover - messages are never removed, only tombstoned
+        raise NotFound("Message not found")
+    message = message_view.as_message(item)
+    if connection_id:
+        presence.send_to_connection(connection_id, MessageFrame.of(message))
+    metrics.add_metric(name="MessagesRepeated", unit=MetricUnit.Count, value=1)
+    logger.info("a repeated client_id", extra={"message_id": message_id})
+    return Posted(message, repeated=True)
+
+
+def _subscribers(
+    prefetched: Future[list[SubscriberItem]], room_id: str, *, again: bool
+) -> list[SubscriberItem]:
+    """The room's subscribers from the prefetch, or queried again (consistently) after the
+    store: when the prefetch failed (after botocore's retries: the message is stored, its
+    pushes must not be lost to a burst of faults), or when the store was slow (``again``).
+
+    The prefetch reads the subscribers before the message is stored. A socket that joins in
+    between is not among them, and its catch-up (`after=`, once joined) may run before the
+    message is stored: it would get the message neither way. That window is the store's
+    time, milliseconds, unless the store was retried: then the subscribers are read again."""
+    try:
+        found = prefetched.result()
+    except Exception:
+        logger.warning("the subscriber query failed; querying again", exc_info=True)
+        again = True
+    if again:
+        return connection_table.room_subscribers(room_id, consistent=True)
+    return found
 
 
 def _announce(

@@ -18,7 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from chat.adapters.management_api import ConnectionGone, delete_connection
 from chat.dal import connections as connection_table
-from chat.dal.items import SubscriberItem
+from chat.dal.items import ConnectionItem, SubscriberItem
 from chat.errors import NotFound, Unauthorized
 from chat.frames import JoinedFrame, LeftFrame, PresenceFrame, ServerFrame, TypingFrame
 from chat.ids import now_iso
@@ -104,9 +104,19 @@ def prefetched_subscribers(room_id: str) -> Iterator[Future[list[SubscriberItem]
 
 
 # ------------------------------------------------------------------------------ connections
-def connect(connection_id: str, principal: Principal) -> None:
-    """Record a connection the `$connect` authorizer let in."""
-    connection_table.put_connection(connection_id, principal.user_id, principal.username, now_iso())
+def connect(socket: Socket, principal: Principal) -> None:
+    """Record a connection the `$connect` authorizer let in, with the token it opened with."""
+    connection = ConnectionItem(
+        connection_id=socket.connection_id,
+        user_id=principal.user_id,
+        username=principal.username,
+        connected_at=now_iso(),
+        expires_at=connection_table.expires_at(socket.connected_at),
+        token_generation=principal.token_generation,
+    )
+    if principal.token_id:
+        connection["token_id"] = principal.token_id
+    connection_table.put_connection(connection)
 
 
 def close(connection_id: str) -> None:

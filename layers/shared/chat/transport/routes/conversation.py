@@ -30,10 +30,17 @@ _REACTION = "/rooms/<room_id>/messages/<message_id>/reactions/<emoji>"
 @router.post(
     "/rooms/<room_id>/messages",
     security=BEARER,
-    responses={201: {"description": "Stored", "content": {"application/json": {"model": Message}}}},
+    responses={
+        201: {"description": "Stored", "content": {"application/json": {"model": Message}}},
+        200: {
+            "description": "Stored before: the sender already used this client_id in the room "
+            "within 24 hours; the message it stored (nothing stored or pushed again)",
+            "content": {"application/json": {"model": Message}},
+        },
+    },
 )
 def post_message(principal: Caller, room_id: Id, body: PostMessageRequest) -> Response[Message]:
-    message = messages.post_message(
+    posted = messages.post_message(
         principal,
         room_id,
         body.content,
@@ -42,7 +49,8 @@ def post_message(principal: Caller, room_id: Id, body: PostMessageRequest) -> Re
         reply_to=body.reply_to,
         private=body.private,
     )
-    return Response(status_code=201, content_type="application/json", body=message)
+    status = 200 if posted.repeated else 201
+    return Response(status_code=status, content_type="application/json", body=posted.message)
 
 
 @router.get("/rooms/<room_id>/messages", security=BEARER)
