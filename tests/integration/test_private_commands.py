@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import jwt
 import pytest
 
 from chat.config import settings
@@ -14,6 +15,7 @@ from chat.logic.bot import summary
 from local.fake_gemini import Reply
 from tests.integration import test_bot_worker as worker_tests
 from tests.integration import test_search_api as search_tests
+from tests.integration.test_bot_addressing import add_bot
 from tests.integration.test_bot_worker import bot_replies, deliver, post, receive_all, stored
 
 keyed_room = worker_tests.keyed_room
@@ -35,6 +37,10 @@ def history(rest, room, token, **query: str) -> list[dict[str, Any]]:
 
 def contents(messages: list[dict[str, Any]]) -> list[str]:
     return [m["content"] for m in messages]
+
+
+def user_id(token: str) -> str:
+    return jwt.decode(token, options={"verify_signature": False})["sub"]
 
 
 # ------------------------------------------------------------------------------ private
@@ -185,6 +191,27 @@ def test_a_bot_sees_private_messages_only_in_their_authors_private_commands(
     ]
 
 
+def test_a_retried_private_command_to_a_named_bot_is_stored_queued_and_counted_once(
+    rest, keyed_room, gemini, stack, monkeypatch
+):
+    room, tokens = keyed_room("alice")
+    add_bot(rest, room, tokens["alice"], "Helper")
+    monkeypatch.setenv("BOT_USER_COMMANDS_PER_MINUTE", "1")
+    settings.cache_clear()
+    first = private(rest, room, tokens["alice"], "@helper mine", client_id="p-1")
+    assert first.status == 201 and first.body["visible_to"] == "alice"
+    command = stored(room["room_id"], first.body["message_id"])
+    assert command["bot"].lower() == "helper" and command["client_id"] == "p-1"
+    assert command["author_id"] == user_id(tokens["alice"])  # erased with her account
+    # The retry is answered with the command, not refused by the limit it already used …
+    again = private(rest, room, tokens["alice"], "@helper mine", client_id="p-1")
+    assert again.status == 200 and again.body == first.body
+    assert len(receive_all(stack)) == 1
+    # … while a new command is limited
+    assert private(rest, room, tokens["alice"], "@helper more", client_id="p-2").status == 429
+    settings.cache_clear()
+
+
 # ------------------------------------------------------------------------------ summaries
 def summarize(rest, room, token, **body: Any):
     return rest.post(f"/rooms/{room['room_id']}/summary", body, token=token)
@@ -214,7 +241,7 @@ def test_a_summary_covers_what_the_caller_missed_privately(rest, keyed_room, joi
     command_id = queued.body["command_id"]
     command = stored(room["room_id"], command_id)
     assert command["message_type"] == "command" and command["visible_to"] == "bob"
-    assert command["username"] == "bob"
+    assert command["username"] == "bob" and command["author_id"] == user_id(tokens["bob"])
     assert deliver(stack) == []
     (request,) = gemini.requests
     text = request.turns[-1][1]
