@@ -43,6 +43,8 @@ def test_two_people_two_named_bots_a_private_answer_and_a_summary(people) -> Non
 
     # Each bot answers by its name, in its own colour, for both people.
     say(page, f"@{reviewer} check this [fake:text=Looks fine]")
+    # Stored (Bob was pushed it) before Bob's command: the room's queue answers in that order.
+    expect(page_b.locator("#messages")).to_contain_text("check this")
     say(page_b, f"@{planner} plan it [fake:text=Step one]")
     for viewer in (page, page_b):
         answers = viewer.locator("#messages article.msg.bot")
