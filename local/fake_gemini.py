@@ -31,6 +31,8 @@ in the request (``message_id: content``, from every round's results). Like Gemin
 answers, when the request offered the ``googleSearch`` tool, with ``groundingMetadata``
 citing N pages (``groundingChunks[].web``, ``groundingSupports``, ``webSearchQueries``);
 ``[fake:usage=IN/OUT]`` reports IN prompt and OUT candidates tokens (in every response).
+``[fake:context]`` answers with the context it was given, one line per message,
+``username: content``, oldest first (``context_lines``): tests read what a bot sees.
 
 What the fake answers is chosen per request, first match wins:
 
@@ -135,6 +137,7 @@ class Reply:
     queries: list[str] = field(default_factory=list)  # its calls' queries, one per request
     sources: int | None = None  # pages a grounded answer cites (with google_search offered)
     usage: tuple[int, int] | None = None  # (prompt, candidates) tokens reported
+    context: bool = False  # answer with the context it was given, one line per message
 
     @classmethod
     def from_directive(cls, directive: str) -> Reply:
@@ -144,7 +147,8 @@ class Reply:
         ``seconds``, ``words`` (per event), ``delay`` (before the first byte), ``event_delay``,
         ``cut`` (abort after N events), ``end`` (end without finishReason after N events),
         ``finish`` (finishReason), ``text`` (without commas), ``tool`` (``room_search``),
-        ``query`` (once per call), ``sources``, ``usage`` (``IN/OUT``). Flag: ``malformed``.
+        ``query`` (once per call), ``sources``, ``usage`` (``IN/OUT``). Flags: ``malformed``,
+        ``context`` (the answer lists the context it was given, ``context_lines``).
         """
         reply = cls()
         for item in filter(None, (part.strip() for part in directive.split(","))):
@@ -155,6 +159,8 @@ class Reply:
                 reply.status = int(key)
             elif key == "malformed":
                 reply.malformed = True
+            elif key == "context":
+                reply.context = True
             elif key == "query":
                 reply.queries.append(value)
             elif key == "tool" and value != "room_search":
@@ -432,11 +438,33 @@ class FakeGemini:
         ]
         if ended_with_results and reply.text is None and reply.tokens is None:
             return _Answer(words=_result_lines(results))
+        if reply.context:
+            text = "\n".join(context_lines(body))
+            return _Answer(words=re.findall(r"\S+\s*|\s+", text))
         if reply.sources is not None and offered.google_search:
             text = f"A grounded answer citing {reply.sources} web pages."
             words = re.findall(r"\S+\s*|\s+", text)
             return _Answer(words=words, grounding=_grounding(reply.sources, asked, text))
         return _Answer(words=_answer_words(reply, asked, files))
+
+
+def context_lines(body: dict[str, Any]) -> list[str]:
+    """The context a request gave, one line per message, ``username: content``, oldest
+    first: the user turns' lines as the bot wrote them (``alice: hi``), the model's own
+    turns under the name its system instruction gives it (``You are "reviewer"``)."""
+    system = _text_of(body.get("systemInstruction") or body.get("system_instruction") or {})
+    named = re.search(r'You are "([^"]+)"', system)
+    own = named.group(1) if named else "model"
+    lines: list[str] = []
+    for content in body.get("contents") or []:
+        texts = [part["text"] for part in _parts(content) if isinstance(part.get("text"), str)]
+        if not texts:
+            continue  # function calls and their results
+        if content.get("role") == "model":
+            lines += [f"{own}: {line}" for line in texts[-1].splitlines() if line.strip()]
+        else:  # the message turns are its last text part (files' texts come before it)
+            lines += [line for line in texts[-1].splitlines() if line.strip()]
+    return lines
 
 
 @dataclass

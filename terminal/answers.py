@@ -61,12 +61,17 @@ class BotAnswers:
         self.missed: dict[str, list[dict[str, Any]]] = {}  # frames past a gap, per answer
         self.answering: dict[str, str] = {}  # room id -> the bot answer being streamed
         self.last_answer: dict[str, str] = {}  # room id -> the bot's last answer
+        self.authors: dict[str, str] = {}  # bot message id -> the bot's name
+
+    def _header(self, room_id: str, message_id: str) -> str:
+        return self.session.bot_header(room_id, self.authors.get(message_id, "bot"))
 
     def streams(self, message: dict[str, Any], *, live: bool) -> bool:
         """Whether a bot message is shown as it streams (by its frames), not as a line."""
         if not message.get("is_bot"):
             return False
         self.last_answer[message["room_id"]] = message["message_id"]
+        self.authors[message["message_id"]] = message["username"]
         return message["message_id"] in self.streamed or (
             live and message.get("status") == "streaming"
         )
@@ -79,6 +84,7 @@ class BotAnswers:
     def on_stream(self, frame: dict[str, Any]) -> None:
         """A ``bot_stream`` frame: print what it adds to the answer (by its offset)."""
         room_id, message_id = frame["room_id"], frame["message_id"]
+        self.authors[message_id] = frame.get("username") or "bot"
         with self.session.screen.lock:
             if frame.get("is_complete"):
                 self._end(room_id, message_id, frame)
@@ -105,11 +111,11 @@ class BotAnswers:
         self.last_answer[room_id] = message_id
         full = frame.get("full_response") or ""
         if full.startswith(known) and len(full) > len(known):
-            screen.stream(message_id, self.session.bot_header(room_id), full[len(known) :])
+            screen.stream(message_id, self._header(room_id, message_id), full[len(known) :])
         self.streamed[message_id] = full
         if frame.get("stopped"):
             screen.stream(
-                message_id, self.session.bot_header(room_id), screen.paint(" [stopped]", "2")
+                message_id, self._header(room_id, message_id), screen.paint(" [stopped]", "2")
             )
         screen.end_stream(message_id)
         for note in tool_notes(frame):
@@ -118,14 +124,15 @@ class BotAnswers:
     def on_error(self, frame: dict[str, Any]) -> None:
         session = self.session
         session.screen.line(
-            f"{session.room_tag(frame.get('room_id', ''))}{session.who('bot', True)}: "
+            f"{session.room_tag(frame.get('room_id', ''))}"
+            f"{session.who(frame.get('username') or 'bot', True)}: "
             + session.screen.paint(f"[{frame.get('code')}] {frame.get('message')}", "31")
         )
 
     def _show_more(self, room_id: str, message_id: str, known: str, text: str) -> None:
         if len(text) > len(known):
             self.session.screen.stream(
-                message_id, self.session.bot_header(room_id), text[len(known) :]
+                message_id, self._header(room_id, message_id), text[len(known) :]
             )
         self.streamed[message_id] = text
 

@@ -20,6 +20,8 @@ from websockets.sync.client import ClientConnection, connect
 
 from terminal.answers import BotAnswers, tool_notes
 from terminal.api import Api, ApiError
+from terminal.bots import HELP as BOTS_HELP
+from terminal.bots import Bots, settings_change
 from terminal.conversation import HELP as CONVERSATION_HELP
 from terminal.conversation import Conversation
 from terminal.screen import Screen, clock, file_size
@@ -41,11 +43,15 @@ commands:
   /stop                  stop the bot's answer /regenerate        another answer to the last one
   /help                  this list             /quit              (or Ctrl-D)
   /logout                sign out: this session's token stops working, then quit
+{BOTS_HELP}
 {CONVERSATION_HELP}
 {SEARCH_HELP}
-anything else is a message to the current room; start it with @bot to ask the bot."""
+anything else is a message to the current room; start it with @bot (or @NAME) to ask a bot."""
 # The commands that act on the open room.
 ROOM_COMMANDS = {
+    "bots",
+    "private",
+    "summary",
     "history",
     "members",
     "invite",
@@ -69,28 +75,13 @@ _TYPES = {
 }
 
 
-def _bot_change(field: str, value: str) -> dict[str, Any] | None:
-    """The bot settings body of `/bot FIELD VALUE`; None when it is not one."""
-    if field == "key":
-        return {"gemini_api_key": None if value in ("", "none", "null") else value}
-    if field in ("model", "prompt"):
-        return {"model" if field == "model" else "system_prompt": value}
-    if field == "tools":
-        none = value in ("", "none", "[]")
-        return {"tools": [] if none else [t.strip() for t in value.split(",") if t.strip()]}
-    if field == "budget":
-        if value in ("none", "null"):
-            return {"monthly_token_budget": None}
-        return {"monthly_token_budget": int(value)} if value.isdigit() else None
-    return None
-
-
 class ChatClient:
     def __init__(self, api: Api, ws_url: str, screen: Screen):
         self.session = Session(api, screen)
         self.api, self.screen = api, screen
         self.conversation = Conversation(self.session)
         self.answers = BotAnswers(self.session)
+        self.bots = Bots(self.session)
         self.search = Search(
             self.session,
             refresh_rooms=self.refresh_rooms,
@@ -291,6 +282,7 @@ class ChatClient:
         elif not (
             self._room_command(name, argument)
             or self.conversation.command(name, argument)
+            or self.bots.command(name, argument)
             or self.search.command(name, argument)
         ):
             self.session.note(f"unknown or incomplete command /{name}: /help")
@@ -351,12 +343,12 @@ class ChatClient:
         path = f"/rooms/{self._open_room_id()}/bot"
         field, _, value = argument.partition(" ")
         if field:
-            body = _bot_change(field, value.strip())
+            body = settings_change(field, value.strip())
             if body is None:
                 self.session.note(
                     "usage: /bot key KEY | /bot key none | /bot model NAME | /bot prompt TEXT"
                     " | /bot tools room_search,web_search | /bot tools none"
-                    " | /bot budget TOKENS | /bot budget none"
+                    " | /bot budget TOKENS | /bot budget none | /bot replies on|off"
                 )
                 return
             settings = self.api.call("PUT", path, body)

@@ -61,6 +61,8 @@ class Conversation:
         parts = []
         if message.get("edited_at"):
             parts.append(self.session.screen.paint("(edited)", "2"))
+        if message.get("visible_to"):
+            parts.append(self.session.screen.paint("(private: only you see it)", "2"))
         reactions = " ".join(f"{r['emoji']} {r['count']}" for r in message.get("reactions") or [])
         if reactions:
             parts.append(self.session.screen.paint(f"[{reactions}]", "33"))

@@ -43,7 +43,7 @@ class Session:
 
     def who(self, username: str, is_bot: bool = False) -> str:
         if is_bot or username == "bot":
-            return self.screen.paint("🤖 bot", "35;1")
+            return self.screen.paint(f"🤖 {username}", "35;1")
         colour = "1" if username == self.username else f"3{1 + sum(map(ord, username)) % 6}"
         return self.screen.paint(username, colour)
 
@@ -53,8 +53,8 @@ class Session:
             return ""
         return self.screen.paint(f"[{self.names.get(room_id, room_id[:8])}] ", "2")
 
-    def bot_header(self, room_id: str) -> str:
-        return f"{self.room_tag(room_id)}{self.screen.paint(time.strftime('%H:%M'), '2')} {self.who('bot', True)}: "
+    def bot_header(self, room_id: str, bot: str = "bot") -> str:
+        return f"{self.room_tag(room_id)}{self.screen.paint(time.strftime('%H:%M'), '2')} {self.who(bot, True)}: "
 
     # ------------------------------------------------------------------ sending
     def send(self, **frame: Any) -> None:
@@ -62,8 +62,9 @@ class Session:
             raise ConnectionError("not connected")
         self.socket.send(json.dumps(frame))
 
-    def say(self, text: str, reply_to: str | None = None) -> None:
-        """A message to the open room: over the WebSocket, or REST when it is down."""
+    def say(self, text: str, reply_to: str | None = None, *, private: bool = False) -> None:
+        """A message to the open room: over the WebSocket, or REST when it is down. A
+        `private` command and its answer are shown to its author only."""
         if self.current is None:
             self.note("open a room first: /rooms, /open N, /create NAME or /join CODE")
             return
@@ -75,8 +76,11 @@ class Session:
         }
         if reply_to:
             frame["reply_to"] = reply_to
+        if private:
+            frame["private"] = True
         try:
             self.send(**frame)
         except (ConnectionError, ConnectionClosed):
-            body = {key: frame[key] for key in ("content", "client_id", "reply_to") if key in frame}
+            fields = ("content", "client_id", "reply_to", "private")
+            body = {key: frame[key] for key in fields if key in frame}
             self.api.call("POST", f"/rooms/{self.current['room_id']}/messages", body)

@@ -278,6 +278,7 @@ def test_a_queued_command_is_not_answered_and_the_next_one_starts(
         "room_id": room_["room_id"],
         "message_id": row["message_id"],
         "reply_to": first["message_id"],
+        "username": "bot",
         "chunk": "",
         "is_complete": True,
         "seq": 0,

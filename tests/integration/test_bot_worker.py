@@ -331,6 +331,7 @@ def test_a_reply_left_streaming_by_a_dead_run_is_ended_on_redelivery(
         "room_id": room["room_id"],
         "message_id": reply["message_id"],
         "reply_to": command["message_id"],
+        "username": "bot",
         "code": "timeout",
         "message": INTERRUPTED_MESSAGE,
     }

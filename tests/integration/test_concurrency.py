@@ -198,3 +198,33 @@ def test_a_burst_of_logins_past_the_limit_gets_at_most_one_password_checked(
     refused = [r for r in results if r.status == 429]
     assert all(int(r.headers["retry-after"]) >= 1 for r in refused)
     settings.cache_clear()
+
+
+def test_owners_and_registrations_racing_for_one_name_give_it_once(rest, register):
+    # The logic is called directly, as above: one resolver cannot serve threads at once.
+    from chat.errors import Conflict
+    from chat.logic.accounts import sign_in
+    from chat.logic.accounts.tokens import verify_token
+    from chat.logic.bot import room_settings
+    from chat.models import CreateBotRequest, RegisterRequest
+
+    # Given ten owners of ten rooms adding a bot "Sage" while ten people register "sage"
+    tokens = [register(f"owner{i}") for i in range(10)]
+    rooms = [rest.post("/rooms", {"name": f"r{i}"}, token=t).body for i, t in enumerate(tokens)]
+
+    def claim(index: int) -> str:
+        try:
+            if index % 2:
+                room, owner = rooms[index // 2], verify_token(tokens[index // 2])
+                request = CreateBotRequest(name="Sage")
+                room_settings.create_bot(owner, room["room_id"], request)
+            else:
+                sign_in.register(RegisterRequest(username="sage", password=f"password-{index}"))
+        except Conflict:
+            return "conflict"
+        return "claimed"
+
+    outcomes = _all_at_once(claim)
+    # Then exactly one of them gets the name
+    assert outcomes.count("claimed") == 1, outcomes
+    assert outcomes.count("conflict") == N - 1

@@ -43,7 +43,7 @@ def test_post_message_returns_the_stored_message(rest, room_with):
     assert set(message) == {
         "message_id", "room_id", "username", "content", "message_type", "is_bot",
         "created_at", "client_id", "reply_to", "status",
-        "edited_at", "deleted", "reactions", "attachments", "mentions",
+        "edited_at", "deleted", "reactions", "attachments", "mentions", "visible_to",
         "usage", "tool_calls", "sources",
     }  # fmt: skip
     assert message["mentions"] == []

@@ -131,13 +131,15 @@ def test_a_client_id_is_the_senders_own_in_each_room(rest, register, room_with):
 
 def test_a_client_id_counts_for_24_hours(rest, room_with, monkeypatch):
     room, tokens = room_with("alice")
+    # The claim's clock reads (whole seconds) fall between these two, however slow the send.
+    before = time.time()
     first = _post(rest, room, tokens["alice"], "once", "c-1")
-    now = time.time()
+    after = time.time()
     # One second short of 24 hours it is still a repeat …
-    monkeypatch.setattr(client_ids, "time", SimpleNamespace(time=lambda: now + 24 * 3600 - 1))
+    monkeypatch.setattr(client_ids, "time", SimpleNamespace(time=lambda: before + 24 * 3600 - 1))
     assert _post(rest, room, tokens["alice"], "once", "c-1").body == first.body
     # … after that (the claim expired; moto's TTL never deletes it) it is a new message
-    monkeypatch.setattr(client_ids, "time", SimpleNamespace(time=lambda: now + 24 * 3600 + 1))
+    monkeypatch.setattr(client_ids, "time", SimpleNamespace(time=lambda: after + 24 * 3600 + 1))
     later = _post(rest, room, tokens["alice"], "once", "c-1")
     assert later.status == 201 and later.body["message_id"] != first.body["message_id"]
     # … and it claims the client_id for the next 24 hours

@@ -177,6 +177,7 @@ def test_bot_settings_defaults(rest, room_with):
         "has_api_key": False,
         "tools": [],
         "monthly_token_budget": None,
+        "answers_replies": False,
     }
 
 
@@ -212,6 +213,7 @@ def test_owner_updates_and_removes_bot_settings(rest, room_with):
         "has_api_key": True,
         "tools": [],
         "monthly_token_budget": None,
+        "answers_replies": False,
     }
     # Absent fields stay as they are
     unchanged = rest.put(path, {"system_prompt": "Be kind."}, token=token)
@@ -221,6 +223,7 @@ def test_owner_updates_and_removes_bot_settings(rest, room_with):
         "has_api_key": True,
         "tools": [],
         "monthly_token_budget": None,
+        "answers_replies": False,
     }
     # null removes the key
     removed = rest.put(path, {"gemini_api_key": None}, token=token)

@@ -39,6 +39,7 @@ MESSAGE_FIELDS = {
     "deleted",
     "reactions",
     "attachments",
+    "visible_to",
     "usage",
     "tool_calls",
     "sources",

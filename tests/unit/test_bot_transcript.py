@@ -38,6 +38,7 @@ def test_the_final_frame_carries_the_whole_text_after_the_last_chunk(stopped):
         "room_id": "r1",
         "message_id": "m2",
         "reply_to": "c1",
+        "username": "bot",
         "chunk": "",
         "is_complete": True,
         "seq": 2,
@@ -56,6 +57,7 @@ def test_an_error_frame_names_the_reply_and_its_command():
         "room_id": "r1",
         "message_id": "m2",
         "reply_to": "c1",
+        "username": "bot",
         "code": "timeout",
         "message": "The AI model took too long to answer.",
     }

@@ -25,6 +25,7 @@ def test_openapi_document_describes_every_route_and_the_bearer_scheme():
         "/rooms/{room_id}/messages/{message_id}/stop",
         "/rooms/{room_id}/messages/{message_id}/regenerate", "/search", "/rooms/{room_id}/usage",
         "/mentions", "/rooms/{room_id}/notifications", "/push/key", "/push/subscriptions",
+        "/rooms/{room_id}/bots", "/rooms/{room_id}/bots/{name}", "/rooms/{room_id}/summary",
     }  # fmt: skip
     assert "security" not in spec["paths"]["/auth/login"]["post"]
     assert spec["paths"]["/rooms/{room_id}/messages"]["get"]["security"] == [{"bearer": []}]

@@ -19,7 +19,8 @@ EXPECTED = {
         "RateLimitsTable": {"UpdateItem"},  # every limit is one conditional update
     },
     "RoomsFunction": {
-        "UsersTable": {"GetItem", "BatchGetItem"},  # reads names; password hashes are Auth's
+        # reads names, claims bots' names (USERNAME# keys only); password hashes are Auth's
+        "UsersTable": {"GetItem", "BatchGetItem", "PutItem"},
         "RoomsTable": {"GetItem", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem"},
         "MembershipsTable": {
             "GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem", "DeleteItem",
@@ -42,7 +43,7 @@ EXPECTED = {
     "WsMessageFunction": {
         "AttachmentsTable": {"BatchGetItem", "UpdateItem"},
         "ConnectionsTable": {"Query", "PutItem", "DeleteItem", "ConditionCheckItem", "BatchWriteItem"},
-        "RoomsTable": {"UpdateItem"},
+        "RoomsTable": {"GetItem", "UpdateItem"},  # GetItem: the named bots (@name)
         "MembershipsTable": {"GetItem", "BatchGetItem", "ConditionCheckItem"},
         "MessagesTable": {"GetItem", "PutItem", "UpdateItem"},
         "RateLimitsTable": {"UpdateItem"},
@@ -168,3 +169,20 @@ def test_the_alarm_topic_key_trusts_this_accounts_alarms_only():
         "aws:SourceAccount": {"Ref": "AWS::AccountId"}
     }
     assert "alarm:*" in cloudwatch["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"]
+
+
+def test_the_rooms_function_puts_only_username_claims_in_the_users_table():
+    role = translated()["Resources"]["RoomsFunctionRole"]["Properties"]["Policies"]
+    puts = [
+        statement
+        for policy in role
+        if "PolicyDocument" in policy
+        for statement in policy["PolicyDocument"]["Statement"]
+        if "dynamodb:PutItem" in json.dumps(statement.get("Action"))
+        and "UsersTable" in json.dumps(statement["Resource"])
+    ]
+    (statement,) = puts
+    assert statement["Action"] == "dynamodb:PutItem"
+    assert statement["Condition"] == {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["USERNAME#*"]}
+    }

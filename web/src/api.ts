@@ -56,6 +56,12 @@ export interface BotSettings {
   // Tools and budgets: present once the server implements them.
   tools?: Tool[];
   monthly_token_budget?: number | null;
+  answers_replies?: boolean;
+}
+
+/** A bot of a room: the default one ("bot") or a named one the owner added. */
+export interface Bot extends BotSettings {
+  name: string;
 }
 
 /** A tool a bot answer used: a search of the room, or of the web. */
@@ -117,6 +123,8 @@ export interface Message {
   sources?: Source[];
   usage?: AnswerUsage | null;
   mentions?: string[]; // the members it mentions
+  // A private command and its answer: the one user who sees them.
+  visible_to?: string | null;
 }
 
 export interface MessagePage {

@@ -14,8 +14,8 @@ export function renderComposer(state: RoomState): HTMLFormElement {
     id: "composer-input",
     rows: 1,
     maxlength: 4000,
-    placeholder: "Message (@bot asks the bot, @name mentions someone)",
-    title: "Enter sends, Shift+Enter starts a new line, @bot or /bot asks the bot",
+    placeholder: "Message (@bot or @name asks a bot, @name mentions someone)",
+    title: "Enter sends, Shift+Enter starts a new line, @bot, /bot or @name asks a bot",
     "aria-label": "Message",
   });
   const sendButton = h("button", { type: "submit", class: "primary", id: "send" }, "Send");
@@ -72,6 +72,17 @@ export function renderComposerTools(state: RoomState): void {
       ),
     );
   }
+  const privately = h("input", { type: "checkbox", id: "private-toggle" });
+  privately.checked = app.privateDraft;
+  privately.addEventListener("change", () => (app.privateDraft = privately.checked));
+  parts.push(
+    h(
+      "label",
+      { class: "check private-toggle", title: "Only you will see this bot command and the bot's answer" },
+      privately,
+      "Private",
+    ),
+  );
   for (const attachment of app.pendingAttachments) {
     parts.push(h("span", { class: "chip" }, `Attached: ${attachment.filename}`));
   }

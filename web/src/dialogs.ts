@@ -1,8 +1,9 @@
 // The dialogs of a room: its members (invite, and the owner's moderation), the bot's
-// settings (owner), leaving it.
-import { ApiError, type BotSettings, describe, enc, notOffered, type Room, type Tool, type UsageReport } from "./api";
+// settings (owner), its bots (the owner adds and removes named ones), leaving it.
+import { ApiError, type Bot, type BotSettings, describe, enc, notOffered, type Room, type Tool, type UsageReport } from "./api";
 import { h } from "./dom";
 import { features, probeModeration } from "./features";
+import { botHue } from "./message-view";
 import { flash } from "./page";
 import { addRoom, dropRoom, loadMembers } from "./rooms";
 import { app, isOwner, type RoomState, view } from "./state";
@@ -191,6 +192,97 @@ export async function showBotSettings(state: RoomState): Promise<void> {
   });
   dialog(`Bot in ${state.summary.name}`, form);
   model.focus();
+}
+
+/** The room's bots; the owner adds named ones (each answers to @name) and removes them. */
+export async function showBots(state: RoomState): Promise<void> {
+  const path = `/rooms/${enc(state.summary.room_id)}/bots`;
+  const list = h("ul", { class: "members", id: "bots" });
+  const note = h("p", { class: "form-note", role: "status", id: "bots-note" });
+  const owner = isOwner(state);
+  let bots: Bot[] = [];
+  const render = () =>
+    list.replaceChildren(
+      ...bots.map((bot) =>
+        h(
+          "li",
+          { "data-bot": bot.name },
+          h("span", { class: `avatar bot-hue-${botHue(bot.name)}`, "aria-hidden": "true" }, bot.name.slice(0, 1).toUpperCase()),
+          h("span", { class: "member-name" }, bot.name === "bot" ? "bot (default)" : `@${bot.name}`),
+          h("span", { class: "muted" }, ` ${bot.model}${bot.answers_replies ? " · answers replies" : ""}`),
+          owner && bot.name !== "bot"
+            ? h("button", { type: "button", class: "link danger", onclick: () => void removeBot(bot.name) }, "Remove")
+            : null,
+        ),
+      ),
+    );
+  const load = async () => {
+    bots = (await app.api.get<{ bots: Bot[] }>(path)).bots;
+    render();
+  };
+  const removeBot = async (name: string) => {
+    if (!confirm(`Remove the bot ${name}? Its answers stay in the history.`)) return;
+    try {
+      await app.api.request("DELETE", `${path}/${enc(name)}`);
+      note.textContent = `${name} was removed.`;
+      state.members = null;
+      await load();
+    } catch (error) {
+      note.textContent = describe(error);
+    }
+  };
+  try {
+    await load();
+  } catch (error) {
+    flash(notOffered(error) ? "This server has one bot per room." : describe(error));
+    return;
+  }
+  const content: Node[] = [list, note];
+  if (owner) content.push(h("h3", {}, "Add a bot"), addBotForm(path, note, load, state));
+  dialog(`Bots in ${state.summary.name}`, ...content);
+}
+
+function addBotForm(path: string, note: HTMLElement, reload: () => Promise<void>, state: RoomState): HTMLFormElement {
+  const name = h("input", { name: "name", required: true, minlength: 3, maxlength: 32, pattern: "[A-Za-z0-9_.\\-]+", id: "new-bot-name", placeholder: "Name (@name asks it)", "aria-label": "Bot name" });
+  const model = h("input", { name: "model", id: "new-bot-model", placeholder: "Model (default if empty)", "aria-label": "Model" });
+  const prompt = h("textarea", { name: "system_prompt", rows: 2, id: "new-bot-prompt", placeholder: "Instructions (optional)", "aria-label": "Instructions" });
+  const replies = h("input", { type: "checkbox", id: "new-bot-replies" });
+  const form = h(
+    "form",
+    { class: "stack-form", id: "add-bot" },
+    name,
+    model,
+    prompt,
+    h("label", { class: "check" }, replies, "Answers replies to its messages"),
+    h("button", { type: "submit", class: "primary" }, "Add bot"),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body: Record<string, unknown> = { name: name.value.trim(), answers_replies: replies.checked };
+    if (model.value.trim()) body.model = model.value.trim();
+    if (prompt.value.trim()) body.system_prompt = prompt.value;
+    try {
+      const bot = await app.api.post<Bot>(path, body);
+      note.textContent = `Added ${bot.name}: ask it with @${bot.name}.`;
+      name.value = model.value = prompt.value = "";
+      state.members = null;
+      await reload();
+    } catch (error) {
+      note.textContent = error instanceof ApiError && error.status === 409 ? `${describe(error)} (names are shared with users; five bots per room)` : describe(error);
+    }
+  });
+  return form;
+}
+
+/** Asks the default bot to summarize what the caller has not read (an answer for them only). */
+export async function summarize(state: RoomState): Promise<void> {
+  try {
+    await app.api.post(`/rooms/${enc(state.summary.room_id)}/summary`, { private: true });
+    flash("The bot is summarizing what you missed; only you will see it.");
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 409) flash("Nothing new to summarize.");
+    else flash(notOffered(error) ? "This server cannot summarize." : describe(error));
+  }
 }
 
 /** What the room's bots used this month (any member). */

@@ -136,7 +136,7 @@ function botMessage(state: RoomState, frame: Frame): Message {
   const created: Message = {
     message_id: id,
     room_id: state.summary.room_id,
-    username: "bot",
+    username: typeof frame.username === "string" ? frame.username : "bot",
     content: "",
     message_type: "bot",
     is_bot: true,

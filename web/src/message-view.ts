@@ -52,6 +52,14 @@ export function scrollToBottom(force: boolean): void {
   if (force || log.scrollHeight - log.scrollTop - log.clientHeight < 160) log.scrollTop = log.scrollHeight;
 }
 
+/** Each bot its own avatar colour (one of six), the same for its name everywhere. */
+export function botHue(name: string): number {
+  if (name.toLowerCase() === "bot") return 0;
+  let sum = 0;
+  for (const char of name.toLowerCase()) sum = (sum * 31 + char.charCodeAt(0)) % 997;
+  return 1 + (sum % 5);
+}
+
 export function renderMessage(state: RoomState, messageId: string): HTMLElement {
   const message = state.messages.get(messageId)!;
   const me = app.session?.user.username;
@@ -59,7 +67,8 @@ export function renderMessage(state: RoomState, messageId: string): HTMLElement 
   const status = message.status ?? "complete";
   const classes = ["msg", `type-${message.message_type}`, `status-${status}`];
   if (mine) classes.push("mine");
-  if (message.is_bot) classes.push("bot");
+  if (message.is_bot) classes.push("bot", `bot-hue-${botHue(message.username)}`);
+  if (message.visible_to) classes.push("private");
   if (messageId.startsWith("pending:")) classes.push("pending");
   if (message.deleted) classes.push("deleted");
   if (!message.deleted && mentionsMe(message)) classes.push("mentions-me");
@@ -81,18 +90,20 @@ export function renderMessage(state: RoomState, messageId: string): HTMLElement 
       id: domId(messageId),
       "data-id": messageId,
       "aria-busy": status === "streaming" ? "true" : null,
-      "aria-label": `${message.is_bot ? "Bot" : message.username}, ${time(message.created_at, true)}`,
+      "aria-label": `${message.is_bot ? `Bot ${message.username}` : message.username}, ${time(message.created_at, true)}`,
     },
     h(
       "header",
       {},
-      h("span", { class: "author" }, message.is_bot ? "bot" : message.username),
+      message.is_bot ? h("span", { class: "avatar", "aria-hidden": "true" }, message.username.slice(0, 1).toUpperCase()) : null,
+      h("span", { class: "author" }, message.username),
       message.is_bot
         ? h("span", { class: "tag", title: message.usage ? `${message.usage.input_tokens} input + ${message.usage.output_tokens} output tokens` : null }, "AI")
         : null,
       h("time", { datetime: message.created_at, title: new Date(message.created_at).toLocaleString() }, time(message.created_at)),
       message.edited_at && !message.deleted ? h("span", { class: "edited" }, "(edited)") : null,
       status === "stopped" ? h("span", { class: "edited" }, "(stopped)") : null,
+      message.visible_to ? h("span", { class: "tag private-tag", title: "A private command and its answer: nobody else sees them" }, "Only you") : null,
     ),
   );
   if (message.reply_to && !message.is_bot) {

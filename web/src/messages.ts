@@ -150,6 +150,7 @@ export async function send(state: RoomState, content: string): Promise<boolean> 
   const body: Record<string, unknown> = { content, client_id: clientId };
   if (app.replyTo) body.reply_to = app.replyTo.message_id;
   if (app.pendingAttachments.length) body.attachments = app.pendingAttachments.map((a) => a.attachment_id);
+  if (app.privateDraft) body.private = true;
   const optimistic: Message = {
     message_id: `pending:${clientId}`,
     room_id: state.summary.room_id,
@@ -168,6 +169,7 @@ export async function send(state: RoomState, content: string): Promise<boolean> 
     upsert(state, stored);
     app.replyTo = null;
     app.pendingAttachments = [];
+    app.privateDraft = false;
     view.composer(state);
     state.summary.last_message_at = stored.created_at;
     view.rooms();

@@ -1,7 +1,7 @@
 // The open room: its header, the messages, who is online and typing, the composer.
 import { renderComposer, renderComposerTools } from "./composer";
 import { append, clear, h } from "./dom";
-import { leaveRoom, showBotSettings, showMembers, showUsage } from "./dialogs";
+import { leaveRoom, showBots, showBotSettings, showMembers, showUsage, summarize } from "./dialogs";
 import { probeAttachments } from "./features";
 import { renderMessage } from "./message-view";
 import { domId, loadLatest, loadOlder, markRead } from "./messages";
@@ -113,6 +113,8 @@ export function renderRoomHeader(state: RoomState): void {
     levelControl(state),
     h("button", { type: "button", id: "members-button", onclick: () => void showMembers(state) }, "Members"),
     isOwner(state) ? h("button", { type: "button", id: "bot-button", onclick: () => void showBotSettings(state) }, "Bot") : null,
+    h("button", { type: "button", id: "bots-button", onclick: () => void showBots(state) }, "Bots"),
+    h("button", { type: "button", id: "summary-button", title: "The bot summarizes what you have not read yet, for you only", onclick: () => void summarize(state) }, "Summarize what I missed"),
     h("button", { type: "button", id: "usage-button", onclick: () => void showUsage(state) }, "Usage"),
     h("button", { type: "button", id: "leave-button", class: "danger", onclick: () => void leaveRoom(state) }, "Leave"),
   );
@@ -123,7 +125,8 @@ export function renderPresence(state: RoomState): void {
   const element = document.getElementById("presence");
   if (!element) return;
   const me = app.session?.user.username;
-  const others = [...state.online].filter((name) => name !== me && name !== "bot").sort();
+  const bots = new Set((state.members ?? []).filter((m) => m.role === "bot").map((m) => m.username));
+  const others = [...state.online].filter((name) => name !== me && name !== "bot" && !bots.has(name)).sort();
   element.textContent = others.length ? `Online: ${others.join(", ")}` : "Nobody else online";
 }
 

@@ -38,6 +38,7 @@ export const app = {
   currentRoomId: null as string | null,
   replyTo: null as Message | null, // the message the draft answers
   pendingAttachments: [] as PendingAttachment[], // uploaded, to be sent with the draft
+  privateDraft: false, // the draft is a private bot command (only its author sees it)
 };
 
 export const rooms = new Map<string, RoomState>();

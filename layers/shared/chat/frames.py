@@ -101,6 +101,7 @@ class BotStreamFrame(ServerFrame):
     room_id: str
     message_id: str
     reply_to: str
+    username: str  # the bot answering
     chunk: str
     is_complete: bool
     seq: int
@@ -116,6 +117,7 @@ class BotErrorFrame(ServerFrame):
     room_id: str
     message_id: str
     reply_to: str
+    username: str  # the bot answering
     code: str
     message: str
 

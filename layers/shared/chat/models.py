@@ -190,6 +190,7 @@ class PostMessageRequest(Body):
     client_id: ClientId | None = None
     attachments: AttachmentIds = []
     reply_to: Id | None = None
+    private: StrictBool = False  # only on a bot command
 
 
 def _integral(value: object) -> object:
@@ -218,14 +219,27 @@ TokenBudget = Annotated[StrictInt, Field(ge=0, le=10**15), BeforeValidator(_inte
 
 
 class BotSettingsUpdate(Body):
-    """Absent fields stay as they are; `gemini_api_key: null` removes the room's key,
-    `monthly_token_budget: null` the budget, and `tools: null` is no tools (as `[]`)."""
+    """Absent fields stay as they are; `gemini_api_key: null` removes the bot's key,
+    `monthly_token_budget: null` the budget, and `tools: null` is no tools (as `[]`). The
+    same fields change the default bot (`PUT …/bot`) and a named one (`PATCH …/bots/{name}`)."""
 
     gemini_api_key: GeminiApiKey | None = None
     model: ModelName | None = None
     system_prompt: SystemPrompt | None = None
     tools: Tools | None = None
     monthly_token_budget: TokenBudget | None = None
+    answers_replies: StrictBool | None = None
+
+
+class CreateBotRequest(BotSettingsUpdate):
+    """A named bot: its name follows the username rules and shares their namespace."""
+
+    name: Username
+
+
+class SummaryRequest(Body):
+    since: Id | None = None
+    private: StrictBool = True
 
 
 class CreateAttachmentRequest(Body):
@@ -326,6 +340,17 @@ class BotSettings(Model):
     has_api_key: bool
     tools: list[Tool]
     monthly_token_budget: int | None
+    answers_replies: bool = False
+
+
+class Bot(BotSettings):
+    """A bot of a room: the default one (`bot`) or a named one, with its settings."""
+
+    name: str
+
+
+class BotList(Model):
+    bots: list[Bot]
 
 
 class Reaction(Model):
@@ -371,6 +396,7 @@ class Message(Model):
     reactions: list[Reaction] = Field(default_factory=list)
     attachments: list[Attachment] = Field(default_factory=list)
     mentions: list[str] = Field(default_factory=list)  # the members it mentions, in order
+    visible_to: str | None = None  # a private command and its answer: only this user's
     # A bot answer's model usage, tools used and web pages cited (docs/bot.md).
     usage: AnswerUsage | None = None
     tool_calls: list[ToolCall] = Field(default_factory=list)
@@ -486,8 +512,32 @@ class ErrorResponse(Model):
 
 
 _BOT_TRIGGER = re.compile(r"^[@/]bot(?:\s|$)", re.IGNORECASE)
+_ADDRESS = re.compile(r"^@([A-Za-z0-9_.-]{1,32})(?:\s|$)")
+MAX_BOTS_PER_ROOM = 5  # the default bot included
 
 
 def is_bot_command(content: str) -> bool:
     """The contract's trigger: trimmed content starts with @bot or /bot, then whitespace or end."""
     return _BOT_TRIGGER.match(content.strip()) is not None
+
+
+def addressed_name(content: str) -> str | None:
+    """The name a message addresses, in lower case: `bot` for @bot and /bot, `name` for
+    @name (any case) followed by whitespace or the end; None otherwise. Whether a bot of
+    that name is in the room is the caller's question (if not, the message is plain text)."""
+    text = content.strip()
+    if _BOT_TRIGGER.match(text):
+        return BOT_USERNAME
+    found = _ADDRESS.match(text)
+    return found.group(1).lower() if found else None
+
+
+def bot_user_id(name: str) -> str:
+    """The membership key of a room's bot: `bot` for the default one, `bot.<name>` for a
+    named one (a user's id is a ULID, never this)."""
+    key = name.lower()
+    return BOT_USER_ID if key == BOT_USERNAME else f"{BOT_USER_ID}.{key}"
+
+
+def is_bot_user_id(user_id: str) -> bool:
+    return user_id == BOT_USER_ID or user_id.startswith(BOT_USER_ID + ".")

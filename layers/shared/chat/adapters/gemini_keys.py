@@ -1,4 +1,5 @@
-"""Gemini API keys: each room's own key encrypted with KMS (bound to the room), and the
+"""Gemini API keys: each bot's own key encrypted with KMS (bound to its room, and a named
+bot's to its name too), and the
 stack-wide shared key in Secrets Manager. Each is registered with chat.redaction as it is
 read, so no log line, metric or trace can show it."""
 
@@ -27,21 +28,27 @@ def shared_gemini_key() -> str | None:
     return key
 
 
-def encrypt_api_key(room_id: str, api_key: str) -> bytes:
-    """Encrypt a room's Gemini key, bound to the room by the encryption context."""
+def _context(room_id: str, bot: str | None) -> dict[str, str]:
+    """The encryption context: the room, and a named bot's name (lower case)."""
+    return {"room_id": room_id} if bot is None else {"room_id": room_id, "bot": bot.lower()}
+
+
+def encrypt_api_key(room_id: str, api_key: str, bot: str | None = None) -> bytes:
+    """Encrypt the Gemini key of a room's default bot (`bot` None) or of its named bot
+    `bot`, bound to them by the encryption context."""
     response = aws.kms().encrypt(
         KeyId=settings().gemini_keys_kms_key_id,
         Plaintext=api_key.encode("utf-8"),
-        EncryptionContext={"room_id": room_id},
+        EncryptionContext=_context(room_id, bot),
     )
     return response["CiphertextBlob"]
 
 
-def decrypt_api_key(room_id: str, ciphertext: bytes | Binary) -> str:
-    """A room's key from its ciphertext (as the room item holds it: DynamoDB's Binary)."""
+def decrypt_api_key(room_id: str, ciphertext: bytes | Binary, bot: str | None = None) -> str:
+    """A bot's key from its ciphertext (as the room item holds it: DynamoDB's Binary)."""
     response = aws.kms().decrypt(
         CiphertextBlob=bytes(ciphertext),  # type: ignore[arg-type]  # boto3-stubs: __bytes__ -> str
-        EncryptionContext={"room_id": room_id},
+        EncryptionContext=_context(room_id, bot),
     )
     key = response["Plaintext"].decode("utf-8")
     redaction.register(key)

@@ -37,18 +37,28 @@ class RevocationsItem(TypedDict):
 
 
 class BotSettingsFields(TypedDict):
-    """A bot's settings as stored (the default bot's on its room's item): absent, the
-    deployment's model, no instructions, no key of its own, no tools, no budget."""
+    """A bot's settings as stored (the default bot's on its room's item, a named bot's in
+    its entry of the room's `bots`): absent, the deployment's model, no instructions, no
+    key of its own, no tools, no budget, not answering replies."""
 
     model: NotRequired[str]
     system_prompt: NotRequired[str]
     api_key_ciphertext: NotRequired[bytes | Binary]
     tools: NotRequired[list[Tool]]  # absent when none
     monthly_token_budget: NotRequired[Number]
+    answers_replies: NotRequired[bool]
+
+
+class BotEntry(BotSettingsFields):
+    """A named bot of a room: its entry in the room item's `bots`, keyed by its name in
+    lower case."""
+
+    name: str  # as its owner wrote it
+    created_at: str
 
 
 class RoomItem(BotSettingsFields):
-    """rooms table, `ROOM#<id>`: the room and the default bot's settings."""
+    """rooms table, `ROOM#<id>`: the room, the default bot's settings and the named bots."""
 
     room_id: str
     name: str
@@ -59,6 +69,7 @@ class RoomItem(BotSettingsFields):
     code: str
     human_count: NotRequired[Number]  # absent on rooms made before it was counted
     last_message_at: NotRequired[str]
+    bots: NotRequired[dict[str, BotEntry]]  # the named bots, by name in lower case
 
 
 class MembershipItem(TypedDict):
@@ -124,6 +135,11 @@ class MessageItem(TypedDict):
     reactions: NotRequired[list[ReactionItem]]
     reactions_rev: NotRequired[Number]  # the reactions' version (optimistic concurrency)
     attachments: NotRequired[list[AttachmentRef]]
+    visible_to: NotRequired[str]  # a private command and its answer: its author's username
+    # A command: the named bot it addresses (absent: the default bot), and for a summary
+    # the message it summarizes after ("": from the room's start).
+    bot: NotRequired[str]
+    summary_after: NotRequired[str]
     # A command: how many times it was regenerated; its replies by generation are
     # `reply_id`, `reply_id_1` … (chat.dal.messages.reply_id reads them).
     generations: NotRequired[Number]
@@ -134,7 +150,6 @@ class MessageItem(TypedDict):
     usage: NotRequired[UsageItem]
     tool_calls: NotRequired[list[ToolCallItem]]
     sources: NotRequired[list[SourceItem]]
-    visible_to: NotRequired[str]  # a private command or answer: its one viewer
     # The members it mentions (usernames, in order) and their user ids, in the same order.
     mentions: NotRequired[list[str]]
     mention_ids: NotRequired[list[str]]
@@ -227,6 +242,13 @@ class PushSubscriptionItem(TypedDict):
     p256dh: str
     auth: str
     created_at: str
+
+
+class CommandFields(TypedDict, total=False):
+    """What a command item holds beyond the contract's Message (chat.dal.items.MessageItem)."""
+
+    bot: str
+    summary_after: str
 
 
 def message_item(message: Message) -> MessageItem:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, NamedTuple, TypedDict, cast
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, Key
 
 from chat import aws
 from chat.dal import client_ids
@@ -83,19 +83,56 @@ def get_message(room_id: str, message_id: str) -> MessageItem | None:
     return cast(MessageItem | None, item)
 
 
-def page(room_id: str, limit: int, before: str | None) -> tuple[list[MessageItem], bool]:
+def page(
+    room_id: str, limit: int, before: str | None, viewer: str | None = None
+) -> tuple[list[MessageItem], bool]:
     """Up to `limit` messages older than `before` (newest first), and whether older ones exist.
+    With `viewer` (a username), only the messages they may see: none of others' private ones.
 
-    One Query: it asks for one more item than the page to learn whether there are more.
+    One Query: it asks for one more item than the page to learn whether there are more (more
+    when others' private messages had to be left out).
     """
     condition: Any = Key("room_id").eq(room_id)
     if before:
         condition &= Key("message_id").lt(before)
-    response = table("messages").query(
-        KeyConditionExpression=condition, ScanIndexForward=False, Limit=limit + 1
+    items = _query_visible(
+        viewer, limit + 1, KeyConditionExpression=condition, ScanIndexForward=False
     )
-    items = cast(list[MessageItem], response["Items"])
     return items[:limit], len(items) > limit
+
+
+def newest_between(room_id: str, after: str, before: str, limit: int) -> list[MessageItem]:
+    """Up to `limit` messages stored after `after` ("": from the room's start) and before
+    `before`, the newest ones, newest first (as many Queries as their size needs)."""
+    condition: Any = Key("room_id").eq(room_id)
+    if after:
+        condition &= Key("message_id").between(after, before)
+    else:
+        condition &= Key("message_id").lt(before)
+    kwargs: dict[str, Any] = {"KeyConditionExpression": condition, "ScanIndexForward": False}
+    items: list[MessageItem] = []
+    while len(items) < limit:
+        response = table("messages").query(Limit=limit - len(items), **kwargs)
+        items += cast(list[MessageItem], response["Items"])
+        if "LastEvaluatedKey" not in response:
+            break
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return [item for item in items if item["message_id"] not in (after, before)]
+
+
+def _query_visible(viewer: str | None, want: int, **kwargs: Any) -> list[MessageItem]:
+    """Up to `want` items of a Query, those `viewer` may see (all, when None). DynamoDB
+    filters after `Limit`, so a page with private messages of others pages on."""
+    if viewer is not None:
+        kwargs["FilterExpression"] = Attr("visible_to").not_exists() | Attr("visible_to").eq(viewer)
+    items: list[MessageItem] = []
+    while len(items) < want:
+        response = table("messages").query(Limit=want - len(items), **kwargs)
+        items += cast(list[MessageItem], response["Items"])
+        if viewer is None or "LastEvaluatedKey" not in response:
+            break
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return items
 
 
 def mark_failed(room_id: str, message_id: str) -> None:
@@ -157,15 +194,18 @@ def put_reply(reply: MessageItem, generation: int = 0) -> bool:
     raise RuntimeError(f"could not store the bot reply ({', '.join(codes)})")
 
 
-def page_after(room_id: str, limit: int, after: str) -> tuple[list[MessageItem], bool]:
+def page_after(
+    room_id: str, limit: int, after: str, viewer: str | None = None
+) -> tuple[list[MessageItem], bool]:
     """Up to `limit` messages stored after `after` (oldest first), and whether newer ones
-    exist. One Query, asking for one more item than the page."""
-    response = table("messages").query(
+    exist; with `viewer`, those they may see. One Query, asking for one more item than the
+    page."""
+    items = _query_visible(
+        viewer,
+        limit + 1,
         KeyConditionExpression=Key("room_id").eq(room_id) & Key("message_id").gt(after),
         ScanIndexForward=True,
-        Limit=limit + 1,
     )
-    items = cast(list[MessageItem], response["Items"])
     return items[:limit], len(items) > limit
 
 

@@ -54,7 +54,7 @@ def memberships_of(user_id: str, room_ids: list[str]) -> dict[str, MembershipIte
 
 def count_unread(room_id: str, after: str | None, reader: str, cap: int) -> int:
     """Messages of the room stored after `after` (all, if None) that `reader` did not
-    write, counted up to `cap`."""
+    write and may see, counted up to `cap`."""
     # The resource's own client: thread-safe, and it still takes Python values.
     client = aws.dynamodb_resource().meta.client
     condition = "room_id = :room"
@@ -65,7 +65,9 @@ def count_unread(room_id: str, after: str | None, reader: str, cap: int) -> int:
     kwargs: dict[str, Any] = {
         "TableName": table_name("messages"),
         "KeyConditionExpression": condition,
-        "FilterExpression": "username <> :reader",
+        # others' messages, and of private ones only the reader's (a bot's answer to them)
+        "FilterExpression": "username <> :reader AND "
+        "(attribute_not_exists(visible_to) OR visible_to = :reader)",
         "ExpressionAttributeValues": values,
         "Select": "COUNT",
     }

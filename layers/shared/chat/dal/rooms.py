@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 _BATCH_GET_MAX = 100
 
 
-def _room_key(room_id: str) -> dict[str, str]:
+def room_key(room_id: str) -> dict[str, str]:
     return {"pk": f"ROOM#{room_id}"}
 
 
@@ -39,7 +39,7 @@ def _update_room_if(room_id: str, expression: str, condition: str, values: dict[
     """Update the room item; nothing is written when the condition fails."""
     update_if(
         "rooms",
-        Key=_room_key(room_id),
+        Key=room_key(room_id),
         UpdateExpression=expression,
         ConditionExpression=condition,
         ExpressionAttributeValues=values,
@@ -57,7 +57,7 @@ def create_room(room: RoomItem, members: list[MembershipItem]) -> bool:
         {
             "Put": {
                 "TableName": rooms,
-                "Item": {**_room_key(room["room_id"]), **strip_none(dict(room))},
+                "Item": {**room_key(room["room_id"]), **strip_none(dict(room))},
                 "ConditionExpression": condition,
             }
         },
@@ -79,7 +79,7 @@ def create_room(room: RoomItem, members: list[MembershipItem]) -> bool:
 
 
 def get_room(room_id: str) -> RoomItem | None:
-    return cast(RoomItem | None, table("rooms").get_item(Key=_room_key(room_id)).get("Item"))
+    return cast(RoomItem | None, table("rooms").get_item(Key=room_key(room_id)).get("Item"))
 
 
 def room_id_for_code(code: str) -> str | None:
@@ -95,7 +95,7 @@ def get_rooms(room_ids: list[str]) -> list[RoomItem]:
     for start in range(0, len(room_ids), _BATCH_GET_MAX):
         request = {
             name: {
-                "Keys": [_room_key(room_id) for room_id in room_ids[start : start + _BATCH_GET_MAX]]
+                "Keys": [room_key(room_id) for room_id in room_ids[start : start + _BATCH_GET_MAX]]
             }
         }
         while request:
@@ -113,6 +113,7 @@ class BotSettingsChanges(TypedDict, total=False):
     api_key_ciphertext: bytes
     tools: list[Tool]
     monthly_token_budget: int
+    answers_replies: bool
 
 
 class RoomChanges(BotSettingsChanges, total=False):
@@ -122,7 +123,14 @@ class RoomChanges(BotSettingsChanges, total=False):
 
 
 # The bot settings an update may remove (back to their defaults).
-Removable = Literal["model", "system_prompt", "api_key_ciphertext", "tools", "monthly_token_budget"]
+Removable = Literal[
+    "model",
+    "system_prompt",
+    "api_key_ciphertext",
+    "tools",
+    "monthly_token_budget",
+    "answers_replies",
+]
 
 
 def update_room(
@@ -132,7 +140,7 @@ def update_room(
     return cast(
         RoomItem,
         table("rooms").update_item(
-            Key=_room_key(room_id),
+            Key=room_key(room_id),
             ConditionExpression="attribute_exists(pk)",
             ReturnValues="ALL_NEW",
             **update_expression(dict(changes), removed),
@@ -193,7 +201,7 @@ def replace_code(room_id: str, old_code: str, new_code: str) -> bool:
             {
                 "Update": {
                     "TableName": rooms,
-                    "Key": _room_key(room_id),
+                    "Key": room_key(room_id),
                     "UpdateExpression": "SET code = :new",
                     "ConditionExpression": "code = :old",
                     "ExpressionAttributeValues": {":new": new_code, ":old": old_code},
@@ -223,7 +231,7 @@ def _room_update(
     return {
         "Update": {
             "TableName": table_name("rooms"),
-            "Key": _room_key(room_id),
+            "Key": room_key(room_id),
             "UpdateExpression": expression,
             "ConditionExpression": condition,
             "ExpressionAttributeValues": values,

@@ -4,7 +4,11 @@ user, the password hash and the token generation, so a login is one read).
 
 A closed account keeps its `USER#` and `USERNAME#` items, marked `deleted_at`, without a
 password hash or an email: the username stays taken for good, nobody can log in as it, and
-its email claim is given up. `TOKENS#<id>` items are chat.dal.revocations'."""
+its email claim is given up. `TOKENS#<id>` items are chat.dal.revocations'.
+
+A room's named bot claims its name in the same namespace (chat.dal.bots): a `USERNAME#`
+item with `bot_name` and the bot's `room_id`, and no password. It stays when the bot is
+removed, so nobody can ever register the name; it is no user (no login, no invitation)."""
 
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ def _user_key(user_id: str) -> dict[str, str]:
     return {"pk": f"USER#{user_id}"}
 
 
-def _username_key(username: str) -> dict[str, str]:
+def username_key(username: str) -> dict[str, str]:
     return {"pk": f"USERNAME#{username.lower()}"}
 
 
@@ -52,7 +56,7 @@ def create_user(user: UserItem, password_hash: str) -> None:
         {
             "Put": {
                 "TableName": users,
-                "Item": {**_username_key(user["username"]), **record},
+                "Item": {**username_key(user["username"]), **record},
                 "ConditionExpression": condition,
             }
         },
@@ -98,8 +102,8 @@ class Credentials(NamedTuple):
 def get_credentials(username: str) -> Credentials | None:
     """The user (public fields), password hash and token generation of an open account,
     by username (any case)."""
-    item = table("users").get_item(Key=_username_key(username), ConsistentRead=True).get("Item")
-    if not item or "password_hash" not in item:  # unknown, or closed
+    item = table("users").get_item(Key=username_key(username), ConsistentRead=True).get("Item")
+    if not item or "password_hash" not in item:  # unknown, closed, or a bot's claim
         return None
     generation = int(item.get("token_generation", 0))
     return Credentials(_public(item), item["password_hash"], generation)
@@ -131,7 +135,7 @@ def _account_updates(
                 "ExpressionAttributeValues": {**values, ":prev": credentials.token_generation},
             }
         }
-        for key in (_user_key(user["user_id"]), _username_key(user["username"]))
+        for key in (_user_key(user["user_id"]), username_key(user["username"]))
     ] + [revocations.generation_update(user["user_id"], generation)]
 
 
@@ -175,8 +179,9 @@ _BATCH_GET_MAX = 100
 
 
 def find_usernames(usernames: Sequence[str]) -> dict[str, UserItem]:
-    """The users of these names (any case), by the lower-cased name; unknown ones left out.
-    One BatchGetItem per 100 names, on the username claims (user id and name only)."""
+    """The users of these names (any case), by the lower-cased name; unknown ones and named
+    bots (whose claims of a name hold no user) left out. One BatchGetItem per 100 names, on
+    the username claims (user id and name only)."""
     names = list(dict.fromkeys(name.lower() for name in usernames))
     dynamodb = aws.dynamodb_resource()
     table_of_users = table_name("users")
@@ -184,13 +189,14 @@ def find_usernames(usernames: Sequence[str]) -> dict[str, UserItem]:
     for start in range(0, len(names), _BATCH_GET_MAX):
         request: dict[str, Any] = {
             table_of_users: {
-                "Keys": [_username_key(name) for name in names[start : start + _BATCH_GET_MAX]],
+                "Keys": [username_key(name) for name in names[start : start + _BATCH_GET_MAX]],
                 "ProjectionExpression": "user_id, username",
             }
         }
         while request:
             response = dynamodb.batch_get_item(RequestItems=request)
             for item in response["Responses"].get(table_of_users, []):
-                found[item["username"].lower()] = _public(item)
+                if "user_id" in item:  # a person's claim, not a named bot's
+                    found[item["username"].lower()] = _public(item)
             request = response.get("UnprocessedKeys") or {}
     return found

@@ -1,9 +1,11 @@
 """A stored message as the contract shows it, with fresh presigned GET URLs for its
-attachments (docs/API.md, Attachments): what history, edits, sends and search answer."""
+attachments (docs/API.md, Attachments): what history, edits, sends and search answer; and
+who may see it (a private command and its answer: their author only)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from chat.adapters import storage
 from chat.dal.items import AttachmentRef, MessageItem
@@ -37,3 +39,10 @@ def as_message(item: MessageItem) -> Message:
     refs = [] if item.get("deleted") else item.get("attachments")
     signed_refs = signed(refs, item["room_id"], item["message_id"])
     return Message.model_validate({**item, "attachments": signed_refs})
+
+
+def visible(item: Mapping[str, Any], viewer: str | None) -> bool:
+    """Whether `viewer` (a username; None: nobody in particular) may see a stored message:
+    every message of the room, except the private ones of others."""
+    visible_to = item.get("visible_to")
+    return not visible_to or visible_to == viewer

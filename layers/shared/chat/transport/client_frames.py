@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter, ValidationError
 
 from chat.errors import BadRequest, ChatError, TooLarge, ValidationFailed
 from chat.models import AttachmentIds, ClientId, Id, MessageText
@@ -42,6 +42,7 @@ class ClientMessage(_Frame):
     client_id: ClientId | None = None
     attachments: AttachmentIds = []
     reply_to: Id | None = None
+    private: StrictBool = False  # only on a bot command
 
 
 class ClientTyping(_Frame):

@@ -170,6 +170,7 @@ def _dispatch(socket: presence.Socket, principal: Principal, frame: Any) -> None
             attachment_ids=frame.attachments,
             connection_id=connection_id,
             reply_to=frame.reply_to,
+            private=frame.private,
         )
     elif isinstance(frame, ClientPing):
         presence.send_to_connection(connection_id, PongFrame())

@@ -13,7 +13,7 @@ import jwt
 from chat.adapters.jwt_key import jwt_signing_key
 from chat.config import settings
 from chat.errors import Unauthorized
-from chat.models import BOT_USER_ID
+from chat.models import is_bot_user_id
 from chat.principal import Principal
 
 _ALGORITHM = "HS256"
@@ -62,7 +62,7 @@ def verify_token(token: str | None) -> Principal:
     user_id, username = claims.get("sub"), claims.get("username")
     token_id, generation = claims.get("jti"), claims.get("gen", 0)
     # The bot acts only through the worker; no token may speak for it.
-    if not isinstance(user_id, str) or not isinstance(username, str) or user_id == BOT_USER_ID:
+    if not isinstance(user_id, str) or not isinstance(username, str) or is_bot_user_id(user_id):
         raise Unauthorized("Invalid access token")
     if not isinstance(token_id, str) or not token_id or type(generation) is not int:
         raise Unauthorized("Invalid access token")

@@ -69,7 +69,7 @@ from chat.logic.bot.reader import AnswerReader
 from chat.logic.bot.room_feed import RoomFeed, log_unexpected
 from chat.logic.bot.tools import MAX_ROUNDS, ToolRun
 from chat.logic.bot.transcript import Transcript
-from chat.models import BOT_USERNAME, Message, Tool
+from chat.models import Message, Tool
 from chat.observability import logger, metrics
 
 
@@ -95,7 +95,7 @@ class Answer:
         self.saved = len(transcript.text)  # code points stored by the last checkpoint
         self.checkpoint_writes = 0
         self.created_at = created_at  # the reply's: its usage counts in that month
-        self.bot = BOT_USERNAME  # whose usage it is
+        self.bot = transcript.username  # whose usage it is
         self.tokens = usage.Tokens()
         self.tools: ToolRun | None = None
         self._ending = threading.Lock()
@@ -247,6 +247,11 @@ class Answer:
     ) -> None:
         """The model's rounds until one answers (one round without tools)."""
         client = gemini.client_for(api_key, settings().gemini_base_url)
+        if model_input.stages and model_input.combine is not None:
+            condensed = [
+                self._condense(client, model, stage, deadline) for stage in model_input.stages
+            ]
+            model_input = model_input.combine(condensed)
         exchanges: list[gemini.Exchange] = []
         for _ in range(MAX_ROUNDS):
             stream = self._round(reader, client, model, model_input, deadline, exchanges)
@@ -295,6 +300,26 @@ class Answer:
             finally:
                 self._count(stream.usage)
         raise AssertionError("unreachable")  # pragma: no cover - the last attempt raises
+
+    def _condense(
+        self, client: gemini.GeminiClient, model: str, stage: ModelInput, deadline: float
+    ) -> str:
+        """One stage of an input too long for one request: the model's text for it, read
+        whole and shown to nobody (a failure fails the answer, as the last stage's would)."""
+        rules = budget.BUDGET
+        left = deadline - time.monotonic()
+        stream = client.stream_answer(
+            model=model,
+            system_instruction=stage.system_instruction,
+            contents=stage.contents,
+            timeout=max(0.1, min(rules.stall_timeout, left)),
+            total_timeout=max(0.1, left),
+            max_output_tokens=rules.max_output_tokens,
+        )
+        try:
+            return "".join(stream)
+        finally:
+            self._count(stream.usage)
 
     def _count(self, reported: gemini.Usage | None) -> None:
         """Add a request's reported tokens (thinking counts as output, as Gemini bills it)."""

@@ -35,9 +35,11 @@ from chat.dal.rooms import touch_last_message
 from chat.errors import Conflict, NotFound, Unavailable, ValidationFailed
 from chat.frames import MessageFrame
 from chat.ids import now_iso
-from chat.logic.access import require_member
+from chat.logic import message_view
+from chat.logic.access import require_member, room_or_404
+from chat.logic.bot import roster
 from chat.logic.bot.intake import check_bot_limits, queue
-from chat.logic.bot.reply import new_reply
+from chat.logic.bot.reply import command_bot, reply_to
 from chat.logic.bot.transcript import Transcript
 from chat.logic.realtime import presence
 from chat.observability import metrics
@@ -50,7 +52,7 @@ _DELETED_COMMAND = "The command of this answer was deleted; it cannot be answere
 def stop_answer(principal: Principal, room_id: str, message_id: str) -> None:
     """Stop the answer named by a bot message or its command (see the module's doc)."""
     require_member(room_id, principal.user_id)
-    item = _message(room_id, message_id)
+    item = _message(room_id, message_id, principal.username)
     kind = item.get("message_type")
     if kind == "command":
         reply = _latest_reply(room_id, item)
@@ -73,7 +75,7 @@ def stop_answer(principal: Principal, room_id: str, message_id: str) -> None:
 def regenerate(principal: Principal, room_id: str, message_id: str) -> str:
     """Queue the command of an ended bot answer again; returns the command's id."""
     require_member(room_id, principal.user_id)
-    item = _message(room_id, message_id)
+    item = _message(room_id, message_id, principal.username)
     if item.get("message_type") != "bot":
         raise ValidationFailed(
             "Only the bot's answers can be regenerated",
@@ -87,6 +89,9 @@ def regenerate(principal: Principal, room_id: str, message_id: str) -> str:
         raise NotFound("The command of this answer no longer exists")
     if command.get("deleted"):  # before the limits: a refused request costs nothing
         raise Conflict(_DELETED_COMMAND)
+    room = room_or_404(room_id)
+    if roster.find(room, command_bot(command)) is None:  # the worker would not answer it
+        raise Conflict("The bot of this answer was removed from the room")
     check_bot_limits(principal, room_id)
     # Conditional on the command not being deleted meanwhile: the worker would skip it.
     generation = message_table.next_generation(room_id, command_id)
@@ -98,9 +103,9 @@ def regenerate(principal: Principal, room_id: str, message_id: str) -> str:
     return command_id
 
 
-def _message(room_id: str, message_id: str) -> MessageItem:
+def _message(room_id: str, message_id: str, viewer: str) -> MessageItem:
     item = message_table.get_message(room_id, message_id)
-    if item is None:
+    if item is None or not message_view.visible(item, viewer):
         raise NotFound("Message not found")
     return item
 
@@ -114,7 +119,7 @@ def _latest_reply(room_id: str, command: MessageItem) -> MessageItem | None:
     if reply_id is None:
         if command.get("status") == "error":  # never queued: no answer is coming
             raise Conflict("This command has no answer to stop")
-        if _stop_before_start(room_id, command_id, generation):
+        if _stop_before_start(command, generation):
             return None
         # The worker started the answer meanwhile: stop that one.
         reply_id = message_table.reply_id(
@@ -126,14 +131,17 @@ def _latest_reply(room_id: str, command: MessageItem) -> MessageItem | None:
     return reply
 
 
-def _stop_before_start(room_id: str, command_id: str, generation: int) -> bool:
+def _stop_before_start(command: MessageItem, generation: int) -> bool:
     """Store the command's reply of this generation as stopped and empty, unless the
     worker started it first (False); announce it like an ended answer."""
-    reply = new_reply(room_id, command_id, status="stopped")
+    room_id = command["room_id"]
+    reply = reply_to(command, status="stopped")
     if not message_table.put_reply(message_item(reply), generation):
         return False
     touch_last_message(room_id, reply.created_at)
-    presence.send_to_room(room_id, MessageFrame.of(reply))
-    presence.send_to_room(room_id, Transcript.of_reply(reply).final_frame(stopped=True))
+    viewer = reply.visible_to
+    presence.send_to_room(room_id, MessageFrame.of(reply), only_username=viewer)
+    final = Transcript.of_reply(reply).final_frame(stopped=True)
+    presence.send_to_room(room_id, final, only_username=viewer)
     metrics.add_metric(name="BotCommandsStoppedQueued", unit=MetricUnit.Count, value=1)
     return True

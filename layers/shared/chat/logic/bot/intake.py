@@ -1,6 +1,7 @@
-"""A new bot command, on the API side: the rate limits it counts against (per user and room,
-per user across rooms, per room: chat.logic.rate_limits) and its hand-over to the worker
-through the bot queue. A regeneration counts and is queued alike (chat.logic.bot.control)."""
+"""A new bot command, on the API side: which bot a message is a command for, the rate limits
+it counts against (per user and room, per user across rooms, per room:
+chat.logic.rate_limits) and its hand-over to the worker through the bot queue. A
+regeneration counts and is queued alike (chat.logic.bot.control)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,31 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from chat.adapters import bot_queue
 from chat.dal import messages as message_table
+from chat.dal.items import MessageItem
+from chat.dal.rooms import get_room
 from chat.errors import Unavailable
 from chat.frames import MessageUpdatedFrame
 from chat.logic import rate_limits
+from chat.logic.bot import roster
 from chat.logic.realtime import presence
-from chat.models import Message
+from chat.models import BOT_USERNAME, Message, addressed_name
 from chat.observability import logger, metrics
 from chat.principal import Principal
 from chat.queued_command import QueuedCommand
+
+
+def addressee(room_id: str, content: str, replied: MessageItem | None) -> str | None:
+    """The name of the bot a new message is a command for (`bot`: the default one), or None
+    for a plain message. The room is read only when a bot of its own could be meant: an
+    `@name` other than `@bot`, or a reply to a bot's answer (`answers_replies`)."""
+    name = addressed_name(content)
+    if name == BOT_USERNAME:
+        return BOT_USERNAME
+    if name is None and (replied is None or replied.get("message_type") != "bot"):
+        return None
+    room = get_room(room_id)
+    bot = roster.addressed(room, content, replied) if room is not None else None
+    return bot.name if bot is not None else None
 
 
 def check_bot_limits(principal: Principal, room_id: str) -> None:
@@ -45,7 +63,9 @@ def hand_over(command: Message) -> None:
         return
     message_table.mark_failed(command.room_id, command.message_id)
     failed = command.model_copy(update={"status": "error"})
-    presence.send_to_room(command.room_id, MessageUpdatedFrame.of(failed))
+    presence.send_to_room(
+        command.room_id, MessageUpdatedFrame.of(failed), only_username=command.visible_to
+    )
     raise Unavailable(
         "The bot is unavailable right now; your command was stored but will not be answered"
     )

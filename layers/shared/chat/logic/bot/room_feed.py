@@ -28,7 +28,6 @@ from chat.logic.bot.pacing import SendPacer
 from chat.logic.bot.transcript import Transcript
 from chat.logic.realtime import presence
 from chat.logic.realtime.broadcast import Spread
-from chat.models import BOT_USERNAME
 from chat.observability import logger, metrics
 
 THROTTLE_RETRIES = 3
@@ -59,7 +58,12 @@ class RoomFeed:
         # over the time to the next frame, sized from the recipients (known once queried)
         spread: Spread = 0.0 if urgent else self.pacer.spacing
         try:
-            result = presence.send_to_room(self.transcript.room_id, frame, spread=spread)
+            result = presence.send_to_room(
+                self.transcript.room_id,
+                frame,
+                spread=spread,
+                only_username=self.transcript.visible_to,
+            )
         except Exception as exc:
             log_unexpected("bot frame push failed", exc)
             metrics.add_metric(name="BotPushFailures", unit=MetricUnit.Count, value=1)
@@ -105,8 +109,8 @@ class RoomFeed:
 
     def set_typing(self, is_typing: bool) -> None:
         self.typing = is_typing
-        room_id = self.transcript.room_id
-        self.push(TypingFrame(room_id=room_id, username=BOT_USERNAME, is_typing=is_typing))
+        room_id, bot = self.transcript.room_id, self.transcript.username
+        self.push(TypingFrame(room_id=room_id, username=bot, is_typing=is_typing))
 
 
 def ms_metric(name: str, since: float) -> None:

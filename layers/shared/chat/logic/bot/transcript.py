@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from chat.dal.items import MessageItem
 from chat.frames import BotErrorFrame, BotStreamFrame
 from chat.logic.bot.coalesce import json_size, prefix_within
-from chat.models import Message, Source, ToolCall
+from chat.models import BOT_USERNAME, Message, Source, ToolCall
 
 
 @dataclass
@@ -32,13 +32,22 @@ class Transcript:
     offset: int = 0  # code points sent so far: the next chunk's offset
     admitted_bytes: int = 0  # JSON size of the model text let in so far
     truncated: bool = False  # the model wrote more than the cap
+    username: str = BOT_USERNAME  # the bot answering
+    visible_to: str | None = None  # a private command's author: the only one sent frames
     tool_calls: list[ToolCall] = field(default_factory=list)  # the tools used so far
     sources: list[Source] = field(default_factory=list)  # the web pages cited so far
 
     @classmethod
     def of_reply(cls, reply: Message, max_bytes: int = 0) -> Transcript:
         """The transcript of a new reply, nothing sent yet."""
-        return cls(reply.room_id, reply.message_id, reply.reply_to or "", max_bytes)
+        return cls(
+            reply.room_id,
+            reply.message_id,
+            reply.reply_to or "",
+            max_bytes,
+            username=reply.username,
+            visible_to=reply.visible_to,
+        )
 
     @classmethod
     def resumed(cls, reply: MessageItem) -> Transcript:
@@ -52,6 +61,8 @@ class Transcript:
             sent=[content],
             seq=int(reply.get("stream_seq") or 0),
             offset=len(content),
+            username=reply["username"],
+            visible_to=reply.get("visible_to"),
         )
 
     @property
@@ -95,6 +106,7 @@ class Transcript:
             room_id=self.room_id,
             message_id=self.message_id,
             reply_to=self.reply_to,
+            username=self.username,
             code=code,
             message=message,
         )
@@ -112,6 +124,7 @@ class Transcript:
             room_id=self.room_id,
             message_id=self.message_id,
             reply_to=self.reply_to,
+            username=self.username,
             chunk=chunk,
             is_complete=full_response is not None,
             seq=self.seq,

@@ -16,8 +16,10 @@ from typing import Any
 
 from chat.dal import bot_usage
 from chat.dal.items import BotUsageCounts
+from chat.dal.rooms import get_room
 from chat.ids import now_iso
 from chat.logic.access import require_member
+from chat.logic.bot import roster
 from chat.models import BOT_USERNAME, BotUsage, UsageReport
 from chat.principal import Principal
 
@@ -67,7 +69,8 @@ def over_budget(room_id: str, bot: str, budget: int | None, at: str) -> bool:
 
 def room_bots(room_id: str) -> list[str]:
     """The names of the room's bots, the default bot first."""
-    return [BOT_USERNAME]
+    room = get_room(room_id)
+    return [bot.name for bot in roster.profiles(room)] if room else [BOT_USERNAME]
 
 
 def usage_report(principal: Principal, room_id: str, month: str | None) -> UsageReport:

@@ -38,7 +38,7 @@ def edit_message(principal: Principal, room_id: str, message_id: str, content: s
         mention_ids=[member.user_id for member in mentioned],
     )
     if edit is None:
-        _explain_refused_edit(message_table.get_message(room_id, message_id))
+        _explain_refused_edit(message_table.get_message(room_id, message_id), principal)
     before, after = edit
     newly_mentioned = mentions.edited(before, after)
     message = message_view.as_message(after)
@@ -47,8 +47,8 @@ def edit_message(principal: Principal, room_id: str, message_id: str, content: s
     return message
 
 
-def _explain_refused_edit(current: MessageItem | None) -> NoReturn:
-    if current is None:
+def _explain_refused_edit(current: MessageItem | None, principal: Principal) -> NoReturn:
+    if current is None or not message_view.visible(current, principal.username):
         raise NotFound("Message not found")
     if current.get("deleted"):
         raise Conflict("The message was deleted")
@@ -62,7 +62,7 @@ def delete_message(principal: Principal, room_id: str, message_id: str) -> None:
     deleting a deleted message changes nothing and pushes nothing."""
     require_member(room_id, principal.user_id)
     item = message_table.get_message(room_id, message_id)
-    if item is None:
+    if item is None or not message_view.visible(item, principal.username):
         raise NotFound("Message not found")
     if item.get("deleted"):
         return
@@ -93,5 +93,6 @@ def _tombstone(item: MessageItem) -> bool:
     # mentions.
     attachments.delete_attachments_of(item)
     mentions.deleted(item)
-    presence.send_to_room(room_id, MessageDeletedFrame(room_id=room_id, message_id=message_id))
+    frame = MessageDeletedFrame(room_id=room_id, message_id=message_id)
+    presence.send_to_room(room_id, frame, only_username=item.get("visible_to"))
     return True

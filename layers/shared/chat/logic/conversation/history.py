@@ -1,5 +1,6 @@
 """Reading a room's messages: pages back in time (`GET /rooms/{id}/messages?before=`) and
-catching up after a reconnect (`?after=`)."""
+catching up after a reconnect (`?after=`). Others' private commands and answers are left
+out (chat.logic.message_view.visible)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ def history(principal: Principal, room_id: str, limit: int, before: str | None) 
     """Up to `limit` messages before `before` (the newest, without it), oldest first;
     `next_before` is the page's first id while older messages exist, else null."""
     require_member(room_id, principal.user_id)
-    items, more = message_table.page(room_id, limit, before)
+    items, more = message_table.page(room_id, limit, before, principal.username)
     items.reverse()  # oldest -> newest within the page
     return MessagePage(
         messages=[message_view.as_message(item) for item in items],
@@ -38,7 +39,7 @@ def history_after(
             ],
         )
     require_member(room_id, principal.user_id)
-    items, more = message_table.page_after(room_id, limit, after)
+    items, more = message_table.page_after(room_id, limit, after, principal.username)
     return MessagesAfterPage(
         messages=[message_view.as_message(item) for item in items],
         next_after=items[-1]["message_id"] if more and items else None,

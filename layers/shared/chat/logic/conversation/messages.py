@@ -34,7 +34,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from chat.dal import client_ids
 from chat.dal import connections as connection_table
 from chat.dal import messages as message_table
-from chat.dal.items import AttachmentRef, SubscriberItem, message_item
+from chat.dal.items import (
+    AttachmentRef,
+    CommandFields,
+    MessageItem,
+    SubscriberItem,
+    message_item,
+)
 from chat.dal.rooms import touch_last_message
 from chat.errors import NotFound, ValidationFailed
 from chat.frames import MessageFrame
@@ -45,7 +51,7 @@ from chat.logic.bot import intake
 from chat.logic.conversation import attachments
 from chat.logic.notifications import mentions, outbox
 from chat.logic.realtime import fanout, presence
-from chat.models import Message, is_bot_command
+from chat.models import BOT_USERNAME, Message
 from chat.observability import logger, metrics
 from chat.principal import Principal
 from chat.text_rules import is_blank
@@ -72,28 +78,81 @@ def post_message(
     attachment_ids: Sequence[str] = (),
     connection_id: str | None = None,
     reply_to: str | None = None,
+    private: bool = False,
 ) -> Posted:
     """Store a member's message, push it to the room, and hand it over to the bot if it is
     a command. `connection_id` is the sending socket, which gets its ack even if not
     joined. `content` may be empty (or only invisible characters) only when the message
-    carries attachments."""
+    carries attachments. A `private` command is its author's alone, and so is its answer."""
     content = _text(content, has_attachments=bool(attachment_ids))
-    command = is_bot_command(content)
-    if command or reply_to or attachment_ids:
-        # These read the room first: membership before anything else (and before a command
-        # counts against the limits), and a repeat is known before it spends anything.
-        require_member(room_id, principal.user_id)
-        sent = (
-            client_ids.sent_message_id(room_id, principal.user_id, client_id) if client_id else None
-        )
-        if sent is not None:
-            return _repeat(room_id, sent, connection_id)
-    message, refs, mentioned = _draft(
-        principal, room_id, content, command, client_id, reply_to, attachment_ids
+    # Replies and attachments read the room first: membership before anything else (before
+    # what a reply replies to is read), and a repeat is known before it spends anything.
+    checked = bool(reply_to or attachment_ids)
+    if checked and (repeat := _sent_before(principal, room_id, client_id, connection_id)):
+        return repeat
+    replied = check_reply_to(room_id, reply_to, principal.username)
+    bot = intake.addressee(room_id, content, replied)
+    if private and bot is None:
+        refused = "only a bot command can be private"
+        raise ValidationFailed(refused, details=[{"field": "private", "message": refused}])
+    # So does a command, before it counts against the limits.
+    if (
+        bot
+        and not checked
+        and (repeat := _sent_before(principal, room_id, client_id, connection_id))
+    ):
+        return repeat
+    message = Message(
+        message_id=new_id(),
+        room_id=room_id,
+        username=principal.username,
+        content=content,
+        message_type="text" if bot is None else "command",
+        is_bot=False,
+        created_at=now_iso(),
+        client_id=client_id,
+        reply_to=reply_to,
+        visible_to=principal.username if private else None,
     )
+    refs = _admit(principal, message, bot is not None, attachment_ids)
+    fields = CommandFields(bot=bot) if bot not in (None, BOT_USERNAME) else None
+    # A private command is its author's alone: it mentions nobody.
+    mentioned = [] if private else mentions.resolve(room_id, principal, content)
+    if mentioned:
+        message = message.model_copy(update={"mentions": [m.username for m in mentioned]})
+    return _send(principal, message, refs, fields, connection_id, mentioned)
+
+
+def post_command(principal: Principal, message: Message, fields: CommandFields) -> Message:
+    """Store, announce and hand over a command the server words (a summary), counted
+    against the bot limits like any other; `fields`: what the worker reads of it."""
+    require_member(message.room_id, principal.user_id)
+    intake.check_bot_limits(principal, message.room_id)
+    return _send(principal, message, [], fields, None).message
+
+
+def _sent_before(
+    principal: Principal, room_id: str, client_id: str | None, connection_id: str | None
+) -> Posted | None:
+    """After checking the membership: the message the sender's `client_id` already named in
+    the room (given again to the sending socket), or None for a new one."""
+    require_member(room_id, principal.user_id)
+    sent = client_ids.sent_message_id(room_id, principal.user_id, client_id) if client_id else None
+    return _repeat(room_id, sent, connection_id) if sent is not None else None
+
+
+def _send(
+    principal: Principal,
+    message: Message,
+    refs: list[AttachmentRef],
+    fields: CommandFields | None,
+    connection_id: str | None,
+    mentioned: Sequence[mentions.Mentioned] = (),
+) -> Posted:
+    room_id = message.room_id
     started = time.monotonic()
     with presence.prefetched_subscribers(room_id) as subscribers:
-        put = _store(principal, message, refs, mentioned)
+        put = _store(principal, message, refs, fields, mentioned)
     if put.outcome == "repeat":
         return _repeat(room_id, put.message_id, connection_id)
     if refs:
@@ -104,35 +163,6 @@ def post_message(
     if message.message_type == "command":
         intake.hand_over(message)
     return Posted(message)
-
-
-def _draft(
-    principal: Principal,
-    room_id: str,
-    content: str,
-    command: bool,
-    client_id: str | None,
-    reply_to: str | None,
-    attachment_ids: Sequence[str],
-) -> tuple[Message, list[AttachmentRef], list[mentions.Mentioned]]:
-    """The message to store, its attachments and the members it mentions, once every rule
-    allows it."""
-    message_id = new_id()
-    refs = _admit(principal, room_id, message_id, command, reply_to, attachment_ids)
-    mentioned = mentions.resolve(room_id, principal, content)
-    message = Message(
-        message_id=message_id,
-        room_id=room_id,
-        username=principal.username,
-        content=content,
-        message_type="command" if command else "text",
-        is_bot=False,
-        created_at=now_iso(),
-        client_id=client_id,
-        reply_to=reply_to,
-        mentions=[member.username for member in mentioned],
-    )
-    return message, refs, mentioned
 
 
 def _text(content: str, *, has_attachments: bool) -> str:
@@ -148,35 +178,33 @@ def _text(content: str, *, has_attachments: bool) -> str:
 
 
 def _admit(
-    principal: Principal,
-    room_id: str,
-    message_id: str,
-    command: bool,
-    reply_to: str | None,
-    attachment_ids: Sequence[str],
+    principal: Principal, message: Message, command: bool, attachment_ids: Sequence[str]
 ) -> list[AttachmentRef]:
     """The rules beyond the text (membership is checked by the caller or by the store).
-    Returns what message ``message_id`` stores of its attachments (their files copied for
-    it)."""
+    Returns what the message stores of its attachments (their files copied for it)."""
+    room_id = message.room_id
     if command:
         intake.check_bot_limits(principal, room_id)
-    check_reply_to(room_id, reply_to)
     if not attachment_ids:
         return []
-    return attachments.prepare(principal, room_id, attachment_ids, message_id)
+    return attachments.prepare(principal, room_id, attachment_ids, message.message_id)
 
 
 def _store(
     principal: Principal,
     message: Message,
     refs: list[AttachmentRef],
-    mentioned: list[mentions.Mentioned],
+    fields: CommandFields | None,
+    mentioned: Sequence[mentions.Mentioned] = (),
 ) -> message_table.Put:
     """Store the message if its author is a member (with its attachments, claimed in the
     same transaction, its `client_id`'s claim and its mentions' inbox entries); NotFound
-    for a non-member."""
+    for a non-member. A command's `fields` name its bot (none: the default one) or the
+    summary it asks for."""
     item = message_item(message)
     item["author_id"] = principal.user_id  # the by_author index: an account's messages
+    if fields:
+        item.update(fields)
     inbox = mentions.stored_with(item, mentioned)
     claim = (
         client_ids.claim(message.room_id, principal.user_id, message.client_id, message.message_id)
@@ -239,7 +267,13 @@ def _announce(
     logged, never reported to the sender as a failed send."""
     frame = MessageFrame.of(message)
     room_id = message.room_id
-    presence.send_to_room(room_id, frame, also_connection_id=connection_id, subscribers=subscribers)
+    presence.send_to_room(
+        room_id,
+        frame,
+        also_connection_id=connection_id,
+        subscribers=subscribers,
+        only_username=message.visible_to,
+    )
     queued = fanout.pool().submit(outbox.message_stored, message)
     try:
         touch_last_message(room_id, message.created_at)
@@ -248,8 +282,13 @@ def _announce(
     queued.result()  # it logs its own failure
 
 
-def check_reply_to(room_id: str, reply_to: str | None) -> None:
-    """422 (`details` naming reply_to) unless `reply_to` is absent or a message of the room."""
-    if reply_to is not None and message_table.get_message(room_id, reply_to) is None:
+def check_reply_to(room_id: str, reply_to: str | None, viewer: str) -> MessageItem | None:
+    """The message replied to; 422 (`details` naming reply_to) unless `reply_to` is absent
+    or a message of the room that `viewer` can see (not another person's private one)."""
+    if reply_to is None:
+        return None
+    replied = message_table.get_message(room_id, reply_to)
+    if replied is None or not message_view.visible(replied, viewer):
         message = "reply_to is not a message of this room"
         raise ValidationFailed(message, details=[{"field": "reply_to", "message": message}])
+    return replied

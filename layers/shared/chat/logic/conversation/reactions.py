@@ -16,6 +16,7 @@ from chat.dal import messages as message_table
 from chat.dal.items import ReactionItem
 from chat.errors import Conflict, NotFound, Unavailable, ValidationFailed
 from chat.frames import ReactionFrame
+from chat.logic import message_view
 from chat.logic.access import require_member
 from chat.logic.realtime import presence
 from chat.models import Reaction, ReactionList
@@ -90,7 +91,7 @@ def react(
     require_member(room_id, principal.user_id)
     for attempt in range(_ATTEMPTS):
         item = message_table.get_message(room_id, message_id)
-        if item is None:
+        if item is None or not message_view.visible(item, principal.username):
             raise NotFound("Message not found")
         if item.get("deleted"):
             if add:
@@ -114,7 +115,7 @@ def react(
                 added=add,
                 count=count,
             )
-            presence.send_to_room(room_id, frame)
+            presence.send_to_room(room_id, frame, only_username=item.get("visible_to"))
             return ReactionList(reactions=updated)
         time.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # noqa: S311 - jitter, not crypto
     raise Unavailable("The message is changing too fast, try again")

@@ -16,6 +16,7 @@ from chat.dal.items import MembershipItem, RoomItem
 from chat.dal.rooms import get_membership
 from chat.errors import NotFound, ValidationFailed
 from chat.frames import ReadFrame
+from chat.logic import message_view
 from chat.logic.access import require_member
 from chat.logic.realtime import presence
 from chat.models import ReadState
@@ -28,7 +29,8 @@ def mark_read(principal: Principal, room_id: str, message_id: str) -> ReadState:
     """Move the caller's read pointer to `message_id` (a message of this room); marking an
     older one than the current pointer changes nothing. Others subscribed get `read`."""
     require_member(room_id, principal.user_id)
-    if message_table.get_message(room_id, message_id) is None:
+    marked = message_table.get_message(room_id, message_id)
+    if marked is None or not message_view.visible(marked, principal.username):
         message = "message_id is not a message of this room"
         raise ValidationFailed(message, details=[{"field": "message_id", "message": message}])
     last_read: str | None = message_id

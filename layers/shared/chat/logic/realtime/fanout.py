@@ -119,12 +119,16 @@ def to_subscribers(
     *,
     exclude_user_id: str | None = None,
     also_connection_id: str | None = None,
+    only_username: str | None = None,
 ) -> FanOut:
     """Push a frame to a room's subscribers, every push from here (a big room's frame goes
     through chat.logic.realtime.broadcast instead); arguments as `recipients` takes them.
     Subscribers whose token has expired are left out and reported in ``expired``."""
     ids, expired = recipients(
-        subscribers, exclude_user_id=exclude_user_id, also_connection_id=also_connection_id
+        subscribers,
+        exclude_user_id=exclude_user_id,
+        also_connection_id=also_connection_id,
+        only_username=only_username,
     )
     result = to_connections(ids, frame)
     result.expired = expired
@@ -136,10 +140,14 @@ def recipients(
     *,
     exclude_user_id: str | None = None,
     also_connection_id: str | None = None,
+    only_username: str | None = None,
 ) -> tuple[list[str], list[str]]:
-    """Who a room's frame goes to: every live subscriber but `exclude_user_id`'s sockets,
-    and `also_connection_id` (first); and the subscribers left out for an expired token."""
+    """Who a room's frame goes to: every live subscriber but `exclude_user_id`'s sockets
+    (only `only_username`'s, for a private message's frames), and `also_connection_id`
+    (first); and the subscribers left out for an expired token."""
     now = time.time()
+    if only_username is not None:
+        subscribers = [s for s in subscribers if s["username"] == only_username]
     expired = [s["connection_id"] for s in subscribers if token_expired(s, now)]
     ids = [
         s["connection_id"]

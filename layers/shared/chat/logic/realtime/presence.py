@@ -76,18 +76,23 @@ def send_to_room(
     also_connection_id: str | None = None,
     subscribers: list[SubscriberItem] | None = None,
     spread: broadcast.Spread = 0.0,
+    only_username: str | None = None,
 ) -> fanout.FanOut:
     """Push a frame to every live subscriber of a room (one Query for them, unless the
     caller has them already: `prefetched_subscribers`), in shards through the fan-out queue
     in a big room (chat.logic.realtime.broadcast), then disconnect the gone ones.
-    `exclude_user_id` leaves out all of one user's sockets; `also_connection_id` adds a
-    connection that may not be subscribed (a sender's own socket, for its ack); `spread`
+    `exclude_user_id` leaves out all of one user's sockets; `only_username` keeps only one
+    user's (a private message's frames); `also_connection_id` adds a connection that may
+    not be subscribed (a sender's own socket, for its ack); `spread`
     spreads a big room's pushes over that many seconds, or over ``spread(recipients)`` (a
     bot answer's paced frame), if longer than the send budget asks for anyway."""
     if subscribers is None:
         subscribers = connection_table.room_subscribers(room_id)
     ids, expired = fanout.recipients(
-        subscribers, exclude_user_id=exclude_user_id, also_connection_id=also_connection_id
+        subscribers,
+        exclude_user_id=exclude_user_id,
+        also_connection_id=also_connection_id,
+        only_username=only_username,
     )
     result = broadcast.send(room_id, ids, frame, first=also_connection_id, spread=spread)
     result.expired = expired

@@ -15,7 +15,7 @@ from chat.logic.access import require_member, room_or_404
 from chat.logic.realtime import presence
 from chat.logic.rooms.join_codes import normalise_code
 from chat.logic.rooms.views import members, room_view
-from chat.models import BOT_USER_ID, MemberList, Role, Room
+from chat.models import MemberList, Role, Room
 from chat.principal import Principal
 
 DIRECT_ROOM_PEOPLE = 2  # a room created with is_group: false, besides the bot
@@ -55,9 +55,7 @@ def list_members(principal: Principal, room_id: str) -> MemberList:
 def _counted(room: RoomItem) -> RoomItem:
     """The room with its human count (counted once for rooms made before the counter)."""
     if "human_count" not in room:
-        humans = [
-            m for m in room_table.list_members(room["room_id"]) if m["user_id"] != BOT_USER_ID
-        ]
+        humans = [m for m in room_table.list_members(room["room_id"]) if m["role"] != "bot"]
         room_table.init_human_count(room["room_id"], len(humans))
         room = room_table.get_room(room["room_id"]) or room
     return room
@@ -94,7 +92,7 @@ def _successor(room_id: str, leaver_id: str) -> MembershipItem | None:
     humans = [
         m
         for m in room_table.list_members(room_id)
-        if m["user_id"] not in (BOT_USER_ID, leaver_id) and m["role"] != "bot"
+        if m["user_id"] != leaver_id and m["role"] != "bot"
     ]
     return min(humans, key=lambda m: (m["joined_at"], m["user_id"]), default=None)
 

@@ -11,7 +11,7 @@ from chat.frames import RemovedFrame, RoomUpdatedFrame
 from chat.logic.access import require_owner
 from chat.logic.realtime import presence
 from chat.logic.rooms import directory, join_codes, membership
-from chat.models import BOT_USERNAME, Room
+from chat.models import BOT_USERNAME, Room, bot_user_id
 from chat.principal import Principal
 
 _CODE_ATTEMPTS = 5
@@ -30,6 +30,8 @@ def remove_member(principal: Principal, room_id: str, username: str) -> None:
     require_owner(room_id, principal.user_id, "remove members")
     if username.lower() == BOT_USERNAME:
         raise Conflict("The bot is a member of every room and cannot be removed")
+    if room_table.get_membership(room_id, bot_user_id(username)) is not None:
+        raise Conflict("Bots are removed with DELETE /rooms/{room_id}/bots/{name}")
     user = user_table.get_by_username(username)
     if user is None or room_table.get_membership(room_id, user["user_id"]) is None:
         raise NotFound("No member of this room has this username")

@@ -47,6 +47,7 @@ def post_message(principal: Caller, room_id: Id, body: PostMessageRequest) -> Re
         body.client_id,
         attachment_ids=body.attachments,
         reply_to=body.reply_to,
+        private=body.private,
     )
     status = 200 if posted.repeated else 201
     return Response(status_code=status, content_type="application/json", body=posted.message)
