@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from chat import aws
 from chat.dal import client_ids
 from chat.dal.items import AttachmentItem, MessageItem
 from chat.dal.messages import Put
-from chat.dal.tables import table, table_name, transact_reasons
+from chat.dal.tables import batch_get, table, table_name, transact_reasons
 
 
 def put_attachment(item: AttachmentItem) -> None:
@@ -27,23 +26,9 @@ def put_attachment(item: AttachmentItem) -> None:
 
 def get_attachments(attachment_ids: Sequence[str]) -> dict[str, AttachmentItem]:
     """The records of these ids that exist (one consistent BatchGetItem, at most 100 ids)."""
-    if not attachment_ids:
-        return {}
-    name = table_name("attachments")
-    request: dict[str, Any] = {
-        name: {
-            "Keys": [{"attachment_id": attachment_id} for attachment_id in set(attachment_ids)],
-            "ConsistentRead": True,
-        }
-    }
-    found: dict[str, AttachmentItem] = {}
-    resource = aws.dynamodb_resource()
-    while request:
-        response = resource.batch_get_item(RequestItems=request)
-        for item in response["Responses"].get(name, []):
-            found[item["attachment_id"]] = cast(AttachmentItem, item)
-        request = response.get("UnprocessedKeys") or {}
-    return found
+    keys = [{"attachment_id": attachment_id} for attachment_id in set(attachment_ids)]
+    items = batch_get("attachments", keys, ConsistentRead=True)
+    return {item["attachment_id"]: cast(AttachmentItem, item) for item in items}
 
 
 def put_message_attaching(

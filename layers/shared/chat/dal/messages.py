@@ -11,10 +11,10 @@ from typing import Any, Literal, NamedTuple, TypedDict, cast
 
 from boto3.dynamodb.conditions import Attr, Key
 
-from chat import aws
 from chat.dal import client_ids
 from chat.dal.items import MessageItem, SourceItem, ToolCallItem, UsageItem
 from chat.dal.tables import (
+    batch_get,
     persistently,
     table,
     table_name,
@@ -375,30 +375,12 @@ def _aliases(condition: str, values: dict[str, Any]) -> dict[str, Any]:
     return {"ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
 
 
-_BATCH_GET_MAX = 100
-
-
 def get_messages(keys: list[tuple[str, str]]) -> dict[tuple[str, str], MessageItem]:
     """Messages by (room_id, message_id), read consistently (what a search shows must be
     what is stored now), in chunks of BatchGetItem's maximum; missing ones are left out."""
-    dynamodb = aws.dynamodb_resource()
-    name = table_name("messages")
-    found: dict[tuple[str, str], MessageItem] = {}
-    unique = list(dict.fromkeys(keys))
-    for start in range(0, len(unique), _BATCH_GET_MAX):
-        chunk = unique[start : start + _BATCH_GET_MAX]
-        request: dict[str, Any] = {
-            name: {
-                "Keys": [{"room_id": room, "message_id": message} for room, message in chunk],
-                "ConsistentRead": True,
-            }
-        }
-        while request:
-            response = dynamodb.batch_get_item(RequestItems=request)
-            for item in response["Responses"].get(name, []):
-                found[(item["room_id"], item["message_id"])] = cast(MessageItem, item)
-            request = response.get("UnprocessedKeys") or {}
-    return found
+    unique = [{"room_id": room, "message_id": message} for room, message in dict.fromkeys(keys)]
+    items = batch_get("messages", unique, ConsistentRead=True)
+    return {(item["room_id"], item["message_id"]): cast(MessageItem, item) for item in items}
 
 
 AuthorCursor = dict[str, str]  # where a `by_author` page ended (its LastEvaluatedKey)

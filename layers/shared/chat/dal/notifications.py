@@ -26,7 +26,14 @@ from botocore.exceptions import ClientError
 
 from chat import aws
 from chat.dal.items import MentionItem, PushSubscriptionItem
-from chat.dal.tables import is_condition_failure, query_all, table, table_name, transact
+from chat.dal.tables import (
+    count_query,
+    is_condition_failure,
+    query_all,
+    table,
+    table_name,
+    transact,
+)
 
 BY_ROOM_MEMBER = "by_room_member"
 _OWNER = "OWNER"
@@ -130,21 +137,14 @@ def count_mentions(room_id: str, user_id: str, after: str | None, cap: int) -> i
     if after:
         condition += " AND message_id > :after"
         values[":after"] = after
-    kwargs: dict[str, Any] = {
-        "TableName": table_name("notifications"),
-        "IndexName": BY_ROOM_MEMBER,
-        "KeyConditionExpression": condition,
-        "ExpressionAttributeValues": values,
-        "Select": "COUNT",
-    }
-    count = 0
-    while count < cap:
-        response = client.query(Limit=cap - count, **kwargs)
-        count += response["Count"]
-        if "LastEvaluatedKey" not in response:
-            break
-        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-    return min(count, cap)
+    return count_query(
+        client,
+        cap,
+        TableName=table_name("notifications"),
+        IndexName=BY_ROOM_MEMBER,
+        KeyConditionExpression=condition,
+        ExpressionAttributeValues=values,
+    )
 
 
 def count_mentions_many(

@@ -11,13 +11,12 @@ messages table.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from chat import aws
 from chat.dal.items import MembershipItem
-from chat.dal.tables import table_name, update_if
+from chat.dal.tables import batch_get, count_query, table_name, update_if
 
-_BATCH_GET_MAX = 100
 _COUNT_WORKERS = 8  # below the client's 10 pooled connections
 
 
@@ -36,20 +35,9 @@ def advance_read_pointer(room_id: str, user_id: str, message_id: str) -> bool:
 
 def memberships_of(user_id: str, room_ids: list[str]) -> dict[str, MembershipItem]:
     """The user's membership items in these rooms, by room id (BatchGetItem, 100 a call)."""
-    client = aws.dynamodb_resource()
-    name = table_name("memberships")
-    found: dict[str, MembershipItem] = {}
-    for start in range(0, len(room_ids), _BATCH_GET_MAX):
-        keys = [
-            {"room_id": r, "user_id": user_id} for r in room_ids[start : start + _BATCH_GET_MAX]
-        ]
-        request: dict[str, Any] = {name: {"Keys": keys}}
-        while request:
-            response = client.batch_get_item(RequestItems=request)
-            for item in response["Responses"].get(name, []):
-                found[item["room_id"]] = item
-            request = response.get("UnprocessedKeys") or {}
-    return found
+    keys = [{"room_id": room_id, "user_id": user_id} for room_id in dict.fromkeys(room_ids)]
+    items = batch_get("memberships", keys)
+    return {item["room_id"]: cast(MembershipItem, item) for item in items}
 
 
 def count_unread(room_id: str, after: str | None, reader: str, cap: int) -> int:
@@ -62,23 +50,16 @@ def count_unread(room_id: str, after: str | None, reader: str, cap: int) -> int:
     if after:
         condition += " AND message_id > :after"
         values[":after"] = after
-    kwargs: dict[str, Any] = {
-        "TableName": table_name("messages"),
-        "KeyConditionExpression": condition,
+    return count_query(
+        client,
+        cap,
+        TableName=table_name("messages"),
+        KeyConditionExpression=condition,
         # others' messages, and of private ones only the reader's (a bot's answer to them)
-        "FilterExpression": "username <> :reader AND "
+        FilterExpression="username <> :reader AND "
         "(attribute_not_exists(visible_to) OR visible_to = :reader)",
-        "ExpressionAttributeValues": values,
-        "Select": "COUNT",
-    }
-    count = 0
-    while count < cap:
-        response = client.query(Limit=cap - count, **kwargs)
-        count += response["Count"]
-        if "LastEvaluatedKey" not in response:
-            break
-        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-    return min(count, cap)
+        ExpressionAttributeValues=values,
+    )
 
 
 def count_unread_many(requests: list[tuple[str, str | None]], reader: str, cap: int) -> list[int]:

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast
 
 from boto3.dynamodb.conditions import Key
 
-from chat import aws
 from chat.dal.items import MembershipItem, RoomItem
 from chat.dal.tables import (
+    batch_get,
     query_all,
     strip_none,
     table,
@@ -23,8 +23,6 @@ from chat.errors import Conflict
 
 if TYPE_CHECKING:
     from chat.models import Tool
-
-_BATCH_GET_MAX = 100
 
 
 def room_key(room_id: str) -> dict[str, str]:
@@ -89,20 +87,7 @@ def room_id_for_code(code: str) -> str | None:
 
 def get_rooms(room_ids: list[str]) -> list[RoomItem]:
     """Rooms by id, in chunks of BatchGetItem's maximum; unprocessed keys retried."""
-    dynamodb = aws.dynamodb_resource()
-    name = table_name("rooms")
-    found: list[RoomItem] = []
-    for start in range(0, len(room_ids), _BATCH_GET_MAX):
-        request = {
-            name: {
-                "Keys": [room_key(room_id) for room_id in room_ids[start : start + _BATCH_GET_MAX]]
-            }
-        }
-        while request:
-            response = dynamodb.batch_get_item(RequestItems=request)
-            found += response["Responses"].get(name, [])
-            request = response.get("UnprocessedKeys") or {}
-    return found
+    return cast(list[RoomItem], batch_get("rooms", [room_key(room_id) for room_id in room_ids]))
 
 
 class BotSettingsChanges(TypedDict, total=False):
@@ -340,48 +325,14 @@ def leave(room_id: str, user_id: str, successor: MembershipItem | None = None) -
 def member_room_ids(user_id: str, room_ids: list[str]) -> set[str]:
     """Which of these rooms the user is a member of now: their membership items, read
     consistently (the `by_user` index may lag a leave or a removal by a moment)."""
-    dynamodb = aws.dynamodb_resource()
-    name = table_name("memberships")
-    found: set[str] = set()
-    unique = list(dict.fromkeys(room_ids))
-    for start in range(0, len(unique), _BATCH_GET_MAX):
-        request: dict[str, Any] = {
-            name: {
-                "Keys": [
-                    {"room_id": room_id, "user_id": user_id}
-                    for room_id in unique[start : start + _BATCH_GET_MAX]
-                ],
-                "ConsistentRead": True,
-                "ProjectionExpression": "room_id",
-            }
-        }
-        while request:
-            response = dynamodb.batch_get_item(RequestItems=request)
-            found.update(item["room_id"] for item in response["Responses"].get(name, []))
-            request = response.get("UnprocessedKeys") or {}
-    return found
+    keys = [{"room_id": room_id, "user_id": user_id} for room_id in dict.fromkeys(room_ids)]
+    items = batch_get("memberships", keys, ConsistentRead=True, ProjectionExpression="room_id")
+    return {item["room_id"] for item in items}
 
 
 def members_among(room_id: str, user_ids: list[str]) -> dict[str, MembershipItem]:
     """The memberships of these users in the room, by user id, read consistently (one
     BatchGetItem per 100 users): who of them is a member now, and in which role."""
-    dynamodb = aws.dynamodb_resource()
-    name = table_name("memberships")
-    found: dict[str, MembershipItem] = {}
-    unique = list(dict.fromkeys(user_ids))
-    for start in range(0, len(unique), _BATCH_GET_MAX):
-        request: dict[str, Any] = {
-            name: {
-                "Keys": [
-                    {"room_id": room_id, "user_id": user_id}
-                    for user_id in unique[start : start + _BATCH_GET_MAX]
-                ],
-                "ConsistentRead": True,
-            }
-        }
-        while request:
-            response = dynamodb.batch_get_item(RequestItems=request)
-            for item in response["Responses"].get(name, []):
-                found[item["user_id"]] = cast(MembershipItem, item)
-            request = response.get("UnprocessedKeys") or {}
-    return found
+    keys = [{"room_id": room_id, "user_id": user_id} for user_id in dict.fromkeys(user_ids)]
+    items = batch_get("memberships", keys, ConsistentRead=True)
+    return {item["user_id"]: cast(MembershipItem, item) for item in items}

@@ -1,5 +1,5 @@
 """What the table modules share: the tables by logical name, conditional updates,
-transactions, paged queries, update expressions."""
+transactions, paged queries and batch reads, update expressions."""
 
 from __future__ import annotations
 
@@ -141,6 +141,38 @@ def query_all(name: Table, **kwargs: Any) -> list[dict[str, Any]]:
         if "LastEvaluatedKey" not in response:
             return items
         kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+BATCH_GET_MAX = 100  # keys per BatchGetItem
+
+
+def batch_get(name: Table, keys: Sequence[dict[str, Any]], **options: Any) -> list[dict[str, Any]]:
+    """The items of these keys that exist: one BatchGetItem per 100 keys, its unprocessed
+    keys asked again; `options` (ConsistentRead, ProjectionExpression …) apply to every one."""
+    dynamodb = aws.dynamodb_resource()
+    table_of = table_name(name)
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(keys), BATCH_GET_MAX):
+        chunk = list(keys[start : start + BATCH_GET_MAX])
+        request: dict[str, Any] = {table_of: {"Keys": chunk, **options}}
+        while request:
+            response = dynamodb.batch_get_item(RequestItems=request)
+            found += response["Responses"].get(table_of, [])
+            request = response.get("UnprocessedKeys") or {}
+    return found
+
+
+def count_query(client: Any, cap: int, **kwargs: Any) -> int:
+    """How many items one low-level Query (``Select: COUNT``) matches, counting no further
+    than `cap`: its pages are read only until then."""
+    count = 0
+    while count < cap:
+        response = client.query(Limit=cap - count, Select="COUNT", **kwargs)
+        count += response["Count"]
+        if "LastEvaluatedKey" not in response:
+            break
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return min(count, cap)
 
 
 def update_expression(

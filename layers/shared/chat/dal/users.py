@@ -15,10 +15,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple, cast
 
-from chat import aws
 from chat.dal import revocations
 from chat.dal.items import UserItem
-from chat.dal.tables import strip_none, table, table_name, transact
+from chat.dal.tables import batch_get, strip_none, table, table_name, transact
 from chat.errors import Conflict
 
 _PUBLIC = ("user_id", "username", "email", "created_at")
@@ -175,28 +174,12 @@ def get_closed_account(user_id: str) -> UserItem | None:
     return _public(item) if item and "deleted_at" in item else None
 
 
-_BATCH_GET_MAX = 100
-
-
 def find_usernames(usernames: Sequence[str]) -> dict[str, UserItem]:
     """The users of these names (any case), by the lower-cased name; unknown ones and named
     bots (whose claims of a name hold no user) left out. One BatchGetItem per 100 names, on
     the username claims (user id and name only)."""
     names = list(dict.fromkeys(name.lower() for name in usernames))
-    dynamodb = aws.dynamodb_resource()
-    table_of_users = table_name("users")
-    found: dict[str, UserItem] = {}
-    for start in range(0, len(names), _BATCH_GET_MAX):
-        request: dict[str, Any] = {
-            table_of_users: {
-                "Keys": [username_key(name) for name in names[start : start + _BATCH_GET_MAX]],
-                "ProjectionExpression": "user_id, username",
-            }
-        }
-        while request:
-            response = dynamodb.batch_get_item(RequestItems=request)
-            for item in response["Responses"].get(table_of_users, []):
-                if "user_id" in item:  # a person's claim, not a named bot's
-                    found[item["username"].lower()] = _public(item)
-            request = response.get("UnprocessedKeys") or {}
-    return found
+    keys = [username_key(name) for name in names]
+    claims = batch_get("users", keys, ProjectionExpression="user_id, username")
+    # a person's claim, not a named bot's
+    return {item["username"].lower(): _public(item) for item in claims if "user_id" in item}
