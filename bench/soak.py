@@ -65,7 +65,10 @@ FIRST_ID = "0" * 26  # sorts before every message id (ULIDs)
 CATCH_UP_OVERLAP = 10.0  # a catch-up starts from what was received this long before
 LIVE_MARGIN = (1.0, 10.0)  # a session must get live what was stored 1 s after its join …
 # … and 10 s before it closed (a push may wait for DynamoDB retries before it goes out)
-DRAIN_SECONDS = 120.0  # for bot answers to end after the traffic
+# For bot answers to end after the traffic: longer than a command can be held back. A lost
+# write of the worker's own in-progress record holds its command for the rest of that
+# invocation (up to the worker's Timeout, 120 s) plus 5 s (chat.transport.sqs).
+DRAIN_SECONDS = 180.0
 MEMORY_SLACK = (16 * 2**20, 0.10)  # flat: grew by less than 16 MiB or 10 %
 MEMORY_MIN_MINUTES = 2.0  # a shorter run's memory is printed, not judged
 EXAMPLES = 3
