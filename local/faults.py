@@ -182,7 +182,8 @@ def _percent(rate: float) -> str:
 
 # ---------------------------------------------------------------------- DynamoDB
 DYNAMODB_TARGET = "DynamoDB_20120810"
-_DATA_PLANE = frozenset(
+# The operations on items (moto_dynamodb serialises these), and PartiQL's, which fail alike.
+DYNAMODB_ITEM_OPERATIONS = frozenset(
     {
         "GetItem",
         "PutItem",
@@ -194,11 +195,13 @@ _DATA_PLANE = frozenset(
         "BatchWriteItem",
         "TransactGetItems",
         "TransactWriteItems",
-        "ExecuteStatement",
-        "BatchExecuteStatement",
-        "ExecuteTransaction",
     }
 )
+_DATA_PLANE = DYNAMODB_ITEM_OPERATIONS | {
+    "ExecuteStatement",
+    "BatchExecuteStatement",
+    "ExecuteTransaction",
+}
 _READS = frozenset({"GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"})
 _TRANSACTIONS = frozenset({"TransactGetItems", "TransactWriteItems"})
 _DYNAMODB_ERRORS = "com.amazonaws.dynamodb.v20120810#"

@@ -57,6 +57,8 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 
+from local.faults import DYNAMODB_ITEM_OPERATIONS
+
 _lock = threading.Lock()
 _original = DynamoDBBackend.transact_write_items
 _all_items = Table.all_items
@@ -231,20 +233,6 @@ def query(
         _partition.items = None
 
 
-_DATA_PLANE = frozenset(
-    {
-        "GetItem",
-        "PutItem",
-        "UpdateItem",
-        "DeleteItem",
-        "Query",
-        "Scan",
-        "BatchGetItem",
-        "BatchWriteItem",
-        "TransactGetItems",
-        "TransactWriteItems",
-    }
-)
 _serialized = DynamoHandler.serialized
 
 
@@ -265,7 +253,7 @@ def _binary(value: Any) -> str:
 
 def serialized(self: DynamoHandler, action_result: ActionResult) -> Any:
     action, result = self._get_action(), action_result.result
-    if action in _DATA_PLANE and isinstance(result, dict):
+    if action in DYNAMODB_ITEM_OPERATIONS and isinstance(result, dict):
         members = _output_members(action)
         try:
             body = json.dumps({k: v for k, v in result.items() if k in members}, default=_binary)

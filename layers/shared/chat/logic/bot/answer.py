@@ -52,7 +52,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -275,14 +275,11 @@ class Answer:
         """One model request read into the room, retried under the one rule."""
         rules = budget.BUDGET
         for attempt in range(1, rules.attempts + 1):
-            left = deadline - time.monotonic()
-            stream = client.stream_answer(
-                model=model,
-                system_instruction=model_input.system_instruction,
-                contents=model_input.contents,
-                timeout=max(0.1, min(rules.stall_timeout, left)),
-                total_timeout=max(0.1, left),
-                max_output_tokens=rules.max_output_tokens,
+            stream = _request(
+                client,
+                model,
+                model_input,
+                deadline,
                 file_parts=model_input.file_parts,
                 tools=self.tools.offer() if self.tools else None,
                 exchanges=exchanges,
@@ -306,16 +303,7 @@ class Answer:
     ) -> str:
         """One stage of an input too long for one request: the model's text for it, read
         whole and shown to nobody (a failure fails the answer, as the last stage's would)."""
-        rules = budget.BUDGET
-        left = deadline - time.monotonic()
-        stream = client.stream_answer(
-            model=model,
-            system_instruction=stage.system_instruction,
-            contents=stage.contents,
-            timeout=max(0.1, min(rules.stall_timeout, left)),
-            total_timeout=max(0.1, left),
-            max_output_tokens=rules.max_output_tokens,
-        )
+        stream = _request(client, model, stage, deadline)
         try:
             return "".join(stream)
         finally:
@@ -325,6 +313,28 @@ class Answer:
         """Add a request's reported tokens (thinking counts as output, as Gemini bills it)."""
         if reported is not None:
             self.tokens.add(reported.input_tokens, reported.output_tokens)
+
+
+def _request(
+    client: gemini.GeminiClient,
+    model: str,
+    model_input: ModelInput,
+    deadline: float,
+    **extra: Any,
+) -> gemini.AnswerStream:
+    """One model request within the answer's budget: a stall timeout, no later than the
+    deadline, the output cap; `extra` (files, tools, earlier exchanges) as the SDK takes them."""
+    rules = budget.BUDGET
+    left = deadline - time.monotonic()
+    return client.stream_answer(
+        model=model,
+        system_instruction=model_input.system_instruction,
+        contents=model_input.contents,
+        timeout=max(0.1, min(rules.stall_timeout, left)),
+        total_timeout=max(0.1, left),
+        max_output_tokens=rules.max_output_tokens,
+        **extra,
+    )
 
 
 def retry_wait(exc: gemini.GeminiError, attempt: int, deadline: float) -> float | None:

@@ -113,28 +113,6 @@ def push(connection_ids: Iterable[str], data: bytes) -> FanOut:
     return result
 
 
-def to_subscribers(
-    subscribers: Sequence[SubscriberItem],
-    frame: ServerFrame,
-    *,
-    exclude_user_id: str | None = None,
-    also_connection_id: str | None = None,
-    only_username: str | None = None,
-) -> FanOut:
-    """Push a frame to a room's subscribers, every push from here (a big room's frame goes
-    through chat.logic.realtime.broadcast instead); arguments as `recipients` takes them.
-    Subscribers whose token has expired are left out and reported in ``expired``."""
-    ids, expired = recipients(
-        subscribers,
-        exclude_user_id=exclude_user_id,
-        also_connection_id=also_connection_id,
-        only_username=only_username,
-    )
-    result = to_connections(ids, frame)
-    result.expired = expired
-    return result
-
-
 def recipients(
     subscribers: Sequence[SubscriberItem],
     *,
