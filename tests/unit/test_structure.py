@@ -3,6 +3,7 @@ for the test, and nothing in one that keeps it; the repository itself keeps them
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,8 @@ ISSUE = "iss" + "ue"  # spelled apart, so this file cites nothing itself
         ("Makefile", f"# ---- web client ({ISSUE} 15)\n"),
         ("template.yaml", f"Resources:  # {ISSUE} 9\n"),
         ("web/src/main.ts", f"const a = 1; // {ISSUE} 2\n"),
+        ("docs/deploy.md", f"# Deploying\n\nVersions are published since {ISSUE} 20.\n"),
+        ("README.md", "Fixed in #28.\n"),
     ],
 )
 def test_an_issue_number_in_a_comment_or_docstring_is_found(tmp_path, name, text):
@@ -123,6 +126,25 @@ def test_an_issue_number_in_a_comment_or_docstring_is_found(tmp_path, name, text
 def test_other_numbers_are_not_issue_numbers(tmp_path, text):
     write(tmp_path, {"a.py": text})
     assert structure.issue_numbers(tmp_path) == []
+
+
+def test_the_contracts_copy_is_read_as_written(tmp_path):
+    write(tmp_path, {"docs/API.md": f"Since {ISSUE} 4, messages carry a client_id.\n"})
+    assert structure.issue_numbers(tmp_path) == []
+
+
+# ------------------------------------------------------------------------------ the message path
+def test_posting_a_message_is_steps_of_under_30_lines():
+    """Store, announce, hand over: each step of the message path reads at a glance."""
+    path = structure.ROOT / "layers/shared/chat/logic/conversation/messages.py"
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    sizes = {
+        node.name: node.end_lineno - node.lineno + 1
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef)
+    }
+    steps = ("post_message", "_send", "_store", "_announce", "_subscribers")
+    assert {name: sizes[name] for name in steps if sizes[name] >= 30} == {}
 
 
 # ------------------------------------------------------------------------------ the command

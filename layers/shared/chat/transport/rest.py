@@ -154,7 +154,7 @@ def _body_bytes(event: Mapping[str, Any]) -> int:
     return len(body.encode("utf-8", "surrogatepass"))
 
 
-# On every response (shared/API.md, Conventions): no browser guesses another type for a
+# On every response (docs/API.md, Conventions): no browser guesses another type for a
 # body, and no cache keeps one (every answer is one user's). API Gateway's own answers get
 # them from the template's GatewayResponses.
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}

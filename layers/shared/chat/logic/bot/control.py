@@ -27,6 +27,8 @@ command, so queueing it would answer ``202`` and then nothing).
 
 from __future__ import annotations
 
+import time
+
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chat.dal import messages as message_table
@@ -38,10 +40,11 @@ from chat.ids import now_iso
 from chat.logic import message_view
 from chat.logic.access import require_member, room_or_404
 from chat.logic.bot import roster
+from chat.logic.bot.ending import end_answer
 from chat.logic.bot.intake import check_bot_limits, queue
 from chat.logic.bot.reply import command_bot, reply_to
+from chat.logic.bot.room_feed import RoomFeed
 from chat.logic.bot.transcript import Transcript
-from chat.logic.realtime import presence
 from chat.observability import metrics
 from chat.principal import Principal
 from chat.queued_command import QueuedCommand
@@ -133,15 +136,14 @@ def _latest_reply(room_id: str, command: MessageItem) -> MessageItem | None:
 
 def _stop_before_start(command: MessageItem, generation: int) -> bool:
     """Store the command's reply of this generation as stopped and empty, unless the
-    worker started it first (False); announce it like an ended answer."""
+    worker started it first (False); announce its row, then end it as every answer ends."""
     room_id = command["room_id"]
     reply = reply_to(command, status="stopped")
     if not message_table.put_reply(message_item(reply), generation):
         return False
     touch_last_message(room_id, reply.created_at)
-    viewer = reply.visible_to
-    presence.send_to_room(room_id, MessageFrame.of(reply), only_username=viewer)
-    final = Transcript.of_reply(reply).final_frame(stopped=True)
-    presence.send_to_room(room_id, final, only_username=viewer)
+    feed = RoomFeed(Transcript.of_reply(reply), started=time.monotonic())
+    feed.push(MessageFrame.of(reply), urgent=True)
+    end_answer(feed, "stopped", stored=True)
     metrics.add_metric(name="BotCommandsStoppedQueued", unit=MetricUnit.Count, value=1)
     return True

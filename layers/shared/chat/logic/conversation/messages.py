@@ -27,10 +27,11 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from chat.aws import thread_pool
 from chat.dal import client_ids
 from chat.dal import connections as connection_table
 from chat.dal import messages as message_table
@@ -50,7 +51,7 @@ from chat.logic.access import require_member
 from chat.logic.bot import intake
 from chat.logic.conversation import attachments
 from chat.logic.notifications import mentions, outbox
-from chat.logic.realtime import fanout, presence
+from chat.logic.realtime import presence
 from chat.models import BOT_USERNAME, Message
 from chat.observability import logger, metrics
 from chat.principal import Principal
@@ -81,28 +82,65 @@ def post_message(
     private: bool = False,
 ) -> Posted:
     """Store a member's message, push it to the room, and hand it over to the bot if it is
-    a command. `connection_id` is the sending socket, which gets its ack even if not
-    joined. `content` may be empty (or only invisible characters) only when the message
-    carries attachments. A `private` command is its author's alone, and so is its answer."""
+    a command. `connection_id`, the sending socket, gets its ack even if not joined;
+    `content` may be blank only with attachments; a `private` command is its author's
+    alone, and so is its answer."""
     content = _text(content, has_attachments=bool(attachment_ids))
-    # Replies and attachments read the room first: membership before anything else (before
-    # what a reply replies to is read), and a repeat is known before it spends anything.
     checked = bool(reply_to or attachment_ids)
+    to = _addressee(principal, room_id, content, client_id, connection_id, reply_to, checked)
+    if isinstance(to, Posted):
+        return to
+    if private and to.bot is None:
+        refused = "only a bot command can be private"
+        raise ValidationFailed(refused, details=[{"field": "private", "message": refused}])
+    message = _draft(principal, room_id, content, client_id, to.bot, reply_to, private)
+    refs = _admit(principal, message, to.bot is not None, attachment_ids)
+    fields = CommandFields(bot=to.bot) if to.bot not in (None, BOT_USERNAME) else None
+    message, mentioned = _with_mentions(principal, message)
+    return _send(principal, message, refs, fields, connection_id, mentioned)
+
+
+class _Addressee(NamedTuple):
+    bot: str | None  # the bot a command calls; None: not a command
+
+
+def _addressee(
+    principal: Principal,
+    room_id: str,
+    content: str,
+    client_id: str | None,
+    connection_id: str | None,
+    reply_to: str | None,
+    checked: bool,
+) -> _Addressee | Posted:
+    """The bot the message calls, if any, or the message its `client_id` named before.
+    Replies and attachments (``checked``) read the room first: membership before anything
+    else (before what a reply replies to is read), and a repeat is known before it spends
+    anything. So does a command, before it counts against the limits."""
     if checked and (repeat := _sent_before(principal, room_id, client_id, connection_id)):
         return repeat
     replied = check_reply_to(room_id, reply_to, principal.username)
     bot = intake.addressee(room_id, content, replied)
-    if private and bot is None:
-        refused = "only a bot command can be private"
-        raise ValidationFailed(refused, details=[{"field": "private", "message": refused}])
-    # So does a command, before it counts against the limits.
     if (
         bot
         and not checked
         and (repeat := _sent_before(principal, room_id, client_id, connection_id))
     ):
         return repeat
-    message = Message(
+    return _Addressee(bot)
+
+
+def _draft(
+    principal: Principal,
+    room_id: str,
+    content: str,
+    client_id: str | None,
+    bot: str | None,
+    reply_to: str | None,
+    private: bool,
+) -> Message:
+    """The message as it will be stored, with a new id."""
+    return Message(
         message_id=new_id(),
         room_id=room_id,
         username=principal.username,
@@ -114,13 +152,19 @@ def post_message(
         reply_to=reply_to,
         visible_to=principal.username if private else None,
     )
-    refs = _admit(principal, message, bot is not None, attachment_ids)
-    fields = CommandFields(bot=bot) if bot not in (None, BOT_USERNAME) else None
-    # A private command is its author's alone: it mentions nobody.
-    mentioned = [] if private else mentions.resolve(room_id, principal, content)
+
+
+def _with_mentions(
+    principal: Principal, message: Message
+) -> tuple[Message, list[mentions.Mentioned]]:
+    """The message with the members it names (a private command is its author's alone: it
+    mentions nobody), and who they are."""
+    if message.visible_to is not None:
+        return message, []
+    mentioned = mentions.resolve(message.room_id, principal, message.content)
     if mentioned:
         message = message.model_copy(update={"mentions": [m.username for m in mentioned]})
-    return _send(principal, message, refs, fields, connection_id, mentioned)
+    return message, list(mentioned)
 
 
 def post_command(principal: Principal, message: Message, fields: CommandFields) -> Message:
@@ -206,11 +250,7 @@ def _store(
     if fields:
         item.update(fields)
     inbox = mentions.stored_with(item, mentioned)
-    claim = (
-        client_ids.claim(message.room_id, principal.user_id, message.client_id, message.message_id)
-        if message.client_id
-        else None
-    )
+    claim = _claim(principal, message)
     if refs:
         put = attachments.store_message(item, refs, principal, claim, also=inbox)
     else:
@@ -221,6 +261,15 @@ def _store(
         mentions.store_overflow(item)
         metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
     return put
+
+
+def _claim(principal: Principal, message: Message) -> dict[str, Any] | None:
+    """The claim of the message's `client_id`, stored in its transaction (None: it has none)."""
+    if not message.client_id:
+        return None
+    return client_ids.claim(
+        message.room_id, principal.user_id, message.client_id, message.message_id
+    )
 
 
 def _repeat(room_id: str, message_id: str, connection_id: str | None) -> Posted:
@@ -274,7 +323,7 @@ def _announce(
         subscribers=subscribers,
         only_username=message.visible_to,
     )
-    queued = fanout.pool().submit(outbox.message_stored, message)
+    queued = thread_pool("after_send", 2).submit(outbox.message_stored, message)
     try:
         touch_last_message(room_id, message.created_at)
     except Exception:
