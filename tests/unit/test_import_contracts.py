@@ -76,14 +76,14 @@ def test_the_package_keeps_every_contract(copy: Path):
             "from chat.logic.realtime import presence",
             "No import cycle",
         ),
-        ("chat.logic.notifications.plan", "import pywebpush", "The Web Push libraries"),
+        ("chat.logic.notifications.audience", "import pywebpush", "The Web Push libraries"),
         (
             "chat.logic.notifications.mentions",
             "from chat.adapters import web_push",
             "Only the notifications functions load Web Push",
         ),
         (
-            "chat.logic.notifications.plan",
+            "chat.logic.notifications.audience",
             "from chat.logic.bot import ending",
             "The logic's wings are layered",
         ),

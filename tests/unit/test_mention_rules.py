@@ -1,5 +1,5 @@
 """Mentions and who hears of a message (pure): the contract's `@username` syntax, and the
-notifier's plan from levels, mentions, authors, bots and private messages."""
+notifier's audience from levels, mentions, authors, bots and private messages."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from chat.dal.items import MembershipItem, MessageItem
-from chat.logic.notifications import plan
+from chat.logic.notifications import audience
 from chat.logic.notifications.levels import default_level, level_of
 from chat.logic.notifications.mentions import candidates
 
@@ -55,7 +55,7 @@ def test_default_levels_by_room_kind() -> None:
     assert level_of(None, is_group=False) == "all"
 
 
-# ------------------------------------------------------------------------------ the plan
+# ------------------------------------------------------------------------------ the audience
 def _member(username: str, level: str | None = None, role: str = "member") -> MembershipItem:
     item: dict[str, Any] = {
         "room_id": "r1",
@@ -91,46 +91,46 @@ MEMBERS = [
 ]
 
 
-def _who(recipients: list[plan.Recipient]) -> dict[str, tuple[bool, bool]]:
+def _who(recipients: list[audience.Recipient]) -> dict[str, tuple[bool, bool]]:
     return {r.username: (r.mentioned, r.push) for r in recipients}
 
 
 def test_a_plain_message_reaches_the_all_level_only_never_its_author() -> None:
-    recipients = plan.recipients(_message("alice"), True, MEMBERS, "message")
+    recipients = audience.recipients(_message("alice"), True, MEMBERS, "message")
     assert _who(recipients) == {"bob": (False, True)}
 
 
 def test_mentions_reach_the_mentioned_whatever_their_level_but_push_by_level() -> None:
     message = _message("bob", mentions=["carol", "dave"])
-    recipients = plan.recipients(message, True, MEMBERS, "message")
+    recipients = audience.recipients(message, True, MEMBERS, "message")
     # carol (none) still gets the frame when online, never a push; dave (mentions) both
     assert _who(recipients) == {"carol": (True, False), "dave": (True, True)}
 
 
 def test_a_direct_room_defaults_to_every_message() -> None:
     members = [_member("alice", role="owner"), _member("bob"), _member("bot", role="bot")]
-    recipients = plan.recipients(_message("alice"), False, members, "message")
+    recipients = audience.recipients(_message("alice"), False, members, "message")
     assert _who(recipients) == {"bob": (False, True)}
 
 
 def test_a_bot_answer_reaches_the_all_level_including_who_asked() -> None:
     answer = _message("bot", "the answer", message_type="bot", reply_to="c1")
-    recipients = plan.recipients(answer, True, [*MEMBERS, _member("erin", "all")], "answer")
+    recipients = audience.recipients(answer, True, [*MEMBERS, _member("erin", "all")], "answer")
     assert _who(recipients) == {"bob": (False, True), "erin": (False, True)}
 
 
 def test_an_edit_reaches_only_the_newly_mentioned() -> None:
     message = _message("alice", mentions=["bob", "dave", "carol"])
-    recipients = plan.recipients(message, True, MEMBERS, "edit", ["dave", "carol"])
+    recipients = audience.recipients(message, True, MEMBERS, "edit", ["dave", "carol"])
     assert _who(recipients) == {"dave": (True, True), "carol": (True, False)}
 
 
 def test_a_private_message_reaches_nobody_but_its_viewer() -> None:
     answer = _message("bot", "just for bob", visible_to="bob")
     everyone = [_member(name, "all") for name in ("alice", "bob", "carol")]
-    assert _who(plan.recipients(answer, True, everyone, "answer")) == {"bob": (False, True)}
+    assert _who(audience.recipients(answer, True, everyone, "answer")) == {"bob": (False, True)}
     command = _message("bob", "@bot private", visible_to="bob", mentions=["alice"])
-    assert plan.recipients(command, True, everyone, "message") == []
+    assert audience.recipients(command, True, everyone, "message") == []
 
 
 @pytest.mark.parametrize(
@@ -145,5 +145,5 @@ def test_a_private_message_reaches_nobody_but_its_viewer() -> None:
 def test_the_preview_is_one_line_of_at_most_120_characters(
     content: str, attachments: list[dict[str, str]], expected: str
 ) -> None:
-    preview = plan.preview(_message("alice", content, attachments=attachments))
-    assert preview == expected and len(preview) <= plan.PREVIEW_CHARACTERS
+    preview = audience.preview(_message("alice", content, attachments=attachments))
+    assert preview == expected and len(preview) <= audience.PREVIEW_CHARACTERS

@@ -1,7 +1,7 @@
 """The notifier: one job of the notifications queue (chat.adapters.notification_queue).
 
 A job names a message; the notifier reads it, its room and the members who may hear of it
-as they are now, decides who hears of it (`plan`), and who of them is online now (has an open
+as they are now, decides who hears of it (`audience`), and who of them is online now (has an open
 WebSocket connection anywhere): the mentioned ones who are get the `mention` frame on every
 connection; the ones who are not get a Web Push message at each of their subscriptions, if
 their level asks for it. Recipients are handled in parallel, on a bounded pool.
@@ -21,7 +21,7 @@ from chat.dal import notifications as notification_table
 from chat.dal import rooms as room_table
 from chat.dal.items import MembershipItem, MessageItem, RoomItem
 from chat.frames import MentionFrame
-from chat.logic.notifications import delivery, plan
+from chat.logic.notifications import audience, delivery
 from chat.logic.realtime import presence
 from chat.observability import metrics
 
@@ -45,7 +45,7 @@ def handle(job: NotificationJob) -> None:
     if room is None:
         return
     members = _candidates(job, message, room)
-    recipients = plan.recipients(message, room["is_group"], members, job.kind, job.mentioned)
+    recipients = audience.recipients(message, room["is_group"], members, job.kind, job.mentioned)
     if recipients:
         reached = sum(_pool().map(lambda r: _reach(r, message, room), recipients))
         metrics.add_metric(name="NotificationsDelivered", unit=MetricUnit.Count, value=reached)
@@ -67,7 +67,7 @@ def _candidates(job: NotificationJob, message: MessageItem, room: RoomItem) -> l
     return list(room_table.members_among(job.room_id, sorted(wanted)).values())
 
 
-def _reach(recipient: plan.Recipient, message: MessageItem, room: RoomItem) -> int:
+def _reach(recipient: audience.Recipient, message: MessageItem, room: RoomItem) -> int:
     """Tell one recipient: frames to their connections if they are online, else pushes;
     how many connections or subscriptions took it."""
     connections = presence.open_connections(recipient.user_id)
@@ -95,7 +95,7 @@ def payload(message: MessageItem, room: RoomItem, mentioned: bool) -> str:
             "room_name": room["name"],
             "message_id": message["message_id"],
             "from": message["username"],
-            "preview": plan.preview(message),
+            "preview": audience.preview(message),
         },
         ensure_ascii=False,
         separators=(",", ":"),
