@@ -45,6 +45,16 @@ def test_one_environment_manages_the_accounts_api_gateway_role():
     assert managing == ["prod"]
 
 
+def test_prod_bounds_the_auth_functions_concurrency():
+    """bcrypt bursts are capped in production; the other environments may live in accounts
+    whose quota cannot reserve any."""
+    reserved = {
+        name: int(parameter_values(TEMPLATE, env.overrides)["AuthReservedConcurrency"])
+        for name, env in ENVIRONMENTS.items()
+    }
+    assert reserved["prod"] > 0 and reserved["dev"] == reserved["staging"] == 0
+
+
 def test_only_dev_deploys_at_once_syncs_and_leaves_its_tables_unprotected():
     def value(name: str, parameter: str) -> str:
         return parameter_values(TEMPLATE, ENVIRONMENTS[name].overrides)[parameter]
