@@ -40,10 +40,8 @@ from chat.ids import now_iso
 from chat.logic import message_view
 from chat.logic.access import require_member, room_or_404
 from chat.logic.bot import roster
-from chat.logic.bot.ending import end_answer
 from chat.logic.bot.intake import check_bot_limits, queue
 from chat.logic.bot.reply import command_bot, reply_to
-from chat.logic.bot.room_feed import RoomFeed
 from chat.logic.bot.transcript import Transcript
 from chat.observability import metrics
 from chat.principal import Principal
@@ -142,6 +140,11 @@ def _stop_before_start(command: MessageItem, generation: int) -> bool:
     if not message_table.put_reply(message_item(reply), generation):
         return False
     touch_last_message(room_id, reply.created_at)
+    # The answer's ending is the worker's code: loaded here, when it is needed (rarely),
+    # not by every cold start of the REST and WebSocket functions (~10 ms).
+    from chat.logic.bot.ending import end_answer
+    from chat.logic.bot.room_feed import RoomFeed
+
     feed = RoomFeed(Transcript.of_reply(reply), started=time.monotonic())
     feed.push(MessageFrame.of(reply), urgent=True)
     end_answer(feed, "stopped", stored=True)
