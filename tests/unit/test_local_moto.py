@@ -295,6 +295,27 @@ def test_a_query_reads_its_partition_only_and_answers_as_moto_does(monkeypatch):
                     "ExpressionAttributeValues": {":p": {"S": "p2"}, ":s": {"S": "020"}},
                     "Limit": 2,
                 },
+                {
+                    "KeyConditionExpression": "pk = :p AND sk <= :s",
+                    "FilterExpression": "t <> :t",
+                    "ExpressionAttributeValues": {
+                        ":p": {"S": "p0"},
+                        ":s": {"S": "045"},
+                        ":t": {"S": "w0"},
+                    },
+                    "ScanIndexForward": False,
+                    "Limit": 3,
+                },
+                {
+                    "KeyConditionExpression": "pk = :p AND sk > :s",
+                    "ExpressionAttributeValues": {":p": {"S": "p1"}, ":s": {"S": "010"}},
+                    "ScanIndexForward": False,
+                    "Limit": 5,
+                },
+                {
+                    "KeyConditionExpression": "pk = :p AND sk = :s",
+                    "ExpressionAttributeValues": {":p": {"S": "p1"}, ":s": {"S": "019"}},
+                },
             ):
                 pages, start = [], None
                 while True:
@@ -322,3 +343,6 @@ def test_a_query_reads_its_partition_only_and_answers_as_moto_does(monkeypatch):
     assert run_queries() == expected
     assert partition.items is None
     assert read and max(read) <= 20  # one partition of 20, never the table's 60
+    # and of it what DynamoDB reads: the items meeting the key condition, a page of `Limit`
+    # of them (one more tells moto that the page is not the last)
+    assert read[0] == 20 and max(read[1:]) <= 6  # the largest Limit is 5
