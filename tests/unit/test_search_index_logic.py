@@ -6,7 +6,7 @@ as DynamoDB does (Limit before the filter, a LastEvaluatedKey to read on)."""
 from __future__ import annotations
 
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 import pytest
@@ -380,3 +380,37 @@ def test_paging_a_search_across_rooms_returns_every_match_once_newest_first(monk
                 break
             before = page.next_before
         assert got == expected, q
+
+
+def test_a_search_across_rooms_reads_a_room_only_as_far_back_as_the_page_reaches(monkeypatch):
+    """One room holds the newest matches, four others only older ones: the others are read
+    until what they found is older than the page's candidates, not for a page of their own."""
+    from chat.logic.search import service
+
+    index, stored, reads = FakeIndex(), {}, Counter()
+    ids = iter(_ids(200))
+    rooms = ["old1", "old2", "old3", "old4", "new"]  # the new room's messages come last
+    for room in rooms:
+        for _ in range(40):
+            item = message(next(ids), "ok then", room_id=room)
+            index.apply(None, item)
+            stored[(room, item["message_id"])] = item
+
+    def read(bucket: Bucket, **kwargs: Any) -> Page:
+        reads[bucket.room_id] += 1
+        return index.read(bucket, **kwargs)
+
+    monkeypatch.setattr(join, "_page_size", lambda bucket, want: 4)
+    monkeypatch.setattr(join, "MAX_PAGE", 4)
+    monkeypatch.setattr(service.search_index, "read", read)
+    monkeypatch.setattr(
+        service.message_table, "get_messages", lambda keys: {k: stored[k] for k in keys}
+    )
+    page = service._search(rooms, parse_query("ok"), "alice", 20, None)
+
+    newest = sorted((k[1] for k in stored if k[0] == "new"), reverse=True)
+    assert [m.message_id for m in page.results] == newest[:20]
+    assert reads["new"] == 7  # 25 candidates (the page and a margin), 4 postings a read
+    # in step with it until what they found is older than the 25 newest found in all: the
+    # oldest rooms stop first; each would make 7 reads for 25 candidates of its own
+    assert [reads[room] for room in rooms[:4]] == [2, 2, 3, 4], reads

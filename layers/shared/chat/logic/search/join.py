@@ -113,6 +113,80 @@ class RoomCandidates:
     reads: int
 
 
+class RoomJoin:
+    """One room's join, resumable: each `advance` looks for more of the room's newest
+    matches below `before` (up to `want`) with at most that many more reads, and
+    `result` says what was found and down to where that is complete. A search across rooms
+    advances every room a little at a time, and only the rooms whose answer may still hold
+    one of the page's matches (chat.logic.search.service)."""
+
+    def __init__(
+        self,
+        room_id: str,
+        buckets: Sequence[Bucket],
+        read: Reader,
+        *,
+        viewer: str | None,
+        want: int,
+        before: str | None,
+    ) -> None:
+        self.room_id, self.want, self.before = room_id, want, before
+        self.budget = Budget(0)
+        self.cursors = [
+            Cursor(b, read, self.budget, viewer=viewer, page_size=_page_size(b, want))
+            for b in buckets
+        ]
+        self.join = _Join(self.cursors)
+        self.found: list[str] = []
+        self.bound = before
+        self.exhausted = False  # read to the room's oldest match
+
+    @property
+    def finished(self) -> bool:
+        return self.exhausted or len(self.found) >= self.want
+
+    @property
+    def reads(self) -> int:
+        return self.budget.made
+
+    def advance(self, reads: int) -> None:
+        """Go on joining, with at most `reads` more Queries."""
+        self.budget.reads = self.budget.made + max(1, reads)
+        try:
+            while len(self.found) < self.want:
+                match = self.join.next(self.bound)
+                if match is None:
+                    self.exhausted = True
+                    return
+                self.found.append(match)
+                self.bound = match
+        except OutOfBudget:
+            return
+
+    def complete_from(self) -> str | None:
+        """Every match at or above this id is found; None: every match below `before` is."""
+        if self.exhausted:
+            return None
+        if len(self.found) >= self.want:
+            return self.found[-1]
+        # Out of reads: no message between the bound and the join's position is a match.
+        position = self.join.position or self.cursors[0].stopped_at
+        complete_from = position + AFTER if position is not None else self.bound
+        if self.bound is not None and complete_from is not None:
+            complete_from = min(complete_from, self.bound)  # never above the last match
+        return complete_from
+
+    def moved_on(self) -> bool:
+        """Whether what it found reaches below the search's `before` (a page moves on)."""
+        if self.finished:
+            return True
+        complete_from = self.complete_from()
+        return complete_from is not None and (self.before is None or complete_from < self.before)
+
+    def result(self) -> RoomCandidates:
+        return RoomCandidates(self.room_id, list(self.found), self.complete_from(), self.reads)
+
+
 def candidates(
     room_id: str,
     buckets: Sequence[Bucket],
@@ -123,33 +197,13 @@ def candidates(
     before: str | None,
     reads: int,
 ) -> RoomCandidates:
-    """Up to `want` messages of the room below `before` that are in every bucket."""
-    budget = Budget(max(1, reads))
-    cursors = [
-        Cursor(b, read, budget, viewer=viewer, page_size=_page_size(b, want)) for b in buckets
-    ]
-    join = _Join(cursors)
-    found: list[str] = []
-    bound = before
-    while True:
-        try:
-            while len(found) < want:
-                match = join.next(bound)
-                if match is None:
-                    return RoomCandidates(room_id, found, None, budget.made)
-                found.append(match)
-                bound = match
-            return RoomCandidates(room_id, found, found[-1], budget.made)
-        except OutOfBudget:
-            # No message between the bound and the join's position is a match.
-            position = join.position or cursors[0].stopped_at
-            complete_from = position + AFTER if position is not None else bound
-            if bound is not None and complete_from is not None:
-                complete_from = min(complete_from, bound)  # never above the last match
-            if complete_from is not None and (before is None or complete_from < before):
-                return RoomCandidates(room_id, found, complete_from, budget.made)
-            # Not a step further than the caller's `before` yet: a page must move on.
-            budget.reads += len(cursors)
+    """Up to `want` messages of the room below `before` that are in every bucket, with
+    `reads` Queries (more only where none of them got below `before`)."""
+    room = RoomJoin(room_id, buckets, read, viewer=viewer, want=want, before=before)
+    room.advance(reads)
+    while not room.moved_on():
+        room.advance(len(buckets))
+    return room.result()
 
 
 def _page_size(bucket: Bucket, want: int) -> int:

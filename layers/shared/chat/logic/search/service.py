@@ -28,7 +28,7 @@ from chat.dal import search_index
 from chat.dal.rooms import member_room_ids, room_ids_of_user
 from chat.errors import NotFound, ValidationFailed
 from chat.logic import message_view
-from chat.logic.search.join import RoomCandidates, candidates
+from chat.logic.search.join import RoomCandidates, RoomJoin, candidates
 from chat.logic.search.plan import buckets
 from chat.logic.search.postings import searchable
 from chat.logic.search.terms import Query, parse_query, tokens
@@ -149,9 +149,44 @@ def _candidate_page(
     if len(rooms) == 1:
         found = [room(rooms[0])]
     else:
-        found = list(thread_pool("search", POOL_SIZE).map(room, rooms))
+        found = _across_rooms(rooms, query, viewer, want, before)
     page, next_before = merge(found, want)
     return page, next_before, sum(r.reads for r in found)
+
+
+def _across_rooms(
+    rooms: Sequence[str], query: Query, viewer: str | None, want: int, before: str | None
+) -> list[RoomCandidates]:
+    """Every room's candidates, read in step: each round advances (in parallel) only the
+    rooms that may still hold one of the `want` newest matches, those whose answer is
+    complete down to no lower than the `want`-th newest candidate found so far in all
+    rooms. So a search reads each room about as far back in time as the page reaches,
+    not a page of each room's own."""
+    joins = [
+        RoomJoin(r, buckets(r, query), search_index.read, viewer=viewer, want=want, before=before)
+        for r in rooms
+    ]
+    pool = thread_pool("search", POOL_SIZE)
+    behind = joins
+    while behind:
+        list(pool.map(lambda join: join.advance(len(join.cursors)), behind))
+        newest = sorted((m for join in joins for m in join.found), reverse=True)
+        kth = newest[want - 1] if len(newest) >= want else None
+        behind = [join for join in joins if _behind(join, kth)]
+    return [join.result() for join in joins]
+
+
+def _behind(join: RoomJoin, kth: str | None) -> bool:
+    """Whether a room must be read further: its answer does not yet reach below the
+    search's `before` (a page must move on), or it may still hold a match newer than the
+    `kth` newest found so far, and it has reads left."""
+    if join.finished:
+        return False
+    if not join.moved_on():
+        return True
+    complete_from = join.complete_from()
+    below_kth = kth is not None and complete_from is not None and complete_from <= kth
+    return not below_kth and join.reads < READS_PER_ROOM
 
 
 def merge(rooms: Sequence[RoomCandidates], want: int) -> tuple[list[tuple[str, str]], str | None]:
