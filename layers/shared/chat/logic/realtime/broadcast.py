@@ -229,23 +229,19 @@ def message_spread(recipients: int, budget: float, buckets: int) -> float:
 
 def deliver(shard: QueuedShard, time_left: Callable[[], float]) -> fanout.FanOut | None:
     """Push a queued shard unless it was pushed already (None then); ``time_left``: seconds
-    left in the invocation. A range of slots is read meanwhile (its subscribers left out
-    for an expired token are the result's ``expired``). The result's ``queued`` counts the
-    connections left pending for the record's next delivery (throttled, or no time left)."""
-    reading = fanout.pool().submit(_connections_of, shard) if shard.slots is not None else None
+    left in the invocation. A range of slots is read once claimed, before the shard's turn
+    in a spread frame (its subscribers left out for an expired token are the result's
+    ``expired``). The result's ``queued`` counts the connections left pending for the
+    record's next delivery (throttled, or no time left)."""
     claim = fanout_shards.claim(shard.shard_id, lease_seconds=time_left())
     if not claim.claimed:
-        if reading is not None:
-            reading.cancel()
         metrics.add_metric(name="FanoutShardsSkipped", unit=MetricUnit.Count, value=1)
         return None
     result = fanout.FanOut()
     if claim.remaining is not None:
         ids = claim.remaining
-    elif reading is not None:
-        ids, result.expired = reading.result()
     else:
-        ids = list(shard.connection_ids)
+        ids, result.expired = _connections_of(shard)
     if shard.not_before is not None:  # its part of a spread frame
         time.sleep(max(0.0, min(shard.not_before - time.time(), MAX_SPREAD_SECONDS)))
     left: list[str] = []
