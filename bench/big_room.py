@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import heapq
 import itertools
 import json
@@ -490,6 +491,7 @@ class Shards:
             time.sleep(max(0.0, body["not_before"] - time.time()))
         records(self.port)  # nothing of an earlier phase
         RANGE_READS.clear()
+        gc.freeze()  # as in one_message: this process's heap is not the function's
         started, cpu, moto = time.time(), time.process_time(), MOTO_CPU[0]
         result = self.handler(
             sqs_event([message], self.arn), LambdaContext("FanoutFunction", 30_000)
@@ -522,6 +524,10 @@ def one_message(port: int, shards: Shards, recorder: Recorder, room_id: str, n: 
 
     records(port)
     RANGE_READS.clear()
+    # A full collection of this process's heap (moto's tables of every room) took up to
+    # 0.4 s of an invocation's CPU now and then; a function's own heap is small: what
+    # exists before an invocation is left out of the collector's work.
+    gc.freeze()
     first = len(recorder.starts)
     cpu, moto = time.process_time(), MOTO_CPU[0]
     post_message(Principal("owner", "owner"), room_id, f"hello {time.time()}")
@@ -537,6 +543,26 @@ def one_message(port: int, shards: Shards, recorder: Recorder, room_id: str, n: 
         delay = (not_before - started) if not_before else 0.0
         broadcast.shards.append(Shard(group, run, delay, recorder.batch_of[shard_id], reads))
     return broadcast
+
+
+def explain(broadcast: Broadcast, at: float, last: float) -> None:
+    """(BENCH_DEBUG) What one message's last delivery came from."""
+    sender_offsets, sender_wall = broadcast.sender.scaled(1.0)
+    print(
+        f"last {last * 1000:.0f} ms: sender at {at * 1000:.0f} + {sender_wall * 1000:.0f} ms"
+        f" (wall {broadcast.sender.wall * 1000:.0f}, cpu {broadcast.sender.cpu * 1000:.0f},"
+        f" pushes {len(sender_offsets)})",
+        file=sys.stderr,
+    )
+    ends = sorted(broadcast.shards, key=lambda s: s.delay + s.run.scaled(1.0)[1], reverse=True)[:3]
+    for shard in ends:
+        _, wall = shard.run.scaled(1.0)
+        print(
+            f"  shard {shard.group}: delay {shard.delay * 1000:.0f}, call {shard.call},"
+            f" scaled {wall * 1000:.0f} (wall {shard.run.wall * 1000:.0f},"
+            f" cpu {shard.run.cpu * 1000:.0f}), pushes {len(shard.run.offsets)}",
+            file=sys.stderr,
+        )
 
 
 def page_limit() -> int:
@@ -560,6 +586,8 @@ def measure_size(
         for vcpu, into in ((1.0, sized.last_ms), (SENDER_VCPU, sized.last_512_ms)):
             at = before_pushes(n, vcpu, page=page, more=broadcast.more)
             times, throttled = throttle(deliveries(broadcast, at, sender_vcpu=vcpu))
+            if os.environ.get("BENCH_DEBUG") and vcpu == 1.0:
+                explain(broadcast, at, max(times))
             into.append(max(times) * 1000)
             sized.throttled += throttled
         sized.invocations.append(1 + len(broadcast.shards))

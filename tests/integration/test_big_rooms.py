@@ -543,3 +543,18 @@ def test_a_spread_frames_buckets_begin_one_after_the_other_over_the_spread(big, 
     assert invoke(big, [r for r in shards if r is not record]) == []
     for client in clients.values():
         assert len(frames_of(sockets, client, "typing")) == 1
+
+
+def test_a_private_frame_in_a_big_room_reaches_its_one_person_only(big, crowd, sockets):
+    from chat.frames import TypingFrame
+    from chat.logic.realtime import presence
+
+    room, _, clients = crowd
+    # Given a room bigger than its first page (7 sockets, a page of THRESHOLD + 1)
+    frame = TypingFrame(room_id=room["room_id"], username="bot", is_typing=True)
+    # When a frame goes to one person's sockets only (a private command's)
+    presence.send_to_room(room["room_id"], frame, only_username="fan2")
+    # Then the whole room was read for them: nothing queued, and only they have it
+    assert receive(big) == []
+    for name, client in clients.items():
+        assert len(frames_of(sockets, client, "typing")) == (1 if name == "fan2" else 0), name
