@@ -39,6 +39,7 @@ import sys
 import threading
 import time
 import urllib.request
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -153,7 +154,10 @@ class FakeAws(BaseHTTPRequestHandler):
                 items.append(
                     {
                         "pk": _s(f"ROOM#{ROOM_ID}"),
-                        "sk": _s(f"CONN#{connection_id}"),
+                        # the slot: chat.queued_shard.slot_of
+                        "sk": _s(
+                            f"CONN#{zlib.crc32(connection_id.encode()) % 4096:03x}#{connection_id}"
+                        ),
                         "connection_id": _s(connection_id),
                         "user_id": _s(USER_ID if index == 0 else f"u-{index}"),
                         "username": _s(USERNAME if index == 0 else f"user{index}"),

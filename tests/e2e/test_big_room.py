@@ -1,6 +1,7 @@
 """A big room over the local stack of template.yaml and real sockets: with the shard
-threshold lowered by parameter, a room of 120 sockets is big, so its frames go through the
-fan-out queue and FanoutFunction (docs/big-rooms.md). Every socket gets every message, and
+threshold lowered by parameter, a room of 120 sockets is big, so a sender reads only the
+room's first page and its frames go in ranges of subscription slots through the fan-out
+queue and FanoutFunction (docs/big-rooms.md). Every socket gets every message, and
 every frame of a bot answer, exactly once."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from tests.e2e.conftest import LocalStackProcess, Rest, Socket, unique
 
 PASSWORD = "correct horse battery"
 USERS, SOCKETS_EACH = 10, 12  # 120 sockets
-THRESHOLD, SHARD_SIZE = 10, 10  # so a frame to the room is 12 shards
+THRESHOLD, SHARD_SIZE = 10, 10  # so a frame to the room is 8 to 32 shards (16 mostly)
 
 
 @pytest.fixture(scope="module")

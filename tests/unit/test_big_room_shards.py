@@ -4,19 +4,88 @@ batches (docs/big-rooms.md)."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import zlib
 from collections import Counter
 
 import pytest
 
 from chat.adapters.fanout_queue import SQS_BATCH_BYTES, batches
-from chat.logic.realtime.broadcast import BURST_SECONDS, MAX_SPREAD_SECONDS, message_spread
-from chat.logic.realtime.shards import bucket_of, plan
-from chat.queued_shard import QueuedShard
+from chat.dal.connections import SubscriberPage
+from chat.logic.realtime.broadcast import (
+    BURST_SECONDS,
+    MAX_SPREAD_SECONDS,
+    PUSH_FLOOR_SECONDS,
+    message_spread,
+)
+from chat.logic.realtime.fanout import PUSH_POOL_SIZE
+from chat.logic.realtime.shards import buckets, plan
+from chat.queued_shard import SLOTS, QueuedShard, bucket_of, slot_of, slot_range
 
 
 def ids(n: int, prefix: str = "c") -> list[str]:
     return [f"{prefix}{i:05d}=" for i in range(n)]
+
+
+# ------------------------------------------------------------------------------ slots
+def test_a_connections_slot_and_bucket_follow_from_its_id_alone():
+    assert slot_of("abc=") == zlib.crc32(b"abc=") % SLOTS
+    for connection in ids(500):
+        for count in (2, 4, 64, SLOTS):
+            first, last = slot_range(bucket_of(connection, count), count)
+            assert first <= slot_of(connection) <= last
+
+
+@pytest.mark.parametrize("count", [2, 8, 64, 4096])
+def test_the_buckets_ranges_cover_every_slot_once_in_order(count):
+    ranges = [slot_range(b, count) for b in range(count)]
+    assert ranges[0][0] == 0 and ranges[-1][1] == SLOTS - 1
+    for (_, last), (first, _) in itertools.pairwise(ranges):
+        assert first == last + 1
+
+
+def test_a_bucket_splits_in_two_when_the_count_doubles():
+    # the ranges nest: a bucket of B is buckets 2b and 2b + 1 of 2B
+    for bucket in range(16):
+        first, last = slot_range(bucket, 16)
+        assert slot_range(2 * bucket, 32)[0] == first and slot_range(2 * bucket + 1, 32)[1] == last
+
+
+# ------------------------------------------------------------------------------ bucket count
+@pytest.mark.parametrize(
+    ("recipients", "expected"),
+    [(1, 2), (251, 2), (500, 2), (501, 4), (1_000, 4), (1_001, 8), (8_000, 32), (10_000, 64)],
+)
+def test_the_bucket_count_is_the_least_power_of_two_with_buckets_of_at_most_the_shard_size(
+    recipients, expected
+):
+    assert buckets(recipients, 250) == expected
+
+
+def test_the_bucket_count_holds_while_a_room_stays_within_its_power_of_two():
+    assert {buckets(n, 250) for n in range(8_001, 16_001, 97)} == {64}
+    assert buckets(10**9, 1) == SLOTS
+
+
+def test_the_first_pages_estimate_of_a_room_is_close_and_its_bucket_count_stable():
+    # a room of 10,000 read a page of 251 in slot order, for 50 rooms of different ids
+    counts = set()
+    for room in range(50):
+        room_ids = sorted(ids(10_000, f"r{room}-"), key=slot_of)
+        page = room_ids[:251]
+        last_slot = slot_of(room_ids[251])  # the page's LastEvaluatedKey
+        estimate = SubscriberPage([], complete=False, read=251, last_slot=last_slot).estimate()
+        assert 8_000 < estimate < 12_500
+        counts.add(buckets(estimate, 250))
+        high = SubscriberPage([], False, 251, last_slot).estimate(deviations=2.0)
+        assert high > estimate * 1.1
+        assert all(slot_of(c) <= last_slot for c in page)
+    assert counts == {64}
+
+
+def test_a_complete_page_is_the_room():
+    assert SubscriberPage([{"connection_id": "a"}] * 3, complete=True).estimate() == 3  # type: ignore[list-item]
 
 
 # ------------------------------------------------------------------------------ planning
@@ -30,18 +99,20 @@ def test_up_to_the_threshold_the_caller_pushes_to_all(n):
 def test_above_the_threshold_every_connection_is_in_exactly_one_part():
     connections = ids(10_000)
     result = plan(connections, threshold=250, shard_size=250)
-    assert len(result.shards) == 39  # buckets 1..39; bucket 0 is the caller's
-    assert set(result.shards) == set(range(1, 40))
+    assert result.buckets == 64 and set(result.shards) == set(range(1, 64))  # 0: the caller's
     parts = [result.inline, *result.shards.values()]
     every = [c for part in parts for c in part]
     assert sorted(every) == sorted(connections) and len(every) == len(set(every))
     assert result.queued == 10_000 - len(result.inline)
+    for bucket, shard in result.shards.items():  # each bucket is its range of slots
+        first, last = slot_range(bucket, 64)
+        assert all(first <= slot_of(c) <= last for c in shard)
 
 
-def test_buckets_are_about_the_shard_size():
+def test_buckets_are_at_most_about_the_shard_size():
     result = plan(ids(10_000), threshold=250, shard_size=250)
     sizes = [len(result.inline), *(len(s) for s in result.shards.values())]
-    assert max(sizes) < 250 * 1.35 and min(sizes) > 250 * 0.65  # a hash, not a cut
+    assert max(sizes) < 250 and min(sizes) > 10_000 / 64 * 0.65  # a hash, not a cut
 
 
 def test_the_senders_socket_is_pushed_first_and_inline_whatever_its_bucket():
@@ -71,9 +142,10 @@ def test_duplicates_are_pushed_once():
     assert Counter(everyone) == Counter({"a": 1, "b": 1, "c": 1})
 
 
-def test_a_threshold_below_one_shard_pushes_inline():
-    # more recipients than the threshold, but they fit one shard: nothing to queue
-    assert plan(ids(5), threshold=3, shard_size=10).shards == {}
+def test_above_the_threshold_a_frame_is_sharded_even_in_fewer_than_a_shards_size():
+    result = plan(ids(5), threshold=3, shard_size=10)
+    assert result.buckets == 2
+    assert sorted(result.inline + [c for s in result.shards.values() for c in s]) == ids(5)
 
 
 @pytest.mark.parametrize(("threshold", "shard_size"), [(0, 10), (10, 0)])
@@ -83,21 +155,30 @@ def test_a_bad_setting_is_refused(threshold, shard_size):
 
 
 # ------------------------------------------------------------------------------ spreading
-def throttled_at_once(n: int, budget: int, shard_size: int, spread: float) -> int:
+def throttled(n: int, budget: int, shard_size: int, spread: float) -> int:
     """Pushes API Gateway's account throttle (a token bucket: ``budget`` a second, a burst of
     BURST_SECONDS of it) refuses when a frame's buckets begin ``b / B`` of ``spread`` apart
-    and each bucket's pushes all go at once (the worst case: in truth they take a while)."""
+    and each bucket's pushes go as fast as they can: rounds of PUSH_POOL_SIZE at once, each
+    round PUSH_FLOOR_SECONDS after the one before (the worst case: in truth they take
+    longer)."""
     planned = plan(ids(n), threshold=shard_size, shard_size=shard_size)
-    sizes = [len(planned.inline)] + [len(c) for c in planned.shards.values()]
-    buckets = len(sizes)
+    sizes = [len(planned.inline)] + [
+        len(planned.shards.get(b, [])) for b in range(1, planned.buckets)
+    ]
+    count = len(sizes)
+    pushes = sorted(
+        spread * bucket / count + (i // PUSH_POOL_SIZE) * PUSH_FLOOR_SECONDS
+        for bucket, size in enumerate(sizes)
+        for i in range(size)
+    )
     tokens, last, refused = budget * BURST_SECONDS, 0.0, 0
-    for bucket, size in enumerate(sizes):
-        at = spread * bucket / buckets
+    for at in pushes:
         tokens = min(budget * BURST_SECONDS, tokens + (at - last) * budget)
         last = at
-        taken = min(size, int(tokens))
-        tokens -= taken
-        refused += size - taken
+        if tokens >= 1:
+            tokens -= 1
+        else:
+            refused += 1
     return refused
 
 
@@ -106,22 +187,24 @@ def throttled_at_once(n: int, budget: int, shard_size: int, spread: float) -> in
     [(10_000, 10_000, 250), (7_500, 10_000, 250), (10_000, 2_500, 250), (2_000, 1_000, 100)],
 )
 def test_a_big_frames_buckets_are_spread_within_the_send_budget(n, budget, shard_size):
-    buckets = len(plan(ids(n), threshold=shard_size, shard_size=shard_size).shards) + 1
-    spread = message_spread(n, budget, buckets)
-    assert throttled_at_once(n, budget, shard_size, spread) == 0
-    assert throttled_at_once(n, budget, shard_size, 0.0) > 0  # all at once: refused in part
+    count = plan(ids(n), threshold=shard_size, shard_size=shard_size).buckets
+    spread = message_spread(n, budget, count)
+    assert throttled(n, budget, shard_size, spread) == 0
+    assert throttled(n, budget, shard_size, 0.0) > 0  # all at once: refused in part
     # and not much longer than the budget needs: 15 % less would be refused in part
-    assert throttled_at_once(n, budget, shard_size, spread * 0.85) > 0
+    assert throttled(n, budget, shard_size, spread * 0.85) > 0
 
 
 def test_a_frame_the_burst_takes_whole_is_not_spread():
-    assert message_spread(4_750, 10_000, 20) == 0.0
+    assert message_spread(4_750, 10_000, 32) == 0.0
     assert message_spread(1_000, 10_000, 4) == 0.0
-    assert message_spread(10_000, 10_000, 40) == pytest.approx(0.525 * 40 / 39)  # ~0.54 s
+    # 10,000 in 64 buckets of ~156 (5 rounds of 32 pushes, 4 after the first)
+    expected = ((10_000 + 10_000 / 64) / 10_000 - 0.5 - 4 * PUSH_FLOOR_SECONDS) * 64 / 63
+    assert message_spread(10_000, 10_000, 64) == pytest.approx(expected)  # ~0.48 s
 
 
 def test_a_spread_is_bounded():
-    assert message_spread(10_000, 1, 40) == MAX_SPREAD_SECONDS
+    assert message_spread(10_000, 1, 64) == MAX_SPREAD_SECONDS
 
 
 # ------------------------------------------------------------------------------ the message
@@ -133,14 +216,33 @@ def test_the_reader_gets_back_the_very_bytes_the_writer_sent():
     assert QueuedShard.from_body(body) == original
 
 
-def test_a_shard_is_grouped_by_room_and_bucket_and_deduplicated_by_its_id():
-    assert shard().group_id == "room1.2"
+def test_a_range_shard_reads_back_as_it_was_written():
+    original = QueuedShard(
+        "01HX.5",
+        "room1",
+        5,
+        (),
+        b"{}",
+        not_before=1.5,
+        buckets=64,
+        slots=slot_range(5, 64),
+        exclude_user_id="u1",
+        skip=("me=",),
+    )
+    body = json.loads(original.body())
+    assert body["slots"] == [320, 383] and "connections" not in body
+    assert QueuedShard.from_body(original.body()) == original
+
+
+def test_a_shard_is_grouped_by_room_bucket_count_and_bucket_and_deduplicated_by_its_id():
+    assert shard().group_id == "room1.1.2"
     assert shard().deduplication_id == "01HX.2"
 
 
 @pytest.mark.parametrize(
     "body", ["{}", '{"shard_id": "x"}', '{"shard_id":"x","room_id":"r","bucket":1,'
-    '"connections":"a","frame":"{}"}', "not json"]
+    '"connections":"a","frame":"{}"}', '{"shard_id":"x","room_id":"r","bucket":1,'
+    '"slots":[5,4096],"frame":"{}"}', "not json"]
 )  # fmt: skip
 def test_a_body_that_is_no_shard_is_refused(body):
     with pytest.raises((KeyError, ValueError, TypeError)):

@@ -2,8 +2,11 @@
 
 - `CONN#<id>` / `META`: the connection's user;
 - `CONN#<id>` / `ROOM#<room>`: a room this connection follows (to clean up on disconnect);
-- `ROOM#<room>` / `CONN#<id>`: the same subscription seen from the room, so a room's
-  subscribers are one Query;
+- `ROOM#<room>` / `CONN#<slot>#<id>`: the same subscription seen from the room, so a room's
+  subscribers are one Query; ``slot`` (three hex digits) is a hash of the connection id
+  among ``SLOTS`` (chat.queued_shard), so that a big room's broadcast reads its
+  subscribers in slot ranges, one per fan-out shard, and the first page alone tells how big
+  the room is (``first_subscribers``);
 - `USER#<user>` / `CONN#<id>`: the connection seen from its user, with the token it opened
   with (its id, generation and expiry): a user's open connections (are they online anywhere?
   where do their own frames go? which sockets does a revocation close?) are one Query.
@@ -14,13 +17,15 @@ expire; DynamoDB's TTL deletes lazily, so every read here also drops expired ite
 
 from __future__ import annotations
 
+import math
 import time
-from typing import Any, Literal, cast
+from typing import Any, Literal, NamedTuple, cast
 
 from boto3.dynamodb.conditions import Attr, Key
 
 from chat.dal.items import ConnectionItem, SubscriberItem, UserConnectionItem
 from chat.dal.tables import query_all, table, table_name, transact
+from chat.queued_shard import SLOTS, slot_of
 
 # API Gateway's maximum connection duration, plus a margin.
 CONNECTION_LIFETIME_SECONDS = 2 * 3600 + 300
@@ -37,6 +42,15 @@ def _room(room_id: str) -> str:
 
 def _user(user_id: str) -> str:
     return f"USER#{user_id}"
+
+
+def _subscriber(connection_id: str) -> str:
+    """A subscription's sort key under its room: its slot, then its connection id."""
+    return f"CONN#{slot_of(connection_id):03x}#{connection_id}"
+
+
+def _slot_of_key(sort_key: str) -> int:
+    return int(sort_key[5:8], 16)
 
 
 def _live() -> Any:
@@ -140,7 +154,12 @@ def _subscription(connection: SubscriberItem, room_id: str) -> list[dict[str, An
         base["token_expires_at"] = int(token_expires_at)
     return [
         {"pk": _conn(connection_id), "sk": _room(room_id), "room_id": room_id, **base},
-        {"pk": _room(room_id), "sk": _conn(connection_id), "connection_id": connection_id, **base},
+        {
+            "pk": _room(room_id),
+            "sk": _subscriber(connection_id),
+            "connection_id": connection_id,
+            **base,
+        },
     ]
 
 
@@ -157,7 +176,7 @@ def unsubscribe(connection_id: str, room_id: str) -> None:
             {
                 "Delete": {
                     "TableName": name,
-                    "Key": {"pk": _room(room_id), "sk": _conn(connection_id)},
+                    "Key": {"pk": _room(room_id), "sk": _subscriber(connection_id)},
                 }
             },
         ]
@@ -170,19 +189,85 @@ def unsubscribe(connection_id: str, room_id: str) -> None:
 _SUBSCRIBER = ("connection_id", "user_id", "username", "expires_at", "token_expires_at")
 
 
+def _subscriber_query(**kwargs: Any) -> dict[str, Any]:
+    return {
+        "FilterExpression": _live(),
+        # as names: a projection must not spell a word DynamoDB reserves
+        "ProjectionExpression": ", ".join(f"#a{i}" for i in range(len(_SUBSCRIBER))),
+        "ExpressionAttributeNames": {f"#a{i}": name for i, name in enumerate(_SUBSCRIBER)},
+        **kwargs,
+    }
+
+
 def room_subscribers(room_id: str, *, consistent: bool = False) -> list[SubscriberItem]:
     """Live subscriptions of a room: one Query; ``consistent`` where a subscription written
     just before must be seen."""
     items = query_all(
         "connections",
-        KeyConditionExpression=Key("pk").eq(_room(room_id)),
-        FilterExpression=_live(),
-        # as names: a projection must not spell a word DynamoDB reserves
-        ProjectionExpression=", ".join(f"#a{i}" for i in range(len(_SUBSCRIBER))),
-        ExpressionAttributeNames={f"#a{i}": name for i, name in enumerate(_SUBSCRIBER)},
-        ConsistentRead=consistent,
+        **_subscriber_query(
+            KeyConditionExpression=Key("pk").eq(_room(room_id)), ConsistentRead=consistent
+        ),
     )
     return cast(list[SubscriberItem], items)
+
+
+class SubscriberPage(NamedTuple):
+    """The first subscriptions of a room in slot order: all of them (``complete``), or
+    ``read`` of them (expired ones counted) up to and including slot ``last_slot``, and
+    ``after``, where the rest of the room begins."""
+
+    subscribers: list[SubscriberItem]
+    complete: bool
+    read: int = 0
+    last_slot: int = SLOTS - 1
+    after: dict[str, Any] | None = None
+
+    def estimate(self, *, deviations: float = 0.0) -> int:
+        """The room's subscriptions, as the density of the slots read suggests; with
+        ``deviations``, that many standard deviations more (the slots hold a binomial count:
+        about ``1 / sqrt(read)`` of the estimate each), a bound it is unlikely to be over."""
+        if self.complete:
+            return len(self.subscribers)
+        estimate = self.read * SLOTS / (self.last_slot + 1)
+        return max(self.read + 1, round(estimate * (1 + deviations / math.sqrt(self.read))))
+
+
+def first_subscribers(room_id: str, limit: int, *, consistent: bool = False) -> SubscriberPage:
+    """A room's first ``limit`` subscriptions in slot order (one Query of one page): the
+    whole room when it has no more, else enough to tell its size."""
+    response = table("connections").query(
+        **_subscriber_query(
+            KeyConditionExpression=Key("pk").eq(_room(room_id)),
+            Limit=limit,
+            ConsistentRead=consistent,
+        )
+    )
+    items = cast(list[SubscriberItem], response["Items"])
+    after = response.get("LastEvaluatedKey")
+    if after is None:
+        return SubscriberPage(items, complete=True, read=response.get("ScannedCount", len(items)))
+    return SubscriberPage(
+        items,
+        complete=False,
+        read=response.get("ScannedCount", len(items)),
+        last_slot=_slot_of_key(after["sk"]),
+        after=after,
+    )
+
+
+def subscribers_in_slots(
+    room_id: str, first: int, last: int, *, after: dict[str, Any] | None = None
+) -> list[SubscriberItem]:
+    """Live subscriptions of a room whose slot is ``first`` to ``last`` (inclusive): one
+    Query; ``after``: a page's `LastEvaluatedKey` to go on from."""
+    key = Key("pk").eq(_room(room_id)) & Key("sk").between(
+        f"CONN#{first:03x}#",
+        f"CONN#{last:03x}$",  # "$" sorts right after "#"
+    )
+    kwargs: dict[str, Any] = {"KeyConditionExpression": key}
+    if after is not None:
+        kwargs["ExclusiveStartKey"] = after
+    return cast(list[SubscriberItem], query_all("connections", **_subscriber_query(**kwargs)))
 
 
 def remove_connection(connection_id: str) -> tuple[ConnectionItem | None, list[str]]:
@@ -198,7 +283,7 @@ def remove_connection(connection_id: str) -> tuple[ConnectionItem | None, list[s
         for item in items:
             batch.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
         for room_id in rooms:
-            batch.delete_item(Key={"pk": _room(room_id), "sk": _conn(connection_id)})
+            batch.delete_item(Key={"pk": _room(room_id), "sk": _subscriber(connection_id)})
         if meta is not None:
             batch.delete_item(Key={"pk": _user(meta["user_id"]), "sk": _conn(connection_id)})
     return cast(ConnectionItem | None, meta), rooms

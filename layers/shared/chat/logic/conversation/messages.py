@@ -33,13 +33,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from chat.aws import thread_pool
 from chat.dal import client_ids
-from chat.dal import connections as connection_table
 from chat.dal import messages as message_table
+from chat.dal.connections import SubscriberPage
 from chat.dal.items import (
     AttachmentRef,
     CommandFields,
     MessageItem,
-    SubscriberItem,
     message_item,
 )
 from chat.dal.rooms import touch_last_message
@@ -287,29 +286,30 @@ def _repeat(room_id: str, message_id: str, connection_id: str | None) -> Posted:
 
 
 def _subscribers(
-    prefetched: Future[list[SubscriberItem]], room_id: str, *, again: bool
-) -> list[SubscriberItem]:
-    """The room's subscribers from the prefetch, or queried again (consistently) after the
-    store: when the prefetch failed (after botocore's retries: the message is stored, its
-    pushes must not be lost to a burst of faults), or when the store was slow (``again``).
+    prefetched: Future[SubscriberPage], room_id: str, *, again: bool
+) -> SubscriberPage:
+    """The room's first page of subscribers from the prefetch, or queried again
+    (consistently) after the store: when the prefetch failed (after botocore's retries: the
+    message is stored, its pushes must not be lost to a burst of faults), or when the store
+    was slow (``again``).
 
     The prefetch reads the subscribers before the message is stored. A socket that joins in
     between is not among them, and its catch-up (`after=`, once joined) may run before the
     message is stored: it would get the message neither way. That window is the store's
-    time, milliseconds, unless the store was retried: then the subscribers are read again."""
+    time, milliseconds, unless the store was retried: then the subscribers are read again.
+    (In a big room only the room's first page is read here: the fan-out function reads
+    the others after the store.)"""
     try:
         found = prefetched.result()
     except Exception:
         logger.warning("the subscriber query failed; querying again", exc_info=True)
         again = True
     if again:
-        return connection_table.room_subscribers(room_id, consistent=True)
+        return presence.first_subscribers(room_id, consistent=True)
     return found
 
 
-def _announce(
-    message: Message, subscribers: list[SubscriberItem], connection_id: str | None
-) -> None:
+def _announce(message: Message, subscribers: SubscriberPage, connection_id: str | None) -> None:
     """Push the stored message to the room (and its sender's socket), then record the
     room's last activity (room lists sort by it) while the notifier's job is queued, off
     the path to the pushes: the message is stored and pushed by then, so a failure there is

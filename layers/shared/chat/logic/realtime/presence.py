@@ -19,6 +19,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from chat.adapters.management_api import ConnectionGone, delete_connection
 from chat.dal import connections as connection_table
+from chat.dal.connections import SubscriberPage
 from chat.dal.items import ConnectionItem, SubscriberItem
 from chat.errors import NotFound, Unauthorized
 from chat.frames import JoinedFrame, LeftFrame, PresenceFrame, ServerFrame, TypingFrame
@@ -74,20 +75,42 @@ def send_to_room(
     *,
     exclude_user_id: str | None = None,
     also_connection_id: str | None = None,
-    subscribers: list[SubscriberItem] | None = None,
+    subscribers: list[SubscriberItem] | SubscriberPage | None = None,
     spread: broadcast.Spread = 0.0,
     only_username: str | None = None,
 ) -> fanout.FanOut:
-    """Push a frame to every live subscriber of a room (one Query for them, unless the
-    caller has them already: `prefetched_subscribers`), in shards through the fan-out queue
-    in a big room (chat.logic.realtime.broadcast), then disconnect the gone ones.
+    """Push a frame to every live subscriber of a room, then disconnect the gone ones.
+
+    The subscribers are the room's first page (one Query: ``broadcast.first_page``) unless
+    the caller has them already (all of them, or that page: `prefetched_subscribers`). A
+    room that has more than that page is a big one: its frame goes in ranges of slots
+    through the fan-out queue (``broadcast.send_to_slots``); one whose subscribers are all
+    known goes through ``broadcast.send`` (in shards too above the threshold).
     `exclude_user_id` leaves out all of one user's sockets; `only_username` keeps only one
-    user's (a private message's frames); `also_connection_id` adds a connection that may
-    not be subscribed (a sender's own socket, for its ack); `spread`
-    spreads a big room's pushes over that many seconds, or over ``spread(recipients)`` (a
-    bot answer's paced frame), if longer than the send budget asks for anyway."""
+    user's (a private message's frames: the whole room is read for them); `also_connection_id`
+    adds a connection that may not be subscribed (a sender's own socket, for its ack);
+    `spread` spreads a big room's pushes over that many seconds, or over
+    ``spread(recipients)`` (a bot answer's paced frame), if longer than the send budget
+    asks for anyway."""
     if subscribers is None:
-        subscribers = connection_table.room_subscribers(room_id)
+        subscribers = broadcast.first_page(room_id)
+    if isinstance(subscribers, SubscriberPage):
+        if not subscribers.complete and only_username is None:
+            return _forget_gone(
+                broadcast.send_to_slots(
+                    room_id,
+                    subscribers,
+                    frame,
+                    first=also_connection_id,
+                    exclude_user_id=exclude_user_id,
+                    spread=spread,
+                )
+            )
+        subscribers = (
+            subscribers.subscribers
+            if subscribers.complete
+            else connection_table.room_subscribers(room_id)
+        )
     ids, expired = fanout.recipients(
         subscribers,
         exclude_user_id=exclude_user_id,
@@ -124,12 +147,19 @@ def send_shard(shard: QueuedShard, time_left: Callable[[], float]) -> fanout.Fan
     return result
 
 
+def first_subscribers(room_id: str, *, consistent: bool = False) -> SubscriberPage:
+    """The room's first page of subscribers (``broadcast.first_page``), as `send_to_room`
+    takes them; ``consistent`` where a subscription written just before must be seen."""
+    return broadcast.first_page(room_id, consistent=consistent)
+
+
 @contextmanager
-def prefetched_subscribers(room_id: str) -> Iterator[Future[list[SubscriberItem]]]:
-    """The room's subscribers, queried on the push pool while the caller does something
-    else (stores a message), for `send_to_room(..., subscribers=...)` to push at once. The
-    query is waited for on leaving, so nothing is left running when the caller fails."""
-    future = fanout.pool().submit(connection_table.room_subscribers, room_id)
+def prefetched_subscribers(room_id: str) -> Iterator[Future[SubscriberPage]]:
+    """The room's first page of subscribers (``broadcast.first_page``), queried on the push
+    pool while the caller does something else (stores a message), for
+    `send_to_room(..., subscribers=...)` to push at once. The query is waited for on
+    leaving, so nothing is left running when the caller fails."""
+    future = fanout.pool().submit(broadcast.first_page, room_id)
     try:
         yield future
     finally:
