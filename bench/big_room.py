@@ -674,7 +674,7 @@ def _bot_figures(
     ]
     worker_s = before_pushes(n, SENDER_VCPU, page=page_limit())
     worker_s += max(run.scaled(SENDER_VCPU)[1] for run in own)
-    spacing = max(frame_spacing(n, BUDGET / 5, 0.1), worker_s)
+    spacing = max(frame_spacing(n, BUDGET / 5, 0.1, BUDGET), worker_s)
     times: list[float] = []
     slots, groups = [0.0] * CONCURRENCY, {}
     for index, start in enumerate(starts):
@@ -709,7 +709,9 @@ def answer_frames(recipients: int, tokens: int = 300, seconds: float = 6.0) -> i
     from chat.logic.bot.pacing import SendPacer
 
     now = [0.0]
-    pacer = SendPacer(share=BUDGET / 5, base_window=RULES.coalesce_window, clock=lambda: now[0])
+    pacer = SendPacer(
+        share=BUDGET / 5, base_window=RULES.coalesce_window, budget=BUDGET, clock=lambda: now[0]
+    )
     coalescer = ChunkCoalescer(window=RULES.coalesce_window, clock=lambda: now[0])
     chunks = 0
 

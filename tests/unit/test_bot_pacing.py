@@ -43,6 +43,21 @@ def test_frames_are_spaced_for_the_rooms_share_of_the_budget(recipients, spacing
     assert frame_spacing(recipients, SHARE, 0.1) == pytest.approx(spacing)
 
 
+@pytest.mark.parametrize(
+    ("recipients", "spacing"),
+    [
+        (2000, 0.98),
+        (9_800, 0.98),  # a frame every 0.98 s is 10,000 pushes a second
+        (10_000, 1.0),
+        (12_000, 1.2),  # a room's people on several devices each
+    ],
+)
+def test_no_room_is_paced_faster_than_the_accounts_whole_budget(recipients, spacing):
+    assert frame_spacing(recipients, SHARE, 0.1, budget=10_000) == pytest.approx(spacing)
+    pacer = SendPacer(share=SHARE, base_window=0.1, budget=10_000, clock=Clock())
+    assert pacer.spacing(recipients) == pytest.approx(spacing)
+
+
 def test_the_first_frame_is_spaced_for_the_recipients_it_is_for():
     pacer = SendPacer(share=SHARE, base_window=0.1, clock=Clock())
     # before any frame the pacer has no room size; the frame about to go gives it one

@@ -7,8 +7,11 @@ once (``BotWorkerMaxConcurrency``). In a room of more than 100 subscriptions (th
 lets frames come up to 1 s apart there) the answer's frames are spaced so that frames ×
 subscribers per second stays within the share: ``subscribers / share`` seconds apart, at
 least the coalescer's own window, at most 1 s (0.98 s, for the pushes' own jitter). Above
-``share`` subscribers even 1 s is too often; the answer then takes more than its share (``over_share``: the deployment needs a
-bigger budget, docs/big-rooms.md).
+``share`` subscribers even 1 s is too often; the answer then takes more than its share
+(``over_share``: the deployment needs a bigger budget, docs/big-rooms.md). Where a frame a
+second would take more than the account's whole budget by itself (from 9,800 connections
+at the default budget), the budget wins over the contract's second: ``subscribers /
+budget`` seconds apart (1 s at 10,000).
 
 When pushes are throttled anyway (API Gateway answered 429: other rooms, other answers), the
 spacing doubles, up to 4 s, and comes back down by halves once pushes go through: the
@@ -31,18 +34,25 @@ LONGEST_SPACING = 0.98
 MAX_BACKOFF = 4.0  # throttled: the spacing grows up to this many times
 
 
-def frame_spacing(recipients: int, share: float, base_window: float) -> float:
+def frame_spacing(
+    recipients: int, share: float, base_window: float, budget: float | None = None
+) -> float:
     """Seconds between two frames to ``recipients`` connections within ``share`` pushes per
-    second (0: as fast as the coalescer goes, in a room of at most 100)."""
+    second (0: as fast as the coalescer goes, in a room of at most 100), and never more
+    often than the account's whole ``budget`` allows."""
     if recipients <= PACED_ABOVE:
         return 0.0
-    return min(LONGEST_SPACING, max(base_window, recipients / share))
+    spacing = min(LONGEST_SPACING, max(base_window, recipients / share))
+    if budget:  # a frame a second would take more than the account's budget by itself
+        spacing = max(spacing, recipients / budget)
+    return spacing
 
 
 @dataclass
 class SendPacer:
     share: float  # pushes per second this answer may make
     base_window: float  # the coalescer's window in any room
+    budget: float | None = None  # the account's pushes per second, every room's
     clock: Callable[[], float] = time.monotonic
     recipients: int = 0  # connections of the last frame
     backoff: float = 1.0  # 1, or more after throttled pushes
@@ -63,7 +73,7 @@ class SendPacer:
         ``recipients`` (a frame about to go, the first one included, whose spread over the
         time to the next is sized from the connections it is for)."""
         count = self.recipients if recipients is None else recipients
-        spacing = frame_spacing(count, self.share, self.base_window)
+        spacing = frame_spacing(count, self.share, self.base_window, self.budget)
         if self.backoff > 1:
             spacing = max(spacing, self.base_window)
         return spacing * self.backoff

@@ -35,9 +35,11 @@ THROTTLE_RETRIES = 3
 
 def answer_pacer() -> SendPacer:
     """The pace of a new answer: its share of the send budget, the coalescer's window."""
+    rooms = big_rooms_settings.current()
     return SendPacer(
-        share=big_rooms_settings.current().answer_share,
+        share=rooms.answer_share,
         base_window=budget.BUDGET.coalesce_window,
+        budget=rooms.send_budget_per_second,
     )
 
 
