@@ -8,10 +8,10 @@ lets frames come up to 1 s apart there) the answer's frames are spaced so that f
 subscribers per second stays within the share: ``subscribers / share`` seconds apart, at
 least the coalescer's own window, at most 1 s (0.98 s, for the pushes' own jitter). Above
 ``share`` subscribers even 1 s is too often; the answer then takes more than its share
-(``over_share``: the deployment needs a bigger budget, docs/big-rooms.md). Where a frame a
-second would take more than the account's whole budget by itself (from 9,800 connections
-at the default budget), the budget wins over the contract's second: ``subscribers /
-budget`` seconds apart (1 s at 10,000).
+(``over_share``: the deployment needs a bigger budget, docs/big-rooms.md). Where a frame every
+0.98 s would take more than the account's whole budget by itself (above 9,700 connections
+at the default budget), the budget wins over the contract's second: frames go ``subscribers
+/ budget`` seconds apart, and 1 % more (1.01 s at 10,000).
 
 When pushes are throttled anyway (API Gateway answered 429: other rooms, other answers), the
 spacing doubles, up to 4 s, and comes back down by halves once pushes go through: the
@@ -31,6 +31,9 @@ MAX_SPACING = 1.0  # seconds between two frames the contract allows in a paced r
 # Spacing at most this: a frame's pushes begin a few milliseconds after its turn (the
 # subscriber Query, the loop's wake-up), and must still come within the contract's 1 s.
 LONGEST_SPACING = 0.98
+# A room paced by the account's whole budget keeps this much below it: a frame's pushes do
+# not all take the same time from one frame to the next.
+BUDGET_MARGIN = 1.01
 MAX_BACKOFF = 4.0  # throttled: the spacing grows up to this many times
 
 
@@ -44,7 +47,7 @@ def frame_spacing(
         return 0.0
     spacing = min(LONGEST_SPACING, max(base_window, recipients / share))
     if budget:  # a frame a second would take more than the account's budget by itself
-        spacing = max(spacing, recipients / budget)
+        spacing = max(spacing, recipients * BUDGET_MARGIN / budget)
     return spacing
 
 
