@@ -315,14 +315,14 @@ def test_no_job_is_lost_when_the_notifier_fails_it_is_retried(
     room, tokens = direct("alice", "bob")
     bob = subscribed(tokens["bob"], "bob")
     _post(rest, room, tokens["alice"], "eventually")
-    real = notifier.plan.recipients
+    real = notifier.audience.recipients
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("DynamoDB is down")
 
-    monkeypatch.setattr(notifier.plan, "recipients", broken)
+    monkeypatch.setattr(notifier.audience, "recipients", broken)
     assert len(notify()) == 1  # the record failed: SQS keeps it
-    monkeypatch.setattr(notifier.plan, "recipients", real)
+    monkeypatch.setattr(notifier.audience, "recipients", real)
     assert notify() == []
     assert [p["preview"] for p in push_service.delivered(bob)] == ["eventually"]
 
