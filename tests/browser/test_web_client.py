@@ -447,6 +447,40 @@ def tiny_png(width: int = 3, height: int = 2) -> bytes:
     )
 
 
+def test_messages_written_quickly_are_stored_in_the_order_they_were_written(people) -> None:
+    kim = people("kim")
+    kim.register_by_api()
+    page = kim.sign_in()
+    create_room(page, "Quick")
+    # Given the server holds each message's POST until the test lets it through
+    held = []
+
+    def hold(route) -> None:
+        if route.request.method == "POST":
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/rooms/[^/]+/messages$"), hold)
+    # When Kim writes three messages before the first is stored
+    for text in ("one", "two", "three"):
+        say(page, text)
+    expect(messages(page)).to_have_count(3)  # all shown at once, pending
+    # Then each POST waits for the one before it: one at a time, in order
+    for text in ("one", "two", "three"):
+        page.wait_for_timeout(300)  # time for a POST that would not wait to be made
+        assert len(held) == 1, [route.request.post_data_json["content"] for route in held]
+        route = held.pop()
+        assert route.request.post_data_json["content"] == text
+        route.continue_()
+        expect(messages(page).filter(has_text=text)).not_to_have_class(re.compile(r"\bpending\b"))
+    # and the room stores them in that order
+    page.unroute(re.compile(r"/rooms/[^/]+/messages$"))
+    page.reload()
+    page.locator("#room-list button.room", has_text="Quick").click()
+    expect(messages(page).locator(".body")).to_have_text(["one", "two", "three"])
+
+
 def test_an_attached_image_uploads_with_progress_and_shows_to_the_other_person(people) -> None:
     mia, ned = people("mia"), people("ned")
     mia.register_by_api()

@@ -144,7 +144,9 @@ export async function resync(): Promise<void> {
 }
 
 /** Sends the draft (and the files uploaded for it), shown at once and replaced by what the
- * server stored; false when it was refused (the draft is the caller's to give back). */
+ * server stored; false when it was refused (the draft is the caller's to give back). A send
+ * goes once the one before it in the room was answered, so the room stores a person's
+ * messages in the order they were written, however fast they come. */
 export async function send(state: RoomState, content: string): Promise<boolean> {
   const clientId = crypto.randomUUID();
   const body: Record<string, unknown> = { content, client_id: clientId };
@@ -164,7 +166,11 @@ export async function send(state: RoomState, content: string): Promise<boolean> 
   };
   upsert(state, optimistic, { fromServer: false });
   view.scrollToBottom(true);
+  const before = state.sending;
+  let sent = () => {};
+  state.sending = new Promise((resolve) => (sent = resolve));
   try {
+    await before;
     const stored = await app.api.post<Message>(`/rooms/${enc(state.summary.room_id)}/messages`, body);
     upsert(state, stored);
     app.replyTo = null;
@@ -180,6 +186,8 @@ export async function send(state: RoomState, content: string): Promise<boolean> 
     document.getElementById(domId(optimistic.message_id))?.remove();
     flash(describe(error));
     return false;
+  } finally {
+    sent();
   }
 }
 

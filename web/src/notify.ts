@@ -169,6 +169,12 @@ function onWorkerMessage(event: MessageEvent): void {
 
 // ------------------------------------------------------------------------------ `@` completion
 const TYPED = new RegExp(`(^|[^${NAME}])@([${NAME}]*)$`);
+let completing: { state: RoomState; refresh: () => void } | null = null; // the composer's
+
+/** A room's members were (re)loaded: the composer's suggestions follow them. */
+export function membersLoaded(state: RoomState): void {
+  if (completing?.state === state) completing.refresh();
+}
 
 /** `@` completion in the composer: the room's members whose name starts with what follows
  * the `@` before the caret, chosen with the arrows and Enter or Tab, or by clicking. */
@@ -211,8 +217,7 @@ export function attachCompletion(input: HTMLTextAreaElement, state: RoomState): 
     list.hidden = !choices.length;
     if (choices.length) input.setAttribute("aria-activedescendant", `completion-${active}`);
   };
-  input.setAttribute("aria-controls", "mention-completions");
-  input.addEventListener("input", () => {
+  const suggest = () => {
     const typed = TYPED.exec(input.value.slice(0, input.selectionStart ?? input.value.length));
     const me = app.session?.user.username;
     const names = (state.members ?? []).map((m) => m.username).filter((name) => name !== me);
@@ -220,7 +225,11 @@ export function attachCompletion(input: HTMLTextAreaElement, state: RoomState): 
     choices = prefix === undefined ? [] : names.filter((name) => name.toLowerCase().startsWith(prefix)).sort().slice(0, 8);
     active = 0;
     draw();
-  });
+  };
+  input.setAttribute("aria-controls", "mention-completions");
+  input.addEventListener("input", suggest);
+  // The members may arrive while a name is being typed (they load after the room opens).
+  completing = { state, refresh: () => document.activeElement === input && suggest() };
   input.addEventListener(
     "keydown",
     (event) => {

@@ -2,6 +2,7 @@
 import { ApiError, describe, enc, type Member, type Room, type RoomSummary } from "./api";
 import { h } from "./dom";
 import { features } from "./features";
+import { membersLoaded } from "./notify";
 import { flash, ui } from "./page";
 import { app, isCurrent, rooms, roomState, type RoomState, view } from "./state";
 
@@ -55,6 +56,7 @@ export async function loadMembers(state: RoomState): Promise<void> {
     state.members = members;
     for (const member of members) if (member.online) state.online.add(member.username);
     if (isCurrent(state)) view.presence(state);
+    membersLoaded(state);
   } catch (error) {
     handleRoomError(state, error);
   }

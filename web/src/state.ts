@@ -23,6 +23,7 @@ export interface RoomState {
   errors: Map<string, string>; // bot message id -> bot_error text
   newSinceSeen: number; // messages from others while not looking (when the server counts none)
   addedAt: number; // when this client created/joined it (a list fetched before may lack it)
+  sending: Promise<void>; // the last send: each waits for the one before (the room keeps their order)
 }
 
 export interface PendingAttachment {
@@ -74,6 +75,7 @@ export function roomState(summary: RoomSummary): RoomState {
     errors: new Map(),
     newSinceSeen: 0,
     addedAt: 0,
+    sending: Promise.resolve(),
   };
 }
 
