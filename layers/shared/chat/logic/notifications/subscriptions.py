@@ -13,7 +13,6 @@ import base64
 import binascii
 from urllib.parse import urlsplit
 
-from chat.adapters import vapid_keys
 from chat.config import settings
 from chat.dal import notifications as notification_table
 from chat.dal.items import PushSubscriptionItem
@@ -53,6 +52,10 @@ def subscribe(principal: Principal, request: PushSubscriptionRequest) -> bool:
 
 def public_key() -> str:
     """`GET /push/key`: the deployment's VAPID application server key."""
+    # cryptography ships in the Web Push layer only, which the functions that close
+    # accounts (and so forget their subscriptions through this module) do not carry.
+    from chat.adapters import vapid_keys
+
     return vapid_keys.public_key()
 
 

@@ -1,0 +1,124 @@
+"""Each function imports only what its layers ship. The development environment has every
+package installed, so a handler that reaches a package of the Web Push layer (cryptography,
+pywebpush...) without carrying that layer works in every other test and fails at its first
+cold start on Lambda. Here each function's handler is imported in a fresh process where
+the packages only that layer ships cannot be imported, unless the function carries it."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from local.template import load_template, resources_of_type
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = load_template()
+FUNCTIONS = resources_of_type(TEMPLATE, "AWS::Serverless::Function")
+
+IMPORT = """
+import importlib.abc, importlib.util, json, os, sys
+
+BLOCKED = set(json.loads(sys.argv[1]))
+
+
+class NotInTheLayers(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.partition(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"No module named {name!r} in this function's layers")
+        return None
+
+
+sys.meta_path.insert(0, NotInTheLayers())
+import tests.conftest  # the functions' environment
+
+for name, value in json.loads(sys.argv[4]).items():  # the rest of the function's
+    os.environ.setdefault(name, value)
+
+spec = importlib.util.spec_from_file_location("app", sys.argv[2])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+assert callable(getattr(module, sys.argv[3]))
+"""
+
+
+def _locked(path: Path) -> set[str]:
+    """The distributions a layer's lock file pins (comments are packages left out)."""
+    names = re.findall(r"^([A-Za-z0-9_.-]+)==", path.read_text(), flags=re.MULTILINE)
+    return {_canonical(name) for name in names}
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def webpush_only_modules() -> list[str]:
+    """Top-level import names of the packages the Web Push layer ships and the
+    dependencies layer does not."""
+    only = _locked(ROOT / "layers/webpush/requirements.lock") - _locked(
+        ROOT / "layers/deps/requirements.lock"
+    )
+    modules = {
+        module
+        for module, distributions in importlib.metadata.packages_distributions().items()
+        if any(_canonical(d) in only for d in distributions)
+    }
+    return sorted(m for m in modules if not m.startswith("_") or m == "_cffi_backend")
+
+
+def _variables(properties: dict) -> dict[str, str]:
+    """The environment the template gives a function: a parameter's default where the
+    value is one, a placeholder for what only a deploy makes (resources' names, URLs)."""
+    shared = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    own = (properties.get("Environment") or {}).get("Variables") or {}
+    parameters = TEMPLATE["Parameters"]
+    variables = {}
+    for name, value in {**shared, **own}.items():
+        ref = value.get("Ref") if isinstance(value, dict) else None
+        if ref in parameters and "Default" in parameters[ref]:
+            variables[name] = str(parameters[ref]["Default"])
+        elif isinstance(value, str | int | float | bool):
+            variables[name] = str(value)
+        else:
+            variables[name] = "https://placeholder.invalid/1"
+    return variables
+
+
+def _carries_webpush(properties: dict) -> bool:
+    return {"Ref": "WebPushLayer"} in (properties.get("Layers") or [])
+
+
+def test_the_web_push_layer_ships_packages_of_its_own():
+    modules = webpush_only_modules()
+    assert {"cryptography", "pywebpush", "http_ece", "py_vapid"} <= set(modules), modules
+    assert any(_carries_webpush(f["Properties"]) for f in FUNCTIONS.values())
+
+
+@pytest.mark.parametrize("logical_id", sorted(FUNCTIONS))
+def test_a_function_imports_only_what_its_layers_ship(logical_id: str):
+    properties = FUNCTIONS[logical_id]["Properties"]
+    module_name, attribute = properties["Handler"].rsplit(".", 1)
+    blocked = [] if _carries_webpush(properties) else webpush_only_modules()
+    run = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [
+            sys.executable,
+            "-c",
+            IMPORT,
+            json.dumps(blocked),
+            str(ROOT / properties["CodeUri"] / f"{module_name}.py"),
+            attribute,
+            json.dumps(_variables(properties)),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'layers' / 'shared'}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
