@@ -1,7 +1,8 @@
 """The packages the dependencies layer leaves out (tools/lock_layer.py EXCLUDED) are not needed:
-in a fresh process where they cannot be imported, every handler imports as on Lambda (tracing
-on) and the libraries do what the service asks of them, the bot's model call included (the
-real google-genai SDK against the local fake Gemini server)."""
+in a fresh process where they cannot be imported, handlers import as on Lambda (tracing on)
+and the libraries do what the service asks of them, the bot's model call included (the real
+google-genai SDK against the local fake Gemini server). Every function's handler, each with
+only its own layers' packages: tests/unit/test_function_layers.py."""
 
 from __future__ import annotations
 
