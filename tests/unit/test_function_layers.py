@@ -3,7 +3,9 @@ package installed, so a handler that reaches a package its layers leave out work
 other test and fails at its first cold start on Lambda. Here each function's handler is
 imported in a fresh process where those packages cannot be imported: what the dependencies
 layer leaves out (tests.integration.test_layer_pruning), and what the Web Push layer ships
-(cryptography, pywebpush...) unless the function carries that layer."""
+(cryptography, pywebpush...) unless the function carries that layer. The process has the
+function's own environment from the template and nothing more, so a setting the handler
+requires at import and the template does not give it fails here too."""
 
 from __future__ import annotations
 
@@ -38,10 +40,7 @@ class NotInTheLayers(importlib.abc.MetaPathFinder):
 
 
 sys.meta_path.insert(0, NotInTheLayers())
-import tests.conftest  # the functions' environment
-
-for name, value in json.loads(sys.argv[4]).items():  # the rest of the function's
-    os.environ.setdefault(name, value)
+os.environ.update(json.loads(sys.argv[4]))  # the function's own environment, nothing more
 
 spec = importlib.util.spec_from_file_location("app", sys.argv[2])
 module = importlib.util.module_from_spec(spec)
@@ -129,7 +128,11 @@ def test_a_function_imports_only_what_its_layers_ship(logical_id: str):
             json.dumps(_variables(properties)),
         ],
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'layers' / 'shared'}"},
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'layers' / 'shared'}",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        },
         capture_output=True,
         text=True,
         timeout=120,
