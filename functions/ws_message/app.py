@@ -1,6 +1,6 @@
 from chat.config import require_settings
 from chat.observability import logger, metrics
-from chat.transport import websocket
+from chat.transport import websocket_frames
 
 require_settings(
     "bot_queue_url",
@@ -11,7 +11,9 @@ require_settings(
 )
 
 
-@logger.inject_lambda_context(correlation_id_path=websocket.CORRELATION_ID_PATH, clear_state=True)
+@logger.inject_lambda_context(
+    correlation_id_path=websocket_frames.CORRELATION_ID_PATH, clear_state=True
+)
 @metrics.log_metrics
 def lambda_handler(event, context):
-    return websocket.handle_frame_event(event)
+    return websocket_frames.handle_frame_event(event)

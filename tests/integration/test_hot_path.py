@@ -18,7 +18,7 @@ from botocore.awsrequest import AWSResponse
 from chat import aws
 from chat.dal import connections
 from chat.logic.conversation import messages
-from chat.transport import websocket
+from chat.transport import websocket, websocket_frames
 from local.events import WebSocketConnection, method_arn
 from tests.support.clients import WebSocketClient, handler_of
 from tests.support.events import LambdaContext, ws_authorizer_event, ws_connect_event
@@ -160,7 +160,7 @@ def test_a_frame_after_the_token_expired_gets_unauthorized_and_the_socket_is_clo
     bob = _joined(connect, tokens["bob"], room["room_id"])
     # When two minutes have passed and she sends a message
     real = time.time
-    monkeypatch.setattr(websocket, "time", SimpleNamespace(time=lambda: real() + 120))
+    monkeypatch.setattr(websocket_frames, "time", SimpleNamespace(time=lambda: real() + 120))
     alice.send({"type": "message", "room_id": room["room_id"], "content": "too late"})
     # Then she gets an unauthorized error frame and the server closes her connection
     errors = alice.frames("error")
@@ -184,7 +184,7 @@ def test_an_expired_socket_already_gone_is_cleaned_up_at_once(
     alice = _joined(connect, short, room["room_id"])
     sockets.gone.add(alice.connection_id)
     real = time.time
-    monkeypatch.setattr(websocket, "time", SimpleNamespace(time=lambda: real() + 3600))
+    monkeypatch.setattr(websocket_frames, "time", SimpleNamespace(time=lambda: real() + 3600))
     # When she sends a frame
     alice.send({"type": "ping"})
     # Then her records are removed now (no $disconnect will come for a gone connection)

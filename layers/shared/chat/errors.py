@@ -1,6 +1,6 @@
 """Domain errors. Each carries the contract's machine-readable code; the transports map
 codes to HTTP statuses (chat.transport.rest) and WebSocket error frames
-(chat.transport.websocket) in one place."""
+(chat.transport.websocket_frames) in one place."""
 
 from __future__ import annotations
 
