@@ -34,19 +34,12 @@ IMPORT_NAMES: dict[str, list[str] | None] = {
 }
 
 SCRIPT = r"""
-import importlib.abc, importlib.util, sys
+import importlib.util, sys
+
+from tests.support.layers import block
 
 BLOCKED = set(sys.argv[1].split(","))
-
-
-class NotShipped(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in BLOCKED:
-            raise ModuleNotFoundError(f"No module named {name!r} (not in the layer)", name=name)
-        return None
-
-
-sys.meta_path.insert(0, NotShipped())
+block(BLOCKED)
 
 for function in ["auth", "rooms", "ws_connect", "ws_message", "bot_worker"]:
     spec = importlib.util.spec_from_file_location(f"app_{function}", f"functions/{function}/app.py")

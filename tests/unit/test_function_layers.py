@@ -12,34 +12,27 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
-import re
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 
 import pytest
 
 from local.template import load_template, resources_of_type
 from tests.integration.test_layer_pruning import IMPORT_NAMES
+from tests.support.layers import canonical, pins
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template()
 FUNCTIONS = resources_of_type(TEMPLATE, "AWS::Serverless::Function")
 
 IMPORT = """
-import importlib.abc, importlib.util, json, os, sys
+import importlib.util, json, os, sys
 
-BLOCKED = set(json.loads(sys.argv[1]))
+from tests.support.layers import block
 
-
-class NotInTheLayers(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name.partition(".")[0] in BLOCKED:
-            raise ModuleNotFoundError(f"No module named {name!r} in this function's layers")
-        return None
-
-
-sys.meta_path.insert(0, NotInTheLayers())
+block(json.loads(sys.argv[1]))
 os.environ.update(json.loads(sys.argv[4]))  # the function's own environment, nothing more
 
 spec = importlib.util.spec_from_file_location("app", sys.argv[2])
@@ -48,21 +41,15 @@ spec.loader.exec_module(module)
 assert callable(getattr(module, sys.argv[3]))
 """
 
-
-def _locked(path: Path) -> set[str]:
-    """The distributions a layer's lock file pins (comments are packages left out)."""
-    names = re.findall(r"^([A-Za-z0-9_.-]+)==", path.read_text(), flags=re.MULTILINE)
-    return {_canonical(name) for name in names}
-
-
-def _canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 # What the dependencies layer leaves out and the Lambda runtime does not provide.
 LEFT_OUT = {name for names in IMPORT_NAMES.values() for name in names or []}
 
 
+def _locked(path: Path) -> set[str]:
+    return set(pins(path.read_text()))
+
+
+@cache
 def webpush_only_modules() -> list[str]:
     """Top-level import names of the packages the Web Push layer ships and the
     dependencies layer does not."""
@@ -72,7 +59,7 @@ def webpush_only_modules() -> list[str]:
     modules = {
         module
         for module, distributions in importlib.metadata.packages_distributions().items()
-        if any(_canonical(d) in only for d in distributions)
+        if any(canonical(d) in only for d in distributions)
     }
     return sorted(m for m in modules if not m.startswith("_") or m == "_cffi_backend")
 

@@ -7,22 +7,10 @@ import importlib.metadata
 import re
 from pathlib import Path
 
+from tests.support.layers import canonical, pins
+
 ROOT = Path(__file__).resolve().parents[2]
 LOCK = ROOT / "layers" / "deps" / "requirements.lock"
-
-
-def _canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _pins(text: str) -> dict[str, str]:
-    pins = {}
-    for line in text.splitlines():
-        line = line.split("#", 1)[0].strip()
-        if "==" in line:
-            name, version = line.split("==", 1)
-            pins[_canonical(name.split("[")[0])] = version.split()[0].rstrip("\\").strip()
-    return pins
 
 
 def _lock_entries() -> dict[str, list[str]]:
@@ -33,18 +21,18 @@ def _lock_entries() -> dict[str, list[str]]:
         if line.startswith("#") or not line.strip():
             continue
         if "==" in line:
-            current = _canonical(line.split("==")[0])
+            current = canonical(line.split("==")[0])
             entries[current] = []
         elif current and "--hash=sha256:" in line:
             entries[current].append(line.split("--hash=sha256:")[1].rstrip(" \\"))
     return entries
 
 
-LOCKED = _pins(LOCK.read_text())
+LOCKED = pins(LOCK.read_text())
 
 
 def test_the_layer_ships_the_versions_the_tests_run_with() -> None:
-    constraints = _pins((ROOT / "requirements" / "constraints.txt").read_text())
+    constraints = pins((ROOT / "requirements" / "constraints.txt").read_text())
     assert LOCKED
     for name, version in LOCKED.items():
         assert constraints.get(name) == version, f"{name}: lock {version}, tests {constraints}"
@@ -52,7 +40,7 @@ def test_the_layer_ships_the_versions_the_tests_run_with() -> None:
 
 
 def test_every_direct_requirement_is_locked_at_its_pinned_version() -> None:
-    direct = _pins((ROOT / "layers" / "deps" / "requirements.txt").read_text())
+    direct = pins((ROOT / "layers" / "deps" / "requirements.txt").read_text())
     assert direct
     for name, version in direct.items():
         assert LOCKED.get(name) == version, name
@@ -73,12 +61,12 @@ def test_boto3_and_botocore_are_left_to_the_lambda_runtime() -> None:
 
 # ------------------------------------------------------------------------------ Web Push layer
 WEBPUSH_LOCK = ROOT / "layers" / "webpush" / "requirements.lock"
-WEBPUSH_LOCKED = _pins(WEBPUSH_LOCK.read_text())
+WEBPUSH_LOCKED = pins(WEBPUSH_LOCK.read_text())
 
 
 def test_the_web_push_layer_ships_its_requirements_at_the_tested_versions() -> None:
-    constraints = _pins((ROOT / "requirements" / "constraints.txt").read_text())
-    direct = _pins((ROOT / "layers" / "webpush" / "requirements.txt").read_text())
+    constraints = pins((ROOT / "requirements" / "constraints.txt").read_text())
+    direct = pins((ROOT / "layers" / "webpush" / "requirements.txt").read_text())
     assert direct.keys() == {"pywebpush", "py-vapid", "http-ece"}
     for name, version in direct.items():
         assert WEBPUSH_LOCKED.get(name) == version, name
@@ -102,7 +90,7 @@ def test_a_package_without_wheels_is_built_from_its_hashed_sdist() -> None:
     current = None
     for line in WEBPUSH_LOCK.read_text().splitlines():
         if "==" in line and not line.startswith("#"):
-            current = _canonical(line.split("==")[0])
+            current = canonical(line.split("==")[0])
             entries[current] = []
         elif current and "--hash=sha256:" in line:
             entries[current].append(line.split("--hash=sha256:")[1].rstrip(" \\"))
