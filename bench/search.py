@@ -144,7 +144,8 @@ class Calls:
 
     def __init__(self, client: Any) -> None:
         self.counts: Counter[str] = Counter()
-        self.postings = 0  # BatchWriteItem requests to the index
+        self.postings = 0  # posting puts and deletes (BatchWriteItem requests) to the index
+        self.head_wru = 0  # write units of the buckets' heads written (1 per KB of a head)
         self.scanned = 0  # items a Query read (before its filter)
         self.rru = 0.0  # read request units, as DynamoDB would count them
         client.meta.events.register("before-parameter-build.dynamodb", self._before)
@@ -152,14 +153,21 @@ class Calls:
 
     def _before(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         self.counts[model.name] += 1
-        if model.name == "BatchGetItem":  # consistent reads of items under 4 KB: 1 RRU each
-            self.rru += sum(len(request["Keys"]) for request in params["RequestItems"].values())
+        if model.name == "BatchGetItem":  # items under 4 KB: 1 RRU each, 0.5 if eventual
+            for request in params["RequestItems"].values():
+                self.rru += len(request["Keys"]) * (1 if request.get("ConsistentRead") else 0.5)
         if model.name == "BatchWriteItem":
-            self.postings += sum(
-                len(requests)
-                for table, requests in params["RequestItems"].items()
-                if table == "SearchIndexTable"
-            )
+            for request in params["RequestItems"].get("SearchIndexTable", []):
+                item = request.get("PutRequest", {}).get("Item")
+                if item is not None and item["sk"] == "h":
+                    self.head_wru += math.ceil(_item_bytes(item) / 1024)
+                elif (
+                    "Key" in request.get("DeleteRequest", {})
+                    and request["DeleteRequest"]["Key"]["sk"] == "h"
+                ):
+                    self.head_wru += 1
+                else:
+                    self.postings += 1
 
     def _query(self, parsed: dict[str, Any], **_: Any) -> None:
         scanned = int(parsed.get("ScannedCount", 0))
@@ -169,14 +177,29 @@ class Calls:
 
     def reset(self) -> None:
         self.counts.clear()
-        self.postings = self.scanned = 0
+        self.postings = self.scanned = self.head_wru = 0
         self.rru = 0.0
+
+
+def _item_bytes(item: dict[str, Any]) -> int:
+    """An item's size as DynamoDB counts it: names and values (a list: 3 bytes, 1 more per
+    element)."""
+    size = 0
+    for name, value in item.items():
+        size += len(name.encode())
+        if isinstance(value, list):
+            size += 3 + sum(len(str(v).encode()) + 1 for v in value)
+        else:
+            size += len(str(value).encode())
+    return size
 
 
 @dataclass
 class Indexed:
     messages: int = 0
     postings: int = 0
+    head_wru: int = 0
+    head_rru: float = 0.0  # the indexer's reads of heads (consistent) and of new buckets
     batch_writes: int = 0
     seconds: float = 0.0
     terms: int = 0
@@ -224,6 +247,8 @@ def index_stream(stream: Any, calls: Calls, indexed: Indexed) -> None:
     _freeze()
     indexed.messages += len(records)
     indexed.postings += calls.postings
+    indexed.head_wru += calls.head_wru
+    indexed.head_rru += calls.rru
     indexed.batch_writes += calls.counts["BatchWriteItem"]
 
 
@@ -323,12 +348,16 @@ def _p95(values: list[float]) -> float:
 
 def print_indexing(indexed: Indexed, total: int) -> None:
     per = indexed.postings / indexed.messages
+    heads = indexed.head_wru / indexed.messages
+    reads = indexed.head_rru / indexed.messages
+    dollars = ((per + heads) * WRU_PRICE + reads * RRU_PRICE) * 1_000_000
     print(
         f"  indexing ({indexed.messages:,} messages, {total:,} in all): "
         f"{per:.1f} postings (WRU)/message for {indexed.terms / indexed.messages:.1f} distinct "
-        f"terms; {indexed.batch_writes / indexed.messages:.2f} BatchWriteItem/message; "
+        f"terms, heads {heads:.1f} WRU + {reads:.1f} RRU/message; "
+        f"{indexed.batch_writes / indexed.messages:.2f} BatchWriteItem/message; "
         f"{indexed.seconds / indexed.messages * 1000:.2f} ms/message in the indexer on moto; "
-        f"${per * WRU_PRICE * 1_000_000:.2f} per million messages"
+        f"${dollars:.2f} per million messages"
     )
     terms, prefixes = indexed.terms / indexed.messages, indexed.prefixes / indexed.messages
     print(

@@ -1,11 +1,17 @@
 """Rebuild the search index from the messages table: every searchable message's postings put
-again (chat.logic.search.postings, the indexer's own rule).
+again (chat.logic.search.postings, the indexer's own rule), and the heads of the buckets it
+wrote to deleted (the indexer builds a bucket's head again from its postings the next time
+it changes it; until then searches Query that bucket).
 
 For a stack deployed before search existed (its stream only carries changes made after the
 indexer's event source was created), and to repair rooms after a batch of changes reached the
-indexer's failure queue (docs/search.md). It only puts postings, which the indexer would put
-too, so it is safe while the indexer runs; a message deleted meanwhile is never shown (every
-result is read back from the messages table), and its stale postings go with its next change.
+indexer's failure queue (docs/search.md). Postings it puts are ones the indexer would put too;
+a message deleted meanwhile is never shown (every result is read back from the messages
+table), and its stale postings go with its next change. A head is the one thing the indexer
+reads and writes back: with --stack, the indexer's event source is paused while the tool
+runs (changes wait in the stream, nothing is lost) and resumed after, so no batch in flight
+writes back a head it read before the tool deleted it. With table names, stop the indexer
+yourself, or run the tool when nobody writes.
 
     PYTHONPATH=layers/shared .venv/bin/python tools/reindex_search.py --stack chat [--room ID ...]
     … --messages-table NAME --index-table NAME     (without CloudFormation)
@@ -17,9 +23,11 @@ the deployed layer, and it Scans the messages table when no room is named.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +55,36 @@ def stack_tables(stack: str, cloudformation: Any) -> tuple[str, str]:
     return names["MessagesTable"], names["SearchIndexTable"]
 
 
+@contextlib.contextmanager
+def indexer_paused(
+    stack: str, cloudformation: Any, lambda_client: Any, sleep: Callable[[float], None]
+) -> Iterator[None]:
+    """The stack's search indexer's event source disabled, and every invocation it had
+    started over (the function's timeout waited out), until the block ends; then enabled."""
+    resources = cloudformation.describe_stack_resources(StackName=stack)["StackResources"]
+    [mapping] = [
+        r["PhysicalResourceId"]
+        for r in resources
+        if r["ResourceType"] == "AWS::Lambda::EventSourceMapping"
+        and r["LogicalResourceId"].startswith("SearchIndexerFunction")
+    ]
+    lambda_client.update_event_source_mapping(UUID=mapping, Enabled=False)
+    try:
+        while True:
+            found = lambda_client.get_event_source_mapping(UUID=mapping)
+            if found["State"] == "Disabled":
+                break
+            sleep(2)
+        function = found["FunctionArn"]
+        timeout = lambda_client.get_function_configuration(FunctionName=function)["Timeout"]
+        print(f"search indexer paused; waiting {timeout} s for a batch in flight to end")
+        sleep(timeout)
+        yield
+    finally:
+        lambda_client.update_event_source_mapping(UUID=mapping, Enabled=True)
+        print("search indexer resumed")
+
+
 def messages(table: Any, rooms: list[str]) -> Iterator[dict[str, Any]]:
     """Every message of the rooms (a Query each), or of the table (a Scan)."""
     from boto3.dynamodb.conditions import Key
@@ -65,8 +103,9 @@ def messages(table: Any, rooms: list[str]) -> Iterator[dict[str, Any]]:
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
-def reindex(messages_table: str, rooms: list[str]) -> tuple[int, int]:
-    """Put the postings of every searchable message; (messages read, postings put)."""
+def reindex(messages_table: str, rooms: list[str]) -> tuple[int, int, int]:
+    """Put the postings of every searchable message and delete their buckets' heads;
+    (messages read, postings put, heads deleted)."""
     from chat import aws
     from chat.dal import search_index
     from chat.logic.search.postings import postings_of
@@ -74,16 +113,24 @@ def reindex(messages_table: str, rooms: list[str]) -> tuple[int, int]:
     table = aws.dynamodb_resource().Table(messages_table)
     read = put = 0
     pending: list[search_index.Posting] = []
+    forgotten: set[str] = set()
+
+    def flush() -> None:
+        nonlocal put, pending
+        search_index.write(pending, [])
+        buckets = {search_index.bucket_key(p.room_id, p.level, p.term) for p in pending}
+        search_index.write_heads(dict.fromkeys(sorted(buckets - forgotten)))
+        forgotten.update(buckets)
+        put, pending = put + len(pending), []
+
     for item in messages(table, rooms):
         read += 1
         pending += postings_of(item).values()
         if len(pending) >= _FLUSH_AT:
-            search_index.write(pending, [])
-            put, pending = put + len(pending), []
+            flush()
     if pending:
-        search_index.write(pending, [])
-        put += len(pending)
-    return read, put
+        flush()
+    return read, put, len(forgotten)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -96,10 +143,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.region:
         os.environ["AWS_DEFAULT_REGION"] = args.region
+    paused: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
     if args.stack:
         import boto3
 
-        messages_table, index_table = stack_tables(args.stack, boto3.client("cloudformation"))
+        cloudformation = boto3.client("cloudformation")
+        messages_table, index_table = stack_tables(args.stack, cloudformation)
+        paused = indexer_paused(args.stack, cloudformation, boto3.client("lambda"), time.sleep)
     elif args.messages_table and args.index_table:
         messages_table, index_table = args.messages_table, args.index_table
     else:
@@ -108,8 +158,12 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.setdefault(name, value)
     os.environ["MESSAGES_TABLE"] = messages_table
     os.environ["SEARCH_INDEX_TABLE"] = index_table
-    read, put = reindex(messages_table, args.room)
-    print(f"{read} messages read, {put} postings put into {index_table}")
+    with paused:
+        read, put, heads = reindex(messages_table, args.room)
+    print(
+        f"{read} messages read, {put} postings put into {index_table}, "
+        f"{heads} buckets' heads deleted"
+    )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import pytest
 from chat.dal import search_index
 from chat.ids import new_id, now_iso
 from chat.logic.search import service
+from chat.logic.search.terms import tokens as tokens_of
 from chat.models import BOT_USERNAME
 from tests.support.clients import handler_of
 from tests.support.dynamo import count_dynamodb_calls
@@ -59,11 +60,36 @@ def _found(rest, token: str, q: str, **params: Any) -> list[str]:
     return [message["content"] for message in result.body["results"]]
 
 
-def _postings() -> list[dict[str, Any]]:
+def _index_items() -> list[dict[str, Any]]:
     return sorted(
         boto3.resource("dynamodb").Table("SearchIndexTable").scan()["Items"],
         key=lambda item: (item["pk"], item["sk"]),
     )
+
+
+def _postings() -> list[dict[str, Any]]:
+    return [item for item in _index_items() if item["sk"] != "h"]
+
+
+def _heads_agree_with_postings() -> None:
+    """Every head holds exactly its bucket's postings from its floor up, newest first."""
+    postings = _postings()
+    for bucket_pk, head in _heads().items():
+        bucket = sorted(
+            (p["sk"] if "v" not in p else f"{p['sk']}#{p['v']}")
+            for p in postings
+            if p["pk"] == bucket_pk and (head["f"] is None or p["sk"] >= head["f"])
+        )
+        assert head["e"] == bucket[::-1], bucket_pk
+
+
+def _heads() -> dict[str, dict[str, Any]]:
+    """The buckets' heads by bucket key: their entries and floor."""
+    return {
+        item["pk"][: -len("#h")]: {"e": item["e"], "f": item.get("f")}
+        for item in _index_items()
+        if item["sk"] == "h"
+    }
 
 
 def _store(item: dict[str, Any]) -> None:
@@ -157,13 +183,17 @@ def test_the_same_batch_delivered_again_leaves_the_same_index(rest, room_with, s
     indexer = handler_of(INDEXER)
     # When it is delivered, then delivered again (a retry), and again from its middle on
     assert indexer(event, LambdaContext(INDEXER)) == {"batchItemFailures": []}
-    once = _postings()
+    once = _index_items()
     assert indexer(event, LambdaContext(INDEXER)) == {"batchItemFailures": []}
     tail = {"Records": event["Records"][2:]}
     assert indexer(tail, LambdaContext(INDEXER)) == {"batchItemFailures": []}
-    # Then the index is what one delivery made: the edited message's new words only
-    assert _postings() == once
-    assert sorted({p["t"] for p in once}) == ["alpha", "epsilon"]
+    # Then the index is what one delivery made: the edited message's new words only, and
+    # the heads of their buckets
+    assert _index_items() == once
+    assert sorted({p["t"] for p in _postings()}) == ["alpha", "epsilon"]
+    _heads_agree_with_postings()
+    assert _heads()[f"{room_id}#6#alpha"] == {"e": [f"{kept['message_id']}#alpha"], "f": None}
+    assert _heads()[f"{room_id}#6#gamma"] == {"e": [], "f": None}  # known to be empty
     assert _found(rest, tokens["alice"], "alpha") == ["alpha epsilon"]
 
 
@@ -268,6 +298,7 @@ def test_a_private_message_is_found_by_its_viewer_only(rest, room_with, index):
         )
     )
     index()
+    _heads_agree_with_postings()  # the private posting's viewer is in its heads too
     assert _found(rest, tokens["alice"], "roadmap") == ["@bot plan the roadmap"]
     assert _found(rest, tokens["bob"], "roadmap") == [
         "@bot draft the roadmap privately",
@@ -281,6 +312,55 @@ def test_a_private_message_is_found_by_its_viewer_only(rest, room_with, index):
     for_bob = service.search_room(room_id, "roadmap", viewer="bob", limit=1)
     assert [m.content for m in for_bob.results] == ["@bot draft the roadmap privately"]
     assert for_bob.next_before == for_bob.results[0].message_id
+
+
+def test_heads_follow_every_change_batch_by_batch(rest, room_with, index, monkeypatch):
+    """Messages posted, edited (old ones too, below their heads' floors) and deleted, a few
+    changes a batch, with heads of 2 postings: after each batch every head holds exactly its
+    bucket's newest postings, and a search across the rooms finds what is stored."""
+    import random
+
+    from chat.logic.search import heads
+
+    monkeypatch.setattr(heads, "HEAD_SIZE", 2)
+    rng = random.Random(5)
+    room, tokens = room_with("alice")
+    rooms = [
+        room["room_id"],
+        rest.post("/rooms", {"name": "b"}, token=tokens["alice"]).body["room_id"],
+    ]
+    words = ["deploy", "deployment", "dep", "ok", "oak", "fail"]
+    posted: list[dict[str, Any]] = []
+    for _ in range(12):
+        for _ in range(rng.randint(1, 4)):
+            roll = rng.random()
+            if roll < 0.6 or not posted:
+                text = " ".join(rng.choices(words, k=rng.randint(1, 3)))
+                posted.append(_post(rest, rng.choice(rooms), tokens["alice"], text))
+            elif roll < 0.85:
+                message = rng.choice(posted)
+                path = f"/rooms/{message['room_id']}/messages/{message['message_id']}"
+                text = " ".join(rng.choices(words, k=rng.randint(1, 3)))
+                assert (
+                    rest.call("PATCH", path, body={"content": text}, token=tokens["alice"]).status
+                    == 200
+                )
+                message["content"] = text
+            else:
+                message = posted.pop(rng.randrange(len(posted)))
+                path = f"/rooms/{message['room_id']}/messages/{message['message_id']}"
+                assert rest.delete(path, token=tokens["alice"]).status == 204
+        assert index() == {"batchItemFailures": []}
+        _heads_agree_with_postings()
+        for q in ("deploy", "dep", "de", "ok", "deployment fail"):
+            query = service.parse(q)
+            expected = [
+                m["content"]
+                for m in sorted(posted, key=lambda m: m["message_id"], reverse=True)
+                if query.matches(frozenset(tokens_of(m["content"])))
+            ]
+            assert _found(rest, tokens["alice"], q, limit=50) == expected, q
+    assert any(head["f"] for head in _heads().values())  # heads did overflow
 
 
 # ------------------------------------------------------------------------------ the route
@@ -329,7 +409,7 @@ def test_search_needs_a_token(rest):
     assert rest.get("/search", query={"q": "hello"}).status == 401
 
 
-def test_a_search_across_rooms_costs_one_query_per_room(rest, room_with, index):
+def test_a_search_across_rooms_reads_their_buckets_heads_in_one_call(rest, room_with, index):
     room, tokens = room_with("alice")
     rooms = [room["room_id"]] + [
         rest.post("/rooms", {"name": f"r{n}"}, token=tokens["alice"]).body["room_id"]
@@ -341,12 +421,40 @@ def test_a_search_across_rooms_costs_one_query_per_room(rest, room_with, index):
     with count_dynamodb_calls() as calls:
         assert len(_found(rest, tokens["alice"], "weekly")) == 5
     # whether her token was revoked (as every REST request), her rooms (the by_user index),
-    # their memberships read consistently, one Query of the index per room, the messages
-    # read back
-    assert calls == {"GetItem": 1, "Query": 1 + len(rooms), "BatchGetItem": 2}
+    # their memberships read consistently, the heads of the word's bucket in every room (no
+    # Query of the index: each head holds its whole bucket), the messages read back
+    assert calls == {"GetItem": 1, "Query": 1, "BatchGetItem": 3}
     with count_dynamodb_calls() as calls:
         assert len(_found(rest, tokens["alice"], "weekly sync", room_id=rooms[0])) == 1
-    assert calls == {"GetItem": 1, "BatchGetItem": 2, "Query": 2}
+    assert calls == {"GetItem": 1, "BatchGetItem": 3}
+
+
+def test_a_bucket_without_a_head_is_read_by_queries(rest, room_with, index):
+    """A stack whose index was written before buckets had heads (or a head lost): its
+    buckets are Queried, with the same results, until a change builds their heads."""
+    room, tokens = room_with("alice")
+    other = rest.post("/rooms", {"name": "other"}, token=tokens["alice"]).body["room_id"]
+    for n in range(3):
+        _post(rest, room["room_id"], tokens["alice"], f"weekly sync {n}")
+        _post(rest, other, tokens["alice"], f"weekly review {n}")
+    index()
+    with_heads = _found(rest, tokens["alice"], "weekly")
+    table = boto3.resource("dynamodb").Table("SearchIndexTable")
+    for bucket_pk in _heads():
+        table.delete_item(Key={"pk": bucket_pk + "#h", "sk": "h"})
+    with count_dynamodb_calls() as calls:
+        assert _found(rest, tokens["alice"], "weekly") == with_heads
+    assert calls["Query"] == 1 + 2  # her rooms, then each room's bucket
+    # The next change of a bucket builds its head from the bucket as it is
+    _post(rest, other, tokens["alice"], "weekly review 3")
+    index()
+    assert _heads()[f"{other}#6#weekly"]["e"] == [
+        f"{m['message_id']}#weekly"
+        for m in _search(rest, tokens["alice"], "weekly").body["results"]
+        if m["room_id"] == other
+    ]
+    assert f"{room['room_id']}#6#weekly" not in _heads()  # not changed: still Queried
+    assert len(_found(rest, tokens["alice"], "weekly")) == 7
 
 
 def test_a_lagging_rooms_index_never_brings_back_a_room_the_caller_left(
@@ -363,7 +471,9 @@ def test_a_lagging_rooms_index_never_brings_back_a_room_the_caller_left(
     assert _found(rest, tokens["alice"], "minutes") == ["board minutes attached"]
 
 
-def test_the_reindex_tool_rebuilds_rooms_from_the_messages_table(rest, room_with, capsys):
+def test_the_reindex_tool_rebuilds_rooms_from_the_messages_table(
+    rest, room_with, index, stream, capsys
+):
     # Given messages stored while no indexer ran (a stack deployed before search existed)
     from tools import reindex_search
 
@@ -373,14 +483,29 @@ def test_the_reindex_tool_rebuilds_rooms_from_the_messages_table(rest, room_with
     _post(rest, other["room_id"], tokens["alice"], "archived decision two")
     gone = _post(rest, room["room_id"], tokens["alice"], "archived and deleted")
     rest.delete(f"/rooms/{room['room_id']}/messages/{gone['message_id']}", token=tokens["alice"])
+    stream.read()  # those changes never reach the indexer
     assert _found(rest, tokens["alice"], "archived") == []
+    # and, since, one message indexed: its buckets' heads hold it alone
+    _post(rest, room["room_id"], tokens["alice"], "archived notes")
+    index()
+    assert _found(rest, tokens["alice"], "archived") == ["archived notes"]
     tables = ["--messages-table", "MessagesTable", "--index-table", "SearchIndexTable"]
-    # When one room is rebuilt, its messages are found; then the whole table
+    # When one room is rebuilt, its messages are found (its heads are gone, its buckets are
+    # Queried); then the whole table
     reindex_search.main([*tables, "--room", room["room_id"]])
-    assert _found(rest, tokens["alice"], "archived") == ["archived decision one"]
+    assert f"{room['room_id']}#6#archiv" not in _heads()
+    assert _found(rest, tokens["alice"], "archived") == [
+        "archived notes",
+        "archived decision one",
+    ]
     reindex_search.main(tables)
     assert _found(rest, tokens["alice"], "archived dec") == [
         "archived decision two",
         "archived decision one",
     ]
-    assert "3 messages read, 18 postings put" in capsys.readouterr().out
+    assert "4 messages read, 24 postings put" in capsys.readouterr().out
+    # The next change of a bucket builds its head from all its postings
+    _post(rest, room["room_id"], tokens["alice"], "archived again")
+    index()
+    _heads_agree_with_postings()
+    assert len(_heads()[f"{room['room_id']}#6#archiv"]["e"]) == 3

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from chat.dal.search_index import Bucket, Page, Posting
-from chat.logic.search import join, plan
+from chat.dal.search_index import Bucket, Head, Page, Posting, bucket_key
+from chat.logic.search import heads, join, plan
 from chat.logic.search.postings import changes, levels_of, postings_of, searchable
 from chat.logic.search.service import merge
 from chat.logic.search.terms import parse_query, tokens
@@ -33,11 +33,15 @@ def message(message_id: str, content: str, **fields: Any) -> dict[str, Any]:
 
 
 class FakeIndex:
-    """Postings in memory, read as `chat.dal.search_index.read` reads DynamoDB."""
+    """Postings in memory, read as `chat.dal.search_index.read` reads DynamoDB, and their
+    buckets' heads of `head_size` postings kept as the indexer keeps them (None: no heads;
+    `forget`: the share of buckets whose head is lost, as if written before heads were)."""
 
-    def __init__(self) -> None:
+    def __init__(self, head_size: int | None = None, forget: float = 0.0, seed: int = 0) -> None:
         self.buckets: dict[tuple[str, int, str], dict[tuple[str, str], Posting]] = defaultdict(dict)
         self.reads = 0
+        self.head_size, self.forget, self.rng = head_size, forget, random.Random(seed)
+        self.head_items: dict[str, Head] = {}
 
     def apply(self, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         puts, deletes = changes(old, new)
@@ -45,6 +49,30 @@ class FakeIndex:
             self._bucket(posting).pop((posting.message_id, posting.term), None)
         for posting in puts:
             self._bucket(posting)[(posting.message_id, posting.term)] = posting
+        if self.head_size is None:
+            return
+        for posting in puts:
+            pk = bucket_key(posting.room_id, posting.level, posting.term)
+            if pk not in self.head_items:
+                rows = sorted(self._bucket(posting).items(), reverse=True)[: self.head_size + 1]
+                newest = [(f"{m}#{t}", p.visible_to) for (m, t), p in rows]
+                self.head_items[pk] = heads.from_newest(newest, self.head_size)
+            key = heads.sort_key(posting)
+            heads.put(self.head_items[pk], key, posting.visible_to, self.head_size)
+        for posting in deletes:
+            pk = bucket_key(posting.room_id, posting.level, posting.term)
+            if pk in self.head_items:
+                heads.delete(self.head_items[pk], heads.sort_key(posting))
+        for pk in list(self.head_items):
+            if self.rng.random() < self.forget:
+                del self.head_items[pk]
+
+    def heads(self, keys: list[str], consistent: bool = False) -> dict[str, Head]:
+        return {
+            key: Head(list(self.head_items[key].entries), self.head_items[key].floor)
+            for key in keys
+            if key in self.head_items
+        }
 
     def _bucket(self, posting: Posting) -> dict[tuple[str, str], Posting]:
         return self.buckets[(posting.room_id, posting.level, posting.term[: posting.level])]
@@ -331,8 +359,10 @@ def test_paging_a_search_across_rooms_returns_every_match_once_newest_first(monk
 
     rng = random.Random(11)
     vocabulary = ["deploy", "deployment", "the", "then", "a", "fail", "failed", "ok", "京"]
-    for _ in range(15):
-        index, stored = FakeIndex(), {}
+    for attempt in range(30):
+        head_size = rng.choice((None, 1, 3, 32))
+        index = FakeIndex(head_size, forget=rng.choice((0.0, 0.05)), seed=attempt)
+        stored: dict[tuple[str, str], dict[str, Any]] = {}
         ids = iter(_ids(400))
         rooms = [f"room{n}" for n in range(rng.randint(1, 5))]
         for _ in range(rng.randint(0, 150)):
@@ -346,11 +376,19 @@ def test_paging_a_search_across_rooms_returns_every_match_once_newest_first(monk
             if rng.random() < 0.1:  # deleted, the index not told yet (the stream lags)
                 item = {**item, "deleted": True, "content": ""}
             stored[(room, item["message_id"])] = item
+            if rng.random() < 0.15:  # an older message edited, and indexed again
+                key = rng.choice(sorted(stored))
+                if not stored[key].get("deleted"):
+                    words = rng.choices(vocabulary, k=rng.randint(1, 5))
+                    edited = {**stored[key], "content": " ".join(words)}
+                    index.apply(stored[key], edited)
+                    stored[key] = edited
         monkeypatch.setattr(join, "MIN_PAGE", rng.choice((1, 5, 200)))
         monkeypatch.setattr(join, "MIN_PAGE_UNFILTERED", rng.choice((1, 5, 50)))
         monkeypatch.setattr(join, "MAX_PAGE", rng.choice((2, 8, 1000)))
         monkeypatch.setattr(service, "READS_PER_ROOM", rng.choice((1, 3, 20)))
         monkeypatch.setattr(service.search_index, "read", index.read)
+        monkeypatch.setattr(service.search_index, "heads", index.heads)
         monkeypatch.setattr(
             service.message_table,
             "get_messages",
@@ -403,6 +441,7 @@ def test_a_search_across_rooms_reads_a_room_only_as_far_back_as_the_page_reaches
     monkeypatch.setattr(join, "_page_size", lambda bucket, want: 4)
     monkeypatch.setattr(join, "MAX_PAGE", 4)
     monkeypatch.setattr(service.search_index, "read", read)
+    monkeypatch.setattr(service.search_index, "heads", index.heads)  # no heads
     monkeypatch.setattr(
         service.message_table, "get_messages", lambda keys: {k: stored[k] for k in keys}
     )

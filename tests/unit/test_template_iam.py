@@ -56,18 +56,19 @@ EXPECTED = {
         "MembershipsTable": {"GetItem", "Query"},  # read only
         # BatchGetItem: what room_search found, read back as stored now
         "MessagesTable": {"GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem"},
-        "SearchIndexTable": {"Query"},  # the room_search tool
+        "SearchIndexTable": {"BatchGetItem", "Query"},  # the room_search tool
         "ConnectionsTable": {"Query", "BatchWriteItem"},
         "IdempotencyTable": {"GetItem", "PutItem", "UpdateItem", "DeleteItem"},
     },
     "SearchFunction": {
         "UsersTable": {"GetItem"},  # revocations
-        "SearchIndexTable": {"Query"},
+        "SearchIndexTable": {"BatchGetItem", "Query"},  # buckets' heads, then postings
         "MessagesTable": {"BatchGetItem"},  # the candidates, read back as stored now
         "MembershipsTable": {"BatchGetItem"},  # the caller's memberships now
         "MembershipsTable/index/by_user": {"Query"},
     },
-    "SearchIndexerFunction": {"SearchIndexTable": {"BatchWriteItem"}},
+    # postings and heads written; a head read before it changes (built from a Query)
+    "SearchIndexerFunction": {"SearchIndexTable": {"BatchWriteItem", "BatchGetItem", "Query"}},
     "AccountFunction": {
         # credentials, revocations; the account's changes in one transaction; the email claim
         "UsersTable": {"GetItem", "UpdateItem", "DeleteItem"},

@@ -9,10 +9,18 @@ A posting of `term` in message `message_id` of room `room_id` at prefix level `l
 - `t` = the term (what a Query's filter reads), and `v` = the viewer of a private message
   (absent: everyone in the room).
 
-Reads are single-bucket Queries, backwards, below a message id, filtered on `t` and `v`.
-Writes are BatchWriteItem calls of up to 25 puts and deletes. Both go through the client of
-the DynamoDB resource (thread-safe, unlike the resource's tables: a search reads several
-rooms' buckets at once), which converts values to and from attribute values.
+Each bucket may also have a *head*: one item (`pk` = the bucket's key + ``#h``, `sk` = ``h``)
+listing the bucket's newest postings, `e` (their sort keys, newest first, with ``#viewer``
+appended for a private one), every posting of the bucket whose sort key is at or above the
+floor `f` (no `f`: every posting of the bucket). A search reads the heads of all the rooms
+and buckets it joins with BatchGetItem (a hundred at a time) before it Queries anything; a
+bucket without a head is read by Queries only.
+
+Reads are single-bucket Queries, backwards, below a message id, filtered on `t` and `v`, and
+BatchGetItem calls of heads. Writes are BatchWriteItem calls of up to 25 puts and deletes.
+All go through the client of the DynamoDB resource (thread-safe, unlike the resource's
+tables: a search reads several rooms' buckets at once), which converts values to and from
+attribute values.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from chat import aws
 from chat.dal.tables import table_name
 
 _BATCH_WRITE_MAX = 25
+_BATCH_GET_MAX = 100
 _WRITE_ATTEMPTS = 8
 # Sort keys are `{message_id}#{term}`: "#" sorts below every character of an id, "$" just
 # above "#", so `sk < id` is "messages older than id" and `sk < id$` is "up to id".
@@ -69,9 +78,13 @@ def write(puts: Sequence[Posting], deletes: Sequence[Posting]) -> int:
     BatchWriteItem calls made. Unprocessed items are retried with a growing pause; still
     unprocessed after that, RuntimeError (the stream record is then retried as a whole,
     which is safe: putting or deleting a posting twice leaves the same index)."""
-    name = table_name("search_index")
     requests = [{"PutRequest": {"Item": _item(p)}} for p in puts]
     requests += [{"DeleteRequest": {"Key": _key(p)}} for p in deletes]
+    return _batch_write(requests)
+
+
+def _batch_write(requests: list[dict[str, Any]]) -> int:
+    name = table_name("search_index")
     calls = 0
     for start in range(0, len(requests), _BATCH_WRITE_MAX):
         pending = {name: requests[start : start + _BATCH_WRITE_MAX]}
@@ -159,3 +172,99 @@ def read(
         return Page(message_ids=ids, resume=None)
     resume = last["sk"]
     return Page(message_ids=ids, resume=resume, stopped_at=resume.split("#", 1)[0])
+
+
+# ------------------------------------------------------------------------------ heads
+@dataclass
+class Head:
+    """A bucket's newest postings: `entries` are (sort key, viewer) newest first, and hold
+    every posting of the bucket whose sort key is at or above `floor` (None: every posting
+    of the bucket, which then has no others)."""
+
+    entries: list[tuple[str, str | None]]
+    floor: str | None
+
+
+def _head_key(bucket_pk: str) -> dict[str, str]:
+    return {"pk": bucket_pk + "#h", "sk": "h"}
+
+
+def _entry(sort_key: str, viewer: str | None) -> str:
+    return sort_key if viewer is None else f"{sort_key}#{viewer}"
+
+
+def _parse_entry(text: str) -> tuple[str, str | None]:
+    message_id, term, *viewer = text.split("#", 2)
+    return f"{message_id}#{term}", viewer[0] if viewer else None
+
+
+def heads(bucket_pks: Sequence[str], *, consistent: bool = False) -> dict[str, Head]:
+    """The heads of these buckets (keys as `bucket_key` makes them) that exist, one
+    BatchGetItem per 100; `consistent` for the indexer, which changes what it reads. Keys
+    still unprocessed after a few tries are left out (a search then Queries those buckets)."""
+    name = table_name("search_index")
+    found: dict[str, Head] = {}
+    unique = list(dict.fromkeys(bucket_pks))
+    for start in range(0, len(unique), _BATCH_GET_MAX):
+        keys = [_head_key(pk) for pk in unique[start : start + _BATCH_GET_MAX]]
+        request: dict[str, Any] = {name: {"Keys": keys, "ConsistentRead": consistent}}
+        for attempt in range(_WRITE_ATTEMPTS):
+            response = _client().batch_get_item(RequestItems=request)
+            for item in response["Responses"].get(name, []):
+                entries = [_parse_entry(text) for text in item.get("e", [])]
+                found[item["pk"][: -len("#h")]] = Head(entries, item.get("f"))
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            time.sleep(min(0.02 * 2**attempt, 0.5))
+    return found
+
+
+def newest(bucket_pk: str, count: int) -> list[tuple[str, str | None]]:
+    """The bucket's newest `count` postings, (sort key, viewer) newest first: one Query."""
+    response = _client().query(
+        TableName=table_name("search_index"),
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": bucket_pk},
+        ProjectionExpression="sk, v",
+        ScanIndexForward=False,
+        Limit=count,
+    )
+    return [(item["sk"], item.get("v")) for item in response["Items"]]
+
+
+def write_heads(changed: dict[str, Head | None]) -> int:
+    """Put these heads (None: delete the bucket's head); returns the BatchWriteItem calls."""
+    requests: list[dict[str, Any]] = []
+    for bucket_pk, head in changed.items():
+        if head is None:
+            requests.append({"DeleteRequest": {"Key": _head_key(bucket_pk)}})
+            continue
+        item: dict[str, Any] = {
+            **_head_key(bucket_pk),
+            "e": [_entry(sort_key, viewer) for sort_key, viewer in head.entries],
+        }
+        if head.floor is not None:
+            item["f"] = head.floor
+        requests.append({"PutRequest": {"Item": item}})
+    return _batch_write(requests)
+
+
+def head_bytes(head: Head, bucket_pk: str) -> int:
+    """A head item's size as DynamoDB counts it (names and values; a list: 3 bytes plus 1
+    per element): what its write costs, 1 write unit per KB."""
+    entries = sum(len(_entry(k, v).encode()) + 1 for k, v in head.entries)
+    size = len("pk") + len(bucket_pk.encode()) + 2 + len("sk") + 1 + len("e") + 3 + entries
+    return size + (len("f") + len(head.floor.encode()) if head.floor is not None else 0)
+
+
+def admits(bucket: Bucket, sort_key: str, visible_to: str | None, viewer: str | None) -> bool:
+    """Whether a posting of the bucket counts for a read of it (what `read`'s filter keeps)."""
+    if visible_to is not None and visible_to != viewer:
+        return False
+    term = sort_key.split("#", 1)[1]
+    if bucket.match == "exact":
+        return term == bucket.value
+    if bucket.match == "prefix":
+        return term.startswith(bucket.value)
+    return True

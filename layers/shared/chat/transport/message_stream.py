@@ -6,7 +6,9 @@ NEW_AND_OLD_IMAGES). Records are handled in order; a record that raises is repor
 batch item failure (its sequence number), and Lambda retries the batch from there: the
 records after it again too, which is safe, since applying a change again leaves the same
 index. After the event source's retries a failed batch is recorded on its on-failure
-destination (the indexer's dead-letter queue) and the shard moves on.
+destination (the indexer's dead-letter queue) and the shard moves on. The buckets' heads the
+batch changed are written after its records; if that fails, the invocation fails and the
+whole batch is retried (bisected), which is as safe.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
+from chat.logic.search.heads import HeadBatch
 from chat.logic.search.indexing import apply_change
 from chat.observability import logger, metrics
 
@@ -32,12 +35,18 @@ _processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 def handle_batch(event: dict[str, Any], lambda_context: Any) -> PartialItemFailureResponse:
     """A batch of stream records; `batchItemFailures` names the records that failed."""
-    return process_partial_response(
-        event=event, record_handler=handle_record, processor=_processor, context=lambda_context
+    heads = HeadBatch()
+    response = process_partial_response(
+        event=event,
+        record_handler=lambda record: handle_record(record, heads),
+        processor=_processor,
+        context=lambda_context,
     )
+    heads.flush()
+    return response
 
 
-def handle_record(record: DynamoDBRecord) -> None:
+def handle_record(record: DynamoDBRecord, heads: HeadBatch) -> None:
     """One change of one message."""
     change = record.dynamodb
     if change is None:  # pragma: no cover - every DynamoDB Stream record has one
@@ -45,7 +54,7 @@ def handle_record(record: DynamoDBRecord) -> None:
     keys = change.keys
     logger.append_keys(room_id=keys.get("room_id"), message_id=keys.get("message_id"))
     try:
-        applied = apply_change(change.old_image or None, change.new_image or None)
+        applied = apply_change(change.old_image or None, change.new_image or None, heads)
     except Exception:
         # Reported as a batch item failure and retried; counted, since a change that keeps
         # failing is a bug or a throttled index (UnhandledErrorsAlarm).

@@ -4,7 +4,8 @@ applied to the search index.
 Only the difference is written (postings.changes), derived from the images alone: applying
 a record twice, or a batch again from any record on (Lambda retries a stream batch from
 the first failed record), leaves the same index. No idempotency store is needed, and none
-is written: most records (reactions, checkpoints of streaming answers) write nothing.
+is written: most records (reactions, checkpoints of streaming answers) write nothing. The
+buckets' heads follow the postings (heads.py), written once per batch.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chat.dal import search_index
+from chat.logic.search.heads import HeadBatch
 from chat.logic.search.postings import changes
 
 
@@ -24,8 +26,14 @@ class Applied:
     calls: int  # BatchWriteItem calls
 
 
-def apply_change(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> Applied:
-    """Move the index from a message's `old` image to its `new` one (None: absent)."""
+def apply_change(
+    old: Mapping[str, Any] | None, new: Mapping[str, Any] | None, heads: HeadBatch
+) -> Applied:
+    """Move the index from a message's `old` image to its `new` one (None: absent): its
+    postings written now, its buckets' heads changed in `heads` (written by its flush)."""
     puts, deletes = changes(old, new)
-    calls = search_index.write(puts, deletes) if puts or deletes else 0
+    if not (puts or deletes):
+        return Applied(puts=0, deletes=0, calls=0)
+    calls = search_index.write(puts, deletes)
+    heads.apply(puts, deletes)
     return Applied(puts=len(puts), deletes=len(deletes), calls=calls)

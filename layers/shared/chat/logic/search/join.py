@@ -7,6 +7,9 @@ answers with an older message, that becomes the candidate and the round goes on;
 bucket has answered with the same message, it is in all of them. A bucket that has to skip
 far ahead does not read what it skips: its next Query starts at the candidate (a seek).
 
+A bucket whose head was read (heads.py) starts with the head's postings in its buffer and
+Queries only below the head's floor: a search often joins its rooms from their heads alone.
+
 Reads are counted against a `Budget`; a room whose join runs out of it stops where it is,
 and says down to where its answer is complete (`RoomCandidates.complete_from`), so a page
 of results never skips a message.
@@ -15,14 +18,16 @@ of results never skips a message.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from chat.dal.search_index import Bucket, Page
+from chat.dal.search_index import Bucket, Head, Page, admits, bucket_key
 
 # `id + AFTER` sorts just above `id` and below every other id above it ("-" is the lowest
 # character of a message id, and ours all have 26): the `before` of a page that starts at `id`.
 AFTER = "-"
+# Sorts above every message id: the `complete_from` of a room of which nothing is read yet.
+UNREAD = "~"
 
 Reader = Callable[..., Page]  # chat.dal.search_index.read
 # Postings a cursor's first read asks for: a filtered bucket more (its other terms are
@@ -68,6 +73,17 @@ class Cursor:
         self.stopped_at: str | None = None
         self.exhausted = False
         self.last: str | None = None  # the last id taken into the buffer (pages overlap)
+
+    def seed(self, head: Head) -> None:
+        """Start from the bucket's head: its postings are the first page read."""
+        for key, visible_to in head.entries:
+            message_id = key.split("#", 1)[0]
+            if admits(self.bucket, key, visible_to, self.viewer) and message_id != self.last:
+                self.buffer.append(message_id)
+                self.last = message_id
+        self.resume = head.floor
+        self.stopped_at = head.floor.split("#", 1)[0] if head.floor is not None else None
+        self.exhausted = head.floor is None
 
     def head(self, below: str | None, *, inclusive: bool = False) -> str | None:
         """The newest message id of the bucket below `below` (or up to it, `inclusive`);
@@ -129,6 +145,7 @@ class RoomJoin:
         viewer: str | None,
         want: int,
         before: str | None,
+        heads: Mapping[str, Head] | None = None,
     ) -> None:
         self.room_id, self.want, self.before = room_id, want, before
         self.budget = Budget(0)
@@ -136,6 +153,10 @@ class RoomJoin:
             Cursor(b, read, self.budget, viewer=viewer, page_size=_page_size(b, want))
             for b in buckets
         ]
+        for cursor in self.cursors:
+            head = (heads or {}).get(pk_of(cursor.bucket))
+            if head is not None:
+                cursor.seed(head)
         self.join = _Join(self.cursors)
         self.found: list[str] = []
         self.bound = before
@@ -150,8 +171,8 @@ class RoomJoin:
         return self.budget.made
 
     def advance(self, reads: int) -> None:
-        """Go on joining, with at most `reads` more Queries."""
-        self.budget.reads = self.budget.made + max(1, reads)
+        """Go on joining, with at most `reads` more Queries (0: from the heads only)."""
+        self.budget.reads = self.budget.made + reads
         try:
             while len(self.found) < self.want:
                 match = self.join.next(self.bound)
@@ -171,6 +192,8 @@ class RoomJoin:
             return self.found[-1]
         # Out of reads: no message between the bound and the join's position is a match.
         position = self.join.position or self.cursors[0].stopped_at
+        if position is None and self.bound is None:
+            return UNREAD  # nothing read yet (no head, no Query): nothing is known
         complete_from = position + AFTER if position is not None else self.bound
         if self.bound is not None and complete_from is not None:
             complete_from = min(complete_from, self.bound)  # never above the last match
@@ -196,14 +219,20 @@ def candidates(
     want: int,
     before: str | None,
     reads: int,
+    heads: Mapping[str, Head] | None = None,
 ) -> RoomCandidates:
     """Up to `want` messages of the room below `before` that are in every bucket, with
     `reads` Queries (more only where none of them got below `before`)."""
-    room = RoomJoin(room_id, buckets, read, viewer=viewer, want=want, before=before)
+    room = RoomJoin(room_id, buckets, read, viewer=viewer, want=want, before=before, heads=heads)
     room.advance(reads)
     while not room.moved_on():
         room.advance(len(buckets))
     return room.result()
+
+
+def pk_of(bucket: Bucket) -> str:
+    """The key of a bucket's postings (and, with ``#h``, of its head)."""
+    return bucket_key(bucket.room_id, bucket.level, bucket.chars)
 
 
 def _page_size(bucket: Bucket, want: int) -> int:

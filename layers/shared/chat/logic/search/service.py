@@ -11,8 +11,11 @@ Who may see what is decided here, when the search runs, never by the index:
   A deleted or edited message therefore drops out at once, whatever the index says; the
   index adds a new or edited text within a second or two (the stream).
 
-A search across rooms reads every room's buckets (in parallel, `POOL_SIZE` at a time) and
-merges their newest messages; docs/search.md says what that costs per room.
+A search first reads the heads of every bucket it joins in every room (BatchGetItem, a
+hundred at a time: the buckets' newest postings), joins each room from them, and Queries
+only the rooms whose heads do not reach as far back as the page does (in parallel,
+`POOL_SIZE` at a time); then it merges the rooms' newest messages. docs/search.md says what
+that costs.
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ from chat.aws import thread_pool
 from chat.dal import messages as message_table
 from chat.dal import search_index
 from chat.dal.rooms import member_room_ids, room_ids_of_user
+from chat.dal.search_index import Bucket, Head
 from chat.errors import NotFound, ValidationFailed
 from chat.logic import message_view
-from chat.logic.search.join import RoomCandidates, RoomJoin, candidates
+from chat.logic.search.join import RoomCandidates, RoomJoin, candidates, pk_of
 from chat.logic.search.plan import buckets
 from chat.logic.search.postings import searchable
 from chat.logic.search.terms import Query, parse_query, tokens
@@ -42,6 +46,7 @@ POOL_SIZE = 8  # at most the DynamoDB client's connection pool (10)
 READS_PER_ROOM = 20  # Queries of the index one room's join may make per round
 MARGIN = 5  # candidates beyond the page: a few may fail the check against the stored text
 MAX_ROUNDS = 3  # pages of candidates read to fill one page of results
+HEADS_PER_READ = 100  # heads per BatchGetItem
 
 
 def parse(text: str) -> Query:
@@ -99,8 +104,12 @@ def _search(
     try:
         if not rooms:
             return SearchResults(results=[], next_before=None)
+        plans = {room_id: buckets(room_id, query) for room_id in rooms}
+        keys = list(dict.fromkeys(pk_of(bucket) for plan in plans.values() for bucket in plan))
+        heads = search_index.heads(keys)
+        reads += -(-len(keys) // HEADS_PER_READ)
         for _ in range(MAX_ROUNDS):
-            page, cursor, made = _candidate_page(rooms, query, viewer, limit - len(results), cursor)
+            page, cursor, made = _candidate_page(plans, heads, viewer, limit - len(results), cursor)
             reads += made
             stored = message_table.get_messages(page) if page else {}
             for index, key in enumerate(page):
@@ -129,45 +138,66 @@ def shows(item: Mapping[str, Any], query: Query, viewer: str | None) -> bool:
 
 
 def _candidate_page(
-    rooms: Sequence[str], query: Query, viewer: str | None, limit: int, before: str | None
+    plans: Mapping[str, Sequence[Bucket]],
+    heads: Mapping[str, Head],
+    viewer: str | None,
+    limit: int,
+    before: str | None,
 ) -> tuple[list[tuple[str, str]], str | None, int]:
     """The newest candidates below `before` across the rooms, (room_id, message_id) newest
-    first, where the next page starts, and the index reads made."""
+    first, where the next page starts, and the index Queries made."""
     want = limit + MARGIN
-
-    def room(room_id: str) -> RoomCandidates:
-        return candidates(
-            room_id,
-            buckets(room_id, query),
-            search_index.read,
-            viewer=viewer,
-            want=want,
-            before=before,
-            reads=READS_PER_ROOM,
-        )
-
-    if len(rooms) == 1:
-        found = [room(rooms[0])]
+    if len(plans) == 1:
+        [(room_id, plan)] = plans.items()
+        found = [
+            candidates(
+                room_id,
+                plan,
+                search_index.read,
+                viewer=viewer,
+                want=want,
+                before=before,
+                reads=READS_PER_ROOM,
+                heads=heads,
+            )
+        ]
     else:
-        found = _across_rooms(rooms, query, viewer, want, before)
+        found = _across_rooms(plans, heads, viewer, want, before)
     page, next_before = merge(found, want)
     return page, next_before, sum(r.reads for r in found)
 
 
 def _across_rooms(
-    rooms: Sequence[str], query: Query, viewer: str | None, want: int, before: str | None
+    plans: Mapping[str, Sequence[Bucket]],
+    heads: Mapping[str, Head],
+    viewer: str | None,
+    want: int,
+    before: str | None,
 ) -> list[RoomCandidates]:
-    """Every room's candidates, read in step: each round advances (in parallel) only the
-    rooms that may still hold one of the `want` newest matches, those whose answer is
-    complete down to no lower than the `want`-th newest candidate found so far in all
-    rooms. So a search reads each room about as far back in time as the page reaches,
-    not a page of each room's own."""
+    """Every room's candidates, read in step: the first round joins every room from its
+    buckets' heads alone; each further round advances (in parallel) only the rooms that
+    may still hold one of the `want` newest matches, those whose answer is complete down to
+    no lower than the `want`-th newest candidate found so far in all rooms. So a search
+    reads each room about as far back in time as the page reaches, not a page of each
+    room's own, and a room whose heads reach that far is not Queried at all."""
     joins = [
-        RoomJoin(r, buckets(r, query), search_index.read, viewer=viewer, want=want, before=before)
-        for r in rooms
+        RoomJoin(
+            room_id,
+            plan,
+            search_index.read,
+            viewer=viewer,
+            want=want,
+            before=before,
+            heads=heads,
+        )
+        for room_id, plan in plans.items()
     ]
+    for join in joins:
+        join.advance(0)
     pool = thread_pool("search", POOL_SIZE)
-    behind = joins
+    newest = sorted((m for join in joins for m in join.found), reverse=True)
+    kth = newest[want - 1] if len(newest) >= want else None
+    behind = [join for join in joins if _behind(join, kth)]
     while behind:
         list(pool.map(lambda join: join.advance(len(join.cursors)), behind))
         newest = sorted((m for join in joins for m in join.found), reverse=True)
