@@ -158,16 +158,14 @@ class Calls:
                 self.rru += len(request["Keys"]) * (1 if request.get("ConsistentRead") else 0.5)
         if model.name == "BatchWriteItem":
             for request in params["RequestItems"].get("SearchIndexTable", []):
-                item = request.get("PutRequest", {}).get("Item")
-                if item is not None and item["sk"] == "h":
-                    self.head_wru += math.ceil(_item_bytes(item) / 1024)
-                elif (
-                    "Key" in request.get("DeleteRequest", {})
-                    and request["DeleteRequest"]["Key"]["sk"] == "h"
-                ):
-                    self.head_wru += 1
-                else:
+                put = request.get("PutRequest", {}).get("Item")
+                key = put if put is not None else request["DeleteRequest"]["Key"]
+                if _plain(key["sk"]) != "h":
                     self.postings += 1
+                elif put is not None:
+                    self.head_wru += math.ceil(_item_bytes(put) / 1024)
+                else:
+                    self.head_wru += 1
 
     def _query(self, parsed: dict[str, Any], **_: Any) -> None:
         scanned = int(parsed.get("ScannedCount", 0))
@@ -181,12 +179,24 @@ class Calls:
         self.rru = 0.0
 
 
+def _plain(value: Any) -> Any:
+    """A value as Python has it (the resource's client has made attribute values by now)."""
+    if isinstance(value, dict) and len(value) == 1:
+        [(kind, inner)] = value.items()
+        if kind == "L":
+            return [_plain(v) for v in inner]
+        if kind in ("S", "N"):
+            return inner
+    return value
+
+
 def _item_bytes(item: dict[str, Any]) -> int:
     """An item's size as DynamoDB counts it: names and values (a list: 3 bytes, 1 more per
     element)."""
     size = 0
     for name, value in item.items():
         size += len(name.encode())
+        value = _plain(value)
         if isinstance(value, list):
             size += 3 + sum(len(str(v).encode()) + 1 for v in value)
         else:

@@ -1,7 +1,7 @@
 """Rebuild the search index from the messages table: every searchable message's postings put
 again (chat.logic.search.postings, the indexer's own rule), and the heads of the buckets it
-wrote to deleted (the indexer builds a bucket's head again from its postings the next time
-it changes it; until then searches Query that bucket).
+wrote to deleted, their rooms marked legacy (the indexer builds a bucket's head again from
+its postings the next time it changes it; until then searches Query that bucket).
 
 For a stack deployed before search existed (its stream only carries changes made after the
 indexer's event source was created), and to repair rooms after a batch of changes reached the
@@ -108,6 +108,7 @@ def reindex(messages_table: str, rooms: list[str]) -> tuple[int, int, int]:
     (messages read, postings put, heads deleted)."""
     from chat import aws
     from chat.dal import search_index
+    from chat.logic.search.heads import LEGACY, heads_of
     from chat.logic.search.postings import postings_of
 
     table = aws.dynamodb_resource().Table(messages_table)
@@ -118,8 +119,12 @@ def reindex(messages_table: str, rooms: list[str]) -> tuple[int, int, int]:
     def flush() -> None:
         nonlocal put, pending
         search_index.write(pending, [])
-        buckets = {search_index.bucket_key(p.room_id, p.level, p.term) for p in pending}
+        rooms = {search_index.room_mark_key(posting.room_id) for posting in pending}
+        legacy = search_index.Head([], LEGACY)  # a bucket without a head is unknown
+        search_index.write_heads(dict.fromkeys(sorted(rooms - forgotten), legacy))
+        buckets = {pk for posting in pending for pk, _, _ in heads_of(posting)}
         search_index.write_heads(dict.fromkeys(sorted(buckets - forgotten)))
+        forgotten.update(rooms)
         forgotten.update(buckets)
         put, pending = put + len(pending), []
 
@@ -130,7 +135,7 @@ def reindex(messages_table: str, rooms: list[str]) -> tuple[int, int, int]:
             flush()
     if pending:
         flush()
-    return read, put, len(forgotten)
+    return read, put, len([key for key in forgotten if key.count("#") == 2])  # not the marks
 
 
 def main(argv: list[str] | None = None) -> None:

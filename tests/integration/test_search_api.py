@@ -72,15 +72,20 @@ def _postings() -> list[dict[str, Any]]:
 
 
 def _heads_agree_with_postings() -> None:
-    """Every head holds exactly its bucket's postings from its floor up, newest first."""
+    """Every head holds exactly its bucket's postings (its term's, for a term's own head)
+    from its floor up, newest first."""
     postings = _postings()
-    for bucket_pk, head in _heads().items():
+    for head_pk, head in _heads().items():
+        room_id, kind, chars = head_pk.split("#")
+        bucket_pk = f"{room_id}#6#{chars[:6]}" if kind == "w" else head_pk
         bucket = sorted(
             (p["sk"] if "v" not in p else f"{p['sk']}#{p['v']}")
             for p in postings
-            if p["pk"] == bucket_pk and (head["f"] is None or p["sk"] >= head["f"])
+            if p["pk"] == bucket_pk
+            and (kind != "w" or p["t"] == chars)
+            and (head["f"] is None or p["sk"] >= head["f"])
         )
-        assert head["e"] == bucket[::-1], bucket_pk
+        assert head["e"] == bucket[::-1], head_pk
 
 
 def _heads() -> dict[str, dict[str, Any]]:
@@ -88,7 +93,16 @@ def _heads() -> dict[str, dict[str, Any]]:
     return {
         item["pk"][: -len("#h")]: {"e": item["e"], "f": item.get("f")}
         for item in _index_items()
-        if item["sk"] == "h"
+        if item["sk"] == "h" and item["pk"].count("#") == 3
+    }
+
+
+def _marks() -> dict[str, str]:
+    """The rooms' marks: fresh or legacy."""
+    return {
+        item["pk"][: -len("#r#h")]: item["f"]
+        for item in _index_items()
+        if item["sk"] == "h" and item["pk"].count("#") == 2
     }
 
 
@@ -438,10 +452,11 @@ def test_a_bucket_without_a_head_is_read_by_queries(rest, room_with, index):
         _post(rest, room["room_id"], tokens["alice"], f"weekly sync {n}")
         _post(rest, other, tokens["alice"], f"weekly review {n}")
     index()
+    assert _marks() == {room["room_id"]: "fresh", other: "fresh"}
     with_heads = _found(rest, tokens["alice"], "weekly")
     table = boto3.resource("dynamodb").Table("SearchIndexTable")
-    for bucket_pk in _heads():
-        table.delete_item(Key={"pk": bucket_pk + "#h", "sk": "h"})
+    for head_pk in [*_heads(), *(f"{room_id}#r" for room_id in _marks())]:
+        table.delete_item(Key={"pk": head_pk + "#h", "sk": "h"})
     with count_dynamodb_calls() as calls:
         assert _found(rest, tokens["alice"], "weekly") == with_heads
     assert calls["Query"] == 1 + 2  # her rooms, then each room's bucket
@@ -454,6 +469,7 @@ def test_a_bucket_without_a_head_is_read_by_queries(rest, room_with, index):
         if m["room_id"] == other
     ]
     assert f"{room['room_id']}#6#weekly" not in _heads()  # not changed: still Queried
+    assert _marks() == {other: "legacy"}  # it held messages indexed without heads
     assert len(_found(rest, tokens["alice"], "weekly")) == 7
 
 
@@ -494,6 +510,7 @@ def test_the_reindex_tool_rebuilds_rooms_from_the_messages_table(
     # Queried); then the whole table
     reindex_search.main([*tables, "--room", room["room_id"]])
     assert f"{room['room_id']}#6#archiv" not in _heads()
+    assert _marks()[room["room_id"]] == "legacy"  # its buckets without heads are unknown
     assert _found(rest, tokens["alice"], "archived") == [
         "archived notes",
         "archived decision one",

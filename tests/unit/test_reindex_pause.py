@@ -73,7 +73,7 @@ def test_the_indexer_is_paused_for_the_rebuild_and_resumed_after():
 def test_the_indexer_is_resumed_when_the_rebuild_fails():
     cloudformation, lambda_client, cfn, lam = _stubbed()
     with cfn, lam:
-        with pytest.raises(RuntimeError):
-            with indexer_paused("chat", cloudformation, lambda_client, lambda _: None):
-                raise RuntimeError("throttled")
+        paused = indexer_paused("chat", cloudformation, lambda_client, lambda _: None)
+        with pytest.raises(RuntimeError), paused:
+            raise RuntimeError("throttled")
         lam.assert_no_pending_responses()  # the last one: Enabled=True

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from chat.dal.search_index import Bucket, Head, Page, Posting, bucket_key
+from chat.dal.search_index import Bucket, Head, Page, Posting
 from chat.logic.search import heads, join, plan
 from chat.logic.search.postings import changes, levels_of, postings_of, searchable
 from chat.logic.search.service import merge
@@ -52,27 +52,31 @@ class FakeIndex:
         if self.head_size is None:
             return
         for posting in puts:
-            pk = bucket_key(posting.room_id, posting.level, posting.term)
-            if pk not in self.head_items:
-                rows = sorted(self._bucket(posting).items(), reverse=True)[: self.head_size + 1]
-                newest = [(f"{m}#{t}", p.visible_to) for (m, t), p in rows]
-                self.head_items[pk] = heads.from_newest(newest, self.head_size)
-            key = heads.sort_key(posting)
-            heads.put(self.head_items[pk], key, posting.visible_to, self.head_size)
+            for pk, _, term in heads.heads_of(posting):
+                if pk not in self.head_items:  # built from the bucket as it is now
+                    rows = sorted(self._bucket(posting).items(), reverse=True)
+                    newest = [(f"{m}#{t}", p.visible_to) for (m, t), p in rows if term in (None, t)]
+                    self.head_items[pk] = heads.from_newest(
+                        newest[: self.head_size + 1], self.head_size
+                    )
+                key = heads.sort_key(posting)
+                heads.put(self.head_items[pk], key, posting.visible_to, self.head_size)
         for posting in deletes:
-            pk = bucket_key(posting.room_id, posting.level, posting.term)
-            if pk in self.head_items:
-                heads.delete(self.head_items[pk], heads.sort_key(posting))
+            for pk, _, _ in heads.heads_of(posting):
+                if pk in self.head_items:
+                    heads.delete(self.head_items[pk], heads.sort_key(posting))
         for pk in list(self.head_items):
             if self.rng.random() < self.forget:
                 del self.head_items[pk]
 
     def heads(self, keys: list[str], consistent: bool = False) -> dict[str, Head]:
-        return {
-            key: Head(list(self.head_items[key].entries), self.head_items[key].floor)
-            for key in keys
-            if key in self.head_items
-        }
+        """The heads asked for; every room is fresh while no head was ever lost."""
+        fresh = self.head_size is not None and not self.forget
+        found = {key: Head([], heads.FRESH) for key in keys if fresh and key.endswith("#r")}
+        for key in keys:
+            if key in self.head_items:
+                found[key] = Head(list(self.head_items[key].entries), self.head_items[key].floor)
+        return found
 
     def _bucket(self, posting: Posting) -> dict[tuple[str, str], Posting]:
         return self.buckets[(posting.room_id, posting.level, posting.term[: posting.level])]

@@ -67,8 +67,12 @@ EXPECTED = {
         "MembershipsTable": {"BatchGetItem"},  # the caller's memberships now
         "MembershipsTable/index/by_user": {"Query"},
     },
-    # postings and heads written; a head read before it changes (built from a Query)
-    "SearchIndexerFunction": {"SearchIndexTable": {"BatchWriteItem", "BatchGetItem", "Query"}},
+    # postings and heads written; a head read before it changes (built from a Query); a room
+    # seen for the first time: whether it holds other messages
+    "SearchIndexerFunction": {
+        "SearchIndexTable": {"BatchWriteItem", "BatchGetItem", "Query"},
+        "MessagesTable": {"Query"},
+    },
     "AccountFunction": {
         # credentials, revocations; the account's changes in one transaction; the email claim
         "UsersTable": {"GetItem", "UpdateItem", "DeleteItem"},

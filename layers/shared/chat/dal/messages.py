@@ -383,6 +383,25 @@ def get_messages(keys: list[tuple[str, str]]) -> dict[tuple[str, str], MessageIt
     return {(item["room_id"], item["message_id"]): cast(MessageItem, item) for item in items}
 
 
+def any_older_of_types(room_id: str, message_id: str, types: Sequence[str]) -> bool:
+    """Whether the room holds a message older than `message_id` of one of `types`: a Query
+    (pages of it only while older messages of other types fill them)."""
+    kwargs: dict[str, Any] = {
+        "KeyConditionExpression": Key("room_id").eq(room_id) & Key("message_id").lt(message_id),
+        "FilterExpression": Attr("message_type").is_in(list(types)),
+        "ProjectionExpression": "message_id",
+        "ConsistentRead": True,
+        "Limit": 100,
+    }
+    while True:
+        response = table("messages").query(**kwargs)
+        if response["Items"]:
+            return True
+        if "LastEvaluatedKey" not in response:
+            return False
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
 AuthorCursor = dict[str, str]  # where a `by_author` page ended (its LastEvaluatedKey)
 
 

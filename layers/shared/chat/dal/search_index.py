@@ -12,9 +12,11 @@ A posting of `term` in message `message_id` of room `room_id` at prefix level `l
 Each bucket may also have a *head*: one item (`pk` = the bucket's key + ``#h``, `sk` = ``h``)
 listing the bucket's newest postings, `e` (their sort keys, newest first, with ``#viewer``
 appended for a private one), every posting of the bucket whose sort key is at or above the
-floor `f` (no `f`: every posting of the bucket). A search reads the heads of all the rooms
-and buckets it joins with BatchGetItem (a hundred at a time) before it Queries anything; a
-bucket without a head is read by Queries only.
+floor `f` (no `f`: every posting of the bucket). A term as long as the last level also has a
+head of its own postings in its bucket (``{room_id}#w#{term}#h``), which an exact word read
+through that shared bucket starts from. A search reads the heads of all the rooms and
+buckets it joins with BatchGetItem (a hundred at a time) before it Queries anything; a bucket
+without a head is read by Queries only.
 
 Reads are single-bucket Queries, backwards, below a message id, filtered on `t` and `v`, and
 BatchGetItem calls of heads. Writes are BatchWriteItem calls of up to 25 puts and deletes.
@@ -220,17 +222,49 @@ def heads(bucket_pks: Sequence[str], *, consistent: bool = False) -> dict[str, H
     return found
 
 
-def newest(bucket_pk: str, count: int) -> list[tuple[str, str | None]]:
-    """The bucket's newest `count` postings, (sort key, viewer) newest first: one Query."""
-    response = _client().query(
-        TableName=table_name("search_index"),
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": bucket_pk},
-        ProjectionExpression="sk, v",
-        ScanIndexForward=False,
-        Limit=count,
-    )
-    return [(item["sk"], item.get("v")) for item in response["Items"]]
+def room_mark_key(room_id: str) -> str:
+    """The key of the room's mark, a head-shaped item: `f` = ``fresh`` when every posting
+    of the room went through its bucket's head (a bucket without one is empty), ``legacy``
+    when the room had postings before it was marked (such a bucket is unknown)."""
+    return f"{room_id}#r"
+
+
+def word_key(room_id: str, term: str) -> str:
+    """The key of the head of one term of at least the last level's length: the postings of
+    that term alone in the bucket of its first characters."""
+    return f"{room_id}#w#{term}"
+
+
+def head_pk(bucket: Bucket) -> str:
+    """The key of the head a read of `bucket` starts from: a term's own head for an exact
+    word read through a shared bucket, the bucket's otherwise."""
+    if bucket.match == "exact":
+        return word_key(bucket.room_id, bucket.value)
+    return bucket_key(bucket.room_id, bucket.level, bucket.chars)
+
+
+def newest(bucket_pk: str, count: int, term: str | None = None) -> list[tuple[str, str | None]]:
+    """The bucket's newest `count` postings (of `term` only, if given), (sort key, viewer)
+    newest first: one Query, more when a filter leaves fewer than `count`."""
+    kwargs: dict[str, Any] = {
+        "TableName": table_name("search_index"),
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": bucket_pk},
+        "ProjectionExpression": "sk, v",
+        "ScanIndexForward": False,
+        "Limit": count if term is None else max(count, 200),
+    }
+    if term is not None:
+        kwargs["FilterExpression"] = "t = :term"
+        kwargs["ExpressionAttributeValues"][":term"] = term
+    found: list[tuple[str, str | None]] = []
+    while len(found) < count:
+        response = _client().query(**kwargs)
+        found += [(item["sk"], item.get("v")) for item in response["Items"]]
+        if "LastEvaluatedKey" not in response:
+            break
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return found[:count]
 
 
 def write_heads(changed: dict[str, Head | None]) -> int:

@@ -2,11 +2,18 @@
 indexer, so that a search reads many rooms' buckets with one BatchGetItem instead of a
 Query each (chat.dal.search_index.Head says what a head holds).
 
-A head holds at most `HEAD_SIZE` postings: every posting of its bucket at or above its
+Buckets of the first level have no heads (`headed`). A head holds at most `HEAD_SIZE`
+postings: every posting of its bucket at or above its
 floor. A posting put above the floor joins it (the oldest beyond `HEAD_SIZE` leave, and the
 floor rises to the oldest kept); a posting put below the floor is not the head's; a deleted
-posting leaves it. A bucket without a head item is unknown, not empty: the indexer builds
-its head from a Query of the bucket the first time it changes it.
+posting leaves it.
+
+A bucket without a head item is empty in a *fresh* room: one whose every posting went
+through its heads, since the first record the indexer saw of it created its oldest message
+of a searchable type (the room's mark says so, written then). In any other room
+(*legacy*: it held postings before, or its heads were deleted by tools/reindex_search.py) a
+bucket without a head is unknown, and the indexer builds its head from a Query of the bucket
+the first time it changes it.
 
 The indexer is the only writer of a room's heads, and changes them one batch of stream
 records at a time: the messages table's key is the room, so a room's records are on one
@@ -19,14 +26,36 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from chat.dal import search_index
-from chat.dal.search_index import Head, Posting, bucket_key
+from chat.dal import messages, search_index
+from chat.dal.search_index import Bucket, Head, Posting, bucket_key, room_mark_key, word_key
+from chat.logic.search.postings import LEVELS, SEARCHABLE_TYPES
 
 HEAD_SIZE = 32  # postings: 32 sort keys of ~35 bytes are about a kilobyte (1 write unit)
+FRESH, LEGACY = "fresh", "legacy"  # a room's mark (its `floor`)
 
 
 def sort_key(posting: Posting) -> str:
     return f"{posting.message_id}#{posting.term}"
+
+
+def headed(bucket: Bucket) -> bool:
+    """Whether a read of the bucket has a head to start from: every bucket but the first
+    level's (read only for prefixes of one or two characters, whose buckets are large and
+    would cost a head write for nearly every term of every message)."""
+    return bucket.match == "exact" or bucket.level != LEVELS[0]
+
+
+def heads_of(posting: Posting) -> list[tuple[str, str, str | None]]:
+    """The heads a posting belongs to, each as (its key, the bucket it is read from, the
+    term it is limited to): its bucket's (but at the first level), and at the last level
+    its term's own."""
+    if posting.level == LEVELS[0]:
+        return []
+    pk = bucket_key(posting.room_id, posting.level, posting.term)
+    found: list[tuple[str, str, str | None]] = [(pk, pk, None)]
+    if posting.level == LEVELS[-1] and len(posting.term) >= LEVELS[-1]:
+        found.append((word_key(posting.room_id, posting.term), pk, posting.term))
+    return found
 
 
 def from_newest(rows: Sequence[tuple[str, str | None]], size: int = HEAD_SIZE) -> Head:
@@ -70,27 +99,47 @@ class HeadBatch:
         self.changed: set[str] = set()
         self.built = 0  # heads built from a Query
 
-    def apply(self, puts: Sequence[Posting], deletes: Sequence[Posting]) -> None:
-        """The postings a record wrote (already in the index), applied to their heads."""
-        keyed = [(bucket_key(p.room_id, p.level, p.term), p) for p in [*puts, *deletes]]
-        missing = [pk for pk, _ in keyed if pk not in self.heads]
+    def apply(self, puts: Sequence[Posting], deletes: Sequence[Posting], *, created: bool) -> None:
+        """The postings a record wrote (already in the index), applied to their heads;
+        `created`: the record is the message's creation."""
+        added = [(target, p) for p in puts for target in heads_of(p)]
+        removed = [(target, p) for p in deletes for target in heads_of(p)]
+        rooms = {room_mark_key(p.room_id) for p in [*puts, *deletes]}
+        wanted = [*rooms, *(pk for (pk, _, _), _ in added + removed)]
+        missing = list(dict.fromkeys(pk for pk in wanted if pk not in self.heads))
         if missing:
             self.heads.update(dict.fromkeys(missing))
             self.heads.update(search_index.heads(missing, consistent=True))
-        put_keys = {pk for pk, _ in keyed[: len(puts)]}
-        for pk in put_keys:
-            if self.heads[pk] is None:  # unknown: built from the bucket as it is now
-                self.heads[pk] = from_newest(search_index.newest(pk, self.size + 1), self.size)
-                self.built += 1
+        if puts:
+            fresh = self._fresh(puts[0], created)
+        for (pk, bucket_pk, term), _ in added:
+            if self.heads[pk] is None:  # empty in a fresh room, else built from the bucket
+                rows = [] if fresh else search_index.newest(bucket_pk, self.size + 1, term)
+                self.heads[pk] = from_newest(rows, self.size)
+                self.built += not fresh
                 self.changed.add(pk)
-        for pk, posting in keyed[: len(puts)]:
+        for (pk, _, _), posting in added:
             head = self.heads[pk]
             if head is not None and put(head, sort_key(posting), posting.visible_to, self.size):
                 self.changed.add(pk)
-        for pk, posting in keyed[len(puts) :]:
+        for (pk, _, _), posting in removed:
             head = self.heads[pk]
             if head is not None and delete(head, sort_key(posting)):
                 self.changed.add(pk)
+
+    def _fresh(self, posting: Posting, created: bool) -> bool:
+        """Whether the posting's room is fresh, marking it the first time it is seen: fresh
+        if this record creates the room's oldest message of a type that can have postings
+        (the records of newer ones come after it, through the heads)."""
+        key = room_mark_key(posting.room_id)
+        mark = self.heads[key]
+        if mark is None:
+            older = created and messages.any_older_of_types(
+                posting.room_id, posting.message_id, sorted(SEARCHABLE_TYPES)
+            )
+            mark = self.heads[key] = Head([], FRESH if created and not older else LEGACY)
+            self.changed.add(key)
+        return mark.floor == FRESH
 
     def flush(self) -> int:
         """Write the changed heads; returns the BatchWriteItem calls made."""

@@ -35,5 +35,5 @@ def apply_change(
     if not (puts or deletes):
         return Applied(puts=0, deletes=0, calls=0)
     calls = search_index.write(puts, deletes)
-    heads.apply(puts, deletes)
+    heads.apply(puts, deletes, created=old is None)
     return Applied(puts=len(puts), deletes=len(deletes), calls=calls)

@@ -9,6 +9,9 @@ far ahead does not read what it skips: its next Query starts at the candidate (a
 
 A bucket whose head was read (heads.py) starts with the head's postings in its buffer and
 Queries only below the head's floor: a search often joins its rooms from their heads alone.
+When one bucket's head holds the whole bucket, the room is joined from the heads only: that
+bucket leads, and where another bucket's head ends, its word is not read but left to the
+check of each candidate's text (service.shows), so a candidate may then be no match.
 
 Reads are counted against a `Budget`; a room whose join runs out of it stops where it is,
 and says down to where its answer is complete (`RoomCandidates.complete_from`), so a page
@@ -21,7 +24,8 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from chat.dal.search_index import Bucket, Head, Page, admits, bucket_key
+from chat.dal.search_index import Bucket, Head, Page, admits, head_pk, room_mark_key
+from chat.logic.search.heads import FRESH, headed
 
 # `id + AFTER` sorts just above `id` and below every other id above it ("-" is the lowest
 # character of a message id, and ours all have 26): the `before` of a page that starts at `id`.
@@ -73,6 +77,9 @@ class Cursor:
         self.stopped_at: str | None = None
         self.exhausted = False
         self.last: str | None = None  # the last id taken into the buffer (pages overlap)
+        # Below what it has read, answer "perhaps" (the id asked about) instead of reading:
+        # the join's candidates are then checked on the message's text instead.
+        self.guess = False
 
     def seed(self, head: Head) -> None:
         """Start from the bucket's head: its postings are the first page read."""
@@ -95,6 +102,9 @@ class Cursor:
                 return self.buffer[0]
             if self.exhausted:
                 return None
+            if self.guess and inclusive and below is not None:
+                # Every message above the head's floor message is known; from it on, perhaps.
+                return below if self.stopped_at is None else min(below, self.stopped_at)
             self.budget.spend()
             page = self.read(
                 self.bucket,
@@ -153,10 +163,22 @@ class RoomJoin:
             Cursor(b, read, self.budget, viewer=viewer, page_size=_page_size(b, want))
             for b in buckets
         ]
+        heads = heads or {}
+        mark = heads.get(room_mark_key(room_id))
         for cursor in self.cursors:
-            head = (heads or {}).get(pk_of(cursor.bucket))
+            head = heads.get(head_pk(cursor.bucket))
+            fresh = mark is not None and mark.floor == FRESH
+            if head is None and fresh and headed(cursor.bucket):
+                head = Head([], None)  # a fresh room's bucket without a head is empty
             if head is not None:
                 cursor.seed(head)
+        # A bucket whose head holds all of it (a word rare in the room) leads the join, and
+        # the others are not read at all: below their heads, their words are checked on the
+        # text of the few messages it holds.
+        if any(cursor.exhausted for cursor in self.cursors):
+            self.cursors.sort(key=lambda cursor: not cursor.exhausted)
+            for cursor in self.cursors:
+                cursor.guess = not cursor.exhausted
         self.join = _Join(self.cursors)
         self.found: list[str] = []
         self.bound = before
@@ -228,11 +250,6 @@ def candidates(
     while not room.moved_on():
         room.advance(len(buckets))
     return room.result()
-
-
-def pk_of(bucket: Bucket) -> str:
-    """The key of a bucket's postings (and, with ``#h``, of its head)."""
-    return bucket_key(bucket.room_id, bucket.level, bucket.chars)
 
 
 def _page_size(bucket: Bucket, want: int) -> int:

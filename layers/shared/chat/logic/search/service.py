@@ -11,8 +11,9 @@ Who may see what is decided here, when the search runs, never by the index:
   A deleted or edited message therefore drops out at once, whatever the index says; the
   index adds a new or edited text within a second or two (the stream).
 
-A search first reads the heads of every bucket it joins in every room (BatchGetItem, a
-hundred at a time: the buckets' newest postings), joins each room from them, and Queries
+A search first reads the heads of every bucket it joins in every room, and the rooms' marks
+(BatchGetItem, a hundred at a time: the buckets' newest postings; in a fresh room, a bucket
+without a head is empty), joins each room from them, and Queries
 only the rooms whose heads do not reach as far back as the page does (in parallel,
 `POOL_SIZE` at a time); then it merges the rooms' newest messages. docs/search.md says what
 that costs.
@@ -29,10 +30,11 @@ from chat.aws import thread_pool
 from chat.dal import messages as message_table
 from chat.dal import search_index
 from chat.dal.rooms import member_room_ids, room_ids_of_user
-from chat.dal.search_index import Bucket, Head
+from chat.dal.search_index import Bucket, Head, head_pk, room_mark_key
 from chat.errors import NotFound, ValidationFailed
 from chat.logic import message_view
-from chat.logic.search.join import RoomCandidates, RoomJoin, candidates, pk_of
+from chat.logic.search.heads import headed
+from chat.logic.search.join import RoomCandidates, RoomJoin, candidates
 from chat.logic.search.plan import buckets
 from chat.logic.search.postings import searchable
 from chat.logic.search.terms import Query, parse_query, tokens
@@ -105,7 +107,10 @@ def _search(
         if not rooms:
             return SearchResults(results=[], next_before=None)
         plans = {room_id: buckets(room_id, query) for room_id in rooms}
-        keys = list(dict.fromkeys(pk_of(bucket) for plan in plans.values() for bucket in plan))
+        keys = [room_mark_key(room_id) for room_id in rooms]
+        keys += dict.fromkeys(
+            head_pk(bucket) for plan in plans.values() for bucket in plan if headed(bucket)
+        )
         heads = search_index.heads(keys)
         reads += -(-len(keys) // HEADS_PER_READ)
         for _ in range(MAX_ROUNDS):
