@@ -1,7 +1,7 @@
 """Rebuild the search index from the messages table: every searchable message's postings put
-again (chat.logic.search.postings, the indexer's own rule), and the heads of the buckets it
-wrote to deleted, their rooms marked legacy (the indexer builds a bucket's head again from
-its postings the next time it changes it; until then searches Query that bucket).
+again (chat.logic.search.postings, the indexer's own rule), then the heads of the buckets it
+wrote to built again from their postings, and the rooms marked fresh
+(chat.logic.search.heads).
 
 For a stack deployed before search existed (its stream only carries changes made after the
 indexer's event source was created), and to repair rooms after a batch of changes reached the
@@ -10,7 +10,7 @@ a message deleted meanwhile is never shown (every result is read back from the m
 table), and its stale postings go with its next change. A head is the one thing the indexer
 reads and writes back: with --stack, the indexer's event source is paused while the tool
 runs (changes wait in the stream, nothing is lost) and resumed after, so no batch in flight
-writes back a head it read before the tool deleted it. With table names, stop the indexer
+writes back a head it read before the tool rebuilt it. With table names, stop the indexer
 yourself, or run the tool when nobody writes.
 
     PYTHONPATH=layers/shared .venv/bin/python tools/reindex_search.py --stack chat [--room ID ...]
@@ -104,38 +104,42 @@ def messages(table: Any, rooms: list[str]) -> Iterator[dict[str, Any]]:
 
 
 def reindex(messages_table: str, rooms: list[str]) -> tuple[int, int, int]:
-    """Put the postings of every searchable message and delete their buckets' heads;
-    (messages read, postings put, heads deleted)."""
+    """Put the postings of every searchable message, then build their buckets' heads again
+    from the postings and mark their rooms fresh; (messages read, postings put, heads
+    built)."""
     from chat import aws
     from chat.dal import search_index
-    from chat.logic.search.heads import LEGACY, heads_of
+    from chat.logic.search.heads import FRESH, HEAD_SIZE, from_newest, heads_of
     from chat.logic.search.postings import postings_of
 
     table = aws.dynamodb_resource().Table(messages_table)
     read = put = 0
     pending: list[search_index.Posting] = []
-    forgotten: set[str] = set()
-
-    def flush() -> None:
-        nonlocal put, pending
-        search_index.write(pending, [])
-        rooms = {search_index.room_mark_key(posting.room_id) for posting in pending}
-        legacy = search_index.Head([], LEGACY)  # a bucket without a head is unknown
-        search_index.write_heads(dict.fromkeys(sorted(rooms - forgotten), legacy))
-        buckets = {pk for posting in pending for pk, _, _ in heads_of(posting)}
-        search_index.write_heads(dict.fromkeys(sorted(buckets - forgotten)))
-        forgotten.update(rooms)
-        forgotten.update(buckets)
-        put, pending = put + len(pending), []
-
+    targets: dict[str, tuple[str, str | None]] = {}  # head -> (its bucket, its term)
+    marks: set[str] = set()
     for item in messages(table, rooms):
         read += 1
-        pending += postings_of(item).values()
+        for posting in postings_of(item).values():
+            pending.append(posting)
+            marks.add(search_index.room_mark_key(posting.room_id))
+            targets.update({pk: (bucket, term) for pk, bucket, term in heads_of(posting)})
         if len(pending) >= _FLUSH_AT:
-            flush()
-    if pending:
-        flush()
-    return read, put, len([key for key in forgotten if key.count("#") == 2])  # not the marks
+            search_index.write(pending, [])
+            put, pending = put + len(pending), []
+    search_index.write(pending, [])
+    put += len(pending)
+    # Every posting of these rooms is in place: their heads, built from the buckets as they
+    # are now, hold them all, and a bucket without a head holds nothing shown (a message's
+    # stale postings at most), so the rooms are fresh.
+    built: dict[str, search_index.Head | None] = {}
+    for pk, (bucket, term) in sorted(targets.items()):
+        built[pk] = from_newest(search_index.newest(bucket, HEAD_SIZE + 1, term))
+        if len(built) >= _FLUSH_AT:
+            search_index.write_heads(built)
+            built = {}
+    built.update(dict.fromkeys(sorted(marks), search_index.Head([], FRESH)))
+    search_index.write_heads(built)
+    return read, put, len(targets)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -166,8 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     with paused:
         read, put, heads = reindex(messages_table, args.room)
     print(
-        f"{read} messages read, {put} postings put into {index_table}, "
-        f"{heads} buckets' heads deleted"
+        f"{read} messages read, {put} postings put into {index_table}, {heads} buckets' heads built"
     )
 
 

@@ -363,7 +363,7 @@ def test_paging_a_search_across_rooms_returns_every_match_once_newest_first(monk
 
     rng = random.Random(11)
     vocabulary = ["deploy", "deployment", "the", "then", "a", "fail", "failed", "ok", "京"]
-    for attempt in range(30):
+    for attempt in range(80):
         head_size = rng.choice((None, 1, 3, 32))
         index = FakeIndex(head_size, forget=rng.choice((0.0, 0.05)), seed=attempt)
         stored: dict[tuple[str, str], dict[str, Any]] = {}
@@ -393,6 +393,8 @@ def test_paging_a_search_across_rooms_returns_every_match_once_newest_first(monk
         monkeypatch.setattr(service, "READS_PER_ROOM", rng.choice((1, 3, 20)))
         monkeypatch.setattr(service.search_index, "read", index.read)
         monkeypatch.setattr(service.search_index, "heads", index.heads)
+        monkeypatch.setattr(service, "_fresh_rooms", set())
+        monkeypatch.setattr(service, "HEADS_PER_READ", rng.choice((2, 100)))  # 2: two steps
         monkeypatch.setattr(
             service.message_table,
             "get_messages",
@@ -446,6 +448,7 @@ def test_a_search_across_rooms_reads_a_room_only_as_far_back_as_the_page_reaches
     monkeypatch.setattr(join, "MAX_PAGE", 4)
     monkeypatch.setattr(service.search_index, "read", read)
     monkeypatch.setattr(service.search_index, "heads", index.heads)  # no heads
+    monkeypatch.setattr(service, "_fresh_rooms", set())
     monkeypatch.setattr(
         service.message_table, "get_messages", lambda keys: {k: stored[k] for k in keys}
     )

@@ -11,7 +11,7 @@ A posting of `term` in message `message_id` of room `room_id` at prefix level `l
 
 Each bucket may also have a *head*: one item (`pk` = the bucket's key + ``#h``, `sk` = ``h``)
 listing the bucket's newest postings, `e` (their sort keys, newest first, with ``#viewer``
-appended for a private one), every posting of the bucket whose sort key is at or above the
+appended for a private one, separated by spaces), every posting of the bucket whose sort key is at or above the
 floor `f` (no `f`: every posting of the bucket). A term as long as the last level also has a
 head of its own postings in its bucket (``{room_id}#w#{term}#h``), which an exact word read
 through that shared bucket starts from. A search reads the heads of all the rooms and
@@ -213,7 +213,7 @@ def heads(bucket_pks: Sequence[str], *, consistent: bool = False) -> dict[str, H
         for attempt in range(_WRITE_ATTEMPTS):
             response = _client().batch_get_item(RequestItems=request)
             for item in response["Responses"].get(name, []):
-                entries = [_parse_entry(text) for text in item.get("e", [])]
+                entries = [_parse_entry(text) for text in item.get("e", "").split()]
                 found[item["pk"][: -len("#h")]] = Head(entries, item.get("f"))
             request = response.get("UnprocessedKeys") or {}
             if not request:
@@ -276,20 +276,12 @@ def write_heads(changed: dict[str, Head | None]) -> int:
             continue
         item: dict[str, Any] = {
             **_head_key(bucket_pk),
-            "e": [_entry(sort_key, viewer) for sort_key, viewer in head.entries],
+            "e": " ".join(_entry(sort_key, viewer) for sort_key, viewer in head.entries),
         }
         if head.floor is not None:
             item["f"] = head.floor
         requests.append({"PutRequest": {"Item": item}})
     return _batch_write(requests)
-
-
-def head_bytes(head: Head, bucket_pk: str) -> int:
-    """A head item's size as DynamoDB counts it (names and values; a list: 3 bytes plus 1
-    per element): what its write costs, 1 write unit per KB."""
-    entries = sum(len(_entry(k, v).encode()) + 1 for k, v in head.entries)
-    size = len("pk") + len(bucket_pk.encode()) + 2 + len("sk") + 1 + len("e") + 3 + entries
-    return size + (len("f") + len(head.floor.encode()) if head.floor is not None else 0)
 
 
 def admits(bucket: Bucket, sort_key: str, visible_to: str | None, viewer: str | None) -> bool:

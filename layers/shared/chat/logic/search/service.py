@@ -30,10 +30,10 @@ from chat.aws import thread_pool
 from chat.dal import messages as message_table
 from chat.dal import search_index
 from chat.dal.rooms import member_room_ids, room_ids_of_user
-from chat.dal.search_index import Bucket, Head, head_pk, room_mark_key
+from chat.dal.search_index import Bucket, Head, admits, head_pk, room_mark_key
 from chat.errors import NotFound, ValidationFailed
 from chat.logic import message_view
-from chat.logic.search.heads import headed
+from chat.logic.search.heads import FRESH, headed
 from chat.logic.search.join import RoomCandidates, RoomJoin, candidates
 from chat.logic.search.plan import buckets
 from chat.logic.search.postings import searchable
@@ -49,6 +49,8 @@ READS_PER_ROOM = 20  # Queries of the index one room's join may make per round
 MARGIN = 5  # candidates beyond the page: a few may fail the check against the stored text
 MAX_ROUNDS = 3  # pages of candidates read to fill one page of results
 HEADS_PER_READ = 100  # heads per BatchGetItem
+# Rooms known fresh (chat.logic.search.heads): a room's mark, once fresh, stays so.
+_fresh_rooms: set[str] = set()
 
 
 def parse(text: str) -> Query:
@@ -107,12 +109,7 @@ def _search(
         if not rooms:
             return SearchResults(results=[], next_before=None)
         plans = {room_id: buckets(room_id, query) for room_id in rooms}
-        keys = [room_mark_key(room_id) for room_id in rooms]
-        keys += dict.fromkeys(
-            head_pk(bucket) for plan in plans.values() for bucket in plan if headed(bucket)
-        )
-        heads = search_index.heads(keys)
-        reads += -(-len(keys) // HEADS_PER_READ)
+        heads, reads = read_heads(plans, viewer)
         for _ in range(MAX_ROUNDS):
             page, cursor, made = _candidate_page(plans, heads, viewer, limit - len(results), cursor)
             reads += made
@@ -132,6 +129,54 @@ def _search(
         metrics.add_metric(name="SearchQueries", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="SearchIndexReads", unit=MetricUnit.Count, value=reads)
         logger.debug("search", extra={"rooms": len(rooms), "index_reads": reads})
+
+
+def read_heads(
+    plans: Mapping[str, Sequence[Bucket]], viewer: str | None
+) -> tuple[dict[str, Head], int]:
+    """The heads the rooms' joins start from, with the rooms' marks, and the BatchGetItem
+    calls made: every head and mark in one call when they fit; else first every room's
+    first bucket's head (its rarest word's) and the marks not known yet, then the other
+    buckets' heads of the rooms where the first is not known to be empty (where the rarest
+    word is not, nothing is)."""
+    marks = [room_mark_key(room_id) for room_id in plans if room_id not in _fresh_rooms]
+    first = [head_pk(plan[0]) for plan in plans.values() if plan and headed(plan[0])]
+    every = [head_pk(bucket) for plan in plans.values() for bucket in plan if headed(bucket)]
+    if len(marks) + len(every) <= HEADS_PER_READ:
+        first = every  # all in one call: one round trip rather than two
+    heads = search_index.heads(marks + first)
+    calls = -(-len(marks + first) // HEADS_PER_READ)
+    _fresh_rooms.update(
+        room_id
+        for room_id in plans
+        if (mark := heads.get(room_mark_key(room_id))) is not None and mark.floor == FRESH
+    )
+    heads.update({room_mark_key(room_id): Head([], FRESH) for room_id in _fresh_rooms & set(plans)})
+    rest = [
+        head_pk(bucket)
+        for room_id, plan in plans.items()
+        if plan and not _known_empty(room_id, plan[0], heads, viewer)
+        for bucket in plan[1:]
+        if headed(bucket) and head_pk(bucket) not in first
+    ]
+    if rest:
+        heads.update(search_index.heads(rest))
+        calls += -(-len(rest) // HEADS_PER_READ)
+    return heads, calls
+
+
+def _known_empty(
+    room_id: str, bucket: Bucket, heads: Mapping[str, Head], viewer: str | None
+) -> bool:
+    """Whether the bucket's head says it holds nothing a read of it would keep."""
+    head = heads.get(head_pk(bucket)) if headed(bucket) else None
+    if head is None and headed(bucket) and room_id in _fresh_rooms:
+        return True  # a fresh room's bucket without a head is empty
+    return (
+        head is not None
+        and head.floor is None
+        and not any(admits(bucket, key, visible_to, viewer) for key, visible_to in head.entries)
+    )
 
 
 def shows(item: Mapping[str, Any], query: Query, viewer: str | None) -> bool:
