@@ -2,8 +2,7 @@
 indexer, so that a search reads many rooms' buckets with one BatchGetItem instead of a
 Query each (chat.dal.search_index.Head says what a head holds).
 
-Buckets of the first level have no heads (`headed`). A head holds at most `HEAD_SIZE`
-postings: every posting of its bucket at or above its
+A head holds at most `HEAD_SIZE` postings: every posting of its bucket at or above its
 floor. A posting put above the floor joins it (the oldest beyond `HEAD_SIZE` leave, and the
 floor rises to the oldest kept); a posting put below the floor is not the head's; a deleted
 posting leaves it.
@@ -27,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from chat.dal import messages, search_index
-from chat.dal.search_index import Bucket, Head, Posting, bucket_key, room_mark_key, word_key
+from chat.dal.search_index import Head, Posting, bucket_key, room_mark_key, word_key
 from chat.logic.search.postings import LEVELS, SEARCHABLE_TYPES
 
 HEAD_SIZE = 32  # postings: 32 sort keys of ~35 bytes are about a kilobyte (1 write unit)
@@ -38,19 +37,9 @@ def sort_key(posting: Posting) -> str:
     return f"{posting.message_id}#{posting.term}"
 
 
-def headed(bucket: Bucket) -> bool:
-    """Whether a read of the bucket has a head to start from: every bucket but the first
-    level's (read only for prefixes of one or two characters, whose buckets are large and
-    would cost a head write for nearly every term of every message)."""
-    return bucket.match == "exact" or bucket.level != LEVELS[0]
-
-
 def heads_of(posting: Posting) -> list[tuple[str, str, str | None]]:
     """The heads a posting belongs to, each as (its key, the bucket it is read from, the
-    term it is limited to): its bucket's (but at the first level), and at the last level
-    its term's own."""
-    if posting.level == LEVELS[0]:
-        return []
+    term it is limited to): its bucket's, and at the last level its term's own."""
     pk = bucket_key(posting.room_id, posting.level, posting.term)
     found: list[tuple[str, str, str | None]] = [(pk, pk, None)]
     if posting.level == LEVELS[-1] and len(posting.term) >= LEVELS[-1]:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from chat.dal.search_index import Bucket, Head, Page, admits, head_pk, room_mark_key
-from chat.logic.search.heads import FRESH, headed
+from chat.logic.search.heads import FRESH
 
 # `id + AFTER` sorts just above `id` and below every other id above it ("-" is the lowest
 # character of a message id, and ours all have 26): the `before` of a page that starts at `id`.
@@ -168,7 +168,7 @@ class RoomJoin:
         for cursor in self.cursors:
             head = heads.get(head_pk(cursor.bucket))
             fresh = mark is not None and mark.floor == FRESH
-            if head is None and fresh and headed(cursor.bucket):
+            if head is None and fresh:
                 head = Head([], None)  # a fresh room's bucket without a head is empty
             if head is not None:
                 cursor.seed(head)

@@ -33,7 +33,7 @@ from chat.dal.rooms import member_room_ids, room_ids_of_user
 from chat.dal.search_index import Bucket, Head, admits, head_pk, room_mark_key
 from chat.errors import NotFound, ValidationFailed
 from chat.logic import message_view
-from chat.logic.search.heads import FRESH, headed
+from chat.logic.search.heads import FRESH
 from chat.logic.search.join import RoomCandidates, RoomJoin, candidates
 from chat.logic.search.plan import buckets
 from chat.logic.search.postings import searchable
@@ -140,8 +140,8 @@ def read_heads(
     buckets' heads of the rooms where the first is not known to be empty (where the rarest
     word is not, nothing is)."""
     marks = [room_mark_key(room_id) for room_id in plans if room_id not in _fresh_rooms]
-    first = [head_pk(plan[0]) for plan in plans.values() if plan and headed(plan[0])]
-    every = [head_pk(bucket) for plan in plans.values() for bucket in plan if headed(bucket)]
+    first = [head_pk(plan[0]) for plan in plans.values() if plan]
+    every = [head_pk(bucket) for plan in plans.values() for bucket in plan]
     if len(marks) + len(every) <= HEADS_PER_READ:
         first = every  # all in one call: one round trip rather than two
     heads = search_index.heads(marks + first)
@@ -157,7 +157,7 @@ def read_heads(
         for room_id, plan in plans.items()
         if plan and not _known_empty(room_id, plan[0], heads, viewer)
         for bucket in plan[1:]
-        if headed(bucket) and head_pk(bucket) not in first
+        if head_pk(bucket) not in first
     ]
     if rest:
         heads.update(search_index.heads(rest))
@@ -169,8 +169,8 @@ def _known_empty(
     room_id: str, bucket: Bucket, heads: Mapping[str, Head], viewer: str | None
 ) -> bool:
     """Whether the bucket's head says it holds nothing a read of it would keep."""
-    head = heads.get(head_pk(bucket)) if headed(bucket) else None
-    if head is None and headed(bucket) and room_id in _fresh_rooms:
+    head = heads.get(head_pk(bucket))
+    if head is None and room_id in _fresh_rooms:
         return True  # a fresh room's bucket without a head is empty
     return (
         head is not None
