@@ -49,8 +49,10 @@ READS_PER_ROOM = 20  # Queries of the index one room's join may make per round
 MARGIN = 5  # candidates beyond the page: a few may fail the check against the stored text
 MAX_ROUNDS = 3  # pages of candidates read to fill one page of results
 HEADS_PER_READ = 100  # heads per BatchGetItem
-# Rooms known fresh (chat.logic.search.heads): a room's mark, once fresh, stays so.
+# Rooms known fresh (chat.logic.search.heads): a room's mark, once fresh, stays so; a
+# container remembers that many (a few MB at most), then starts over.
 _fresh_rooms: set[str] = set()
+FRESH_ROOMS_KEPT = 100_000
 
 
 def parse(text: str) -> Query:
@@ -139,6 +141,8 @@ def read_heads(
     first bucket's head (its rarest word's) and the marks not known yet, then the other
     buckets' heads of the rooms where the first is not known to be empty (where the rarest
     word is not, nothing is)."""
+    if len(_fresh_rooms) > FRESH_ROOMS_KEPT:
+        _fresh_rooms.clear()
     marks = [room_mark_key(room_id) for room_id in plans if room_id not in _fresh_rooms]
     first = [head_pk(plan[0]) for plan in plans.values() if plan]
     every = [head_pk(bucket) for plan in plans.values() for bucket in plan]
