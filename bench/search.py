@@ -12,14 +12,16 @@ Printed, at 10,000 messages and again at 100,000 (the same queries, drawn from t
 10,000 messages, so the growth is the index's, not the queries'):
 
 - indexing: postings written per message (= write request units: every posting is < 1 KB),
-  BatchWriteItem calls per message, indexer time per message; and what other designs would
+  the write units of the buckets' heads (1 per KB of each head written) and the read units
+  of the heads read before they change, BatchWriteItem calls per message, indexer time per
+  message; and what other designs would
   write for the same corpus (one posting per term only: no prefix search; levels 1 and 3
   only: rare words read through common buckets; one per prefix up to 10 characters: prefix
   queries without filters);
 - per query kind (1, 2, 3 words; a 3-character prefix; a word and a prefix) and scope (one
   room; a user in 10 rooms; a user in all 50): p50 and p95 wall time, DynamoDB calls per
-  query (what dominates on AWS: each is a round trip of a few ms, the per-room Queries run
-  8 at a time), postings read per query (ScannedCount: what the filters cost in reads), and
+  query (what dominates on AWS: each is a round trip of a few ms; heads are read for all
+  rooms at once, the per-room Queries run 8 at a time), postings read per query (ScannedCount: what the filters cost in reads), and
   the read request units DynamoDB would charge (Queries: half a unit per 4 KB read; the
   consistent reads of memberships and candidates: a unit each).
 
