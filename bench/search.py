@@ -21,9 +21,10 @@ Printed, at 10,000 messages and again at 100,000 (the same queries, drawn from t
 - per query kind (1, 2, 3 words; a 3-character prefix; a word and a prefix) and scope (one
   room; a user in 10 rooms; a user in all 50): p50 and p95 wall time, DynamoDB calls per
   query (what dominates on AWS: each is a round trip of a few ms; heads are read for all
-  rooms at once, the per-room Queries run 8 at a time), postings read per query (ScannedCount: what the filters cost in reads), and
-  the read request units DynamoDB would charge (Queries: half a unit per 4 KB read; the
-  consistent reads of memberships and candidates: a unit each).
+  rooms at once, the per-room Queries run 8 at a time), postings read per query
+  (ScannedCount: what the filters cost in reads), and the read request units DynamoDB would
+  charge (Queries and heads: half a unit per 4 KB read; the consistent reads of memberships
+  and candidates: a unit each).
 
 moto's DynamoDB runs with the local stack's patches (local.moto_dynamodb: a Query reads its
 partition, not the whole table; a cheaper response serialiser), as `make dev` does. moto is
