@@ -9,10 +9,10 @@ posting leaves it.
 
 A bucket without a head item is empty in a *fresh* room: one whose every posting went
 through its heads, since the first record the indexer saw of it created its oldest message
-of a searchable type (the room's mark says so, written then). In any other room
-(*legacy*: it held postings before, or its heads were deleted by tools/reindex_search.py) a
-bucket without a head is unknown, and the indexer builds its head from a Query of the bucket
-the first time it changes it.
+of a searchable type (the room's mark says so, written then; tools/reindex_search.py marks
+the rooms it rebuilds fresh too). In any other room (*legacy*: it held postings before the
+indexer kept heads) a bucket without a head is unknown, and the indexer builds its head from
+a Query of the bucket the first time it changes it.
 
 The indexer is the only writer of a room's heads, and changes them one batch of stream
 records at a time: the messages table's key is the room, so a room's records are on one
@@ -86,7 +86,6 @@ class HeadBatch:
         self.size = HEAD_SIZE if size is None else size
         self.heads: dict[str, Head | None] = {}
         self.changed: set[str] = set()
-        self.built = 0  # heads built from a Query
 
     def apply(self, puts: Sequence[Posting], deletes: Sequence[Posting], *, created: bool) -> None:
         """The postings a record wrote (already in the index), applied to their heads;
@@ -105,7 +104,6 @@ class HeadBatch:
             if self.heads[pk] is None:  # empty in a fresh room, else built from the bucket
                 rows = [] if fresh else search_index.newest(bucket_pk, self.size + 1, term)
                 self.heads[pk] = from_newest(rows, self.size)
-                self.built += not fresh
                 self.changed.add(pk)
         for (pk, _, _), posting in added:
             head = self.heads[pk]

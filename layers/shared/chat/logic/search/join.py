@@ -165,9 +165,9 @@ class RoomJoin:
         ]
         heads = heads or {}
         mark = heads.get(room_mark_key(room_id))
+        fresh = mark is not None and mark.floor == FRESH
         for cursor in self.cursors:
             head = heads.get(head_pk(cursor.bucket))
-            fresh = mark is not None and mark.floor == FRESH
             if head is None and fresh:
                 head = Head([], None)  # a fresh room's bucket without a head is empty
             if head is not None:

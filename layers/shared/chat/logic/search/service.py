@@ -11,12 +11,11 @@ Who may see what is decided here, when the search runs, never by the index:
   A deleted or edited message therefore drops out at once, whatever the index says; the
   index adds a new or edited text within a second or two (the stream).
 
-A search first reads the heads of every bucket it joins in every room, and the rooms' marks
-(BatchGetItem, a hundred at a time: the buckets' newest postings; in a fresh room, a bucket
-without a head is empty), joins each room from them, and Queries
-only the rooms whose heads do not reach as far back as the page does (in parallel,
-`POOL_SIZE` at a time); then it merges the rooms' newest messages. docs/search.md says what
-that costs.
+A search first reads the heads of the buckets it joins in every room, and the rooms' marks
+(`read_heads`: BatchGetItem, a hundred at a time; in a fresh room, a bucket without a head is
+empty), joins each room from them, and Queries only the rooms whose heads do not reach as
+far back as the page does (in parallel, `POOL_SIZE` at a time); then it merges the rooms'
+newest messages. docs/search.md says what that costs.
 """
 
 from __future__ import annotations
