@@ -228,15 +228,10 @@ def _candidates(
 ):
     query = parse_query(q)
     assert query is not None
-    return join.candidates(
-        room_id,
-        plan.buckets(room_id, query),
-        index.read,
-        viewer=viewer,
-        want=want,
-        before=before,
-        reads=reads,
+    room = join.RoomJoin(
+        room_id, plan.buckets(room_id, query), index.read, viewer=viewer, want=want, before=before
     )
+    return join.settle(room, reads)
 
 
 def test_the_join_finds_the_messages_holding_every_word_newest_first():

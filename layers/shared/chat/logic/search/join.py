@@ -232,23 +232,12 @@ class RoomJoin:
         return RoomCandidates(self.room_id, list(self.found), self.complete_from(), self.reads)
 
 
-def candidates(
-    room_id: str,
-    buckets: Sequence[Bucket],
-    read: Reader,
-    *,
-    viewer: str | None,
-    want: int,
-    before: str | None,
-    reads: int,
-    heads: Mapping[str, Head] | None = None,
-) -> RoomCandidates:
-    """Up to `want` messages of the room below `before` that are in every bucket, with
-    `reads` Queries (more only where none of them got below `before`)."""
-    room = RoomJoin(room_id, buckets, read, viewer=viewer, want=want, before=before, heads=heads)
+def settle(room: RoomJoin, reads: int) -> RoomCandidates:
+    """A room's join run alone: up to its `want` messages below `before` that are in every
+    bucket, with `reads` Queries (more only where none of them got below `before`)."""
     room.advance(reads)
     while not room.moved_on():
-        room.advance(len(buckets))
+        room.advance(len(room.cursors))
     return room.result()
 
 

@@ -33,7 +33,7 @@ from chat.dal.search_index import Bucket, Head, admits, head_pk, room_mark_key
 from chat.errors import NotFound, ValidationFailed
 from chat.logic import message_view
 from chat.logic.search.heads import FRESH
-from chat.logic.search.join import RoomCandidates, RoomJoin, candidates
+from chat.logic.search.join import RoomCandidates, RoomJoin, settle
 from chat.logic.search.plan import buckets
 from chat.logic.search.postings import searchable
 from chat.logic.search.terms import Query, parse_query, tokens
@@ -200,63 +200,32 @@ def _candidate_page(
     """The newest candidates below `before` across the rooms, (room_id, message_id) newest
     first, where the next page starts, and the index Queries made."""
     want = limit + MARGIN
-    if len(plans) == 1:
-        [(room_id, plan)] = plans.items()
-        found = [
-            candidates(
-                room_id,
-                plan,
-                search_index.read,
-                viewer=viewer,
-                want=want,
-                before=before,
-                reads=READS_PER_ROOM,
-                heads=heads,
-            )
-        ]
-    else:
-        found = _across_rooms(plans, heads, viewer, want, before)
+    joins = [
+        RoomJoin(r, plan, search_index.read, viewer=viewer, want=want, before=before, heads=heads)
+        for r, plan in plans.items()
+    ]
+    found = [settle(joins[0], READS_PER_ROOM)] if len(joins) == 1 else _across_rooms(joins, want)
     page, next_before = merge(found, want)
     return page, next_before, sum(r.reads for r in found)
 
 
-def _across_rooms(
-    plans: Mapping[str, Sequence[Bucket]],
-    heads: Mapping[str, Head],
-    viewer: str | None,
-    want: int,
-    before: str | None,
-) -> list[RoomCandidates]:
+def _across_rooms(joins: Sequence[RoomJoin], want: int) -> list[RoomCandidates]:
     """Every room's candidates, read in step: the first round joins every room from its
     buckets' heads alone; each further round advances (in parallel) only the rooms that
     may still hold one of the `want` newest matches, those whose answer is complete down to
     no lower than the `want`-th newest candidate found so far in all rooms. So a search
     reads each room about as far back in time as the page reaches, not a page of each
     room's own, and a room whose heads reach that far is not Queried at all."""
-    joins = [
-        RoomJoin(
-            room_id,
-            plan,
-            search_index.read,
-            viewer=viewer,
-            want=want,
-            before=before,
-            heads=heads,
-        )
-        for room_id, plan in plans.items()
-    ]
     for join in joins:
         join.advance(0)
     pool = thread_pool("search", POOL_SIZE)
-    newest = sorted((m for join in joins for m in join.found), reverse=True)
-    kth = newest[want - 1] if len(newest) >= want else None
-    behind = [join for join in joins if _behind(join, kth)]
-    while behind:
-        list(pool.map(lambda join: join.advance(len(join.cursors)), behind))
+    while True:
         newest = sorted((m for join in joins for m in join.found), reverse=True)
         kth = newest[want - 1] if len(newest) >= want else None
         behind = [join for join in joins if _behind(join, kth)]
-    return [join.result() for join in joins]
+        if not behind:
+            return [join.result() for join in joins]
+        list(pool.map(lambda join: join.advance(len(join.cursors)), behind))
 
 
 def _behind(join: RoomJoin, kth: str | None) -> bool:
