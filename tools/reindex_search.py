@@ -131,7 +131,7 @@ def reindex(messages_table: str, rooms: list[str]) -> tuple[int, int, int]:
     # Every posting of these rooms is in place: their heads, built from the buckets as they
     # are now, hold them all, and a bucket without a head holds nothing shown (a message's
     # stale postings at most), so the rooms are fresh.
-    built: dict[str, search_index.Head | None] = {}
+    built: dict[str, search_index.Head] = {}
     for pk, (bucket, term) in sorted(targets.items()):
         built[pk] = from_newest(search_index.newest(bucket, HEAD_SIZE + 1, term))
         if len(built) >= _FLUSH_AT:

@@ -11,8 +11,8 @@ A posting of `term` in message `message_id` of room `room_id` at prefix level `l
 
 Each bucket may also have a *head*: one item (`pk` = the bucket's key + ``#h``, `sk` = ``h``)
 listing the bucket's newest postings, `e` (their sort keys, newest first, with ``#viewer``
-appended for a private one, separated by spaces), every posting of the bucket whose sort key is at or above the
-floor `f` (no `f`: every posting of the bucket). A term as long as the last level also has a
+appended for a private one, separated by spaces), every posting of the bucket whose sort
+key is at or above the floor `f` (no `f`: every posting of the bucket). A term as long as the last level also has a
 head of its own postings in its bucket (``{room_id}#w#{term}#h``), which an exact word read
 through that shared bucket starts from. A search reads the heads of all the rooms and
 buckets it joins with BatchGetItem (a hundred at a time) before it Queries anything; a bucket
@@ -33,10 +33,9 @@ from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 from chat import aws
-from chat.dal.tables import table_name
+from chat.dal.tables import batch_get, table_name
 
 _BATCH_WRITE_MAX = 25
-_BATCH_GET_MAX = 100
 _WRITE_ATTEMPTS = 8
 # Sort keys are `{message_id}#{term}`: "#" sorts below every character of an id, "$" just
 # above "#", so `sk < id` is "messages older than id" and `sk < id$` is "up to id".
@@ -202,24 +201,15 @@ def _parse_entry(text: str) -> tuple[str, str | None]:
 
 def heads(bucket_pks: Sequence[str], *, consistent: bool = False) -> dict[str, Head]:
     """The heads of these buckets (keys as `bucket_key` makes them) that exist, one
-    BatchGetItem per 100; `consistent` for the indexer, which changes what it reads. Keys
-    still unprocessed after a few tries are left out (a search then Queries those buckets)."""
-    name = table_name("search_index")
-    found: dict[str, Head] = {}
-    unique = list(dict.fromkeys(bucket_pks))
-    for start in range(0, len(unique), _BATCH_GET_MAX):
-        keys = [_head_key(pk) for pk in unique[start : start + _BATCH_GET_MAX]]
-        request: dict[str, Any] = {name: {"Keys": keys, "ConsistentRead": consistent}}
-        for attempt in range(_WRITE_ATTEMPTS):
-            response = _client().batch_get_item(RequestItems=request)
-            for item in response["Responses"].get(name, []):
-                entries = [_parse_entry(text) for text in item.get("e", "").split()]
-                found[item["pk"][: -len("#h")]] = Head(entries, item.get("f"))
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                break
-            time.sleep(min(0.02 * 2**attempt, 0.5))
-    return found
+    BatchGetItem per 100 (tables.batch_get); `consistent` for the indexer, which changes
+    what it reads."""
+    keys = [_head_key(pk) for pk in dict.fromkeys(bucket_pks)]
+    return {
+        item["pk"][: -len("#h")]: Head(
+            [_parse_entry(text) for text in item.get("e", "").split()], item.get("f")
+        )
+        for item in batch_get("search_index", keys, ConsistentRead=consistent)
+    }
 
 
 def room_mark_key(room_id: str) -> str:
@@ -267,13 +257,10 @@ def newest(bucket_pk: str, count: int, term: str | None = None) -> list[tuple[st
     return found[:count]
 
 
-def write_heads(changed: dict[str, Head | None]) -> int:
-    """Put these heads (None: delete the bucket's head); returns the BatchWriteItem calls."""
+def write_heads(changed: dict[str, Head]) -> int:
+    """Put these heads (by bucket key); returns the BatchWriteItem calls made."""
     requests: list[dict[str, Any]] = []
     for bucket_pk, head in changed.items():
-        if head is None:
-            requests.append({"DeleteRequest": {"Key": _head_key(bucket_pk)}})
-            continue
         item: dict[str, Any] = {
             **_head_key(bucket_pk),
             "e": " ".join(_entry(sort_key, viewer) for sort_key, viewer in head.entries),

@@ -130,6 +130,6 @@ class HeadBatch:
 
     def flush(self) -> int:
         """Write the changed heads; returns the BatchWriteItem calls made."""
-        changed = {pk: self.heads[pk] for pk in sorted(self.changed)}
+        changed = {pk: head for pk in sorted(self.changed) if (head := self.heads[pk]) is not None}
         self.changed.clear()
         return search_index.write_heads(changed) if changed else 0
