@@ -48,26 +48,34 @@ _PLACEHOLDERS = {
 _FLUSH_AT = 500  # postings per write call (chunked into BatchWriteItem requests of 25)
 
 
-def stack_tables(stack: str, cloudformation: Any) -> tuple[str, str]:
+def stack_resources(stack: str, cloudformation: Any) -> list[dict[str, Any]]:
+    """The resources of a deployed stack (one DescribeStackResources)."""
+    return list(cloudformation.describe_stack_resources(StackName=stack)["StackResources"])
+
+
+def stack_tables(resources: list[dict[str, Any]]) -> tuple[str, str]:
     """The physical names of MessagesTable and SearchIndexTable of a deployed stack."""
-    resources = cloudformation.describe_stack_resources(StackName=stack)["StackResources"]
     names = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources}
     return names["MessagesTable"], names["SearchIndexTable"]
 
 
-@contextlib.contextmanager
-def indexer_paused(
-    stack: str, cloudformation: Any, lambda_client: Any, sleep: Callable[[float], None]
-) -> Iterator[None]:
-    """The stack's search indexer's event source disabled, and every invocation it had
-    started over (the function's timeout waited out), until the block ends; then enabled."""
-    resources = cloudformation.describe_stack_resources(StackName=stack)["StackResources"]
+def indexer_mapping(resources: list[dict[str, Any]]) -> str:
+    """The UUID of the stack's search indexer's event source mapping."""
     [mapping] = [
         r["PhysicalResourceId"]
         for r in resources
         if r["ResourceType"] == "AWS::Lambda::EventSourceMapping"
         and r["LogicalResourceId"].startswith("SearchIndexerFunction")
     ]
+    return str(mapping)
+
+
+@contextlib.contextmanager
+def indexer_paused(
+    mapping: str, lambda_client: Any, sleep: Callable[[float], None]
+) -> Iterator[None]:
+    """The search indexer's event source `mapping` disabled, and every invocation it had
+    started over (the function's timeout waited out), until the block ends; then enabled."""
     lambda_client.update_event_source_mapping(UUID=mapping, Enabled=False)
     try:
         while True:
@@ -156,9 +164,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.stack:
         import boto3
 
-        cloudformation = boto3.client("cloudformation")
-        messages_table, index_table = stack_tables(args.stack, cloudformation)
-        paused = indexer_paused(args.stack, cloudformation, boto3.client("lambda"), time.sleep)
+        resources = stack_resources(args.stack, boto3.client("cloudformation"))
+        messages_table, index_table = stack_tables(resources)
+        paused = indexer_paused(indexer_mapping(resources), boto3.client("lambda"), time.sleep)
     elif args.messages_table and args.index_table:
         messages_table, index_table = args.messages_table, args.index_table
     else:

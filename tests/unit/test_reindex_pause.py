@@ -8,7 +8,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from tools.reindex_search import indexer_paused
+from tools.reindex_search import indexer_mapping, indexer_paused, stack_resources
 
 MAPPING = "5f0c1a8e-1111-2222-3333-444455556666"
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:chat-SearchIndexerFunction-X"
@@ -64,7 +64,8 @@ def test_the_indexer_is_paused_for_the_rebuild_and_resumed_after():
     slept: list[float] = []
     ran = []
     with cfn, lam:
-        with indexer_paused("chat", cloudformation, lambda_client, slept.append):
+        mapping = indexer_mapping(stack_resources("chat", cloudformation))
+        with indexer_paused(mapping, lambda_client, slept.append):
             ran.append(list(slept))  # the rebuild runs once the batch in flight is over
         lam.assert_no_pending_responses()
     assert ran == [[2, 60]]  # polled until disabled, then the function's timeout
@@ -73,7 +74,8 @@ def test_the_indexer_is_paused_for_the_rebuild_and_resumed_after():
 def test_the_indexer_is_resumed_when_the_rebuild_fails():
     cloudformation, lambda_client, cfn, lam = _stubbed()
     with cfn, lam:
-        paused = indexer_paused("chat", cloudformation, lambda_client, lambda _: None)
+        mapping = indexer_mapping(stack_resources("chat", cloudformation))
+        paused = indexer_paused(mapping, lambda_client, lambda _: None)
         with pytest.raises(RuntimeError), paused:
             raise RuntimeError("throttled")
         lam.assert_no_pending_responses()  # the last one: Enabled=True
