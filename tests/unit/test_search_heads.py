@@ -1,5 +1,6 @@
-"""The buckets' heads (chat.logic.search.heads): what a head holds after any sequence of
-postings put and deleted, and that a bucket read from its head reads as it does without."""
+"""The buckets' heads and chunks (chat.logic.search.heads): what they hold after any
+sequence of postings put and deleted, and that a bucket read from them reads as it does
+without."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import random
 
 import pytest
 
-from chat.dal.search_index import Bucket, Head, Page, admits
+from chat.dal.search_index import Bucket, Chunk, Head, Page, admits, head_pk
 from chat.logic.search import heads, join
 
 
@@ -15,27 +16,58 @@ def _key(n: int, term: str) -> str:
     return f"01M{n:023d}#{term}"
 
 
-def _holds_every_posting_above_its_floor(head: Head, bucket: dict[str, str | None], size: int):
-    expected = sorted(
-        (
-            (key, viewer)
-            for key, viewer in bucket.items()
-            if head.floor is None or key >= head.floor
-        ),
-        reverse=True,
-    )
-    assert head.entries == expected
-    assert len(head.entries) <= size
+class Chain:
+    """A bucket's head and chunks, changed with the functions the indexer uses (heads.put,
+    seal, delete; holder_of finds the chunk of a posting below the head's floor)."""
+
+    def __init__(self, size: int, chunk_size: int) -> None:
+        self.head = heads.from_newest([], size)
+        self.chunks: list[Chunk] = []  # oldest first: chunk n is chunks[n]
+        self.size, self.chunk_size = size, chunk_size
+
+    def _holder(self, key: str) -> Head | Chunk | None:
+        if self.head.floor is None or key >= self.head.floor:
+            return self.head
+        index = heads.holder_of([chunk.floor for chunk in self.chunks], key)
+        return None if index is None else self.chunks[index]
+
+    def put(self, key: str, viewer: str | None) -> None:
+        holder = self._holder(key)
+        assert holder is not None  # a fresh bucket's chunks reach down to its oldest posting
+        heads.put(holder, key, viewer)
+        sealed = heads.seal(self.head, self.size, self.chunk_size)
+        if sealed is not None:
+            self.chunks.append(sealed)
+            assert self.head.chunks == len(self.chunks)
+
+    def delete(self, key: str) -> None:
+        holder = self._holder(key)
+        assert holder is not None
+        heads.delete(holder, key)
+
+    def entries(self) -> list[tuple[str, str | None]]:
+        """The head's postings, then each chunk's, newest first, each checked to be within
+        its range (at or above its floor, below the next one's)."""
+        found = list(self.head.entries)
+        top = self.head.floor
+        for chunk in reversed(self.chunks):
+            assert top is not None
+            assert all(key < top for key, _ in chunk.entries)
+            assert all(chunk.floor is None or key >= chunk.floor for key, _ in chunk.entries)
+            found += chunk.entries
+            top = chunk.floor
+        assert top is None  # the oldest chunk reaches down to the bucket's oldest posting
+        return found
 
 
-@pytest.mark.parametrize("size", [1, 2, 5, 32])
-def test_a_head_holds_every_posting_of_its_bucket_at_or_above_its_floor(size):
+@pytest.mark.parametrize(("size", "chunk_size"), [(1, 1), (2, 1), (5, 3), (5, 5), (48, 32)])
+def test_a_head_and_its_chunks_hold_every_posting_of_their_bucket(size, chunk_size):
     """New messages, edits of old ones (their terms come and go below the floor too),
-    deletions, and the same change applied twice: the head is always exactly its bucket's
-    postings from its floor up, at most `size` of them."""
-    rng = random.Random(size)
+    deletions, and the same change applied twice: the head and its chunks are always
+    exactly their bucket's postings, newest first, the head never more than `size`."""
+    rng = random.Random(size * 100 + chunk_size)
     bucket: dict[str, str | None] = {}
-    head = heads.from_newest([], size)
+    chain = Chain(size, chunk_size)
     newest = 0
     for _ in range(2_000):
         roll = rng.random()
@@ -45,16 +77,18 @@ def test_a_head_holds_every_posting_of_its_bucket_at_or_above_its_floor(size):
             key = _key(number, rng.choice(("dep", "deploy", "deployment")))
             viewer = rng.choice((None, None, "bob"))
             bucket[key] = viewer
-            heads.put(head, key, viewer, size)
+            chain.put(key, viewer)
             if rng.random() < 0.1:
-                heads.put(head, key, viewer, size)  # a record delivered again
+                chain.put(key, viewer)  # a record delivered again
         else:
             key = rng.choice(sorted(bucket))
             del bucket[key]
-            heads.delete(head, key)
+            chain.delete(key)
             if rng.random() < 0.1:
-                heads.delete(head, key)
-        _holds_every_posting_above_its_floor(head, bucket, size)
+                chain.delete(key)
+        assert chain.entries() == sorted(bucket.items(), reverse=True)
+        assert len(chain.head.entries) <= size
+    assert len(chain.chunks) >= 5
 
 
 def test_a_head_built_from_a_query_of_its_bucket():
@@ -67,13 +101,25 @@ def test_a_head_built_from_a_query_of_its_bucket():
 def test_a_change_says_whether_it_changed_the_head():
     head = heads.from_newest([(_key(5, "ok"), None), (_key(4, "ok"), None)], 1)
     assert head.floor == _key(5, "ok")
-    assert heads.put(head, _key(3, "ok"), None, 1) is False  # below the floor
-    assert heads.put(head, _key(5, "ok"), None, 1) is False  # already there
-    assert heads.put(head, _key(6, "ok"), None, 1) is True
-    assert head == Head([(_key(6, "ok"), None)], _key(6, "ok"))
-    assert heads.delete(head, _key(5, "ok")) is False
+    assert heads.put(head, _key(3, "ok"), None) is False  # below the floor
+    assert heads.put(head, _key(5, "ok"), None) is False  # already there
+    assert heads.put(head, _key(6, "ok"), None) is True
+    assert heads.seal(head, 2, 1) is None  # not more than 2
+    assert heads.put(head, _key(7, "ok"), None) is True
+    assert heads.seal(head, 2, 1) == Chunk([(_key(5, "ok"), None)], _key(5, "ok"))
+    assert head == Head([(_key(7, "ok"), None), (_key(6, "ok"), None)], _key(6, "ok"), 1)
+    assert heads.delete(head, _key(5, "ok")) is False  # the chunk's now
     assert heads.delete(head, _key(6, "ok")) is True
-    assert head == Head([], _key(6, "ok"))  # still nothing known below the floor
+    assert head == Head([(_key(7, "ok"), None)], _key(6, "ok"), 1)  # the floor stays
+
+
+def test_the_chunk_of_a_posting_below_the_head_is_the_one_with_the_highest_floor_under_it():
+    floors = [None, _key(10, "a"), _key(20, "a")]
+    assert heads.holder_of(floors, _key(3, "a")) == 0
+    assert heads.holder_of(floors, _key(10, "a")) == 1
+    assert heads.holder_of(floors, _key(19, "z")) == 1
+    assert heads.holder_of(floors, _key(25, "a")) == 2
+    assert heads.holder_of(floors[1:], _key(3, "a")) is None  # below them: an older chunk
 
 
 class Postings:
@@ -105,8 +151,9 @@ class Postings:
 
 @pytest.mark.parametrize("seed", range(40))
 def test_a_cursor_started_from_a_head_yields_what_the_bucket_does(seed):
-    """Walking a bucket down from random bounds, with and without its head, gives the same
-    messages; with the head, the reads start below its floor."""
+    """Walking a bucket down from random bounds, with and without its head and chunks,
+    gives the same messages; with them, nothing is Queried, and each request for chunks
+    asks for twice as many as the last."""
     rng = random.Random(seed)
     terms = ("dep", "deploy", "deployment", "deplete")
     rows = {
@@ -122,16 +169,37 @@ def test_a_cursor_started_from_a_head_yields_what_the_bucket_does(seed):
     )
     viewer = rng.choice((None, "bob"))
     size = rng.choice((1, 3, 32))
-    head = heads.from_newest(sorted(rows.items(), reverse=True)[: size + 1], size)
+    chain = Chain(size, rng.randint(1, size))
+    for key in rng.sample(sorted(rows), len(rows)):  # in any order: old ones land in chunks
+        chain.put(key, rows[key])
+    chunks = {("r1", n): chunk for n, chunk in enumerate(chain.chunks)}
+    pk = head_pk(bucket)
+    chunk_reads = []
+
+    def read_chunks(keys):
+        chunk_reads.append(len(keys))
+        return {key: chunks[("r1", key[1])] for key in keys if key[0] == pk}
+
     walks = []
     for seeded in (False, True):
         postings = Postings(rows)
         cursor = join.Cursor(bucket, postings.read, join.Budget(10_000), viewer=viewer, page_size=4)
         if seeded:
-            cursor.seed(head)
+            cursor.seed(chain.head)
         bounds = sorted({f"01M{n:023d}" for n in random.Random(seed).sample(range(1, 420), 30)})
-        walk = [cursor.head(b, inclusive=True) for b in reversed(bounds)]
+        walk = [_step(cursor, b, read_chunks) for b in reversed(bounds)]
         walks.append((walk, postings.reads))
     assert walks[0][0] == walks[1][0]
-    if head.floor is None:
-        assert walks[1][1] == 0  # the whole bucket was in its head
+    assert walks[1][1] == 0  # the whole bucket was in its head and chunks
+    doubling = [min(2**n, join.MAX_CHUNKS) for n in range(len(chunk_reads))]
+    assert chunk_reads[:-1] == doubling[:-1]  # the last asks for what is left at most
+    assert chunk_reads[-1:] <= doubling[-1:]
+
+
+def _step(cursor: join.Cursor, bound: str, read_chunks) -> str | None:
+    """The cursor's newest message up to `bound`, fed the chunks it asks for."""
+    while True:
+        try:
+            return cursor.head(bound, inclusive=True)
+        except join.Starved:
+            cursor.feed(read_chunks(cursor.wanted))

@@ -5,14 +5,19 @@ as DynamoDB does (Limit before the filter, a LastEvaluatedKey to read on)."""
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import random
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from typing import Any
+from unittest import mock
 
 import pytest
 
-from chat.dal.search_index import Bucket, Head, Page, Posting
-from chat.logic.search import heads, join, plan
+from chat.dal import search_index
+from chat.dal.search_index import Bucket, Chunk, Head, Page, Posting
+from chat.logic.search import heads, indexing, join, plan
 from chat.logic.search.postings import changes, levels_of, postings_of, searchable
 from chat.logic.search.service import merge
 from chat.logic.search.terms import parse_query, tokens
@@ -33,50 +38,131 @@ def message(message_id: str, content: str, **fields: Any) -> dict[str, Any]:
 
 
 class FakeIndex:
-    """Postings in memory, read as `chat.dal.search_index.read` reads DynamoDB, and their
-    buckets' heads of `head_size` postings kept as the indexer keeps them (None: no heads;
-    `forget`: the share of buckets whose head is lost, as if written before heads were)."""
+    """Postings in memory, read as `chat.dal.search_index.read` reads DynamoDB, and, when
+    `head_size` is given, their buckets' heads and chunks, kept by the indexer's own
+    `HeadBatch` (heads of `head_size` postings sealing chunks of `chunk_size`, flushed after
+    a random number of records; `forget`: the share of heads lost with their chunks, as in a
+    room that had postings before heads were kept)."""
 
-    def __init__(self, head_size: int | None = None, forget: float = 0.0, seed: int = 0) -> None:
+    def __init__(
+        self,
+        head_size: int | None = None,
+        forget: float = 0.0,
+        seed: int = 0,
+        chunk_size: int | None = None,
+    ) -> None:
         self.buckets: dict[tuple[str, int, str], dict[tuple[str, str], Posting]] = defaultdict(dict)
         self.reads = 0
+        self.chunk_reads = 0
         self.head_size, self.forget, self.rng = head_size, forget, random.Random(seed)
+        self.chunk_size = chunk_size or max(1, 2 * (head_size or 3) // 3)
         self.head_items: dict[str, Head] = {}
+        self.chunk_items: dict[tuple[str, int], Chunk] = {}
+        self.locators: dict[str, dict[str, int]] = defaultdict(dict)
+        self.batch: heads.HeadBatch | None = None
+        self.flush_chance = self.rng.choice((0.1, 0.5, 1.0))  # records per batch: 10, 2, 1
 
     def apply(self, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
-        puts, deletes = changes(old, new)
+        """A change of a message, indexed as the indexer does (chat.logic.search.indexing)."""
+        if self.head_size is None:
+            puts, deletes = changes(old, new)
+            self.write(puts, deletes)
+            return
+        with self._as_the_index():
+            if self.batch is None:
+                self.batch = heads.HeadBatch(self.head_size, self.chunk_size)
+            indexing.apply_change(old, new, self.batch)
+            if self.rng.random() < self.flush_chance:
+                self.flush()
+
+    def flush(self) -> None:
+        if self.batch is not None:
+            with self._as_the_index():
+                self.batch.flush()
+            self.batch = None
+        for pk in list(self.head_items):
+            if not pk.endswith("#r") and self.rng.random() < self.forget:
+                del self.head_items[pk]
+                self.locators.pop(pk, None)
+                for key in [key for key in self.chunk_items if key[0] == pk]:
+                    del self.chunk_items[key]
+
+    @contextlib.contextmanager
+    def _as_the_index(self) -> Iterator[None]:
+        # A room is legacy where heads get lost (as if it had postings before them).
+        with (
+            mock.patch.multiple(
+                search_index,
+                write=self.write,
+                heads=self._stored_heads,
+                newest=self.newest,
+                chunks=self.chunks,
+                chunk_of=self.chunk_of,
+                write_heads=self.write_heads,
+            ),
+            mock.patch.object(heads.messages, "any_older_of_types", lambda *a: bool(self.forget)),
+        ):
+            yield
+
+    def _stored_heads(self, keys: list[str], consistent: bool = False) -> dict[str, Head]:
+        return {key: copy.deepcopy(self.head_items[key]) for key in keys if key in self.head_items}
+
+    def write(self, puts: list[Posting], deletes: list[Posting]) -> int:
         for posting in deletes:
             self._bucket(posting).pop((posting.message_id, posting.term), None)
         for posting in puts:
             self._bucket(posting)[(posting.message_id, posting.term)] = posting
-        if self.head_size is None:
-            return
-        for posting in puts:
-            for pk, _, term in heads.heads_of(posting):
-                if pk not in self.head_items:  # built from the bucket as it is now
-                    rows = sorted(self._bucket(posting).items(), reverse=True)
-                    newest = [(f"{m}#{t}", p.visible_to) for (m, t), p in rows if term in (None, t)]
-                    self.head_items[pk] = heads.from_newest(
-                        newest[: self.head_size + 1], self.head_size
-                    )
-                key = heads.sort_key(posting)
-                heads.put(self.head_items[pk], key, posting.visible_to, self.head_size)
-        for posting in deletes:
-            for pk, _, _ in heads.heads_of(posting):
-                if pk in self.head_items:
-                    heads.delete(self.head_items[pk], heads.sort_key(posting))
-        for pk in list(self.head_items):
-            if self.rng.random() < self.forget:
-                del self.head_items[pk]
+        return 1
+
+    def assert_heads_hold_their_buckets(self) -> None:
+        """Each head, then its chunks newest first, hold exactly the postings of their
+        bucket (a term's own head: of that term) at or above the oldest floor, newest first,
+        each within its chunk's range."""
+        self.flush()
+        for pk, head in self.head_items.items():
+            if pk.endswith("#r"):
+                continue
+            room_id, level, chars, term = (*pk.split("#"), None)[:4]
+            if level == "w":
+                level, chars, term = "6", chars[:6], chars
+            rows = self.newest(f"{room_id}#{level}#{chars}", 10**6, term)
+            held, top = list(head.entries), None
+            floors = [head.floor]
+            for number in range(head.chunks - 1, -1, -1):
+                chunk = self.chunk_items[(pk, number)]
+                top = floors[-1]
+                assert all(chunk.floor is None or key >= chunk.floor for key, _ in chunk.entries)
+                assert all(key < top for key, _ in chunk.entries)
+                held += chunk.entries
+                floors.append(chunk.floor)
+            lowest = floors[-1]
+            assert held == [row for row in rows if lowest is None or row[0] >= lowest], pk
+
+    def newest(self, bucket_pk: str, count: int, term: str | None = None) -> list:
+        room_id, level, chars = bucket_pk.split("#")
+        rows = sorted(self.buckets[(room_id, int(level), chars)].items(), reverse=True)
+        return [(f"{m}#{t}", p.visible_to) for (m, t), p in rows if term in (None, t)][:count]
 
     def heads(self, keys: list[str], consistent: bool = False) -> dict[str, Head]:
-        """The heads asked for; every room is fresh while no head was ever lost."""
-        fresh = self.head_size is not None and not self.forget
-        found = {key: Head([], heads.FRESH) for key in keys if fresh and key.endswith("#r")}
-        for key in keys:
-            if key in self.head_items:
-                found[key] = Head(list(self.head_items[key].entries), self.head_items[key].floor)
-        return found
+        """The heads (and rooms' marks) asked for, as a search reads them."""
+        self.flush()
+        return self._stored_heads(keys)
+
+    def chunks(self, keys: list[tuple[str, int]], consistent: bool = False) -> dict:
+        self.chunk_reads += 1
+        return {key: copy.deepcopy(self.chunk_items[key]) for key in keys if key in self.chunk_items}
+
+    def chunk_of(self, bucket_pk: str, sort_key: str) -> int | None:
+        floors = [floor for floor in self.locators[bucket_pk] if floor <= sort_key]
+        return self.locators[bucket_pk][max(floors)] if floors else None
+
+    def write_heads(self, changed: dict, changed_chunks: dict | None = None, new=()) -> int:
+        for key, chunk in (changed_chunks or {}).items():
+            self.chunk_items[key] = copy.deepcopy(chunk)
+            if key in new:
+                self.locators[key[0]][chunk.floor or ""] = key[1]
+        self.head_items.update(copy.deepcopy(changed))
+        return 1
 
     def _bucket(self, posting: Posting) -> dict[tuple[str, str], Posting]:
         return self.buckets[(posting.room_id, posting.level, posting.term[: posting.level])]
@@ -231,7 +317,7 @@ def _candidates(
     room = join.RoomJoin(
         room_id, plan.buckets(room_id, query), index.read, viewer=viewer, want=want, before=before
     )
-    return join.settle(room, reads)
+    return join.settle(room, reads, index.chunks)
 
 
 def test_the_join_finds_the_messages_holding_every_word_newest_first():
@@ -359,8 +445,10 @@ def test_paging_a_search_across_rooms_returns_every_match_once_newest_first(monk
     rng = random.Random(11)
     vocabulary = ["deploy", "deployment", "the", "then", "a", "fail", "failed", "ok", "京"]
     for attempt in range(80):
-        head_size = rng.choice((None, 1, 3, 32))
-        index = FakeIndex(head_size, forget=rng.choice((0.0, 0.05)), seed=attempt)
+        head_size = rng.choice((None, 1, 3, 5, 32))
+        chunk_size = rng.randint(1, head_size or 1)
+        forget = rng.choice((0.0, 0.05))
+        index = FakeIndex(head_size, forget=forget, seed=attempt, chunk_size=chunk_size)
         stored: dict[tuple[str, str], dict[str, Any]] = {}
         ids = iter(_ids(400))
         rooms = [f"room{n}" for n in range(rng.randint(1, 5))]
@@ -388,6 +476,7 @@ def test_paging_a_search_across_rooms_returns_every_match_once_newest_first(monk
         monkeypatch.setattr(service, "READS_PER_ROOM", rng.choice((1, 3, 20)))
         monkeypatch.setattr(service.search_index, "read", index.read)
         monkeypatch.setattr(service.search_index, "heads", index.heads)
+        monkeypatch.setattr(service.search_index, "chunks", index.chunks)
         monkeypatch.setattr(service, "_fresh_rooms", set())
         monkeypatch.setattr(service, "HEADS_PER_READ", rng.choice((2, 100)))  # 2: two steps
         monkeypatch.setattr(
@@ -395,6 +484,8 @@ def test_paging_a_search_across_rooms_returns_every_match_once_newest_first(monk
             "get_messages",
             lambda keys, stored=stored: {k: stored[k] for k in keys if k in stored},
         )
+        if head_size is not None:
+            index.assert_heads_hold_their_buckets()
         q = " ".join(rng.choices(vocabulary, k=rng.randint(1, 2)))[: rng.randint(1, 20)]
         query = parse_query(q)
         if query is None:
@@ -443,6 +534,7 @@ def test_a_search_across_rooms_reads_a_room_only_as_far_back_as_the_page_reaches
     monkeypatch.setattr(join, "MAX_PAGE", 4)
     monkeypatch.setattr(service.search_index, "read", read)
     monkeypatch.setattr(service.search_index, "heads", index.heads)  # no heads
+    monkeypatch.setattr(service.search_index, "chunks", index.chunks)
     monkeypatch.setattr(service, "_fresh_rooms", set())
     monkeypatch.setattr(
         service.message_table, "get_messages", lambda keys: {k: stored[k] for k in keys}

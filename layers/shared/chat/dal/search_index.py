@@ -12,14 +12,22 @@ A posting of `term` in message `message_id` of room `room_id` at prefix level `l
 Each bucket may also have a *head*: one item (`pk` = the bucket's key + ``#h``, `sk` = ``h``)
 listing the bucket's newest postings, `e` (their sort keys, newest first, with ``#viewer``
 appended for a private one, separated by spaces), every posting of the bucket whose sort
-key is at or above the floor `f` (no `f`: every posting of the bucket). A term as long as the last level also has a
-head of its own postings in its bucket (``{room_id}#w#{term}#h``), which an exact word read
-through that shared bucket starts from. A search reads the heads of all the rooms and
-buckets it joins with BatchGetItem (a hundred at a time) before it Queries anything; a bucket
-without a head is read by Queries only.
+key is at or above the floor `f` (no `f`: every posting of the bucket). A term as long as
+the last level also has a head of its own postings in its bucket (``{room_id}#w#{term}#h``),
+which an exact word read through that shared bucket starts from.
+
+Below its floor, a head may have *chunks*, `n` of them: items `pk` = the head's key +
+``#c``, `sk` = ``n`` and the chunk's number (0 the oldest), each holding, as a head does,
+every posting at or above its floor `f` and below the next chunk's floor (the last one's:
+the head's). Chunk 0 without a floor reaches to the bucket's oldest posting; with one, the
+postings below it are read by Query. Each chunk has a locator beside it (`sk` = ``f`` and
+its floor, `j` = its number), so the indexer finds the chunk of an old posting with one
+Query. A search reads the heads of all the rooms and buckets it joins with BatchGetItem (a
+hundred at a time) before it Queries anything, and then their chunks the same way, as far
+down as it needs; a bucket without a head is read by Queries only.
 
 Reads are single-bucket Queries, backwards, below a message id, filtered on `t` and `v`, and
-BatchGetItem calls of heads. Writes are BatchWriteItem calls of up to 25 puts and deletes.
+BatchGetItem calls of heads and chunks. Writes are BatchWriteItem calls of up to 25 puts and deletes.
 All go through the client of the DynamoDB resource (thread-safe, unlike the resource's
 tables: a search reads several rooms' buckets at once), which converts values to and from
 attribute values.
@@ -180,14 +188,35 @@ def read(
 class Head:
     """A bucket's newest postings: `entries` are (sort key, viewer) newest first, and hold
     every posting of the bucket whose sort key is at or above `floor` (None: every posting
-    of the bucket, which then has no others)."""
+    of the bucket, which then has no others); below the floor, `chunks` chunks."""
+
+    entries: list[tuple[str, str | None]]
+    floor: str | None
+    chunks: int = 0
+
+
+@dataclass
+class Chunk:
+    """Postings of a bucket below its head, as a head holds them: every one at or above
+    `floor` (None: down to the bucket's oldest) and below the next chunk's floor."""
 
     entries: list[tuple[str, str | None]]
     floor: str | None
 
 
+ChunkKey = tuple[str, int]  # (the head's key, the chunk's number)
+
+
 def _head_key(bucket_pk: str) -> dict[str, str]:
     return {"pk": bucket_pk + "#h", "sk": "h"}
+
+
+def _chunk_key(key: ChunkKey) -> dict[str, str]:
+    return {"pk": key[0] + "#c", "sk": f"n{key[1]:08d}"}
+
+
+def _locator_key(bucket_pk: str, floor: str | None) -> dict[str, str]:
+    return {"pk": bucket_pk + "#c", "sk": "f" + (floor or "")}
 
 
 def _entry(sort_key: str, viewer: str | None) -> str:
@@ -199,17 +228,50 @@ def _parse_entry(text: str) -> tuple[str, str | None]:
     return f"{message_id}#{term}", viewer[0] if viewer else None
 
 
+def _entries(item: dict[str, Any]) -> list[tuple[str, str | None]]:
+    return [_parse_entry(text) for text in item.get("e", "").split()]
+
+
+def _joined(entries: Sequence[tuple[str, str | None]]) -> str:
+    return " ".join(_entry(sort_key, viewer) for sort_key, viewer in entries)
+
+
 def heads(bucket_pks: Sequence[str], *, consistent: bool = False) -> dict[str, Head]:
     """The heads of these buckets (keys as `bucket_key` makes them) that exist, one
     BatchGetItem per 100 (tables.batch_get); `consistent` for the indexer, which changes
     what it reads."""
     keys = [_head_key(pk) for pk in dict.fromkeys(bucket_pks)]
     return {
-        item["pk"][: -len("#h")]: Head(
-            [_parse_entry(text) for text in item.get("e", "").split()], item.get("f")
-        )
+        item["pk"][: -len("#h")]: Head(_entries(item), item.get("f"), int(item.get("n", 0)))
         for item in batch_get("search_index", keys, ConsistentRead=consistent)
     }
+
+
+def chunks(keys: Sequence[ChunkKey], *, consistent: bool = False) -> dict[ChunkKey, Chunk]:
+    """The chunks of these keys that exist, one BatchGetItem per 100."""
+    asked = [_chunk_key(key) for key in dict.fromkeys(keys)]
+    return {
+        (item["pk"][: -len("#c")], int(item["sk"][1:])): Chunk(_entries(item), item.get("f"))
+        for item in batch_get("search_index", asked, ConsistentRead=consistent)
+    }
+
+
+def chunk_of(bucket_pk: str, sort_key: str) -> int | None:
+    """The number of the head's chunk a posting of this sort key belongs to (the one with
+    the highest floor at or below it), by its locator; None when it is below them all."""
+    response = _client().query(
+        TableName=table_name("search_index"),
+        KeyConditionExpression="pk = :pk AND sk BETWEEN :lowest AND :key",
+        ExpressionAttributeValues={
+            ":pk": bucket_pk + "#c",
+            ":lowest": "f",
+            ":key": "f" + sort_key,
+        },
+        ScanIndexForward=False,
+        ConsistentRead=True,
+        Limit=1,
+    )
+    return int(response["Items"][0]["j"]) if response["Items"] else None
 
 
 def room_mark_key(room_id: str) -> str:
@@ -257,18 +319,56 @@ def newest(bucket_pk: str, count: int, term: str | None = None) -> list[tuple[st
     return found[:count]
 
 
-def write_heads(changed: dict[str, Head]) -> int:
-    """Put these heads (by bucket key); returns the BatchWriteItem calls made."""
+def write_heads(
+    changed: dict[str, Head],
+    changed_chunks: dict[ChunkKey, Chunk] | None = None,
+    new_chunks: Sequence[ChunkKey] = (),
+) -> int:
+    """Put these heads (by bucket key), after these chunks and the locators of the `new`
+    ones: a head never names a chunk that is not there. Returns the BatchWriteItem calls."""
+    calls = 0
+    chunk_requests: list[dict[str, Any]] = []
+    for key, chunk in (changed_chunks or {}).items():
+        item: dict[str, Any] = {**_chunk_key(key), "e": _joined(chunk.entries)}
+        if chunk.floor is not None:
+            item["f"] = chunk.floor
+        chunk_requests.append({"PutRequest": {"Item": item}})
+        if key in new_chunks:
+            locator = {**_locator_key(key[0], chunk.floor), "j": key[1]}
+            chunk_requests.append({"PutRequest": {"Item": locator}})
+    if chunk_requests:
+        calls += _batch_write(chunk_requests)
     requests: list[dict[str, Any]] = []
     for bucket_pk, head in changed.items():
-        item: dict[str, Any] = {
-            **_head_key(bucket_pk),
-            "e": " ".join(_entry(sort_key, viewer) for sort_key, viewer in head.entries),
-        }
+        item = {**_head_key(bucket_pk), "e": _joined(head.entries)}
         if head.floor is not None:
             item["f"] = head.floor
+        if head.chunks:
+            item["n"] = head.chunks
         requests.append({"PutRequest": {"Item": item}})
-    return _batch_write(requests)
+    return calls + (_batch_write(requests) if requests else 0)
+
+
+def chunk_keys(bucket_pk: str) -> list[dict[str, str]]:
+    """The keys of every chunk and locator of a head (for a rebuild, which deletes them)."""
+    keys: list[dict[str, str]] = []
+    kwargs: dict[str, Any] = {
+        "TableName": table_name("search_index"),
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": bucket_pk + "#c"},
+        "ProjectionExpression": "pk, sk",
+    }
+    while True:
+        response = _client().query(**kwargs)
+        keys += response["Items"]
+        if "LastEvaluatedKey" not in response:
+            return keys
+        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def delete_items(keys: Sequence[dict[str, str]]) -> int:
+    """Delete these items of the index; returns the BatchWriteItem calls made."""
+    return _batch_write([{"DeleteRequest": {"Key": dict(key)}} for key in keys])
 
 
 def admits(bucket: Bucket, sort_key: str, visible_to: str | None, viewer: str | None) -> bool:

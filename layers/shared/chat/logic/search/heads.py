@@ -1,24 +1,29 @@
-"""The heads of the index's buckets: each bucket's newest postings in one item, kept by the
-indexer, so that a search reads many rooms' buckets with one BatchGetItem instead of a
-Query each (chat.dal.search_index.Head says what a head holds).
+"""The heads of the index's buckets: each bucket's newest postings in one item, and the
+older ones in chunks of them, kept by the indexer, so that a search reads many rooms'
+buckets with a few BatchGetItem calls instead of a Query each (chat.dal.search_index.Head
+and Chunk say what they hold).
 
-A head holds at most `HEAD_SIZE` postings: every posting of its bucket at or above its
-floor. A posting put above the floor joins it (the oldest beyond `HEAD_SIZE` leave, and the
-floor rises to the oldest kept); a posting put below the floor is not the head's; a deleted
-posting leaves it.
+A head holds every posting of its bucket at or above its floor. A posting put at or above
+the floor joins it; when that makes it hold more than `HEAD_SIZE`, its oldest `CHUNK_SIZE`
+are sealed into the next chunk, whose floor is the head's, and the head's floor rises to the
+oldest posting it keeps. A posting put or deleted below the floor is its chunk's: the one
+whose floor is the highest at or below it (none: below the oldest chunk, where the postings
+are read by Query). A deleted posting leaves its head or chunk.
 
 A bucket without a head item is empty in a *fresh* room: one whose every posting went
 through its heads, since the first record the indexer saw of it created its oldest message
 of a searchable type (the room's mark says so, written then; tools/reindex_search.py marks
 the rooms it rebuilds fresh too). In any other room (*legacy*: it held postings before the
 indexer kept heads) a bucket without a head is unknown, and the indexer builds its head from
-a Query of the bucket the first time it changes it.
+a Query of the bucket the first time it changes it; the postings below that first floor are
+read by Query.
 
-The indexer is the only writer of a room's heads, and changes them one batch of stream
-records at a time: the messages table's key is the room, so a room's records are on one
-shard, read by one invocation at a time, in order (tools/reindex_search.py pauses the
-indexer while it rewrites a room). Heads are read once per batch, changed in memory record
-by record, and written once, after the batch's postings (`HeadBatch`).
+The indexer is the only writer of a room's heads and chunks, and changes them one batch of
+stream records at a time: the messages table's key is the room, so a room's records are on
+one shard, read by one invocation at a time, in order (tools/reindex_search.py pauses the
+indexer while it rewrites a room). Heads and chunks are read once per batch, changed in
+memory record by record, and written once, after the batch's postings, chunks before heads
+(`HeadBatch`).
 """
 
 from __future__ import annotations
@@ -26,10 +31,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from chat.dal import messages, search_index
-from chat.dal.search_index import Head, Posting, bucket_key, room_mark_key, word_key
+from chat.dal.search_index import (
+    Chunk,
+    ChunkKey,
+    Head,
+    Posting,
+    bucket_key,
+    room_mark_key,
+    word_key,
+)
 from chat.logic.search.postings import LEVELS, SEARCHABLE_TYPES
 
-HEAD_SIZE = 32  # postings: 32 sort keys of ~35 bytes are about a kilobyte (1 write unit)
+# A head of 17 to 48 postings is about 0.6 to 1.7 KB (1 or 2 write units), a chunk of 32
+# about 1.2 KB: a search reads a common word's 32 older postings per chunk, 100 chunks per
+# BatchGetItem, across its rooms at once.
+HEAD_SIZE = 48
+CHUNK_SIZE = 32
+BUILT_SIZE = 32  # postings of a head built from a Query of its bucket
 FRESH, LEGACY = "fresh", "legacy"  # a room's mark (its `floor`)
 
 
@@ -47,7 +65,7 @@ def heads_of(posting: Posting) -> list[tuple[str, str, str | None]]:
     return found
 
 
-def from_newest(rows: Sequence[tuple[str, str | None]], size: int = HEAD_SIZE) -> Head:
+def from_newest(rows: Sequence[tuple[str, str | None]], size: int = BUILT_SIZE) -> Head:
     """The head of a bucket whose newest postings (newest first, up to `size + 1` of them,
     as a Query reads them) are `rows`."""
     kept = list(rows[:size])
@@ -55,37 +73,61 @@ def from_newest(rows: Sequence[tuple[str, str | None]], size: int = HEAD_SIZE) -
     return Head(kept, floor)
 
 
-def put(head: Head, key: str, viewer: str | None, size: int = HEAD_SIZE) -> bool:
-    """A posting put into the head's bucket; whether the head changed."""
-    if head.floor is not None and key < head.floor:
+def put(holder: Head | Chunk, key: str, viewer: str | None) -> bool:
+    """A posting put into a head (or a chunk) at or above its floor; whether it changed."""
+    if holder.floor is not None and key < holder.floor:
         return False
-    if (key, viewer) in head.entries:
+    if (key, viewer) in holder.entries:
         return False
-    entries = sorted([e for e in head.entries if e[0] != key] + [(key, viewer)], reverse=True)
-    if len(entries) > size:
-        entries = entries[:size]
-        head.floor = entries[-1][0]
-    head.entries = entries
+    entries = [e for e in holder.entries if e[0] != key] + [(key, viewer)]
+    holder.entries = sorted(entries, reverse=True)
     return True
 
 
-def delete(head: Head, key: str) -> bool:
-    """A posting deleted from the head's bucket; whether the head changed."""
-    entries = [entry for entry in head.entries if entry[0] != key]
-    changed = len(entries) != len(head.entries)
-    head.entries = entries
+def delete(holder: Head | Chunk, key: str) -> bool:
+    """A posting deleted from a head (or a chunk); whether it changed."""
+    entries = [entry for entry in holder.entries if entry[0] != key]
+    changed = len(entries) != len(holder.entries)
+    holder.entries = entries
     return changed
 
 
-class HeadBatch:
-    """The heads one batch of stream records changes: read when first needed (consistently;
-    a bucket without a head is built from a Query of its postings, which must be written
-    first), changed in memory, written by `flush`."""
+def seal(head: Head, size: int = HEAD_SIZE, chunk_size: int = CHUNK_SIZE) -> Chunk | None:
+    """When the head holds more than `size` postings, its oldest `chunk_size` as its next
+    chunk (the head then counts it and starts at the oldest posting it keeps)."""
+    if len(head.entries) <= size:
+        return None
+    sealed = Chunk(head.entries[-chunk_size:], head.floor)
+    head.entries = head.entries[:-chunk_size]
+    head.floor = head.entries[-1][0]
+    head.chunks += 1
+    return sealed
 
-    def __init__(self, size: int | None = None) -> None:
+
+def holder_of(floors: Sequence[str | None], key: str) -> int | None:
+    """Which of a head's last chunks, with these floors (oldest first, the last chunk's
+    last), holds `key` below the head's floor: its index in `floors`; None: an older one."""
+    for index in range(len(floors) - 1, -1, -1):
+        floor = floors[index]
+        if floor is None or key >= floor:
+            return index
+    return None
+
+
+class HeadBatch:
+    """The heads and chunks one batch of stream records changes: read when first needed
+    (consistently; a bucket without a head is built from a Query of its postings, which
+    must be written first), changed in memory, written by `flush`."""
+
+    def __init__(self, size: int | None = None, chunk_size: int | None = None) -> None:
         self.size = HEAD_SIZE if size is None else size
+        self.chunk_size = CHUNK_SIZE if chunk_size is None else chunk_size
+        self.built = min(BUILT_SIZE, self.size)
         self.heads: dict[str, Head | None] = {}
         self.changed: set[str] = set()
+        self.chunks: dict[ChunkKey, Chunk] = {}
+        self.changed_chunks: set[ChunkKey] = set()
+        self.new_chunks: set[ChunkKey] = set()
 
     def apply(self, puts: Sequence[Posting], deletes: Sequence[Posting], *, created: bool) -> None:
         """The postings a record wrote (already in the index), applied to their heads;
@@ -102,17 +144,63 @@ class HeadBatch:
             fresh = self._fresh(puts[0], created)
         for (pk, bucket_pk, term), _ in added:
             if self.heads[pk] is None:  # empty in a fresh room, else built from the bucket
-                rows = [] if fresh else search_index.newest(bucket_pk, self.size + 1, term)
-                self.heads[pk] = from_newest(rows, self.size)
+                rows = [] if fresh else search_index.newest(bucket_pk, self.built + 1, term)
+                self.heads[pk] = from_newest(rows, self.built)
                 self.changed.add(pk)
         for (pk, _, _), posting in added:
             head = self.heads[pk]
-            if head is not None and put(head, sort_key(posting), posting.visible_to, self.size):
-                self.changed.add(pk)
+            if head is not None:
+                self._put(pk, head, sort_key(posting), posting.visible_to)
         for (pk, _, _), posting in removed:
             head = self.heads[pk]
-            if head is not None and delete(head, sort_key(posting)):
+            if head is not None:
+                self._delete(pk, head, sort_key(posting))
+
+    def _put(self, pk: str, head: Head, key: str, viewer: str | None) -> None:
+        if head.floor is None or key >= head.floor:
+            if put(head, key, viewer):
                 self.changed.add(pk)
+            sealed = seal(head, self.size, self.chunk_size)
+            if sealed is not None:
+                chunk_key = (pk, head.chunks - 1)
+                self.chunks[chunk_key] = sealed
+                self.changed_chunks.add(chunk_key)
+                self.new_chunks.add(chunk_key)
+            return
+        chunk_key = self._chunk_of(pk, head, key)
+        if chunk_key is not None and put(self.chunks[chunk_key], key, viewer):
+            self.changed_chunks.add(chunk_key)
+
+    def _delete(self, pk: str, head: Head, key: str) -> None:
+        if head.floor is None or key >= head.floor:
+            if delete(head, key):
+                self.changed.add(pk)
+            return
+        chunk_key = self._chunk_of(pk, head, key)
+        if chunk_key is not None and delete(self.chunks[chunk_key], key):
+            self.changed_chunks.add(chunk_key)
+
+    def _chunk_of(self, pk: str, head: Head, key: str) -> ChunkKey | None:
+        """The chunk (read into `chunks`) holding `key`, below the head's floor; None when
+        the key is below the oldest chunk (or the head has none)."""
+        if not head.chunks:
+            return None
+        # Chunks sealed in this batch are not written yet: their floors are known here.
+        sealed = sorted(j for (p, j) in self.new_chunks if p == pk)
+        floors = [self.chunks[(pk, j)].floor for j in sealed]
+        index = holder_of(floors, key)
+        if index is not None:
+            return (pk, sealed[index])
+        number = search_index.chunk_of(pk, key)
+        if number is None or number >= head.chunks:
+            return None
+        chunk_key = (pk, number)
+        if chunk_key not in self.chunks:
+            found = search_index.chunks([chunk_key], consistent=True)
+            if chunk_key not in found:
+                return None
+            self.chunks[chunk_key] = found[chunk_key]
+        return chunk_key
 
     def _fresh(self, posting: Posting, created: bool) -> bool:
         """Whether the posting's room is fresh, marking it the first time it is seen: fresh
@@ -129,7 +217,12 @@ class HeadBatch:
         return mark.floor == FRESH
 
     def flush(self) -> int:
-        """Write the changed heads; returns the BatchWriteItem calls made."""
+        """Write the changed chunks, then the changed heads; returns the BatchWriteItem
+        calls made."""
         changed = {pk: head for pk in sorted(self.changed) if (head := self.heads[pk]) is not None}
+        chunks = {key: self.chunks[key] for key in sorted(self.changed_chunks)}
+        new = sorted(self.new_chunks)
         self.changed.clear()
-        return search_index.write_heads(changed) if changed else 0
+        self.changed_chunks.clear()
+        self.new_chunks.clear()
+        return search_index.write_heads(changed, chunks, new) if changed or chunks else 0

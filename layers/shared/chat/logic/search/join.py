@@ -7,8 +7,11 @@ answers with an older message, that becomes the candidate and the round goes on;
 bucket has answered with the same message, it is in all of them. A bucket that has to skip
 far ahead does not read what it skips: its next Query starts at the candidate (a seek).
 
-A bucket whose head was read (heads.py) starts with the head's postings in its buffer and
-Queries only below the head's floor: a search often joins its rooms from their heads alone.
+A bucket whose head was read (heads.py) starts with the head's postings in its buffer, then
+takes its chunks, newest first, and Queries only below the oldest: a search often joins its
+rooms from their heads alone. A cursor does not read its chunks itself: it says which it
+wants (`Starved`), and the search reads those of all its rooms at once (`feed`), one
+BatchGetItem per hundred, asking for twice as many each time.
 When one bucket's head holds the whole bucket, the room is joined from the heads only: that
 bucket leads, and where another bucket's head ends, its word is not read but left to the
 check of each candidate's text (service.shows), so a candidate may then be no match.
@@ -24,7 +27,16 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from chat.dal.search_index import Bucket, Head, Page, admits, head_pk, room_mark_key
+from chat.dal.search_index import (
+    Bucket,
+    Chunk,
+    ChunkKey,
+    Head,
+    Page,
+    admits,
+    head_pk,
+    room_mark_key,
+)
 from chat.logic.search.heads import FRESH
 
 # `id + AFTER` sorts just above `id` and below every other id above it ("-" is the lowest
@@ -34,6 +46,7 @@ AFTER = "-"
 UNREAD = "~"
 
 Reader = Callable[..., Page]  # chat.dal.search_index.read
+ChunkReader = Callable[[Sequence[ChunkKey]], Mapping[ChunkKey, Chunk]]  # search_index.chunks
 # Postings a cursor's first read asks for: a filtered bucket more (its other terms are
 # skipped; 200 postings are ~2 RRU), a bucket of one term what is wanted. Each further read
 # of the cursor asks for twice as many, up to MAX_PAGE: a bucket read far (a common word
@@ -41,10 +54,15 @@ Reader = Callable[..., Page]  # chat.dal.search_index.read
 MIN_PAGE = 200
 MIN_PAGE_UNFILTERED = 50
 MAX_PAGE = 1000
+MAX_CHUNKS = 16  # chunks a cursor asks for at once (it asks for 1, then twice as many)
 
 
 class OutOfBudget(Exception):
     """The join has made as many reads as it may for this search."""
+
+
+class Starved(OutOfBudget):
+    """A cursor wants chunks (`Cursor.wanted`): the join goes on once they are fed."""
 
 
 @dataclass
@@ -80,17 +98,45 @@ class Cursor:
         # Below what it has read, answer "perhaps" (the id asked about) instead of reading:
         # the join's candidates are then checked on the message's text instead.
         self.guess = False
+        self.chunk = -1  # the next chunk to take (-1: none left, Query below `resume`)
+        self.step = 1  # chunks asked for next
+        self.wanted: list[ChunkKey] = []  # chunks asked for and not fed yet
 
     def seed(self, head: Head) -> None:
-        """Start from the bucket's head: its postings are the first page read."""
-        for key, visible_to in head.entries:
+        """Start from the bucket's head: its postings are the first page read, its chunks
+        the next ones."""
+        self._take(head.entries)
+        self._reached(head.floor)
+        self.chunk = head.chunks - 1 if head.floor is not None else -1
+
+    def _take(self, entries: Sequence[tuple[str, str | None]]) -> None:
+        for key, visible_to in entries:
             message_id = key.split("#", 1)[0]
             if admits(self.bucket, key, visible_to, self.viewer) and message_id != self.last:
                 self.buffer.append(message_id)
                 self.last = message_id
-        self.resume = head.floor
-        self.stopped_at = head.floor.split("#", 1)[0] if head.floor is not None else None
-        self.exhausted = head.floor is None
+
+    def _reached(self, floor: str | None) -> None:
+        """Everything at or above `floor` is taken (None: everything)."""
+        self.resume = floor
+        self.stopped_at = floor.split("#", 1)[0] if floor is not None else None
+        self.exhausted = floor is None
+
+    def feed(self, chunks: Mapping[ChunkKey, Chunk]) -> None:
+        """Take the chunks it wanted, newest first; one that is not there (the bucket is
+        being rebuilt) leaves the rest of the bucket to Queries."""
+        for key in self.wanted:
+            chunk = chunks.get(key)
+            if chunk is None:
+                self.chunk = -1
+                break
+            self._take(chunk.entries)
+            self._reached(chunk.floor)
+            self.chunk = key[1] - 1 if chunk.floor is not None else -1
+            if self.chunk < 0:
+                break
+        self.wanted = []
+        self.step = min(MAX_CHUNKS, 2 * self.step)
 
     def head(self, below: str | None, *, inclusive: bool = False) -> str | None:
         """The newest message id of the bucket below `below` (or up to it, `inclusive`);
@@ -106,6 +152,11 @@ class Cursor:
                 # Every message above the head's floor message is known; from it on, perhaps.
                 return below if self.stopped_at is None else min(below, self.stopped_at)
             self.budget.spend()
+            if self.chunk >= 0:
+                pk = head_pk(self.bucket)
+                last = max(-1, self.chunk - self.step)
+                self.wanted = [(pk, number) for number in range(self.chunk, last, -1)]
+                raise Starved
             page = self.read(
                 self.bucket,
                 below=below,
@@ -192,9 +243,17 @@ class RoomJoin:
     def reads(self) -> int:
         return self.budget.made
 
-    def advance(self, reads: int) -> None:
-        """Go on joining, with at most `reads` more Queries (0: from the heads only)."""
-        self.budget.reads = self.budget.made + reads
+    @property
+    def starving(self) -> bool:
+        """Whether it waits for chunks (`feed`)."""
+        return any(cursor.wanted for cursor in self.cursors)
+
+    def advance(self, reads: int | None) -> None:
+        """Go on joining, with at most `reads` more reads (0: from the heads only; None:
+        those left), a Query or a request of chunks each; it stops where a cursor wants
+        chunks (`starving`)."""
+        if reads is not None:
+            self.budget.reads = self.budget.made + reads
         try:
             while len(self.found) < self.want:
                 match = self.join.next(self.bound)
@@ -232,13 +291,26 @@ class RoomJoin:
         return RoomCandidates(self.room_id, list(self.found), self.complete_from(), self.reads)
 
 
-def settle(room: RoomJoin, reads: int) -> RoomCandidates:
+def settle(room: RoomJoin, reads: int, read_chunks: ChunkReader) -> RoomCandidates:
     """A room's join run alone: up to its `want` messages below `before` that are in every
-    bucket, with `reads` Queries (more only where none of them got below `before`)."""
+    bucket, with `reads` reads (more only where none of them got below `before`)."""
     room.advance(reads)
-    while not room.moved_on():
-        room.advance(len(room.cursors))
-    return room.result()
+    while True:
+        if room.starving:
+            feed([room], read_chunks)
+            room.advance(None)
+        elif not room.moved_on():
+            room.advance(len(room.cursors))
+        else:
+            return room.result()
+
+
+def feed(rooms: Sequence[RoomJoin], read_chunks: ChunkReader) -> None:
+    """Read the chunks the rooms' cursors want, all at once, and give them to them."""
+    hungry = [cursor for room in rooms for cursor in room.cursors if cursor.wanted]
+    found = read_chunks([key for cursor in hungry for key in cursor.wanted])
+    for cursor in hungry:
+        cursor.feed(found)
 
 
 def _page_size(bucket: Bucket, want: int) -> int:

@@ -13,8 +13,10 @@ Who may see what is decided here, when the search runs, never by the index:
 
 A search first reads the heads of the buckets it joins in every room, and the rooms' marks
 (`read_heads`: BatchGetItem, a hundred at a time; in a fresh room, a bucket without a head is
-empty), joins each room from them, and Queries only the rooms whose heads do not reach as
-far back as the page does (in parallel, `POOL_SIZE` at a time); then it merges the rooms'
+empty), joins each room from them, and reads further only in the rooms whose heads do not
+reach as far back as the page does: the chunks below their heads, those of all such rooms
+in the same BatchGetItem calls, and by Query (in parallel, `POOL_SIZE` at a time) where a
+bucket has no head or its chunks end above its oldest posting; then it merges the rooms'
 newest messages. docs/search.md says what that costs.
 """
 
@@ -33,7 +35,7 @@ from chat.dal.search_index import Bucket, Head, admits, head_pk, room_mark_key
 from chat.errors import NotFound, ValidationFailed
 from chat.logic import message_view
 from chat.logic.search.heads import FRESH
-from chat.logic.search.join import RoomCandidates, RoomJoin, settle
+from chat.logic.search.join import RoomCandidates, RoomJoin, feed, settle
 from chat.logic.search.plan import buckets
 from chat.logic.search.postings import searchable
 from chat.logic.search.terms import Query, parse_query, tokens
@@ -44,7 +46,7 @@ from chat.principal import Principal
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 50
 POOL_SIZE = 8  # at most the DynamoDB client's connection pool (10)
-READS_PER_ROOM = 20  # Queries of the index one room's join may make per round
+READS_PER_ROOM = 20  # reads of the index (Queries, requests of chunks) one room's join may make
 MARGIN = 5  # candidates beyond the page: a few may fail the check against the stored text
 MAX_ROUNDS = 3  # pages of candidates read to fill one page of results
 HEADS_PER_READ = 100  # heads per BatchGetItem
@@ -204,7 +206,10 @@ def _candidate_page(
         RoomJoin(r, plan, search_index.read, viewer=viewer, want=want, before=before, heads=heads)
         for r, plan in plans.items()
     ]
-    found = [settle(joins[0], READS_PER_ROOM)] if len(joins) == 1 else _across_rooms(joins, want)
+    if len(joins) == 1:
+        found = [settle(joins[0], READS_PER_ROOM, search_index.chunks)]
+    else:
+        found = _across_rooms(joins, want)
     page, next_before = merge(found, want)
     return page, next_before, sum(r.reads for r in found)
 
@@ -213,9 +218,10 @@ def _across_rooms(joins: Sequence[RoomJoin], want: int) -> list[RoomCandidates]:
     """Every room's candidates, read in step: the first round joins every room from its
     buckets' heads alone; each further round advances (in parallel) only the rooms that
     may still hold one of the `want` newest matches, those whose answer is complete down to
-    no lower than the `want`-th newest candidate found so far in all rooms. So a search
-    reads each room about as far back in time as the page reaches, not a page of each
-    room's own, and a room whose heads reach that far is not Queried at all."""
+    no lower than the `want`-th newest candidate found so far in all rooms, after reading
+    the chunks their cursors want, for all of them at once. So a search reads each room
+    about as far back in time as the page reaches, not a page of each room's own, and a
+    room whose heads reach that far is not read at all."""
     for join in joins:
         join.advance(0)
     pool = thread_pool("search", POOL_SIZE)
@@ -225,7 +231,10 @@ def _across_rooms(joins: Sequence[RoomJoin], want: int) -> list[RoomCandidates]:
         behind = [join for join in joins if _behind(join, kth)]
         if not behind:
             return [join.result() for join in joins]
-        list(pool.map(lambda join: join.advance(len(join.cursors)), behind))
+        hungry = [join for join in behind if join.starving]
+        if hungry:
+            feed(hungry, search_index.chunks)
+        list(pool.map(lambda join: join.advance(None if join in hungry else len(join.cursors)), behind))
 
 
 def _behind(join: RoomJoin, kth: str | None) -> bool:
