@@ -12,18 +12,18 @@ Printed, at 10,000 messages and again at 100,000 (the same queries, drawn from t
 10,000 messages, so the growth is the index's, not the queries'):
 
 - indexing: postings written per message (= write request units: every posting is < 1 KB),
-  the write units of the buckets' heads (1 per KB of each head written) and the read units
-  of the heads read before they change, BatchWriteItem calls per message, indexer time per
+  the write units of the buckets' heads and chunks (1 per KB of each head, chunk or locator
+  written) and the read units of the heads and chunks read before they change, BatchWriteItem calls per message, indexer time per
   message; and what other designs would
   write for the same corpus (one posting per term only: no prefix search; levels 1 and 3
   only: rare words read through common buckets; one per prefix up to 10 characters: prefix
   queries without filters);
 - per query kind (1, 2, 3 words; a 3-character prefix; a word and a prefix) and scope (one
   room; a user in 10 rooms; a user in all 50): p50 and p95 wall time, DynamoDB calls per
-  query (what dominates on AWS: each is a round trip of a few ms; heads are read for all
-  rooms at once, the per-room Queries run 8 at a time), postings read per query
+  query (what dominates on AWS: each is a round trip of a few ms; heads and chunks are read
+  for all rooms at once, the per-room Queries run 8 at a time), postings read per query
   (ScannedCount: what the filters cost in reads), and the read request units DynamoDB would
-  charge (Queries and heads: half a unit per 4 KB read; the consistent reads of memberships
+  charge (Queries, heads and chunks: half a unit per 4 KB read; the consistent reads of memberships
   and candidates: a unit each).
 
 moto's DynamoDB runs with the local stack's patches (local.moto_dynamodb: a Query reads its
@@ -148,7 +148,7 @@ class Calls:
     def __init__(self, client: Any) -> None:
         self.counts: Counter[str] = Counter()
         self.postings = 0  # posting puts and deletes (BatchWriteItem requests) to the index
-        self.head_wru = 0  # write units of the buckets' heads written (1 per KB of a head)
+        self.head_wru = 0  # write units of heads, chunks and locators (1 per KB of each)
         self.scanned = 0  # items a Query read (before its filter)
         self.rru = 0.0  # read request units, as DynamoDB would count them
         client.meta.events.register("before-parameter-build.dynamodb", self._before)
@@ -163,7 +163,8 @@ class Calls:
             for request in params["RequestItems"].get("SearchIndexTable", []):
                 put = request.get("PutRequest", {}).get("Item")
                 key = put if put is not None else request["DeleteRequest"]["Key"]
-                if _plain(key["sk"]) != "h":
+                head_or_chunk = _plain(key["sk"]) == "h" or _plain(key["pk"]).endswith("#c")
+                if not head_or_chunk:
                     self.postings += 1
                 elif put is not None:
                     self.head_wru += math.ceil(_item_bytes(put) / 1024)

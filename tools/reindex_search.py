@@ -1,14 +1,14 @@
 """Rebuild the search index from the messages table: every searchable message's postings put
-again (chat.logic.search.postings, the indexer's own rule), then the heads of the buckets it
-wrote to built again from their postings, and the rooms marked fresh
+again (chat.logic.search.postings, the indexer's own rule), then the heads and chunks of the
+buckets it wrote to built again from their postings, and the rooms marked fresh
 (chat.logic.search.heads).
 
 For a stack deployed before search existed (its stream only carries changes made after the
 indexer's event source was created), and to repair rooms after a batch of changes reached the
 indexer's failure queue (docs/search.md). Postings it puts are ones the indexer would put too;
 a message deleted meanwhile is never shown (every result is read back from the messages
-table), and its stale postings go with its next change. A head is the one thing the indexer
-reads and writes back: with --stack, the indexer's event source is paused while the tool
+table), and its stale postings go with its next change. Heads and chunks are the one thing the
+indexer reads and writes back: with --stack, the indexer's event source is paused while the tool
 runs (changes wait in the stream, nothing is lost) and resumed after, so no batch in flight
 writes back a head it read before the tool rebuilt it. With table names, stop the indexer
 yourself, or run the tool when nobody writes.
@@ -112,12 +112,12 @@ def messages(table: Any, rooms: list[str]) -> Iterator[dict[str, Any]]:
 
 
 def reindex(messages_table: str, rooms: list[str]) -> tuple[int, int, int]:
-    """Put the postings of every searchable message, then build their buckets' heads again
-    from the postings and mark their rooms fresh; (messages read, postings put, heads
-    built)."""
+    """Put the postings of every searchable message, then build their buckets' heads and
+    chunks again from the postings and mark their rooms fresh; (messages read, postings
+    put, heads built)."""
     from chat import aws
     from chat.dal import search_index
-    from chat.logic.search.heads import FRESH, HEAD_SIZE, from_newest, heads_of
+    from chat.logic.search.heads import FRESH, chain_of, heads_of
     from chat.logic.search.postings import postings_of
 
     table = aws.dynamodb_resource().Table(messages_table)
@@ -136,17 +136,16 @@ def reindex(messages_table: str, rooms: list[str]) -> tuple[int, int, int]:
             put, pending = put + len(pending), []
     search_index.write(pending, [])
     put += len(pending)
-    # Every posting of these rooms is in place: their heads, built from the buckets as they
-    # are now, hold them all, and a bucket without a head holds nothing shown (a message's
-    # stale postings at most), so the rooms are fresh.
-    built: dict[str, search_index.Head] = {}
+    # Every posting of these rooms is in place: their heads and chunks, built from the whole
+    # buckets as they are now (the old chunks deleted first), hold them all, and a bucket
+    # without a head holds nothing shown (a message's stale postings at most), so the rooms
+    # are fresh.
     for pk, (bucket, term) in sorted(targets.items()):
-        built[pk] = from_newest(search_index.newest(bucket, HEAD_SIZE + 1, term))
-        if len(built) >= _FLUSH_AT:
-            search_index.write_heads(built)
-            built = {}
-    built.update(dict.fromkeys(sorted(marks), search_index.Head([], FRESH)))
-    search_index.write_heads(built)
+        search_index.delete_items(search_index.chunk_keys(pk))
+        head, chunks = chain_of(search_index.newest(bucket, None, term))
+        numbered = {(pk, number): chunk for number, chunk in enumerate(chunks)}
+        search_index.write_heads({pk: head}, numbered, list(numbered))
+    search_index.write_heads(dict.fromkeys(sorted(marks), search_index.Head([], FRESH)))
     return read, put, len(targets)
 
 

@@ -68,30 +68,42 @@ def _index_items() -> list[dict[str, Any]]:
 
 
 def _postings() -> list[dict[str, Any]]:
-    return [item for item in _index_items() if item["sk"] != "h"]
+    return [item for item in _index_items() if "t" in item]
 
 
 def _heads_agree_with_postings() -> None:
-    """Every head holds exactly its bucket's postings (its term's, for a term's own head)
-    from its floor up, newest first."""
+    """Every head, then its chunks newest first, holds exactly its bucket's postings (its
+    term's, for a term's own head) from its oldest floor up, newest first, and each chunk
+    has its locator."""
     postings = _postings()
+    items = {(item["pk"], item["sk"]): item for item in _index_items()}
     for head_pk, head in _heads().items():
         room_id, kind, chars = head_pk.split("#")
         bucket_pk = f"{room_id}#6#{chars[:6]}" if kind == "w" else head_pk
+        held, floor = list(head["e"]), head["f"]
+        for number in range(head["n"] - 1, -1, -1):
+            chunk = items[(head_pk + "#c", f"n{number:08d}")]
+            held += chunk.get("e", "").split()
+            floor = chunk.get("f")
+            assert items[(head_pk + "#c", "f" + (floor or ""))]["j"] == number
         bucket = sorted(
             (p["sk"] if "v" not in p else f"{p['sk']}#{p['v']}")
             for p in postings
             if p["pk"] == bucket_pk
             and (kind != "w" or p["t"] == chars)
-            and (head["f"] is None or p["sk"] >= head["f"])
+            and (floor is None or p["sk"] >= floor)
         )
-        assert head["e"] == bucket[::-1], head_pk
+        assert held == bucket[::-1], head_pk
 
 
 def _heads() -> dict[str, dict[str, Any]]:
-    """The buckets' heads by bucket key: their entries and floor."""
+    """The buckets' heads by bucket key: their entries, floor and number of chunks."""
     return {
-        item["pk"][: -len("#h")]: {"e": item["e"].split(), "f": item.get("f")}
+        item["pk"][: -len("#h")]: {
+            "e": item["e"].split(),
+            "f": item.get("f"),
+            "n": int(item.get("n", 0)),
+        }
         for item in _index_items()
         if item["sk"] == "h" and item["pk"].count("#") == 3
     }
@@ -206,8 +218,9 @@ def test_the_same_batch_delivered_again_leaves_the_same_index(rest, room_with, s
     assert _index_items() == once
     assert sorted({p["t"] for p in _postings()}) == ["alpha", "epsilon"]
     _heads_agree_with_postings()
-    assert _heads()[f"{room_id}#6#alpha"] == {"e": [f"{kept['message_id']}#alpha"], "f": None}
-    assert _heads()[f"{room_id}#6#gamma"] == {"e": [], "f": None}  # known to be empty
+    alpha = {"e": [f"{kept['message_id']}#alpha"], "f": None, "n": 0}
+    assert _heads()[f"{room_id}#6#alpha"] == alpha
+    assert _heads()[f"{room_id}#6#gamma"] == {"e": [], "f": None, "n": 0}  # known empty
     assert _found(rest, tokens["alice"], "alpha") == ["alpha epsilon"]
 
 
@@ -330,13 +343,16 @@ def test_a_private_message_is_found_by_its_viewer_only(rest, room_with, index):
 
 def test_heads_follow_every_change_batch_by_batch(rest, room_with, index, monkeypatch):
     """Messages posted, edited (old ones too, below their heads' floors) and deleted, a few
-    changes a batch, with heads of 2 postings: after each batch every head holds exactly its
-    bucket's newest postings, and a search across the rooms finds what is stored."""
+    changes a batch, with heads of 2 postings sealing chunks of 1: after each batch every
+    head and its chunks hold exactly their bucket's postings, and a search across the rooms
+    finds what is stored; so do the heads and chunks the reindex tool builds."""
     import random
 
     from chat.logic.search import heads
+    from tools import reindex_search
 
     monkeypatch.setattr(heads, "HEAD_SIZE", 2)
+    monkeypatch.setattr(heads, "CHUNK_SIZE", 1)
     rng = random.Random(5)
     room, tokens = room_with("alice")
     rooms = [
@@ -374,7 +390,11 @@ def test_heads_follow_every_change_batch_by_batch(rest, room_with, index, monkey
                 if query.matches(frozenset(tokens_of(m["content"])))
             ]
             assert _found(rest, tokens["alice"], q, limit=50) == expected, q
-    assert any(head["f"] for head in _heads().values())  # heads did overflow
+    assert max(head["n"] for head in _heads().values()) > 3  # heads did seal chunks
+    found = {q: _found(rest, tokens["alice"], q, limit=50) for q in ("deploy", "dep", "ok")}
+    reindex_search.main(["--messages-table", "MessagesTable", "--index-table", "SearchIndexTable"])
+    _heads_agree_with_postings()
+    assert {q: _found(rest, tokens["alice"], q, limit=50) for q in found} == found
 
 
 # ------------------------------------------------------------------------------ the route

@@ -91,6 +91,19 @@ def test_a_head_and_its_chunks_hold_every_posting_of_their_bucket(size, chunk_si
     assert len(chain.chunks) >= 5
 
 
+@pytest.mark.parametrize("count", [0, 1, 5, 6, 7, 11, 40])
+def test_a_rebuilt_bucket_has_the_head_and_chunks_the_indexer_would_leave(count):
+    rows = [(_key(n, "ok"), None) for n in range(count, 0, -1)]
+    head, chunks = heads.chain_of(rows, size=5, chunk_size=3)
+    chain = Chain(5, 3)
+    chain.head, chain.chunks = head, chunks
+    assert chain.entries() == rows
+    assert len(head.entries) <= 5 and head.chunks == len(chunks)
+    assert all(len(chunk.entries) == 3 for chunk in chunks)
+    chain.put(_key(count + 1, "ok"), None)  # and the indexer goes on from them
+    assert chain.entries() == [(_key(count + 1, "ok"), None), *rows]
+
+
 def test_a_head_built_from_a_query_of_its_bucket():
     rows = [(_key(n, "ok"), None) for n in range(9, 0, -1)]
     assert heads.from_newest(rows[:4], 4) == Head(rows[:4], None)  # the whole bucket

@@ -150,7 +150,9 @@ class FakeIndex:
 
     def chunks(self, keys: list[tuple[str, int]], consistent: bool = False) -> dict:
         self.chunk_reads += 1
-        return {key: copy.deepcopy(self.chunk_items[key]) for key in keys if key in self.chunk_items}
+        return {
+            key: copy.deepcopy(self.chunk_items[key]) for key in keys if key in self.chunk_items
+        }
 
     def chunk_of(self, bucket_pk: str, sort_key: str) -> int | None:
         floors = [floor for floor in self.locators[bucket_pk] if floor <= sort_key]

@@ -295,28 +295,32 @@ def head_pk(bucket: Bucket) -> str:
     return bucket_key(bucket.room_id, bucket.level, bucket.chars)
 
 
-def newest(bucket_pk: str, count: int, term: str | None = None) -> list[tuple[str, str | None]]:
-    """The bucket's newest `count` postings (of `term` only, if given), (sort key, viewer)
-    newest first: one Query, more when a filter leaves fewer than `count`."""
+def newest(
+    bucket_pk: str, count: int | None, term: str | None = None
+) -> list[tuple[str, str | None]]:
+    """The bucket's newest `count` postings (None: all of them; of `term` only, if given),
+    (sort key, viewer) newest first: one Query, more when a filter leaves fewer than
+    `count`."""
     kwargs: dict[str, Any] = {
         "TableName": table_name("search_index"),
         "KeyConditionExpression": "pk = :pk",
         "ExpressionAttributeValues": {":pk": bucket_pk},
         "ProjectionExpression": "sk, v",
         "ScanIndexForward": False,
-        "Limit": count if term is None else max(count, 200),
     }
+    if count is not None:
+        kwargs["Limit"] = count if term is None else max(count, 200)
     if term is not None:
         kwargs["FilterExpression"] = "t = :term"
         kwargs["ExpressionAttributeValues"][":term"] = term
     found: list[tuple[str, str | None]] = []
-    while len(found) < count:
+    while count is None or len(found) < count:
         response = _client().query(**kwargs)
         found += [(item["sk"], item.get("v")) for item in response["Items"]]
         if "LastEvaluatedKey" not in response:
             break
         kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-    return found[:count]
+    return found if count is None else found[:count]
 
 
 def write_heads(

@@ -73,6 +73,25 @@ def from_newest(rows: Sequence[tuple[str, str | None]], size: int = BUILT_SIZE) 
     return Head(kept, floor)
 
 
+def chain_of(
+    rows: Sequence[tuple[str, str | None]],
+    size: int = HEAD_SIZE,
+    chunk_size: int = CHUNK_SIZE,
+) -> tuple[Head, list[Chunk]]:
+    """The head and chunks (oldest first) of a bucket whose every posting (newest first) is
+    in `rows`, as the indexer would have left them: chunks of `chunk_size` from the oldest
+    up, the head the newest, at most `size`."""
+    sealed = max(0, -(-(len(rows) - size) // chunk_size))
+    kept = len(rows) - sealed * chunk_size
+    chunks: list[Chunk] = []
+    for number in range(sealed):
+        end = len(rows) - number * chunk_size
+        entries = list(rows[end - chunk_size : end])
+        chunks.append(Chunk(entries, entries[-1][0] if number else None))
+    floor = rows[kept - 1][0] if sealed else None
+    return Head(list(rows[:kept]), floor, sealed), chunks
+
+
 def put(holder: Head | Chunk, key: str, viewer: str | None) -> bool:
     """A posting put into a head (or a chunk) at or above its floor; whether it changed."""
     if holder.floor is not None and key < holder.floor:
@@ -97,8 +116,9 @@ def seal(head: Head, size: int = HEAD_SIZE, chunk_size: int = CHUNK_SIZE) -> Chu
     chunk (the head then counts it and starts at the oldest posting it keeps)."""
     if len(head.entries) <= size:
         return None
-    sealed = Chunk(head.entries[-chunk_size:], head.floor)
-    head.entries = head.entries[:-chunk_size]
+    count = min(chunk_size, size)  # the head keeps one at least
+    sealed = Chunk(head.entries[-count:], head.floor)
+    head.entries = head.entries[:-count]
     head.floor = head.entries[-1][0]
     head.chunks += 1
     return sealed
@@ -162,10 +182,10 @@ class HeadBatch:
                 self.changed.add(pk)
             sealed = seal(head, self.size, self.chunk_size)
             if sealed is not None:
-                chunk_key = (pk, head.chunks - 1)
-                self.chunks[chunk_key] = sealed
-                self.changed_chunks.add(chunk_key)
-                self.new_chunks.add(chunk_key)
+                new = (pk, head.chunks - 1)
+                self.chunks[new] = sealed
+                self.changed_chunks.add(new)
+                self.new_chunks.add(new)
             return
         chunk_key = self._chunk_of(pk, head, key)
         if chunk_key is not None and put(self.chunks[chunk_key], key, viewer):

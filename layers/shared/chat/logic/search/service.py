@@ -234,7 +234,13 @@ def _across_rooms(joins: Sequence[RoomJoin], want: int) -> list[RoomCandidates]:
         hungry = [join for join in behind if join.starving]
         if hungry:
             feed(hungry, search_index.chunks)
-        list(pool.map(lambda join: join.advance(None if join in hungry else len(join.cursors)), behind))
+        list(pool.map(_advance, behind, [join in hungry for join in behind]))
+
+
+def _advance(join: RoomJoin, fed: bool) -> None:
+    """A room joined on: with the reads it has left when it was just fed its chunks, with
+    one more per bucket otherwise."""
+    join.advance(None if fed else len(join.cursors))
 
 
 def _behind(join: RoomJoin, kth: str | None) -> bool:
