@@ -13,8 +13,8 @@ Printed, at 10,000 messages and again at 100,000 (the same queries, drawn from t
 
 - indexing: postings written per message (= write request units: every posting is < 1 KB),
   the write units of the buckets' heads and chunks (1 per KB of each head, chunk or locator
-  written) and the read units of the heads and chunks read before they change, BatchWriteItem calls per message, indexer time per
-  message; and what other designs would
+  written) and the read units of the heads and chunks read before they change,
+  BatchWriteItem calls per message, indexer time per message; and what other designs would
   write for the same corpus (one posting per term only: no prefix search; levels 1 and 3
   only: rare words read through common buckets; one per prefix up to 10 characters: prefix
   queries without filters);
@@ -23,8 +23,8 @@ Printed, at 10,000 messages and again at 100,000 (the same queries, drawn from t
   query (what dominates on AWS: each is a round trip of a few ms; heads and chunks are read
   for all rooms at once, the per-room Queries run 8 at a time), postings read per query
   (ScannedCount: what the filters cost in reads), and the read request units DynamoDB would
-  charge (Queries, heads and chunks: half a unit per 4 KB read; the consistent reads of memberships
-  and candidates: a unit each).
+  charge (Queries, heads and chunks: half a unit per 4 KB read; the consistent reads of
+  memberships and candidates: a unit each).
 
 moto's DynamoDB runs with the local stack's patches (local.moto_dynamodb: a Query reads its
 partition, not the whole table; a cheaper response serialiser), as `make dev` does. moto is

@@ -549,3 +549,34 @@ def test_a_search_across_rooms_reads_a_room_only_as_far_back_as_the_page_reaches
     # in step with it until what they found is older than the 25 newest found in all: the
     # oldest rooms stop first; each would make 7 reads for 25 candidates of its own
     assert [reads[room] for room in rooms[:4]] == [2, 2, 3, 4], reads
+
+
+def test_a_search_reading_far_back_in_every_room_reads_chunks_in_rounds_not_rooms(monkeypatch):
+    """Two words each in half of every room's messages, together only in each room's oldest:
+    every room is read to its bottom, from chunks asked for by all rooms at once, twice as
+    many each round; nothing is Queried."""
+    from chat.logic.search import service
+
+    index, stored = FakeIndex(head_size=8, chunk_size=4), {}
+    ids = iter(_ids(2_000))
+    rooms = [f"room{n:02d}" for n in range(20)]
+    for room in rooms:
+        for n in range(80):
+            text = "alpha beta" if n == 0 else ("alpha", "beta")[n % 2]
+            item = message(next(ids), text, room_id=room)
+            index.apply(None, item)
+            stored[(room, item["message_id"])] = item
+    monkeypatch.setattr(service.search_index, "read", index.read)
+    monkeypatch.setattr(service.search_index, "heads", index.heads)
+    monkeypatch.setattr(service.search_index, "chunks", index.chunks)
+    monkeypatch.setattr(service, "_fresh_rooms", set())
+    monkeypatch.setattr(
+        service.message_table, "get_messages", lambda keys: {k: stored[k] for k in keys}
+    )
+    page = service._search(rooms, parse_query("alpha beta"), "alice", 20, None)
+
+    assert [m.content for m in page.results] == ["alpha beta"] * 20
+    assert page.next_before is None
+    assert index.reads == 0
+    # 40 postings below 8 in a head: 8 or 9 chunks a bucket, asked for as 1, 2, 4, 8
+    assert index.chunk_reads == 4

@@ -122,6 +122,17 @@ class Cursor:
         self.stopped_at = floor.split("#", 1)[0] if floor is not None else None
         self.exhausted = floor is None
 
+    def ask(self) -> None:
+        """Want its next chunks (`step` of them)."""
+        pk = head_pk(self.bucket)
+        last = max(-1, self.chunk - self.step)
+        self.wanted = [(pk, number) for number in range(self.chunk, last, -1)]
+
+    @property
+    def reads_chunks(self) -> bool:
+        """Whether it has chunks left to read (and reads them, rather than guess)."""
+        return self.chunk >= 0 and not self.guess
+
     def feed(self, chunks: Mapping[ChunkKey, Chunk]) -> None:
         """Take the chunks it wanted, newest first; one that is not there (the bucket is
         being rebuilt) leaves the rest of the bucket to Queries."""
@@ -153,9 +164,7 @@ class Cursor:
                 return below if self.stopped_at is None else min(below, self.stopped_at)
             self.budget.spend()
             if self.chunk >= 0:
-                pk = head_pk(self.bucket)
-                last = max(-1, self.chunk - self.step)
-                self.wanted = [(pk, number) for number in range(self.chunk, last, -1)]
+                self.ask()
                 raise Starved
             page = self.read(
                 self.bucket,
@@ -306,7 +315,15 @@ def settle(room: RoomJoin, reads: int, read_chunks: ChunkReader) -> RoomCandidat
 
 
 def feed(rooms: Sequence[RoomJoin], read_chunks: ChunkReader) -> None:
-    """Read the chunks the rooms' cursors want, all at once, and give them to them."""
+    """Read the chunks the rooms' cursors want, all at once, and give them to them; with
+    them, the next chunks of the rooms' other cursors that have some left (a read each): a
+    join that reads one bucket far reads the others about as far, so a room's buckets are
+    read in the same rounds rather than one after the other."""
+    for room in rooms:
+        for cursor in room.cursors:
+            if cursor.reads_chunks and not cursor.wanted and room.budget.made < room.budget.reads:
+                room.budget.spend()
+                cursor.ask()
     hungry = [cursor for room in rooms for cursor in room.cursors if cursor.wanted]
     found = read_chunks([key for cursor in hungry for key in cursor.wanted])
     for cursor in hungry:
