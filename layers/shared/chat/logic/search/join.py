@@ -67,7 +67,7 @@ class Starved(OutOfBudget):
 
 @dataclass
 class Budget:
-    reads: int  # Queries this room's join may make
+    reads: int  # reads (Queries, requests of chunks) this room's join may make
     made: int = 0
 
     def spend(self) -> None:
@@ -243,6 +243,14 @@ class RoomJoin:
         self.found: list[str] = []
         self.bound = before
         self.exhausted = False  # read to the room's oldest match
+
+    def next_page(self, want: int, before: str | None) -> None:
+        """Go on to a page of `want` matches below `before`, which is at or below where this
+        page's answer is complete (service.merge), keeping what the cursors have read: the
+        matches found below `before` stay found, and the join goes on from where it is."""
+        self.want, self.before = want, before
+        self.found = [match for match in self.found if before is None or match < before]
+        self.budget.reads = self.budget.made = 0
 
     @property
     def finished(self) -> bool:

@@ -113,8 +113,12 @@ def _search(
             return SearchResults(results=[], next_before=None)
         plans = {room_id: buckets(room_id, query) for room_id in rooms}
         heads, reads = read_heads(plans, viewer)
+        joins = [
+            RoomJoin(r, plan, search_index.read, viewer=viewer, want=0, before=before, heads=heads)
+            for r, plan in plans.items()
+        ]
         for _ in range(MAX_ROUNDS):
-            page, cursor, made = _candidate_page(plans, heads, viewer, limit - len(results), cursor)
+            page, cursor, made = _candidate_page(joins, limit - len(results), cursor)
             reads += made
             stored = message_table.get_messages(page) if page else {}
             for index, key in enumerate(page):
@@ -193,19 +197,15 @@ def shows(item: Mapping[str, Any], query: Query, viewer: str | None) -> bool:
 
 
 def _candidate_page(
-    plans: Mapping[str, Sequence[Bucket]],
-    heads: Mapping[str, Head],
-    viewer: str | None,
-    limit: int,
-    before: str | None,
+    joins: Sequence[RoomJoin], limit: int, before: str | None
 ) -> tuple[list[tuple[str, str]], str | None, int]:
     """The newest candidates below `before` across the rooms, (room_id, message_id) newest
-    first, where the next page starts, and the index Queries made."""
+    first, where the next page starts, and the index reads made. The rooms' joins go on
+    from the last page of candidates of the same search (if any): what they read is not
+    read again."""
     want = limit + MARGIN
-    joins = [
-        RoomJoin(r, plan, search_index.read, viewer=viewer, want=want, before=before, heads=heads)
-        for r, plan in plans.items()
-    ]
+    for join in joins:
+        join.next_page(want, before)
     if len(joins) == 1:
         found = [settle(joins[0], READS_PER_ROOM, search_index.chunks)]
     else:
