@@ -140,12 +140,17 @@ def reindex(messages_table: str, rooms: list[str]) -> tuple[int, int, int]:
     # buckets as they are now (the old chunks deleted first), hold them all, and a bucket
     # without a head holds nothing shown (a message's stale postings at most), so the rooms
     # are fresh.
+    built: dict[str, search_index.Head] = {}
+    sealed: dict[search_index.ChunkKey, search_index.Chunk] = {}
     for pk, (bucket, term) in sorted(targets.items()):
         search_index.delete_items(search_index.chunk_keys(pk))
-        head, chunks = chain_of(search_index.newest(bucket, None, term))
-        numbered = {(pk, number): chunk for number, chunk in enumerate(chunks)}
-        search_index.write_heads({pk: head}, numbered, list(numbered))
-    search_index.write_heads(dict.fromkeys(sorted(marks), search_index.Head([], FRESH)))
+        built[pk], chunks = chain_of(search_index.newest(bucket, None, term))
+        sealed.update({(pk, number): chunk for number, chunk in enumerate(chunks)})
+        if len(built) >= _FLUSH_AT:
+            search_index.write_heads(built, sealed, list(sealed))
+            built, sealed = {}, {}
+    built.update(dict.fromkeys(sorted(marks), search_index.Head([], FRESH)))
+    search_index.write_heads(built, sealed, list(sealed))
     return read, put, len(targets)
 
 

@@ -27,7 +27,8 @@ hundred at a time) before it Queries anything, and then their chunks the same wa
 down as it needs; a bucket without a head is read by Queries only.
 
 Reads are single-bucket Queries, backwards, below a message id, filtered on `t` and `v`, and
-BatchGetItem calls of heads and chunks. Writes are BatchWriteItem calls of up to 25 puts and deletes.
+BatchGetItem calls of heads and chunks. Writes are BatchWriteItem calls of up to 25 puts and
+deletes.
 All go through the client of the DynamoDB resource (thread-safe, unlike the resource's
 tables: a search reads several rooms' buckets at once), which converts values to and from
 attribute values.
@@ -41,7 +42,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 from chat import aws
-from chat.dal.tables import batch_get, table_name
+from chat.dal.tables import batch_get, query_all, table_name
 
 _BATCH_WRITE_MAX = 25
 _WRITE_ATTEMPTS = 8
@@ -330,18 +331,17 @@ def write_heads(
 ) -> int:
     """Put these heads (by bucket key), after these chunks and the locators of the `new`
     ones: a head never names a chunk that is not there. Returns the BatchWriteItem calls."""
-    calls = 0
+    new = set(new_chunks)
     chunk_requests: list[dict[str, Any]] = []
     for key, chunk in (changed_chunks or {}).items():
         item: dict[str, Any] = {**_chunk_key(key), "e": _joined(chunk.entries)}
         if chunk.floor is not None:
             item["f"] = chunk.floor
         chunk_requests.append({"PutRequest": {"Item": item}})
-        if key in new_chunks:
+        if key in new:
             locator = {**_locator_key(key[0], chunk.floor), "j": key[1]}
             chunk_requests.append({"PutRequest": {"Item": locator}})
-    if chunk_requests:
-        calls += _batch_write(chunk_requests)
+    calls = _batch_write(chunk_requests)
     requests: list[dict[str, Any]] = []
     for bucket_pk, head in changed.items():
         item = {**_head_key(bucket_pk), "e": _joined(head.entries)}
@@ -350,24 +350,17 @@ def write_heads(
         if head.chunks:
             item["n"] = head.chunks
         requests.append({"PutRequest": {"Item": item}})
-    return calls + (_batch_write(requests) if requests else 0)
+    return calls + _batch_write(requests)
 
 
 def chunk_keys(bucket_pk: str) -> list[dict[str, str]]:
     """The keys of every chunk and locator of a head (for a rebuild, which deletes them)."""
-    keys: list[dict[str, str]] = []
-    kwargs: dict[str, Any] = {
-        "TableName": table_name("search_index"),
-        "KeyConditionExpression": "pk = :pk",
-        "ExpressionAttributeValues": {":pk": bucket_pk + "#c"},
-        "ProjectionExpression": "pk, sk",
-    }
-    while True:
-        response = _client().query(**kwargs)
-        keys += response["Items"]
-        if "LastEvaluatedKey" not in response:
-            return keys
-        kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return query_all(
+        "search_index",
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": bucket_pk + "#c"},
+        ProjectionExpression="pk, sk",
+    )
 
 
 def delete_items(keys: Sequence[dict[str, str]]) -> int:
