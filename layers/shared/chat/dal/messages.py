@@ -15,6 +15,7 @@ from chat.dal import client_ids
 from chat.dal.items import MessageItem, SourceItem, ToolCallItem, UsageItem
 from chat.dal.tables import (
     batch_get,
+    batch_get_tables,
     persistently,
     table,
     table_name,
@@ -381,6 +382,23 @@ def get_messages(keys: list[tuple[str, str]]) -> dict[tuple[str, str], MessageIt
     unique = [{"room_id": room, "message_id": message} for room, message in dict.fromkeys(keys)]
     items = batch_get("messages", unique, ConsistentRead=True)
     return {(item["room_id"], item["message_id"]): cast(MessageItem, item) for item in items}
+
+
+def get_messages_of_member(
+    keys: list[tuple[str, str]], user_id: str, room_ids: Sequence[str]
+) -> tuple[dict[tuple[str, str], MessageItem], set[str]]:
+    """`get_messages`, and which of `room_ids` the user is a member of now (their
+    membership items, read consistently), in the same BatchGetItem calls."""
+    unique = [{"room_id": room, "message_id": message} for room, message in dict.fromkeys(keys)]
+    members = [{"room_id": room_id, "user_id": user_id} for room_id in dict.fromkeys(room_ids)]
+    found = batch_get_tables(
+        {
+            "messages": (unique, {"ConsistentRead": True}),
+            "memberships": (members, {"ConsistentRead": True, "ProjectionExpression": "room_id"}),
+        }
+    )
+    messages = {(i["room_id"], i["message_id"]): cast(MessageItem, i) for i in found["messages"]}
+    return messages, {item["room_id"] for item in found["memberships"]}
 
 
 def any_older_of_types(room_id: str, message_id: str, types: Sequence[str]) -> bool:

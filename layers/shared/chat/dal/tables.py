@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, TypeVar, cast
 
 from boto3.dynamodb.types import TypeDeserializer
@@ -143,21 +143,35 @@ def query_all(name: Table, **kwargs: Any) -> list[dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
-BATCH_GET_MAX = 100  # keys per BatchGetItem
+BATCH_GET_MAX = 100  # keys per BatchGetItem, whatever their tables
 
 
 def batch_get(name: Table, keys: Sequence[dict[str, Any]], **options: Any) -> list[dict[str, Any]]:
     """The items of these keys that exist: one BatchGetItem per 100 keys, its unprocessed
     keys asked again; `options` (ConsistentRead, ProjectionExpression …) apply to every one."""
+    return batch_get_tables({name: (keys, options)})[name]
+
+
+def batch_get_tables(
+    reads: Mapping[Table, tuple[Sequence[dict[str, Any]], Mapping[str, Any]]],
+) -> dict[Table, list[dict[str, Any]]]:
+    """The items that exist of several tables' keys, read in the same BatchGetItem calls
+    (100 keys each, across the tables; unprocessed keys asked again): `reads` maps a table
+    to its keys and the options of its reads (ConsistentRead, ProjectionExpression …)."""
     dynamodb = aws.dynamodb_resource()
-    table_of = table_name(name)
-    found: list[dict[str, Any]] = []
-    for start in range(0, len(keys), BATCH_GET_MAX):
-        chunk = list(keys[start : start + BATCH_GET_MAX])
-        request: dict[str, Any] = {table_of: {"Keys": chunk, **options}}
+    physical = {name: table_name(name) for name in reads}
+    logical = {table_of: name for name, table_of in physical.items()}
+    pending = [(name, key) for name, (keys, _) in reads.items() for key in keys]
+    found: dict[Table, list[dict[str, Any]]] = {name: [] for name in reads}
+    for start in range(0, len(pending), BATCH_GET_MAX):
+        request: dict[str, Any] = {}
+        for name, key in pending[start : start + BATCH_GET_MAX]:
+            asked = request.setdefault(physical[name], {"Keys": [], **reads[name][1]})
+            asked["Keys"].append(key)
         while request:
             response = dynamodb.batch_get_item(RequestItems=request)
-            found += response["Responses"].get(table_of, [])
+            for table_of, items in response["Responses"].items():
+                found[logical[table_of]] += items
             request = response.get("UnprocessedKeys") or {}
     return found
 

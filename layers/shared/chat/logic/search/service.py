@@ -3,11 +3,14 @@ search in one room as the bot's `room_search` tool calls it.
 
 Who may see what is decided here, when the search runs, never by the index:
 
-- the rooms are the caller's memberships as they are now (read consistently), so a member
-  who left or was removed finds nothing more from that room;
+- the rooms searched are those the `by_user` index lists for the caller (one room: the
+  caller's membership of it, read consistently, or a 404);
 - each candidate the index yields is read back from the messages table (consistently) and
-  kept only if it is still searchable (not deleted), visible to the viewer (a private
-  message: only to its `visible_to`), and its current text holds every word of the query.
+  kept only if the caller is a member of its room now (their membership of it, read
+  consistently in the same BatchGetItem calls: the `by_user` index may lag a leave or a
+  removal a moment, and a member who left or was removed finds nothing more from that
+  room), it is still searchable (not deleted), visible to the viewer (a private message:
+  only to its `visible_to`), and its current text holds every word of the query.
   A deleted or edited message therefore drops out at once, whatever the index says; the
   index adds a new or edited text within a second or two (the stream).
 
@@ -30,6 +33,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from chat.aws import thread_pool
 from chat.dal import messages as message_table
 from chat.dal import search_index
+from chat.dal.items import MessageItem
 from chat.dal.rooms import member_room_ids, room_ids_of_user
 from chat.dal.search_index import Bucket, Head, admits, head_pk, room_mark_key
 from chat.errors import NotFound, ValidationFailed
@@ -81,11 +85,9 @@ def search(
     if room_id is not None:
         if not member_room_ids(principal.user_id, [room_id]):
             raise NotFound("Room not found")
-        rooms = [room_id]
-    else:
-        listed = room_ids_of_user(principal.user_id)
-        rooms = sorted(member_room_ids(principal.user_id, listed)) if listed else []
-    return _search(rooms, query, principal.username, limit, before)
+        return _search([room_id], query, principal.username, limit, before)
+    rooms = sorted(set(room_ids_of_user(principal.user_id)))
+    return _search(rooms, query, principal.username, limit, before, member=principal.user_id)
 
 
 def search_room(
@@ -102,12 +104,20 @@ def search_room(
 
 
 def _search(
-    rooms: Sequence[str], query: Query, viewer: str | None, limit: int, before: str | None
+    rooms: Sequence[str],
+    query: Query,
+    viewer: str | None,
+    limit: int,
+    before: str | None,
+    member: str | None = None,
 ) -> SearchResults:
+    """The page of results in `rooms`; with `member` (a user id), only in those of them the
+    user is a member of now, checked as candidates come from them."""
     limit = max(1, min(limit, MAX_LIMIT))
     results: list[Message] = []
     cursor = before
     reads = 0
+    members = None if member is None else _Membership(member)
     try:
         if not rooms:
             return SearchResults(results=[], next_before=None)
@@ -120,10 +130,17 @@ def _search(
         for _ in range(MAX_ROUNDS):
             page, cursor, made = _candidate_page(joins, limit - len(results), cursor)
             reads += made
-            stored = message_table.get_messages(page) if page else {}
+            if not page:
+                stored = {}
+            elif members is None:
+                stored = message_table.get_messages(page)
+            else:
+                stored = members.read_back(page)
             for index, key in enumerate(page):
                 item = stored.get(key)
                 if item is None or not shows(item, query, viewer):
+                    continue
+                if members is not None and key[0] not in members.admitted:
                     continue
                 results.append(message_view.as_message(item))
                 if len(results) == limit:
@@ -136,6 +153,26 @@ def _search(
         metrics.add_metric(name="SearchQueries", unit=MetricUnit.Count, value=1)
         metrics.add_metric(name="SearchIndexReads", unit=MetricUnit.Count, value=reads)
         logger.debug("search", extra={"rooms": len(rooms), "index_reads": reads})
+
+
+class _Membership:
+    """The rooms a user is a member of now, read (consistently) as candidates come from
+    them, with the candidates: a search reads the memberships of the rooms its pages hold,
+    not of every room the user is in."""
+
+    def __init__(self, user_id: str) -> None:
+        self.user_id = user_id
+        self.checked: set[str] = set()
+        self.admitted: set[str] = set()
+
+    def read_back(self, page: Sequence[tuple[str, str]]) -> dict[tuple[str, str], MessageItem]:
+        """The page's candidates as stored now; the membership of their rooms not read yet
+        with them."""
+        unchecked = sorted({room_id for room_id, _ in page} - self.checked)
+        stored, members = message_table.get_messages_of_member(list(page), self.user_id, unchecked)
+        self.checked.update(unchecked)
+        self.admitted.update(members)
+        return stored
 
 
 def read_heads(
