@@ -508,6 +508,47 @@ def test_a_lagging_rooms_index_never_brings_back_a_room_the_caller_left(
     assert _found(rest, tokens["alice"], "minutes") == ["board minutes attached"]
 
 
+def test_candidates_and_memberships_are_read_in_the_same_calls_a_hundred_keys_each(stack):
+    """The search's read back: 130 messages of 3 rooms and the memberships of 4 rooms (one
+    not hers, one message missing) in two BatchGetItem calls, each table with its options."""
+    from chat.dal import messages as message_table
+
+    messages = boto3.resource("dynamodb").Table("MessagesTable")
+    memberships = boto3.resource("dynamodb").Table("MembershipsTable")
+    rooms = ["ra", "rb", "rc", "rd"]
+    for room_id in rooms[:3]:
+        memberships.put_item(Item={"room_id": room_id, "user_id": "u1", "role": "member"})
+    memberships.put_item(Item={"room_id": "rd", "user_id": "u2", "role": "member"})
+    keys = [(rooms[n % 3], new_id()) for n in range(130)]
+    with messages.batch_writer() as batch:
+        for room_id, message_id in keys[1:]:  # the first one is not stored
+            batch.put_item(Item={"room_id": room_id, "message_id": message_id, "content": "x"})
+    asked: list[int] = []  # keys asked for, a call
+    options: dict[str, set[tuple[str, Any]]] = {}  # a table's options in every call
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        asked.append(sum(len(request["Keys"]) for request in params["RequestItems"].values()))
+        for name, request in params["RequestItems"].items():
+            options.setdefault(name, set()).update(
+                (option, value) for option, value in request.items() if option != "Keys"
+            )
+
+    events = search_index._client().meta.events
+    events.register("before-parameter-build.dynamodb.BatchGetItem", record)
+    try:
+        stored, members = message_table.get_messages_of_member(keys, "u1", rooms)
+    finally:
+        events.unregister("before-parameter-build.dynamodb.BatchGetItem", record)
+    assert set(stored) == set(keys[1:])
+    assert stored[keys[1]]["content"] == "x"
+    assert members == {"ra", "rb", "rc"}  # not rd: u2's
+    assert asked == [100, 34]
+    assert options == {
+        "MessagesTable": {("ConsistentRead", True)},
+        "MembershipsTable": {("ConsistentRead", True), ("ProjectionExpression", "room_id")},
+    }
+
+
 def test_the_reindex_tool_rebuilds_rooms_from_the_messages_table(
     rest, room_with, index, stream, capsys
 ):
