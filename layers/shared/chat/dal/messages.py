@@ -13,6 +13,7 @@ from boto3.dynamodb.conditions import Attr, Key
 
 from chat.dal import client_ids
 from chat.dal.items import MessageItem, SourceItem, ToolCallItem, UsageItem
+from chat.dal.rooms import membership_reads
 from chat.dal.tables import (
     batch_get,
     batch_get_tables,
@@ -379,26 +380,29 @@ def _aliases(condition: str, values: dict[str, Any]) -> dict[str, Any]:
 def get_messages(keys: list[tuple[str, str]]) -> dict[tuple[str, str], MessageItem]:
     """Messages by (room_id, message_id), read consistently (what a search shows must be
     what is stored now), in chunks of BatchGetItem's maximum; missing ones are left out."""
-    unique = [{"room_id": room, "message_id": message} for room, message in dict.fromkeys(keys)]
-    items = batch_get("messages", unique, ConsistentRead=True)
-    return {(item["room_id"], item["message_id"]): cast(MessageItem, item) for item in items}
+    return _by_key(batch_get("messages", _message_keys(keys), ConsistentRead=True))
 
 
 def get_messages_of_member(
     keys: list[tuple[str, str]], user_id: str, room_ids: Sequence[str]
 ) -> tuple[dict[tuple[str, str], MessageItem], set[str]]:
-    """`get_messages`, and which of `room_ids` the user is a member of now (their
-    membership items, read consistently), in the same BatchGetItem calls."""
-    unique = [{"room_id": room, "message_id": message} for room, message in dict.fromkeys(keys)]
-    members = [{"room_id": room_id, "user_id": user_id} for room_id in dict.fromkeys(room_ids)]
+    """`get_messages`, and which of `room_ids` the user is a member of now
+    (`rooms.member_room_ids`), in the same BatchGetItem calls."""
     found = batch_get_tables(
         {
-            "messages": (unique, {"ConsistentRead": True}),
-            "memberships": (members, {"ConsistentRead": True, "ProjectionExpression": "room_id"}),
+            "messages": (_message_keys(keys), {"ConsistentRead": True}),
+            "memberships": membership_reads(user_id, room_ids),
         }
     )
-    messages = {(i["room_id"], i["message_id"]): cast(MessageItem, i) for i in found["messages"]}
-    return messages, {item["room_id"] for item in found["memberships"]}
+    return _by_key(found["messages"]), {item["room_id"] for item in found["memberships"]}
+
+
+def _message_keys(keys: list[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"room_id": room, "message_id": message} for room, message in dict.fromkeys(keys)]
+
+
+def _by_key(items: list[dict[str, Any]]) -> dict[tuple[str, str], MessageItem]:
+    return {(item["room_id"], item["message_id"]): cast(MessageItem, item) for item in items}
 
 
 def any_older_of_types(room_id: str, message_id: str, types: Sequence[str]) -> bool:

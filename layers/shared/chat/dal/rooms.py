@@ -322,12 +322,20 @@ def leave(room_id: str, user_id: str, successor: MembershipItem | None = None) -
     return transact(items) is None
 
 
-def member_room_ids(user_id: str, room_ids: list[str]) -> set[str]:
+def member_room_ids(user_id: str, room_ids: Sequence[str]) -> set[str]:
     """Which of these rooms the user is a member of now: their membership items, read
     consistently (the `by_user` index may lag a leave or a removal by a moment)."""
+    keys, options = membership_reads(user_id, room_ids)
+    return {item["room_id"] for item in batch_get("memberships", keys, **options)}
+
+
+def membership_reads(
+    user_id: str, room_ids: Sequence[str]
+) -> tuple[list[dict[str, str]], dict[str, Any]]:
+    """The keys and options of `member_room_ids`' read, for a BatchGetItem shared with
+    other tables (tables.batch_get_tables): the room ids of the user's memberships, now."""
     keys = [{"room_id": room_id, "user_id": user_id} for room_id in dict.fromkeys(room_ids)]
-    items = batch_get("memberships", keys, ConsistentRead=True, ProjectionExpression="room_id")
-    return {item["room_id"] for item in items}
+    return keys, {"ConsistentRead": True, "ProjectionExpression": "room_id"}
 
 
 def members_among(room_id: str, user_ids: list[str]) -> dict[str, MembershipItem]:

@@ -86,7 +86,7 @@ def search(
         if not member_room_ids(principal.user_id, [room_id]):
             raise NotFound("Room not found")
         return _search([room_id], query, principal.username, limit, before)
-    rooms = sorted(set(room_ids_of_user(principal.user_id)))
+    rooms = sorted(room_ids_of_user(principal.user_id))
     return _search(rooms, query, principal.username, limit, before, member=principal.user_id)
 
 
@@ -130,12 +130,9 @@ def _search(
         for _ in range(MAX_ROUNDS):
             page, cursor, made = _candidate_page(joins, limit - len(results), cursor)
             reads += made
-            if not page:
-                stored = {}
-            elif members is None:
-                stored = message_table.get_messages(page)
-            else:
-                stored = members.read_back(page)
+            stored = (
+                message_table.get_messages(page) if members is None else members.read_back(page)
+            )
             for index, key in enumerate(page):
                 item = stored.get(key)
                 if item is None or not shows(item, query, viewer):
@@ -168,6 +165,8 @@ class _Membership:
     def read_back(self, page: Sequence[tuple[str, str]]) -> dict[tuple[str, str], MessageItem]:
         """The page's candidates as stored now; the membership of their rooms not read yet
         with them."""
+        if not page:
+            return {}
         unchecked = sorted({room_id for room_id, _ in page} - self.checked)
         stored, members = message_table.get_messages_of_member(list(page), self.user_id, unchecked)
         self.checked.update(unchecked)
