@@ -13,7 +13,6 @@ from boto3.dynamodb.conditions import Attr, Key
 
 from chat.dal import client_ids
 from chat.dal.items import MessageItem, SourceItem, ToolCallItem, UsageItem
-from chat.dal.rooms import membership_reads
 from chat.dal.tables import (
     batch_get,
     batch_get_tables,
@@ -388,6 +387,8 @@ def get_messages_of_member(
 ) -> tuple[dict[tuple[str, str], MessageItem], set[str]]:
     """`get_messages`, and which of `room_ids` the user is a member of now
     (`rooms.member_room_ids`), in the same BatchGetItem calls."""
+    from chat.dal.rooms import membership_reads  # here: the indexer loads this module only
+
     found = batch_get_tables(
         {
             "messages": (_message_keys(keys), {"ConsistentRead": True}),
