@@ -74,7 +74,7 @@ def _postings() -> list[dict[str, Any]]:
 def _heads_agree_with_postings() -> None:
     """Every head, then its chunks newest first, holds exactly its bucket's postings (its
     term's, for a term's own head) from its oldest floor up, newest first, and each chunk
-    has its locator."""
+    has its locator (and no locator is left of a chunk that is not there)."""
     postings = _postings()
     items = {(item["pk"], item["sk"]): item for item in _index_items()}
     for head_pk, head in _heads().items():
@@ -86,6 +86,8 @@ def _heads_agree_with_postings() -> None:
             held += chunk.get("e", "").split()
             floor = chunk.get("f")
             assert items[(head_pk + "#c", "f" + (floor or ""))]["j"] == number
+        locators = [sk for pk, sk in items if pk == head_pk + "#c" and sk.startswith("f")]
+        assert len(locators) == head["n"], head_pk
         bucket = sorted(
             (p["sk"] if "v" not in p else f"{p['sk']}#{p['v']}")
             for p in postings
@@ -343,7 +345,8 @@ def test_a_private_message_is_found_by_its_viewer_only(rest, room_with, index):
 
 def test_heads_follow_every_change_batch_by_batch(rest, room_with, index, monkeypatch):
     """Messages posted, edited (old ones too, below their heads' floors) and deleted, a few
-    changes a batch, with heads of 2 postings sealing chunks of 1: after each batch every
+    changes a batch, with heads of 2 postings sealing 1 at a time into chunks of up to 2:
+    after each batch every
     head and its chunks hold exactly their bucket's postings, and a search across the rooms
     finds what is stored; so do the heads and chunks the reindex tool builds."""
     import random
@@ -353,6 +356,7 @@ def test_heads_follow_every_change_batch_by_batch(rest, room_with, index, monkey
 
     monkeypatch.setattr(heads, "HEAD_SIZE", 2)
     monkeypatch.setattr(heads, "CHUNK_SIZE", 1)
+    monkeypatch.setattr(heads, "CHUNK_MAX", 2)
     rng = random.Random(5)
     room, tokens = room_with("alice")
     rooms = [
@@ -391,6 +395,8 @@ def test_heads_follow_every_change_batch_by_batch(rest, room_with, index, monkey
             ]
             assert _found(rest, tokens["alice"], q, limit=50) == expected, q
     assert max(head["n"] for head in _heads().values()) > 3  # heads did seal chunks
+    chunks = [item for item in _index_items() if item["sk"].startswith("n")]
+    assert max(len(chunk["e"].split()) for chunk in chunks) == 2  # and filled them
     found = {q: _found(rest, tokens["alice"], q, limit=50) for q in ("deploy", "dep", "ok")}
     reindex_search.main(["--messages-table", "MessagesTable", "--index-table", "SearchIndexTable"])
     _heads_agree_with_postings()

@@ -20,10 +20,11 @@ class Chain:
     """A bucket's head and chunks, changed with the functions the indexer uses (heads.put,
     seal, delete; holder_of finds the chunk of a posting below the head's floor)."""
 
-    def __init__(self, size: int, chunk_size: int) -> None:
+    def __init__(self, size: int, chunk_size: int, chunk_max: int) -> None:
         self.head = heads.from_newest([], size)
         self.chunks: list[Chunk] = []  # oldest first: chunk n is chunks[n]
-        self.size, self.chunk_size = size, chunk_size
+        self.size, self.chunk_size, self.chunk_max = size, chunk_size, chunk_max
+        self.filled = 0  # seals into the newest chunk
 
     def _holder(self, key: str) -> Head | Chunk | None:
         if self.head.floor is None or key >= self.head.floor:
@@ -35,10 +36,14 @@ class Chain:
         holder = self._holder(key)
         assert holder is not None  # a fresh bucket's chunks reach down to its oldest posting
         heads.put(holder, key, viewer)
-        sealed = heads.seal(self.head, self.size, self.chunk_size)
-        if sealed is not None:
+        top = self.chunks[-1] if self.chunks else None
+        sealed = heads.seal(self.head, top, self.size, self.chunk_size, self.chunk_max)
+        if sealed is not None and sealed is not top:
             self.chunks.append(sealed)
-            assert self.head.chunks == len(self.chunks)
+        assert self.head.chunks == len(self.chunks)
+        if sealed is top and top is not None:  # filled: never beyond chunk_max by sealing
+            assert len(top.entries) <= self.chunk_max
+            self.filled += 1
 
     def delete(self, key: str) -> None:
         holder = self._holder(key)
@@ -60,18 +65,22 @@ class Chain:
         return found
 
 
-@pytest.mark.parametrize(("size", "chunk_size"), [(1, 1), (2, 1), (5, 3), (5, 5), (48, 32)])
-def test_a_head_and_its_chunks_hold_every_posting_of_their_bucket(size, chunk_size):
+@pytest.mark.parametrize(
+    ("size", "chunk_size", "chunk_max"),
+    [(1, 1, 1), (2, 1, 3), (5, 3, 3), (5, 3, 8), (5, 5, 10), (48, 32, 96)],
+)
+def test_a_head_and_its_chunks_hold_every_posting_of_their_bucket(size, chunk_size, chunk_max):
     """New messages, edits of old ones (their terms come and go below the floor too),
     deletions, and the same change applied twice: the head and its chunks are always
-    exactly their bucket's postings, newest first, the head never more than `size`."""
-    rng = random.Random(size * 100 + chunk_size)
+    exactly their bucket's postings, newest first, the head never more than `size`, a chunk
+    never more than `chunk_max` (and filled up to it before a new one is sealed)."""
+    rng = random.Random(size * 100 + chunk_size * 10 + chunk_max)
     bucket: dict[str, str | None] = {}
-    chain = Chain(size, chunk_size)
+    chain = Chain(size, chunk_size, chunk_max)
     newest = 0
     for _ in range(2_000):
         roll = rng.random()
-        if roll < 0.5 or not bucket:
+        if roll < 0.6 or not bucket:
             newest += 1
             number = newest if rng.random() < 0.8 else rng.randint(1, newest)
             key = _key(number, rng.choice(("dep", "deploy", "deployment")))
@@ -88,18 +97,25 @@ def test_a_head_and_its_chunks_hold_every_posting_of_their_bucket(size, chunk_si
                 chain.delete(key)
         assert chain.entries() == sorted(bucket.items(), reverse=True)
         assert len(chain.head.entries) <= size
-    assert len(chain.chunks) >= 5
+    assert len(chain.chunks) >= 2
+    assert chain.filled >= (1 if chunk_max >= 2 * chunk_size else 0)
 
 
-@pytest.mark.parametrize("count", [0, 1, 5, 6, 7, 11, 40])
-def test_a_rebuilt_bucket_has_the_head_and_chunks_the_indexer_would_leave(count):
+@pytest.mark.parametrize("count", [0, 1, 5, 6, 7, 11, 12, 14, 40, 41])
+@pytest.mark.parametrize("chunk_max", [3, 6, 8])
+def test_a_rebuilt_bucket_has_the_head_and_chunks_the_indexer_would_leave(count, chunk_max):
     rows = [(_key(n, "ok"), None) for n in range(count, 0, -1)]
-    head, chunks = heads.chain_of(rows, size=5, chunk_size=3)
-    chain = Chain(5, 3)
+    head, chunks = heads.chain_of(rows, size=5, chunk_size=3, chunk_max=chunk_max)
+    indexed = Chain(5, 3, chunk_max)
+    for key, viewer in reversed(rows):
+        indexed.put(key, viewer)
+    assert (head, chunks) == (indexed.head, indexed.chunks)
+    chain = Chain(5, 3, chunk_max)
     chain.head, chain.chunks = head, chunks
     assert chain.entries() == rows
     assert len(head.entries) <= 5 and head.chunks == len(chunks)
-    assert all(len(chunk.entries) == 3 for chunk in chunks)
+    full = max(1, chunk_max // 3) * 3  # postings sealed 3 at a time, up to chunk_max
+    assert all(len(chunk.entries) == full for chunk in chunks[:-1])
     chain.put(_key(count + 1, "ok"), None)  # and the indexer goes on from them
     assert chain.entries() == [(_key(count + 1, "ok"), None), *rows]
 
@@ -117,13 +133,24 @@ def test_a_change_says_whether_it_changed_the_head():
     assert heads.put(head, _key(3, "ok"), None) is False  # below the floor
     assert heads.put(head, _key(5, "ok"), None) is False  # already there
     assert heads.put(head, _key(6, "ok"), None) is True
-    assert heads.seal(head, 2, 1) is None  # not more than 2
+    assert heads.seal(head, None, size=2, chunk_size=1) is None  # not more than 2
     assert heads.put(head, _key(7, "ok"), None) is True
-    assert heads.seal(head, 2, 1) == Chunk([(_key(5, "ok"), None)], _key(5, "ok"))
+    first = heads.seal(head, None, size=2, chunk_size=1, chunk_max=2)
+    assert first == Chunk([(_key(5, "ok"), None)], _key(5, "ok"))
     assert head == Head([(_key(7, "ok"), None), (_key(6, "ok"), None)], _key(6, "ok"), 1)
-    assert heads.delete(head, _key(5, "ok")) is False  # the chunk's now
-    assert heads.delete(head, _key(6, "ok")) is True
-    assert head == Head([(_key(7, "ok"), None)], _key(6, "ok"), 1)  # the floor stays
+    assert heads.put(head, _key(8, "ok"), None) is True  # into the newest chunk, which has room
+    assert heads.seal(head, first, size=2, chunk_size=1, chunk_max=2) is first
+    assert first == Chunk([(_key(6, "ok"), None), (_key(5, "ok"), None)], _key(5, "ok"))
+    assert head == Head([(_key(8, "ok"), None), (_key(7, "ok"), None)], _key(7, "ok"), 1)
+    assert heads.put(head, _key(9, "ok"), None) is True  # it is full: a new chunk
+    assert heads.seal(head, first, size=2, chunk_size=1, chunk_max=2) == Chunk(
+        [(_key(7, "ok"), None)], _key(7, "ok")
+    )
+    assert head == Head([(_key(9, "ok"), None), (_key(8, "ok"), None)], _key(8, "ok"), 2)
+    assert heads.put(head, _key(7, "ok"), None) is False  # below the floor: a chunk's
+    assert heads.delete(head, _key(7, "ok")) is False  # the chunk's now
+    assert heads.delete(head, _key(8, "ok")) is True
+    assert head == Head([(_key(9, "ok"), None)], _key(8, "ok"), 2)  # the floor stays
 
 
 def test_the_chunk_of_a_posting_below_the_head_is_the_one_with_the_highest_floor_under_it():
@@ -182,7 +209,8 @@ def test_a_cursor_started_from_a_head_yields_what_the_bucket_does(seed):
     )
     viewer = rng.choice((None, "bob"))
     size = rng.choice((1, 3, 32))
-    chain = Chain(size, rng.randint(1, size))
+    chunk_size = rng.randint(1, size)
+    chain = Chain(size, chunk_size, chunk_size * rng.choice((1, 2, 3)))
     for key in rng.sample(sorted(rows), len(rows)):  # in any order: old ones land in chunks
         chain.put(key, rows[key])
     chunks = {("r1", n): chunk for n, chunk in enumerate(chain.chunks)}

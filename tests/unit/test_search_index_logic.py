@@ -40,8 +40,8 @@ def message(message_id: str, content: str, **fields: Any) -> dict[str, Any]:
 class FakeIndex:
     """Postings in memory, read as `chat.dal.search_index.read` reads DynamoDB, and, when
     `head_size` is given, their buckets' heads and chunks, kept by the indexer's own
-    `HeadBatch` (heads of `head_size` postings sealing chunks of `chunk_size`, flushed after
-    a random number of records; `forget`: the share of heads lost with their chunks, as in a
+    `HeadBatch` (heads of `head_size` postings sealing `chunk_size` at a time into chunks of
+    up to `chunk_max`, flushed after a random number of records; `forget`: the share of heads lost with their chunks, as in a
     room that had postings before heads were kept)."""
 
     def __init__(
@@ -50,12 +50,14 @@ class FakeIndex:
         forget: float = 0.0,
         seed: int = 0,
         chunk_size: int | None = None,
+        chunk_max: int | None = None,
     ) -> None:
         self.buckets: dict[tuple[str, int, str], dict[tuple[str, str], Posting]] = defaultdict(dict)
         self.reads = 0
         self.chunk_reads = 0
         self.head_size, self.forget, self.rng = head_size, forget, random.Random(seed)
         self.chunk_size = chunk_size or max(1, 2 * (head_size or 3) // 3)
+        self.chunk_max = chunk_max or self.chunk_size
         self.head_items: dict[str, Head] = {}
         self.chunk_items: dict[tuple[str, int], Chunk] = {}
         self.locators: dict[str, dict[str, int]] = defaultdict(dict)
@@ -70,7 +72,7 @@ class FakeIndex:
             return
         with self._as_the_index():
             if self.batch is None:
-                self.batch = heads.HeadBatch(self.head_size, self.chunk_size)
+                self.batch = heads.HeadBatch(self.head_size, self.chunk_size, self.chunk_max)
             indexing.apply_change(old, new, self.batch)
             if self.rng.random() < self.flush_chance:
                 self.flush()
@@ -96,7 +98,7 @@ class FakeIndex:
                 write=self.write,
                 heads=self._stored_heads,
                 newest=self.newest,
-                chunks=self.chunks,
+                chunks=self._stored_chunks,
                 chunk_of=self.chunk_of,
                 write_heads=self.write_heads,
             ),
@@ -149,7 +151,11 @@ class FakeIndex:
         return self._stored_heads(keys)
 
     def chunks(self, keys: list[tuple[str, int]], consistent: bool = False) -> dict:
+        """The chunks asked for, as a search reads them (counted)."""
         self.chunk_reads += 1
+        return self._stored_chunks(keys)
+
+    def _stored_chunks(self, keys: list[tuple[str, int]], consistent: bool = False) -> dict:
         return {
             key: copy.deepcopy(self.chunk_items[key]) for key in keys if key in self.chunk_items
         }
@@ -449,8 +455,9 @@ def test_paging_a_search_across_rooms_returns_every_match_once_newest_first(monk
     for attempt in range(80):
         head_size = rng.choice((None, 1, 3, 5, 32))
         chunk_size = rng.randint(1, head_size or 1)
+        chunk_max = chunk_size * rng.choice((1, 2, 3))
         forget = rng.choice((0.0, 0.05))
-        index = FakeIndex(head_size, forget=forget, seed=attempt, chunk_size=chunk_size)
+        index = FakeIndex(head_size, forget, attempt, chunk_size, chunk_max)
         stored: dict[tuple[str, str], dict[str, Any]] = {}
         ids = iter(_ids(400))
         rooms = [f"room{n}" for n in range(rng.randint(1, 5))]

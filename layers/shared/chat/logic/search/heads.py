@@ -5,8 +5,9 @@ and Chunk say what they hold).
 
 A head holds every posting of its bucket at or above its floor. A posting put at or above
 the floor joins it; when that makes it hold more than `HEAD_SIZE`, its oldest `CHUNK_SIZE`
-are sealed into the next chunk, whose floor is the head's, and the head's floor rises to the
-oldest posting it keeps. A posting put or deleted below the floor is its chunk's: the one
+leave it for its newest chunk, as long as that then holds at most `CHUNK_MAX`, and else for
+a new chunk, whose floor is the head's; the head's floor rises to the oldest posting it
+keeps. A posting put or deleted below the floor is its chunk's: the one
 whose floor is the highest at or below it (none: below the oldest chunk, where the postings
 are read by Query). A deleted posting leaves its head or chunk.
 
@@ -28,6 +29,7 @@ memory record by record, and written once, after the batch's postings, chunks be
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 
 from chat.dal import messages, search_index
@@ -42,11 +44,14 @@ from chat.dal.search_index import (
 )
 from chat.logic.search.postings import LEVELS, SEARCHABLE_TYPES
 
-# A head of 17 to 48 postings is about 0.6 to 1.7 KB (1 or 2 write units), a chunk of 32
-# about 1.2 KB: a search reads a common word's 32 older postings per chunk, 100 chunks per
-# BatchGetItem, across its rooms at once.
+# A head of 17 to 48 postings is about 0.6 to 1.7 KB (1 or 2 write units). Its oldest 32
+# leave it at once, and fill its newest chunk up to 96 postings, about 3.4 KB: a chunk costs
+# what three chunks of 32 would to write (2 + 3 + 4 write units, against 3 x 2, plus one
+# locator instead of three), and a search reads a common word's older postings 96 per item
+# (half a read unit, as for 32), 100 items per BatchGetItem, across its rooms at once.
 HEAD_SIZE = 48
 CHUNK_SIZE = 32
+CHUNK_MAX = 96
 BUILT_SIZE = 32  # postings of a head built from a Query of its bucket
 FRESH, LEGACY = "fresh", "legacy"  # a room's mark (its `floor`)
 
@@ -77,19 +82,20 @@ def chain_of(
     rows: Sequence[tuple[str, str | None]],
     size: int = HEAD_SIZE,
     chunk_size: int = CHUNK_SIZE,
+    chunk_max: int = CHUNK_MAX,
 ) -> tuple[Head, list[Chunk]]:
     """The head and chunks (oldest first) of a bucket whose every posting (newest first) is
-    in `rows`, as the indexer would have left them: chunks of `chunk_size` from the oldest
-    up, the head the newest, at most `size`."""
-    sealed = max(0, -(-(len(rows) - size) // chunk_size))
-    kept = len(rows) - sealed * chunk_size
+    in `rows`, as the indexer would have left them: the oldest of them sealed `chunk_size`
+    at a time, into chunks of as many of those as fit in `chunk_max` from the oldest up,
+    the newest (at most `size`) in the head."""
+    sealed = max(0, -(-(len(rows) - size) // chunk_size)) * chunk_size
+    per = max(1, chunk_max // chunk_size) * chunk_size
     chunks: list[Chunk] = []
-    for number in range(sealed):
-        end = len(rows) - number * chunk_size
-        entries = list(rows[end - chunk_size : end])
-        chunks.append(Chunk(entries, entries[-1][0] if number else None))
-    floor = rows[kept - 1][0] if sealed else None
-    return Head(list(rows[:kept]), floor, sealed), chunks
+    for end in range(len(rows), len(rows) - sealed, -per):
+        entries = list(rows[max(len(rows) - sealed, end - per) : end])
+        chunks.append(Chunk(entries, entries[-1][0] if chunks else None))
+    floor = rows[len(rows) - sealed - 1][0] if sealed else None
+    return Head(list(rows[: len(rows) - sealed]), floor, len(chunks)), chunks
 
 
 def put(holder: Head | Chunk, key: str, viewer: str | None) -> bool:
@@ -111,16 +117,30 @@ def delete(holder: Head | Chunk, key: str) -> bool:
     return changed
 
 
-def seal(head: Head, size: int = HEAD_SIZE, chunk_size: int = CHUNK_SIZE) -> Chunk | None:
-    """When the head holds more than `size` postings, its oldest `chunk_size` as its next
-    chunk (the head then counts it and starts at the oldest posting it keeps)."""
+def seal(
+    head: Head,
+    top: Chunk | None = None,
+    size: int = HEAD_SIZE,
+    chunk_size: int = CHUNK_SIZE,
+    chunk_max: int = CHUNK_MAX,
+) -> Chunk | None:
+    """When the head holds more than `size` postings, its oldest `chunk_size` leave it:
+    into `top`, its newest chunk (None: it has none), when that then holds at most
+    `chunk_max`, else into its next chunk (the head then counts it, and its floor is the
+    head's); the head then starts at the oldest posting it keeps. Returns the chunk they
+    went into (`top` itself, or the new one), None when the head was not too full."""
     if len(head.entries) <= size:
         return None
     count = min(chunk_size, size)  # the head keeps one at least
-    sealed = Chunk(head.entries[-count:], head.floor)
+    moved = head.entries[-count:]
+    if top is not None and len(top.entries) + count <= chunk_max:
+        top.entries = moved + top.entries
+        sealed = top
+    else:
+        sealed = Chunk(moved, head.floor)
+        head.chunks += 1
     head.entries = head.entries[:-count]
     head.floor = head.entries[-1][0]
-    head.chunks += 1
     return sealed
 
 
@@ -139,9 +159,12 @@ class HeadBatch:
     (consistently; a bucket without a head is built from a Query of its postings, which
     must be written first), changed in memory, written by `flush`."""
 
-    def __init__(self, size: int | None = None, chunk_size: int | None = None) -> None:
+    def __init__(
+        self, size: int | None = None, chunk_size: int | None = None, chunk_max: int | None = None
+    ) -> None:
         self.size = HEAD_SIZE if size is None else size
         self.chunk_size = CHUNK_SIZE if chunk_size is None else chunk_size
+        self.chunk_max = CHUNK_MAX if chunk_max is None else chunk_max
         self.built = min(BUILT_SIZE, self.size)
         self.heads: dict[str, Head | None] = {}
         self.changed: set[str] = set()
@@ -167,6 +190,7 @@ class HeadBatch:
                 rows = [] if fresh else search_index.newest(bucket_pk, self.built + 1, term)
                 self.heads[pk] = from_newest(rows, self.built)
                 self.changed.add(pk)
+        self._read_tops(Counter(pk for (pk, _, _), _ in added))
         for (pk, _, _), posting in added:
             head = self.heads[pk]
             if head is not None:
@@ -180,12 +204,15 @@ class HeadBatch:
         if head.floor is None or key >= head.floor:
             if put(head, key, viewer):
                 self.changed.add(pk)
-            sealed = seal(head, self.size, self.chunk_size)
-            if sealed is not None:
-                new = (pk, head.chunks - 1)
-                self.chunks[new] = sealed
-                self.changed_chunks.add(new)
-                self.new_chunks.add(new)
+            if len(head.entries) > self.size:
+                top = self._top(pk, head)
+                sealed = seal(head, top, self.size, self.chunk_size, self.chunk_max)
+                if sealed is not None:
+                    into = (pk, head.chunks - 1)
+                    self.chunks[into] = sealed
+                    self.changed_chunks.add(into)
+                    if sealed is not top:
+                        self.new_chunks.add(into)
             return
         chunk_key = self._chunk_of(pk, head, key)
         if chunk_key is not None and put(self.chunks[chunk_key], key, viewer):
@@ -199,6 +226,30 @@ class HeadBatch:
         chunk_key = self._chunk_of(pk, head, key)
         if chunk_key is not None and delete(self.chunks[chunk_key], key):
             self.changed_chunks.add(chunk_key)
+
+    def _read_tops(self, puts: Counter[str]) -> None:
+        """Read, in one call, the newest chunks of the heads these puts (count by head) may
+        make seal, that are not read yet."""
+        wanted = [
+            (pk, head.chunks - 1)
+            for pk, count in puts.items()
+            if (head := self.heads[pk]) is not None
+            and head.chunks
+            and len(head.entries) + count > self.size
+            and (pk, head.chunks - 1) not in self.chunks
+        ]
+        if wanted:
+            self.chunks.update(search_index.chunks(wanted, consistent=True))
+
+    def _top(self, pk: str, head: Head) -> Chunk | None:
+        """The head's newest chunk (read if not yet); None when it has none, or it is not
+        there (its bucket is being rebuilt: a new chunk is sealed then)."""
+        if not head.chunks:
+            return None
+        key = (pk, head.chunks - 1)
+        if key not in self.chunks:
+            self.chunks.update(search_index.chunks([key], consistent=True))
+        return self.chunks.get(key)
 
     def _chunk_of(self, pk: str, head: Head, key: str) -> ChunkKey | None:
         """The chunk (read into `chunks`) holding `key`, below the head's floor; None when
