@@ -24,7 +24,8 @@ Printed, at 10,000 messages and again at 100,000 (the same queries, drawn from t
   for all rooms at once, the per-room Queries run 8 at a time), postings read per query
   (ScannedCount: what the filters cost in reads), and the read request units DynamoDB would
   charge (Queries, heads and chunks: half a unit per 4 KB read; the consistent reads of
-  memberships and candidates: a unit each).
+  memberships and candidates: a unit per 4 KB; each item of a BatchGetItem rounded up, one
+  not found counted as read).
 
 moto's DynamoDB runs with the local stack's patches (local.moto_dynamodb: a Query reads its
 partition, not the whole table; a cheaper response serialiser), as `make dev` does. moto is
@@ -153,12 +154,15 @@ class Calls:
         self.rru = 0.0  # read request units, as DynamoDB would count them
         client.meta.events.register("before-parameter-build.dynamodb", self._before)
         client.meta.events.register("after-call.dynamodb.Query", self._query)
+        client.meta.events.register("after-call.dynamodb.BatchGetItem", self._batch_get)
 
-    def _before(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+    def _before(self, params: dict[str, Any], model: Any, context: Any, **_: Any) -> None:
         self.counts[model.name] += 1
-        if model.name == "BatchGetItem":  # items under 4 KB: 1 RRU each, 0.5 if eventual
-            for request in params["RequestItems"].values():
-                self.rru += len(request["Keys"]) * (1 if request.get("ConsistentRead") else 0.5)
+        if model.name == "BatchGetItem":
+            context["asked"] = {
+                table: (len(request["Keys"]), bool(request.get("ConsistentRead")))
+                for table, request in params["RequestItems"].items()
+            }
         if model.name == "BatchWriteItem":
             for request in params["RequestItems"].get("SearchIndexTable", []):
                 put = request.get("PutRequest", {}).get("Item")
@@ -170,6 +174,15 @@ class Calls:
                     self.head_wru += math.ceil(_item_bytes(put) / 1024)
                 else:
                     self.head_wru += 1
+
+    def _batch_get(self, parsed: dict[str, Any], context: Any, **_: Any) -> None:
+        """A unit per 4 KB of each key read (rounded up; a key not found: one), half a unit
+        if eventually consistent."""
+        found = parsed.get("Responses", {})
+        for table, (asked, consistent) in context.get("asked", {}).items():
+            items = found.get(table, [])
+            units = asked - len(items) + sum(math.ceil(_item_bytes(i) / 4096) for i in items)
+            self.rru += units * (1 if consistent else 0.5)
 
     def _query(self, parsed: dict[str, Any], **_: Any) -> None:
         scanned = int(parsed.get("ScannedCount", 0))

@@ -45,10 +45,10 @@ from chat.dal.search_index import (
 from chat.logic.search.postings import LEVELS, SEARCHABLE_TYPES
 
 # A head of 17 to 48 postings is about 0.6 to 1.7 KB (1 or 2 write units). Its oldest 32
-# leave it at once, and fill its newest chunk up to 96 postings, about 3.4 KB: a chunk costs
-# what three chunks of 32 would to write (2 + 3 + 4 write units, against 3 x 2, plus one
-# locator instead of three), and a search reads a common word's older postings 96 per item
-# (half a read unit, as for 32), 100 items per BatchGetItem, across its rooms at once.
+# leave it at once, and fill its newest chunk up to 96 postings, about 3.4 KB: writing it
+# 3 times (2 + 3 + 4 write units, and 1 for its one locator) costs about what 3 chunks of 32
+# would (3 x 2, and 3 locators), and a search reads a common word's older postings 96 per
+# item (half a read unit, as for 32), 100 items per BatchGetItem, across its rooms at once.
 HEAD_SIZE = 48
 CHUNK_SIZE = 32
 CHUNK_MAX = 96
