@@ -219,14 +219,14 @@ def test_a_cursor_started_from_a_head_yields_what_the_bucket_does(seed):
 
     def read_chunks(keys):
         chunk_reads.append(len(keys))
-        return {key: chunks[("r1", key[1])] for key in keys if key[0] == pk}
+        return {key: _as_read(chunks[("r1", key[1])]) for key in keys if key[0] == pk}
 
     walks = []
     for seeded in (False, True):
         postings = Postings(rows)
         cursor = join.Cursor(bucket, postings.read, join.Budget(10_000), viewer=viewer, page_size=4)
         if seeded:
-            cursor.seed(chain.head)
+            cursor.seed(_as_read(chain.head) if seed % 2 else chain.head)
         bounds = sorted({f"01M{n:023d}" for n in random.Random(seed).sample(range(1, 420), 30)})
         walk = [_step(cursor, b, read_chunks) for b in reversed(bounds)]
         walks.append((walk, postings.reads))
@@ -235,6 +235,30 @@ def test_a_cursor_started_from_a_head_yields_what_the_bucket_does(seed):
     doubling = [min(2**n, join.MAX_CHUNKS) for n in range(len(chunk_reads))]
     assert chunk_reads[:-1] == doubling[:-1]  # the last asks for what is left at most
     assert chunk_reads[-1:] <= doubling[-1:]
+
+
+def _as_read(held):
+    """A head or chunk as the search reads it from the table: its stored text, unparsed."""
+    text = " ".join(key if viewer is None else f"{key}#{viewer}" for key, viewer in held.entries)
+    if isinstance(held, Head):
+        return Head(None, held.floor, held.chunks, text=text)
+    return Chunk(None, held.floor, text=text)
+
+
+def test_a_head_read_from_its_stored_text_holds_what_was_written():
+    entries = [(_key(9, "deploy"), None), (_key(9, "dep"), "bob"), (_key(4, "ok"), None)]
+    read = _as_read(Head(entries, _key(4, "ok"), 2))
+    assert read == Head(entries, _key(4, "ok"), 2)
+    assert (
+        read.texts()
+        == Head(entries, None).texts()
+        == [
+            f"{_key(4, 'ok')}",
+            f"{_key(9, 'dep')}#bob",
+            f"{_key(9, 'deploy')}",
+        ]
+    )
+    assert _as_read(Chunk(entries, None)) != _as_read(Head(entries, None))
 
 
 def _step(cursor: join.Cursor, bound: str, read_chunks) -> str | None:

@@ -185,24 +185,78 @@ def read(
 
 
 # ------------------------------------------------------------------------------ heads
-@dataclass
-class Head:
-    """A bucket's newest postings: `entries` are (sort key, viewer) newest first, and hold
-    every posting of the bucket whose sort key is at or above `floor` (None: every posting
-    of the bucket, which then has no others); below the floor, `chunks` chunks."""
+class _Held:
+    """Postings as a head or a chunk holds them: `entries` are (sort key, viewer) newest
+    first. Read from the table, they are parsed from the stored text when first used; a
+    search takes them as stored instead (`texts`), and parses only those it looks at."""
 
-    entries: list[tuple[str, str | None]]
-    floor: str | None
-    chunks: int = 0
+    __slots__ = ("_entries", "_text", "floor")
+
+    def __init__(
+        self,
+        entries: list[tuple[str, str | None]] | None,
+        floor: str | None,
+        *,
+        text: str = "",
+    ) -> None:
+        self._entries, self._text, self.floor = entries, text, floor
+
+    @property
+    def entries(self) -> list[tuple[str, str | None]]:
+        if self._entries is None:
+            self._entries = [_parse_entry(text) for text in self._text.split()]
+        return self._entries
+
+    @entries.setter
+    def entries(self, entries: list[tuple[str, str | None]]) -> None:
+        self._entries = entries
+
+    def texts(self) -> list[str]:
+        """The postings as stored (sort key, then ``#viewer`` for a private one), oldest
+        first: sorted, so a reader can bisect them by message id."""
+        if self._entries is None:
+            return self._text.split()[::-1]
+        return [_entry(sort_key, viewer) for sort_key, viewer in reversed(self._entries)]
+
+    def _state(self) -> tuple[Any, ...]:
+        return (self.entries, self.floor)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, type(self)) and self._state() == other._state()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}{self._state()!r}"
 
 
-@dataclass
-class Chunk:
+class Head(_Held):
+    """A bucket's newest postings: every posting of the bucket whose sort key is at or
+    above `floor` (None: every posting of the bucket, which then has no others); below the
+    floor, `chunks` chunks."""
+
+    __slots__ = ("chunks",)
+
+    def __init__(
+        self,
+        entries: list[tuple[str, str | None]] | None,
+        floor: str | None,
+        chunks: int = 0,
+        *,
+        text: str = "",
+    ) -> None:
+        super().__init__(entries, floor, text=text)
+        self.chunks = chunks
+
+    def _state(self) -> tuple[Any, ...]:
+        return (self.entries, self.floor, self.chunks)
+
+
+class Chunk(_Held):
     """Postings of a bucket below its head, as a head holds them: every one at or above
     `floor` (None: down to the bucket's oldest) and below the next chunk's floor."""
 
-    entries: list[tuple[str, str | None]]
-    floor: str | None
+    __slots__ = ()
 
 
 ChunkKey = tuple[str, int]  # (the head's key, the chunk's number)
@@ -229,10 +283,6 @@ def _parse_entry(text: str) -> tuple[str, str | None]:
     return f"{message_id}#{term}", viewer[0] if viewer else None
 
 
-def _entries(item: dict[str, Any]) -> list[tuple[str, str | None]]:
-    return [_parse_entry(text) for text in item.get("e", "").split()]
-
-
 def _joined(entries: Sequence[tuple[str, str | None]]) -> str:
     return " ".join(_entry(sort_key, viewer) for sort_key, viewer in entries)
 
@@ -243,7 +293,9 @@ def heads(bucket_pks: Sequence[str], *, consistent: bool = False) -> dict[str, H
     what it reads."""
     keys = [_head_key(pk) for pk in dict.fromkeys(bucket_pks)]
     return {
-        item["pk"][: -len("#h")]: Head(_entries(item), item.get("f"), int(item.get("n", 0)))
+        item["pk"][: -len("#h")]: Head(
+            None, item.get("f"), int(item.get("n", 0)), text=item.get("e", "")
+        )
         for item in batch_get("search_index", keys, ConsistentRead=consistent)
     }
 
@@ -252,7 +304,9 @@ def chunks(keys: Sequence[ChunkKey], *, consistent: bool = False) -> dict[ChunkK
     """The chunks of these keys that exist, one BatchGetItem per 100."""
     asked = [_chunk_key(key) for key in dict.fromkeys(keys)]
     return {
-        (item["pk"][: -len("#c")], int(item["sk"][1:])): Chunk(_entries(item), item.get("f"))
+        (item["pk"][: -len("#c")], int(item["sk"][1:])): Chunk(
+            None, item.get("f"), text=item.get("e", "")
+        )
         for item in batch_get("search_index", asked, ConsistentRead=consistent)
     }
 
@@ -370,9 +424,21 @@ def delete_items(keys: Sequence[dict[str, str]]) -> int:
 
 def admits(bucket: Bucket, sort_key: str, visible_to: str | None, viewer: str | None) -> bool:
     """Whether a posting of the bucket counts for a read of it (what `read`'s filter keeps)."""
+    return _admits(bucket, sort_key.split("#", 1)[1], visible_to, viewer)
+
+
+def admitted(bucket: Bucket, text: str, viewer: str | None) -> str | None:
+    """The message id of a posting as a head or chunk stores it (`texts`) when it counts for
+    a read of the bucket; None when it does not."""
+    message_id, term, *visible_to = text.split("#", 2)
+    return (
+        message_id if _admits(bucket, term, visible_to[0] if visible_to else None, viewer) else None
+    )
+
+
+def _admits(bucket: Bucket, term: str, visible_to: str | None, viewer: str | None) -> bool:
     if visible_to is not None and visible_to != viewer:
         return False
-    term = sort_key.split("#", 1)[1]
     if bucket.match == "exact":
         return term == bucket.value
     if bucket.match == "prefix":

@@ -7,9 +7,11 @@ answers with an older message, that becomes the candidate and the round goes on;
 bucket has answered with the same message, it is in all of them. A bucket that has to skip
 far ahead does not read what it skips: its next Query starts at the candidate (a seek).
 
-A bucket whose head was read (heads.py) starts with the head's postings in its buffer, then
-takes its chunks, newest first, and Queries only below the oldest: a search often joins its
-rooms from their heads alone. A cursor does not read its chunks itself: it says which it
+A bucket whose head was read (heads.py) starts with the head's postings, then takes its
+chunks, newest first, and Queries only below the oldest: a search often joins its rooms from
+their heads alone. It keeps a head's or chunk's postings as stored (`_Run`), and skips to the
+candidate by bisection, parsing only the postings it stops at: a common word joined with a
+rare one goes past most of what it reads without looking at it. A cursor does not read its chunks itself: it says which it
 wants (`Starved`), and the search reads those of all its rooms at once (`feed`), one
 BatchGetItem per hundred, asking for twice as many each time.
 When one bucket's head holds the whole bucket, the room is joined from the heads only: that
@@ -23,6 +25,7 @@ of results never skips a message.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,7 +36,7 @@ from chat.dal.search_index import (
     ChunkKey,
     Head,
     Page,
-    admits,
+    admitted,
     head_pk,
     room_mark_key,
 )
@@ -44,6 +47,9 @@ from chat.logic.search.heads import FRESH
 AFTER = "-"
 # Sorts above every message id: the `complete_from` of a room of which nothing is read yet.
 UNREAD = "~"
+# `id + _UP_TO` sorts above every posting of message `id` ("#" follows the id in a sort key,
+# "$" sorts just above it) and below every posting of a newer message.
+_UP_TO = "$"
 
 Reader = Callable[..., Page]  # chat.dal.search_index.read
 ChunkReader = Callable[[Sequence[ChunkKey]], Mapping[ChunkKey, Chunk]]  # search_index.chunks
@@ -90,11 +96,12 @@ class Cursor:
     ) -> None:
         self.bucket, self.read, self.budget = bucket, read, budget
         self.viewer, self.page_size = viewer, page_size
-        self.buffer: deque[str] = deque()
+        self.runs: deque[_Run] = deque()  # postings of heads and chunks not taken yet
+        self.buffer: deque[str] = deque()  # message ids Queries read, newest first
         self.resume: str | None = None
         self.stopped_at: str | None = None
         self.exhausted = False
-        self.last: str | None = None  # the last id taken into the buffer (pages overlap)
+        self.last: str | None = None  # the last id a Query put into the buffer (pages overlap)
         # Below what it has read, answer "perhaps" (the id asked about) instead of reading:
         # the join's candidates are then checked on the message's text instead.
         self.guess = False
@@ -105,16 +112,14 @@ class Cursor:
     def seed(self, head: Head) -> None:
         """Start from the bucket's head: its postings are the first page read, its chunks
         the next ones."""
-        self._take(head.entries)
+        self._take(head)
         self._reached(head.floor)
         self.chunk = head.chunks - 1 if head.floor is not None else -1
 
-    def _take(self, entries: Sequence[tuple[str, str | None]]) -> None:
-        for key, visible_to in entries:
-            message_id = key.split("#", 1)[0]
-            if admits(self.bucket, key, visible_to, self.viewer) and message_id != self.last:
-                self.buffer.append(message_id)
-                self.last = message_id
+    def _take(self, held: Head | Chunk) -> None:
+        texts = held.texts()
+        if texts:
+            self.runs.append(_Run(texts))
 
     def _reached(self, floor: str | None) -> None:
         """Everything at or above `floor` is taken (None: everything)."""
@@ -141,7 +146,7 @@ class Cursor:
             if chunk is None:
                 self.chunk = -1
                 break
-            self._take(chunk.entries)
+            self._take(chunk)
             self._reached(chunk.floor)
             self.chunk = key[1] - 1 if chunk.floor is not None else -1
             if self.chunk < 0:
@@ -152,7 +157,13 @@ class Cursor:
     def head(self, below: str | None, *, inclusive: bool = False) -> str | None:
         """The newest message id of the bucket below `below` (or up to it, `inclusive`);
         None when there is none."""
+        bound = None if below is None else below + (_UP_TO if inclusive else "")
         while True:
+            while self.runs:
+                found = self.runs[0].newest(bound, self.bucket, self.viewer)
+                if found is not None:
+                    return found
+                self.runs.popleft()
             while self.buffer and not _within(self.buffer[0], below, inclusive):
                 self.buffer.popleft()
             if self.buffer:
@@ -181,6 +192,28 @@ class Cursor:
             self.resume, self.stopped_at = page.resume, page.stopped_at
             self.exhausted = page.resume is None
             self.page_size = min(MAX_PAGE, 2 * self.page_size)
+
+
+class _Run:
+    """The postings of a head or a chunk a cursor has not gone past yet, as stored, oldest
+    first: it goes down them by bisection, and parses only the postings it stops at."""
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+        self.end = len(texts)  # the postings not gone past: texts[:end]
+
+    def newest(self, bound: str | None, bucket: Bucket, viewer: str | None) -> str | None:
+        """The message id of the newest posting below `bound` (a sort key bound: a message
+        id, or one followed by `_UP_TO`) that counts for the bucket; None when none is left.
+        What is above it is gone past; it is not, so the same bound finds it again."""
+        if bound is not None:
+            self.end = bisect_left(self.texts, bound, 0, self.end)
+        while self.end:
+            message_id = admitted(bucket, self.texts[self.end - 1], viewer)
+            if message_id is not None:
+                return message_id
+            self.end -= 1
+        return None
 
 
 def _within(message_id: str, below: str | None, inclusive: bool) -> bool:

@@ -35,7 +35,7 @@ from chat.dal import messages as message_table
 from chat.dal import search_index
 from chat.dal.items import MessageItem
 from chat.dal.rooms import member_room_ids, room_ids_of_user
-from chat.dal.search_index import Bucket, Head, admits, head_pk, room_mark_key
+from chat.dal.search_index import Bucket, Head, admitted, head_pk, room_mark_key
 from chat.errors import NotFound, ValidationFailed
 from chat.logic import message_view
 from chat.logic.search.heads import FRESH
@@ -220,7 +220,7 @@ def _known_empty(
     return (
         head is not None
         and head.floor is None
-        and not any(admits(bucket, key, visible_to, viewer) for key, visible_to in head.entries)
+        and not any(admitted(bucket, text, viewer) for text in head.texts())
     )
 
 
