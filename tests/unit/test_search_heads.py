@@ -4,6 +4,7 @@ without."""
 
 from __future__ import annotations
 
+import copy
 import random
 
 import pytest
@@ -151,6 +152,27 @@ def test_a_change_says_whether_it_changed_the_head():
     assert heads.delete(head, _key(7, "ok")) is False  # the chunk's now
     assert heads.delete(head, _key(8, "ok")) is True
     assert head == Head([(_key(9, "ok"), None)], _key(8, "ok"), 2)  # the floor stays
+
+
+def test_a_batch_retried_after_writing_the_newest_chunk_but_not_the_head_fills_it_once():
+    rows = [(_key(n, "ok"), None) for n in range(5, 0, -1)]
+    stored_head, [stored_chunk] = heads.chain_of(rows, size=3, chunk_size=2, chunk_max=4)
+    assert (stored_head.entries, stored_chunk.entries) == (rows[:3], rows[3:])
+    for _ in range(2):  # the first attempt's chunk is written, its head is not
+        head = copy.deepcopy(stored_head)
+        heads.put(head, _key(6, "ok"), None)
+        assert heads.seal(head, stored_chunk, size=3, chunk_size=2, chunk_max=4) is stored_chunk
+        assert stored_chunk.entries == rows[1:]
+        assert head == Head([(_key(6, "ok"), None), rows[0]], rows[0][0], 1)
+    # Full, they go to a new chunk, and what it kept of the head's is dropped.
+    key = {n: (_key(n, "ok"), None) for n in range(1, 9)}
+    top = Chunk([key[5], key[4], key[3], key[2], key[1]], None)  # 5: left by a failed batch
+    head = Head([key[7], key[6], key[5]], key[5][0], 1)
+    heads.put(head, key[8][0], None)
+    sealed = heads.seal(head, top, size=3, chunk_size=2, chunk_max=4)
+    assert sealed == Chunk([key[6], key[5]], key[5][0])
+    assert top.entries == [key[4], key[3], key[2], key[1]]
+    assert head == Head([key[8], key[7]], key[7][0], 2)
 
 
 def test_the_chunk_of_a_posting_below_the_head_is_the_one_with_the_highest_floor_under_it():

@@ -37,12 +37,18 @@ def message(message_id: str, content: str, **fields: Any) -> dict[str, Any]:
     }
 
 
+class _FlushFailed(Exception):
+    """The heads' writes failed after the chunks' (throttled)."""
+
+
 class FakeIndex:
     """Postings in memory, read as `chat.dal.search_index.read` reads DynamoDB, and, when
     `head_size` is given, their buckets' heads and chunks, kept by the indexer's own
     `HeadBatch` (heads of `head_size` postings sealing `chunk_size` at a time into chunks of
-    up to `chunk_max`, flushed after a random number of records; `forget`: the share of heads lost with their chunks, as in a
-    room that had postings before heads were kept)."""
+    up to `chunk_max`, flushed after a random number of records; `forget`: the share of
+    heads lost with their chunks, as in a room that had postings before heads were kept;
+    `fail`: the share of flushes whose chunks are written and heads are not, the batch then
+    applied again, as the indexer retries it)."""
 
     def __init__(
         self,
@@ -51,6 +57,7 @@ class FakeIndex:
         seed: int = 0,
         chunk_size: int | None = None,
         chunk_max: int | None = None,
+        fail: float = 0.0,
     ) -> None:
         self.buckets: dict[tuple[str, int, str], dict[tuple[str, str], Posting]] = defaultdict(dict)
         self.reads = 0
@@ -62,6 +69,8 @@ class FakeIndex:
         self.chunk_items: dict[tuple[str, int], Chunk] = {}
         self.locators: dict[str, dict[str, int]] = defaultdict(dict)
         self.batch: heads.HeadBatch | None = None
+        self.records: list[tuple[dict[str, Any] | None, dict[str, Any] | None]] = []
+        self.fail = fail
         self.flush_chance = self.rng.choice((0.1, 0.5, 1.0))  # records per batch: 10, 2, 1
 
     def apply(self, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
@@ -74,14 +83,22 @@ class FakeIndex:
             if self.batch is None:
                 self.batch = heads.HeadBatch(self.head_size, self.chunk_size, self.chunk_max)
             indexing.apply_change(old, new, self.batch)
+            self.records.append((old, new))
             if self.rng.random() < self.flush_chance:
                 self.flush()
 
     def flush(self) -> None:
-        if self.batch is not None:
-            with self._as_the_index():
-                self.batch.flush()
-            self.batch = None
+        while self.batch is not None:
+            try:
+                with self._as_the_index():
+                    self.batch.flush()
+            except _FlushFailed:  # the batch's records again, from what was written
+                with self._as_the_index():
+                    self.batch = heads.HeadBatch(self.head_size, self.chunk_size, self.chunk_max)
+                    for old, new in self.records:
+                        indexing.apply_change(old, new, self.batch)
+            else:
+                self.batch, self.records = None, []
         for pk in list(self.head_items):
             if not pk.endswith("#r") and self.rng.random() < self.forget:
                 del self.head_items[pk]
@@ -169,6 +186,8 @@ class FakeIndex:
             self.chunk_items[key] = copy.deepcopy(chunk)
             if key in new:
                 self.locators[key[0]][chunk.floor or ""] = key[1]
+        if changed and self.rng.random() < self.fail:
+            raise _FlushFailed
         self.head_items.update(copy.deepcopy(changed))
         return 1
 
@@ -457,7 +476,8 @@ def test_paging_a_search_across_rooms_returns_every_match_once_newest_first(monk
         chunk_size = rng.randint(1, head_size or 1)
         chunk_max = chunk_size * rng.choice((1, 2, 3))
         forget = rng.choice((0.0, 0.05))
-        index = FakeIndex(head_size, forget, attempt, chunk_size, chunk_max)
+        fail = rng.choice((0.0, 0.3))
+        index = FakeIndex(head_size, forget, attempt, chunk_size, chunk_max, fail)
         stored: dict[tuple[str, str], dict[str, Any]] = {}
         ids = iter(_ids(400))
         rooms = [f"room{n}" for n in range(rng.randint(1, 5))]

@@ -128,15 +128,24 @@ def seal(
     into `top`, its newest chunk (None: it has none), when that then holds at most
     `chunk_max`, else into its next chunk (the head then counts it, and its floor is the
     head's); the head then starts at the oldest posting it keeps. Returns the chunk they
-    went into (`top` itself, or the new one), None when the head was not too full."""
+    went into (`top` itself, or the new one), None when the head was not too full. Moving
+    the same postings into `top` again leaves it as once; `top` keeps nothing at or above
+    the head's floor."""
     if len(head.entries) <= size:
         return None
     count = min(chunk_size, size)  # the head keeps one at least
     moved = head.entries[-count:]
-    if top is not None and len(top.entries) + count <= chunk_max:
-        top.entries = moved + top.entries
+    # What the newest chunk holds at or above the head's floor is the head's (left there by
+    # a batch that wrote the chunk, then failed before the head): the head's copy is moved.
+    kept = (
+        [] if top is None else [e for e in top.entries if head.floor is None or e[0] < head.floor]
+    )
+    if top is not None and len(kept) + count <= chunk_max:
+        top.entries = moved + kept
         sealed = top
     else:
+        if top is not None:
+            top.entries = kept
         sealed = Chunk(moved, head.floor)
         head.chunks += 1
     head.entries = head.entries[:-count]
@@ -206,7 +215,10 @@ class HeadBatch:
                 self.changed.add(pk)
             if len(head.entries) > self.size:
                 top = self._top(pk, head)
+                held = None if top is None else len(top.entries)
                 sealed = seal(head, top, self.size, self.chunk_size, self.chunk_max)
+                if top is not None and sealed is not top and len(top.entries) != held:
+                    self.changed_chunks.add((pk, head.chunks - 2))  # it lost the head's
                 if sealed is not None:
                     into = (pk, head.chunks - 1)
                     self.chunks[into] = sealed
