@@ -146,7 +146,7 @@ def read(
     (or up to it, `inclusive`), read on from `resume` if that is further down, newest
     first. At most `limit` postings are read (fewer match after the filter). Private
     postings count only for their `viewer` (None: none do)."""
-    bound = None if below is None else below + (_UP_TO if inclusive else "")
+    bound = sort_bound(below, inclusive)
     if resume is not None and (bound is None or resume < bound):
         bound = resume
     condition = "pk = :pk"
@@ -182,6 +182,12 @@ def read(
         return Page(message_ids=ids, resume=None)
     resume = last["sk"]
     return Page(message_ids=ids, resume=resume, stopped_at=resume.split("#", 1)[0])
+
+
+def sort_bound(below: str | None, inclusive: bool) -> str | None:
+    """The sort key every posting of a message older than `below` (or up to it, `inclusive`)
+    sorts below, and no other does; None: no bound."""
+    return None if below is None else below + (_UP_TO if inclusive else "")
 
 
 # ------------------------------------------------------------------------------ heads

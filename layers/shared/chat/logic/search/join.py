@@ -11,9 +11,9 @@ A bucket whose head was read (heads.py) starts with the head's postings, then ta
 chunks, newest first, and Queries only below the oldest: a search often joins its rooms from
 their heads alone. It keeps a head's or chunk's postings as stored (`_Run`), and skips to the
 candidate by bisection, parsing only the postings it stops at: a common word joined with a
-rare one goes past most of what it reads without looking at it. A cursor does not read its chunks itself: it says which it
-wants (`Starved`), and the search reads those of all its rooms at once (`feed`), one
-BatchGetItem per hundred, asking for twice as many each time.
+rare one goes past most of what it reads without looking at it. A cursor does not read its
+chunks itself: it says which it wants (`Starved`), and the search reads those of all its
+rooms at once (`feed`), one BatchGetItem per hundred, asking for twice as many each time.
 When one bucket's head holds the whole bucket, the room is joined from the heads only: that
 bucket leads, and where another bucket's head ends, its word is not read but left to the
 check of each candidate's text (service.shows), so a candidate may then be no match.
@@ -39,6 +39,7 @@ from chat.dal.search_index import (
     admitted,
     head_pk,
     room_mark_key,
+    sort_bound,
 )
 from chat.logic.search.heads import FRESH
 
@@ -47,9 +48,6 @@ from chat.logic.search.heads import FRESH
 AFTER = "-"
 # Sorts above every message id: the `complete_from` of a room of which nothing is read yet.
 UNREAD = "~"
-# `id + _UP_TO` sorts above every posting of message `id` ("#" follows the id in a sort key,
-# "$" sorts just above it) and below every posting of a newer message.
-_UP_TO = "$"
 
 Reader = Callable[..., Page]  # chat.dal.search_index.read
 ChunkReader = Callable[[Sequence[ChunkKey]], Mapping[ChunkKey, Chunk]]  # search_index.chunks
@@ -157,7 +155,7 @@ class Cursor:
     def head(self, below: str | None, *, inclusive: bool = False) -> str | None:
         """The newest message id of the bucket below `below` (or up to it, `inclusive`);
         None when there is none."""
-        bound = None if below is None else below + (_UP_TO if inclusive else "")
+        bound = sort_bound(below, inclusive)
         while True:
             while self.runs:
                 found = self.runs[0].newest(bound, self.bucket, self.viewer)
@@ -203,9 +201,9 @@ class _Run:
         self.end = len(texts)  # the postings not gone past: texts[:end]
 
     def newest(self, bound: str | None, bucket: Bucket, viewer: str | None) -> str | None:
-        """The message id of the newest posting below `bound` (a sort key bound: a message
-        id, or one followed by `_UP_TO`) that counts for the bucket; None when none is left.
-        What is above it is gone past; it is not, so the same bound finds it again."""
+        """The message id of the newest posting below `bound` (`search_index.sort_bound`)
+        that counts for the bucket; None when none is left. The postings above it are gone
+        past, and it is not: the same bound finds it again."""
         if bound is not None:
             self.end = bisect_left(self.texts, bound, 0, self.end)
         while self.end:
