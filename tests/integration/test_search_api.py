@@ -346,9 +346,9 @@ def test_a_private_message_is_found_by_its_viewer_only(rest, room_with, index):
 def test_heads_follow_every_change_batch_by_batch(rest, room_with, index, monkeypatch):
     """Messages posted, edited (old ones too, below their heads' floors) and deleted, a few
     changes a batch, with heads of 2 postings sealing 1 at a time into chunks of up to 2:
-    after each batch every
-    head and its chunks hold exactly their bucket's postings, and a search across the rooms
-    finds what is stored; so do the heads and chunks the reindex tool builds."""
+    after each batch every head and its chunks hold exactly their bucket's postings, and a
+    search across the rooms finds what is stored; so do the heads and chunks the reindex
+    tool builds."""
     import random
 
     from chat.logic.search import heads
