@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from chat.dal.search_index import Bucket, Chunk, Head, Page, admits, head_pk
+from chat.dal.search_index import Bucket, Chunk, Head, Page, admitted, head_pk
 from chat.logic.search import heads, join
 
 
@@ -202,10 +202,10 @@ class Postings:
         page, more = keys[:limit], len(keys) > limit
         ids: list[str] = []
         for key in page:
-            if admits(bucket, key, self.rows[key], viewer):
-                message_id = key.split("#", 1)[0]
-                if not ids or ids[-1] != message_id:
-                    ids.append(message_id)
+            stored = key if self.rows[key] is None else f"{key}#{self.rows[key]}"
+            message_id = admitted(bucket, stored, viewer)
+            if message_id is not None and (not ids or ids[-1] != message_id):
+                ids.append(message_id)
         if not more:
             return Page(ids, None)
         return Page(ids, page[-1], stopped_at=page[-1].split("#", 1)[0])

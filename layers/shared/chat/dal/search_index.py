@@ -428,25 +428,14 @@ def delete_items(keys: Sequence[dict[str, str]]) -> int:
     return _batch_write([{"DeleteRequest": {"Key": dict(key)}} for key in keys])
 
 
-def admits(bucket: Bucket, sort_key: str, visible_to: str | None, viewer: str | None) -> bool:
-    """Whether a posting of the bucket counts for a read of it (what `read`'s filter keeps)."""
-    return _admits(bucket, sort_key.split("#", 1)[1], visible_to, viewer)
-
-
 def admitted(bucket: Bucket, text: str, viewer: str | None) -> str | None:
     """The message id of a posting as a head or chunk stores it (`texts`) when it counts for
-    a read of the bucket; None when it does not."""
+    a read of the bucket (what `read`'s filter keeps); None when it does not."""
     message_id, term, *visible_to = text.split("#", 2)
-    return (
-        message_id if _admits(bucket, term, visible_to[0] if visible_to else None, viewer) else None
-    )
-
-
-def _admits(bucket: Bucket, term: str, visible_to: str | None, viewer: str | None) -> bool:
-    if visible_to is not None and visible_to != viewer:
-        return False
+    if visible_to and visible_to[0] != viewer:
+        return None
     if bucket.match == "exact":
-        return term == bucket.value
+        return message_id if term == bucket.value else None
     if bucket.match == "prefix":
-        return term.startswith(bucket.value)
-    return True
+        return message_id if term.startswith(bucket.value) else None
+    return message_id
