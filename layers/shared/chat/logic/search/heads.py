@@ -241,17 +241,15 @@ class HeadBatch:
 
     def _read_tops(self, puts: Counter[str]) -> None:
         """Read, in one call, the newest chunks of the heads these puts (count by head) may
-        make seal, that are not read yet."""
+        make seal."""
         wanted = [
             (pk, head.chunks - 1)
             for pk, count in puts.items()
             if (head := self.heads[pk]) is not None
             and head.chunks
             and len(head.entries) + count > self.size
-            and (pk, head.chunks - 1) not in self.chunks
         ]
-        if wanted:
-            self.chunks.update(search_index.chunks(wanted, consistent=True))
+        self._read(wanted)
 
     def _top(self, pk: str, head: Head) -> Chunk | None:
         """The head's newest chunk (read if not yet); None when it has none, or it is not
@@ -259,8 +257,7 @@ class HeadBatch:
         if not head.chunks:
             return None
         key = (pk, head.chunks - 1)
-        if key not in self.chunks:
-            self.chunks.update(search_index.chunks([key], consistent=True))
+        self._read([key])
         return self.chunks.get(key)
 
     def _chunk_of(self, pk: str, head: Head, key: str) -> ChunkKey | None:
@@ -278,12 +275,15 @@ class HeadBatch:
         if number is None or number >= head.chunks:
             return None
         chunk_key = (pk, number)
-        if chunk_key not in self.chunks:
-            found = search_index.chunks([chunk_key], consistent=True)
-            if chunk_key not in found:
-                return None
-            self.chunks[chunk_key] = found[chunk_key]
-        return chunk_key
+        self._read([chunk_key])
+        return chunk_key if chunk_key in self.chunks else None
+
+    def _read(self, keys: Sequence[ChunkKey]) -> None:
+        """Read those of these chunks not read yet into `chunks` (consistently, in one
+        call); one that is not there stays out."""
+        unread = [key for key in keys if key not in self.chunks]
+        if unread:
+            self.chunks.update(search_index.chunks(unread, consistent=True))
 
     def _fresh(self, posting: Posting, created: bool) -> bool:
         """Whether the posting's room is fresh, marking it the first time it is seen: fresh

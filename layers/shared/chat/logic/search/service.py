@@ -165,8 +165,6 @@ class _Membership:
     def read_back(self, page: Sequence[tuple[str, str]]) -> dict[tuple[str, str], MessageItem]:
         """The page's candidates as stored now; the membership of their rooms not read yet
         with them."""
-        if not page:
-            return {}
         unchecked = sorted({room_id for room_id, _ in page} - self.checked)
         stored, members = message_table.get_messages_of_member(list(page), self.user_id, unchecked)
         self.checked.update(unchecked)
